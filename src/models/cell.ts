@@ -1,0 +1,159 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Rng } from '../util/rng.js';
+import { INIT_DEFAULTS, initRecurrentLayer, type InitOptions } from './init.js';
+import type { Nonlinearity } from './activations.js';
+
+/** [h] or [h, c], each [batch, hiddenSize]. */
+export type State = tf.Tensor2D[];
+
+export const CELL_KINDS = ['rnn', 'lstm', 'gru'] as const;
+export type CellKind = (typeof CELL_KINDS)[number];
+
+/** One step plus the per-example factors its pullback needs (all [batch, ·]). */
+export interface StepTrace {
+  next: State;
+  local: tf.Tensor2D[];
+}
+
+/**
+ * One recurrent layer. Parameters follow PyTorch's nn.RNN/LSTM/GRU (names, shapes,
+ * gate order), so a state_dict moves between the two unchanged.
+ */
+export interface Cell {
+  readonly kind: CellKind;
+  readonly inputSize: number;
+  readonly hiddenSize: number;
+  /** Number of state tensors: 1 (h) or 2 (h, c). */
+  readonly numStates: 1 | 2;
+  initState(batchSize: number): State;
+  /** s_t = f(s_{t−1}, x_t). x: [batch, inputSize]. No mutation, no I/O. */
+  step(x: tf.Tensor2D, prev: State): State;
+  /** The same step, also returning what `pullback` needs. */
+  traceStep(x: tf.Tensor2D, prev: State): StepTrace;
+  /**
+   * Row cotangents on s_t (each [batch, rows, H]) pulled back to s_{t−1}:
+   * G_{t−1} = G_t ∂s_t/∂s_{t−1}. `weightHH` is weight_hh in PyTorch layout [gates·H, H].
+   */
+  pullback(local: tf.Tensor2D[], cot: tf.Tensor3D[], weightHH: tf.Tensor2D): tf.Tensor3D[];
+  /** weight_hh [gates·H, H] (a new tensor the caller disposes). */
+  recurrentWeight(): tf.Tensor2D;
+  variables(): Record<string, tf.Variable>;
+  /** PyTorch-named parameters (weight_ih, weight_hh, bias_ih, bias_hh) as nested arrays. */
+  stateDict(): Promise<Record<string, number[] | number[][]>>;
+  dispose(): void;
+}
+
+export interface CellOptions extends InitOptions {
+  /** Vanilla RNN nonlinearity. Default tanh. */
+  nonlinearity: Nonlinearity;
+  /** LSTM forget-gate bias (bias_ih f-block set to it, bias_hh f-block to 0); null keeps the init's. Default null. */
+  forgetBias: number | null;
+}
+
+export const CELL_DEFAULTS: Readonly<CellOptions> = { ...INIT_DEFAULTS, nonlinearity: 'tanh', forgetBias: null };
+
+export interface LayerWeights {
+  weight_ih: ArrayLike<number>; // [gates·H, I] row-major
+  weight_hh: ArrayLike<number>; // [gates·H, H]
+  bias_ih: ArrayLike<number>; // [gates·H]
+  bias_hh: ArrayLike<number>;
+}
+
+function transposed(data: ArrayLike<number>, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c];
+  return out;
+}
+
+function toRows(data: Float32Array, rows: number, cols: number): number[][] {
+  const out: number[][] = [];
+  for (let r = 0; r < rows; r++) out.push(Array.from(data.subarray(r * cols, (r + 1) * cols)));
+  return out;
+}
+
+/**
+ * Parameters shared by the three cells. Weights are held transposed
+ * (wihT: [I, gates·H], whhT: [H, gates·H]) so the forward pass is x·wihT + h·whhT
+ * with untransposed matMuls (the fast path on wasm).
+ */
+export abstract class RecurrentCellBase {
+  abstract readonly kind: CellKind;
+  abstract readonly numStates: 1 | 2;
+  readonly wihT: tf.Variable; // [I, gates·H]
+  readonly whhT: tf.Variable; // [H, gates·H]
+  readonly bih: tf.Variable; // [gates·H]
+  readonly bhh: tf.Variable; // [gates·H]
+
+  constructor(
+    readonly gates: number,
+    readonly inputSize: number,
+    readonly hiddenSize: number,
+    weights: LayerWeights,
+    readonly name: string,
+  ) {
+    const G = gates * hiddenSize;
+    this.wihT = tf.variable(tf.tensor2d(transposed(weights.weight_ih, G, inputSize), [inputSize, G]), true, `${name}/wihT`);
+    this.whhT = tf.variable(tf.tensor2d(transposed(weights.weight_hh, G, hiddenSize), [hiddenSize, G]), true, `${name}/whhT`);
+    this.bih = tf.variable(tf.tensor1d(Float32Array.from(weights.bias_ih)), true, `${name}/bih`);
+    this.bhh = tf.variable(tf.tensor1d(Float32Array.from(weights.bias_hh)), true, `${name}/bhh`);
+  }
+
+  initState(batchSize: number): State {
+    return Array.from({ length: this.numStates }, () => tf.zeros([batchSize, this.hiddenSize]) as tf.Tensor2D);
+  }
+
+  recurrentWeight(): tf.Tensor2D {
+    return tf.transpose(this.whhT) as tf.Tensor2D;
+  }
+
+  variables(): Record<string, tf.Variable> {
+    return { weight_ih_T: this.wihT, weight_hh_T: this.whhT, bias_ih: this.bih, bias_hh: this.bhh };
+  }
+
+  async stateDict(): Promise<Record<string, number[] | number[][]>> {
+    const G = this.gates * this.hiddenSize;
+    const wih = transposed(await this.wihT.data(), this.inputSize, G);
+    const whh = transposed(await this.whhT.data(), this.hiddenSize, G);
+    return {
+      weight_ih: toRows(wih, G, this.inputSize),
+      weight_hh: toRows(whh, G, this.hiddenSize),
+      bias_ih: Array.from(await this.bih.data()),
+      bias_hh: Array.from(await this.bhh.data()),
+    };
+  }
+
+  dispose(): void {
+    for (const v of [this.wihT, this.whhT, this.bih, this.bhh]) v.dispose();
+  }
+}
+
+/** Initial weights of one layer of `kind` from the seeded Rng. */
+export function initialWeights(
+  kind: CellKind,
+  inputSize: number,
+  hiddenSize: number,
+  opts: CellOptions,
+  rng: Rng,
+): LayerWeights {
+  const gates = GATES[kind];
+  const w = initRecurrentLayer(rng, gates, inputSize, hiddenSize, opts);
+  if (kind === 'lstm' && opts.forgetBias !== null) {
+    // gate order i, f, g, o: the f block is rows H..2H
+    w.bias_ih.fill(opts.forgetBias, hiddenSize, 2 * hiddenSize);
+    w.bias_hh.fill(0, hiddenSize, 2 * hiddenSize);
+  }
+  return w;
+}
+
+export const GATES: Readonly<Record<CellKind, number>> = { rnn: 1, lstm: 4, gru: 3 };
+
+/** Broadcast per-example factors [batch, X] over cotangent rows: [batch, 1, X]. */
+export function rowsOf(t: tf.Tensor2D): tf.Tensor3D {
+  return tf.expandDims(t, 1) as tf.Tensor3D;
+}
+
+/** [batch, rows, K] · W[K, N] as one 2-D matMul (batched matMul is slow on wasm). */
+export function rowsMatMul(cot: tf.Tensor3D, w: tf.Tensor2D): tf.Tensor3D {
+  const [b, r, k] = cot.shape;
+  return tf.reshape(tf.matMul(tf.reshape(cot, [b * r, k]), w), [b, r, w.shape[1]]) as tf.Tensor3D;
+}

@@ -1,0 +1,160 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Rng } from '../util/rng.js';
+import { CELL_DEFAULTS, GATES, initialWeights, type Cell, type CellKind, type CellOptions, type LayerWeights, type State } from './cell.js';
+import { GRUCell } from './gru.js';
+import { LSTMCell } from './lstm.js';
+import { RNNCell } from './rnn.js';
+
+export interface ModelConfig extends CellOptions {
+  cell: CellKind;
+  inputSize: number;
+  hiddenSize: number;
+  /** Stacked recurrent layers. Default 1. */
+  numLayers: number;
+  /** Width of the linear read-out (classes, or regression targets). */
+  outputSize: number;
+}
+
+export const MODEL_DEFAULTS: Readonly<Omit<ModelConfig, 'inputSize' | 'outputSize'>> = {
+  ...CELL_DEFAULTS,
+  cell: 'lstm',
+  hiddenSize: 64,
+  numLayers: 1,
+};
+
+/** A single recurrent layer of `kind` with the given PyTorch-layout weights. */
+export function createCell(
+  kind: CellKind,
+  inputSize: number,
+  hiddenSize: number,
+  weights: LayerWeights,
+  opts: Pick<CellOptions, 'nonlinearity'> = CELL_DEFAULTS,
+  name: string = kind,
+): Cell {
+  switch (kind) {
+    case 'rnn':
+      return new RNNCell(inputSize, hiddenSize, weights, opts.nonlinearity, name);
+    case 'lstm':
+      return new LSTMCell(inputSize, hiddenSize, weights, name);
+    case 'gru':
+      return new GRUCell(inputSize, hiddenSize, weights, name);
+  }
+}
+
+/** A cell of `kind` with weights drawn from the seeded initializer. */
+export function randomCell(kind: CellKind, inputSize: number, hiddenSize: number, opts: CellOptions, rng: Rng, name?: string): Cell {
+  return createCell(kind, inputSize, hiddenSize, initialWeights(kind, inputSize, hiddenSize, opts, rng), opts, name);
+}
+
+/** Parameters of the whole model under PyTorch names (weight_ih_l0, …, head.weight, head.bias), row-major. */
+export type StateDict = Record<string, number[] | number[][]>;
+
+/**
+ * Stacked recurrent layers and a linear read-out y = h W_out + b_out.
+ * The read-out is applied by the trainer's loss to the top layer's states.
+ */
+export class SequenceModel {
+  readonly layers: Cell[];
+  readonly headW: tf.Variable; // [H, outputSize]
+  readonly headB: tf.Variable; // [outputSize]
+
+  constructor(readonly config: Readonly<ModelConfig>, layerWeights: LayerWeights[], head: { weight: ArrayLike<number>; bias: ArrayLike<number> }) {
+    const { cell, inputSize, hiddenSize, outputSize } = config;
+    this.layers = layerWeights.map((w, l) =>
+      createCell(cell, l === 0 ? inputSize : hiddenSize, hiddenSize, w, config, `l${l}`),
+    );
+    // head.weight is [outputSize, H] as nn.Linear; held transposed for h·W
+    const wT = new Float32Array(hiddenSize * outputSize);
+    for (let o = 0; o < outputSize; o++) for (let h = 0; h < hiddenSize; h++) wT[h * outputSize + o] = head.weight[o * hiddenSize + h];
+    this.headW = tf.variable(tf.tensor2d(wT, [hiddenSize, outputSize]), true, 'head/wT');
+    this.headB = tf.variable(tf.tensor1d(Float32Array.from(head.bias)), true, 'head/b');
+  }
+
+  static random(config: Readonly<ModelConfig>, rng: Rng): SequenceModel {
+    const layers = Array.from({ length: config.numLayers }, (_, l) =>
+      initialWeights(config.cell, l === 0 ? config.inputSize : config.hiddenSize, config.hiddenSize, config, rng),
+    );
+    // nn.Linear default: U(±1/√fanIn)
+    const k = 1 / Math.sqrt(config.hiddenSize);
+    const weight = Float64Array.from({ length: config.outputSize * config.hiddenSize }, () => rng.range(-k, k));
+    const bias = Float64Array.from({ length: config.outputSize }, () => rng.range(-k, k));
+    return new SequenceModel(config, layers, { weight, bias });
+  }
+
+  get hiddenSize(): number {
+    return this.config.hiddenSize;
+  }
+
+  initState(batchSize: number): State[] {
+    return this.layers.map((cell) => cell.initState(batchSize));
+  }
+
+  /**
+   * Run the stack over xs ([T, batch, inputSize], time-major) from `state0`.
+   * `perturb`, if given, holds T+1 tensors [batch, H] added to the top layer's
+   * h_0..h_T before they are used: ∂L/∂perturb[k] = ∂L/∂h_k.
+   * Returns the top layer's h_1..h_T and the final state of every layer.
+   */
+  run(xs: tf.Tensor3D, state0: State[], perturb?: tf.Tensor2D[]): { tops: tf.Tensor2D[]; final: State[] } {
+    const top = this.layers.length - 1;
+    const states = state0.map((s) => [...s]);
+    if (perturb) states[top][0] = tf.add(states[top][0], perturb[0]) as tf.Tensor2D;
+    const inputs = tf.unstack(xs) as tf.Tensor2D[];
+    const tops: tf.Tensor2D[] = [];
+    for (let t = 0; t < inputs.length; t++) {
+      let x = inputs[t];
+      for (let l = 0; l <= top; l++) {
+        states[l] = this.layers[l].step(x, states[l]);
+        x = states[l][0];
+      }
+      if (perturb) states[top][0] = tf.add(states[top][0], perturb[t + 1]) as tf.Tensor2D;
+      tops.push(states[top][0]);
+    }
+    return { tops, final: states };
+  }
+
+  /** Read-out: [N, H] → [N, outputSize]. */
+  head(h: tf.Tensor2D): tf.Tensor2D {
+    return tf.add(tf.matMul(h, this.headW), this.headB) as tf.Tensor2D;
+  }
+
+  variables(): Record<string, tf.Variable> {
+    const out: Record<string, tf.Variable> = {};
+    this.layers.forEach((cell, l) => {
+      for (const [k, v] of Object.entries(cell.variables())) out[`${k}_l${l}`] = v;
+    });
+    out['head.weight_T'] = this.headW;
+    out['head.bias'] = this.headB;
+    return out;
+  }
+
+  numParams(): number {
+    return Object.values(this.variables()).reduce((n, v) => n + v.size, 0);
+  }
+
+  async stateDict(): Promise<StateDict> {
+    const out: StateDict = {};
+    for (let l = 0; l < this.layers.length; l++) {
+      for (const [k, v] of Object.entries(await this.layers[l].stateDict())) out[`${k}_l${l}`] = v;
+    }
+    const [H, O] = [this.hiddenSize, this.config.outputSize];
+    const wT = await this.headW.data();
+    out['head.weight'] = Array.from({ length: O }, (_, o) => Array.from({ length: H }, (_, h) => wT[h * O + o]));
+    out['head.bias'] = Array.from(await this.headB.data());
+    return out;
+  }
+
+  dispose(): void {
+    for (const cell of this.layers) cell.dispose();
+    this.headW.dispose();
+    this.headB.dispose();
+  }
+}
+
+/** Parameter count of a model, without building it (for --match-params). */
+export function countParams(cell: CellKind, inputSize: number, hiddenSize: number, numLayers: number, outputSize: number): number {
+  const G = GATES[cell] * hiddenSize;
+  let n = 0;
+  for (let l = 0; l < numLayers; l++) n += G * ((l === 0 ? inputSize : hiddenSize) + hiddenSize + 2);
+  return n + outputSize * (hiddenSize + 1);
+}

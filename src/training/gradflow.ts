@@ -1,0 +1,284 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Cell, State } from '../models/cell.js';
+import { frobeniusNorm, logSlope, spectralNorm } from './linalg.js';
+
+/**
+ * Exact gradient-flow probes (DESIGN.md, "Gradient-flow quantities").
+ *
+ * ∂h_T/∂h_k for every k comes from one backward sweep: seed row cotangents
+ * G_T = I (one row per component of h_T) and pull them back step by step with the
+ * cell's analytic pullback, G_{k} = G_{k+1} ∂s_{k+1}/∂s_k. The h-part of G_k is
+ * ∂h_T/∂h_k with c_k held fixed ("h" mode); for the LSTM, seeding both h_T and c_T
+ * and keeping both parts gives ∂s_T/∂s_k for s = [h; c] ("state" mode).
+ * Each step is one [batch·rows, gates·H]·[gates·H, H] matMul, untransposed.
+ */
+
+export type JacobianMode = 'h' | 'state';
+
+export interface JacobianOptions {
+  /** "h": ∂h_T/∂h_k (c_k fixed); "state": ∂s_T/∂s_k, s = [h; c]. Default "h". */
+  mode: JacobianMode;
+  /** Compute spectral norms (power iteration in float64). Default true. */
+  spectral: boolean;
+  /** Also return ‖∂h_t/∂h_k‖ for every 0 ≤ k < t ≤ T (O(T²) pullbacks). Default false. */
+  allPairs: boolean;
+  /** Keep the Jacobian matrices themselves (for tests and small probes). Default false. */
+  keepMatrices: boolean;
+  /** Norm falls below this → the horizon. Default 1e-3. */
+  horizonThreshold: number;
+}
+
+export const JACOBIAN_DEFAULTS: Readonly<JacobianOptions> = {
+  mode: 'h',
+  spectral: true,
+  allPairs: false,
+  keepMatrices: false,
+  horizonThreshold: 1e-3,
+};
+
+export interface JacobianRow {
+  k: number;
+  gap: number; // T − k
+  spectral: number | null; // batch mean
+  frobenius: number; // batch mean
+  spectralPerSeq: number[] | null;
+  frobeniusPerSeq: number[];
+}
+
+export interface CurveSummary {
+  /** −(least-squares slope of ln‖·‖ against gap), nats per step; > 0 means vanishing. */
+  decayPerStep: number | null;
+  /** First gap with norm below the threshold, or null: none within T. */
+  horizon: number | null;
+}
+
+export interface JacobianResult {
+  T: number;
+  batch: number;
+  mode: JacobianMode;
+  /** Rows (R) and columns (C) of each Jacobian: H×H in "h" mode, 2H×2H in LSTM "state" mode. */
+  shape: [number, number];
+  /** Ordered by gap = 1..T (k = T−1..0). */
+  rows: JacobianRow[];
+  summary: { spectral: CurveSummary | null; frobenius: CurveSummary };
+  /** pairs[t−1][k] = batch-mean spectral (or Frobenius if spectral is off) norm of ∂h_t/∂h_k, k < t. */
+  pairs?: number[][];
+  /** matrices[gap−1]: [batch, R, C] row-major, when keepMatrices. */
+  matrices?: Float64Array[];
+}
+
+/** Run the cell forward over xs [T, batch, I], keeping what the pullbacks need. Caller disposes. */
+function traceForward(cell: Cell, xs: tf.Tensor3D, state0?: State): { locals: tf.Tensor2D[][]; states: State[] } {
+  const [, batch] = xs.shape;
+  const inputs = tf.unstack(xs) as tf.Tensor2D[];
+  let s = state0 ? state0.map((t) => tf.clone(t)) : cell.initState(batch);
+  const locals: tf.Tensor2D[][] = [];
+  const states: State[] = [s];
+  for (const x of inputs) {
+    const { next, local } = cell.traceStep(x, s);
+    locals.push(local);
+    states.push(next);
+    s = next;
+  }
+  tf.dispose(inputs);
+  return { locals, states };
+}
+
+/** Seed cotangents at step t: identity rows on h (and on c in state mode). Each [batch, R, H]. */
+function seeds(cell: Cell, batch: number, mode: JacobianMode): tf.Tensor3D[] {
+  return tf.tidy(() => {
+    const H = cell.hiddenSize;
+    const eye = tf.eye(H);
+    const zero = tf.zeros([H, H]);
+    const tile = (m: tf.Tensor) => tf.tile(tf.expandDims(m, 0), [batch, 1, 1]) as tf.Tensor3D;
+    if (cell.numStates === 1) return [tile(eye)];
+    if (mode === 'h') return [tile(eye), tile(zero)];
+    return [tile(tf.concat([eye, zero], 0)), tile(tf.concat([zero, eye], 0))];
+  });
+}
+
+/** The Jacobian read off the cotangents: [batch, R, C]. */
+function readJacobian(cot: tf.Tensor3D[], mode: JacobianMode): tf.Tensor3D {
+  return mode === 'state' && cot.length === 2 ? (tf.concat(cot, 2) as tf.Tensor3D) : tf.clone(cot[0]);
+}
+
+interface NormBuffers {
+  warm: Float64Array[]; // per sequence, power-iteration warm start
+}
+
+function normsOf(
+  data: Float32Array,
+  logScale: Float64Array,
+  batch: number,
+  R: number,
+  C: number,
+  spectral: boolean,
+  buf: NormBuffers,
+) {
+  const fro: number[] = [];
+  const spec: number[] | null = spectral ? [] : null;
+  for (let b = 0; b < batch; b++) {
+    const off = b * R * C;
+    const scale = Math.exp(logScale[b]);
+    fro.push(scale * frobeniusNorm(data, off, R, C));
+    if (spec) spec.push(scale * spectralNorm(data, off, R, C, buf.warm[b]));
+  }
+  return { fro, spec };
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/**
+ * Pull the seeds at step t back to k = t−1 … 0, calling `visit(k, jacobian, logScale)` for
+ * each k, where the true ∂s_t/∂s_k of sequence b is exp(logScale[b]) × jacobian[b].
+ * Every CHUNK steps the cotangents are rescaled to max |·| = 1: products of many
+ * Jacobians leave float32's range within a few hundred steps (and denormals
+ * make wasm's matMul ~100× slower), while the scale kept in float64 stays exact.
+ */
+async function sweep(
+  cell: Cell,
+  locals: tf.Tensor2D[][],
+  t: number,
+  batch: number,
+  mode: JacobianMode,
+  weightHH: tf.Tensor2D,
+  visit: (k: number, data: Float32Array, logScale: Float64Array) => void,
+): Promise<void> {
+  const CHUNK = 16;
+  const logScale = new Float64Array(batch);
+  let cot = seeds(cell, batch, mode);
+  let pending: { k: number; jac: tf.Tensor3D }[] = [];
+  const flush = async () => {
+    if (pending.length === 0) return;
+    const stacked = tf.stack(pending.map((p) => p.jac));
+    const maxAbs = tf.tidy(() => tf.max(tf.stack(cot.map((c) => tf.max(tf.abs(c), [1, 2]))), 0)); // [batch]
+    const [data, scale] = (await Promise.all([stacked.data(), maxAbs.data()])) as Float32Array[];
+    tf.dispose([stacked, maxAbs]);
+    const per = data.length / pending.length;
+    pending.forEach((p, i) => visit(p.k, data.subarray(i * per, (i + 1) * per), logScale));
+    tf.dispose(pending.map((p) => p.jac));
+    pending = [];
+    const safe = Float32Array.from(scale, (m) => (m > 0 && Number.isFinite(m) ? m : 1));
+    safe.forEach((m, b) => (logScale[b] += Math.log(m)));
+    const inv = tf.tensor3d(Float32Array.from(safe, (m) => 1 / m), [batch, 1, 1]);
+    const rescaled = cot.map((c) => tf.mul(c, inv) as tf.Tensor3D);
+    tf.dispose([...cot, inv]);
+    cot = rescaled;
+  };
+  for (let k = t - 1; k >= 0; k--) {
+    const next = cell.pullback(locals[k], cot, weightHH);
+    tf.dispose(cot);
+    cot = next;
+    pending.push({ k, jac: readJacobian(cot, mode) });
+    if (pending.length === CHUNK) await flush();
+  }
+  await flush();
+  tf.dispose(cot);
+}
+
+function summarize(gaps: number[], norms: number[], threshold: number): CurveSummary {
+  const slope = logSlope(gaps, norms);
+  const below = gaps.findIndex((_, i) => norms[i] < threshold);
+  return { decayPerStep: slope === null ? null : -slope, horizon: below < 0 ? null : gaps[below] };
+}
+
+/**
+ * ‖∂h_T/∂h_k‖ (spectral and Frobenius) for k = 0..T−1 on inputs xs [T, batch, inputSize],
+ * per sequence and averaged over the batch, with decay per step and horizon.
+ */
+export async function jacobianNorms(
+  cell: Cell,
+  xs: tf.Tensor3D,
+  state0?: State,
+  options: Partial<JacobianOptions> = {},
+): Promise<JacobianResult> {
+  const opts: Readonly<JacobianOptions> = { ...JACOBIAN_DEFAULTS, ...options };
+  const [T, batch] = xs.shape;
+  const mode: JacobianMode = cell.numStates === 2 ? opts.mode : 'h';
+  const H = cell.hiddenSize;
+  const R = mode === 'state' ? 2 * H : H;
+  const C = R;
+  const { locals, states } = traceForward(cell, xs, state0);
+  const weightHH = cell.recurrentWeight();
+  try {
+    const rows: JacobianRow[] = new Array(T);
+    const matrices: Float64Array[] | undefined = opts.keepMatrices ? new Array(T) : undefined;
+    const buf: NormBuffers = { warm: Array.from({ length: batch }, () => new Float64Array(C).fill(1)) };
+    await sweep(cell, locals, T, batch, mode, weightHH, (k, data, logScale) => {
+      const { fro, spec } = normsOf(data, logScale, batch, R, C, opts.spectral, buf);
+      const gap = T - k;
+      rows[gap - 1] = {
+        k,
+        gap,
+        spectral: spec ? mean(spec) : null,
+        frobenius: mean(fro),
+        spectralPerSeq: spec,
+        frobeniusPerSeq: fro,
+      };
+      if (matrices) {
+        const per = R * C;
+        matrices[gap - 1] = Float64Array.from(data, (v, i) => v * Math.exp(logScale[Math.floor(i / per)]));
+      }
+    });
+    const gaps = rows.map((r) => r.gap);
+    const result: JacobianResult = {
+      T,
+      batch,
+      mode,
+      shape: [R, C],
+      rows,
+      summary: {
+        spectral: opts.spectral ? summarize(gaps, rows.map((r) => r.spectral as number), opts.horizonThreshold) : null,
+        frobenius: summarize(gaps, rows.map((r) => r.frobenius), opts.horizonThreshold),
+      },
+    };
+    if (matrices) result.matrices = matrices;
+    if (opts.allPairs) {
+      const pairs: number[][] = [];
+      for (let t = 1; t <= T; t++) {
+        const row = new Array<number>(t);
+        const pbuf: NormBuffers = { warm: Array.from({ length: batch }, () => new Float64Array(C).fill(1)) };
+        await sweep(cell, locals, t, batch, mode, weightHH, (k, data, logScale) => {
+          const { fro, spec } = normsOf(data, logScale, batch, R, C, opts.spectral, pbuf);
+          row[k] = mean(spec ?? fro);
+        });
+        pairs.push(row);
+      }
+      result.pairs = pairs;
+    }
+    return result;
+  } finally {
+    weightHH.dispose();
+    tf.dispose(locals.flat());
+    tf.dispose(states.flat());
+  }
+}
+
+/**
+ * ‖∂L/∂h_k‖ for k = 0..T: the error signal BPTT delivers to each step, by autodiff
+ * through zero perturbations ε_k added to h_k. `loss(perturb)` must build the loss
+ * with perturb[k] ([batch, H]) added to h_k. Norms are Frobenius over the batch.
+ */
+export async function lossGradientNorms(
+  loss: (perturb: tf.Tensor2D[]) => tf.Scalar,
+  T: number,
+  batch: number,
+  hiddenSize: number,
+): Promise<number[]> {
+  const eps = Array.from({ length: T + 1 }, () => tf.zeros([batch, hiddenSize]) as tf.Tensor2D);
+  try {
+    const norms = tf.tidy(() => {
+      const grads = tf.grads((...p: tf.Tensor[]) => loss(p as tf.Tensor2D[]))(eps);
+      return tf.stack(grads.map((g) => tf.norm(g)));
+    });
+    const data = await norms.data();
+    norms.dispose();
+    return Array.from(data);
+  } finally {
+    tf.dispose(eps);
+  }
+}
+
+export function summarizeCurve(gaps: number[], norms: number[], threshold = JACOBIAN_DEFAULTS.horizonThreshold): CurveSummary {
+  return summarize(gaps, norms, threshold);
+}

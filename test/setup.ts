@@ -1,0 +1,7 @@
+import { beforeAll } from 'vitest';
+import { setBackend } from '../src/backend.js';
+
+// Tests run on the wasm backend unless SEQLAB_BACKEND says otherwise.
+beforeAll(async () => {
+  await setBackend(process.env.SEQLAB_BACKEND ?? 'wasm');
+});
