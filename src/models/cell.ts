@@ -92,10 +92,10 @@ export abstract class RecurrentCellBase {
     readonly name: string,
   ) {
     const G = gates * hiddenSize;
-    this.wihT = tf.variable(tf.tensor2d(transposed(weights.weight_ih, G, inputSize), [inputSize, G]), true, `${name}/wihT`);
-    this.whhT = tf.variable(tf.tensor2d(transposed(weights.weight_hh, G, hiddenSize), [hiddenSize, G]), true, `${name}/whhT`);
-    this.bih = tf.variable(tf.tensor1d(Float32Array.from(weights.bias_ih)), true, `${name}/bih`);
-    this.bhh = tf.variable(tf.tensor1d(Float32Array.from(weights.bias_hh)), true, `${name}/bhh`);
+    this.wihT = tf.variable(tf.tensor2d(transposed(weights.weight_ih, G, inputSize), [inputSize, G]));
+    this.whhT = tf.variable(tf.tensor2d(transposed(weights.weight_hh, G, hiddenSize), [hiddenSize, G]));
+    this.bih = tf.variable(tf.tensor1d(Float32Array.from(weights.bias_ih)));
+    this.bhh = tf.variable(tf.tensor1d(Float32Array.from(weights.bias_hh)));
   }
 
   initState(batchSize: number): State {

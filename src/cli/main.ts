@@ -1,0 +1,45 @@
+import yargs from 'yargs';
+import { EXIT_CODES, SeqlabError } from '../util/errors.js';
+import { probeCommand, probeOptions } from './probe.js';
+import { trainCommand, trainOptions } from './train.js';
+
+/**
+ * The `seqlab` binary: parse, call one library function, print. Every failure is
+ * one line on stderr and a non-zero exit code; stack traces only with --verbose.
+ */
+export async function main(args: string[]): Promise<number> {
+  const verbose = args.includes('--verbose');
+  let exitCode = 0;
+  const fail = (message: string, code: number) => {
+    process.stderr.write(`seqlab: ${message.split('\n')[0]}\n`);
+    exitCode = code;
+  };
+  try {
+    await yargs(args)
+      .scriptName('seqlab')
+      .usage('$0 <command> [options]')
+      .command('train', 'train one model on one task; writes a run directory', trainOptions, trainCommand)
+      .command('probe', 'gradient flow ‖∂h_T/∂h_k‖ of a cell: random or PyTorch weights', probeOptions, probeCommand)
+      .option('verbose', { type: 'boolean', default: false, describe: 'stack traces on errors' })
+      .demandCommand(1, 'name a command: train, probe (seqlab --help lists them)')
+      .strict()
+      .recommendCommands()
+      .version(false)
+      .help()
+      .wrap(Math.min(110, process.stdout.columns ?? 110))
+      .fail((msg, err) => {
+        if (err) throw err;
+        throw new SeqlabError('usage', msg);
+      })
+      .parseAsync();
+  } catch (e) {
+    if (e instanceof SeqlabError) {
+      fail(e.message, EXIT_CODES[e.code]);
+    } else {
+      const err = e as Error;
+      fail(`internal error: ${err?.message ?? String(e)}${verbose ? '' : ' (run with --verbose for the stack trace)'}`, 1);
+      if (verbose) process.stderr.write(`${err?.stack ?? ''}\n`);
+    }
+  }
+  return exitCode;
+}

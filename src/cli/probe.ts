@@ -1,0 +1,84 @@
+import type { Argv } from 'yargs';
+import { CELL_KINDS } from '../models/cell.js';
+import { INITS } from '../models/init.js';
+import { NONLINEARITIES } from '../models/activations.js';
+import { probeRun } from '../tasks/probe-run.js';
+import { finiteNumber, nonNegativeInt, oneOf, positiveInt } from '../util/errors.js';
+import { fmt, printJson, startBackend, table, withCommon } from './common.js';
+
+export function probeOptions<T>(y: Argv<T>) {
+  return withCommon(y)
+    .option('cell', { type: 'string', default: 'lstm', describe: 'rnn, lstm or gru' })
+    .option('weights', { type: 'string', describe: 'PyTorch-style weights JSON ({"cell","nonlinearity","state_dict"}) or a seqlab checkpoint.json' })
+    .option('inputs', { type: 'string', describe: 'inputs JSON: {"inputs": [T][I] or [B][T][I], "h0"?, "c0"?}' })
+    .option('hidden', { type: 'number', default: 128, describe: 'hidden units (random weights)' })
+    .option('input-size', { type: 'number', default: 16, describe: 'input features (random weights)' })
+    .option('seq-len', { type: 'number', default: 100, describe: 'T (random inputs)' })
+    .option('batch', { type: 'number', default: 1, describe: 'probe sequences (random inputs)' })
+    .option('init', { type: 'string', default: 'pytorch', describe: `initializer (random weights): ${INITS.join(', ')}` })
+    .option('init-std', { type: 'number', default: 0.1, describe: 'σ of the normal initializer' })
+    .option('nonlinearity', { type: 'string', default: 'tanh', describe: `vanilla RNN φ: ${NONLINEARITIES.join(', ')}` })
+    .option('forget-bias', { type: 'number', describe: 'LSTM forget-gate bias (random weights)' })
+    .option('layer', { type: 'number', default: 0, describe: 'which stacked layer of --weights to probe' })
+    .option('mode', { type: 'string', default: 'h', describe: 'LSTM: h (c_k held fixed) or state (s = [h; c])' })
+    .option('spectral', { type: 'boolean', default: true, describe: 'spectral norms (--no-spectral: Frobenius only)' })
+    .option('all-pairs', { type: 'boolean', default: false, describe: 'also ‖∂h_t/∂h_k‖ for every t > k (O(T²))' });
+}
+
+type ProbeArgs = Awaited<ReturnType<typeof probeOptions>['argv']>;
+
+/** Gaps shown in the human-readable table: 1, 2, 5, 10, 20, 50, … up to T. */
+function displayGaps(T: number): number[] {
+  const out: number[] = [];
+  for (let scale = 1; scale <= T; scale *= 10) for (const m of [1, 2, 5]) if (m * scale <= T) out.push(m * scale);
+  if (out.at(-1) !== T) out.push(T);
+  return out;
+}
+
+export async function probeCommand(argv: ProbeArgs): Promise<void> {
+  const a = argv as Record<string, unknown>;
+  const opts = {
+    cell: oneOf('cell', a.cell, CELL_KINDS),
+    weights: a.weights as string | undefined,
+    inputs: a.inputs as string | undefined,
+    hiddenSize: positiveInt('--hidden', a.hidden),
+    inputSize: positiveInt('--input-size', a['input-size']),
+    seqLen: positiveInt('--seq-len', a['seq-len']),
+    batch: positiveInt('--batch', a.batch),
+    init: oneOf('init', a.init, INITS),
+    initStd: finiteNumber('--init-std', a['init-std'], 0, true),
+    nonlinearity: oneOf('nonlinearity', a.nonlinearity, NONLINEARITIES),
+    forgetBias: a['forget-bias'] === undefined ? null : finiteNumber('--forget-bias', a['forget-bias']),
+    layer: nonNegativeInt('--layer', a.layer),
+    mode: oneOf('mode', a.mode, ['h', 'state'] as const),
+    spectral: Boolean(a.spectral),
+    allPairs: Boolean(a['all-pairs']),
+    seed: finiteNumber('--seed', a.seed),
+  };
+  const backend = await startBackend(String(a.backend), Boolean(a.quiet));
+  const res = await probeRun({ ...opts, backend });
+  if (a.json) {
+    printJson(res);
+    return;
+  }
+  const byGap = new Map(res.jacobian.map((r) => [r.gap, r]));
+  const rows = displayGaps(res.T).map((g) => {
+    const r = byGap.get(g)!;
+    return [g, r.k, fmt(r.spectral), fmt(r.frobenius)];
+  });
+  const s = res.summary;
+  const horizon = (h: number | null) => (h === null ? `none within T=${res.T}` : String(h));
+  process.stdout.write(
+    [
+      `${res.cell} · H ${res.hiddenSize} · T ${res.T} · batch ${res.batch} · mode ${res.mode} · weights ${res.weights} · ${(res.elapsedMs / 1000).toFixed(2)} s`,
+      `‖∂h_T/∂h_k‖ (batch mean)`,
+      table(['gap', 'k', 'spectral', 'frobenius'], rows),
+      s.spectral
+        ? `spectral: decay ${fmt(s.spectral.decayPerStep, 3)} nats/step, horizon (< 1e-3) ${horizon(s.spectral.horizon)}`
+        : '',
+      `frobenius: decay ${fmt(s.frobenius.decayPerStep, 3)} nats/step, horizon (< 1e-3) ${horizon(s.frobenius.horizon)}`,
+    ]
+      .filter(Boolean)
+      .join('\n') + '\n',
+  );
+}

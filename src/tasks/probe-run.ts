@@ -1,0 +1,191 @@
+import * as tf from '@tensorflow/tfjs';
+import { CELL_DEFAULTS, initialWeights, type CellKind, type CellOptions, type State } from '../models/cell.js';
+import { createCell } from '../models/model.js';
+import { parseRecurrentWeights, type RecurrentWeights } from '../models/statedict.js';
+import { jacobianNorms, type JacobianMode, type JacobianResult } from '../training/gradflow.js';
+import { inputError, usageError } from '../util/errors.js';
+import { readJsonFile } from '../util/files.js';
+import { Rng } from '../util/rng.js';
+import { stripUndefined } from '../util/objects.js';
+
+export interface ProbeRunOptions extends Partial<CellOptions> {
+  cell: CellKind;
+  /** PyTorch-style weights file; without it, random weights from the options below. */
+  weights?: string;
+  /** {"inputs": [T][I] or [B][T][I], "h0"?, "c0"?}; without it, N(0,1) inputs. */
+  inputs?: string;
+  hiddenSize: number;
+  inputSize: number;
+  seqLen: number;
+  batch: number;
+  /** Which stacked layer of a weights file to probe. Default 0. */
+  layer: number;
+  mode: JacobianMode;
+  spectral: boolean;
+  allPairs: boolean;
+  seed: number;
+  backend: string;
+}
+
+export interface ProbeRunResult extends Omit<JacobianResult, 'rows' | 'matrices'> {
+  backend: string;
+  cell: CellKind;
+  hiddenSize: number;
+  inputSize: number;
+  layer: number;
+  weights: string;
+  jacobian: { gap: number; k: number; spectral: number | null; frobenius: number; spectralPerSeq?: number[]; frobeniusPerSeq?: number[] }[];
+  elapsedMs: number;
+}
+
+/** A rectangular array of finite numbers, as nested arrays of depth `depth`; else one clear line. */
+function numericArray(value: unknown, depth: number, what: string): { flat: number[]; shape: number[] } {
+  const shape: number[] = [];
+  let probe: unknown = value;
+  for (let d = 0; d < depth; d++) {
+    if (!Array.isArray(probe) || probe.length === 0) throw inputError(`${what} must be a non-empty ${depth}-D array of numbers`);
+    shape.push(probe.length);
+    probe = probe[0];
+  }
+  const flat: number[] = [];
+  const walk = (v: unknown, d: number, path: string) => {
+    if (d === depth) {
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw inputError(`${what}${path} is not a finite number`);
+      flat.push(v);
+      return;
+    }
+    if (!Array.isArray(v) || v.length !== shape[d]) {
+      throw inputError(`${what} has ragged rows: ${what}${path} has ${Array.isArray(v) ? v.length : 'no'} entries, expected ${shape[d]}`);
+    }
+    v.forEach((x, i) => walk(x, d + 1, `${path}[${i}]`));
+  };
+  walk(value, 0, '');
+  return { flat, shape };
+}
+
+function depthOf(v: unknown): number {
+  let d = 0;
+  while (Array.isArray(v)) {
+    d++;
+    v = v[0];
+  }
+  return d;
+}
+
+interface ProbeInputs {
+  xs: Float32Array; // [T, B, I]
+  T: number;
+  B: number;
+  I: number;
+  h0?: Float32Array; // [B, H]
+  c0?: Float32Array;
+}
+
+export function parseProbeInputs(doc: unknown, source: string, hiddenSize: number): ProbeInputs {
+  if (typeof doc !== 'object' || doc === null || !('inputs' in doc)) throw inputError(`${source}: expected a JSON object with "inputs": [T][I] or [B][T][I]`);
+  const o = doc as Record<string, unknown>;
+  const d = depthOf(o.inputs);
+  if (d !== 2 && d !== 3) throw inputError(`${source}: "inputs" must be [T][I] or [B][T][I], got a ${d}-D array`);
+  const { flat, shape } = numericArray(o.inputs, d, `${source}: inputs`);
+  const [B, T, I] = d === 2 ? [1, shape[0], shape[1]] : shape;
+  const xs = new Float32Array(T * B * I);
+  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) for (let i = 0; i < I; i++) xs[(t * B + b) * I + i] = flat[(b * T + t) * I + i];
+  const state = (key: 'h0' | 'c0'): Float32Array | undefined => {
+    if (o[key] === undefined) return undefined;
+    const sd = depthOf(o[key]);
+    const { flat: s, shape: ss } = numericArray(o[key], sd, `${source}: ${key}`);
+    const [sb, sh] = sd === 1 ? [1, ss[0]] : sd === 2 ? ss : [-1, -1];
+    if (sh !== hiddenSize || (sb !== 1 && sb !== B)) throw inputError(`${source}: "${key}" must be [${hiddenSize}] or [${B}][${hiddenSize}], got [${ss.join('][')}]`);
+    const out = new Float32Array(B * hiddenSize);
+    for (let b = 0; b < B; b++) out.set(s.slice(sb === 1 ? 0 : b * sh, (sb === 1 ? 0 : b * sh) + sh), b * hiddenSize);
+    return out;
+  };
+  return { xs, T, B, I, h0: state('h0'), c0: state('c0') };
+}
+
+/** `seqlab probe`: ‖∂h_T/∂h_k‖ for every k of one cell, random or from PyTorch weights. */
+export async function probeRun(opts: ProbeRunOptions): Promise<ProbeRunResult> {
+  const rng = new Rng(opts.seed);
+  let weights: RecurrentWeights;
+  if (opts.weights) {
+    weights = parseRecurrentWeights(readJsonFile(opts.weights, 'weights'), opts.weights, opts.cell);
+    if (opts.layer >= weights.layers.length) throw usageError(`--layer ${opts.layer} is out of range: the weights have ${weights.layers.length} layer(s)`);
+  } else {
+    const cellOpts = { ...CELL_DEFAULTS, ...stripUndefined(opts) };
+    weights = {
+      cell: opts.cell,
+      nonlinearity: cellOpts.nonlinearity,
+      inputSize: opts.inputSize,
+      hiddenSize: opts.hiddenSize,
+      layers: [initialWeights(opts.cell, opts.inputSize, opts.hiddenSize, cellOpts, rng.fork('init'))],
+    };
+    if (opts.layer !== 0) throw usageError('--layer needs --weights with that many layers');
+  }
+  const H = weights.hiddenSize;
+  let inputs: ProbeInputs;
+  if (opts.inputs) {
+    inputs = parseProbeInputs(readJsonFile(opts.inputs, 'inputs'), opts.inputs, H);
+    if (inputs.I !== weights.inputSize) throw inputError(`${opts.inputs}: inputs have ${inputs.I} features per step but the cell expects ${weights.inputSize}`);
+  } else {
+    const [T, B, I] = [opts.seqLen, opts.batch, weights.inputSize];
+    const data = rng.fork('inputs');
+    inputs = { xs: Float32Array.from({ length: T * B * I }, () => data.normal()), T, B, I };
+  }
+  const cells = weights.layers.slice(0, opts.layer + 1).map((w, l) =>
+    createCell(weights.cell, l === 0 ? weights.inputSize : H, H, w, { nonlinearity: weights.nonlinearity }),
+  );
+  const started = performance.now();
+  try {
+    // the probed layer's input sequence: the raw inputs, or the h's of the layer below
+    const xs = tf.tidy(() => {
+      let seq = tf.tensor3d(inputs.xs, [inputs.T, inputs.B, inputs.I]);
+      for (const cell of cells.slice(0, -1)) {
+        let s = cell.initState(inputs.B);
+        const hs: tf.Tensor2D[] = [];
+        for (const x of tf.unstack(seq) as tf.Tensor2D[]) {
+          s = cell.step(x, s);
+          hs.push(s[0]);
+        }
+        seq = tf.stack(hs) as tf.Tensor3D;
+      }
+      return seq;
+    });
+    const target = cells[cells.length - 1];
+    let state0: State | undefined;
+    if (inputs.h0 || inputs.c0) {
+      state0 = target.initState(inputs.B);
+      if (inputs.h0) {
+        state0[0].dispose();
+        state0[0] = tf.tensor2d(inputs.h0, [inputs.B, H]);
+      }
+      if (inputs.c0 && target.numStates === 2) {
+        state0[1].dispose();
+        state0[1] = tf.tensor2d(inputs.c0, [inputs.B, H]);
+      }
+    }
+    const res = await jacobianNorms(target, xs, state0, { mode: opts.mode, spectral: opts.spectral, allPairs: opts.allPairs });
+    xs.dispose();
+    if (state0) tf.dispose(state0);
+    const perSeq = inputs.B > 1;
+    const { rows, ...rest } = res;
+    return {
+      backend: opts.backend,
+      cell: weights.cell,
+      hiddenSize: H,
+      inputSize: weights.inputSize,
+      layer: opts.layer,
+      weights: opts.weights ?? `random (${opts.init ?? CELL_DEFAULTS.init}, seed ${opts.seed})`,
+      ...rest,
+      jacobian: rows.map((r) => ({
+        gap: r.gap,
+        k: r.k,
+        spectral: r.spectral,
+        frobenius: r.frobenius,
+        ...(perSeq ? { spectralPerSeq: r.spectralPerSeq ?? undefined, frobeniusPerSeq: r.frobeniusPerSeq } : {}),
+      })),
+      elapsedMs: performance.now() - started,
+    };
+  } finally {
+    for (const c of cells) c.dispose();
+  }
+}

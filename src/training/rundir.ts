@@ -1,0 +1,54 @@
+import { appendFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { SeqlabError } from '../util/errors.js';
+import { writeFileAtomic, writeJsonAtomic } from '../util/files.js';
+
+/** A typed record of the run log (one JSON object per line of log.jsonl). */
+export type LogRecord =
+  | { type: 'start'; backend: string; params: number }
+  | { type: 'step'; step: number; loss: number; gradNorm: number; lr: number }
+  | { type: 'eval'; step: number; loss: number; metrics: Record<string, number | null> }
+  | { type: 'gradflow'; step: number; [key: string]: unknown }
+  | { type: 'checkpoint'; step: number; file: string }
+  | { type: 'end'; step: number; status: string; elapsedMs: number; stepsPerSec: number; gradflowMs: number }
+  | { type: 'diverged'; step: number; loss: number; gradNorm: number };
+
+/**
+ * A run directory: config.json (fully resolved), log.jsonl, metrics.json and
+ * checkpoint.json. JSON files are replaced atomically; the log grows by whole lines.
+ */
+export class RunDir {
+  constructor(readonly path: string) {}
+
+  /** Create the directory; refuse a non-empty one that is not a seqlab run unless `overwrite`. */
+  static create(path: string, overwrite = false): RunDir {
+    if (existsSync(path)) {
+      if (!statSync(path).isDirectory()) throw new SeqlabError('io', `run directory path is a file: ${path}`);
+      const entries = readdirSync(path);
+      if (entries.length > 0 && !overwrite) {
+        throw new SeqlabError('usage', `run directory ${path} is not empty; pass --overwrite or choose another --out`);
+      }
+    }
+    try {
+      mkdirSync(path, { recursive: true });
+    } catch (e) {
+      throw new SeqlabError('io', `cannot create run directory ${path}: ${(e as Error).message}`);
+    }
+    const dir = new RunDir(path);
+    writeFileAtomic(dir.file('log.jsonl'), ''); // a fresh log for a fresh run
+    return dir;
+  }
+
+  file(name: string): string {
+    return join(this.path, name);
+  }
+
+  writeJson(name: string, value: unknown): void {
+    writeJsonAtomic(this.file(name), value);
+  }
+
+  log(record: LogRecord): void {
+    appendFileSync(this.file('log.jsonl'), JSON.stringify(record) + '\n');
+  }
+}
+

@@ -1,0 +1,47 @@
+import type { Rng } from '../util/rng.js';
+
+/**
+ * What the trainer needs from a sequence task. Batches are plain typed arrays,
+ * time-major, so tasks need no tfjs.
+ */
+export interface Batch {
+  seqLen: number; // T
+  batchSize: number; // B
+  /** [T, B, inputSize], time-major. */
+  inputs: Float32Array;
+  /**
+   * readout "last": [B, outputSize] (mse) or [B] class ids (xent);
+   * readout "every": [T, B, outputSize] (mse) or [T, B] class ids (xent).
+   */
+  targets: Float32Array | Int32Array;
+  /**
+   * [T, B] weights. Readout "last": a one-hot row per example marking its readout
+   * step (default: the final step). Readout "every": 1 where a target counts, 0 for padding.
+   */
+  mask?: Float32Array;
+}
+
+export type Readout = 'last' | 'every';
+export type LossName = 'mse' | 'xent';
+
+export interface SequenceTask {
+  readonly name: string;
+  readonly inputSize: number;
+  readonly outputSize: number;
+  readonly readout: Readout;
+  readonly loss: LossName;
+  /** Carry the hidden state from one batch to the next (language modeling). Default false. */
+  readonly stateful?: boolean;
+  trainBatch(rng: Rng, batchSize: number): Batch;
+  /** The fixed validation set. */
+  evalBatches(): Batch[];
+  /** A fixed small batch for the gradient-flow probes. */
+  probeBatch(): Batch;
+  /**
+   * Task metrics from read-out values on the eval set: outputs[i] is
+   * [N_i, outputSize] at the counted positions of evalBatches()[i], in order.
+   */
+  evaluate(outputs: Float32Array[], loss: number): Record<string, number | null>;
+  /** The task's resolved settings, for config.json. */
+  describe(): Record<string, unknown>;
+}

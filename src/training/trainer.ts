@@ -1,0 +1,391 @@
+import * as tf from '@tensorflow/tfjs';
+import type { State } from '../models/cell.js';
+import type { SequenceModel } from '../models/model.js';
+import { SeqlabError } from '../util/errors.js';
+import { Rng } from '../util/rng.js';
+import { chunkLoss, type ChunkTensors } from './loss.js';
+import { jacobianNorms, lossGradientNorms, type JacobianMode } from './gradflow.js';
+import {
+  OPTIMIZER_DEFAULTS,
+  Optimizer,
+  PlateauTracker,
+  SCHEDULE_DEFAULTS,
+  clipByGlobalNorm,
+  clipByValue,
+  globalNorm,
+  stepDecayLr,
+  type Grads,
+  type OptimizerConfig,
+  type ScheduleConfig,
+} from './optim.js';
+import type { RunDir } from './rundir.js';
+import type { Batch, SequenceTask } from './task.js';
+
+/**
+ * The one BPTT trainer. Each optimizer step: lr (schedule) → forward over a chunk
+ * → loss → backward → clip → update → log; every evalEvery steps: validation,
+ * checkpoint, plateau/early stopping; every gradflowEvery steps: the gradient-flow
+ * probes on a fixed probe batch.
+ *
+ * Truncated BPTT (bptt > 0) cuts each batch into chunks of `bptt` steps, one update
+ * per chunk that holds targets; the hidden state is carried to the next chunk but cut
+ * from the graph, so gradients never flow further back than one chunk.
+ */
+export interface TrainConfig extends OptimizerConfig, ScheduleConfig {
+  /** Optimizer updates. Default 1000. */
+  steps: number;
+  /** Sequences per batch. Default 32. */
+  batchSize: number;
+  /** Chunk length for truncated BPTT; 0 = full BPTT over the whole sequence. Default 0. */
+  bptt: number;
+  /** Clip gradients to this global L2 norm; null = off. Default 1. */
+  clipNorm: number | null;
+  /** Clamp each gradient entry to ±clipValue; null = off. Default null. */
+  clipValue: number | null;
+  /** Validate (and checkpoint) every N steps. Default 100. */
+  evalEvery: number;
+  /** Stop after this many evaluations without a better validation loss; 0 = never. Default 0. */
+  earlyStop: number;
+  /** Log gradient flow every N steps; 0 = off. Default 100. */
+  gradflowEvery: number;
+  /** Jacobian mode for LSTM probes. Default "h". */
+  gradflowMode: JacobianMode;
+  /** Probe every layer, or only the top one. Default false (top only). */
+  gradflowAllLayers: boolean;
+  /** Seed of data order (initial weights are seeded by the caller). Default 1. */
+  seed: number;
+}
+
+export const TRAIN_DEFAULTS: Readonly<TrainConfig> = {
+  ...OPTIMIZER_DEFAULTS,
+  ...SCHEDULE_DEFAULTS,
+  steps: 1000,
+  batchSize: 32,
+  bptt: 0,
+  clipNorm: 1,
+  clipValue: null,
+  evalEvery: 100,
+  earlyStop: 0,
+  gradflowEvery: 100,
+  gradflowMode: 'h',
+  gradflowAllLayers: false,
+  seed: 1,
+};
+
+export interface Progress {
+  step: number;
+  steps: number;
+  loss: number;
+  lr: number;
+  evalLoss?: number;
+}
+
+export interface TrainOptions {
+  runDir?: RunDir;
+  onProgress?: (p: Progress) => void;
+  /** Write checkpoint.json at each evaluation and at the end. Default true when runDir is set. */
+  checkpoint?: boolean;
+}
+
+export type TrainStatus = 'completed' | 'early-stopped';
+
+export interface GradflowSummary {
+  step: number;
+  layer: number;
+  spectralDecayPerStep: number | null;
+  spectralHorizon: number | null;
+  frobeniusDecayPerStep: number | null;
+  frobeniusHorizon: number | null;
+  T: number;
+}
+
+export interface TrainResult {
+  status: TrainStatus;
+  steps: number;
+  finalEval: { step: number; loss: number; metrics: Record<string, number | null> };
+  bestEval: { step: number; loss: number };
+  gradflow: GradflowSummary[];
+  elapsedMs: number;
+  gradflowMs: number;
+}
+
+function toTensors(batch: Batch, inputSize: number, t0: number, t1: number, readout: 'last' | 'every', outputSize: number, isXent: boolean): ChunkTensors {
+  const { batchSize: B, seqLen: T } = batch;
+  const len = t1 - t0;
+  const mask = batch.mask ?? defaultMask(T, B, readout);
+  const maskChunk = mask.subarray(t0 * B, t1 * B);
+  let count = 0;
+  for (const w of maskChunk) count += w;
+  let targets: tf.Tensor;
+  if (readout === 'last') {
+    targets = isXent ? tf.tensor1d(batch.targets as Int32Array, 'int32') : tf.tensor2d(batch.targets as Float32Array, [B, outputSize]);
+  } else {
+    const per = isXent ? 1 : outputSize;
+    const slice = batch.targets.subarray(t0 * B * per, t1 * B * per);
+    targets = isXent ? tf.tensor1d(slice as Int32Array, 'int32') : tf.tensor2d(slice as Float32Array, [len * B, outputSize]);
+  }
+  return {
+    inputs: tf.tensor3d(batch.inputs.subarray(t0 * B * inputSize, t1 * B * inputSize), [len, B, inputSize]),
+    targets,
+    mask: tf.tensor2d(maskChunk, [len, B]),
+    count,
+  };
+}
+
+function defaultMask(T: number, B: number, readout: 'last' | 'every'): Float32Array {
+  if (readout === 'every') return new Float32Array(T * B).fill(1);
+  const m = new Float32Array(T * B);
+  m.fill(1, (T - 1) * B, T * B);
+  return m;
+}
+
+function disposeChunk(c: ChunkTensors): void {
+  tf.dispose([c.inputs, c.targets, c.mask]);
+}
+
+function chunkBounds(T: number, bptt: number): [number, number][] {
+  const len = bptt > 0 ? bptt : T;
+  const out: [number, number][] = [];
+  for (let t0 = 0; t0 < T; t0 += len) out.push([t0, Math.min(T, t0 + len)]);
+  return out;
+}
+
+/** The model's state detached from any graph, owned by the caller. */
+function keepState(s: State[]): State[] {
+  return s.map((layer) => layer.map((t) => tf.keep(tf.clone(t)) as tf.Tensor2D));
+}
+
+/** Top layer h's of layers below `layer`, as that layer's inputs [T, B, H] (or the raw inputs for layer 0). */
+function layerInputs(model: SequenceModel, xs: tf.Tensor3D, layer: number): tf.Tensor3D {
+  if (layer === 0) return tf.clone(xs);
+  return tf.tidy(() => {
+    let seq = xs;
+    for (let l = 0; l < layer; l++) {
+      const cell = model.layers[l];
+      let s = cell.initState(xs.shape[1]);
+      const hs: tf.Tensor2D[] = [];
+      for (const x of tf.unstack(seq) as tf.Tensor2D[]) {
+        s = cell.step(x, s);
+        hs.push(s[0]);
+      }
+      seq = tf.stack(hs) as tf.Tensor3D;
+    }
+    return seq;
+  });
+}
+
+/** Run the gradient-flow probes on `batch`; one log record per probed layer. */
+export async function probeGradientFlow(
+  model: SequenceModel,
+  task: SequenceTask,
+  batch: Batch,
+  mode: JacobianMode,
+  allLayers: boolean,
+): Promise<Record<string, unknown>[]> {
+  const chunk = toTensors(batch, task.inputSize, 0, batch.seqLen, task.readout, task.outputSize, task.loss === 'xent');
+  const records: Record<string, unknown>[] = [];
+  try {
+    const top = model.layers.length - 1;
+    const layers = allLayers ? model.layers.map((_, l) => l) : [top];
+    for (const l of layers) {
+      const inputs = layerInputs(model, chunk.inputs, l);
+      const jac = await jacobianNorms(model.layers[l], inputs, undefined, { mode });
+      inputs.dispose();
+      const rec: Record<string, unknown> = {
+        layer: l,
+        mode: jac.mode,
+        T: jac.T,
+        batch: jac.batch,
+        gap: jac.rows.map((r) => r.gap),
+        spectral: jac.rows.map((r) => r.spectral),
+        frobenius: jac.rows.map((r) => r.frobenius),
+        summary: jac.summary,
+      };
+      if (l === top) {
+        // ‖∂L/∂h_k‖, k = 0..T, on the top layer
+        rec.lossGrad = await lossGradientNorms(
+          (perturb) => chunkLoss(model, chunk, model.initState(batch.batchSize), task.readout, task.loss, perturb).loss,
+          batch.seqLen,
+          batch.batchSize,
+          model.hiddenSize,
+        );
+      }
+      records.push(rec);
+    }
+  } finally {
+    disposeChunk(chunk);
+  }
+  return records;
+}
+
+/** Validation loss (mean over counted targets) and task metrics on the task's eval set. */
+export async function evaluate(model: SequenceModel, task: SequenceTask): Promise<{ loss: number; metrics: Record<string, number | null> }> {
+  const outputs: Float32Array[] = [];
+  let lossSum = 0;
+  let count = 0;
+  for (const batch of task.evalBatches()) {
+    const chunk = toTensors(batch, task.inputSize, 0, batch.seqLen, task.readout, task.outputSize, task.loss === 'xent');
+    const [loss, out] = tf.tidy(() => {
+      const r = chunkLoss(model, chunk, model.initState(batch.batchSize), task.readout, task.loss);
+      return [r.loss, r.outputs];
+    });
+    lossSum += (await loss.data())[0] * chunk.count;
+    count += chunk.count;
+    outputs.push((await out.data()) as Float32Array);
+    tf.dispose([loss, out]);
+    disposeChunk(chunk);
+  }
+  const loss = lossSum / Math.max(count, 1);
+  return { loss, metrics: task.evaluate(outputs, loss) };
+}
+
+/** Train `model` on `task`. Throws SeqlabError("diverged") on NaN/Inf, after logging it; the last good checkpoint stays. */
+export async function train(
+  model: SequenceModel,
+  task: SequenceTask,
+  config: Readonly<TrainConfig>,
+  options: TrainOptions = {},
+): Promise<TrainResult> {
+  const { runDir, onProgress } = options;
+  const saveCheckpoints = options.checkpoint ?? runDir !== undefined;
+  const dataRng = new Rng(`${config.seed}/data`);
+  const optimizer = new Optimizer(config);
+  const vars = model.variables();
+  const keyOf = new Map(Object.entries(vars).map(([k, v]) => [v.name, k]));
+  const varList = Object.values(vars);
+  const plateau = new PlateauTracker();
+  const isXent = task.loss === 'xent';
+  const gradflow: GradflowSummary[] = [];
+  const probe = config.gradflowEvery > 0 ? task.probeBatch() : null;
+  let gradflowMs = 0;
+  let carried: State[] | null = null;
+  let finalEval: TrainResult['finalEval'] | null = null;
+  let status: TrainStatus = 'completed';
+  let step = 0;
+  const started = performance.now();
+
+  const runProbe = async () => {
+    if (!probe) return;
+    const t0 = performance.now();
+    const records = await probeGradientFlow(model, task, probe, config.gradflowMode, config.gradflowAllLayers);
+    gradflowMs += performance.now() - t0;
+    for (const rec of records) {
+      runDir?.log({ type: 'gradflow', step, ...rec });
+      const s = rec.summary as { spectral: { decayPerStep: number | null; horizon: number | null } | null; frobenius: { decayPerStep: number | null; horizon: number | null } };
+      gradflow.push({
+        step,
+        layer: rec.layer as number,
+        T: rec.T as number,
+        spectralDecayPerStep: s.spectral?.decayPerStep ?? null,
+        spectralHorizon: s.spectral?.horizon ?? null,
+        frobeniusDecayPerStep: s.frobenius.decayPerStep,
+        frobeniusHorizon: s.frobenius.horizon,
+      });
+    }
+  };
+
+  const runEval = async (): Promise<boolean> => {
+    const ev = await evaluate(model, task);
+    finalEval = { step, ...ev };
+    runDir?.log({ type: 'eval', step, loss: ev.loss, metrics: ev.metrics });
+    if (saveCheckpoints && runDir) await writeCheckpoint(model, runDir, step, config);
+    const improved = plateau.observe(ev.loss, step);
+    if (!improved && config.schedule === 'plateau' && plateau.sinceBest % config.patience === 0) {
+      optimizer.lr *= config.decayFactor;
+    }
+    onProgress?.({ step, steps: config.steps, loss: NaN, lr: optimizer.lr, evalLoss: ev.loss });
+    return config.earlyStop > 0 && plateau.sinceBest >= config.earlyStop;
+  };
+
+  try {
+    await runProbe();
+    outer: while (step < config.steps) {
+      const batch = task.trainBatch(dataRng, config.batchSize);
+      let state: State[] = task.stateful && carried ? carried : model.initState(batch.batchSize);
+      for (const [t0, t1] of chunkBounds(batch.seqLen, config.bptt)) {
+        const chunk = toTensors(batch, task.inputSize, t0, t1, task.readout, task.outputSize, isXent);
+        if (chunk.count === 0) {
+          // no targets here: advance the state only
+          const next = tf.tidy(() => keepState(model.run(chunk.inputs, state).final));
+          tf.dispose(state.flat());
+          state = next;
+          disposeChunk(chunk);
+          continue;
+        }
+        if (config.schedule === 'step') optimizer.lr = stepDecayLr(config.lr, step, config);
+        let next: State[] = [];
+        const { value, grads } = tf.variableGrads(() => {
+          const r = chunkLoss(model, chunk, state, task.readout, task.loss);
+          next = keepState(r.final);
+          return r.loss;
+        }, varList);
+        const named: Grads = {};
+        for (const [tfName, g] of Object.entries(grads)) named[keyOf.get(tfName) as string] = g;
+        const normT = globalNorm(named);
+        const [lossValue, gradNorm] = [(await value.data())[0], (await normT.data())[0]];
+        tf.dispose(state.flat());
+        state = next;
+        disposeChunk(chunk);
+        step++;
+        if (!Number.isFinite(lossValue) || !Number.isFinite(gradNorm)) {
+          tf.dispose([value, normT, ...Object.values(grads)]);
+          runDir?.log({ type: 'diverged', step, loss: lossValue, gradNorm });
+          const kept = saveCheckpoints && runDir ? `; last good checkpoint kept in ${runDir.file('checkpoint.json')}` : '';
+          throw new SeqlabError('diverged', `training diverged: ${Number.isFinite(lossValue) ? 'gradient norm' : 'loss'} became ${Number.isFinite(lossValue) ? gradNorm : lossValue} at step ${step}${kept}`);
+        }
+        tf.tidy(() => {
+          let g = named;
+          if (config.clipValue !== null) g = clipByValue(g, config.clipValue);
+          if (config.clipNorm !== null) g = clipByGlobalNorm(g, gradNorm, config.clipNorm);
+          optimizer.apply(vars, g);
+        });
+        tf.dispose([value, normT, ...Object.values(grads)]);
+        runDir?.log({ type: 'step', step, loss: lossValue, gradNorm, lr: optimizer.lr });
+        onProgress?.({ step, steps: config.steps, loss: lossValue, lr: optimizer.lr });
+        if (config.gradflowEvery > 0 && step % config.gradflowEvery === 0) await runProbe();
+        if (step % config.evalEvery === 0 && (await runEval())) {
+          status = 'early-stopped';
+          break outer;
+        }
+        if (step >= config.steps) break;
+      }
+      if (task.stateful) {
+        if (carried) tf.dispose(carried.flat());
+        carried = state;
+      } else {
+        tf.dispose(state.flat());
+      }
+    }
+    if (!finalEval || (finalEval as { step: number }).step !== step) await runEval();
+    if (config.gradflowEvery > 0 && step % config.gradflowEvery !== 0) await runProbe();
+  } finally {
+    if (carried) tf.dispose((carried as State[]).flat());
+    optimizer.dispose();
+  }
+  const elapsedMs = performance.now() - started;
+  runDir?.log({ type: 'end', step, status, elapsedMs, stepsPerSec: step / (elapsedMs / 1000), gradflowMs });
+  const fe = finalEval as unknown as TrainResult['finalEval'];
+  return {
+    status,
+    steps: step,
+    finalEval: fe,
+    bestEval: { step: plateau.bestStep, loss: plateau.best },
+    gradflow,
+    elapsedMs,
+    gradflowMs,
+  };
+}
+
+/** checkpoint.json: the PyTorch-style weights file (loadable by `seqlab probe --weights`) plus the step and config. */
+export async function writeCheckpoint(model: SequenceModel, runDir: RunDir, step: number, trainConfig: Readonly<TrainConfig>): Promise<void> {
+  runDir.writeJson('checkpoint.json', {
+    format: 'seqlab-checkpoint/1',
+    step,
+    cell: model.config.cell,
+    nonlinearity: model.config.nonlinearity,
+    model: model.config,
+    train: trainConfig,
+    state_dict: await model.stateDict(),
+  });
+  runDir.log({ type: 'checkpoint', step, file: 'checkpoint.json' });
+}
