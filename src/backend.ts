@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { createRequire } from 'node:module';
 import { oneOf, usageError } from './util/errors.js';
+import { registerWasmKernels } from './wasm-kernels.js';
 
 export const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -22,6 +23,7 @@ export async function setBackend(requested: string = process.env.SEQLAB_BACKEND 
       continue;
     }
     try {
+      if (candidate === 'wasm') registerWasmKernels();
       if (await tf.setBackend(candidate)) {
         await tf.ready();
         return tf.getBackend();

@@ -16,6 +16,19 @@ export interface StepTrace {
 }
 
 /**
+ * Cotangents on one step's pre-activations, from cotangents on its output state.
+ * `dah` multiplies weight_hh (→ ∂/∂h_{t−1}, ∂W_hh, ∂b_hh); `dax` multiplies weight_ih
+ * (→ ∂/∂x_t, ∂W_ih, ∂b_ih) and is the same tensor except for the GRU's n-gate.
+ * `direct[i]` is the part of the cotangent on state i of s_{t−1} that bypasses the
+ * matMul (GRU: G ⊙ z on h; LSTM: dc ⊙ f on c), or null.
+ */
+export interface StepGrad<T extends tf.Tensor> {
+  dah: T;
+  dax: T;
+  direct: (T | null)[];
+}
+
+/**
  * One recurrent layer. Parameters follow PyTorch's nn.RNN/LSTM/GRU (names, shapes,
  * gate order), so a state_dict moves between the two unchanged.
  */
@@ -28,8 +41,14 @@ export interface Cell {
   initState(batchSize: number): State;
   /** s_t = f(s_{t−1}, x_t). x: [batch, inputSize]. No mutation, no I/O. */
   step(x: tf.Tensor2D, prev: State): State;
-  /** The same step, also returning what `pullback` needs. */
+  /** The same step, also returning what `pullback`/`backStep` need. */
   traceStep(x: tf.Tensor2D, prev: State): StepTrace;
+  /** Input projection x W_ihᵀ + b_ih for many steps at once: [N, inputSize] → [N, gates·H]. */
+  project(x: tf.Tensor2D): tf.Tensor2D;
+  /** One step from a projected input (xw = project(x_t)); `local` only when asked. */
+  stepProjected(xw: tf.Tensor2D, prev: State, withLocal: boolean): { next: State; local: tf.Tensor2D[] | null };
+  /** Pre-activation cotangents from state cotangents `cot` ([batch, H] or [batch, rows, H] each). */
+  backStep<T extends tf.Tensor>(local: tf.Tensor2D[], cot: T[]): StepGrad<T>;
   /**
    * Row cotangents on s_t (each [batch, rows, H]) pulled back to s_{t−1}:
    * G_{t−1} = G_t ∂s_t/∂s_{t−1}. `weightHH` is weight_hh in PyTorch layout [gates·H, H].
@@ -37,6 +56,8 @@ export interface Cell {
   pullback(local: tf.Tensor2D[], cot: tf.Tensor3D[], weightHH: tf.Tensor2D): tf.Tensor3D[];
   /** weight_hh [gates·H, H] (a new tensor the caller disposes). */
   recurrentWeight(): tf.Tensor2D;
+  /** weight_ih [gates·H, I] (a new tensor the caller disposes). */
+  inputWeight(): tf.Tensor2D;
   variables(): Record<string, tf.Variable>;
   /** PyTorch-named parameters (weight_ih, weight_hh, bias_ih, bias_hh) as nested arrays. */
   stateDict(): Promise<Record<string, number[] | number[][]>>;
@@ -92,18 +113,51 @@ export abstract class RecurrentCellBase {
     readonly name: string,
   ) {
     const G = gates * hiddenSize;
-    this.wihT = tf.variable(tf.tensor2d(transposed(weights.weight_ih, G, inputSize), [inputSize, G]));
-    this.whhT = tf.variable(tf.tensor2d(transposed(weights.weight_hh, G, hiddenSize), [hiddenSize, G]));
-    this.bih = tf.variable(tf.tensor1d(Float32Array.from(weights.bias_ih)));
-    this.bhh = tf.variable(tf.tensor1d(Float32Array.from(weights.bias_hh)));
+    // tidy: tf.variable copies its initial value, which must not outlive it
+    this.wihT = tf.tidy(() => tf.variable(tf.tensor2d(transposed(weights.weight_ih, G, inputSize), [inputSize, G])));
+    this.whhT = tf.tidy(() => tf.variable(tf.tensor2d(transposed(weights.weight_hh, G, hiddenSize), [hiddenSize, G])));
+    this.bih = tf.tidy(() => tf.variable(tf.tensor1d(Float32Array.from(weights.bias_ih))));
+    this.bhh = tf.tidy(() => tf.variable(tf.tensor1d(Float32Array.from(weights.bias_hh))));
   }
 
   initState(batchSize: number): State {
     return Array.from({ length: this.numStates }, () => tf.zeros([batchSize, this.hiddenSize]) as tf.Tensor2D);
   }
 
+  abstract stepProjected(xw: tf.Tensor2D, prev: State, withLocal: boolean): { next: State; local: tf.Tensor2D[] | null };
+  abstract backStep<T extends tf.Tensor>(local: tf.Tensor2D[], cot: T[]): StepGrad<T>;
+
+  project(x: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => tf.add(tf.matMul(x, this.wihT), this.bih) as tf.Tensor2D);
+  }
+
+  step(x: tf.Tensor2D, prev: State): State {
+    return tf.tidy(() => this.stepProjected(this.project(x), prev, false).next);
+  }
+
+  traceStep(x: tf.Tensor2D, prev: State): StepTrace {
+    const out = tf.tidy(() => {
+      const { next, local } = this.stepProjected(this.project(x), prev, true);
+      return [...next, ...(local as tf.Tensor2D[])];
+    });
+    return { next: out.slice(0, this.numStates), local: out.slice(this.numStates) };
+  }
+
+  /** G_{t−1} = [dah · W_hh + direct_h, direct_c]. */
+  pullback(local: tf.Tensor2D[], cot: tf.Tensor3D[], weightHH: tf.Tensor2D): tf.Tensor3D[] {
+    return tf.tidy(() => {
+      const { dah, direct } = this.backStep(local, cot);
+      const viaW = rowsMatMul(dah, weightHH);
+      return [direct[0] ? (tf.add(viaW, direct[0]) as tf.Tensor3D) : viaW, ...(direct.slice(1) as tf.Tensor3D[])];
+    });
+  }
+
   recurrentWeight(): tf.Tensor2D {
     return tf.transpose(this.whhT) as tf.Tensor2D;
+  }
+
+  inputWeight(): tf.Tensor2D {
+    return tf.transpose(this.wihT) as tf.Tensor2D;
   }
 
   variables(): Record<string, tf.Variable> {
@@ -147,9 +201,12 @@ export function initialWeights(
 
 export const GATES: Readonly<Record<CellKind, number>> = { rnn: 1, lstm: 4, gru: 3 };
 
-/** Broadcast per-example factors [batch, X] over cotangent rows: [batch, 1, X]. */
-export function rowsOf(t: tf.Tensor2D): tf.Tensor3D {
-  return tf.expandDims(t, 1) as tf.Tensor3D;
+/**
+ * Per-example factors [batch, X] shaped to multiply a cotangent: as they are for
+ * [batch, X] cotangents, [batch, 1, X] for [batch, rows, X] ones.
+ */
+export function rowsOf(t: tf.Tensor2D, cot: tf.Tensor): tf.Tensor {
+  return cot.rank === 3 ? tf.expandDims(t, 1) : t;
 }
 
 /** [batch, rows, K] · W[K, N] as one 2-D matMul (batched matMul is slow on wasm). */

@@ -1,15 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
-import { RecurrentCellBase, rowsMatMul, rowsOf, type Cell, type LayerWeights, type State, type StepTrace } from './cell.js';
+import { RecurrentCellBase, rowsOf, type Cell, type LayerWeights, type State, type StepGrad } from './cell.js';
 
 /**
  * GRU (PyTorch nn.GRU, gate order r, z, n):
  *   r = σ(W_ir x + b_ir + W_hr h + b_hr),  z = σ(W_iz x + b_iz + W_hz h + b_hz)
  *   n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)),  h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}
  *
- * Pullback of a row cotangent G on h_t (with m = W_hn h + b_hn):
- *   dn = G(1−z)(1−n²)
- *   da = [dn ⊙ m·r(1−r),  G ⊙ (h−n)·z(1−z),  dn ⊙ r]   (rows of W_hh: r, z, n)
- *   G′ = G ⊙ z + da · W_hh
+ * Backward of a cotangent G on h_t (with m = W_hn h + b_hn, dn = G(1−z)(1−n²)):
+ *   dax = [dn ⊙ m·r(1−r),  G ⊙ (h−n)·z(1−z),  dn]       (multiplies W_ih rows r, z, n)
+ *   dah = [dn ⊙ m·r(1−r),  G ⊙ (h−n)·z(1−z),  dn ⊙ r]   (multiplies W_hh: m sits inside r ⊙ ·)
+ *   G′  = G ⊙ z + dah · W_hh
  */
 export class GRUCell extends RecurrentCellBase implements Cell {
   readonly kind = 'gru' as const;
@@ -19,37 +19,28 @@ export class GRUCell extends RecurrentCellBase implements Cell {
     super(3, inputSize, hiddenSize, weights, name);
   }
 
-  private forwardGates(x: tf.Tensor2D, h: tf.Tensor2D) {
-    const [xr, xz, xn] = tf.split(tf.add(tf.matMul(x, this.wihT), this.bih), 3, 1);
+  stepProjected(xw: tf.Tensor2D, [h]: State, withLocal: boolean) {
+    const [xr, xz, xn] = tf.split(xw, 3, 1);
     const [hr, hz, m] = tf.split(tf.add(tf.matMul(h, this.whhT), this.bhh), 3, 1);
     const r = tf.sigmoid(tf.add(xr, hr));
-    const z = tf.sigmoid(tf.add(xz, hz));
+    const z = tf.sigmoid(tf.add(xz, hz)) as tf.Tensor2D;
     const n = tf.tanh(tf.add(xn, tf.mul(r, m)));
     const hNext = tf.add(tf.mul(tf.sub(1, z), n), tf.mul(z, h)) as tf.Tensor2D;
-    return { r, z, n, m, hNext };
+    if (!withLocal) return { next: [hNext], local: null };
+    const dn = tf.mul(tf.sub(1, z), tf.sub(1, tf.square(n))); // ∂h_t/∂a_n
+    const pr = tf.mul(tf.mul(dn, m), tf.mul(r, tf.sub(1, r)));
+    const pz = tf.mul(tf.sub(h, n), tf.mul(z, tf.sub(1, z)));
+    const px = tf.concat([pr, pz, dn], 1) as tf.Tensor2D; // [batch, 3H]
+    const ph = tf.concat([pr, pz, tf.mul(dn, r)], 1) as tf.Tensor2D;
+    return { next: [hNext], local: [ph, px, z] };
   }
 
-  step(x: tf.Tensor2D, [h]: State): State {
-    return tf.tidy(() => [this.forwardGates(x, h).hNext]);
-  }
-
-  traceStep(x: tf.Tensor2D, [h]: State): StepTrace {
-    const out = tf.tidy(() => {
-      const { r, z, n, m, hNext } = this.forwardGates(x, h);
-      const dn = tf.mul(tf.sub(1, z), tf.sub(1, tf.square(n))); // ∂h_t/∂a_n
-      const p = tf.concat(
-        [tf.mul(tf.mul(dn, m), tf.mul(r, tf.sub(1, r))), tf.mul(tf.sub(h, n), tf.mul(z, tf.sub(1, z))), tf.mul(dn, r)],
-        1,
-      ); // [batch, 3H]
-      return [hNext, p, z] as tf.Tensor2D[];
-    });
-    return { next: [out[0]], local: [out[1], out[2]] };
-  }
-
-  pullback([p, z]: tf.Tensor2D[], [g]: tf.Tensor3D[], weightHH: tf.Tensor2D): tf.Tensor3D[] {
-    return tf.tidy(() => {
-      const da = tf.mul(tf.concat([g, g, g], 2), rowsOf(p)) as tf.Tensor3D;
-      return [tf.add(tf.mul(g, rowsOf(z)), rowsMatMul(da, weightHH)) as tf.Tensor3D];
-    });
+  backStep<T extends tf.Tensor>([ph, px, z]: tf.Tensor2D[], [g]: T[]): StepGrad<T> {
+    const g3 = tf.concat([g, g, g], g.rank - 1);
+    return {
+      dah: tf.mul(g3, rowsOf(ph, g)) as T,
+      dax: tf.mul(g3, rowsOf(px, g)) as T,
+      direct: [tf.mul(g, rowsOf(z, g)) as T],
+    };
   }
 }

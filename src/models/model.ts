@@ -66,8 +66,8 @@ export class SequenceModel {
     // head.weight is [outputSize, H] as nn.Linear; held transposed for h·W
     const wT = new Float32Array(hiddenSize * outputSize);
     for (let o = 0; o < outputSize; o++) for (let h = 0; h < hiddenSize; h++) wT[h * outputSize + o] = head.weight[o * hiddenSize + h];
-    this.headW = tf.variable(tf.tensor2d(wT, [hiddenSize, outputSize]));
-    this.headB = tf.variable(tf.tensor1d(Float32Array.from(head.bias)));
+    this.headW = tf.tidy(() => tf.variable(tf.tensor2d(wT, [hiddenSize, outputSize])));
+    this.headB = tf.tidy(() => tf.variable(tf.tensor1d(Float32Array.from(head.bias))));
   }
 
   static random(config: Readonly<ModelConfig>, rng: Rng): SequenceModel {

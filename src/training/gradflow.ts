@@ -131,9 +131,11 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 /**
  * Pull the seeds at step t back to k = t−1 … 0, calling `visit(k, jacobian, logScale)` for
  * each k, where the true ∂s_t/∂s_k of sequence b is exp(logScale[b]) × jacobian[b].
- * Every CHUNK steps the cotangents are rescaled to max |·| = 1: products of many
- * Jacobians leave float32's range within a few hundred steps (and denormals
- * make wasm's matMul ~100× slower), while the scale kept in float64 stays exact.
+ * After every step the cotangents are rescaled on the device to max |·| = 1 and the
+ * scale is kept: products of Jacobians leave float32's range quickly (a saturated
+ * tanh RNN can shrink by 1e-3 per step, and denormals make wasm's matMul ~100×
+ * slower), while the accumulated log-scale in float64 stays exact. The matrices
+ * and scales are read back CHUNK steps at a time.
  */
 async function sweep(
   cell: Cell,
@@ -144,32 +146,37 @@ async function sweep(
   weightHH: tf.Tensor2D,
   visit: (k: number, data: Float32Array, logScale: Float64Array) => void,
 ): Promise<void> {
-  const CHUNK = 16;
-  const logScale = new Float64Array(batch);
+  const CHUNK = 32;
+  const logScale = new Float64Array(batch); // log of the scale of the current cotangents
   let cot = seeds(cell, batch, mode);
-  let pending: { k: number; jac: tf.Tensor3D }[] = [];
+  let pending: { k: number; jac: tf.Tensor3D; scale: tf.Tensor1D }[] = [];
   const flush = async () => {
     if (pending.length === 0) return;
     const stacked = tf.stack(pending.map((p) => p.jac));
-    const maxAbs = tf.tidy(() => tf.max(tf.stack(cot.map((c) => tf.max(tf.abs(c), [1, 2]))), 0)); // [batch]
-    const [data, scale] = (await Promise.all([stacked.data(), maxAbs.data()])) as Float32Array[];
-    tf.dispose([stacked, maxAbs]);
+    const scales = tf.stack(pending.map((p) => p.scale));
+    const [data, scale] = (await Promise.all([stacked.data(), scales.data()])) as Float32Array[];
+    tf.dispose([stacked, scales]);
     const per = data.length / pending.length;
-    pending.forEach((p, i) => visit(p.k, data.subarray(i * per, (i + 1) * per), logScale));
-    tf.dispose(pending.map((p) => p.jac));
+    pending.forEach((p, i) => {
+      // the Jacobian was stored after dividing by this step's scale
+      for (let b = 0; b < batch; b++) logScale[b] += Math.log(scale[i * batch + b]);
+      visit(p.k, data.subarray(i * per, (i + 1) * per), logScale);
+    });
+    tf.dispose(pending.flatMap((p) => [p.jac, p.scale]));
     pending = [];
-    const safe = Float32Array.from(scale, (m) => (m > 0 && Number.isFinite(m) ? m : 1));
-    safe.forEach((m, b) => (logScale[b] += Math.log(m)));
-    const inv = tf.tensor3d(Float32Array.from(safe, (m) => 1 / m), [batch, 1, 1]);
-    const rescaled = cot.map((c) => tf.mul(c, inv) as tf.Tensor3D);
-    tf.dispose([...cot, inv]);
-    cot = rescaled;
   };
   for (let k = t - 1; k >= 0; k--) {
-    const next = cell.pullback(locals[k], cot, weightHH);
+    const raw = cell.pullback(locals[k], cot, weightHH);
     tf.dispose(cot);
+    const { next, scale } = tf.tidy(() => {
+      const maxAbs = tf.max(tf.stack(raw.map((c) => tf.max(tf.abs(c), [1, 2]))), 0); // [batch]
+      const safe = tf.where(tf.greater(maxAbs, 0), maxAbs, tf.onesLike(maxAbs)) as tf.Tensor1D; // an all-zero Jacobian stays 0
+      const inv = tf.reshape(tf.reciprocal(safe), [batch, 1, 1]);
+      return { next: raw.map((c) => tf.mul(c, inv) as tf.Tensor3D), scale: safe };
+    });
+    tf.dispose(raw);
     cot = next;
-    pending.push({ k, jac: readJacobian(cot, mode) });
+    pending.push({ k, jac: readJacobian(cot, mode), scale });
     if (pending.length === CHUNK) await flush();
   }
   await flush();

@@ -12,17 +12,13 @@ export interface ChunkTensors {
 }
 
 /**
- * Read-out values at the counted positions: "last" → Σ_t mask[t,b] h_t[b] then the head
- * ([B, O]); "every" → head of every h_t ([T·B, O]).
+ * Read-out values at the counted positions from the top layer's states hs [T, B, H]:
+ * "last" → (Σ_t mask[t,b] h_t[b]) W + b, [B, O]; "every" → h_t W + b for every t, [T·B, O].
  */
-export function readoutOutputs(model: SequenceModel, tops: tf.Tensor2D[], mask: tf.Tensor2D, readout: Readout): tf.Tensor2D {
-  const hs = tf.stack(tops) as tf.Tensor3D; // [T, B, H]
-  if (readout === 'last') {
-    const h = tf.sum(tf.mul(hs, tf.expandDims(mask, 2)), 0) as tf.Tensor2D; // [B, H]
-    return model.head(h);
-  }
+export function readoutOutputs(hs: tf.Tensor3D, headW: tf.Tensor, headB: tf.Tensor, mask: tf.Tensor2D, readout: Readout): tf.Tensor2D {
   const [T, B, H] = hs.shape;
-  return model.head(tf.reshape(hs, [T * B, H]));
+  const h = readout === 'last' ? tf.sum(tf.mul(hs, tf.expandDims(mask, 2)), 0) : tf.reshape(hs, [T * B, H]);
+  return tf.add(tf.matMul(h, headW), headB) as tf.Tensor2D;
 }
 
 /**
@@ -41,7 +37,25 @@ export function lossFromOutputs(outputs: tf.Tensor2D, targets: tf.Tensor, weight
   return tf.div(tf.sum(tf.mul(nll, weights)), count) as tf.Scalar;
 }
 
-/** Forward a chunk from `state0` (perturb: see SequenceModel.run) and return its loss and final state. */
+/** Loss of a chunk given the top layer's states hs [T, B, H] and the read-out weights. */
+export function lossFromStates(
+  hs: tf.Tensor3D,
+  headW: tf.Tensor,
+  headB: tf.Tensor,
+  chunk: ChunkTensors,
+  readout: Readout,
+  loss: LossName,
+): { loss: tf.Scalar; outputs: tf.Tensor2D } {
+  const outputs = readoutOutputs(hs, headW, headB, chunk.mask, readout);
+  // "last": an example counts only in the chunk that holds its readout step
+  const weights = (readout === 'last' ? tf.sum(chunk.mask, 0) : tf.reshape(chunk.mask, [-1])) as tf.Tensor1D;
+  return { loss: lossFromOutputs(outputs, chunk.targets, weights, loss, chunk.count), outputs };
+}
+
+/**
+ * Forward a chunk from `state0` through the plain per-step path (autodiff-friendly;
+ * perturb: see SequenceModel.run) and return its loss, read-outs and final state.
+ */
 export function chunkLoss(
   model: SequenceModel,
   chunk: ChunkTensors,
@@ -51,8 +65,6 @@ export function chunkLoss(
   perturb?: tf.Tensor2D[],
 ): { loss: tf.Scalar; final: State[]; outputs: tf.Tensor2D } {
   const { tops, final } = model.run(chunk.inputs, state0, perturb);
-  const outputs = readoutOutputs(model, tops, chunk.mask, readout);
-  // "last": an example counts only in the chunk that holds its readout step
-  const weights = (readout === 'last' ? tf.sum(chunk.mask, 0) : tf.reshape(chunk.mask, [-1])) as tf.Tensor1D;
-  return { loss: lossFromOutputs(outputs, chunk.targets, weights, loss, chunk.count), final, outputs };
+  const hs = tf.stack(tops) as tf.Tensor3D;
+  return { ...lossFromStates(hs, model.headW, model.headB, chunk, readout, loss), final };
 }

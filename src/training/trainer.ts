@@ -3,8 +3,9 @@ import type { State } from '../models/cell.js';
 import type { SequenceModel } from '../models/model.js';
 import { SeqlabError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
-import { chunkLoss, type ChunkTensors } from './loss.js';
-import { jacobianNorms, lossGradientNorms, type JacobianMode } from './gradflow.js';
+import { chunkLoss, lossFromStates, type ChunkTensors } from './loss.js';
+import { jacobianNorms, type JacobianMode } from './gradflow.js';
+import { modelLossAndGrads } from './bptt.js';
 import {
   OPTIMIZER_DEFAULTS,
   Optimizer,
@@ -14,7 +15,6 @@ import {
   clipByValue,
   globalNorm,
   stepDecayLr,
-  type Grads,
   type OptimizerConfig,
   type ScheduleConfig,
 } from './optim.js';
@@ -202,13 +202,11 @@ export async function probeGradientFlow(
         summary: jac.summary,
       };
       if (l === top) {
-        // ‖∂L/∂h_k‖, k = 0..T, on the top layer
-        rec.lossGrad = await lossGradientNorms(
-          (perturb) => chunkLoss(model, chunk, model.initState(batch.batchSize), task.readout, task.loss, perturb).loss,
-          batch.seqLen,
-          batch.batchSize,
-          model.hiddenSize,
-        );
+        // ‖∂L/∂h_k‖, k = 0..T, on the top layer: the error signal BPTT delivers to each step
+        const state0 = model.initState(batch.batchSize);
+        const g = modelLossAndGrads(model, chunk.inputs, state0, (hs, w, b) => lossFromStates(hs, w, b, chunk, task.readout, task.loss).loss, true);
+        rec.lossGrad = Array.from(await (g.dHNorms as tf.Tensor1D).data());
+        tf.dispose([...state0, g.loss, ...Object.values(g.grads), ...g.final.flat(), g.dHNorms as tf.Tensor1D]);
       }
       records.push(rec);
     }
@@ -251,8 +249,6 @@ export async function train(
   const dataRng = new Rng(`${config.seed}/data`);
   const optimizer = new Optimizer(config);
   const vars = model.variables();
-  const keyOf = new Map(Object.entries(vars).map(([k, v]) => [v.name, k]));
-  const varList = Object.values(vars);
   const plateau = new PlateauTracker();
   const isXent = task.loss === 'xent';
   const gradflow: GradflowSummary[] = [];
@@ -313,14 +309,10 @@ export async function train(
           continue;
         }
         if (config.schedule === 'step') optimizer.lr = stepDecayLr(config.lr, step, config);
-        let next: State[] = [];
-        const { value, grads } = tf.variableGrads(() => {
-          const r = chunkLoss(model, chunk, state, task.readout, task.loss);
-          next = keepState(r.final);
-          return r.loss;
-        }, varList);
-        const named: Grads = {};
-        for (const [tfName, g] of Object.entries(grads)) named[keyOf.get(tfName) as string] = g;
+        const { loss: value, grads: named, final: next } = modelLossAndGrads(model, chunk.inputs, state, (hs, w, b) =>
+          lossFromStates(hs, w, b, chunk, task.readout, task.loss).loss,
+        );
+        const grads = named;
         const normT = globalNorm(named);
         const [lossValue, gradNorm] = [(await value.data())[0], (await normT.data())[0]];
         tf.dispose(state.flat());

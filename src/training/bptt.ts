@@ -1,0 +1,138 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Cell, State } from '../models/cell.js';
+import type { SequenceModel } from '../models/model.js';
+
+/**
+ * Hand-written backpropagation through time, the fast path of the trainer.
+ *
+ * Forward: the input projection of all T steps is one matMul; each step then costs
+ * one [B, H]·[H, G·H] matMul plus element-wise work, and keeps the factors its
+ * backward needs (Cell.stepProjected with `local`).
+ * Backward: each step is Cell.backStep plus one untransposed da·W_hh matMul; the
+ * weight gradients of all steps are two matMuls at the end (Xᵀ·dA, H_prevᵀ·dA,
+ * with the transposes materialized: on wasm a transposed matMul operand is ~10×
+ * slower than an explicit transpose followed by a plain matMul).
+ * Tests check it against tfjs autodiff and against float64 finite differences.
+ */
+
+export interface SequenceTrace {
+  x2d: tf.Tensor2D; // [T·B, I]
+  hs: tf.Tensor3D; // [T, B, H]: h_1 … h_T
+  hPrev2d: tf.Tensor2D; // [T·B, H]: h_0 … h_{T−1}
+  locals: tf.Tensor2D[][];
+  final: State;
+}
+
+/** Run `cell` over xs [T, B, I] from s0, keeping what backwardSequence needs. Call inside a tidy. */
+export function forwardSequence(cell: Cell, xs: tf.Tensor3D, s0: State): SequenceTrace {
+  const [T, B, I] = xs.shape;
+  const x2d = tf.reshape(xs, [T * B, I]) as tf.Tensor2D;
+  const xw = tf.unstack(tf.reshape(cell.project(x2d), [T, B, -1])) as tf.Tensor2D[];
+  let s = s0;
+  const hs: tf.Tensor2D[] = [];
+  const locals: tf.Tensor2D[][] = [];
+  for (let t = 0; t < T; t++) {
+    const { next, local } = cell.stepProjected(xw[t], s, true);
+    hs.push(next[0]);
+    locals.push(local as tf.Tensor2D[]);
+    s = next;
+  }
+  const hsT = tf.stack(hs) as tf.Tensor3D;
+  const hPrev2d = tf.reshape(tf.concat([tf.expandDims(s0[0], 0), hsT.slice(0, T - 1)], 0), [T * B, cell.hiddenSize]) as tf.Tensor2D;
+  return { x2d, hs: hsT, hPrev2d, locals, final: s };
+}
+
+export interface SequenceGrads {
+  /** Keyed as Cell.variables(): weight_ih_T, weight_hh_T, bias_ih, bias_hh. */
+  grads: Record<string, tf.Tensor>;
+  /** ∂L/∂x_t for every step [T, B, I], when asked for (the layer below needs it). */
+  dXs: tf.Tensor3D | null;
+  /** ∂L/∂h_k (c_k held fixed) for k = 0..T, each [B, H]. */
+  dH: tf.Tensor2D[];
+  /** ∂L/∂s_0. */
+  dS0: State;
+}
+
+/**
+ * Backward through a traced sequence, given ∂L/∂h_t from above for every step
+ * (dHs [T, B, H]) and optionally ∂L/∂s_T (dFinal). Call inside a tidy.
+ */
+export function backwardSequence(cell: Cell, trace: SequenceTrace, dHs: tf.Tensor3D, needInputGrad: boolean, dFinal?: State): SequenceGrads {
+  const [T, B, H] = trace.hs.shape;
+  const weightHH = cell.recurrentWeight(); // [G·H, H]
+  const fromAbove = tf.unstack(dHs) as tf.Tensor2D[];
+  let carry: (tf.Tensor2D | null)[] = dFinal ? [...dFinal] : Array.from({ length: cell.numStates }, () => null);
+  const dahs: tf.Tensor2D[] = new Array(T);
+  const daxs: tf.Tensor2D[] = new Array(T);
+  const dH: tf.Tensor2D[] = new Array(T + 1);
+  for (let t = T - 1; t >= 0; t--) {
+    const gh = carry[0] ? (tf.add(fromAbove[t], carry[0]) as tf.Tensor2D) : fromAbove[t];
+    dH[t + 1] = gh;
+    const cot = [gh, ...carry.slice(1).map((c) => c ?? tf.zerosLike(gh))] as tf.Tensor2D[];
+    const { dah, dax, direct } = cell.backStep(trace.locals[t], cot);
+    dahs[t] = dah;
+    daxs[t] = dax;
+    const viaW = tf.matMul(dah, weightHH) as tf.Tensor2D;
+    carry = [direct[0] ? (tf.add(viaW, direct[0]) as tf.Tensor2D) : viaW, ...direct.slice(1)];
+  }
+  dH[0] = carry[0] as tf.Tensor2D;
+  const G = dahs[0].shape[1];
+  const dAh = tf.reshape(tf.stack(dahs), [T * B, G]) as tf.Tensor2D; // [T·B, G·H]
+  const dAx = daxs[0] === dahs[0] ? dAh : (tf.reshape(tf.stack(daxs), [T * B, G]) as tf.Tensor2D);
+  const grads = {
+    weight_ih_T: tf.matMul(tf.transpose(trace.x2d), dAx), // [I, G·H]
+    weight_hh_T: tf.matMul(tf.transpose(trace.hPrev2d), dAh), // [H, G·H]
+    bias_ih: tf.sum(dAx, 0),
+    bias_hh: tf.sum(dAh, 0),
+  };
+  const dXs = needInputGrad ? (tf.reshape(tf.matMul(dAx, cell.inputWeight()), [T, B, -1]) as tf.Tensor3D) : null;
+  const dS0 = carry.map((c) => c ?? tf.zeros([B, H])) as State;
+  return { grads, dXs, dH, dS0 };
+}
+
+export interface ModelGrads {
+  loss: tf.Scalar;
+  /** Keyed as SequenceModel.variables(). */
+  grads: Record<string, tf.Tensor>;
+  final: State[];
+  /** ‖∂L/∂h_k‖ of the top layer, k = 0..T, as a [T+1] tensor (Frobenius over the batch), when asked for. */
+  dHNorms: tf.Tensor1D | null;
+}
+
+/**
+ * Loss and exact gradients of every model variable for one chunk from state0:
+ * forward each layer, autodiff only through the cheap read-out and loss
+ * (`lossOf(hsTop, headW, headB)`), then hand-written BPTT down the stack.
+ * All returned tensors are new; the caller disposes them.
+ */
+export function modelLossAndGrads(
+  model: SequenceModel,
+  xs: tf.Tensor3D,
+  state0: State[],
+  lossOf: (hsTop: tf.Tensor3D, headW: tf.Tensor, headB: tf.Tensor) => tf.Scalar,
+  withDHNorms = false,
+): ModelGrads {
+  const out = tf.tidy(() => {
+    const traces: SequenceTrace[] = [];
+    let input = xs;
+    model.layers.forEach((cell, l) => {
+      const tr = forwardSequence(cell, input, state0[l]);
+      traces.push(tr);
+      input = tr.hs;
+    });
+    const top = traces[traces.length - 1];
+    const { value, grads: headGrads } = tf.valueAndGrads((h, w, b) => lossOf(h as tf.Tensor3D, w, b))([top.hs, model.headW, model.headB]);
+    const grads: Record<string, tf.Tensor> = { 'head.weight_T': headGrads[1], 'head.bias': headGrads[2] };
+    let dHs = headGrads[0] as tf.Tensor3D;
+    let dHNorms: tf.Tensor1D | null = null;
+    for (let l = model.layers.length - 1; l >= 0; l--) {
+      const g = backwardSequence(model.layers[l], traces[l], dHs, l > 0);
+      for (const [k, v] of Object.entries(g.grads)) grads[`${k}_l${l}`] = v;
+      if (withDHNorms && l === model.layers.length - 1) dHNorms = tf.stack(g.dH.map((d) => tf.norm(d))) as tf.Tensor1D;
+      if (g.dXs) dHs = g.dXs;
+    }
+    const kept: tf.TensorContainer = { loss: value as tf.Scalar, grads, final: traces.map((t) => t.final), ...(dHNorms ? { dHNorms } : {}) };
+    return kept;
+  }) as unknown as Omit<ModelGrads, 'dHNorms'> & { dHNorms?: tf.Tensor1D };
+  return { ...out, dHNorms: out.dHNorms ?? null };
+}

@@ -1,0 +1,423 @@
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import type { Cell, State } from '../../src/models/cell.js';
+import { createCell, MODEL_DEFAULTS, SequenceModel } from '../../src/models/model.js';
+import { jacobianNorms, lossGradientNorms } from '../../src/training/gradflow.js';
+import { Rng } from '../../src/util/rng.js';
+import * as ref from '../reference/cells64.js';
+
+// Vanilla RNN (src/models/rnn.ts) against the float64 reference, hand-computed steps,
+// and the closed form ∂h_t/∂h_k = ∏ diag(φ′(a_j)) W_hh.
+
+const NLS: ref.Nonlinearity64[] = ['tanh', 'relu', 'sigmoid'];
+const BATCH = 2;
+
+let serial = 0;
+function buildCell(spec: ref.Spec64, w: ref.Weights64): Cell {
+  return createCell('rnn', spec.inputSize, spec.hiddenSize, w, { nonlinearity: spec.nonlinearity ?? 'tanh' }, `rnn${serial++}`);
+}
+
+const xsTensor = (xs: number[][][]) => tf.tensor3d(ref.timeMajor(xs), [xs[0].length, xs.length, xs[0][0].length]);
+const stateTensors = (s: ref.State64[]): State =>
+  s[0].map((_, i) => tf.tensor2d(ref.packRows(s.map((sb) => sb[i])), [s.length, s[0][i].length]));
+
+/** A random problem: weights, inputs [batch][T][I] and initial states. */
+function problem(seed: string, nl: ref.Nonlinearity64, T: number, H = 4, I = 3) {
+  const rng = new Rng(seed);
+  const spec: ref.Spec64 = { kind: 'rnn', inputSize: I, hiddenSize: H, nonlinearity: nl };
+  // relu: a positive bias keeps most units alive, so the Jacobians are not trivially zero
+  const w = ref.randomWeights64(rng, spec, nl === 'relu' ? 0.6 : 0.8);
+  if (nl === 'relu') w.bias_ih = w.bias_ih.map((b) => b + 0.3);
+  return { spec, w, xs: ref.randomSequences64(rng, BATCH, T, I), s0: ref.randomStates64(rng, spec, BATCH) };
+}
+
+describe('float64 reference (self-checks)', () => {
+  it('spectralNorm64 matches the 2×2 closed form and diagonal matrices', () => {
+    const [a, b, c, d] = [1.5, -0.3, 0.7, 2.2];
+    const s = a * a + b * b + c * c + d * d;
+    const det = a * d - b * c;
+    expect(ref.spectralNorm64([a, b, c, d], 2, 2)).toBeCloseTo(Math.sqrt((s + Math.sqrt(s * s - 4 * det * det)) / 2), 12);
+    expect(ref.spectralNorm64([3, 0, 0, 0, -5, 0, 0, 0, 1], 3, 3)).toBeCloseTo(5, 12);
+    expect(ref.spectralNorm64([2e-200, 0, 0, 1e-200], 2, 2) / 2e-200).toBeCloseTo(1, 12);
+  });
+
+  it('Jacobi eigenvalues of MᵀM sum to ‖M‖_F² and bound it by ‖M‖_2²', () => {
+    const rng = new Rng('jacobi');
+    const m = ref.uniform64(rng, 6 * 6, 1);
+    const eig = ref.symmetricEigenvalues64(ref.matMul64(ref.transpose64(m, 6, 6), m, 6, 6, 6), 6);
+    const fro2 = ref.frobenius64(m) ** 2;
+    expect(eig.reduce((x, y) => x + y, 0)).toBeCloseTo(fro2, 10);
+    expect(Math.min(...eig)).toBeGreaterThanOrEqual(-1e-12);
+    // power iteration on MᵀM, independently: v ← MᵀM v
+    const mtm = ref.matMul64(ref.transpose64(m, 6, 6), m, 6, 6, 6);
+    let v: Float64Array = new Float64Array(6).fill(1);
+    for (let i = 0; i < 2000; i++) {
+      v = ref.matMul64(mtm, v, 6, 6, 1);
+      const n = ref.frobenius64(v);
+      v = v.map((x) => x / n);
+    }
+    const lambda = ref.frobenius64(ref.matMul64(mtm, v, 6, 6, 1));
+    expect(Math.max(...eig)).toBeCloseTo(lambda, 9);
+  });
+
+  it.each(NLS)('FD Jacobian of the reference equals the closed form (%s)', (nl) => {
+    const { spec, w, xs, s0 } = problem(`self-${nl}`, nl, 5);
+    for (let k = 0; k < 5; k++) {
+      expect(ref.maxRelErr(ref.jacobianFD(spec, w, xs[0], s0[0], k, 5, 'h'), ref.rnnClosedForm(spec, w, xs[0], s0[0], k, 5))).toBeLessThan(1e-5);
+    }
+    const chained = ref.chainedJacobians(spec, w, xs[1], s0[1], 'h');
+    for (let gap = 1; gap <= 5; gap++) {
+      expect(ref.maxRelErr(chained[gap - 1], ref.rnnClosedForm(spec, w, xs[1], s0[1], 5 - gap, 5))).toBeLessThan(1e-8);
+    }
+  });
+});
+
+describe('RNNCell step', () => {
+  it.each(NLS)('equals the float64 reference, one step and 8 steps (%s)', async (nl) => {
+    const { spec, w, xs, s0 } = problem(`step-${nl}`, nl, 8, 5, 3);
+    const cell = buildCell(spec, w);
+    const xsT = xsTensor(xs);
+    const s0T = stateTensors(s0);
+    try {
+      const inputs = tf.unstack(xsT) as tf.Tensor2D[];
+      const [h1] = cell.step(inputs[0], s0T);
+      let s = s0T;
+      for (const x of inputs) {
+        const next = cell.step(x, s);
+        if (s !== s0T) tf.dispose(s);
+        s = next;
+      }
+      const expected1 = s0.map((sb, b) => ref.step64(spec, w, xs[b][0], sb)[0]).flat();
+      const expectedT = s0.map((sb, b) => ref.run64(spec, w, xs[b], sb)[8][0]).flat();
+      expect(ref.maxRelErr(await h1.data(), expected1)).toBeLessThan(1e-5);
+      expect(ref.maxRelErr(await s[0].data(), expectedT)).toBeLessThan(1e-5);
+      tf.dispose([...inputs, h1, ...s]);
+    } finally {
+      tf.dispose([xsT, ...s0T]);
+      cell.dispose();
+    }
+  });
+
+  it('equals a hand-computed PyTorch step (H = 2, I = 1)', async () => {
+    // weight_ih [[0.5], [−1.0]], weight_hh [[0.3, −0.2], [0.8, 0.1]] (row i multiplies h into unit i)
+    const w = { weight_ih: [0.5, -1.0], weight_hh: [0.3, -0.2, 0.8, 0.1], bias_ih: [0.1, -0.2], bias_hh: [0.05, 0.3] };
+    // x = 0.7, h = [0.4, −0.6]:
+    // a_0 = 0.5·0.7 + 0.1 + 0.3·0.4 + (−0.2)(−0.6) + 0.05 = 0.35 + 0.1 + 0.12 + 0.12 + 0.05 = 0.74
+    // a_1 = −1.0·0.7 − 0.2 + 0.8·0.4 + 0.1·(−0.6) + 0.3 = −0.7 − 0.2 + 0.32 − 0.06 + 0.3 = −0.34
+    const expected: Record<ref.Nonlinearity64, number[]> = {
+      tanh: [Math.tanh(0.74), Math.tanh(-0.34)],
+      relu: [0.74, 0],
+      sigmoid: [1 / (1 + Math.exp(-0.74)), 1 / (1 + Math.exp(0.34))],
+    };
+    for (const nl of NLS) {
+      const cell = buildCell({ kind: 'rnn', inputSize: 1, hiddenSize: 2, nonlinearity: nl }, w);
+      const x = tf.tensor2d([[0.7]]);
+      const h = tf.tensor2d([[0.4, -0.6]]);
+      const [next] = cell.step(x, [h]);
+      const got = Array.from(await next.data());
+      got.forEach((v, j) => expect(v).toBeCloseTo(expected[nl][j], 6));
+      tf.dispose([x, h, next]);
+      cell.dispose();
+    }
+  });
+});
+
+describe('RNNCell parameter gradients', () => {
+  it.each(NLS)('tf.variableGrads equals central differences of the float64 loss (%s)', async (nl) => {
+    const T = 5;
+    const { spec, w, xs, s0 } = problem(`grad-${nl}`, nl, T);
+    const coef = ref.randomStates64(new Rng(`coef-${nl}`), spec, BATCH, 1).map((s) => s[0]); // [batch][H]
+    // L = Σ_b Σ_i coef_bi · h_T,bi
+    const loss64 = (wp: ref.Weights64) =>
+      s0.reduce((acc, sb, b) => acc + ref.run64(spec, wp, xs[b], sb)[T][0].reduce((a, h, i) => a + coef[b][i] * h, 0), 0);
+    const expected = ref.weightGradsFD(w, loss64);
+
+    const cell = buildCell(spec, w);
+    const xsT = xsTensor(xs);
+    const s0T = stateTensors(s0);
+    const coefT = tf.tensor2d(ref.packRows(coef), [BATCH, spec.hiddenSize]);
+    const vars = cell.variables();
+    try {
+      const { value, grads } = tf.variableGrads(() => {
+        let s = s0T;
+        for (const x of tf.unstack(xsT) as tf.Tensor2D[]) s = cell.step(x, s);
+        return tf.sum(tf.mul(s[0], coefT)) as tf.Scalar;
+      }, Object.values(vars));
+      const [H, I] = [spec.hiddenSize, spec.inputSize];
+      expect(((await value.data())[0] - loss64(w)) / Math.abs(loss64(w))).toBeLessThan(1e-5);
+      const got: ref.Weights64 = {
+        weight_ih: Array.from(ref.transpose64(await grads[vars.weight_ih_T.name].data(), I, H)),
+        weight_hh: Array.from(ref.transpose64(await grads[vars.weight_hh_T.name].data(), H, H)),
+        bias_ih: Array.from(await grads[vars.bias_ih.name].data()),
+        bias_hh: Array.from(await grads[vars.bias_hh.name].data()),
+      };
+      for (const name of ref.WEIGHT_NAMES) {
+        expect(ref.frobenius64(expected[name]), name).toBeGreaterThan(1e-3);
+        expect(ref.entryRelErr(got[name], expected[name]), name).toBeLessThan(1e-3);
+      }
+      tf.dispose([value, ...Object.values(grads)]);
+    } finally {
+      tf.dispose([xsT, ...s0T, coefT]);
+      cell.dispose();
+    }
+  });
+});
+
+describe('jacobianNorms on the RNN', () => {
+  it.each(NLS)('matrices and norms equal the FD Jacobian and the closed form for every k (%s)', async (nl) => {
+    const T = 6;
+    const { spec, w, xs, s0 } = problem(`probe-${nl}`, nl, T);
+    const H = spec.hiddenSize;
+    const cell = buildCell(spec, w);
+    const xsT = xsTensor(xs);
+    const s0T = stateTensors(s0);
+    try {
+      const res = await jacobianNorms(cell, xsT, s0T, { keepMatrices: true });
+      expect(res.shape).toEqual([H, H]);
+      expect(res.mode).toBe('h');
+      expect(res.rows.map((r) => r.gap)).toEqual([1, 2, 3, 4, 5, 6]);
+      for (let gap = 1; gap <= T; gap++) {
+        const k = T - gap;
+        const row = res.rows[gap - 1];
+        expect(row.k).toBe(k);
+        const fros: number[] = [];
+        const specs: number[] = [];
+        for (let b = 0; b < BATCH; b++) {
+          const got = res.matrices![gap - 1].subarray(b * H * H, (b + 1) * H * H);
+          const fd = ref.jacobianFD(spec, w, xs[b], s0[b], k, T, 'h');
+          const closed = ref.rnnClosedForm(spec, w, xs[b], s0[b], k, T);
+          expect(ref.frobenius64(fd)).toBeGreaterThan(1e-6);
+          expect(ref.entryRelErr(got, fd)).toBeLessThan(1e-3);
+          expect(ref.entryRelErr(got, closed)).toBeLessThan(1e-3);
+          fros.push(ref.frobenius64(closed));
+          specs.push(ref.spectralNorm64(closed, H, H));
+          expect(ref.relErr(row.frobeniusPerSeq[b], fros[b])).toBeLessThan(1e-3);
+          expect(ref.relErr(row.spectralPerSeq![b], specs[b])).toBeLessThan(1e-3);
+        }
+        expect(ref.relErr(row.frobenius, (fros[0] + fros[1]) / 2)).toBeLessThan(1e-3);
+        expect(ref.relErr(row.spectral!, (specs[0] + specs[1]) / 2)).toBeLessThan(1e-3);
+      }
+    } finally {
+      tf.dispose([xsT, ...s0T]);
+      cell.dispose();
+    }
+  });
+
+  it('allPairs equals the reference ‖∂h_t/∂h_k‖_2 for every k < t ≤ T', async () => {
+    const T = 4;
+    const { spec, w, xs, s0 } = problem('pairs', 'tanh', T);
+    const cell = buildCell(spec, w);
+    const xsT = xsTensor(xs);
+    const s0T = stateTensors(s0);
+    try {
+      const res = await jacobianNorms(cell, xsT, s0T, { allPairs: true });
+      expect(res.pairs!.map((row) => row.length)).toEqual([1, 2, 3, 4]);
+      for (let t = 1; t <= T; t++) {
+        for (let k = 0; k < t; k++) {
+          const norms = [0, 1].map((b) => ref.spectralNorm64(ref.jacobianFD(spec, w, xs[b], s0[b], k, t, 'h'), 4, 4));
+          expect(ref.relErr(res.pairs![t - 1][k], (norms[0] + norms[1]) / 2)).toBeLessThan(1e-3);
+        }
+      }
+      // the row t = T is the main curve
+      res.rows.forEach((r) => expect(ref.relErr(res.pairs![T - 1][r.k], r.spectral!)).toBeLessThan(1e-6));
+    } finally {
+      tf.dispose([xsT, ...s0T]);
+      cell.dispose();
+    }
+  });
+
+  it('leaves tf.memory().numTensors unchanged', async () => {
+    const { spec, w, xs, s0 } = problem('leak', 'tanh', 5);
+    const cell = buildCell(spec, w);
+    const xsT = xsTensor(xs);
+    const s0T = stateTensors(s0);
+    const before = tf.memory().numTensors;
+    await jacobianNorms(cell, xsT, s0T, { keepMatrices: true, allPairs: true });
+    await jacobianNorms(cell, xsT);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([xsT, ...s0T]);
+    cell.dispose();
+  });
+});
+
+describe('long gaps (T = 300)', () => {
+  /** Two 2×2 rotations on the diagonal: an orthogonal 4×4 Q written down directly. */
+  function rotations(a: number, b: number): number[] {
+    const [ca, sa, cb, sb] = [Math.cos(a), Math.sin(a), Math.cos(b), Math.sin(b)];
+    return [ca, -sa, 0, 0, sa, ca, 0, 0, 0, 0, cb, -sb, 0, 0, sb, cb];
+  }
+
+  it('W_hh = Q/2 at h = 0: ‖∂h_T/∂h_k‖ = 2^−gap·(1, √H) exactly, far below float32 range', async () => {
+    const [T, H, I] = [300, 4, 2];
+    // zero input, zero bias, h_0 = 0 ⇒ h_t = 0, tanh′ = 1 and ∂h_T/∂h_k = (Q/2)^gap
+    const w = { weight_ih: ref.uniform64(new Rng('lg'), H * I, 0.5), weight_hh: rotations(0.3, 1.1).map((q) => q / 2), bias_ih: [0, 0, 0, 0], bias_hh: [0, 0, 0, 0] };
+    const cell = buildCell({ kind: 'rnn', inputSize: I, hiddenSize: H }, w);
+    const xsT = tf.zeros([T, BATCH, I]) as tf.Tensor3D;
+    try {
+      const res = await jacobianNorms(cell, xsT);
+      for (const row of res.rows) {
+        expect(row.frobenius).toBeGreaterThan(0);
+        expect(ref.relErr(row.spectral!, 2 ** -row.gap)).toBeLessThan(1e-3);
+        expect(ref.relErr(row.frobenius, 2 * 2 ** -row.gap)).toBeLessThan(1e-3);
+      }
+      expect(res.rows[T - 1].frobenius).toBeLessThan(1e-80);
+      expect(res.summary.frobenius.decayPerStep!).toBeCloseTo(Math.LN2, 5);
+      expect(res.summary.spectral!.decayPerStep!).toBeCloseTo(Math.LN2, 5);
+      // 2·2^−g < 1e−3 first at g = 11
+      expect(res.summary.frobenius.horizon).toBe(11);
+    } finally {
+      xsT.dispose();
+      cell.dispose();
+    }
+  });
+
+  it('W_hh = Q/1000: a 1e−3 decay per step still gives exact, positive norms (rescaling keeps up)', async () => {
+    const [T, H] = [40, 4];
+    const w = { weight_ih: [0, 0, 0, 0], weight_hh: rotations(0.7, -0.2).map((q) => q / 1000), bias_ih: [0, 0, 0, 0], bias_hh: [0, 0, 0, 0] };
+    const cell = buildCell({ kind: 'rnn', inputSize: 1, hiddenSize: H }, w);
+    const xsT = tf.zeros([T, 1, 1]) as tf.Tensor3D;
+    try {
+      const res = await jacobianNorms(cell, xsT);
+      for (const row of res.rows) {
+        expect(ref.relErr(row.frobenius, 2 * 1e-3 ** row.gap), `gap ${row.gap}`).toBeLessThan(1e-3);
+        expect(ref.relErr(row.spectral!, 1e-3 ** row.gap), `gap ${row.gap}`).toBeLessThan(1e-3);
+      }
+      expect(res.summary.frobenius.decayPerStep!).toBeCloseTo(3 * Math.LN10, 4);
+    } finally {
+      xsT.dispose();
+      cell.dispose();
+    }
+  });
+
+  it('saturated tanh (large biases): the probe equals the float64 closed form', async () => {
+    const [T, H, I] = [40, 4, 2];
+    const rng = new Rng('saturated');
+    const spec: ref.Spec64 = { kind: 'rnn', inputSize: I, hiddenSize: H, nonlinearity: 'tanh' };
+    const w = ref.randomWeights64(rng, spec, 0.5);
+    // biases push every |a| to ≈ 4–6 ⇒ tanh′ ≈ 1e−3…1e−5: the norm drops below 1e−38 within 16 steps
+    w.bias_ih = [4.5, -5, 5, -4.5];
+    const xs = ref.randomSequences64(rng, 1, T, I);
+    const s0 = ref.randomStates64(rng, spec, 1);
+    const cell = buildCell(spec, w);
+    const xsT = xsTensor(xs);
+    const s0T = stateTensors(s0);
+    try {
+      const res = await jacobianNorms(cell, xsT, s0T);
+      let worst = 0;
+      for (let gap = 1; gap <= T; gap++) {
+        const closed = ref.rnnClosedForm(spec, w, xs[0], s0[0], T - gap, T);
+        worst = Math.max(worst, ref.relErr(res.rows[gap - 1].frobenius, ref.frobenius64(closed)));
+      }
+      expect(worst).toBeLessThan(1e-3);
+      expect(res.rows[15].frobenius).toBeLessThan(1e-38);
+      expect(res.rows[T - 1].frobenius).toBeLessThan(1e-100);
+    } finally {
+      tf.dispose([xsT, ...s0T]);
+      cell.dispose();
+    }
+  });
+
+  it('random inputs (tanh): the probe equals the float64 closed form at every gap', async () => {
+    const [T, H, I] = [300, 4, 2];
+    const rng = new Rng('long-tanh');
+    const spec: ref.Spec64 = { kind: 'rnn', inputSize: I, hiddenSize: H, nonlinearity: 'tanh' };
+    const w = ref.randomWeights64(rng, spec, 0.5);
+    const xs = ref.randomSequences64(rng, BATCH, T, I);
+    const s0 = ref.randomStates64(rng, spec, BATCH);
+    const cell = buildCell(spec, w);
+    const xsT = xsTensor(xs);
+    const s0T = stateTensors(s0);
+    try {
+      const res = await jacobianNorms(cell, xsT, s0T, { keepMatrices: true });
+      // products of the step Jacobians J_T ⋯ J_{k+1}, accumulated once for all k
+      const states = s0.map((sb, b) => ref.run64(spec, w, xs[b], sb));
+      const P = [ref.eye64(H), ref.eye64(H)];
+      for (let k = T - 1; k >= 0; k--) {
+        const gap = T - k;
+        const fros: number[] = [];
+        for (let b = 0; b < BATCH; b++) {
+          const a = ref.rnnPreActivation64(spec, w, xs[b][k], states[b][k][0]);
+          const J = w.weight_hh.map((v, i) => ref.dphi64('tanh', a[Math.floor(i / H)]) * v);
+          P[b] = ref.matMul64(P[b], J, H, H, H);
+          fros.push(ref.frobenius64(P[b]));
+          expect(ref.relErr(res.rows[gap - 1].frobeniusPerSeq[b], fros[b])).toBeLessThan(1e-3);
+          expect(ref.relErr(res.rows[gap - 1].spectralPerSeq![b], ref.spectralNorm64(P[b], H, H))).toBeLessThan(1e-3);
+          expect(ref.maxRelErr(res.matrices![gap - 1].subarray(b * H * H, (b + 1) * H * H), P[b])).toBeLessThan(1e-3);
+        }
+        if (gap === T) expect(Math.max(...fros)).toBeLessThan(1e-45);
+      }
+    } finally {
+      tf.dispose([xsT, ...s0T]);
+      cell.dispose();
+    }
+  });
+});
+
+describe('lossGradientNorms through SequenceModel.run', () => {
+  it.each(NLS)('‖∂L/∂h_k‖ equals central differences of the float64 loss (%s)', async (nl) => {
+    const T = 6;
+    const O = 2;
+    const { spec, w, xs, s0 } = problem(`lossgrad-${nl}`, nl, T);
+    const H = spec.hiddenSize;
+    const rng = new Rng(`head-${nl}`);
+    const head = { weight: ref.uniform64(rng, O * H, 0.5), bias: ref.uniform64(rng, O, 0.5) }; // weight [O, H]
+    const target = [ref.uniform64(rng, O, 1), ref.uniform64(rng, O, 1)]; // [batch][O]
+    // L = mean over batch and outputs of (W_out h_T + b_out − target)², h_k perturbed by ε_k
+    const loss64 = (eps: number[][][]) => {
+      let sum = 0;
+      for (let b = 0; b < BATCH; b++) {
+        let s: ref.State64 = [s0[b][0].map((v, i) => v + eps[0][b][i])];
+        for (let t = 0; t < T; t++) {
+          s = ref.step64(spec, w, xs[b][t], s);
+          s = [s[0].map((v, i) => v + eps[t + 1][b][i])];
+        }
+        for (let o = 0; o < O; o++) {
+          const y = head.bias[o] + s[0].reduce((a, h, i) => a + head.weight[o * H + i] * h, 0);
+          sum += (y - target[b][o]) ** 2;
+        }
+      }
+      return sum / (BATCH * O);
+    };
+    const zero = () => Array.from({ length: T + 1 }, () => [new Array<number>(H).fill(0), new Array<number>(H).fill(0)]);
+    const expected: number[] = [];
+    for (let k = 0; k <= T; k++) {
+      let sq = 0;
+      for (let b = 0; b < BATCH; b++) {
+        for (let i = 0; i < H; i++) {
+          const plus = zero();
+          const minus = zero();
+          plus[k][b][i] = 1e-6;
+          minus[k][b][i] = -1e-6;
+          sq += ((loss64(plus) - loss64(minus)) / 2e-6) ** 2;
+        }
+      }
+      expected.push(Math.sqrt(sq));
+    }
+
+    const model = new SequenceModel({ ...MODEL_DEFAULTS, cell: 'rnn', nonlinearity: nl, inputSize: spec.inputSize, hiddenSize: H, outputSize: O }, [w], head);
+    const xsT = xsTensor(xs);
+    const s0T = stateTensors(s0);
+    const targetT = tf.tensor2d(ref.packRows(target), [BATCH, O]);
+    try {
+      const before = tf.memory().numTensors;
+      const got = await lossGradientNorms(
+        (perturb) => {
+          const { tops } = model.run(xsT, [s0T], perturb);
+          return tf.mean(tf.square(tf.sub(model.head(tops[T - 1]), targetT))) as tf.Scalar;
+        },
+        T,
+        BATCH,
+        H,
+      );
+      expect(tf.memory().numTensors).toBe(before);
+      expect(got).toHaveLength(T + 1);
+      got.forEach((g, k) => {
+        expect(expected[k]).toBeGreaterThan(0);
+        expect(ref.relErr(g, expected[k]), `k = ${k}`).toBeLessThan(1e-3);
+      });
+    } finally {
+      tf.dispose([xsT, ...s0T, targetT]);
+      model.dispose();
+    }
+  });
+});

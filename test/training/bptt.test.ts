@@ -1,0 +1,69 @@
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { CELL_DEFAULTS, CELL_KINDS } from '../../src/models/cell.js';
+import { SequenceModel } from '../../src/models/model.js';
+import { modelLossAndGrads } from '../../src/training/bptt.js';
+import { chunkLoss, lossFromStates, type ChunkTensors } from '../../src/training/loss.js';
+import { Rng } from '../../src/util/rng.js';
+
+// The hand-written BPTT (the trainer's fast path) against tfjs autodiff through the
+// plain per-step forward (the straightforward path): same loss, same gradients.
+function relErr(a: Float32Array, b: Float32Array): number {
+  let num = 0, den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num += (a[i] - b[i]) ** 2;
+    den += b[i] ** 2;
+  }
+  return Math.sqrt(num / Math.max(den, 1e-30));
+}
+
+function makeChunk(rng: Rng, T: number, B: number, I: number, readout: 'last' | 'every', O: number, xent: boolean): ChunkTensors {
+  const inputs = tf.tensor3d(Float32Array.from({ length: T * B * I }, () => rng.normal()), [T, B, I]);
+  const mask = new Float32Array(T * B);
+  if (readout === 'last') for (let b = 0; b < B; b++) mask[(T - 1 - (b % 2)) * B + b] = 1; // varied readout steps
+  else mask.fill(1).fill(0, 0, B); // first step not counted
+  const n = readout === 'last' ? B : T * B;
+  const targets = xent
+    ? tf.tensor1d(Int32Array.from({ length: n }, () => rng.int(O)), 'int32')
+    : tf.tensor2d(Float32Array.from({ length: n * O }, () => rng.normal()), [n, O]);
+  let count = 0;
+  mask.forEach((m) => (count += m));
+  return { inputs, targets, mask: tf.tensor2d(mask, [T, B]), count };
+}
+
+describe('modelLossAndGrads (hand-written BPTT) = autodiff', () => {
+  for (const cell of CELL_KINDS) {
+    for (const [layers, readout, xent] of [
+      [1, 'last', false],
+      [2, 'every', true],
+    ] as const) {
+      it(`${cell}, ${layers} layer(s), readout ${readout}, ${xent ? 'xent' : 'mse'}`, async () => {
+        const rng = new Rng(`bptt-${cell}-${layers}`);
+        const [T, B, I, H, O] = [6, 3, 4, 5, 3];
+        const model = SequenceModel.random({ ...CELL_DEFAULTS, cell, inputSize: I, hiddenSize: H, numLayers: layers, outputSize: O }, rng);
+        const chunk = makeChunk(rng, T, B, I, readout, O, xent);
+        const loss = xent ? 'xent' : 'mse';
+        // a non-zero initial state exercises ∂L/∂s_0 paths too
+        const state0 = model.layers.map((c) => Array.from({ length: c.numStates }, () => tf.randomNormal([B, H], 0, 0.5, 'float32', 7) as tf.Tensor2D));
+        const before = tf.memory().numTensors;
+        const fast = modelLossAndGrads(model, chunk.inputs, state0, (hs, w, b) => lossFromStates(hs, w, b, chunk, readout, loss).loss, true);
+        const vars = model.variables();
+        const auto = tf.variableGrads(() => chunkLoss(model, chunk, state0, readout, loss).loss, Object.values(vars));
+        expect(fast.loss.dataSync()[0]).toBeCloseTo(auto.value.dataSync()[0], 5);
+        for (const [name, v] of Object.entries(vars)) {
+          const e = relErr(fast.grads[name].dataSync() as Float32Array, auto.grads[v.name].dataSync() as Float32Array);
+          expect(e, name).toBeLessThan(1e-4);
+        }
+        // ∂L/∂h_k from the fast path = autodiff through zero perturbations of h_k
+        const eps = Array.from({ length: T + 1 }, () => tf.zeros([B, H]) as tf.Tensor2D);
+        const g = tf.grads((...p: tf.Tensor[]) => chunkLoss(model, chunk, state0, readout, loss, p as tf.Tensor2D[]).loss)(eps);
+        const norms = (fast.dHNorms as tf.Tensor1D).dataSync();
+        g.forEach((gk, k) => expect(norms[k]).toBeCloseTo(tf.tidy(() => tf.norm(gk).dataSync()[0]), 5));
+        tf.dispose([fast.loss, ...Object.values(fast.grads), ...fast.final.flat(), fast.dHNorms as tf.Tensor, auto.value, ...Object.values(auto.grads), ...eps, ...g]);
+        expect(tf.memory().numTensors).toBe(before);
+        tf.dispose([chunk.inputs, chunk.targets, chunk.mask, ...state0.flat()]);
+        model.dispose();
+      });
+    }
+  }
+});
