@@ -1,5 +1,7 @@
 import yargs from 'yargs';
+import { Parser } from 'yargs/helpers';
 import { EXIT_CODES, SeqlabError } from '../util/errors.js';
+import { compareCommand, compareOptions } from './compare.js';
 import { probeCommand, probeOptions } from './probe.js';
 import { trainCommand, trainOptions } from './train.js';
 
@@ -18,10 +20,11 @@ export async function main(args: string[]): Promise<number> {
     await yargs(args)
       .scriptName('seqlab')
       .usage('$0 <command> [options]')
+      .command('compare', 'train rnn/lstm/gru side by side on one task (default: the agreement probe)', compareOptions, compareCommand)
       .command('train', 'train one model on one task; writes a run directory', trainOptions, trainCommand)
       .command('probe', 'gradient flow ‖∂h_T/∂h_k‖ of a cell: random or PyTorch weights', probeOptions, probeCommand)
       .option('verbose', { type: 'boolean', default: false, describe: 'stack traces on errors' })
-      .demandCommand(1, 'name a command: train, probe (seqlab --help lists them)')
+      .demandCommand(1, 'name a command: compare, train, probe (seqlab --help lists them)')
       .strict()
       .recommendCommands()
       .version(false)
@@ -29,7 +32,7 @@ export async function main(args: string[]): Promise<number> {
       .wrap(Math.min(110, process.stdout.columns ?? 110))
       .fail((msg, err) => {
         if (err) throw err;
-        throw new SeqlabError('usage', msg);
+        throw new SeqlabError('usage', usageLine(msg, args));
       })
       .parseAsync();
   } catch (e) {
@@ -42,4 +45,19 @@ export async function main(args: string[]): Promise<number> {
     }
   }
   return exitCode;
+}
+
+/**
+ * A yargs message as one line that names the problem: "Invalid values:\n  Argument: backend, …"
+ * is joined, and "Did you mean probe?" gets the command that was typed.
+ */
+function usageLine(msg: string, args: string[]): string {
+  const line = msg
+    .split('\n')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .join(' ');
+  if (!line.startsWith('Did you mean')) return line;
+  const typed = Parser(args, { boolean: ['verbose', 'help'] })._[0];
+  return `unknown command ${JSON.stringify(String(typed))}; ${line.replace(/^Did/, 'did')}`;
 }

@@ -22,7 +22,8 @@ export class ProgressReporter {
     const elapsedS = (now - this.started) / 1000;
     const etaS = done > 0 ? (elapsedS * (this.total - done)) / done : NaN;
     const rate = done / Math.max(elapsedS, 1e-9);
-    const text = `${this.label} ${done}/${this.total} ${detail} ${rate.toFixed(1)} steps/s ETA ${formatSeconds(etaS)}`;
+    const speed = elapsedS > 0.5 ? ` ${rate.toFixed(1)} steps/s ETA ${formatSeconds(etaS)}` : '';
+    const text = `${this.label} ${done}/${this.total} ${detail}${speed}`;
     if (this.stream.isTTY) {
       if (now - this.lastLineAt < 100 && done < this.total) return;
       const width = 24;

@@ -11,58 +11,82 @@ import { finiteNumber, nonNegativeInt, oneOf, positiveInt } from '../util/errors
 import { fmt, printJson, startBackend, withCommon } from './common.js';
 import { ProgressReporter } from './progress.js';
 
+interface OptionSpec {
+  type: 'string' | 'number' | 'boolean';
+  default?: unknown;
+  describe: string;
+}
+
+/** The training options shared by `train` and `compare`, with their defaults. */
+export const TRAIN_OPTIONS: Readonly<Record<string, OptionSpec>> = {
+  task: { type: 'string', default: 'adding', describe: `task: ${TASK_NAMES.join(', ')}` },
+  hidden: { type: 'number', default: MODEL_DEFAULTS.hiddenSize, describe: 'hidden units per layer' },
+  layers: { type: 'number', default: MODEL_DEFAULTS.numLayers, describe: 'stacked recurrent layers' },
+  init: { type: 'string', default: MODEL_DEFAULTS.init, describe: `initializer: ${INITS.join(', ')}` },
+  'init-std': { type: 'number', default: MODEL_DEFAULTS.initStd, describe: 'σ of the normal initializer' },
+  nonlinearity: { type: 'string', default: MODEL_DEFAULTS.nonlinearity, describe: `vanilla RNN φ: ${NONLINEARITIES.join(', ')}` },
+  'forget-bias': { type: 'number', describe: 'LSTM forget-gate bias (default: the initializer’s)' },
+  steps: { type: 'number', default: TRAIN_DEFAULTS.steps, describe: 'optimizer updates' },
+  batch: { type: 'number', default: TRAIN_DEFAULTS.batchSize, describe: 'sequences per batch' },
+  optimizer: { type: 'string', default: TRAIN_DEFAULTS.optimizer, describe: OPTIMIZERS.join(', ') },
+  lr: { type: 'number', default: TRAIN_DEFAULTS.lr, describe: 'learning rate' },
+  momentum: { type: 'number', default: TRAIN_DEFAULTS.momentum, describe: 'momentum (optimizer momentum)' },
+  'weight-decay': { type: 'number', default: TRAIN_DEFAULTS.weightDecay, describe: 'L2 penalty λ' },
+  'clip-norm': { type: 'number', default: TRAIN_DEFAULTS.clipNorm ?? 0, describe: 'clip gradients to this global norm (0 = off)' },
+  'clip-value': { type: 'number', default: 0, describe: 'clamp gradient entries to ±value (0 = off)' },
+  bptt: { type: 'number', default: TRAIN_DEFAULTS.bptt, describe: 'truncated-BPTT chunk length (0 = full BPTT)' },
+  schedule: { type: 'string', default: TRAIN_DEFAULTS.schedule, describe: SCHEDULES.join(', ') },
+  'decay-every': { type: 'number', default: TRAIN_DEFAULTS.decayEvery, describe: 'step schedule: decay every N steps' },
+  'decay-factor': { type: 'number', default: TRAIN_DEFAULTS.decayFactor, describe: 'lr multiplier at each decay' },
+  patience: { type: 'number', default: TRAIN_DEFAULTS.patience, describe: 'plateau schedule: evals without improvement before decay' },
+  'eval-every': { type: 'number', default: TRAIN_DEFAULTS.evalEvery, describe: 'validate and checkpoint every N steps' },
+  'eval-size': { type: 'number', describe: 'validation examples (task default)' },
+  'early-stop': { type: 'number', default: TRAIN_DEFAULTS.earlyStop, describe: 'stop after N evals without improvement (0 = never)' },
+  'gradflow-every': { type: 'number', default: TRAIN_DEFAULTS.gradflowEvery, describe: 'log gradient flow every N steps (0 = off)' },
+  'gradflow-mode': { type: 'string', default: TRAIN_DEFAULTS.gradflowMode, describe: 'LSTM Jacobian mode: h or state' },
+  overwrite: { type: 'boolean', default: false, describe: 'reuse a non-empty output directory' },
+};
+
+/**
+ * Declare TRAIN_OPTIONS on a yargs builder. With `overrides`, those defaults replace
+ * the table's; with `withDefaults` false, no defaults are declared at all (the
+ * command merges them itself, so it can tell which options the user gave).
+ */
+export function declareTrainOptions<T>(y: Argv<T>, withDefaults = true, overrides: Record<string, unknown> = {}) {
+  let out = withCommon(y);
+  for (const [name, spec] of Object.entries(TRAIN_OPTIONS)) {
+    const def = name in overrides ? overrides[name] : spec.default;
+    out = out.option(name, { type: spec.type, describe: spec.describe, ...(withDefaults && def !== undefined ? { default: def } : {}) }) as typeof out;
+  }
+  return out;
+}
+
 export function trainOptions<T>(y: Argv<T>) {
-  return withCommon(y)
-    .option('task', { type: 'string', default: 'adding', describe: `task: ${TASK_NAMES.join(', ')}` })
+  return declareTrainOptions(y)
     .option('cell', { type: 'string', default: MODEL_DEFAULTS.cell, describe: 'rnn, lstm or gru' })
-    .option('hidden', { type: 'number', default: MODEL_DEFAULTS.hiddenSize, describe: 'hidden units per layer' })
-    .option('layers', { type: 'number', default: MODEL_DEFAULTS.numLayers, describe: 'stacked recurrent layers' })
-    .option('init', { type: 'string', default: MODEL_DEFAULTS.init, describe: `initializer: ${INITS.join(', ')}` })
-    .option('init-std', { type: 'number', default: MODEL_DEFAULTS.initStd, describe: 'σ of the normal initializer' })
-    .option('nonlinearity', { type: 'string', default: MODEL_DEFAULTS.nonlinearity, describe: `vanilla RNN φ: ${NONLINEARITIES.join(', ')}` })
-    .option('forget-bias', { type: 'number', describe: 'LSTM forget-gate bias (default: the initializer’s)' })
-    .option('seq-len', { type: 'number', describe: 'sequence length of synthetic tasks (adding: 50)' })
-    .option('steps', { type: 'number', default: TRAIN_DEFAULTS.steps, describe: 'optimizer updates' })
-    .option('batch', { type: 'number', default: TRAIN_DEFAULTS.batchSize, describe: 'sequences per batch' })
-    .option('optimizer', { type: 'string', default: TRAIN_DEFAULTS.optimizer, describe: OPTIMIZERS.join(', ') })
-    .option('lr', { type: 'number', default: TRAIN_DEFAULTS.lr, describe: 'learning rate' })
-    .option('momentum', { type: 'number', default: TRAIN_DEFAULTS.momentum, describe: 'momentum (optimizer momentum)' })
-    .option('weight-decay', { type: 'number', default: TRAIN_DEFAULTS.weightDecay, describe: 'L2 penalty λ' })
-    .option('clip-norm', { type: 'number', default: TRAIN_DEFAULTS.clipNorm ?? 0, describe: 'clip gradients to this global norm (0 = off)' })
-    .option('clip-value', { type: 'number', default: 0, describe: 'clamp gradient entries to ±value (0 = off)' })
-    .option('bptt', { type: 'number', default: TRAIN_DEFAULTS.bptt, describe: 'truncated-BPTT chunk length (0 = full BPTT)' })
-    .option('schedule', { type: 'string', default: TRAIN_DEFAULTS.schedule, describe: SCHEDULES.join(', ') })
-    .option('decay-every', { type: 'number', default: TRAIN_DEFAULTS.decayEvery, describe: 'step schedule: decay every N steps' })
-    .option('decay-factor', { type: 'number', default: TRAIN_DEFAULTS.decayFactor, describe: 'lr multiplier at each decay' })
-    .option('patience', { type: 'number', default: TRAIN_DEFAULTS.patience, describe: 'plateau schedule: evals without improvement before decay' })
-    .option('eval-every', { type: 'number', default: TRAIN_DEFAULTS.evalEvery, describe: 'validate and checkpoint every N steps' })
-    .option('eval-size', { type: 'number', describe: 'validation sequences (adding: 1000)' })
-    .option('early-stop', { type: 'number', default: TRAIN_DEFAULTS.earlyStop, describe: 'stop after N evals without improvement (0 = never)' })
-    .option('gradflow-every', { type: 'number', default: TRAIN_DEFAULTS.gradflowEvery, describe: 'log gradient flow every N steps (0 = off)' })
-    .option('gradflow-mode', { type: 'string', default: TRAIN_DEFAULTS.gradflowMode, describe: 'LSTM Jacobian mode: h or state' })
-    .option('out', { type: 'string', describe: 'run directory (default runs/<task>-<cell>-<time>)' })
-    .option('overwrite', { type: 'boolean', default: false, describe: 'reuse a non-empty run directory' });
+    .option('seq-len', { type: 'number', describe: 'sequence length of synthetic tasks (adding: 50, copy: 50)' })
+    .option('out', { type: 'string', describe: 'run directory (default runs/<task>-<cell>-<time>)' });
+}
+
+/** The defaults of TRAIN_OPTIONS as parsed values. */
+export function trainOptionDefaults(): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(TRAIN_OPTIONS).filter(([, s]) => s.default !== undefined).map(([k, s]) => [k, s.default]));
 }
 
 type TrainArgs = Awaited<ReturnType<typeof trainOptions>['argv']>;
 
-function timestamp(): string {
+export function timestamp(): string {
   return new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
 }
 
-export async function trainCommand(argv: TrainArgs): Promise<void> {
-  const a = argv as Record<string, unknown>;
-  const cell = oneOf('cell', a.cell, CELL_KINDS);
-  const task = String(a.task);
-  // validate everything before any work starts
-  const opts = {
-    task,
+/** Validate and resolve the options shared by train and compare; nothing runs before this passes. */
+export function parseTrainArgs(a: Record<string, unknown>) {
+  return {
+    task: String(a.task),
     taskOptions: {
-      seqLen: a['seq-len'] === undefined ? undefined : positiveInt('--seq-len', a['seq-len']),
       evalSize: a['eval-size'] === undefined ? undefined : positiveInt('--eval-size', a['eval-size']),
     },
     model: {
-      cell,
       hiddenSize: positiveInt('--hidden', a.hidden),
       numLayers: positiveInt('--layers', a.layers),
       init: oneOf('init', a.init, INITS),
@@ -90,8 +114,20 @@ export async function trainCommand(argv: TrainArgs): Promise<void> {
       gradflowMode: oneOf('gradflow mode', a['gradflow-mode'], ['h', 'state'] as const),
       seed: finiteNumber('--seed', a.seed),
     },
-    out: (a.out as string | undefined) ?? `runs/${task}-${cell}-${timestamp()}`,
     overwrite: Boolean(a.overwrite),
+  };
+}
+
+export async function trainCommand(argv: TrainArgs): Promise<void> {
+  const a = argv as Record<string, unknown>;
+  const cell = oneOf('cell', a.cell, CELL_KINDS);
+  const base = parseTrainArgs(a);
+  const task = base.task;
+  const opts = {
+    ...base,
+    taskOptions: { ...base.taskOptions, seqLen: a['seq-len'] === undefined ? undefined : positiveInt('--seq-len', a['seq-len']) },
+    model: { ...base.model, cell },
+    out: (a.out as string | undefined) ?? `runs/${task}-${cell}-${timestamp()}`,
   };
   const quiet = Boolean(a.quiet);
   const backend = await startBackend(String(a.backend), quiet);

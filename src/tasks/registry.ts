@@ -1,9 +1,10 @@
 import { usageError } from '../util/errors.js';
 import type { SequenceTask } from '../training/task.js';
 import { AddingTask } from './adding.js';
+import { CopyTask } from './copy.js';
 import { stripUndefined } from '../util/objects.js';
 
-export const TASK_NAMES = ['adding'] as const;
+export const TASK_NAMES = ['adding', 'copy'] as const;
 export type TaskName = (typeof TASK_NAMES)[number];
 
 export interface TaskOptions {
@@ -18,6 +19,8 @@ export function createTask(name: string, opts: TaskOptions): SequenceTask {
   switch (name) {
     case 'adding':
       return new AddingTask(stripUndefined(opts));
+    case 'copy':
+      return new CopyTask(stripUndefined(opts));
     default:
       throw usageError(`unknown task ${JSON.stringify(name)}; use ${TASK_NAMES.join(', ')}`);
   }

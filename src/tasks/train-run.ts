@@ -3,6 +3,7 @@ import { RunDir } from '../training/rundir.js';
 import { TRAIN_DEFAULTS, train, type Progress, type TrainConfig, type TrainResult } from '../training/trainer.js';
 import { SeqlabError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
+import { stripUndefined } from '../util/objects.js';
 import { createTask, type TaskOptions } from './registry.js';
 
 export interface TrainRunOptions {
@@ -30,11 +31,12 @@ export interface TrainRunResult {
  * metrics.json holds no timings, so the same seed on the same backend gives the same file.
  */
 export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
-  const trainConfig: Readonly<TrainConfig> = Object.freeze({ ...TRAIN_DEFAULTS, ...opts.train });
+  // stripUndefined: an option passed as undefined keeps its default instead of erasing it
+  const trainConfig: Readonly<TrainConfig> = Object.freeze({ ...TRAIN_DEFAULTS, ...stripUndefined(opts.train) });
   const task = createTask(opts.task, { ...opts.taskOptions, seed: trainConfig.seed });
   const modelConfig: Readonly<ModelConfig> = Object.freeze({
     ...MODEL_DEFAULTS,
-    ...opts.model,
+    ...stripUndefined(opts.model),
     inputSize: task.inputSize,
     outputSize: task.outputSize,
   });

@@ -20,20 +20,9 @@ export type LogRecord =
 export class RunDir {
   constructor(readonly path: string) {}
 
-  /** Create the directory; refuse a non-empty one that is not a seqlab run unless `overwrite`. */
+  /** Create the directory; refuse a non-empty one unless `overwrite`. */
   static create(path: string, overwrite = false): RunDir {
-    if (existsSync(path)) {
-      if (!statSync(path).isDirectory()) throw new SeqlabError('io', `run directory path is a file: ${path}`);
-      const entries = readdirSync(path);
-      if (entries.length > 0 && !overwrite) {
-        throw new SeqlabError('usage', `run directory ${path} is not empty; pass --overwrite or choose another --out`);
-      }
-    }
-    try {
-      mkdirSync(path, { recursive: true });
-    } catch (e) {
-      throw new SeqlabError('io', `cannot create run directory ${path}: ${(e as Error).message}`);
-    }
+    prepareOutDir(path, overwrite);
     const dir = new RunDir(path);
     writeFileAtomic(dir.file('log.jsonl'), ''); // a fresh log for a fresh run
     return dir;
@@ -52,3 +41,17 @@ export class RunDir {
   }
 }
 
+/** Make sure `path` is a directory we may write into: created if missing, refused if non-empty unless `overwrite`. */
+export function prepareOutDir(path: string, overwrite = false): void {
+  if (existsSync(path)) {
+    if (!statSync(path).isDirectory()) throw new SeqlabError('io', `output path is a file, not a directory: ${path}`);
+    if (readdirSync(path).length > 0 && !overwrite) {
+      throw new SeqlabError('usage', `output directory ${path} is not empty; pass --overwrite or choose another --out`);
+    }
+  }
+  try {
+    mkdirSync(path, { recursive: true });
+  } catch (e) {
+    throw new SeqlabError('io', `cannot create output directory ${path}: ${(e as Error).message}`);
+  }
+}

@@ -30,6 +30,8 @@ export interface SequenceTask {
   readonly outputSize: number;
   readonly readout: Readout;
   readonly loss: LossName;
+  /** The eval metric and level that count as "reached" (steps-to-target in comparisons). */
+  readonly target?: { metric: string; goal: 'max' | 'min'; value: number };
   /** Carry the hidden state from one batch to the next (language modeling). Default false. */
   readonly stateful?: boolean;
   trainBatch(rng: Rng, batchSize: number): Batch;

@@ -104,6 +104,8 @@ export interface TrainResult {
   steps: number;
   finalEval: { step: number; loss: number; metrics: Record<string, number | null> };
   bestEval: { step: number; loss: number };
+  /** Every evaluation, in order. */
+  evals: { step: number; loss: number; metrics: Record<string, number | null> }[];
   gradflow: GradflowSummary[];
   elapsedMs: number;
   gradflowMs: number;
@@ -252,6 +254,7 @@ export async function train(
   const plateau = new PlateauTracker();
   const isXent = task.loss === 'xent';
   const gradflow: GradflowSummary[] = [];
+  const evals: TrainResult['evals'] = [];
   const probe = config.gradflowEvery > 0 ? task.probeBatch() : null;
   let gradflowMs = 0;
   let carried: State[] | null = null;
@@ -283,6 +286,7 @@ export async function train(
   const runEval = async (): Promise<boolean> => {
     const ev = await evaluate(model, task);
     finalEval = { step, ...ev };
+    evals.push(finalEval);
     runDir?.log({ type: 'eval', step, loss: ev.loss, metrics: ev.metrics });
     if (saveCheckpoints && runDir) await writeCheckpoint(model, runDir, step, config);
     const improved = plateau.observe(ev.loss, step);
@@ -362,6 +366,7 @@ export async function train(
     steps: step,
     finalEval: fe,
     bestEval: { step: plateau.bestStep, loss: plateau.best },
+    evals,
     gradflow,
     elapsedMs,
     gradflowMs,

@@ -26,11 +26,16 @@ export function inputError(message: string): SeqlabError {
   return new SeqlabError('input', message);
 }
 
+/** An option value as typed: NaN and Infinity as such (JSON.stringify would say null). */
+function shown(value: unknown): string {
+  return typeof value === 'number' ? String(value) : JSON.stringify(value);
+}
+
 /** A positive integer option, or a usage error naming the option. */
 export function positiveInt(name: string, value: unknown): number {
   const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isInteger(n) || n <= 0) {
-    throw usageError(`${name} must be a positive integer, got ${JSON.stringify(value)}`);
+    throw usageError(`${name} must be a positive integer, got ${shown(value)}`);
   }
   return n;
 }
@@ -39,7 +44,7 @@ export function positiveInt(name: string, value: unknown): number {
 export function nonNegativeInt(name: string, value: unknown): number {
   const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) {
-    throw usageError(`${name} must be a non-negative integer, got ${JSON.stringify(value)}`);
+    throw usageError(`${name} must be a non-negative integer, got ${shown(value)}`);
   }
   return n;
 }
@@ -48,7 +53,7 @@ export function nonNegativeInt(name: string, value: unknown): number {
 export function finiteNumber(name: string, value: unknown, min?: number, strict = false): number {
   const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isFinite(n)) {
-    throw usageError(`${name} must be a finite number, got ${JSON.stringify(value)}`);
+    throw usageError(`${name} must be a finite number, got ${shown(value)}`);
   }
   if (min !== undefined && (strict ? n <= min : n < min)) {
     throw usageError(`${name} must be ${strict ? '>' : '>='} ${min}, got ${n}`);

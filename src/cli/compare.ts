@@ -1,0 +1,99 @@
+import type { Argv } from 'yargs';
+import { COMPARE_PRESETS, compareRun, parseCells, type CompareResult } from '../tasks/compare.js';
+import { positiveInt, usageError } from '../util/errors.js';
+import { fmt, printJson, startBackend, table } from './common.js';
+import { ProgressReporter } from './progress.js';
+import { declareTrainOptions, parseTrainArgs, timestamp, trainOptionDefaults } from './train.js';
+
+export function compareOptions<T>(y: Argv<T>) {
+  // no yargs defaults for the training options: the task's compare preset fills what the user left out
+  return declareTrainOptions(y, false)
+    .option('cells', { type: 'string', default: 'rnn,lstm,gru', describe: 'cells to compare, comma-separated' })
+    .option('match-params', { type: 'boolean', default: false, describe: 'give every cell the hidden size closest to the LSTM’s parameter count' })
+    .option('seq-len', { type: 'string', describe: 'sequence length, or a comma-separated sweep (adding/copy), e.g. 10,50,100,200' })
+    .option('out', { type: 'string', describe: 'output directory (default runs/compare-<task>-<time>)' });
+}
+
+type CompareArgs = Awaited<ReturnType<typeof compareOptions>['argv']>;
+
+function parseSeqLens(value: unknown): (number | undefined)[] {
+  if (value === undefined) return [undefined];
+  const parts = String(value).split(',').map((s) => s.trim());
+  if (parts.some((p) => p === '')) throw usageError(`--seq-len must be a number or a comma-separated list of numbers, got "${value}"`);
+  return parts.map((p) => positiveInt('--seq-len', p));
+}
+
+export async function compareCommand(argv: CompareArgs): Promise<void> {
+  const a = argv as Record<string, unknown>;
+  const task = String(a.task ?? COMPARE_DEFAULT_TASK);
+  const given = Object.fromEntries(Object.entries(a).filter(([, v]) => v !== undefined));
+  const merged = { ...trainOptionDefaults(), ...(COMPARE_PRESETS[task] ?? {}), ...given, task };
+  const base = parseTrainArgs(merged);
+  const cells = parseCells(String(a.cells));
+  const seqLens = parseSeqLens(a['seq-len']);
+  const out = (a.out as string | undefined) ?? `runs/compare-${task}-${timestamp()}`;
+  const quiet = Boolean(a.quiet);
+  const backend = await startBackend(String(a.backend), quiet);
+  let progress: ProgressReporter | null = null;
+  let current = -1;
+  const result = await compareRun({
+    ...base,
+    cells,
+    seqLens,
+    matchParams: Boolean(a['match-params']),
+    out,
+    backend,
+    onProgress: (run, p) => {
+      if (run.index !== current) {
+        progress?.done();
+        current = run.index;
+        const label = `[${run.index + 1}/${run.total}] ${run.cell}${run.seqLen !== undefined && seqLens.length > 1 ? ` T=${run.seqLen}` : ''}`;
+        progress = new ProgressReporter(label, base.train.steps, process.stderr, !quiet);
+      }
+      if (Number.isFinite(p.loss)) progress?.update(p.step, `loss ${fmt(p.loss)}`);
+    },
+  });
+  (progress as ProgressReporter | null)?.done();
+  if (a.json) {
+    printJson(result);
+    return;
+  }
+  process.stdout.write(renderCompare(result) + '\n');
+}
+
+export const COMPARE_DEFAULT_TASK = 'agreement';
+
+/** The comparison as plain-text tables: one summary table, then one per metric breakdown (name@key=value). */
+export function renderCompare(r: CompareResult): string {
+  const sweep = r.rows.some((row) => row.seqLen !== null) && new Set(r.rows.map((row) => row.seqLen)).size > 1;
+  const first = r.rows[0];
+  const metricNames = Object.keys(first.metrics).filter((k) => !k.includes('@'));
+  const header = ['cell', ...(sweep ? ['T'] : []), 'H', 'params', ...metricNames, r.target ? `steps→${r.target.metric}${r.target.goal === 'max' ? '≥' : '≤'}${r.target.value}` : 'steps', 'horizon', 'decay/step'];
+  const rows = r.rows.map((row) => [
+    row.cell,
+    ...(sweep ? [String(row.seqLen)] : []),
+    String(row.hiddenSize),
+    String(row.params),
+    ...metricNames.map((m) => fmt(row.metrics[m])),
+    row.stepsToTarget === null ? `not in ${row.steps}` : String(row.stepsToTarget),
+    row.gradflow ? (row.gradflow.horizon === null ? `>${row.gradflow.T}` : String(row.gradflow.horizon)) : '-',
+    row.gradflow ? fmt(row.gradflow.decayPerStep, 3) : '-',
+  ]);
+  const parts = [`${r.task}: ${r.rows.map((x) => x.cell).filter((c, i, all) => all.indexOf(c) === i).join(' vs ')} · backend ${r.backend}${r.matchParams ? ' · matched parameters' : ''}`, table(header, rows)];
+  // breakdowns such as accuracy@d=12: one table per (metric, key), columns = values
+  const groups = new Map<string, string[]>();
+  for (const k of Object.keys(first.metrics)) {
+    const m = /^([^@]+)@([^=]+)=(.+)$/.exec(k);
+    if (!m || m[1].startsWith('n')) continue;
+    const g = `${m[1]} by ${m[2]}`;
+    groups.set(g, [...(groups.get(g) ?? []), k]);
+  }
+  for (const [g, keys] of groups) {
+    const cols = keys.map((k) => k.split('=')[1]);
+    parts.push(`${g}:`);
+    parts.push(table([sweep ? 'cell/T' : 'cell', ...cols], r.rows.map((row) => [sweep ? `${row.cell}/${row.seqLen}` : row.cell, ...keys.map((k) => fmt(row.metrics[k], 3))])));
+  }
+  parts.push('horizon: first gap where ‖∂h_T/∂h_k‖ (spectral, probe batch) < 1e-3; decay/step: −slope of ln‖∂h_T/∂h_k‖ per step of gap');
+  if (r.outDir) parts.push(`runs and compare.json in ${r.outDir}`);
+  return parts.join('\n');
+}

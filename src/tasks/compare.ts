@@ -1,0 +1,153 @@
+import { join } from 'node:path';
+import { CELL_KINDS, type CellKind } from '../models/cell.js';
+import { MODEL_DEFAULTS, countParams, type ModelConfig } from '../models/model.js';
+import { prepareOutDir } from '../training/rundir.js';
+import type { Progress, TrainConfig, TrainResult } from '../training/trainer.js';
+import { TRAIN_DEFAULTS } from '../training/trainer.js';
+import { usageError } from '../util/errors.js';
+import { writeJsonAtomic } from '../util/files.js';
+import { createTask, type TaskOptions } from './registry.js';
+import { trainRun } from './train-run.js';
+
+/**
+ * `seqlab compare`: the same task, data, seed and schedule for several cells (and
+ * optionally several sequence lengths), one run directory per (cell, length), and a
+ * combined compare.json. With matchParams every cell gets the hidden size whose
+ * parameter count is closest to the LSTM's at the requested size.
+ */
+export interface CompareOptions {
+  cells: CellKind[];
+  task: string;
+  taskOptions: Omit<TaskOptions, 'seed' | 'seqLen'>;
+  /** Sequence lengths to sweep; [undefined] = the task's default. */
+  seqLens: (number | undefined)[];
+  model: Partial<Omit<ModelConfig, 'inputSize' | 'outputSize' | 'cell'>>;
+  matchParams: boolean;
+  train: Partial<TrainConfig>;
+  out?: string;
+  overwrite?: boolean;
+  backend: string;
+  onProgress?: (run: { cell: CellKind; seqLen?: number; index: number; total: number }, p: Progress) => void;
+}
+
+export interface CompareRow {
+  cell: CellKind;
+  seqLen: number | null;
+  hiddenSize: number;
+  params: number;
+  status: string;
+  steps: number;
+  evalLoss: number;
+  metrics: Record<string, number | null>;
+  /** First evaluation step at which the task's target was reached, or null. */
+  stepsToTarget: number | null;
+  gradflow: { T: number; decayPerStep: number | null; horizon: number | null } | null;
+  runDir: string | null;
+  elapsedMs: number;
+}
+
+export interface CompareResult {
+  backend: string;
+  task: string;
+  target: { metric: string; goal: 'max' | 'min'; value: number } | null;
+  matchParams: boolean;
+  rows: CompareRow[];
+  outDir: string | null;
+}
+
+/**
+ * Defaults of `seqlab compare` per task, as CLI option values (anything the user
+ * passes wins). Chosen so that the default run finishes in minutes on 2 cores.
+ */
+export const COMPARE_PRESETS: Readonly<Record<string, Record<string, string | number | boolean>>> = {
+  adding: { steps: 1000, hidden: 32, 'eval-every': 100, 'eval-size': 500 },
+  copy: { steps: 1000, hidden: 32, 'eval-every': 100, 'eval-size': 200 },
+};
+
+/** Parse "rnn,lstm,gru" into cells, each known, at least one, no repeats. */
+export function parseCells(list: string): CellKind[] {
+  const names = list.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (names.length === 0) throw usageError('--cells is empty; use a comma-separated list of rnn, lstm, gru');
+  for (const n of names) {
+    if (!(CELL_KINDS as readonly string[]).includes(n)) throw usageError(`unknown cell "${n}" in --cells; use rnn, lstm or gru`);
+  }
+  if (new Set(names).size !== names.length) throw usageError(`--cells lists a cell twice: ${list}`);
+  return names as CellKind[];
+}
+
+/** The hidden size of `cell` whose parameter count is closest to `budget`. */
+export function hiddenForBudget(cell: CellKind, budget: number, inputSize: number, numLayers: number, outputSize: number): number {
+  let best = 1;
+  for (let h = 1; countParams(cell, inputSize, h, numLayers, outputSize) <= 2 * budget; h++) {
+    const d = Math.abs(countParams(cell, inputSize, h, numLayers, outputSize) - budget);
+    if (d < Math.abs(countParams(cell, inputSize, best, numLayers, outputSize) - budget)) best = h;
+  }
+  return best;
+}
+
+function reached(result: TrainResult, target: CompareResult['target']): number | null {
+  if (!target) return null;
+  for (const e of result.evals) {
+    const v = e.metrics[target.metric];
+    if (v === null || v === undefined) continue;
+    if (target.goal === 'max' ? v >= target.value : v <= target.value) return e.step;
+  }
+  return null;
+}
+
+export async function compareRun(opts: CompareOptions): Promise<CompareResult> {
+  const seed = opts.train.seed ?? TRAIN_DEFAULTS.seed;
+  // one task instance just to learn its shapes and target (construction validates the options)
+  const probeTask = createTask(opts.task, { ...opts.taskOptions, seqLen: opts.seqLens[0], seed });
+  if (opts.out) prepareOutDir(opts.out, opts.overwrite);
+  const hidden = opts.model.hiddenSize ?? MODEL_DEFAULTS.hiddenSize;
+  const layers = opts.model.numLayers ?? MODEL_DEFAULTS.numLayers;
+  const budget = countParams('lstm', probeTask.inputSize, hidden, layers, probeTask.outputSize);
+  const rows: CompareRow[] = [];
+  const total = opts.cells.length * opts.seqLens.length;
+  let index = 0;
+  for (const seqLen of opts.seqLens) {
+    for (const cell of opts.cells) {
+      const hiddenSize = opts.matchParams ? hiddenForBudget(cell, budget, probeTask.inputSize, layers, probeTask.outputSize) : hidden;
+      const name = opts.seqLens.length > 1 ? `${cell}-T${seqLen}` : cell;
+      const started = performance.now();
+      const run = await trainRun({
+        task: opts.task,
+        taskOptions: { ...opts.taskOptions, seqLen },
+        model: { ...opts.model, cell, hiddenSize },
+        train: opts.train,
+        out: opts.out ? join(opts.out, name) : undefined,
+        overwrite: opts.overwrite,
+        backend: opts.backend,
+        onProgress: (p) => opts.onProgress?.({ cell, seqLen, index, total }, p),
+      });
+      const r = run.result;
+      const g = r.gradflow.filter((x) => x.layer === layers - 1).at(-1);
+      rows.push({
+        cell,
+        seqLen: seqLen ?? null,
+        hiddenSize,
+        params: run.metrics.params as number,
+        status: r.status,
+        steps: r.steps,
+        evalLoss: r.finalEval.loss,
+        metrics: r.finalEval.metrics,
+        stepsToTarget: reached(r, probeTask.target ?? null),
+        gradflow: g ? { T: g.T, decayPerStep: g.spectralDecayPerStep, horizon: g.spectralHorizon } : null,
+        runDir: run.runDir,
+        elapsedMs: performance.now() - started,
+      });
+      index++;
+    }
+  }
+  const result: CompareResult = {
+    backend: opts.backend,
+    task: opts.task,
+    target: probeTask.target ?? null,
+    matchParams: opts.matchParams,
+    rows,
+    outDir: opts.out ?? null,
+  };
+  if (opts.out) writeJsonAtomic(join(opts.out, 'compare.json'), { ...result, train: { ...TRAIN_DEFAULTS, ...opts.train }, model: opts.model, taskOptions: opts.taskOptions });
+  return result;
+}
