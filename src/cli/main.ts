@@ -26,6 +26,7 @@ export async function main(args: string[]): Promise<number> {
       .option('verbose', { type: 'boolean', default: false, describe: 'stack traces on errors' })
       .demandCommand(1, 'name a command: compare, train, probe (seqlab --help lists them)')
       .strict()
+      .parserConfiguration({ 'duplicate-arguments-array': false }) // a repeated option: the last one wins
       .recommendCommands()
       .version(false)
       .help()

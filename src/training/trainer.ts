@@ -261,7 +261,16 @@ export async function train(
   let finalEval: TrainResult['finalEval'] | null = null;
   let status: TrainStatus = 'completed';
   let step = 0;
+  let state: State[] = []; // the current batch's state; freed in `finally` on every exit
+  let checkpointStep: number | null = null;
   const started = performance.now();
+
+  /** Log and throw: the last checkpoint written (if any) is the last good one. */
+  const diverge = (what: string, loss: number, gradNorm: number): never => {
+    runDir?.log({ type: 'diverged', step, loss, gradNorm });
+    const kept = runDir && checkpointStep !== null ? `; last good checkpoint (step ${checkpointStep}) kept in ${runDir.file('checkpoint.json')}` : '';
+    throw new SeqlabError('diverged', `training diverged: ${what} at step ${step}${kept}`);
+  };
 
   const runProbe = async () => {
     if (!probe) return;
@@ -285,10 +294,15 @@ export async function train(
 
   const runEval = async (): Promise<boolean> => {
     const ev = await evaluate(model, task);
+    // an overflowed model can still step with a finite loss; never checkpoint it
+    if (!Number.isFinite(ev.loss)) diverge(`validation loss became ${ev.loss}`, ev.loss, NaN);
     finalEval = { step, ...ev };
     evals.push(finalEval);
     runDir?.log({ type: 'eval', step, loss: ev.loss, metrics: ev.metrics });
-    if (saveCheckpoints && runDir) await writeCheckpoint(model, runDir, step, config);
+    if (saveCheckpoints && runDir) {
+      if (!(await writeCheckpoint(model, runDir, step, config))) diverge('weights became non-finite', ev.loss, NaN);
+      checkpointStep = step;
+    }
     const improved = plateau.observe(ev.loss, step);
     if (!improved && config.schedule === 'plateau' && plateau.sinceBest % config.patience === 0) {
       optimizer.lr *= config.decayFactor;
@@ -301,7 +315,7 @@ export async function train(
     await runProbe();
     outer: while (step < config.steps) {
       const batch = task.trainBatch(dataRng, config.batchSize);
-      let state: State[] = task.stateful && carried ? carried : model.initState(batch.batchSize);
+      state = task.stateful && carried ? carried : model.initState(batch.batchSize);
       for (const [t0, t1] of chunkBounds(batch.seqLen, config.bptt)) {
         const chunk = toTensors(batch, task.inputSize, t0, t1, task.readout, task.outputSize, isXent);
         if (chunk.count === 0) {
@@ -325,9 +339,7 @@ export async function train(
         step++;
         if (!Number.isFinite(lossValue) || !Number.isFinite(gradNorm)) {
           tf.dispose([value, normT, ...Object.values(grads)]);
-          runDir?.log({ type: 'diverged', step, loss: lossValue, gradNorm });
-          const kept = saveCheckpoints && runDir ? `; last good checkpoint kept in ${runDir.file('checkpoint.json')}` : '';
-          throw new SeqlabError('diverged', `training diverged: ${Number.isFinite(lossValue) ? 'gradient norm' : 'loss'} became ${Number.isFinite(lossValue) ? gradNorm : lossValue} at step ${step}${kept}`);
+          diverge(Number.isFinite(lossValue) ? `gradient norm became ${gradNorm}` : `loss became ${lossValue}`, lossValue, gradNorm);
         }
         tf.tidy(() => {
           let g = named;
@@ -355,6 +367,7 @@ export async function train(
     if (!finalEval || (finalEval as { step: number }).step !== step) await runEval();
     if (config.gradflowEvery > 0 && step % config.gradflowEvery !== 0) await runProbe();
   } finally {
+    tf.dispose(state.flat()); // no-op for tensors already freed (or carried)
     if (carried) tf.dispose((carried as State[]).flat());
     optimizer.dispose();
   }
@@ -373,8 +386,13 @@ export async function train(
   };
 }
 
-/** checkpoint.json: the PyTorch-style weights file (loadable by `seqlab probe --weights`) plus the step and config. */
-export async function writeCheckpoint(model: SequenceModel, runDir: RunDir, step: number, trainConfig: Readonly<TrainConfig>): Promise<void> {
+/**
+ * checkpoint.json: the PyTorch-style weights file (loadable by `seqlab probe --weights`) plus the step and config.
+ * Returns false, writing nothing, if any weight is NaN/Inf (JSON would store it as null).
+ */
+export async function writeCheckpoint(model: SequenceModel, runDir: RunDir, step: number, trainConfig: Readonly<TrainConfig>): Promise<boolean> {
+  const stateDict = await model.stateDict();
+  if (!Object.values(stateDict).every((w) => w.flat().every(Number.isFinite))) return false;
   runDir.writeJson('checkpoint.json', {
     format: 'seqlab-checkpoint/1',
     step,
@@ -382,7 +400,8 @@ export async function writeCheckpoint(model: SequenceModel, runDir: RunDir, step
     nonlinearity: model.config.nonlinearity,
     model: model.config,
     train: trainConfig,
-    state_dict: await model.stateDict(),
+    state_dict: stateDict,
   });
   runDir.log({ type: 'checkpoint', step, file: 'checkpoint.json' });
+  return true;
 }

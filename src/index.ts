@@ -1,0 +1,24 @@
+// seqlab as a library: everything a command does can be imported from here.
+export { setBackend, BACKENDS, type BackendName } from './backend.js';
+export { SeqlabError, EXIT_CODES, type ErrorCode } from './util/errors.js';
+export { Rng } from './util/rng.js';
+export * from './models/cell.js';
+export { RNNCell } from './models/rnn.js';
+export { LSTMCell } from './models/lstm.js';
+export { GRUCell } from './models/gru.js';
+export { ACTIVATIONS, NONLINEARITIES, type Nonlinearity } from './models/activations.js';
+export { INITS, INIT_DEFAULTS, initRecurrentLayer, randomOrthogonal, type InitName, type InitOptions } from './models/init.js';
+export { SequenceModel, MODEL_DEFAULTS, createCell, randomCell, countParams, type ModelConfig, type StateDict } from './models/model.js';
+export { parseRecurrentWeights, type RecurrentWeights } from './models/statedict.js';
+export * from './training/gradflow.js';
+export { forwardSequence, backwardSequence, modelLossAndGrads } from './training/bptt.js';
+export * from './training/optim.js';
+export { train, evaluate, probeGradientFlow, writeCheckpoint, TRAIN_DEFAULTS, type TrainConfig, type TrainResult, type Progress } from './training/trainer.js';
+export { RunDir, type LogRecord } from './training/rundir.js';
+export type { Batch, SequenceTask, Readout, LossName } from './training/task.js';
+export { AddingTask, ADDING_DEFAULTS, ADDING_BASELINE_MSE } from './tasks/adding.js';
+export { CopyTask, COPY_DEFAULTS } from './tasks/copy.js';
+export { createTask, TASK_NAMES } from './tasks/registry.js';
+export { trainRun, type TrainRunOptions } from './tasks/train-run.js';
+export { probeRun, type ProbeRunOptions } from './tasks/probe-run.js';
+export { compareRun, parseCells, COMPARE_PRESETS, type CompareOptions, type CompareResult } from './tasks/compare.js';
