@@ -9,15 +9,15 @@ export type Nonlinearity = (typeof NONLINEARITIES)[number];
 
 export interface Activation {
   fn(a: tf.Tensor): tf.Tensor;
-  /** φ′(a), given a and φ(a) (whichever is cheaper). */
-  grad(a: tf.Tensor, phiA: tf.Tensor): tf.Tensor;
+  /** φ′(a) written in terms of y = φ(a), so the backward pass needs only the outputs. */
+  gradFromOutput(y: tf.Tensor): tf.Tensor;
 }
 
 export const ACTIVATIONS: Readonly<Record<Nonlinearity, Activation>> = {
   // tanh′ = 1 − tanh²
-  tanh: { fn: (a) => tf.tanh(a), grad: (_a, y) => tf.sub(1, tf.square(y)) },
-  // relu′ = 1[a > 0] (0 at a = 0, as PyTorch)
-  relu: { fn: (a) => tf.relu(a), grad: (a) => tf.cast(tf.greater(a, 0), 'float32') },
+  tanh: { fn: (a) => tf.tanh(a), gradFromOutput: (y) => tf.sub(1, tf.square(y)) },
+  // relu′ = 1[a > 0] = 1[relu(a) > 0] (0 at a = 0, as PyTorch)
+  relu: { fn: (a) => tf.relu(a), gradFromOutput: (y) => tf.cast(tf.greater(y, 0), 'float32') },
   // σ′ = σ(1 − σ)
-  sigmoid: { fn: (a) => tf.sigmoid(a), grad: (_a, y) => tf.mul(y, tf.sub(1, y)) },
+  sigmoid: { fn: (a) => tf.sigmoid(a), gradFromOutput: (y) => tf.mul(y, tf.sub(1, y)) },
 };

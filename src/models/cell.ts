@@ -43,10 +43,15 @@ export interface Cell {
   step(x: tf.Tensor2D, prev: State): State;
   /** The same step, also returning what `pullback`/`backStep` need. */
   traceStep(x: tf.Tensor2D, prev: State): StepTrace;
-  /** Input projection x W_ihᵀ + b_ih for many steps at once: [N, inputSize] → [N, gates·H]. */
+  /** Input projection for many steps at once: [N, inputSize] → [N, gates·H] (x W_ihᵀ + biases that do not interact with h). */
   project(x: tf.Tensor2D): tf.Tensor2D;
-  /** One step from a projected input (xw = project(x_t)); `local` only when asked. */
-  stepProjected(xw: tf.Tensor2D, prev: State, withLocal: boolean): { next: State; local: tf.Tensor2D[] | null };
+  /** One step from a projected input (xw = project(x_t)); `saved` are the activations localFactors needs. */
+  stepProjected(xw: tf.Tensor2D, prev: State): { next: State; saved: tf.Tensor2D[] };
+  /**
+   * The per-example factors of backStep from saved activations and the previous
+   * state, element-wise, so one call serves one step ([B, ·]) or all T steps at once ([T, B, ·]).
+   */
+  localFactors(saved: tf.Tensor[], prev: tf.Tensor[]): tf.Tensor[];
   /** Pre-activation cotangents from state cotangents `cot` ([batch, H] or [batch, rows, H] each). */
   backStep<T extends tf.Tensor>(local: tf.Tensor2D[], cot: T[]): StepGrad<T>;
   /**
@@ -124,7 +129,8 @@ export abstract class RecurrentCellBase {
     return Array.from({ length: this.numStates }, () => tf.zeros([batchSize, this.hiddenSize]) as tf.Tensor2D);
   }
 
-  abstract stepProjected(xw: tf.Tensor2D, prev: State, withLocal: boolean): { next: State; local: tf.Tensor2D[] | null };
+  abstract stepProjected(xw: tf.Tensor2D, prev: State): { next: State; saved: tf.Tensor2D[] };
+  abstract localFactors(saved: tf.Tensor[], prev: tf.Tensor[]): tf.Tensor[];
   abstract backStep<T extends tf.Tensor>(local: tf.Tensor2D[], cot: T[]): StepGrad<T>;
 
   project(x: tf.Tensor2D): tf.Tensor2D {
@@ -132,13 +138,13 @@ export abstract class RecurrentCellBase {
   }
 
   step(x: tf.Tensor2D, prev: State): State {
-    return tf.tidy(() => this.stepProjected(this.project(x), prev, false).next);
+    return tf.tidy(() => this.stepProjected(this.project(x), prev).next);
   }
 
   traceStep(x: tf.Tensor2D, prev: State): StepTrace {
     const out = tf.tidy(() => {
-      const { next, local } = this.stepProjected(this.project(x), prev, true);
-      return [...next, ...(local as tf.Tensor2D[])];
+      const { next, saved } = this.stepProjected(this.project(x), prev);
+      return [...next, ...(this.localFactors(saved, prev) as tf.Tensor2D[])];
     });
     return { next: out.slice(0, this.numStates), local: out.slice(this.numStates) };
   }

@@ -19,24 +19,25 @@ export class GRUCell extends RecurrentCellBase implements Cell {
     super(3, inputSize, hiddenSize, weights, name);
   }
 
-  stepProjected(xw: tf.Tensor2D, [h]: State, withLocal: boolean) {
+  stepProjected(xw: tf.Tensor2D, [h]: State) {
     const [xr, xz, xn] = tf.split(xw, 3, 1);
     const [hr, hz, m] = tf.split(tf.add(tf.matMul(h, this.whhT), this.bhh), 3, 1);
-    const r = tf.sigmoid(tf.add(xr, hr));
+    const r = tf.sigmoid(tf.add(xr, hr)) as tf.Tensor2D;
     const z = tf.sigmoid(tf.add(xz, hz)) as tf.Tensor2D;
-    const n = tf.tanh(tf.add(xn, tf.mul(r, m)));
-    const hNext = tf.add(tf.mul(tf.sub(1, z), n), tf.mul(z, h)) as tf.Tensor2D;
-    if (!withLocal) return { next: [hNext], local: null };
+    const n = tf.tanh(tf.add(xn, tf.mul(r, m))) as tf.Tensor2D;
+    const hNext = tf.add(n, tf.mul(z, tf.sub(h, n))) as tf.Tensor2D; // (1 − z) n + z h
+    return { next: [hNext], saved: [r, z, n, m as tf.Tensor2D] };
+  }
+
+  localFactors([r, z, n, m]: tf.Tensor[], [h]: tf.Tensor[]): tf.Tensor[] {
     const dn = tf.mul(tf.sub(1, z), tf.sub(1, tf.square(n))); // ∂h_t/∂a_n
     const pr = tf.mul(tf.mul(dn, m), tf.mul(r, tf.sub(1, r)));
     const pz = tf.mul(tf.sub(h, n), tf.mul(z, tf.sub(1, z)));
-    const px = tf.concat([pr, pz, dn], 1) as tf.Tensor2D; // [batch, 3H]
-    const ph = tf.concat([pr, pz, tf.mul(dn, r)], 1) as tf.Tensor2D;
-    return { next: [hNext], local: [ph, px, z] };
+    return [tf.concat([pr, pz, tf.mul(dn, r)], -1), tf.concat([pr, pz, dn], -1), z];
   }
 
   backStep<T extends tf.Tensor>([ph, px, z]: tf.Tensor2D[], [g]: T[]): StepGrad<T> {
-    const g3 = tf.concat([g, g, g], g.rank - 1);
+    const g3 = tf.concat([g, g, g], -1);
     return {
       dah: tf.mul(g3, rowsOf(ph, g)) as T,
       dax: tf.mul(g3, rowsOf(px, g)) as T,

@@ -11,8 +11,8 @@ import { RecurrentCellBase, rowsOf, type Cell, type LayerWeights, type State, ty
  *   dc    = G_c + G_h ⊙ o ⊙ (1 − tanh² c_t)
  *   da    = [dc ⊙ g·i(1−i),  dc ⊙ c_{t−1}·f(1−f),  dc ⊙ i·(1−g²),  G_h ⊙ tanh(c_t)·o(1−o)]
  *   G_h′  = da · W_hh,   G_c′ = dc ⊙ f
- * The per-step factors P = [g·i(1−i), c_{t−1}·f(1−f), i(1−g²), tanh(c_t)·o(1−o)],
- * o(1 − tanh² c_t) and f are `local`.
+ * The local factors are P = [g·i(1−i), c_{t−1}·f(1−f), i(1−g²), tanh(c_t)·o(1−o)],
+ * o(1 − tanh² c_t) and f.
  */
 export class LSTMCell extends RecurrentCellBase implements Cell {
   readonly kind = 'lstm' as const;
@@ -22,30 +22,36 @@ export class LSTMCell extends RecurrentCellBase implements Cell {
     super(4, inputSize, hiddenSize, weights, name);
   }
 
-  stepProjected(xw: tf.Tensor2D, [h, c]: State, withLocal: boolean) {
-    const a = tf.add(tf.add(xw, tf.matMul(h, this.whhT)), this.bhh); // [batch, 4H]
+  // both biases act like one outside the recurrence: fold them into the projection
+  override project(x: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => tf.add(tf.matMul(x, this.wihT), tf.add(this.bih, this.bhh)) as tf.Tensor2D);
+  }
+
+  stepProjected(xw: tf.Tensor2D, [h, c]: State) {
+    const a = tf.add(xw, tf.matMul(h, this.whhT)); // [batch, 4H]
     const [ai, af, ag, ao] = tf.split(a, 4, 1);
-    const i = tf.sigmoid(ai);
+    const i = tf.sigmoid(ai) as tf.Tensor2D;
     const f = tf.sigmoid(af) as tf.Tensor2D;
-    const g = tf.tanh(ag);
-    const o = tf.sigmoid(ao);
+    const g = tf.tanh(ag) as tf.Tensor2D;
+    const o = tf.sigmoid(ao) as tf.Tensor2D;
     const cNext = tf.add(tf.mul(f, c), tf.mul(i, g)) as tf.Tensor2D;
-    const tanhC = tf.tanh(cNext);
+    const tanhC = tf.tanh(cNext) as tf.Tensor2D;
     const hNext = tf.mul(o, tanhC) as tf.Tensor2D;
-    if (!withLocal) return { next: [hNext, cNext], local: null };
+    return { next: [hNext, cNext], saved: [i, f, g, o, tanhC] };
+  }
+
+  localFactors([i, f, g, o, tanhC]: tf.Tensor[], [, c]: tf.Tensor[]): tf.Tensor[] {
     const dsig = (s: tf.Tensor) => tf.mul(s, tf.sub(1, s));
     const p = tf.concat(
       [tf.mul(g, dsig(i)), tf.mul(c, dsig(f)), tf.mul(i, tf.sub(1, tf.square(g))), tf.mul(tanhC, dsig(o))],
-      1,
-    ) as tf.Tensor2D; // [batch, 4H]
-    const dcFromH = tf.mul(o, tf.sub(1, tf.square(tanhC))) as tf.Tensor2D; // [batch, H]
-    return { next: [hNext, cNext], local: [p, dcFromH, f] };
+      -1,
+    ); // [·, 4H]
+    return [p, tf.mul(o, tf.sub(1, tf.square(tanhC))), f];
   }
 
   backStep<T extends tf.Tensor>([p, dcFromH, f]: tf.Tensor2D[], [gh, gc]: T[]): StepGrad<T> {
-    const axis = gh.rank - 1;
     const dc = tf.add(gc, tf.mul(gh, rowsOf(dcFromH, gh)));
-    const da = tf.mul(tf.concat([dc, dc, dc, gh], axis), rowsOf(p, gh)) as T;
+    const da = tf.mul(tf.concat([dc, dc, dc, gh], -1), rowsOf(p, gh)) as T;
     return { dah: da, dax: da, direct: [null, tf.mul(dc, rowsOf(f, gh)) as T] };
   }
 }

@@ -16,11 +16,19 @@ export class RNNCell extends RecurrentCellBase implements Cell {
     super(1, inputSize, hiddenSize, weights, name);
   }
 
-  stepProjected(xw: tf.Tensor2D, [h]: State, withLocal: boolean) {
-    const act = ACTIVATIONS[this.nonlinearity];
-    const a = tf.add(tf.add(xw, tf.matMul(h, this.whhT)), this.bhh); // [batch, H]
-    const y = act.fn(a) as tf.Tensor2D;
-    return { next: [y], local: withLocal ? [act.grad(a, y) as tf.Tensor2D] : null };
+  // both biases act like one outside the recurrence: fold them into the projection
+  override project(x: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => tf.add(tf.matMul(x, this.wihT), tf.add(this.bih, this.bhh)) as tf.Tensor2D);
+  }
+
+  stepProjected(xw: tf.Tensor2D, [h]: State) {
+    const y = ACTIVATIONS[this.nonlinearity].fn(tf.add(xw, tf.matMul(h, this.whhT))) as tf.Tensor2D; // [batch, H]
+    return { next: [y], saved: [y] };
+  }
+
+  // φ′(a) from y = φ(a): all three nonlinearities allow it
+  localFactors([y]: tf.Tensor[]): tf.Tensor[] {
+    return [ACTIVATIONS[this.nonlinearity].gradFromOutput(y)];
   }
 
   backStep<T extends tf.Tensor>([dphi]: tf.Tensor2D[], [g]: T[]): StepGrad<T> {

@@ -23,23 +23,30 @@ export interface SequenceTrace {
   final: State;
 }
 
-/** Run `cell` over xs [T, B, I] from s0, keeping what backwardSequence needs. Call inside a tidy. */
+/**
+ * Run `cell` over xs [T, B, I] from s0, keeping what backwardSequence needs. The
+ * per-step loop does only the forward step; the backward factors of all T steps are
+ * computed afterwards in one element-wise pass over [T, B, ·] tensors. Call inside a tidy.
+ */
 export function forwardSequence(cell: Cell, xs: tf.Tensor3D, s0: State): SequenceTrace {
   const [T, B, I] = xs.shape;
   const x2d = tf.reshape(xs, [T * B, I]) as tf.Tensor2D;
   const xw = tf.unstack(tf.reshape(cell.project(x2d), [T, B, -1])) as tf.Tensor2D[];
-  let s = s0;
-  const hs: tf.Tensor2D[] = [];
-  const locals: tf.Tensor2D[][] = [];
+  const states: State[] = [s0];
+  const saved: tf.Tensor2D[][] = [];
   for (let t = 0; t < T; t++) {
-    const { next, local } = cell.stepProjected(xw[t], s, true);
-    hs.push(next[0]);
-    locals.push(local as tf.Tensor2D[]);
-    s = next;
+    const step = cell.stepProjected(xw[t], states[t]);
+    states.push(step.next);
+    saved.push(step.saved);
   }
-  const hsT = tf.stack(hs) as tf.Tensor3D;
-  const hPrev2d = tf.reshape(tf.concat([tf.expandDims(s0[0], 0), hsT.slice(0, T - 1)], 0), [T * B, cell.hiddenSize]) as tf.Tensor2D;
-  return { x2d, hs: hsT, hPrev2d, locals, final: s };
+  // [T, B, ·] stacks: saved activations of steps 1..T and the states they started from
+  const savedT = saved[0].map((_, j) => tf.stack(saved.map((s) => s[j])));
+  const prevT = s0.map((_, j) => tf.stack(states.slice(0, T).map((s) => s[j])));
+  const factorsT = cell.localFactors(savedT, prevT).map((f) => tf.unstack(f) as tf.Tensor2D[]);
+  const locals = Array.from({ length: T }, (_, t) => factorsT.map((f) => f[t]));
+  const hs = tf.stack(states.slice(1).map((s) => s[0])) as tf.Tensor3D;
+  const hPrev2d = tf.reshape(prevT[0], [T * B, cell.hiddenSize]) as tf.Tensor2D;
+  return { x2d, hs, hPrev2d, locals, final: states[T] };
 }
 
 export interface SequenceGrads {
@@ -79,11 +86,14 @@ export function backwardSequence(cell: Cell, trace: SequenceTrace, dHs: tf.Tenso
   const G = dahs[0].shape[1];
   const dAh = tf.reshape(tf.stack(dahs), [T * B, G]) as tf.Tensor2D; // [T·B, G·H]
   const dAx = daxs[0] === dahs[0] ? dAh : (tf.reshape(tf.stack(daxs), [T * B, G]) as tf.Tensor2D);
+  // column sums as a [1, T·B]·[T·B, G·H] matMul: wasm's Sum over axis 0 transposes first and is far slower
+  const ones = tf.ones([1, T * B]);
+  const colSum = (m: tf.Tensor2D) => tf.reshape(tf.matMul(ones, m), [G]);
   const grads = {
     weight_ih_T: tf.matMul(tf.transpose(trace.x2d), dAx), // [I, G·H]
     weight_hh_T: tf.matMul(tf.transpose(trace.hPrev2d), dAh), // [H, G·H]
-    bias_ih: tf.sum(dAx, 0),
-    bias_hh: tf.sum(dAh, 0),
+    bias_ih: colSum(dAx),
+    bias_hh: colSum(dAh),
   };
   const dXs = needInputGrad ? (tf.reshape(tf.matMul(dAx, cell.inputWeight()), [T, B, -1]) as tf.Tensor3D) : null;
   const dS0 = carry.map((c) => c ?? tf.zeros([B, H])) as State;

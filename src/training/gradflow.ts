@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Cell, State } from '../models/cell.js';
+import { forwardSequence } from './bptt.js';
 import { frobeniusNorm, logSlope, spectralNorm } from './linalg.js';
 
 /**
@@ -67,21 +68,9 @@ export interface JacobianResult {
   matrices?: Float64Array[];
 }
 
-/** Run the cell forward over xs [T, batch, I], keeping what the pullbacks need. Caller disposes. */
-function traceForward(cell: Cell, xs: tf.Tensor3D, state0?: State): { locals: tf.Tensor2D[][]; states: State[] } {
-  const [, batch] = xs.shape;
-  const inputs = tf.unstack(xs) as tf.Tensor2D[];
-  let s = state0 ? state0.map((t) => tf.clone(t)) : cell.initState(batch);
-  const locals: tf.Tensor2D[][] = [];
-  const states: State[] = [s];
-  for (const x of inputs) {
-    const { next, local } = cell.traceStep(x, s);
-    locals.push(local);
-    states.push(next);
-    s = next;
-  }
-  tf.dispose(inputs);
-  return { locals, states };
+/** The per-step pullback factors of the cell over xs [T, batch, I] (the trainer's forward pass). Caller disposes. */
+function traceForward(cell: Cell, xs: tf.Tensor3D, state0?: State): tf.Tensor2D[][] {
+  return tf.tidy(() => forwardSequence(cell, xs, state0 ?? cell.initState(xs.shape[1])).locals);
 }
 
 /** Seed cotangents at step t: identity rows on h (and on c in state mode). Each [batch, R, H]. */
@@ -205,7 +194,7 @@ export async function jacobianNorms(
   const H = cell.hiddenSize;
   const R = mode === 'state' ? 2 * H : H;
   const C = R;
-  const { locals, states } = traceForward(cell, xs, state0);
+  const locals = traceForward(cell, xs, state0);
   const weightHH = cell.recurrentWeight();
   try {
     const rows: JacobianRow[] = new Array(T);
@@ -257,7 +246,6 @@ export async function jacobianNorms(
   } finally {
     weightHH.dispose();
     tf.dispose(locals.flat());
-    tf.dispose(states.flat());
   }
 }
 
