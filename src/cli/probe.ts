@@ -2,13 +2,13 @@ import type { Argv } from 'yargs';
 import { CELL_KINDS } from '../models/cell.js';
 import { INITS } from '../models/init.js';
 import { NONLINEARITIES } from '../models/activations.js';
-import { probeRun } from '../tasks/probe-run.js';
+import { loadProbeSetup, probeRun } from '../tasks/probe-run.js';
 import { finiteNumber, nonNegativeInt, oneOf, positiveInt } from '../util/errors.js';
 import { fmt, printJson, startBackend, table, withCommon } from './common.js';
 
 export function probeOptions<T>(y: Argv<T>) {
   return withCommon(y)
-    .option('cell', { type: 'string', default: 'lstm', describe: 'rnn, lstm or gru' })
+    .option('cell', { type: 'string', describe: 'rnn, lstm or gru (default lstm; with --weights, the file’s)' })
     .option('weights', { type: 'string', describe: 'PyTorch-style weights JSON ({"cell","nonlinearity","state_dict"}) or a seqlab checkpoint.json' })
     .option('inputs', { type: 'string', describe: 'inputs JSON: {"inputs": [T][I] or [B][T][I], "h0"?, "c0"?}' })
     .option('hidden', { type: 'number', default: 128, describe: 'hidden units (random weights)' })
@@ -38,7 +38,7 @@ function displayGaps(T: number): number[] {
 export async function probeCommand(argv: ProbeArgs): Promise<void> {
   const a = argv as Record<string, unknown>;
   const opts = {
-    cell: oneOf('cell', a.cell, CELL_KINDS),
+    cell: a.cell === undefined ? undefined : oneOf('cell', a.cell, CELL_KINDS),
     weights: a.weights as string | undefined,
     inputs: a.inputs as string | undefined,
     hiddenSize: positiveInt('--hidden', a.hidden),
@@ -55,8 +55,9 @@ export async function probeCommand(argv: ProbeArgs): Promise<void> {
     allPairs: Boolean(a['all-pairs']),
     seed: finiteNumber('--seed', a.seed),
   };
+  const setup = loadProbeSetup({ ...opts, backend: '' }); // bad files fail before any work starts
   const backend = await startBackend(String(a.backend), Boolean(a.quiet));
-  const res = await probeRun({ ...opts, backend });
+  const res = await probeRun({ ...opts, backend }, setup);
   if (a.json) {
     printJson(res);
     return;

@@ -9,7 +9,8 @@ import { Rng } from '../util/rng.js';
 import { stripUndefined } from '../util/objects.js';
 
 export interface ProbeRunOptions extends Partial<CellOptions> {
-  cell: CellKind;
+  /** Cell of random weights; with `weights`, if given, it must match the file's. */
+  cell?: CellKind;
   /** PyTorch-style weights file; without it, random weights from the options below. */
   weights?: string;
   /** {"inputs": [T][I] or [B][T][I], "h0"?, "c0"?}; without it, N(0,1) inputs. */
@@ -55,7 +56,7 @@ function numericArray(value: unknown, depth: number, what: string): { flat: numb
       return;
     }
     if (!Array.isArray(v) || v.length !== shape[d]) {
-      throw inputError(`${what} has ragged rows: ${what}${path} has ${Array.isArray(v) ? v.length : 'no'} entries, expected ${shape[d]}`);
+      throw inputError(`${what}${path} has ${Array.isArray(v) ? v.length : 'no'} entries, expected ${shape[d]} (ragged rows)`);
     }
     v.forEach((x, i) => walk(x, d + 1, `${path}[${i}]`));
   };
@@ -103,8 +104,13 @@ export function parseProbeInputs(doc: unknown, source: string, hiddenSize: numbe
   return { xs, T, B, I, h0: state('h0'), c0: state('c0') };
 }
 
-/** `seqlab probe`: ‖∂h_T/∂h_k‖ for every k of one cell, random or from PyTorch weights. */
-export async function probeRun(opts: ProbeRunOptions): Promise<ProbeRunResult> {
+export interface ProbeSetup {
+  weights: RecurrentWeights;
+  inputs: ProbeInputs;
+}
+
+/** Read and check everything the probe needs (files, shapes) without touching tfjs. */
+export function loadProbeSetup(opts: ProbeRunOptions): ProbeSetup {
   const rng = new Rng(opts.seed);
   let weights: RecurrentWeights;
   if (opts.weights) {
@@ -112,12 +118,13 @@ export async function probeRun(opts: ProbeRunOptions): Promise<ProbeRunResult> {
     if (opts.layer >= weights.layers.length) throw usageError(`--layer ${opts.layer} is out of range: the weights have ${weights.layers.length} layer(s)`);
   } else {
     const cellOpts = { ...CELL_DEFAULTS, ...stripUndefined(opts) };
+    const cell = opts.cell ?? 'lstm';
     weights = {
-      cell: opts.cell,
+      cell,
       nonlinearity: cellOpts.nonlinearity,
       inputSize: opts.inputSize,
       hiddenSize: opts.hiddenSize,
-      layers: [initialWeights(opts.cell, opts.inputSize, opts.hiddenSize, cellOpts, rng.fork('init'))],
+      layers: [initialWeights(cell, opts.inputSize, opts.hiddenSize, cellOpts, rng.fork('init'))],
     };
     if (opts.layer !== 0) throw usageError('--layer needs --weights with that many layers');
   }
@@ -131,6 +138,13 @@ export async function probeRun(opts: ProbeRunOptions): Promise<ProbeRunResult> {
     const data = rng.fork('inputs');
     inputs = { xs: Float32Array.from({ length: T * B * I }, () => data.normal()), T, B, I };
   }
+  return { weights, inputs };
+}
+
+/** `seqlab probe`: ‖∂h_T/∂h_k‖ for every k of one cell, random or from PyTorch weights. */
+export async function probeRun(opts: ProbeRunOptions, setup: ProbeSetup = loadProbeSetup(opts)): Promise<ProbeRunResult> {
+  const { weights, inputs } = setup;
+  const H = weights.hiddenSize;
   const cells = weights.layers.slice(0, opts.layer + 1).map((w, l) =>
     createCell(weights.cell, l === 0 ? weights.inputSize : H, H, w, { nonlinearity: weights.nonlinearity }),
   );

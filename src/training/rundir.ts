@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SeqlabError } from '../util/errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/files.js';
@@ -13,6 +13,9 @@ export type LogRecord =
   | { type: 'end'; step: number; status: string; elapsedMs: number; stepsPerSec: number; gradflowMs: number }
   | { type: 'diverged'; step: number; loss: number; gradNorm: number };
 
+/** The files a run writes. */
+export const RUN_FILES = ['config.json', 'log.jsonl', 'metrics.json', 'checkpoint.json'] as const;
+
 /**
  * A run directory: config.json (fully resolved), log.jsonl, metrics.json and
  * checkpoint.json. JSON files are replaced atomically; the log grows by whole lines.
@@ -24,6 +27,8 @@ export class RunDir {
   static create(path: string, overwrite = false): RunDir {
     prepareOutDir(path, overwrite);
     const dir = new RunDir(path);
+    // an overwritten run must not keep files of the previous one
+    for (const name of RUN_FILES) rmSync(dir.file(name), { force: true });
     writeFileAtomic(dir.file('log.jsonl'), ''); // a fresh log for a fresh run
     return dir;
   }
