@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Cell, State } from '../models/cell.js';
 import type { SequenceModel } from '../models/model.js';
+import { headLossAndGrads, type ChunkTensors } from './loss.js';
+import type { LossName, Readout } from './task.js';
 
 /**
  * Hand-written backpropagation through time, the fast path of the trainer.
@@ -111,29 +113,31 @@ export interface ModelGrads {
 
 /**
  * Loss and exact gradients of every model variable for one chunk from state0:
- * forward each layer, autodiff only through the cheap read-out and loss
- * (`lossOf(hsTop, headW, headB)`), then hand-written BPTT down the stack.
+ * forward each layer, the read-out and loss with their hand-written gradients,
+ * then hand-written BPTT down the stack. No autodiff tape anywhere.
  * All returned tensors are new; the caller disposes them.
  */
 export function modelLossAndGrads(
   model: SequenceModel,
-  xs: tf.Tensor3D,
+  chunk: ChunkTensors,
   state0: State[],
-  lossOf: (hsTop: tf.Tensor3D, headW: tf.Tensor, headB: tf.Tensor) => tf.Scalar,
+  readout: Readout,
+  loss: LossName,
   withDHNorms = false,
 ): ModelGrads {
   const out = tf.tidy(() => {
     const traces: SequenceTrace[] = [];
-    let input = xs;
+    let input = chunk.inputs;
     model.layers.forEach((cell, l) => {
       const tr = forwardSequence(cell, input, state0[l]);
       traces.push(tr);
       input = tr.hs;
     });
     const top = traces[traces.length - 1];
-    const { value, grads: headGrads } = tf.valueAndGrads((h, w, b) => lossOf(h as tf.Tensor3D, w, b))([top.hs, model.headW, model.headB]);
-    const grads: Record<string, tf.Tensor> = { 'head.weight_T': headGrads[1], 'head.bias': headGrads[2] };
-    let dHs = headGrads[0] as tf.Tensor3D;
+    const head = headLossAndGrads(top.hs, model.headW as tf.Tensor2D, model.headB as tf.Tensor1D, chunk, readout, loss);
+    const value = head.loss;
+    const grads: Record<string, tf.Tensor> = { 'head.weight_T': head.dW, 'head.bias': head.db };
+    let dHs = head.dHs;
     let dHNorms: tf.Tensor1D | null = null;
     for (let l = model.layers.length - 1; l >= 0; l--) {
       const g = backwardSequence(model.layers[l], traces[l], dHs, l > 0);

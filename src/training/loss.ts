@@ -53,6 +53,59 @@ export function lossFromStates(
 }
 
 /**
+ * The read-out and loss of a chunk with their gradients written by hand (the trainer's
+ * fast path; lossFromStates is the autodiff reference the tests compare it with):
+ *   outputs = Hx W + b, with Hx = [h_t for every t] ("every") or Σ_t mask_t h_t ("last")
+ *   xent: ∂L/∂outputs = (softmax(outputs) − onehot(y)) w / count
+ *   mse:  ∂L/∂outputs = 2 (outputs − y) w / (count · O)
+ *   ∂L/∂W = Hxᵀ ∂L/∂outputs,  ∂L/∂b = 1ᵀ ∂L/∂outputs,  ∂L/∂Hx = ∂L/∂outputs Wᵀ
+ * Transposes are materialized (a transposed matMul operand is ~10× slower on wasm).
+ * Returns new tensors; call inside a tidy.
+ */
+export function headLossAndGrads(
+  hs: tf.Tensor3D,
+  headW: tf.Tensor2D,
+  headB: tf.Tensor1D,
+  chunk: ChunkTensors,
+  readout: Readout,
+  loss: LossName,
+): { loss: tf.Scalar; dHs: tf.Tensor3D; dW: tf.Tensor2D; db: tf.Tensor1D } {
+  const [T, B, H] = hs.shape;
+  const O = headW.shape[1];
+  let hx: tf.Tensor2D; // [N, H]
+  let w: tf.Tensor2D; // [N, 1] weight of each read-out row
+  if (readout === 'last') {
+    // Σ_t mask[t,b] h_t[b] as a [1, T]·[T, B·H] matMul (wasm's Sum over axis 0 transposes first)
+    const masked = tf.mul(hs, tf.expandDims(chunk.mask, 2));
+    hx = tf.reshape(tf.matMul(tf.ones([1, T]), tf.reshape(masked, [T, B * H])), [B, H]);
+    w = tf.reshape(tf.matMul(tf.ones([1, T]), chunk.mask), [B, 1]);
+  } else {
+    hx = tf.reshape(hs, [T * B, H]);
+    w = tf.reshape(chunk.mask, [T * B, 1]);
+  }
+  const outputs = tf.add(tf.matMul(hx, headW), headB); // [N, O]
+  let value: tf.Scalar;
+  let dOut: tf.Tensor2D;
+  if (loss === 'mse') {
+    const err = tf.sub(outputs, tf.reshape(chunk.targets, outputs.shape));
+    value = tf.div(tf.sum(tf.mul(tf.square(err), w)), chunk.count * O);
+    dOut = tf.mul(err, tf.mul(w, 2 / (chunk.count * O))) as tf.Tensor2D;
+  } else {
+    const logp = tf.logSoftmax(outputs);
+    // tf.oneHot(…, 'float32') is wrong on wasm 4.22: build int32, then cast
+    const onehot = tf.cast(tf.oneHot(tf.reshape(chunk.targets, [-1]) as tf.Tensor1D, O), 'float32');
+    value = tf.div(tf.neg(tf.sum(tf.mul(tf.mul(onehot, logp), w))), chunk.count);
+    dOut = tf.mul(tf.sub(tf.exp(logp), onehot), tf.div(w, chunk.count)) as tf.Tensor2D;
+  }
+  const N = hx.shape[0];
+  const dW = tf.matMul(tf.transpose(hx), dOut) as tf.Tensor2D;
+  const db = tf.reshape(tf.matMul(tf.ones([1, N]), dOut), [O]) as tf.Tensor1D;
+  const dHx = tf.matMul(dOut, tf.transpose(headW)); // [N, H]
+  const dHs = (readout === 'last' ? tf.mul(tf.expandDims(chunk.mask, 2), tf.expandDims(dHx, 0)) : tf.reshape(dHx, [T, B, H])) as tf.Tensor3D;
+  return { loss: value, dHs, dW, db };
+}
+
+/**
  * Forward a chunk from `state0` through the plain per-step path (autodiff-friendly;
  * perturb: see SequenceModel.run) and return its loss, read-outs and final state.
  */

@@ -3,7 +3,7 @@ import type { State } from '../models/cell.js';
 import type { SequenceModel } from '../models/model.js';
 import { SeqlabError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
-import { chunkLoss, lossFromStates, type ChunkTensors } from './loss.js';
+import { chunkLoss, type ChunkTensors } from './loss.js';
 import { jacobianNorms, type JacobianMode } from './gradflow.js';
 import { modelLossAndGrads } from './bptt.js';
 import {
@@ -206,7 +206,7 @@ export async function probeGradientFlow(
       if (l === top) {
         // ‖∂L/∂h_k‖, k = 0..T, on the top layer: the error signal BPTT delivers to each step
         const state0 = model.initState(batch.batchSize);
-        const g = modelLossAndGrads(model, chunk.inputs, state0, (hs, w, b) => lossFromStates(hs, w, b, chunk, task.readout, task.loss).loss, true);
+        const g = modelLossAndGrads(model, chunk, state0, task.readout, task.loss, true);
         rec.lossGrad = Array.from(await (g.dHNorms as tf.Tensor1D).data());
         tf.dispose([...state0, g.loss, ...Object.values(g.grads), ...g.final.flat(), g.dHNorms as tf.Tensor1D]);
       }
@@ -327,9 +327,7 @@ export async function train(
           continue;
         }
         if (config.schedule === 'step') optimizer.lr = stepDecayLr(config.lr, step, config);
-        const { loss: value, grads: named, final: next } = modelLossAndGrads(model, chunk.inputs, state, (hs, w, b) =>
-          lossFromStates(hs, w, b, chunk, task.readout, task.loss).loss,
-        );
+        const { loss: value, grads: named, final: next } = modelLossAndGrads(model, chunk, state, task.readout, task.loss);
         const grads = named;
         const normT = globalNorm(named);
         const [lossValue, gradNorm] = [(await value.data())[0], (await normT.data())[0]];

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { CELL_DEFAULTS, CELL_KINDS } from '../../src/models/cell.js';
 import { SequenceModel } from '../../src/models/model.js';
 import { modelLossAndGrads } from '../../src/training/bptt.js';
-import { chunkLoss, lossFromStates, type ChunkTensors } from '../../src/training/loss.js';
+import { chunkLoss, type ChunkTensors } from '../../src/training/loss.js';
 import { Rng } from '../../src/util/rng.js';
 
 // The hand-written BPTT (the trainer's fast path) against tfjs autodiff through the
@@ -46,7 +46,7 @@ describe('modelLossAndGrads (hand-written BPTT) = autodiff', () => {
         // a non-zero initial state exercises ∂L/∂s_0 paths too
         const state0 = model.layers.map((c) => Array.from({ length: c.numStates }, () => tf.randomNormal([B, H], 0, 0.5, 'float32', 7) as tf.Tensor2D));
         const before = tf.memory().numTensors;
-        const fast = modelLossAndGrads(model, chunk.inputs, state0, (hs, w, b) => lossFromStates(hs, w, b, chunk, readout, loss).loss, true);
+        const fast = modelLossAndGrads(model, chunk, state0, readout, loss, true);
         const vars = model.variables();
         const auto = tf.variableGrads(() => chunkLoss(model, chunk, state0, readout, loss).loss, Object.values(vars));
         expect(fast.loss.dataSync()[0]).toBeCloseTo(auto.value.dataSync()[0], 5);
