@@ -13,10 +13,16 @@ export interface ModelConfig extends CellOptions {
   numLayers: number;
   /** Width of the linear read-out (classes, or regression targets). */
   outputSize: number;
+  /**
+   * Token inputs: the vocabulary size V of an embedding [V, inputSize] in front of the
+   * first layer (nn.Embedding, N(0, 1) init); null = dense inputs. Default null.
+   */
+  vocabSize: number | null;
 }
 
 export const MODEL_DEFAULTS: Readonly<Omit<ModelConfig, 'inputSize' | 'outputSize'>> = {
   ...CELL_DEFAULTS,
+  vocabSize: null,
   cell: 'lstm',
   hiddenSize: 64,
   numLayers: 1,
@@ -57,8 +63,14 @@ export class SequenceModel {
   readonly layers: Cell[];
   readonly headW: tf.Variable; // [H, outputSize]
   readonly headB: tf.Variable; // [outputSize]
+  readonly embedding: tf.Variable | null; // [V, inputSize] for token inputs
 
-  constructor(readonly config: Readonly<ModelConfig>, layerWeights: LayerWeights[], head: { weight: ArrayLike<number>; bias: ArrayLike<number> }) {
+  constructor(
+    readonly config: Readonly<ModelConfig>,
+    layerWeights: LayerWeights[],
+    head: { weight: ArrayLike<number>; bias: ArrayLike<number> },
+    embedding: ArrayLike<number> | null = null,
+  ) {
     const { cell, inputSize, hiddenSize, outputSize } = config;
     this.layers = layerWeights.map((w, l) =>
       createCell(cell, l === 0 ? inputSize : hiddenSize, hiddenSize, w, config, `l${l}`),
@@ -68,6 +80,11 @@ export class SequenceModel {
     for (let o = 0; o < outputSize; o++) for (let h = 0; h < hiddenSize; h++) wT[h * outputSize + o] = head.weight[o * hiddenSize + h];
     this.headW = tf.tidy(() => tf.variable(tf.tensor2d(wT, [hiddenSize, outputSize])));
     this.headB = tf.tidy(() => tf.variable(tf.tensor1d(Float32Array.from(head.bias))));
+    if ((config.vocabSize == null) !== (embedding === null)) throw new Error('embedding weights must be given exactly when vocabSize is set');
+    this.embedding =
+      config.vocabSize == null || embedding === null
+        ? null
+        : tf.tidy(() => tf.variable(tf.tensor2d(Float32Array.from(embedding), [config.vocabSize as number, inputSize])));
   }
 
   static random(config: Readonly<ModelConfig>, rng: Rng): SequenceModel {
@@ -78,7 +95,8 @@ export class SequenceModel {
     const k = 1 / Math.sqrt(config.hiddenSize);
     const weight = Float64Array.from({ length: config.outputSize * config.hiddenSize }, () => rng.range(-k, k));
     const bias = Float64Array.from({ length: config.outputSize }, () => rng.range(-k, k));
-    return new SequenceModel(config, layers, { weight, bias });
+    const embedding = config.vocabSize == null ? null : Float64Array.from({ length: config.vocabSize * config.inputSize }, () => rng.normal());
+    return new SequenceModel(config, layers, { weight, bias }, embedding);
   }
 
   get hiddenSize(): number {
@@ -113,6 +131,13 @@ export class SequenceModel {
     return { tops, final: states };
   }
 
+  /** Token ids [T, B] (int32) → embeddings [T, B, inputSize]. */
+  embed(tokens: tf.Tensor2D): tf.Tensor3D {
+    if (!this.embedding) throw new Error('embed() needs a model with vocabSize');
+    const [T, B] = tokens.shape;
+    return tf.tidy(() => tf.reshape(tf.gather(this.embedding as tf.Variable, tf.reshape(tokens, [T * B])), [T, B, this.config.inputSize]) as tf.Tensor3D);
+  }
+
   /** Read-out: [N, H] → [N, outputSize]. */
   head(h: tf.Tensor2D): tf.Tensor2D {
     return tf.add(tf.matMul(h, this.headW), this.headB) as tf.Tensor2D;
@@ -125,6 +150,7 @@ export class SequenceModel {
     });
     out['head.weight_T'] = this.headW;
     out['head.bias'] = this.headB;
+    if (this.embedding) out['embedding.weight'] = this.embedding;
     return out;
   }
 
@@ -141,6 +167,11 @@ export class SequenceModel {
     const wT = await this.headW.data();
     out['head.weight'] = Array.from({ length: O }, (_, o) => Array.from({ length: H }, (_, h) => wT[h * O + o]));
     out['head.bias'] = Array.from(await this.headB.data());
+    if (this.embedding) {
+      const e = await this.embedding.data();
+      const E = this.config.inputSize;
+      out['embedding.weight'] = Array.from({ length: this.config.vocabSize as number }, (_, v) => Array.from(e.subarray(v * E, (v + 1) * E)));
+    }
     return out;
   }
 
@@ -148,13 +179,14 @@ export class SequenceModel {
     for (const cell of this.layers) cell.dispose();
     this.headW.dispose();
     this.headB.dispose();
+    this.embedding?.dispose();
   }
 }
 
 /** Parameter count of a model, without building it (for --match-params). */
-export function countParams(cell: CellKind, inputSize: number, hiddenSize: number, numLayers: number, outputSize: number): number {
+export function countParams(cell: CellKind, inputSize: number, hiddenSize: number, numLayers: number, outputSize: number, vocabSize: number | null = null): number {
   const G = GATES[cell] * hiddenSize;
-  let n = 0;
+  let n = vocabSize === null ? 0 : vocabSize * inputSize;
   for (let l = 0; l < numLayers; l++) n += G * ((l === 0 ? inputSize : hiddenSize) + hiddenSize + 2);
   return n + outputSize * (hiddenSize + 1);
 }

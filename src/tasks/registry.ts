@@ -2,9 +2,10 @@ import { usageError } from '../util/errors.js';
 import type { SequenceTask } from '../training/task.js';
 import { AddingTask } from './adding.js';
 import { CopyTask } from './copy.js';
+import { AgreementLMTask, AgreementTask, type AgreementConfig } from './agreement/task.js';
 import { stripUndefined } from '../util/objects.js';
 
-export const TASK_NAMES = ['adding', 'copy'] as const;
+export const TASK_NAMES = ['adding', 'copy', 'agreement', 'agreement-lm'] as const;
 export type TaskName = (typeof TASK_NAMES)[number];
 
 export interface TaskOptions {
@@ -12,6 +13,8 @@ export interface TaskOptions {
   evalSize?: number;
   probeSize?: number;
   seed: number;
+  /** agreement, agreement-lm: their own settings (AGREEMENT_DEFAULTS); evalSize there = test sentences per test distance. */
+  agreement?: Partial<AgreementConfig>;
 }
 
 /** Build a task by name; unknown names are a usage error listing the known ones. */
@@ -21,6 +24,13 @@ export function createTask(name: string, opts: TaskOptions): SequenceTask {
       return new AddingTask(stripUndefined(opts));
     case 'copy':
       return new CopyTask(stripUndefined(opts));
+    case 'agreement':
+    case 'agreement-lm': {
+      // sentence lengths come from the distances, not from a sequence length
+      if (opts.seqLen !== undefined) throw usageError(`--seq-len does not apply to the ${name} task; its lengths are set by the train and test distances`);
+      const config = stripUndefined({ ...opts.agreement, testSize: opts.evalSize ?? opts.agreement?.testSize, probeSize: opts.probeSize ?? opts.agreement?.probeSize, seed: opts.seed });
+      return name === 'agreement' ? new AgreementTask(config) : new AgreementLMTask(config);
+    }
     default:
       throw usageError(`unknown task ${JSON.stringify(name)}; use ${TASK_NAMES.join(', ')}`);
   }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Cell, State } from '../models/cell.js';
 import type { SequenceModel } from '../models/model.js';
-import { headLossAndGrads, type ChunkTensors } from './loss.js';
+import { chunkInputs, headLossAndGrads, type ChunkTensors } from './loss.js';
 import type { LossName, Readout } from './task.js';
 
 /**
@@ -127,7 +127,7 @@ export function modelLossAndGrads(
 ): ModelGrads {
   const out = tf.tidy(() => {
     const traces: SequenceTrace[] = [];
-    let input = chunk.inputs;
+    let input = chunkInputs(model, chunk);
     model.layers.forEach((cell, l) => {
       const tr = forwardSequence(cell, input, state0[l]);
       traces.push(tr);
@@ -140,13 +140,31 @@ export function modelLossAndGrads(
     let dHs = head.dHs;
     let dHNorms: tf.Tensor1D | null = null;
     for (let l = model.layers.length - 1; l >= 0; l--) {
-      const g = backwardSequence(model.layers[l], traces[l], dHs, l > 0);
+      const g = backwardSequence(model.layers[l], traces[l], dHs, l > 0 || model.embedding !== null);
       for (const [k, v] of Object.entries(g.grads)) grads[`${k}_l${l}`] = v;
       if (withDHNorms && l === model.layers.length - 1) dHNorms = tf.stack(g.dH.map((d) => tf.norm(d))) as tf.Tensor1D;
       if (g.dXs) dHs = g.dXs;
     }
+    if (model.embedding) grads['embedding.weight'] = embeddingGrad(dHs, chunk.tokenIds as Int32Array, model.config.vocabSize as number);
     const kept: tf.TensorContainer = { loss: value as tf.Scalar, grads, final: traces.map((t) => t.final), ...(dHNorms ? { dHNorms } : {}) };
     return kept;
   }) as unknown as Omit<ModelGrads, 'dHNorms'> & { dHNorms?: tf.Tensor1D };
   return { ...out, dHNorms: out.dHNorms ?? null };
+}
+
+/**
+ * ∂L/∂E for an embedding lookup x_t = E[token_t]: the rows of ∂L/∂x summed per token
+ * id (a scatter-add, done in JS: wasm lacks the UnsortedSegmentSum kernel tf.gather's
+ * gradient needs, and a one-hot matMul would cost V·N·E flops). dXs: [T, B, E].
+ */
+export function embeddingGrad(dXs: tf.Tensor3D, tokenIds: Int32Array, vocabSize: number): tf.Tensor2D {
+  const E = dXs.shape[2];
+  const dx = dXs.dataSync();
+  const acc = new Float32Array(vocabSize * E);
+  for (let n = 0; n < tokenIds.length; n++) {
+    const row = tokenIds[n] * E;
+    const src = n * E;
+    for (let e = 0; e < E; e++) acc[row + e] += dx[src + e];
+  }
+  return tf.tensor2d(acc, [vocabSize, E]);
 }

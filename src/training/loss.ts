@@ -5,10 +5,19 @@ import type { LossName, Readout } from './task.js';
 
 /** One chunk of a batch as tensors: time steps [t0, t0 + T). */
 export interface ChunkTensors {
-  inputs: tf.Tensor3D; // [T, B, I]
+  inputs: tf.Tensor3D | null; // [T, B, I] dense inputs, or
+  tokens: tf.Tensor2D | null; // [T, B] int32 token ids (embedded by the model)
+  tokenIds: Int32Array | null; // the same ids in JS, for the embedding gradient
   targets: tf.Tensor; // see Batch.targets, restricted to the chunk
   mask: tf.Tensor2D; // [T, B]
   count: number; // Σ mask: how many targets the chunk holds
+}
+
+/** The chunk's inputs to the first layer: dense, or the embeddings of its tokens. */
+export function chunkInputs(model: SequenceModel, chunk: ChunkTensors): tf.Tensor3D {
+  if (chunk.inputs) return chunk.inputs;
+  if (!chunk.tokens) throw new Error('a chunk needs inputs or tokens');
+  return model.embed(chunk.tokens);
 }
 
 /**
@@ -117,7 +126,7 @@ export function chunkLoss(
   loss: LossName,
   perturb?: tf.Tensor2D[],
 ): { loss: tf.Scalar; final: State[]; outputs: tf.Tensor2D } {
-  const { tops, final } = model.run(chunk.inputs, state0, perturb);
+  const { tops, final } = model.run(chunkInputs(model, chunk), state0, perturb);
   const hs = tf.stack(tops) as tf.Tensor3D;
   return { ...lossFromStates(hs, model.headW, model.headB, chunk, readout, loss), final };
 }

@@ -7,8 +7,10 @@ import type { Rng } from '../util/rng.js';
 export interface Batch {
   seqLen: number; // T
   batchSize: number; // B
-  /** [T, B, inputSize], time-major. */
+  /** [T, B, inputSize], time-major (dense-input tasks). */
   inputs: Float32Array;
+  /** [T, B] token ids, time-major (token-input tasks: vocabSize is set; inputs is then empty). */
+  tokens?: Int32Array;
   /**
    * readout "last": [B, outputSize] (mse) or [B] class ids (xent);
    * readout "every": [T, B, outputSize] (mse) or [T, B] class ids (xent).
@@ -26,8 +28,11 @@ export type LossName = 'mse' | 'xent';
 
 export interface SequenceTask {
   readonly name: string;
+  /** Features per step of dense inputs; for token inputs, the suggested embedding size. */
   readonly inputSize: number;
   readonly outputSize: number;
+  /** Token inputs: the vocabulary size (batches carry `tokens`). */
+  readonly vocabSize?: number;
   readonly readout: Readout;
   readonly loss: LossName;
   /** The eval metric and level that count as "reached" (steps-to-target in comparisons). */

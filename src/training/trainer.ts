@@ -3,7 +3,7 @@ import type { State } from '../models/cell.js';
 import type { SequenceModel } from '../models/model.js';
 import { SeqlabError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
-import { chunkLoss, type ChunkTensors } from './loss.js';
+import { chunkInputs, chunkLoss, type ChunkTensors } from './loss.js';
 import { jacobianNorms, type JacobianMode } from './gradflow.js';
 import { modelLossAndGrads } from './bptt.js';
 import {
@@ -126,8 +126,11 @@ function toTensors(batch: Batch, inputSize: number, t0: number, t1: number, read
     const slice = batch.targets.subarray(t0 * B * per, t1 * B * per);
     targets = isXent ? tf.tensor1d(slice as Int32Array, 'int32') : tf.tensor2d(slice as Float32Array, [len * B, outputSize]);
   }
+  const tokenIds = batch.tokens ? batch.tokens.subarray(t0 * B, t1 * B) : null;
   return {
-    inputs: tf.tensor3d(batch.inputs.subarray(t0 * B * inputSize, t1 * B * inputSize), [len, B, inputSize]),
+    inputs: tokenIds ? null : tf.tensor3d(batch.inputs.subarray(t0 * B * inputSize, t1 * B * inputSize), [len, B, inputSize]),
+    tokens: tokenIds ? tf.tensor2d(tokenIds, [len, B], 'int32') : null,
+    tokenIds,
     targets,
     mask: tf.tensor2d(maskChunk, [len, B]),
     count,
@@ -142,7 +145,9 @@ function defaultMask(T: number, B: number, readout: 'last' | 'every'): Float32Ar
 }
 
 function disposeChunk(c: ChunkTensors): void {
-  tf.dispose([c.inputs, c.targets, c.mask]);
+  tf.dispose([c.targets, c.mask]);
+  if (c.inputs) c.inputs.dispose();
+  if (c.tokens) c.tokens.dispose();
 }
 
 function chunkBounds(T: number, bptt: number): [number, number][] {
@@ -190,7 +195,9 @@ export async function probeGradientFlow(
     const top = model.layers.length - 1;
     const layers = allLayers ? model.layers.map((_, l) => l) : [top];
     for (const l of layers) {
-      const inputs = layerInputs(model, chunk.inputs, l);
+      const xs = chunkInputs(model, chunk);
+      const inputs = layerInputs(model, xs, l);
+      if (xs !== chunk.inputs) xs.dispose();
       const jac = await jacobianNorms(model.layers[l], inputs, undefined, { mode });
       inputs.dispose();
       const rec: Record<string, unknown> = {
@@ -320,7 +327,7 @@ export async function train(
         const chunk = toTensors(batch, task.inputSize, t0, t1, task.readout, task.outputSize, isXent);
         if (chunk.count === 0) {
           // no targets here: advance the state only
-          const next = tf.tidy(() => keepState(model.run(chunk.inputs, state).final));
+          const next = tf.tidy(() => keepState(model.run(chunkInputs(model, chunk), state).final));
           tf.dispose(state.flat());
           state = next;
           disposeChunk(chunk);
