@@ -100,11 +100,20 @@ export function headLossAndGrads(
     value = tf.div(tf.sum(tf.mul(tf.square(err), w)), chunk.count * O);
     dOut = tf.mul(err, tf.mul(w, 2 / (chunk.count * O))) as tf.Tensor2D;
   } else {
-    const logp = tf.logSoftmax(outputs);
+    // one exp over [N, O] (the costliest element-wise op at large O): p = softmax, log Σ exp via the same sum
+    const max = tf.max(outputs, 1, true);
+    const e = tf.exp(tf.sub(outputs, max));
+    const sumE = tf.sum(e, 1, true); // [N, 1]
+    const p = tf.div(e, sumE);
+    // the logit of each row's target, by a gather on the flattened logits (no [N, O] one-hot needed for the value)
+    const N0 = outputs.shape[0];
+    const flatIdx = tf.add(tf.mul(tf.range(0, N0, 1, 'int32'), tf.scalar(O, 'int32')), tf.reshape(chunk.targets, [-1]));
+    const picked = tf.reshape(tf.gather(tf.reshape(outputs, [-1]), flatIdx), [N0, 1]);
+    const nll = tf.sub(tf.add(tf.log(sumE), max), picked); // −log p_target, [N, 1]
+    value = tf.div(tf.sum(tf.mul(nll, w)), chunk.count);
     // tf.oneHot(…, 'float32') is wrong on wasm 4.22: build int32, then cast
     const onehot = tf.cast(tf.oneHot(tf.reshape(chunk.targets, [-1]) as tf.Tensor1D, O), 'float32');
-    value = tf.div(tf.neg(tf.sum(tf.mul(tf.mul(onehot, logp), w))), chunk.count);
-    dOut = tf.mul(tf.sub(tf.exp(logp), onehot), tf.div(w, chunk.count)) as tf.Tensor2D;
+    dOut = tf.mul(tf.sub(p, onehot), tf.div(w, chunk.count)) as tf.Tensor2D;
   }
   const N = hx.shape[0];
   const dW = tf.matMul(tf.transpose(hx), dOut) as tf.Tensor2D;

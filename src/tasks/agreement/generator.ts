@@ -372,6 +372,7 @@ function plannerFor(lex: Lexicon, constructions: readonly Construction[], maxDep
 
 class Planner {
   private readonly feasibleMemo = new Map<string, boolean>();
+  private readonly workingMoves = new Map<string, Move[]>();
   /** PP length (preposition + article + noun, no adjective) → the prepositions of that length. */
   private readonly pps = new Map<number, Preposition[]>();
   private readonly names = new Map<number, PlaceName[]>();
@@ -408,7 +409,9 @@ class Planner {
 
   sample(rng: Rng, s: PlanState): Segment[] {
     if (s.budget === 0) return [];
-    const moves = this.moves(s).filter((m) => this.works(m));
+    const key = stateKey(s);
+    let moves = this.workingMoves.get(key);
+    if (!moves) this.workingMoves.set(key, (moves = this.moves(s).filter((m) => this.works(m))));
     if (moves.length === 0) throw new Error(`agreement planner: no move from a feasible state ${JSON.stringify(s)}`);
     const kinds = [...new Set(moves.map((m) => m.kind))];
     const kind = weightedPick(rng, kinds, (k) => WEIGHTS[k]);
@@ -438,7 +441,7 @@ class Planner {
   private feasible(s: PlanState): boolean {
     if (s.budget < 0) return false;
     if (s.budget === 0) return s.need === 0;
-    const key = `${s.budget}|${s.need}|${s.depth}|${+s.canRelativize}|${+s.isTop}|${+s.afterName}`;
+    const key = stateKey(s);
     let ok = this.feasibleMemo.get(key);
     if (ok === undefined) {
       // not re-entrant on the same key: every move strictly shrinks the budget
@@ -492,6 +495,10 @@ class Planner {
     }
     return moves;
   }
+}
+
+function stateKey(s: PlanState): string {
+  return `${s.budget}|${s.need}|${s.depth}|${+s.canRelativize}|${+s.isTop}|${+s.afterName}`;
 }
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {

@@ -1,0 +1,106 @@
+import * as tf from '@tensorflow/tfjs';
+import type { CellKind } from '../models/cell.js';
+import { CELL_DEFAULTS } from '../models/cell.js';
+import { SequenceModel } from '../models/model.js';
+import { modelLossAndGrads } from '../training/bptt.js';
+import { jacobianNorms } from '../training/gradflow.js';
+import type { ChunkTensors } from '../training/loss.js';
+import { Optimizer, OPTIMIZER_DEFAULTS, clipByGlobalNorm, globalNorm } from '../training/optim.js';
+import { Rng } from '../util/rng.js';
+import { randomCell } from '../models/model.js';
+
+/**
+ * Throughput of the word-level LM training step, the same step as the peers'
+ * reference scripts: embedding(V, H) → one recurrent layer (H) → linear to V at
+ * every position → softmax cross-entropy (mean over B·T) → backward (full BPTT over
+ * one chunk) → clip the global gradient norm to 5 → SGD with lr 1. Inputs and
+ * targets are fixed random tokens, as in the peers' scripts.
+ */
+export interface BenchConfig {
+  cell: CellKind;
+  hidden: number;
+  vocab: number;
+  batch: number;
+  bptt: number;
+  steps: number;
+  warmup: number;
+  seed: number;
+}
+
+export const BENCH_DEFAULTS: Readonly<BenchConfig> = { cell: 'lstm', hidden: 128, vocab: 1000, batch: 20, bptt: 35, steps: 20, warmup: 2, seed: 1 };
+
+export interface BenchResult {
+  impl: string;
+  cell: CellKind;
+  hidden: number;
+  vocab: number;
+  batch: number;
+  length: number;
+  msPerBatch: number;
+  tokensPerSec: number;
+}
+
+export async function benchTrainStep(config: Partial<BenchConfig> = {}): Promise<BenchResult> {
+  const c = { ...BENCH_DEFAULTS, ...config };
+  const rng = new Rng(c.seed);
+  const model = SequenceModel.random(
+    { ...CELL_DEFAULTS, cell: c.cell, inputSize: c.hidden, hiddenSize: c.hidden, numLayers: 1, outputSize: c.vocab, vocabSize: c.vocab },
+    rng,
+  );
+  const ids = Int32Array.from({ length: c.bptt * c.batch }, () => rng.int(c.vocab));
+  const targets = Int32Array.from({ length: c.bptt * c.batch }, () => rng.int(c.vocab));
+  const chunk: ChunkTensors = {
+    inputs: null,
+    tokens: tf.tensor2d(ids, [c.bptt, c.batch], 'int32'),
+    tokenIds: ids,
+    targets: tf.tensor1d(targets, 'int32'),
+    mask: tf.ones([c.bptt, c.batch]) as tf.Tensor2D,
+    count: c.bptt * c.batch,
+  };
+  const optimizer = new Optimizer({ ...OPTIMIZER_DEFAULTS, optimizer: 'sgd', lr: 1 });
+  const vars = model.variables();
+  const step = () => {
+    const state0 = model.initState(c.batch);
+    const r = modelLossAndGrads(model, chunk, state0, 'every', 'xent');
+    const norm = globalNorm(r.grads);
+    const n = norm.dataSync()[0];
+    tf.tidy(() => optimizer.apply(vars, clipByGlobalNorm(r.grads, n, 5)));
+    r.loss.dataSync();
+    tf.dispose([...state0.flat(), r.loss, norm, ...Object.values(r.grads), ...r.final.flat()]);
+  };
+  try {
+    for (let i = 0; i < c.warmup; i++) step();
+    const t0 = performance.now();
+    for (let i = 0; i < c.steps; i++) step();
+    const ms = (performance.now() - t0) / c.steps;
+    return {
+      impl: `seqlab (${tf.getBackend()})`,
+      cell: c.cell,
+      hidden: c.hidden,
+      vocab: c.vocab,
+      batch: c.batch,
+      length: c.bptt,
+      msPerBatch: +ms.toFixed(2),
+      tokensPerSec: Math.round((c.batch * c.bptt) / (ms / 1000)),
+    };
+  } finally {
+    optimizer.dispose();
+    tf.dispose([chunk.tokens as tf.Tensor, chunk.targets, chunk.mask]);
+    model.dispose();
+  }
+}
+
+/** Time of one full probe: ‖∂h_T/∂h_k‖ for all k, spectral and Frobenius, on random weights. */
+export async function benchProbe(cell: CellKind = 'lstm', hidden = 128, seqLen = 1000, seed = 1): Promise<{ cell: CellKind; hidden: number; T: number; ms: number }> {
+  const rng = new Rng(seed);
+  const c = randomCell(cell, 16, hidden, CELL_DEFAULTS, rng);
+  const xs = tf.tensor3d(Float32Array.from({ length: seqLen * 16 }, () => rng.normal()), [seqLen, 1, 16]);
+  try {
+    const t0 = performance.now();
+    await jacobianNorms(c, xs);
+    return { cell, hidden, T: seqLen, ms: +(performance.now() - t0).toFixed(1) };
+  } finally {
+    xs.dispose();
+    c.dispose();
+  }
+}
