@@ -22,3 +22,12 @@ export { createTask, TASK_NAMES } from './tasks/registry.js';
 export { trainRun, type TrainRunOptions } from './tasks/train-run.js';
 export { probeRun, type ProbeRunOptions } from './tasks/probe-run.js';
 export { compareRun, parseCells, COMPARE_PRESETS, type CompareOptions, type CompareResult } from './tasks/compare.js';
+export { createTokenizer, describeTokenizer, isSpecialToken, TOKENIZER_NAMES, TOKENIZER_DEFAULTS, type Tokenizer, type TokenizerName, type TokenizerOptions, type TokenizerSpec } from './data/tokenize.js';
+export { Vocabulary, UNK, EOS, UNK_ID, EOS_ID, VOCAB_DEFAULTS, type VocabOptions, type VocabularyJSON } from './data/vocab.js';
+export {
+  resolveCorpus, readBrown, readBrownTagged, brownTaggedSplits, brownDir, readTextCorpus, readPtbDir, readTextFile, splitByWords, positionSplitSizes,
+  buildVocabulary, encodeCorpus, corpusStats, describeCorpus, SPLITS, EOS_MODES, CORPUS_DEFAULTS, BENGIO_BROWN_SPLIT,
+  type Corpus, type CorpusKind, type CorpusOptions, type BrownOptions, type TaggedSentence, type EosMode, type SplitName, type Splits, type SplitStats,
+} from './data/corpus.js';
+export { KneserNeyModel, UniformLM, evaluateTokenLM, estimateDiscounts, NGRAM_DEFAULTS, BOUNDARIES, MAX_ORDER, type Boundary, type Discounts, type NgramOptions, type TokenLM, type Evaluation } from './data/ngram.js';
+export { ngramRun, loadVocabulary, NGRAM_RUN_DEFAULTS, type NgramRunOptions, type NgramRunResult } from './tasks/ngram-run.js';

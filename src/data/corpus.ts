@@ -7,7 +7,7 @@
  *               first 800 000 words train, the next 200 000 valid, the rest test; the
  *               vocabulary keeps the words seen more than 3 times in train.
  *   text file   any UTF-8 text, tokenized (en / pt / whitespace); one <eos> per non-blank
- *               line, or per sentence found by natural's SentenceTokenizer. Split by
+ *               line, or per sentence (tokenize.ts says how sentences are found). Split by
  *               position: the last ⌊n/10⌋ sentences test, the ⌊n/10⌋ before them valid
  *               (at least 1 each), the rest train.
  *   directory   Penn-Treebank style: train.txt, valid.txt, test.txt (or ptb.train.txt, …),
@@ -213,17 +213,17 @@ export function readTextCorpus(path: string, options: Partial<CorpusOptions> = {
   if (!(EOS_MODES as readonly string[]).includes(opts.eos)) throw usageError(`unknown eos mode ${JSON.stringify(opts.eos)}; use ${EOS_MODES.join(', ')}`);
   const tokenizer = createTokenizer({ name: opts.tokenizer, lowercase: opts.lowercase });
   const text = readTextFile(path, 'corpus file');
-  const units =
+  const sentences =
     opts.eos === 'line'
-      ? lines(text)
+      ? lines(text).map((l) => tokenizer.tokenize(l))
       : text
           .split(/(?:\r\n|\n|\r)[ \t]*(?:\r\n|\n|\r)/) // paragraphs: blocks between blank lines
           .flatMap((p) => tokenizer.sentences(p.replace(/\s+/g, ' ')));
-  const sentences = units.map((u) => tokenizer.tokenize(u)).filter((s) => s.length > 0);
-  if (sentences.length === 0) throw inputError(`corpus file is empty (no words): ${path}`);
-  const sizes = positionSplitSizes(sentences.length);
+  const nonEmpty = sentences.filter((s) => s.length > 0);
+  if (nonEmpty.length === 0) throw inputError(`corpus file is empty (no words): ${path}`);
+  const sizes = positionSplitSizes(nonEmpty.length);
   if (sizes.train < 1) {
-    throw inputError(`corpus too small to split: ${path} has ${sentences.length} ${opts.eos === 'line' ? 'non-blank lines' : 'sentences'}; train, valid and test need at least 1 each`);
+    throw inputError(`corpus too small to split: ${path} has ${nonEmpty.length} ${opts.eos === 'line' ? 'non-blank lines' : 'sentences'}; train, valid and test need at least 1 each`);
   }
   const unit = opts.eos === 'line' ? 'lines' : 'sentences';
   return {
@@ -231,10 +231,10 @@ export function readTextCorpus(path: string, options: Partial<CorpusOptions> = {
     name: path,
     tokenizer: tokenizer.spec,
     lowercase: opts.lowercase,
-    train: stream(sentences.slice(0, sizes.train)),
-    valid: stream(sentences.slice(sizes.train, sizes.train + sizes.valid)),
-    test: stream(sentences.slice(sizes.train + sizes.valid)),
-    splitRule: `by position: of ${sentences.length} ${unit}, the first ${sizes.train} train, the next ${sizes.valid} valid, the last ${sizes.test} test`,
+    train: stream(nonEmpty.slice(0, sizes.train)),
+    valid: stream(nonEmpty.slice(sizes.train, sizes.train + sizes.valid)),
+    test: stream(nonEmpty.slice(sizes.train + sizes.valid)),
+    splitRule: `by position: of ${nonEmpty.length} ${unit}, the first ${sizes.train} train, the next ${sizes.valid} valid, the last ${sizes.test} test`,
     // a word seen once in train becomes <unk>, so a model learns what to do with unseen words
     vocabDefaults: { minCount: 2, maxSize: null },
   };

@@ -86,11 +86,6 @@ function seeds(cell: Cell, batch: number, mode: JacobianMode): tf.Tensor3D[] {
   });
 }
 
-/** The Jacobian read off the cotangents: [batch, R, C]. */
-function readJacobian(cot: tf.Tensor3D[], mode: JacobianMode): tf.Tensor3D {
-  return mode === 'state' && cot.length === 2 ? (tf.concat(cot, 2) as tf.Tensor3D) : tf.clone(cot[0]);
-}
-
 interface NormBuffers {
   warm: Float64Array[]; // per sequence, power-iteration warm start
 }
@@ -139,7 +134,8 @@ async function sweep(
   const logScale = new Float64Array(batch); // log of the scale of the current cotangents
   let cot = seeds(cell, batch, mode);
   let pending: { k: number; jac: tf.Tensor3D; scale: tf.Tensor1D }[] = [];
-  const flush = async () => {
+  // read the pending Jacobians back; `keep` is still in use as the current cotangent
+  const flush = async (keep: tf.Tensor | null) => {
     if (pending.length === 0) return;
     const stacked = tf.stack(pending.map((p) => p.jac));
     const scales = tf.stack(pending.map((p) => p.scale));
@@ -151,24 +147,29 @@ async function sweep(
       for (let b = 0; b < batch; b++) logScale[b] += Math.log(scale[i * batch + b]);
       visit(p.k, data.subarray(i * per, (i + 1) * per), logScale);
     });
-    tf.dispose(pending.flatMap((p) => [p.jac, p.scale]));
+    tf.dispose(pending.flatMap((p) => (p.jac === keep ? [p.scale] : [p.jac, p.scale])));
     pending = [];
   };
   for (let k = t - 1; k >= 0; k--) {
     const raw = cell.pullback(locals[k], cot, weightHH);
-    tf.dispose(cot);
+    // the previous cotangents are no longer needed, except the one a pending record owns
+    for (const c of cot) if (!pending.some((p) => p.jac === c)) c.dispose();
     const { next, scale } = tf.tidy(() => {
-      const maxAbs = tf.max(tf.stack(raw.map((c) => tf.max(tf.abs(c), [1, 2]))), 0); // [batch]
-      const safe = tf.where(tf.greater(maxAbs, 0), maxAbs, tf.onesLike(maxAbs)) as tf.Tensor1D; // an all-zero Jacobian stays 0
-      const inv = tf.reshape(tf.reciprocal(safe), [batch, 1, 1]);
-      return { next: raw.map((c) => tf.mul(c, inv) as tf.Tensor3D), scale: safe };
+      // per-sequence max |·|, floored so an all-zero Jacobian stays exactly 0
+      const maxAbs = raw.map((c) => tf.max(tf.abs(c), [1, 2]) as tf.Tensor1D).reduce((a, b) => tf.maximum(a, b));
+      const m = tf.maximum(maxAbs, 1e-30) as tf.Tensor1D; // [batch]
+      const m3 = tf.reshape(m, [batch, 1, 1]);
+      return { next: raw.map((c) => tf.div(c, m3) as tf.Tensor3D), scale: m };
     });
     tf.dispose(raw);
     cot = next;
-    pending.push({ k, jac: readJacobian(cot, mode), scale });
-    if (pending.length === CHUNK) await flush();
+    pending.push({ k, jac: mode === 'state' && cot.length === 2 ? (tf.concat(cot, 2) as tf.Tensor3D) : cot[0], scale });
+    if (pending.length === CHUNK) {
+      const owned = cot[0];
+      await flush(owned);
+    }
   }
-  await flush();
+  await flush(null);
   tf.dispose(cot);
 }
 

@@ -1,8 +1,10 @@
 import { Rng } from '../../util/rng.js';
 import { nonNegativeInt, positiveInt, usageError } from '../../util/errors.js';
+import { stripUndefined } from '../../util/objects.js';
 import {
   PLACE_KIND,
   adjectiveForm,
+  loadLexicon,
   prepositionWithArticle,
   type Adjective,
   type GrammaticalNumber,
@@ -188,8 +190,9 @@ export function generateExamples(lex: Lexicon, rng: Rng, config: Partial<Generat
   });
 }
 
+/** Defaults filled in and every field checked (usage errors); constructions resolved from presets. */
 export function resolveGeneratorConfig(config: Partial<GeneratorConfig>): GeneratorConfig {
-  const cfg = { ...GENERATOR_DEFAULTS, ...config };
+  const cfg = { ...GENERATOR_DEFAULTS, ...stripUndefined(config) };
   const [lo, hi] = checkRange('distance', cfg.distance);
   const attractors = cfg.attractors === 'free' ? 'free' : checkRange('attractors', cfg.attractors);
   const rate = cfg.indefiniteRate;
@@ -248,7 +251,8 @@ export interface SplitOptions {
   constructions?: readonly Construction[];
   maxDepth?: number;
   indefiniteRate?: number;
-  lexicon: Lexicon;
+  /** Default: the shipped lexicon. */
+  lexicon?: Lexicon;
 }
 
 export interface Split {
@@ -275,6 +279,7 @@ export function makeSplit(opts: SplitOptions, rng: Rng): Split {
   if (!Array.isArray(opts.testDistances) || opts.testDistances.length === 0) throw usageError('testDistances must list at least one distance');
   const testDistances = opts.testDistances.map((d) => nonNegativeInt('test distance', d));
   if (new Set(testDistances).size !== testDistances.length) throw usageError(`testDistances has a repeated distance: ${testDistances.join(', ')}`);
+  const lexicon = opts.lexicon ?? loadLexicon();
   const base = {
     attractors: opts.attractors ?? GENERATOR_DEFAULTS.attractors,
     constructions: opts.constructions ?? GENERATOR_DEFAULTS.constructions,
@@ -286,12 +291,12 @@ export function makeSplit(opts: SplitOptions, rng: Rng): Split {
   const testPrefixes = new Set<string>();
   for (const d of testDistances) {
     const cfg = resolveGeneratorConfig({ ...base, distance: [d, d] });
-    const draw = distanceDrawer(opts.lexicon, cfg);
+    const draw = distanceDrawer(lexicon, cfg);
     const r = rng.fork(`test/d=${d}`);
     const seen = new Set<string>();
     for (let tries = 0; seen.size < testSize; tries++) {
       if (tries >= MAX_DRAWS_PER_SENTENCE * testSize) throw tooFew(seen.size, testSize, `test sentences at distance ${d}`);
-      const ex = generateExample(opts.lexicon, r, { ...cfg, ...draw(r) });
+      const ex = generateExample(lexicon, r, { ...cfg, ...draw(r) });
       const key = ex.tokens.join(' ');
       if (seen.has(key)) continue;
       seen.add(key);
@@ -301,13 +306,13 @@ export function makeSplit(opts: SplitOptions, rng: Rng): Split {
   }
 
   const cfg = resolveGeneratorConfig({ ...base, distance: [trainMin, trainMax] });
-  const draw = distanceDrawer(opts.lexicon, cfg);
+  const draw = distanceDrawer(lexicon, cfg);
   const r = rng.fork('train');
   const train: AgreementExample[] = [];
   const seen = new Set<string>();
   for (let tries = 0; train.length < trainSize; tries++) {
     if (tries >= MAX_DRAWS_PER_SENTENCE * trainSize) throw tooFew(train.length, trainSize, 'training sentences');
-    const ex = generateExample(opts.lexicon, r, { ...cfg, ...draw(r) });
+    const ex = generateExample(lexicon, r, { ...cfg, ...draw(r) });
     const key = ex.tokens.join(' ');
     if (seen.has(key) || testPrefixes.has(prefixKey(ex))) continue;
     seen.add(key);

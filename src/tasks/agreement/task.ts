@@ -232,23 +232,24 @@ export class AgreementTally {
   }
 }
 
-/** (a) Number prediction from the prefix before the verb. */
-export class AgreementTask implements SequenceTask {
-  readonly name = 'agreement';
+/** What both framings share: the data, batches built by `toBatch`, the fixed eval and probe batches. */
+abstract class AgreementTaskBase {
+  abstract readonly name: string;
   readonly inputSize: number;
-  readonly outputSize = 2;
-  readonly readout = 'last' as const;
   readonly loss = 'xent' as const;
   readonly target = { metric: 'accuracy', goal: 'max' as const, value: 0.9 };
-  private readonly data: AgreementData;
-  private readonly evalSet: Batch[];
+  protected readonly data: AgreementData;
+  protected readonly evalSet: Batch[];
   private readonly probe: Batch;
 
-  constructor(config: Partial<AgreementConfig> = {}) {
+  constructor(
+    config: Partial<AgreementConfig>,
+    private readonly toBatch: (examples: readonly AgreementExample[], vocab: Vocabulary) => Batch,
+  ) {
     this.data = new AgreementData(config);
     this.inputSize = this.data.vocab.size;
-    this.evalSet = this.data.evalGroups.map((g) => numberBatch(g, this.data.vocab));
-    this.probe = numberBatch(this.data.probeExamples, this.data.vocab);
+    this.evalSet = this.data.evalGroups.map((g) => toBatch(g, this.data.vocab));
+    this.probe = toBatch(this.data.probeExamples, this.data.vocab);
   }
 
   get config(): Readonly<AgreementConfig> {
@@ -269,7 +270,7 @@ export class AgreementTask implements SequenceTask {
   }
 
   trainBatch(rng: Rng, batchSize: number): Batch {
-    return numberBatch(this.data.sample(rng, batchSize), this.data.vocab);
+    return this.toBatch(this.data.sample(rng, batchSize), this.data.vocab);
   }
 
   evalBatches(): Batch[] {
@@ -278,6 +279,21 @@ export class AgreementTask implements SequenceTask {
 
   probeBatch(): Batch {
     return this.probe;
+  }
+
+  describe(): Record<string, unknown> {
+    return this.data.describe(this.name);
+  }
+}
+
+/** (a) Number prediction from the prefix before the verb. */
+export class AgreementTask extends AgreementTaskBase implements SequenceTask {
+  readonly name = 'agreement';
+  readonly outputSize = 2;
+  readonly readout = 'last' as const;
+
+  constructor(config: Partial<AgreementConfig> = {}) {
+    super(config, numberBatch);
   }
 
   /** outputs[i]: [B_i, 2] logits (sg, pl) for evalBatches()[i]; the larger one is the prediction. */
@@ -290,58 +306,17 @@ export class AgreementTask implements SequenceTask {
     });
     return { accuracy: tally.accuracy, loss, ...tally.breakdown() };
   }
-
-  describe(): Record<string, unknown> {
-    return this.data.describe(this.name);
-  }
 }
 
 /** (b) A word LM on the sentences; the probe compares the two verb forms after each test prefix. */
-export class AgreementLMTask implements SequenceTask {
+export class AgreementLMTask extends AgreementTaskBase implements SequenceTask {
   readonly name = 'agreement-lm';
-  readonly inputSize: number;
   readonly outputSize: number;
   readonly readout = 'every' as const;
-  readonly loss = 'xent' as const;
-  readonly target = { metric: 'accuracy', goal: 'max' as const, value: 0.9 };
-  private readonly data: AgreementData;
-  private readonly evalSet: Batch[];
-  private readonly probe: Batch;
 
   constructor(config: Partial<AgreementConfig> = {}) {
-    this.data = new AgreementData(config);
-    this.inputSize = this.data.vocab.size;
+    super(config, lmBatch);
     this.outputSize = this.data.vocab.size;
-    this.evalSet = this.data.evalGroups.map((g) => lmBatch(g, this.data.vocab));
-    this.probe = lmBatch(this.data.probeExamples, this.data.vocab);
-  }
-
-  get config(): Readonly<AgreementConfig> {
-    return this.data.config;
-  }
-
-  get vocab(): Vocabulary {
-    return this.data.vocab;
-  }
-
-  get evalExamples(): readonly (readonly AgreementExample[])[] {
-    return this.data.evalGroups;
-  }
-
-  get trainExamples(): readonly AgreementExample[] {
-    return this.data.train;
-  }
-
-  trainBatch(rng: Rng, batchSize: number): Batch {
-    return lmBatch(this.data.sample(rng, batchSize), this.data.vocab);
-  }
-
-  evalBatches(): Batch[] {
-    return this.evalSet;
-  }
-
-  probeBatch(): Batch {
-    return this.probe;
   }
 
   /**
@@ -375,9 +350,5 @@ export class AgreementLMTask implements SequenceTask {
       });
     });
     return { accuracy: tally.accuracy, loss, perplexity: Math.exp(loss), ...tally.breakdown() };
-  }
-
-  describe(): Record<string, unknown> {
-    return this.data.describe(this.name);
   }
 }
