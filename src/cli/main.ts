@@ -2,6 +2,7 @@ import yargs from 'yargs';
 import { Parser } from 'yargs/helpers';
 import { EXIT_CODES, SeqlabError } from '../util/errors.js';
 import { benchCommand, benchOptions } from './bench.js';
+import { sampleCommand, sampleOptions } from './sample.js';
 import { compareCommand, compareOptions } from './compare.js';
 import { ngramCommand, ngramOptions } from './ngram.js';
 import { probeCommand, probeOptions } from './probe.js';
@@ -26,9 +27,10 @@ export async function main(args: string[]): Promise<number> {
       .command('train', 'train one model on one task; writes a run directory', trainOptions, trainCommand)
       .command('probe', 'gradient flow ‖∂h_T/∂h_k‖ of a cell: random or PyTorch weights', probeOptions, probeCommand)
       .command('ngram', 'Kneser–Ney n-gram baseline: valid/test perplexity on a corpus (brown, a text file, a PTB directory)', ngramOptions, ngramCommand)
+      .command('sample', 'generate text from a language-model checkpoint', sampleOptions, sampleCommand)
       .command('bench', 'training-step and probe throughput, beside PyTorch / tf.layers when given', benchOptions, benchCommand)
       .option('verbose', { type: 'boolean', default: false, describe: 'stack traces on errors' })
-      .demandCommand(1, 'name a command: compare, train, probe, bench (seqlab --help lists them)')
+      .demandCommand(1, 'name a command: compare, train, probe, sample, ngram, bench (seqlab --help lists them)')
       .strict()
       .parserConfiguration({ 'duplicate-arguments-array': false }) // a repeated option: the last one wins
       .recommendCommands()

@@ -7,7 +7,9 @@ import { TRAIN_DEFAULTS } from '../training/trainer.js';
 import { MODEL_DEFAULTS } from '../models/model.js';
 import { trainRun } from '../tasks/train-run.js';
 import { TASK_NAMES } from '../tasks/registry.js';
-import { finiteNumber, nonNegativeInt, oneOf, positiveInt } from '../util/errors.js';
+import { finiteNumber, nonNegativeInt, oneOf, positiveInt, usageError } from '../util/errors.js';
+import { LM_DEFAULTS } from '../tasks/lm.js';
+import { TOKENIZER_NAMES } from '../data/tokenize.js';
 import { fmt, printJson, startBackend, withCommon } from './common.js';
 import { ProgressReporter } from './progress.js';
 
@@ -16,6 +18,16 @@ interface OptionSpec {
   default?: unknown;
   describe: string;
 }
+
+/** Named settings for `train` (as option values; anything given on the command line wins). */
+export const TRAIN_PRESETS: Readonly<Record<string, Record<string, string | number | boolean>>> = {
+  // Zaremba et al. (2014) "small": 2 × 200 LSTM, U(±0.1), bptt 20, batch 20, SGD lr 1 halved each epoch after the 4th, clip 5, 13 epochs
+  small: {
+    task: 'lm', cell: 'lstm', layers: 2, hidden: 200, init: 'uniform', 'init-scale': 0.1, bptt: 20, batch: 20,
+    optimizer: 'sgd', lr: 1, 'clip-norm': 5, schedule: 'step', 'decay-factor': 0.5, 'decay-start': 4, 'decay-every': 1,
+    'decay-unit': 'epochs', epochs: 13,
+  },
+};
 
 /** The training options shared by `train` and `compare`, with their defaults. */
 export const TRAIN_OPTIONS: Readonly<Record<string, OptionSpec>> = {
@@ -44,6 +56,16 @@ export const TRAIN_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   'early-stop': { type: 'number', default: TRAIN_DEFAULTS.earlyStop, describe: 'stop after N evals without improvement (0 = never)' },
   'gradflow-every': { type: 'number', default: TRAIN_DEFAULTS.gradflowEvery, describe: 'log gradient flow every N steps (0 = off)' },
   'gradflow-mode': { type: 'string', default: TRAIN_DEFAULTS.gradflowMode, describe: 'LSTM Jacobian mode: h or state' },
+  'init-scale': { type: 'number', default: MODEL_DEFAULTS.initScale, describe: 'a of U(±a) for --init uniform' },
+  'decay-start': { type: 'number', default: TRAIN_DEFAULTS.decayStart, describe: 'step schedule: updates (or epochs) at the full rate first' },
+  'decay-unit': { type: 'string', default: 'steps', describe: 'units of --decay-every/--decay-start: steps or epochs (lm)' },
+  preset: { type: 'string', describe: `named settings, overridable option by option: ${Object.keys(TRAIN_PRESETS).join(', ')}` },
+  corpus: { type: 'string', default: LM_DEFAULTS.corpus, describe: 'lm: "brown", a UTF-8 text file, or a dir with train/valid/test.txt' },
+  tokenizer: { type: 'string', default: LM_DEFAULTS.tokenizer, describe: `lm: tokenizer for text files: ${TOKENIZER_NAMES.join(', ')}` },
+  lowercase: { type: 'boolean', default: LM_DEFAULTS.lowercase, describe: 'lm: lower-case the corpus' },
+  'min-count': { type: 'number', describe: 'lm: keep words seen ≥ N times in train (default: the corpus rule; Brown > 3)' },
+  'vocab-size': { type: 'number', describe: 'lm: cap the vocabulary (most frequent first)' },
+  epochs: { type: 'number', describe: 'lm: passes over the training text (sets --steps)' },
   overwrite: { type: 'boolean', default: false, describe: 'reuse a non-empty output directory' },
 };
 
@@ -56,14 +78,16 @@ export function declareTrainOptions<T>(y: Argv<T>, withDefaults = true, override
   let out = withCommon(y);
   for (const [name, spec] of Object.entries(TRAIN_OPTIONS)) {
     const def = name in overrides ? overrides[name] : spec.default;
-    out = out.option(name, { type: spec.type, describe: spec.describe, ...(withDefaults && def !== undefined ? { default: def } : {}) }) as typeof out;
+    const describe = !withDefaults && def !== undefined ? `${spec.describe} (default ${def})` : spec.describe;
+    out = out.option(name, { type: spec.type, describe, ...(withDefaults && def !== undefined ? { default: def } : {}) }) as typeof out;
   }
   return out;
 }
 
 export function trainOptions<T>(y: Argv<T>) {
-  return declareTrainOptions(y)
-    .option('cell', { type: 'string', default: MODEL_DEFAULTS.cell, describe: 'rnn, lstm or gru' })
+  // defaults are merged in trainCommand, under --preset, so a preset can change them
+  return declareTrainOptions(y, false)
+    .option('cell', { type: 'string', describe: `rnn, lstm or gru (default ${MODEL_DEFAULTS.cell})` })
     .option('seq-len', { type: 'number', describe: 'sequence length of synthetic tasks (adding: 50, copy: 50)' })
     .option('out', { type: 'string', describe: 'run directory (default runs/<task>-<cell>-<time>)' });
 }
@@ -85,12 +109,23 @@ export function parseTrainArgs(a: Record<string, unknown>) {
     task: String(a.task),
     taskOptions: {
       evalSize: a['eval-size'] === undefined ? undefined : positiveInt('--eval-size', a['eval-size']),
+      lm: {
+        corpus: String(a.corpus),
+        tokenizer: oneOf('tokenizer', a.tokenizer, TOKENIZER_NAMES),
+        lowercase: Boolean(a.lowercase),
+        minCount: a['min-count'] === undefined ? null : positiveInt('--min-count', a['min-count']),
+        vocabSize: a['vocab-size'] === undefined ? null : positiveInt('--vocab-size', a['vocab-size']),
+        bptt: positiveInt('--bptt', a.bptt === 0 ? LM_DEFAULTS.bptt : a.bptt),
+      },
     },
+    epochs: a.epochs === undefined ? undefined : positiveInt('--epochs', a.epochs),
+    decayUnit: oneOf('decay unit', a['decay-unit'], ['steps', 'epochs'] as const),
     model: {
       hiddenSize: positiveInt('--hidden', a.hidden),
       numLayers: positiveInt('--layers', a.layers),
       init: oneOf('init', a.init, INITS),
       initStd: finiteNumber('--init-std', a['init-std'], 0, true),
+      initScale: finiteNumber('--init-scale', a['init-scale'], 0, true),
       nonlinearity: oneOf('nonlinearity', a.nonlinearity, NONLINEARITIES),
       forgetBias: a['forget-bias'] === undefined ? null : finiteNumber('--forget-bias', a['forget-bias']),
     },
@@ -103,9 +138,11 @@ export function parseTrainArgs(a: Record<string, unknown>) {
       weightDecay: finiteNumber('--weight-decay', a['weight-decay'], 0),
       clipNorm: finiteNumber('--clip-norm', a['clip-norm'], 0) || null,
       clipValue: finiteNumber('--clip-value', a['clip-value'], 0) || null,
-      bptt: nonNegativeInt('--bptt', a.bptt),
+      // lm: --bptt is the length of each batch (the task cuts the text), not a cut inside one
+      bptt: String(a.task) === 'lm' ? 0 : nonNegativeInt('--bptt', a.bptt),
       schedule: oneOf('schedule', a.schedule, SCHEDULES),
       decayEvery: positiveInt('--decay-every', a['decay-every']),
+      decayStart: nonNegativeInt('--decay-start', a['decay-start']),
       decayFactor: finiteNumber('--decay-factor', a['decay-factor'], 0, true),
       patience: positiveInt('--patience', a.patience),
       evalEvery: positiveInt('--eval-every', a['eval-every']),
@@ -118,8 +155,16 @@ export function parseTrainArgs(a: Record<string, unknown>) {
   };
 }
 
+/** Option values: the defaults, then the preset, then what the user gave. */
+export function withPreset(argv: Record<string, unknown>, extraDefaults: Record<string, unknown> = {}): Record<string, unknown> {
+  const given = Object.fromEntries(Object.entries(argv).filter(([, v]) => v !== undefined));
+  const preset = given.preset === undefined ? {} : TRAIN_PRESETS[String(given.preset)];
+  if (!preset) throw usageError(`unknown preset ${JSON.stringify(given.preset)}; use ${Object.keys(TRAIN_PRESETS).join(', ')}`);
+  return { ...trainOptionDefaults(), cell: MODEL_DEFAULTS.cell, ...extraDefaults, ...preset, ...given };
+}
+
 export async function trainCommand(argv: TrainArgs): Promise<void> {
-  const a = argv as Record<string, unknown>;
+  const a = withPreset(argv as Record<string, unknown>);
   const cell = oneOf('cell', a.cell, CELL_KINDS);
   const base = parseTrainArgs(a);
   const task = base.task;

@@ -5,18 +5,20 @@ import type { Rng } from '../util/rng.js';
  * gives the same weights on every backend. Matrices are row-major [rows, cols] in
  * PyTorch's layout (weight_ih: [gates·H, I], weight_hh: [gates·H, H]).
  */
-export const INITS = ['pytorch', 'normal', 'xavier', 'he', 'orthogonal', 'identity'] as const;
+export const INITS = ['pytorch', 'uniform', 'normal', 'xavier', 'he', 'orthogonal', 'identity'] as const;
 export type InitName = (typeof INITS)[number];
 
 export interface InitOptions {
   init: InitName;
   /** σ for `normal`. Default 0.1. */
   initStd: number;
+  /** Half-width a of U(±a) for `uniform` (Zaremba et al. 2014 use 0.1 for every parameter). Default 0.1. */
+  initScale: number;
   /** Scale of the identity for `identity` (IRNN). Default 1. */
   identityScale: number;
 }
 
-export const INIT_DEFAULTS: Readonly<InitOptions> = { init: 'pytorch', initStd: 0.1, identityScale: 1 };
+export const INIT_DEFAULTS: Readonly<InitOptions> = { init: 'pytorch', initStd: 0.1, initScale: 0.1, identityScale: 1 };
 
 export type Matrix = Float64Array; // row-major
 
@@ -55,6 +57,7 @@ export function randomOrthogonal(rng: Rng, n: number): Float64Array {
  * Weights of one recurrent layer with `gates` blocks: weight_ih [gates·H, I],
  * weight_hh [gates·H, H], bias_ih and bias_hh [gates·H].
  * - pytorch: everything U(±1/√H), as nn.RNN/LSTM/GRU.
+ * - uniform: everything U(±initScale).
  * - normal: weights N(0, initStd²), biases 0.
  * - xavier: Glorot uniform per gate block, U(±√(6/(fanIn+H))), biases 0.
  * - he: N(0, 2/fanIn) per block, biases 0.
@@ -87,6 +90,13 @@ export function initRecurrentLayer(
         bias_hh: uniform(rng, G, k),
       };
     }
+    case 'uniform':
+      return {
+        weight_ih: uniform(rng, G * inputSize, opts.initScale),
+        weight_hh: uniform(rng, G * H, opts.initScale),
+        bias_ih: uniform(rng, G, opts.initScale),
+        bias_hh: uniform(rng, G, opts.initScale),
+      };
     case 'normal':
       return {
         weight_ih: normal(rng, G * inputSize, opts.initStd),

@@ -91,11 +91,15 @@ export class SequenceModel {
     const layers = Array.from({ length: config.numLayers }, (_, l) =>
       initialWeights(config.cell, l === 0 ? config.inputSize : config.hiddenSize, config.hiddenSize, config, rng),
     );
-    // nn.Linear default: U(±1/√fanIn)
-    const k = 1 / Math.sqrt(config.hiddenSize);
+    // nn.Linear default U(±1/√fanIn) and nn.Embedding N(0, 1); `uniform` makes every parameter U(±initScale)
+    const uniform = config.init === 'uniform';
+    const k = uniform ? config.initScale : 1 / Math.sqrt(config.hiddenSize);
     const weight = Float64Array.from({ length: config.outputSize * config.hiddenSize }, () => rng.range(-k, k));
     const bias = Float64Array.from({ length: config.outputSize }, () => rng.range(-k, k));
-    const embedding = config.vocabSize == null ? null : Float64Array.from({ length: config.vocabSize * config.inputSize }, () => rng.normal());
+    const embedding =
+      config.vocabSize == null
+        ? null
+        : Float64Array.from({ length: config.vocabSize * config.inputSize }, () => (uniform ? rng.range(-k, k) : rng.normal()));
     return new SequenceModel(config, layers, { weight, bias }, embedding);
   }
 

@@ -4,8 +4,9 @@ import { AddingTask } from './adding.js';
 import { CopyTask } from './copy.js';
 import { AgreementLMTask, AgreementTask, type AgreementConfig } from './agreement/task.js';
 import { stripUndefined } from '../util/objects.js';
+import { LMTask, type LMConfig } from './lm.js';
 
-export const TASK_NAMES = ['adding', 'copy', 'agreement', 'agreement-lm'] as const;
+export const TASK_NAMES = ['adding', 'copy', 'agreement', 'agreement-lm', 'lm'] as const;
 export type TaskName = (typeof TASK_NAMES)[number];
 
 export interface TaskOptions {
@@ -15,6 +16,10 @@ export interface TaskOptions {
   seed: number;
   /** agreement, agreement-lm: their own settings (AGREEMENT_DEFAULTS); evalSize there = test sentences per test distance. */
   agreement?: Partial<AgreementConfig>;
+  /** lm: corpus, vocabulary and batching (LM_DEFAULTS). */
+  lm?: Partial<LMConfig>;
+  /** Token tasks: the embedding size (default: the hidden size). */
+  embedSize?: number;
 }
 
 /** Build a task by name; unknown names are a usage error listing the known ones. */
@@ -31,6 +36,9 @@ export function createTask(name: string, opts: TaskOptions): SequenceTask {
       const config = stripUndefined({ ...opts.agreement, testSize: opts.evalSize ?? opts.agreement?.testSize, probeSize: opts.probeSize ?? opts.agreement?.probeSize, seed: opts.seed });
       return name === 'agreement' ? new AgreementTask(config) : new AgreementLMTask(config);
     }
+    case 'lm':
+      if (opts.seqLen !== undefined) throw usageError('--seq-len does not apply to the lm task; use --bptt for the truncated-BPTT length');
+      return new LMTask(stripUndefined({ ...opts.lm, seed: opts.seed }), opts.embedSize ?? 200);
     default:
       throw usageError(`unknown task ${JSON.stringify(name)}; use ${TASK_NAMES.join(', ')}`);
   }

@@ -1,7 +1,7 @@
 import { SequenceModel, MODEL_DEFAULTS, type ModelConfig } from '../models/model.js';
 import { RunDir } from '../training/rundir.js';
-import { TRAIN_DEFAULTS, train, type Progress, type TrainConfig, type TrainResult } from '../training/trainer.js';
-import { SeqlabError } from '../util/errors.js';
+import { TRAIN_DEFAULTS, evaluate, train, type Progress, type TrainConfig, type TrainResult } from '../training/trainer.js';
+import { SeqlabError, usageError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { stripUndefined } from '../util/objects.js';
 import { createTask, type TaskOptions } from './registry.js';
@@ -11,6 +11,10 @@ export interface TrainRunOptions {
   taskOptions: Omit<TaskOptions, 'seed'>;
   model: Partial<Omit<ModelConfig, 'inputSize' | 'outputSize'>>;
   train: Partial<TrainConfig>;
+  /** Tasks with epochs (lm): train this many passes; sets steps (and evalEvery to one epoch unless given). */
+  epochs?: number;
+  /** Units of decayEvery/decayStart: optimizer steps, or epochs (tasks with epochs). Default steps. */
+  decayUnit?: 'steps' | 'epochs';
   /** Run directory; none = nothing written. */
   out?: string;
   overwrite?: boolean;
@@ -32,13 +36,43 @@ export interface TrainRunResult {
  */
 export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
   // stripUndefined: an option passed as undefined keeps its default instead of erasing it
-  const trainConfig: Readonly<TrainConfig> = Object.freeze({ ...TRAIN_DEFAULTS, ...stripUndefined(opts.train) });
-  const task = createTask(opts.task, { ...opts.taskOptions, seed: trainConfig.seed });
+  const given = stripUndefined(opts.train);
+  const seed = given.seed ?? TRAIN_DEFAULTS.seed;
+  const hiddenSize = opts.model.hiddenSize ?? MODEL_DEFAULTS.hiddenSize;
+  const task = createTask(opts.task, {
+    ...opts.taskOptions,
+    embedSize: opts.taskOptions.embedSize ?? hiddenSize,
+    lm: { ...opts.taskOptions.lm, ...(given.batchSize !== undefined ? { batchSize: given.batchSize } : {}) },
+    seed,
+  });
+  const perEpoch = (task as { stepsPerEpoch?: number }).stepsPerEpoch;
+  if (opts.epochs !== undefined && perEpoch === undefined) throw usageError(`--epochs applies to tasks with epochs (lm), not ${opts.task}; use --steps`);
+  const byEpochs =
+    opts.epochs !== undefined && perEpoch !== undefined
+      ? { steps: opts.epochs * perEpoch, evalEvery: given.evalEvery ?? perEpoch }
+      : perEpoch !== undefined && given.evalEvery === undefined
+        ? { evalEvery: perEpoch }
+        : {};
+  // an LM's batch is its stream count, fixed by the task
+  const lmBatch = task.stateful && (task as { config?: { batchSize?: number } }).config?.batchSize;
+  if (opts.decayUnit === 'epochs' && perEpoch === undefined) throw usageError(`--decay-unit epochs applies to tasks with epochs (lm), not ${opts.task}`);
+  const inEpochs =
+    opts.decayUnit === 'epochs' && perEpoch !== undefined
+      ? { decayEvery: (given.decayEvery ?? 1) * perEpoch, decayStart: (given.decayStart ?? 0) * perEpoch }
+      : {};
+  const trainConfig: Readonly<TrainConfig> = Object.freeze({
+    ...TRAIN_DEFAULTS,
+    ...given,
+    ...byEpochs,
+    ...inEpochs,
+    ...(lmBatch ? { batchSize: lmBatch } : {}),
+  });
   const modelConfig: Readonly<ModelConfig> = Object.freeze({
     ...MODEL_DEFAULTS,
     ...stripUndefined(opts.model),
     inputSize: task.inputSize,
     outputSize: task.outputSize,
+    vocabSize: task.vocabSize ?? null,
   });
   const runDir = opts.out ? RunDir.create(opts.out, opts.overwrite) : undefined;
   const model = SequenceModel.random(modelConfig, new Rng(`${trainConfig.seed}/init`));
@@ -46,7 +80,14 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
   runDir?.writeJson('config.json', config);
   runDir?.log({ type: 'start', backend: opts.backend, params: model.numParams() });
   try {
-    const result = await train(model, task, trainConfig, { runDir, onProgress: opts.onProgress });
+    const vocabulary = (task as { vocab?: { toJSON(): unknown } }).vocab?.toJSON();
+    const result = await train(model, task, trainConfig, {
+      runDir,
+      onProgress: opts.onProgress,
+      checkpointExtra: vocabulary ? () => ({ vocabulary, taskConfig: task.describe() }) : undefined,
+    });
+    const test = task.testBatches ? await evaluate(model, task, task.testBatches()) : null;
+    if (test) runDir?.log({ type: 'eval', step: result.steps, loss: test.loss, metrics: { ...test.metrics, split: null } });
     const last = result.gradflow.filter((g) => g.layer === modelConfig.numLayers - 1).at(-1) ?? null;
     const metrics = {
       task: task.name,
@@ -57,6 +98,7 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
       params: model.numParams(),
       eval: result.finalEval,
       best: result.bestEval,
+      ...(test ? { test } : {}),
       gradflow: last,
     };
     runDir?.writeJson('metrics.json', metrics);

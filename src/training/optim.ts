@@ -124,18 +124,23 @@ export const SCHEDULES = ['constant', 'step', 'plateau'] as const;
 export type ScheduleName = (typeof SCHEDULES)[number];
 
 export interface ScheduleConfig {
-  /** constant; step: lr × decayFactor every decayEvery steps; plateau: lr × decayFactor after `patience` evals without improvement. */
+  /**
+   * constant; step: lr × decayFactor every decayEvery steps after the first decayStart
+   * steps; plateau: lr × decayFactor after `patience` evals without improvement.
+   */
   schedule: ScheduleName;
   decayEvery: number;
+  /** Steps at the full rate before the step schedule starts counting. Default 0. */
+  decayStart: number;
   decayFactor: number;
   patience: number;
 }
 
-export const SCHEDULE_DEFAULTS: Readonly<ScheduleConfig> = { schedule: 'constant', decayEvery: 1000, decayFactor: 0.5, patience: 3 };
+export const SCHEDULE_DEFAULTS: Readonly<ScheduleConfig> = { schedule: 'constant', decayEvery: 1000, decayStart: 0, decayFactor: 0.5, patience: 3 };
 
 /** Learning rate after `step` updates under a step schedule. Pure. */
-export function stepDecayLr(baseLr: number, step: number, cfg: Pick<ScheduleConfig, 'decayEvery' | 'decayFactor'>): number {
-  return baseLr * cfg.decayFactor ** Math.floor(step / cfg.decayEvery);
+export function stepDecayLr(baseLr: number, step: number, cfg: Pick<ScheduleConfig, 'decayEvery' | 'decayFactor'> & { decayStart?: number }): number {
+  return baseLr * cfg.decayFactor ** Math.floor(Math.max(0, step - (cfg.decayStart ?? 0)) / cfg.decayEvery);
 }
 
 /** Tracks the best validation loss; says when to decay (plateau) or stop (early stopping). */

@@ -39,7 +39,13 @@ export interface SequenceTask {
   readonly target?: { metric: string; goal: 'max' | 'min'; value: number };
   /** Carry the hidden state from one batch to the next (language modeling). Default false. */
   readonly stateful?: boolean;
+  /** Stateful tasks: true when the next training batch starts the stream afresh (the carried state is dropped). */
+  startsStream?(): boolean;
+  /** evaluate() needs the read-out values (default true; a language model needs only the loss). */
+  readonly usesOutputs?: boolean;
   trainBatch(rng: Rng, batchSize: number): Batch;
+  /** A held-out test set, evaluated once at the end of training. */
+  testBatches?(): Batch[];
   /** The fixed validation set. */
   evalBatches(): Batch[];
   /** A fixed small batch for the gradient-flow probes. */

@@ -85,6 +85,8 @@ export interface TrainOptions {
   onProgress?: (p: Progress) => void;
   /** Write checkpoint.json at each evaluation and at the end. Default true when runDir is set. */
   checkpoint?: boolean;
+  /** More fields for checkpoint.json (e.g. the vocabulary, so model and vocabulary never separate). */
+  checkpointExtra?: () => Record<string, unknown>;
 }
 
 export type TrainStatus = 'completed' | 'early-stopped';
@@ -226,21 +228,42 @@ export async function probeGradientFlow(
 }
 
 /** Validation loss (mean over counted targets) and task metrics on the task's eval set. */
-export async function evaluate(model: SequenceModel, task: SequenceTask): Promise<{ loss: number; metrics: Record<string, number | null> }> {
+/**
+ * Loss (mean over counted targets) and task metrics on `batches` (default: the task's
+ * eval set). A stateful task's batches are one stream: the state carries across them.
+ */
+export async function evaluate(
+  model: SequenceModel,
+  task: SequenceTask,
+  batches: Batch[] = task.evalBatches(),
+): Promise<{ loss: number; metrics: Record<string, number | null> }> {
   const outputs: Float32Array[] = [];
   let lossSum = 0;
   let count = 0;
-  for (const batch of task.evalBatches()) {
-    const chunk = toTensors(batch, task.inputSize, 0, batch.seqLen, task.readout, task.outputSize, task.loss === 'xent');
-    const [loss, out] = tf.tidy(() => {
-      const r = chunkLoss(model, chunk, model.initState(batch.batchSize), task.readout, task.loss);
-      return [r.loss, r.outputs];
-    });
-    lossSum += (await loss.data())[0] * chunk.count;
-    count += chunk.count;
-    outputs.push((await out.data()) as Float32Array);
-    tf.dispose([loss, out]);
-    disposeChunk(chunk);
+  let state: State[] | null = null;
+  try {
+    for (const batch of batches) {
+      const chunk = toTensors(batch, task.inputSize, 0, batch.seqLen, task.readout, task.outputSize, task.loss === 'xent');
+      const s0: State[] = state ?? model.initState(batch.batchSize);
+      const kept = tf.tidy(() => {
+        const { loss, outputs: out, final } = chunkLoss(model, chunk, s0, task.readout, task.loss);
+        return { loss, final, ...(task.usesOutputs === false ? {} : { out }) };
+      }) as unknown as { loss: tf.Scalar; final: State[]; out?: tf.Tensor2D };
+      const r = { ...kept, out: kept.out ?? null };
+      if (task.stateful) {
+        tf.dispose(s0.flat());
+        state = r.final;
+      } else {
+        tf.dispose([...s0.flat(), ...r.final.flat()]);
+      }
+      lossSum += (await r.loss.data())[0] * chunk.count;
+      count += chunk.count;
+      if (r.out) outputs.push((await r.out.data()) as Float32Array);
+      tf.dispose([r.loss, ...(r.out ? [r.out] : [])]);
+      disposeChunk(chunk);
+    }
+  } finally {
+    if (state) tf.dispose((state as State[]).flat());
   }
   const loss = lossSum / Math.max(count, 1);
   return { loss, metrics: task.evaluate(outputs, loss) };
@@ -307,7 +330,7 @@ export async function train(
     evals.push(finalEval);
     runDir?.log({ type: 'eval', step, loss: ev.loss, metrics: ev.metrics });
     if (saveCheckpoints && runDir) {
-      if (!(await writeCheckpoint(model, runDir, step, config))) diverge('weights became non-finite', ev.loss, NaN);
+      if (!(await writeCheckpoint(model, runDir, step, config, options.checkpointExtra?.()))) diverge('weights became non-finite', ev.loss, NaN);
       checkpointStep = step;
     }
     const improved = plateau.observe(ev.loss, step);
@@ -322,7 +345,13 @@ export async function train(
     await runProbe();
     outer: while (step < config.steps) {
       const batch = task.trainBatch(dataRng, config.batchSize);
-      state = task.stateful && carried ? carried : model.initState(batch.batchSize);
+      const restart = task.startsStream?.() ?? false; // e.g. a new pass over an LM's text
+      if (carried && (restart || !task.stateful)) {
+        tf.dispose(carried.flat());
+        carried = null;
+      }
+      state = carried ?? model.initState(batch.batchSize);
+      carried = null;
       for (const [t0, t1] of chunkBounds(batch.seqLen, config.bptt)) {
         const chunk = toTensors(batch, task.inputSize, t0, t1, task.readout, task.outputSize, isXent);
         if (chunk.count === 0) {
@@ -363,8 +392,7 @@ export async function train(
         if (step >= config.steps) break;
       }
       if (task.stateful) {
-        if (carried) tf.dispose(carried.flat());
-        carried = state;
+        carried = state; // taken (and cleared) at the top of the next batch
       } else {
         tf.dispose(state.flat());
       }
@@ -395,7 +423,13 @@ export async function train(
  * checkpoint.json: the PyTorch-style weights file (loadable by `seqlab probe --weights`) plus the step and config.
  * Returns false, writing nothing, if any weight is NaN/Inf (JSON would store it as null).
  */
-export async function writeCheckpoint(model: SequenceModel, runDir: RunDir, step: number, trainConfig: Readonly<TrainConfig>): Promise<boolean> {
+export async function writeCheckpoint(
+  model: SequenceModel,
+  runDir: RunDir,
+  step: number,
+  trainConfig: Readonly<TrainConfig>,
+  extra: Record<string, unknown> = {},
+): Promise<boolean> {
   const stateDict = await model.stateDict();
   if (!Object.values(stateDict).every((w) => w.flat().every(Number.isFinite))) return false;
   runDir.writeJson('checkpoint.json', {
@@ -405,6 +439,7 @@ export async function writeCheckpoint(model: SequenceModel, runDir: RunDir, step
     nonlinearity: model.config.nonlinearity,
     model: model.config,
     train: trainConfig,
+    ...extra,
     state_dict: stateDict,
   });
   runDir.log({ type: 'checkpoint', step, file: 'checkpoint.json' });

@@ -1,0 +1,32 @@
+import type { Argv } from 'yargs';
+import { sampleRun } from '../tasks/sample.js';
+import { finiteNumber, positiveInt, usageError } from '../util/errors.js';
+import { printJson, startBackend, withCommon } from './common.js';
+
+export function sampleOptions<T>(y: Argv<T>) {
+  return withCommon(y)
+    .option('checkpoint', { type: 'string', describe: 'run directory or checkpoint.json of a --task lm run' })
+    .option('prompt', { type: 'string', default: '', describe: 'text to start from' })
+    .option('length', { type: 'number', default: 30, describe: 'words to generate' })
+    .option('temperature', { type: 'number', default: 1, describe: 'softmax temperature (> 0)' })
+    .option('top-k', { type: 'number', describe: 'draw only among the k most likely words' });
+}
+
+type SampleArgs = Awaited<ReturnType<typeof sampleOptions>['argv']>;
+
+export async function sampleCommand(argv: SampleArgs): Promise<void> {
+  const a = argv as Record<string, unknown>;
+  if (a.checkpoint === undefined) throw usageError('--checkpoint is required: a run directory or checkpoint.json of a --task lm run');
+  const opts = {
+    checkpoint: String(a.checkpoint),
+    prompt: String(a.prompt),
+    length: positiveInt('--length', a.length),
+    temperature: finiteNumber('--temperature', a.temperature, 0, true),
+    topK: a['top-k'] === undefined ? null : positiveInt('--top-k', a['top-k']),
+    seed: finiteNumber('--seed', a.seed),
+  };
+  await startBackend(String(a.backend), Boolean(a.quiet));
+  const r = await sampleRun(opts);
+  if (a.json) printJson(r);
+  else process.stdout.write(r.text + '\n');
+}

@@ -1,0 +1,196 @@
+import { CORPUS_DEFAULTS, buildVocabulary, describeCorpus, encodeCorpus, resolveCorpus, type CorpusOptions, type Splits } from '../data/corpus.js';
+import { Vocabulary } from '../data/vocab.js';
+import type { Batch, SequenceTask } from '../training/task.js';
+import { inputError, positiveInt } from '../util/errors.js';
+import type { Rng } from '../util/rng.js';
+
+/**
+ * Word-level language modeling, o_t = x_{t+1}. Each split is one token stream cut into
+ * B parallel streams (batchify); a batch is the next `bptt` steps of all B streams,
+ * and the hidden state is carried from one batch to the next (stateful), so truncated
+ * BPTT sees the text in order:
+ *
+ *   stream:  a b c d e f g h i j k l      B = 3 →  a e i      batch 1 (bptt 2):  a e i  → targets b f j
+ *                                                  b f j                         b f j              c g k
+ *                                                  c g k      batch 2:           c g k  → targets d h l
+ *                                                  d h l
+ *
+ * Training data order is fixed (the text's); the Rng is unused. Perplexity = exp(mean
+ * cross-entropy per token, <eos> included), the same predictions seqlab ngram scores.
+ */
+export interface LMConfig extends CorpusOptions {
+  /** "brown", a UTF-8 text file, or a directory with train.txt/valid.txt/test.txt. */
+  corpus: string;
+  /** Parallel streams in training (the batch size). Default 20. */
+  batchSize: number;
+  /** Steps per batch (truncated-BPTT length). Default 35. */
+  bptt: number;
+  /** Streams for validation and test. Default 10. */
+  evalBatchSize: number;
+  /** Keep words seen ≥ minCount times; null: the corpus's rule (Brown: > 3 times in train). */
+  minCount: number | null;
+  /** Cap on the vocabulary size; null: none. */
+  vocabSize: number | null;
+  /** Use this vocabulary instead of building one (a checkpoint's). */
+  vocabulary: Vocabulary | null;
+  seed: number;
+}
+
+export const LM_DEFAULTS: Readonly<LMConfig> = {
+  ...CORPUS_DEFAULTS,
+  corpus: 'brown',
+  batchSize: 20,
+  bptt: 35,
+  evalBatchSize: 10,
+  minCount: null,
+  vocabSize: null,
+  vocabulary: null,
+  seed: 1,
+};
+
+/** Cut a token stream into `batchSize` streams of equal length, time-major: [n, batchSize]. */
+export function batchify(ids: Int32Array, batchSize: number): { data: Int32Array; steps: number } {
+  const steps = Math.floor(ids.length / batchSize);
+  const data = new Int32Array(steps * batchSize);
+  for (let b = 0; b < batchSize; b++) for (let t = 0; t < steps; t++) data[t * batchSize + b] = ids[b * steps + t];
+  return { data, steps };
+}
+
+/** The batches of a batchified stream: inputs [t, t+T), targets [t+1, t+T+1). */
+export function streamBatches(stream: { data: Int32Array; steps: number }, batchSize: number, bptt: number): Batch[] {
+  const out: Batch[] = [];
+  for (let t0 = 0; t0 + 1 < stream.steps; t0 += bptt) {
+    const T = Math.min(bptt, stream.steps - 1 - t0);
+    out.push({
+      seqLen: T,
+      batchSize,
+      inputs: new Float32Array(0),
+      tokens: stream.data.slice(t0 * batchSize, (t0 + T) * batchSize),
+      targets: stream.data.slice((t0 + 1) * batchSize, (t0 + 1 + T) * batchSize),
+    });
+  }
+  return out;
+}
+
+export class LMTask implements SequenceTask {
+  readonly name = 'lm';
+  readonly readout = 'every' as const;
+  readonly loss = 'xent' as const;
+  readonly stateful = true;
+  readonly usesOutputs = false;
+  readonly config: Readonly<LMConfig>;
+  readonly vocab: Vocabulary;
+  readonly vocabSize: number;
+  readonly outputSize: number;
+  readonly inputSize: number;
+  readonly ids: Splits<Int32Array>;
+  readonly corpusName: string;
+  private readonly train: Batch[];
+  private readonly valid: Batch[];
+  private readonly test: Batch[];
+  private cursor = 0;
+  /** Completed passes over the training stream. */
+  epoch = 0;
+
+  constructor(config: Partial<LMConfig> = {}, embedSize = 200) {
+    this.config = { ...LM_DEFAULTS, ...config };
+    const c = this.config;
+    positiveInt('--batch', c.batchSize);
+    positiveInt('--bptt', c.bptt);
+    const corpus = resolveCorpus(c.corpus, { lowercase: c.lowercase, tokenizer: c.tokenizer, eos: c.eos });
+    this.corpusName = describeCorpus(corpus);
+    this.vocab =
+      c.vocabulary ??
+      buildVocabulary(corpus, {
+        ...(c.minCount !== null ? { minCount: c.minCount } : {}),
+        ...(c.vocabSize !== null ? { maxSize: c.vocabSize } : {}),
+      });
+    this.ids = encodeCorpus(corpus, this.vocab);
+    this.vocabSize = this.vocab.size;
+    this.outputSize = this.vocab.size;
+    this.inputSize = embedSize;
+    if (this.ids.train.length < c.batchSize * (c.bptt + 1)) {
+      throw inputError(`corpus ${c.corpus} is too small: its train split has ${this.ids.train.length} tokens, fewer than one batch (${c.batchSize} streams × ${c.bptt + 1} steps)`);
+    }
+    for (const split of ['valid', 'test'] as const) {
+      if (this.ids[split].length < 2 * c.evalBatchSize) throw inputError(`corpus ${c.corpus} is too small: its ${split} split has ${this.ids[split].length} tokens`);
+    }
+    this.train = streamBatches(batchify(this.ids.train, c.batchSize), c.batchSize, c.bptt);
+    this.valid = streamBatches(batchify(this.ids.valid, c.evalBatchSize), c.evalBatchSize, c.bptt);
+    this.test = streamBatches(batchify(this.ids.test, c.evalBatchSize), c.evalBatchSize, c.bptt);
+  }
+
+  /** Optimizer steps in one pass over the training stream. */
+  get stepsPerEpoch(): number {
+    return this.train.length;
+  }
+
+  /** Where the next training batch starts (for resuming). */
+  get position(): { epoch: number; cursor: number } {
+    return { epoch: this.epoch, cursor: this.cursor };
+  }
+
+  seek(position: { epoch: number; cursor: number }): void {
+    this.epoch = position.epoch;
+    this.cursor = position.cursor;
+  }
+
+  trainBatch(_rng: Rng, batchSize: number): Batch {
+    if (batchSize !== this.config.batchSize) throw new Error(`LM batches are fixed at ${this.config.batchSize} streams, asked for ${batchSize}`);
+    const batch = this.train[this.cursor];
+    this.cursor++;
+    if (this.cursor === this.train.length) {
+      this.cursor = 0;
+      this.epoch++;
+    }
+    return batch;
+  }
+
+  /** True when the next training batch starts a new pass: the carried state restarts. */
+  startsStream(): boolean {
+    return this.cursor === 0;
+  }
+
+  evalBatches(): Batch[] {
+    return this.valid;
+  }
+
+  testBatches(): Batch[] {
+    return this.test;
+  }
+
+  probeBatch(): Batch {
+    // the first `bptt` steps of 8 validation streams
+    const B = Math.min(8, this.config.evalBatchSize);
+    const first = this.valid[0];
+    const tokens = new Int32Array(first.seqLen * B);
+    const targets = new Int32Array(first.seqLen * B);
+    const src = first.tokens as Int32Array;
+    const tgt = first.targets as Int32Array;
+    for (let t = 0; t < first.seqLen; t++) {
+      for (let b = 0; b < B; b++) {
+        tokens[t * B + b] = src[t * first.batchSize + b];
+        targets[t * B + b] = tgt[t * first.batchSize + b];
+      }
+    }
+    return { seqLen: first.seqLen, batchSize: B, inputs: new Float32Array(0), tokens, targets };
+  }
+
+  evaluate(_outputs: Float32Array[], loss: number): Record<string, number | null> {
+    return { xent: loss, perplexity: Math.exp(loss) };
+  }
+
+  describe(): Record<string, unknown> {
+    const { vocabulary, ...rest } = this.config;
+    void vocabulary;
+    return {
+      task: this.name,
+      ...rest,
+      corpusName: this.corpusName,
+      vocabSize: this.vocab.size,
+      vocabFingerprint: this.vocab.fingerprint,
+      tokens: { train: this.ids.train.length, valid: this.ids.valid.length, test: this.ids.test.length },
+      stepsPerEpoch: this.stepsPerEpoch,
+    };
+  }
+}

@@ -1,0 +1,85 @@
+import * as tf from '@tensorflow/tfjs';
+import { createTokenizer, TOKENIZER_NAMES, type TokenizerName } from '../data/tokenize.js';
+import { EOS, UNK } from '../data/vocab.js';
+import { usageError } from '../util/errors.js';
+import { Rng } from '../util/rng.js';
+import { loadCheckpoint } from './checkpoint.js';
+
+/**
+ * `seqlab sample`: generate text from a language-model checkpoint. The prompt is
+ * tokenized as the training corpus was, fed through the model, then each next word is
+ * drawn from softmax(logits / temperature) (optionally only among the top k), by the
+ * seeded Rng, so the same seed gives the same text.
+ */
+export interface SampleOptions {
+  checkpoint: string;
+  prompt: string;
+  length: number;
+  temperature: number;
+  topK: number | null;
+  seed: number;
+}
+
+export interface SampleResult {
+  prompt: string[];
+  tokens: string[];
+  text: string;
+  checkpoint: string;
+  step: number;
+}
+
+/** Draw an index from logits/temperature (top-k if given) with the Rng. Pure. */
+export function drawToken(logits: Float32Array, temperature: number, topK: number | null, rng: Rng): number {
+  let idx = Array.from(logits.keys());
+  if (topK !== null && topK < idx.length) idx = idx.sort((a, b) => logits[b] - logits[a]).slice(0, topK);
+  let max = -Infinity;
+  for (const i of idx) max = Math.max(max, logits[i]);
+  const w = idx.map((i) => Math.exp((logits[i] - max) / temperature));
+  const total = w.reduce((a, b) => a + b, 0);
+  let u = rng.uniform() * total;
+  for (let j = 0; j < idx.length; j++) {
+    u -= w[j];
+    if (u <= 0) return idx[j];
+  }
+  return idx[idx.length - 1];
+}
+
+export async function sampleRun(opts: SampleOptions): Promise<SampleResult> {
+  if (!(opts.temperature > 0) || !Number.isFinite(opts.temperature)) throw usageError(`--temperature must be > 0, got ${opts.temperature}`);
+  const ck = loadCheckpoint(opts.checkpoint);
+  try {
+    if (!ck.vocabulary) throw usageError(`${ck.path} is not a language model (no vocabulary); sample needs a checkpoint of --task lm`);
+    const vocab = ck.vocabulary;
+    const taskCfg = (ck.doc.taskConfig ?? {}) as { tokenizer?: string; lowercase?: boolean };
+    const name = (TOKENIZER_NAMES as readonly string[]).includes(String(taskCfg.tokenizer)) ? (taskCfg.tokenizer as TokenizerName) : 'whitespace';
+    const prompt = opts.prompt.trim() === '' ? [EOS] : createTokenizer({ name, lowercase: Boolean(taskCfg.lowercase) }).tokenize(opts.prompt);
+    const ids = Array.from(vocab.encode(prompt));
+    const rng = new Rng(opts.seed);
+    const model = ck.model;
+    let state = model.initState(1);
+    const out: string[] = [];
+    let logits: Float32Array | null = null;
+    const feed = (id: number) => {
+      const next = tf.tidy(() => {
+        const xs = model.embed(tf.tensor2d([id], [1, 1], 'int32'));
+        const { final, tops } = model.run(xs, state);
+        return { final, logits: model.head(tops[0]) };
+      });
+      tf.dispose(state.flat());
+      state = next.final;
+      logits = next.logits.dataSync() as Float32Array;
+      next.logits.dispose();
+    };
+    for (const id of ids) feed(id);
+    for (let i = 0; i < opts.length; i++) {
+      const id = drawToken(logits as unknown as Float32Array, opts.temperature, opts.topK, rng);
+      out.push(vocab.tokens[id]);
+      feed(id);
+    }
+    tf.dispose(state.flat());
+    const text = [...prompt, ...out].map((t) => (t === EOS ? '\n' : t === UNK ? '<unk>' : t)).join(' ').replace(/ \n /g, '\n');
+    return { prompt, tokens: out, text, checkpoint: ck.path, step: ck.step };
+  } finally {
+    ck.model.dispose();
+  }
+}
