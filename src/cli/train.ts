@@ -66,6 +66,12 @@ export const TRAIN_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   'min-count': { type: 'number', describe: 'lm: keep words seen ≥ N times in train (default: the corpus rule; Brown > 3)' },
   'vocab-size': { type: 'number', describe: 'lm: cap the vocabulary (most frequent first)' },
   epochs: { type: 'number', describe: 'lm: passes over the training text (sets --steps)' },
+  'train-distances': { type: 'string', describe: 'agreement: training distances as MIN-MAX (default 1-8)' },
+  'test-distances': { type: 'string', describe: 'agreement: test distances, comma-separated (default 2,4,…,16)' },
+  attractors: { type: 'string', describe: 'agreement: "free" (no cue) or MIN-MAX intervening nouns of the other number' },
+  constructions: { type: 'string', describe: 'agreement: no-cue, no-cue-orc, relatives, all, or construction names' },
+  'train-size': { type: 'number', describe: 'agreement: distinct training sentences (default 10000)' },
+  lexicon: { type: 'string', describe: 'agreement: lexicon JSON (default corpora/agreement-pt.json)' },
   overwrite: { type: 'boolean', default: false, describe: 'reuse a non-empty output directory' },
 };
 
@@ -109,6 +115,7 @@ export function parseTrainArgs(a: Record<string, unknown>) {
     task: String(a.task),
     taskOptions: {
       evalSize: a['eval-size'] === undefined ? undefined : positiveInt('--eval-size', a['eval-size']),
+      agreement: parseAgreementArgs(a),
       lm: {
         corpus: String(a.corpus),
         tokenizer: oneOf('tokenizer', a.tokenizer, TOKENIZER_NAMES),
@@ -153,6 +160,31 @@ export function parseTrainArgs(a: Record<string, unknown>) {
     },
     overwrite: Boolean(a.overwrite),
   };
+}
+
+/** "A-B" → [A, B] of non-negative integers with A ≤ B, or a usage error naming the option. */
+function parseRange(name: string, value: unknown): [number, number] {
+  const m = /^\s*(\d+)\s*-\s*(\d+)\s*$/.exec(String(value));
+  if (!m || Number(m[1]) > Number(m[2])) throw usageError(`${name} must be MIN-MAX with MIN ≤ MAX, e.g. 1-8, got ${JSON.stringify(value)}`);
+  return [Number(m[1]), Number(m[2])];
+}
+
+function parseAgreementArgs(a: Record<string, unknown>) {
+  const out: Record<string, unknown> = {};
+  if (a['train-distances'] !== undefined) {
+    const [lo, hi] = parseRange('--train-distances', a['train-distances']);
+    if (lo < 1) throw usageError('--train-distances must start at 1 or more');
+    out.trainMinDistance = lo;
+    out.trainMaxDistance = hi;
+  }
+  if (a['test-distances'] !== undefined) {
+    out.testDistances = String(a['test-distances']).split(',').map((d) => positiveInt('--test-distances', d.trim()));
+  }
+  if (a.attractors !== undefined) out.attractors = a.attractors === 'free' ? 'free' : parseRange('--attractors', a.attractors);
+  if (a.constructions !== undefined) out.constructions = String(a.constructions);
+  if (a['train-size'] !== undefined) out.trainSize = positiveInt('--train-size', a['train-size']);
+  if (a.lexicon !== undefined) out.lexicon = String(a.lexicon);
+  return out;
 }
 
 /** Option values: the defaults, then the preset, then what the user gave. */

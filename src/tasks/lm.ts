@@ -180,6 +180,11 @@ export class LMTask implements SequenceTask {
     return { xent: loss, perplexity: Math.exp(loss) };
   }
 
+  /** The vocabulary and corpus settings travel with the weights: a model never separates from its vocabulary. */
+  checkpointExtra(): Record<string, unknown> {
+    return { vocabulary: this.vocab.toJSON(), taskConfig: this.describe() };
+  }
+
   describe(): Record<string, unknown> {
     const { vocabulary, ...rest } = this.config;
     void vocabulary;

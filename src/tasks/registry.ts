@@ -26,9 +26,11 @@ export interface TaskOptions {
 export function createTask(name: string, opts: TaskOptions): SequenceTask {
   switch (name) {
     case 'adding':
-      return new AddingTask(stripUndefined(opts));
-    case 'copy':
-      return new CopyTask(stripUndefined(opts));
+    case 'copy': {
+      const { seqLen, evalSize, probeSize, seed } = opts;
+      const config = stripUndefined({ seqLen, evalSize, probeSize, seed });
+      return name === 'adding' ? new AddingTask(config) : new CopyTask(config);
+    }
     case 'agreement':
     case 'agreement-lm': {
       // sentence lengths come from the distances, not from a sequence length

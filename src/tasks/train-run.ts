@@ -80,11 +80,10 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
   runDir?.writeJson('config.json', config);
   runDir?.log({ type: 'start', backend: opts.backend, params: model.numParams() });
   try {
-    const vocabulary = (task as { vocab?: { toJSON(): unknown } }).vocab?.toJSON();
     const result = await train(model, task, trainConfig, {
       runDir,
       onProgress: opts.onProgress,
-      checkpointExtra: vocabulary ? () => ({ vocabulary, taskConfig: task.describe() }) : undefined,
+      checkpointExtra: task.checkpointExtra?.bind(task),
     });
     const test = task.testBatches ? await evaluate(model, task, task.testBatches()) : null;
     if (test) runDir?.log({ type: 'eval', step: result.steps, loss: test.loss, metrics: { ...test.metrics, split: null } });

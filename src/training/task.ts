@@ -44,6 +44,8 @@ export interface SequenceTask {
   /** evaluate() needs the read-out values (default true; a language model needs only the loss). */
   readonly usesOutputs?: boolean;
   trainBatch(rng: Rng, batchSize: number): Batch;
+  /** Fields the task adds to checkpoint.json (a language model: its vocabulary and tokenizer). */
+  checkpointExtra?(): Record<string, unknown>;
   /** A held-out test set, evaluated once at the end of training. */
   testBatches?(): Batch[];
   /** The fixed validation set. */
