@@ -63,12 +63,14 @@ export async function compareCommand(argv: CompareArgs): Promise<void> {
 
 export const COMPARE_DEFAULT_TASK = 'agreement';
 
+const horizon = (g: { horizon: number | null; T: number }) => (g.horizon === null ? `>${g.T}` : String(g.horizon));
+
 /** The comparison as plain-text tables: one summary table, then one per metric breakdown (name@key=value). */
 export function renderCompare(r: CompareResult): string {
   const sweep = r.rows.some((row) => row.seqLen !== null) && new Set(r.rows.map((row) => row.seqLen)).size > 1;
   const first = r.rows[0];
   const metricNames = Object.keys(first.metrics).filter((k) => !k.includes('@'));
-  const header = ['cell', ...(sweep ? ['T'] : []), 'H', 'params', ...metricNames, r.target ? `steps→${r.target.metric}${r.target.goal === 'max' ? '≥' : '≤'}${r.target.value}` : 'steps', 'horizon', 'decay/step'];
+  const header = ['cell', ...(sweep ? ['T'] : []), 'H', 'params', ...metricNames, r.target ? `steps→${r.target.metric}${r.target.goal === 'max' ? '≥' : '≤'}${r.target.value}` : 'steps', 'horizon start→end', 'decay/step start→end'];
   const rows = r.rows.map((row) => [
     row.cell,
     ...(sweep ? [String(row.seqLen)] : []),
@@ -76,8 +78,8 @@ export function renderCompare(r: CompareResult): string {
     String(row.params),
     ...metricNames.map((m) => fmt(row.metrics[m])),
     row.stepsToTarget === null ? `not in ${row.steps}` : String(row.stepsToTarget),
-    row.gradflow ? (row.gradflow.horizon === null ? `>${row.gradflow.T}` : String(row.gradflow.horizon)) : '-',
-    row.gradflow ? fmt(row.gradflow.decayPerStep, 3) : '-',
+    row.gradflow && row.gradflowStart ? `${horizon(row.gradflowStart)} → ${horizon(row.gradflow)}` : '-',
+    row.gradflow && row.gradflowStart ? `${fmt(row.gradflowStart.decayPerStep, 2)} → ${fmt(row.gradflow.decayPerStep, 2)}` : '-',
   ]);
   const parts = [`${r.task}: ${r.rows.map((x) => x.cell).filter((c, i, all) => all.indexOf(c) === i).join(' vs ')} · backend ${r.backend}${r.matchParams ? ' · matched parameters' : ''}`, table(header, rows)];
   // breakdowns such as accuracy@d=12: one table per (metric, key), columns = values
@@ -93,7 +95,10 @@ export function renderCompare(r: CompareResult): string {
     parts.push(`${g}:`);
     parts.push(table([sweep ? 'cell/T' : 'cell', ...cols], r.rows.map((row) => [sweep ? `${row.cell}/${row.seqLen}` : row.cell, ...keys.map((k) => fmt(row.metrics[k], 3))])));
   }
-  parts.push('horizon: first gap where ‖∂h_T/∂h_k‖ (spectral, probe batch) < 1e-3; decay/step: −slope of ln‖∂h_T/∂h_k‖ per step of gap');
+  parts.push(
+    'horizon: first gap k at which the Jacobian norm ‖∂h_T/∂h_k‖ (spectral, batch mean on the probe batch; LSTM "state" mode: s = [h; c]) falls below 1e-3, ' +
+      'before training and after it; decay/step: −slope of ln‖·‖ per step of gap (nats). The same probes are logged every --gradflow-every steps in each run\'s log.jsonl.',
+  );
   if (r.outDir) parts.push(`runs and compare.json in ${r.outDir}`);
   return parts.join('\n');
 }
