@@ -13,6 +13,8 @@ export class ProgressReporter {
     private readonly total: number,
     private readonly stream: NodeJS.WriteStream = process.stderr,
     private readonly enabled = true,
+    /** Show throughput in tokens/s (this many tokens per step) instead of steps/s. */
+    private readonly tokensPerStep?: number,
   ) {}
 
   update(done: number, detail: string): void {
@@ -22,7 +24,8 @@ export class ProgressReporter {
     const elapsedS = (now - this.started) / 1000;
     const etaS = done > 0 ? (elapsedS * (this.total - done)) / done : NaN;
     const rate = done / Math.max(elapsedS, 1e-9);
-    const speed = elapsedS > 0.5 ? ` ${rate.toFixed(1)} steps/s ETA ${formatSeconds(etaS)}` : '';
+    const throughput = this.tokensPerStep ? `${Math.round(rate * this.tokensPerStep)} tokens/s` : `${rate.toFixed(1)} steps/s`;
+    const speed = elapsedS > 0.5 ? ` ${throughput} ETA ${formatSeconds(etaS)}` : '';
     const text = `${this.label} ${done}/${this.total} ${detail}${speed}`;
     if (this.stream.isTTY) {
       if (now - this.lastLineAt < 100 && done < this.total) return;

@@ -52,7 +52,7 @@ export const TRAIN_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   'decay-factor': { type: 'number', default: TRAIN_DEFAULTS.decayFactor, describe: 'lr multiplier at each decay' },
   patience: { type: 'number', default: TRAIN_DEFAULTS.patience, describe: 'plateau schedule: evals without improvement before decay' },
   'eval-every': { type: 'number', default: TRAIN_DEFAULTS.evalEvery, describe: 'validate and checkpoint every N steps' },
-  'eval-size': { type: 'number', describe: 'validation examples (task default)' },
+  'eval-size': { type: 'number', describe: 'validation examples (task default; lm: tokens of valid and test, default all)' },
   'early-stop': { type: 'number', default: TRAIN_DEFAULTS.earlyStop, describe: 'stop after N evals without improvement (0 = never)' },
   'gradflow-every': { type: 'number', default: TRAIN_DEFAULTS.gradflowEvery, describe: 'log gradient flow every N steps (0 = off)' },
   'gradflow-mode': { type: 'string', default: TRAIN_DEFAULTS.gradflowMode, describe: 'LSTM Jacobian mode: h or state' },
@@ -199,6 +199,8 @@ export async function trainCommand(argv: TrainArgs): Promise<void> {
   const a = withPreset(argv as Record<string, unknown>);
   const cell = oneOf('cell', a.cell, CELL_KINDS);
   const base = parseTrainArgs(a);
+  // with --epochs, the epochs set the length; --steps, if given on the command line, caps it
+  if (base.epochs !== undefined && (argv as Record<string, unknown>).steps === undefined) (base.train as { steps?: number }).steps = undefined;
   const task = base.task;
   const opts = {
     ...base,
@@ -208,18 +210,22 @@ export async function trainCommand(argv: TrainArgs): Promise<void> {
   };
   const quiet = Boolean(a.quiet);
   const backend = await startBackend(String(a.backend), quiet);
-  const progress = new ProgressReporter('train', opts.train.steps, process.stderr, !quiet);
+  let progress: ProgressReporter | null = null;
   let lastLoss = NaN;
+  const isLM = task === 'lm';
+  const tokensPerStep = isLM ? opts.train.batchSize * opts.taskOptions.lm.bptt : undefined;
   const started = performance.now();
   const run = await trainRun({
     ...opts,
     backend,
     onProgress: (p) => {
+      progress ??= new ProgressReporter('train', p.steps, process.stderr, !quiet, tokensPerStep);
       if (Number.isFinite(p.loss)) lastLoss = p.loss;
-      progress.update(p.step, `loss ${fmt(lastLoss)}${p.evalLoss !== undefined ? ` eval ${fmt(p.evalLoss)}` : ''}`);
+      const evalText = p.evalLoss === undefined ? '' : isLM ? ` valid ppl ${fmt(Math.exp(p.evalLoss))}` : ` eval ${fmt(p.evalLoss)}`;
+      progress.update(p.step, `loss ${fmt(lastLoss)}${evalText}`);
     },
   });
-  progress.done();
+  (progress as ProgressReporter | null)?.done();
   const elapsedMs = performance.now() - started;
   if (a.json) {
     printJson({ backend, runDir: run.runDir, metrics: run.metrics, config: run.config, elapsedMs, gradflowMs: run.result.gradflowMs });
@@ -230,6 +236,8 @@ export async function trainCommand(argv: TrainArgs): Promise<void> {
     `${task} · ${cell} · hidden ${opts.model.hiddenSize} · ${run.metrics.params} params · ${run.result.steps} steps (${run.result.status}) in ${(elapsedMs / 1000).toFixed(1)} s`,
     `eval loss ${fmt(m.loss)}  ` + Object.entries(m.metrics).map(([k, v]) => `${k} ${fmt(v)}`).join('  '),
   ];
+  const test = run.metrics.test as { loss: number; metrics: Record<string, number | null> } | undefined;
+  if (test) lines.push(`test loss ${fmt(test.loss)}  ` + Object.entries(test.metrics).map(([k, v]) => `${k} ${fmt(v)}`).join('  '));
   const g = run.result.gradflow.at(-1);
   if (g) {
     lines.push(

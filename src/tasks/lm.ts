@@ -31,6 +31,8 @@ export interface LMConfig extends CorpusOptions {
   minCount: number | null;
   /** Cap on the vocabulary size; null: none. */
   vocabSize: number | null;
+  /** Evaluate on the first N tokens of valid and test only; null: all of them. Default null. */
+  evalTokens: number | null;
   /** Use this vocabulary instead of building one (a checkpoint's). */
   vocabulary: Vocabulary | null;
   seed: number;
@@ -44,6 +46,7 @@ export const LM_DEFAULTS: Readonly<LMConfig> = {
   evalBatchSize: 10,
   minCount: null,
   vocabSize: null,
+  evalTokens: null,
   vocabulary: null,
   seed: 1,
 };
@@ -116,8 +119,9 @@ export class LMTask implements SequenceTask {
       if (this.ids[split].length < 2 * c.evalBatchSize) throw inputError(`corpus ${c.corpus} is too small: its ${split} split has ${this.ids[split].length} tokens`);
     }
     this.train = streamBatches(batchify(this.ids.train, c.batchSize), c.batchSize, c.bptt);
-    this.valid = streamBatches(batchify(this.ids.valid, c.evalBatchSize), c.evalBatchSize, c.bptt);
-    this.test = streamBatches(batchify(this.ids.test, c.evalBatchSize), c.evalBatchSize, c.bptt);
+    const head = (ids: Int32Array) => (c.evalTokens === null ? ids : ids.subarray(0, Math.max(c.evalTokens, 2 * c.evalBatchSize)));
+    this.valid = streamBatches(batchify(head(this.ids.valid), c.evalBatchSize), c.evalBatchSize, c.bptt);
+    this.test = streamBatches(batchify(head(this.ids.test), c.evalBatchSize), c.evalBatchSize, c.bptt);
   }
 
   /** Optimizer steps in one pass over the training stream. */

@@ -40,7 +40,8 @@ export function createTask(name: string, opts: TaskOptions): SequenceTask {
     }
     case 'lm':
       if (opts.seqLen !== undefined) throw usageError('--seq-len does not apply to the lm task; use --bptt for the truncated-BPTT length');
-      return new LMTask(stripUndefined({ ...opts.lm, seed: opts.seed }), opts.embedSize ?? 200);
+      // --eval-size for a language model: evaluate on that many tokens of valid and test
+      return new LMTask(stripUndefined({ ...opts.lm, evalTokens: opts.evalSize ?? opts.lm?.evalTokens, seed: opts.seed }), opts.embedSize ?? 200);
     default:
       throw usageError(`unknown task ${JSON.stringify(name)}; use ${TASK_NAMES.join(', ')}`);
   }

@@ -11,7 +11,7 @@ export interface TrainRunOptions {
   taskOptions: Omit<TaskOptions, 'seed'>;
   model: Partial<Omit<ModelConfig, 'inputSize' | 'outputSize'>>;
   train: Partial<TrainConfig>;
-  /** Tasks with epochs (lm): train this many passes; sets steps (and evalEvery to one epoch unless given). */
+  /** Tasks with epochs (lm): train this many passes; sets steps (a given train.steps caps them) and evalEvery to one epoch unless given. */
   epochs?: number;
   /** Units of decayEvery/decayStart: optimizer steps, or epochs (tasks with epochs). Default steps. */
   decayUnit?: 'steps' | 'epochs';
@@ -49,7 +49,7 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
   if (opts.epochs !== undefined && perEpoch === undefined) throw usageError(`--epochs applies to tasks with epochs (lm), not ${opts.task}; use --steps`);
   const byEpochs =
     opts.epochs !== undefined && perEpoch !== undefined
-      ? { steps: opts.epochs * perEpoch, evalEvery: given.evalEvery ?? perEpoch }
+      ? { steps: Math.min(opts.epochs * perEpoch, given.steps ?? Infinity), evalEvery: given.evalEvery ?? perEpoch }
       : perEpoch !== undefined && given.evalEvery === undefined
         ? { evalEvery: perEpoch }
         : {};
