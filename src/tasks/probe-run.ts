@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { CELL_DEFAULTS, initialWeights, type CellKind, type CellOptions, type State } from '../models/cell.js';
 import { createCell } from '../models/model.js';
 import { parseRecurrentWeights, type RecurrentWeights } from '../models/statedict.js';
-import { jacobianNorms, type JacobianMode, type JacobianResult } from '../training/gradflow.js';
+import { jacobianNorms, layerInputs, type JacobianMode, type JacobianResult } from '../training/gradflow.js';
 import { inputError, usageError } from '../util/errors.js';
 import { readJsonFile } from '../util/files.js';
 import { Rng } from '../util/rng.js';
@@ -151,19 +151,9 @@ export async function probeRun(opts: ProbeRunOptions, setup: ProbeSetup = loadPr
   const started = performance.now();
   try {
     // the probed layer's input sequence: the raw inputs, or the h's of the layer below
-    const xs = tf.tidy(() => {
-      let seq = tf.tensor3d(inputs.xs, [inputs.T, inputs.B, inputs.I]);
-      for (const cell of cells.slice(0, -1)) {
-        let s = cell.initState(inputs.B);
-        const hs: tf.Tensor2D[] = [];
-        for (const x of tf.unstack(seq) as tf.Tensor2D[]) {
-          s = cell.step(x, s);
-          hs.push(s[0]);
-        }
-        seq = tf.stack(hs) as tf.Tensor3D;
-      }
-      return seq;
-    });
+    const raw = tf.tensor3d(inputs.xs, [inputs.T, inputs.B, inputs.I]);
+    const xs = layerInputs(cells, raw, cells.length - 1);
+    raw.dispose();
     const target = cells[cells.length - 1];
     let state0: State | undefined;
     if (inputs.h0 || inputs.c0) {

@@ -73,6 +73,27 @@ function traceForward(cell: Cell, xs: tf.Tensor3D, state0?: State): tf.Tensor2D[
   return tf.tidy(() => forwardSequence(cell, xs, state0 ?? cell.initState(xs.shape[1])).locals);
 }
 
+/**
+ * The input sequence of layer `layer` of a stack: xs itself for layer 0, else the h's of
+ * the layer below, run from zero states. xs: [T, B, I] → [T, B, ·]; a new tensor.
+ */
+export function layerInputs(layers: readonly Cell[], xs: tf.Tensor3D, layer: number): tf.Tensor3D {
+  if (layer === 0) return tf.clone(xs);
+  return tf.tidy(() => {
+    let seq = xs;
+    for (const cell of layers.slice(0, layer)) {
+      let s = cell.initState(xs.shape[1]);
+      const hs: tf.Tensor2D[] = [];
+      for (const x of tf.unstack(seq) as tf.Tensor2D[]) {
+        s = cell.step(x, s);
+        hs.push(s[0]);
+      }
+      seq = tf.stack(hs) as tf.Tensor3D;
+    }
+    return seq;
+  });
+}
+
 /** Seed cotangents at step t: identity rows on h (and on c in state mode). Each [batch, R, H]. */
 function seeds(cell: Cell, batch: number, mode: JacobianMode): tf.Tensor3D[] {
   return tf.tidy(() => {

@@ -4,7 +4,7 @@ import type { SequenceModel } from '../models/model.js';
 import { SeqlabError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { chunkInputs, chunkLoss, type ChunkTensors } from './loss.js';
-import { jacobianNorms, type JacobianMode } from './gradflow.js';
+import { jacobianNorms, layerInputs, type JacobianMode } from './gradflow.js';
 import { modelLossAndGrads } from './bptt.js';
 import {
   OPTIMIZER_DEFAULTS,
@@ -164,25 +164,6 @@ function keepState(s: State[]): State[] {
   return s.map((layer) => layer.map((t) => tf.keep(tf.clone(t)) as tf.Tensor2D));
 }
 
-/** Top layer h's of layers below `layer`, as that layer's inputs [T, B, H] (or the raw inputs for layer 0). */
-function layerInputs(model: SequenceModel, xs: tf.Tensor3D, layer: number): tf.Tensor3D {
-  if (layer === 0) return tf.clone(xs);
-  return tf.tidy(() => {
-    let seq = xs;
-    for (let l = 0; l < layer; l++) {
-      const cell = model.layers[l];
-      let s = cell.initState(xs.shape[1]);
-      const hs: tf.Tensor2D[] = [];
-      for (const x of tf.unstack(seq) as tf.Tensor2D[]) {
-        s = cell.step(x, s);
-        hs.push(s[0]);
-      }
-      seq = tf.stack(hs) as tf.Tensor3D;
-    }
-    return seq;
-  });
-}
-
 /** Run the gradient-flow probes on `batch`; one log record per probed layer. */
 export async function probeGradientFlow(
   model: SequenceModel,
@@ -198,7 +179,7 @@ export async function probeGradientFlow(
     const layers = allLayers ? model.layers.map((_, l) => l) : [top];
     for (const l of layers) {
       const xs = chunkInputs(model, chunk);
-      const inputs = layerInputs(model, xs, l);
+      const inputs = layerInputs(model.layers, xs, l);
       if (xs !== chunk.inputs) xs.dispose();
       const jac = await jacobianNorms(model.layers[l], inputs, undefined, { mode });
       inputs.dispose();
