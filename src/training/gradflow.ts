@@ -154,7 +154,7 @@ async function sweep(
   const CHUNK = 32;
   const logScale = new Float64Array(batch); // log of the scale of the current cotangents
   let cot = seeds(cell, batch, mode);
-  let pending: { k: number; jac: tf.Tensor3D; scale: tf.Tensor1D }[] = [];
+  let pending: { k: number; jac: tf.Tensor3D; scale: tf.Tensor3D }[] = [];
   // read the pending Jacobians back; `keep` is still in use as the current cotangent
   const flush = async (keep: tf.Tensor | null) => {
     if (pending.length === 0) return;
@@ -177,10 +177,9 @@ async function sweep(
     for (const c of cot) if (!pending.some((p) => p.jac === c)) c.dispose();
     const { next, scale } = tf.tidy(() => {
       // per-sequence max |·|, floored so an all-zero Jacobian stays exactly 0
-      const maxAbs = raw.map((c) => tf.max(tf.abs(c), [1, 2]) as tf.Tensor1D).reduce((a, b) => tf.maximum(a, b));
-      const m = tf.maximum(maxAbs, 1e-30) as tf.Tensor1D; // [batch]
-      const m3 = tf.reshape(m, [batch, 1, 1]);
-      return { next: raw.map((c) => tf.div(c, m3) as tf.Tensor3D), scale: m };
+      const maxAbs = raw.map((c) => tf.max(tf.abs(c), [1, 2], true)).reduce((a, b) => tf.maximum(a, b));
+      const m = tf.maximum(maxAbs, 1e-30) as tf.Tensor3D; // [batch, 1, 1]
+      return { next: raw.map((c) => tf.div(c, m) as tf.Tensor3D), scale: m };
     });
     tf.dispose(raw);
     cot = next;
