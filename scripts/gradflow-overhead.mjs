@@ -42,5 +42,7 @@ console.log(JSON.stringify({
   withProbesMs: best(on),
   withoutProbesMs: best(off),
   probeMs: Math.min(...on.map((x) => x.gradflowMs)),
+  // wall-clock difference of two runs (noisy on a busy machine) and the probes' own timed share of the run
   overheadPercent: +(100 * overhead).toFixed(1),
+  probeSharePercent: +((100 * Math.min(...on.map((x) => x.gradflowMs))) / best(on)).toFixed(1),
 }, null, 2));

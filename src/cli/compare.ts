@@ -96,7 +96,7 @@ export function renderCompare(r: CompareResult): string {
     parts.push(table([sweep ? 'cell/T' : 'cell', ...cols], r.rows.map((row) => [sweep ? `${row.cell}/${row.seqLen}` : row.cell, ...keys.map((k) => fmt(row.metrics[k], 3))])));
   }
   parts.push(
-    'horizon: first gap k at which the Jacobian norm ‖∂h_T/∂h_k‖ (spectral, batch mean on the probe batch; LSTM "state" mode: s = [h; c]) falls below 1e-3, ' +
+    `horizon: first gap k at which the Jacobian norm ‖∂h_T/∂h_k‖ (spectral, batch mean on the probe batch${r.gradflowMode === 'state' ? '; LSTM in "state" mode: s = [h; c]' : '; LSTM in "h" mode: c_k held fixed'}) falls below 1e-3, ` +
       'before training and after it; decay/step: −slope of ln‖·‖ per step of gap (nats). The same probes are logged every --gradflow-every steps in each run\'s log.jsonl.',
   );
   if (r.outDir) parts.push(`runs and compare.json in ${r.outDir}`);

@@ -53,6 +53,8 @@ export interface CompareResult {
   task: string;
   target: { metric: string; goal: 'max' | 'min'; value: number } | null;
   matchParams: boolean;
+  /** Jacobian mode of the gradient-flow columns (LSTM: "h" or "state"). */
+  gradflowMode: 'h' | 'state';
   rows: CompareRow[];
   outDir: string | null;
 }
@@ -163,6 +165,7 @@ export async function compareRun(opts: CompareOptions): Promise<CompareResult> {
     task: opts.task,
     target: probeTask.target ?? null,
     matchParams: opts.matchParams,
+    gradflowMode: opts.train.gradflowMode ?? TRAIN_DEFAULTS.gradflowMode,
     rows,
     outDir: opts.out ?? null,
   };
