@@ -148,6 +148,24 @@ export function jacobianSize(spec: Spec64, mode: Mode64): number {
 }
 
 /**
+ * ∂f/∂v at v by central differences, restricted to the first n inputs and n outputs:
+ * J[r·n + c] = (f(v + ε e_c)_r − f(v − ε e_c)_r) / 2ε for r, c < n. [n, n] row-major.
+ */
+function centralDifferences(v: number[], n: number, f: (u: number[]) => number[], eps: number): Float64Array {
+  const J = new Float64Array(n * n);
+  for (let c = 0; c < n; c++) {
+    const plus = [...v];
+    const minus = [...v];
+    plus[c] += eps;
+    minus[c] -= eps;
+    const up = f(plus);
+    const down = f(minus);
+    for (let r = 0; r < n; r++) J[r * n + c] = (up[r] - down[r]) / (2 * eps);
+  }
+  return J;
+}
+
+/**
  * ∂h_t/∂h_k ("h": c_k held fixed) or ∂[h_t; c_t]/∂[h_k; c_k] ("state") of the run from
  * s0 over xs, by central differences through steps k+1..t. [R, R] row-major.
  */
@@ -165,35 +183,14 @@ export function jacobianFD(
   const ns = numStates64(spec.kind);
   const sk = flatState(run64(spec, w, xs, s0, 0, k)[k]);
   const endFrom = (v: number[]) => flatState(run64(spec, w, xs, unflatState(v, ns, spec.hiddenSize), k, t)[t - k]);
-  const J = new Float64Array(R * R);
-  for (let c = 0; c < R; c++) {
-    const plus = [...sk];
-    const minus = [...sk];
-    plus[c] += eps;
-    minus[c] -= eps;
-    const up = endFrom(plus);
-    const down = endFrom(minus);
-    for (let r = 0; r < R; r++) J[r * R + c] = (up[r] - down[r]) / (2 * eps);
-  }
-  return J;
+  return centralDifferences(sk, R, endFrom, eps);
 }
 
 /** ∂s′/∂s of one step at (x, s), full flat state (S = H or 2H), by central differences. */
 export function stepJacobianFD(spec: Spec64, w: Weights64, x: number[], s: State64, eps = 1e-6): Float64Array {
   const ns = numStates64(spec.kind);
   const v = flatState(s);
-  const S = v.length;
-  const J = new Float64Array(S * S);
-  for (let c = 0; c < S; c++) {
-    const plus = [...v];
-    const minus = [...v];
-    plus[c] += eps;
-    minus[c] -= eps;
-    const up = flatState(step64(spec, w, x, unflatState(plus, ns, spec.hiddenSize)));
-    const down = flatState(step64(spec, w, x, unflatState(minus, ns, spec.hiddenSize)));
-    for (let r = 0; r < S; r++) J[r * S + c] = (up[r] - down[r]) / (2 * eps);
-  }
-  return J;
+  return centralDifferences(v, v.length, (u) => flatState(step64(spec, w, x, unflatState(u, ns, spec.hiddenSize))), eps);
 }
 
 /**
