@@ -199,9 +199,12 @@ export async function trainCommand(argv: TrainArgs): Promise<void> {
   const a = withPreset(argv as Record<string, unknown>);
   const cell = oneOf('cell', a.cell, CELL_KINDS);
   const base = parseTrainArgs(a);
-  // with --epochs, the epochs set the length; --steps, if given on the command line, caps it
-  if (base.epochs !== undefined && (argv as Record<string, unknown>).steps === undefined) (base.train as { steps?: number }).steps = undefined;
   const task = base.task;
+  // with --epochs, the epochs set the length (--steps, if given on the command line, caps it)
+  // and evaluation comes once an epoch unless --eval-every is given
+  const typed = argv as Record<string, unknown>;
+  if (base.epochs !== undefined && typed.steps === undefined) (base.train as { steps?: number }).steps = undefined;
+  if (task === 'lm' && typed['eval-every'] === undefined) (base.train as { evalEvery?: number }).evalEvery = undefined;
   const opts = {
     ...base,
     taskOptions: { ...base.taskOptions, seqLen: a['seq-len'] === undefined ? undefined : positiveInt('--seq-len', a['seq-len']) },
