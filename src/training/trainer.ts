@@ -46,7 +46,7 @@ export interface TrainConfig extends OptimizerConfig, ScheduleConfig {
   evalEvery: number;
   /** Stop after this many evaluations without a better validation loss; 0 = never. Default 0. */
   earlyStop: number;
-  /** Log gradient flow every N steps; 0 = off. Default 200 (the probes then take under 10 % of training time). */
+  /** Log gradient flow every N steps; 0 = off. Default 250 (the probes then take under 10 % of training time). */
   gradflowEvery: number;
   /** Jacobian mode for LSTM probes. Default "h". */
   gradflowMode: JacobianMode;
@@ -66,7 +66,7 @@ export const TRAIN_DEFAULTS: Readonly<TrainConfig> = {
   clipValue: null,
   evalEvery: 100,
   earlyStop: 0,
-  gradflowEvery: 200,
+  gradflowEvery: 250,
   gradflowMode: 'h',
   gradflowAllLayers: false,
   seed: 1,
