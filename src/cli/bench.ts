@@ -4,7 +4,7 @@ import type { Argv } from 'yargs';
 import { CELL_KINDS } from '../models/cell.js';
 import { BENCH_DEFAULTS, benchProbe, benchTrainStep, type BenchResult } from '../tasks/bench.js';
 import { inputError, nonNegativeInt, oneOf, positiveInt } from '../util/errors.js';
-import { fmt, printJson, startBackend, table, withCommon } from './common.js';
+import { fmt, noteBackend, printJson, startBackend, table, withCommon } from './common.js';
 
 export function benchOptions<T>(y: Argv<T>) {
   return withCommon(y)
@@ -51,7 +51,8 @@ export async function benchCommand(argv: BenchArgs): Promise<void> {
   for (const key of ['torch', 'tfjs-layers'] as const) {
     if (a[key] && !existsSync(String(a[key]))) throw inputError(`--${key} script not found: ${a[key]}`);
   }
-  const backend = await startBackend(String(a.backend), Boolean(a.quiet));
+  const backend = await startBackend(String(a.backend));
+  noteBackend(backend, Boolean(a.quiet));
   const say = (s: string) => !a.quiet && process.stderr.write(`${s}\n`);
   const rows: Record<string, unknown>[] = [];
   const peers: Record<string, unknown>[] = [];

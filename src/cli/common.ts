@@ -10,11 +10,21 @@ export function withCommon<T>(y: Argv<T>) {
     .option('quiet', { type: 'boolean', default: false, describe: 'no progress on stderr' });
 }
 
-/** Set the backend and say once, on stderr, which one runs. */
-export async function startBackend(requested: string, quiet: boolean): Promise<string> {
-  const backend = await setBackend(requested);
-  if (!quiet) process.stderr.write(`seqlab: backend ${backend}\n`);
-  return backend;
+/** Set the backend; noteBackend() says which one runs, once the command's inputs have passed their checks. */
+export async function startBackend(requested: string): Promise<string> {
+  return setBackend(requested);
+}
+
+let noted = false;
+
+/**
+ * Say once, on stderr, which backend runs. Commands call it when real work starts,
+ * so bad input still gets exactly one line on stderr.
+ */
+export function noteBackend(backend: string, quiet: boolean): void {
+  if (noted || quiet) return;
+  noted = true;
+  process.stderr.write(`seqlab: backend ${backend}\n`);
 }
 
 export function printJson(value: unknown): void {

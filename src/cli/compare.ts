@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
 import { COMPARE_PRESETS, compareRun, parseCells, type CompareResult } from '../tasks/compare.js';
 import { positiveInt, usageError } from '../util/errors.js';
-import { fmt, printJson, startBackend, table } from './common.js';
+import { fmt, noteBackend, printJson, startBackend, table } from './common.js';
 import { ProgressReporter } from './progress.js';
 import { declareTrainOptions, parseTrainArgs, timestamp, trainOptionDefaults } from './train.js';
 
@@ -33,7 +33,7 @@ export async function compareCommand(argv: CompareArgs): Promise<void> {
   const seqLens = parseSeqLens(a['seq-len']);
   const out = (a.out as string | undefined) ?? `runs/compare-${task}-${timestamp()}`;
   const quiet = Boolean(a.quiet);
-  const backend = await startBackend(String(a.backend), quiet);
+  const backend = await startBackend(String(a.backend));
   let progress: ProgressReporter | null = null;
   let current = -1;
   const result = await compareRun({
@@ -44,6 +44,7 @@ export async function compareCommand(argv: CompareArgs): Promise<void> {
     out,
     backend,
     onProgress: (run, p) => {
+      noteBackend(backend, quiet);
       if (run.index !== current) {
         progress?.done();
         current = run.index;

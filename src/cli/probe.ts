@@ -4,7 +4,7 @@ import { INITS } from '../models/init.js';
 import { NONLINEARITIES } from '../models/activations.js';
 import { loadProbeSetup, probeRun } from '../tasks/probe-run.js';
 import { finiteNumber, nonNegativeInt, oneOf, positiveInt } from '../util/errors.js';
-import { fmt, printJson, startBackend, table, withCommon } from './common.js';
+import { fmt, noteBackend, printJson, startBackend, table, withCommon } from './common.js';
 
 export function probeOptions<T>(y: Argv<T>) {
   return withCommon(y)
@@ -56,7 +56,8 @@ export async function probeCommand(argv: ProbeArgs): Promise<void> {
     seed: finiteNumber('--seed', a.seed),
   };
   const setup = loadProbeSetup({ ...opts, backend: '' }); // bad files fail before any work starts
-  const backend = await startBackend(String(a.backend), Boolean(a.quiet));
+  const backend = await startBackend(String(a.backend));
+  noteBackend(backend, Boolean(a.quiet));
   const res = await probeRun({ ...opts, backend }, setup);
   if (a.json) {
     printJson(res);

@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
 import { sampleRun } from '../tasks/sample.js';
 import { finiteNumber, positiveInt, usageError } from '../util/errors.js';
-import { printJson, startBackend, withCommon } from './common.js';
+import { noteBackend, printJson, startBackend, withCommon } from './common.js';
 
 export function sampleOptions<T>(y: Argv<T>) {
   return withCommon(y)
@@ -25,8 +25,9 @@ export async function sampleCommand(argv: SampleArgs): Promise<void> {
     topK: a['top-k'] === undefined ? null : positiveInt('--top-k', a['top-k']),
     seed: finiteNumber('--seed', a.seed),
   };
-  await startBackend(String(a.backend), Boolean(a.quiet));
+  const backend = await startBackend(String(a.backend));
   const r = await sampleRun(opts);
+  noteBackend(backend, Boolean(a.quiet));
   if (a.json) printJson(r);
   else process.stdout.write(r.text + '\n');
 }

@@ -10,7 +10,7 @@ import { TASK_NAMES } from '../tasks/registry.js';
 import { finiteNumber, nonNegativeInt, oneOf, positiveInt, usageError } from '../util/errors.js';
 import { LM_DEFAULTS } from '../tasks/lm.js';
 import { TOKENIZER_NAMES } from '../data/tokenize.js';
-import { fmt, printJson, startBackend, withCommon } from './common.js';
+import { fmt, noteBackend, printJson, startBackend, withCommon } from './common.js';
 import { ProgressReporter } from './progress.js';
 
 interface OptionSpec {
@@ -212,7 +212,7 @@ export async function trainCommand(argv: TrainArgs): Promise<void> {
     out: (a.out as string | undefined) ?? `runs/${task}-${cell}-${timestamp()}`,
   };
   const quiet = Boolean(a.quiet);
-  const backend = await startBackend(String(a.backend), quiet);
+  const backend = await startBackend(String(a.backend));
   let progress: ProgressReporter | null = null;
   let lastLoss = NaN;
   const isLM = task === 'lm';
@@ -222,6 +222,7 @@ export async function trainCommand(argv: TrainArgs): Promise<void> {
     ...opts,
     backend,
     onProgress: (p) => {
+      noteBackend(backend, quiet);
       progress ??= new ProgressReporter('train', p.steps, process.stderr, !quiet, tokensPerStep);
       if (Number.isFinite(p.loss)) lastLoss = p.loss;
       const evalText = p.evalLoss === undefined ? '' : isLM ? ` valid ppl ${fmt(Math.exp(p.evalLoss))}` : ` eval ${fmt(p.evalLoss)}`;
