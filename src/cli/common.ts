@@ -50,3 +50,21 @@ export function table(header: string[], rows: (string | number)[][]): string {
   const widths = header.map((_, c) => Math.max(...cells.map((r) => r[c].length)));
   return cells.map((r) => r.map((v, c) => v.padStart(widths[c])).join('  ')).join('\n');
 }
+
+/**
+ * Metrics as readable lines: the plain ones on one line, each breakdown such as
+ * accuracy@d=12 (counts n@… left out) on a line of its own: "accuracy by d: 8 1.00 · 12 0.98".
+ */
+export function metricLines(label: string, loss: number, metrics: Record<string, number | null>): string[] {
+  const plain = Object.entries(metrics).filter(([k]) => !k.includes('@'));
+  const lines = [`${label} loss ${fmt(loss)}  ` + plain.map(([k, v]) => `${k} ${fmt(v)}`).join('  ')];
+  const groups = new Map<string, string[]>();
+  for (const [k, v] of Object.entries(metrics)) {
+    const m = /^([^@]+)@([^=]+)=(.+)$/.exec(k);
+    if (!m || m[1] === 'n') continue;
+    const g = `${m[1]} by ${m[2]}`;
+    groups.set(g, [...(groups.get(g) ?? []), `${m[3]} ${fmt(v, 3)}`]);
+  }
+  for (const [g, items] of groups) lines.push(`  ${g}: ${items.join(' · ')}`);
+  return lines;
+}

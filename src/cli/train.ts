@@ -10,7 +10,7 @@ import { TASK_NAMES } from '../tasks/registry.js';
 import { finiteNumber, nonNegativeInt, oneOf, positiveInt, usageError } from '../util/errors.js';
 import { LM_DEFAULTS } from '../tasks/lm.js';
 import { TOKENIZER_NAMES } from '../data/tokenize.js';
-import { fmt, noteBackend, printJson, startBackend, withCommon } from './common.js';
+import { fmt, metricLines, noteBackend, printJson, startBackend, withCommon } from './common.js';
 import { ProgressReporter } from './progress.js';
 
 interface OptionSpec {
@@ -238,10 +238,10 @@ export async function trainCommand(argv: TrainArgs): Promise<void> {
   const m = run.result.finalEval;
   const lines = [
     `${task} · ${cell} · hidden ${opts.model.hiddenSize} · ${run.metrics.params} params · ${run.result.steps} steps (${run.result.status}) in ${(elapsedMs / 1000).toFixed(1)} s`,
-    `eval loss ${fmt(m.loss)}  ` + Object.entries(m.metrics).map(([k, v]) => `${k} ${fmt(v)}`).join('  '),
+    ...metricLines('eval', m.loss, m.metrics),
   ];
   const test = run.metrics.test as { loss: number; metrics: Record<string, number | null> } | undefined;
-  if (test) lines.push(`test loss ${fmt(test.loss)}  ` + Object.entries(test.metrics).map(([k, v]) => `${k} ${fmt(v)}`).join('  '));
+  if (test) lines.push(...metricLines('test', test.loss, test.metrics));
   const g = run.result.gradflow.at(-1);
   if (g) {
     lines.push(
