@@ -7,6 +7,7 @@ export class ProgressReporter {
   private lastLineAt = 0;
   private lastFraction = -1;
   private drawn = false;
+  private firstDone: number | null = null; // a resumed run starts counting mid-way
 
   constructor(
     private readonly label: string,
@@ -22,10 +23,11 @@ export class ProgressReporter {
     const now = performance.now();
     const fraction = Math.min(1, done / this.total);
     const elapsedS = (now - this.started) / 1000;
-    const etaS = done > 0 ? (elapsedS * (this.total - done)) / done : NaN;
-    const rate = done / Math.max(elapsedS, 1e-9);
+    this.firstDone ??= done - 1;
+    const rate = (done - this.firstDone) / Math.max(elapsedS, 1e-9);
+    const eta = rate > 0 ? (this.total - done) / rate : NaN;
     const throughput = this.tokensPerStep ? `${Math.round(rate * this.tokensPerStep)} tokens/s` : `${rate.toFixed(1)} steps/s`;
-    const speed = elapsedS > 0.5 ? ` ${throughput} ETA ${formatSeconds(etaS)}` : '';
+    const speed = elapsedS > 0.5 ? ` ${throughput} ETA ${formatSeconds(eta)}` : '';
     const text = `${this.label} ${done}/${this.total} ${detail}${speed}`;
     if (this.stream.isTTY) {
       if (now - this.lastLineAt < 100 && done < this.total) return;

@@ -3,9 +3,9 @@ import { CELL_KINDS } from '../models/cell.js';
 import { INITS } from '../models/init.js';
 import { NONLINEARITIES } from '../models/activations.js';
 import { OPTIMIZERS, SCHEDULES } from '../training/optim.js';
-import { TRAIN_DEFAULTS } from '../training/trainer.js';
+import { TRAIN_DEFAULTS, type Progress } from '../training/trainer.js';
 import { MODEL_DEFAULTS } from '../models/model.js';
-import { trainRun } from '../tasks/train-run.js';
+import { resumeRun, trainRun } from '../tasks/train-run.js';
 import { TASK_NAMES } from '../tasks/registry.js';
 import { finiteNumber, nonNegativeInt, oneOf, positiveInt, usageError } from '../util/errors.js';
 import { LM_DEFAULTS } from '../tasks/lm.js';
@@ -95,7 +95,8 @@ export function trainOptions<T>(y: Argv<T>) {
   return declareTrainOptions(y, false)
     .option('cell', { type: 'string', describe: `rnn, lstm or gru (default ${MODEL_DEFAULTS.cell})` })
     .option('seq-len', { type: 'number', describe: 'sequence length of synthetic tasks (adding: 50, copy: 50)' })
-    .option('out', { type: 'string', describe: 'run directory (default runs/<task>-<cell>-<time>)' });
+    .option('out', { type: 'string', describe: 'run directory (default runs/<task>-<cell>-<time>)' })
+    .option('resume', { type: 'string', describe: 'continue the run in this directory from its checkpoint (its own config; other training options are ignored)' });
 }
 
 /** The defaults of TRAIN_OPTIONS as parsed values. */
@@ -218,17 +219,14 @@ export async function trainCommand(argv: TrainArgs): Promise<void> {
   const isLM = task === 'lm';
   const tokensPerStep = isLM ? opts.train.batchSize * opts.taskOptions.lm.bptt : undefined;
   const started = performance.now();
-  const run = await trainRun({
-    ...opts,
-    backend,
-    onProgress: (p) => {
-      noteBackend(backend, quiet);
-      progress ??= new ProgressReporter('train', p.steps, process.stderr, !quiet, tokensPerStep);
-      if (Number.isFinite(p.loss)) lastLoss = p.loss;
-      const evalText = p.evalLoss === undefined ? '' : isLM ? ` valid ppl ${fmt(Math.exp(p.evalLoss))}` : ` eval ${fmt(p.evalLoss)}`;
-      progress.update(p.step, `loss ${fmt(lastLoss)}${evalText}`);
-    },
-  });
+  const onProgress = (p: Progress) => {
+    noteBackend(backend, quiet);
+    progress ??= new ProgressReporter('train', p.steps, process.stderr, !quiet, tokensPerStep);
+    if (Number.isFinite(p.loss)) lastLoss = p.loss;
+    const evalText = p.evalLoss === undefined ? '' : isLM ? ` valid ppl ${fmt(Math.exp(p.evalLoss))}` : ` eval ${fmt(p.evalLoss)}`;
+    progress.update(p.step, `loss ${fmt(lastLoss)}${evalText}`);
+  };
+  const run = typed.resume !== undefined ? await resumeRun(String(typed.resume), backend, onProgress) : await trainRun({ ...opts, backend, onProgress });
   (progress as ProgressReporter | null)?.done();
   const elapsedMs = performance.now() - started;
   if (a.json) {
@@ -237,7 +235,7 @@ export async function trainCommand(argv: TrainArgs): Promise<void> {
   }
   const m = run.result.finalEval;
   const lines = [
-    `${task} · ${cell} · hidden ${opts.model.hiddenSize} · ${run.metrics.params} params · ${run.result.steps} steps (${run.result.status}) in ${(elapsedMs / 1000).toFixed(1)} s`,
+    `${run.metrics.task} · ${run.metrics.cell} · hidden ${(run.config.model as { hiddenSize: number }).hiddenSize} · ${run.metrics.params} params · ${run.result.steps} steps (${run.result.status}) in ${(elapsedMs / 1000).toFixed(1)} s`,
     ...metricLines('eval', m.loss, m.metrics),
   ];
   const test = run.metrics.test as { loss: number; metrics: Record<string, number | null> } | undefined;

@@ -130,13 +130,14 @@ export class LMTask implements SequenceTask {
   }
 
   /** Where the next training batch starts (for resuming). */
-  get position(): { epoch: number; cursor: number } {
+  position(): { epoch: number; cursor: number } {
     return { epoch: this.epoch, cursor: this.cursor };
   }
 
-  seek(position: { epoch: number; cursor: number }): void {
-    this.epoch = position.epoch;
-    this.cursor = position.cursor;
+  seek(position: unknown): void {
+    const p = position as { epoch: number; cursor: number };
+    this.epoch = p.epoch;
+    this.cursor = p.cursor;
   }
 
   trainBatch(_rng: Rng, batchSize: number): Batch {

@@ -1,7 +1,11 @@
 import { SequenceModel, MODEL_DEFAULTS, type ModelConfig } from '../models/model.js';
 import { RunDir } from '../training/rundir.js';
-import { TRAIN_DEFAULTS, evaluate, train, type Progress, type TrainConfig, type TrainResult } from '../training/trainer.js';
-import { SeqlabError, usageError } from '../util/errors.js';
+import { TRAIN_DEFAULTS, evaluate, train, type Progress, type ResumeState, type TrainConfig, type TrainResult } from '../training/trainer.js';
+import type { SequenceTask } from '../training/task.js';
+import { readJsonFile } from '../util/files.js';
+import { join } from 'node:path';
+import { loadCheckpoint } from './checkpoint.js';
+import { SeqlabError, inputError, usageError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { stripUndefined } from '../util/objects.js';
 import { createTask, type TaskOptions } from './registry.js';
@@ -39,12 +43,13 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
   const given = stripUndefined(opts.train);
   const seed = given.seed ?? TRAIN_DEFAULTS.seed;
   const hiddenSize = opts.model.hiddenSize ?? MODEL_DEFAULTS.hiddenSize;
-  const task = createTask(opts.task, {
+  const taskOptions: TaskOptions = {
     ...opts.taskOptions,
     embedSize: opts.taskOptions.embedSize ?? hiddenSize,
     lm: { ...opts.taskOptions.lm, ...(given.batchSize !== undefined ? { batchSize: given.batchSize } : {}) },
     seed,
-  });
+  };
+  const task = createTask(opts.task, taskOptions);
   const perEpoch = (task as { stepsPerEpoch?: number }).stepsPerEpoch;
   if (opts.epochs !== undefined && perEpoch === undefined) throw usageError(`--epochs applies to tasks with epochs (lm), not ${opts.task}; use --steps`);
   const byEpochs =
@@ -76,14 +81,42 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
   });
   const runDir = opts.out ? RunDir.create(opts.out, opts.overwrite) : undefined;
   const model = SequenceModel.random(modelConfig, new Rng(`${trainConfig.seed}/init`));
-  const config = { backend: opts.backend, task: task.describe(), model: modelConfig, train: trainConfig, params: model.numParams() };
+  // taskName + taskOptions rebuild the same task on --resume
+  const config = {
+    backend: opts.backend,
+    task: task.describe(),
+    model: modelConfig,
+    train: trainConfig,
+    params: model.numParams(),
+    taskName: opts.task,
+    taskOptions,
+  };
   runDir?.writeJson('config.json', config);
   runDir?.log({ type: 'start', backend: opts.backend, params: model.numParams() });
+  return runAndReport({ task, model, trainConfig, runDir, config, backend: opts.backend, onProgress: opts.onProgress });
+}
+
+interface RunContext {
+  task: SequenceTask;
+  model: SequenceModel;
+  trainConfig: Readonly<TrainConfig>;
+  runDir: RunDir | undefined;
+  config: Record<string, unknown>;
+  backend: string;
+  onProgress?: (p: Progress) => void;
+  resume?: ResumeState;
+}
+
+/** Train, evaluate the test set if the task has one, write metrics.json. Disposes the model. */
+async function runAndReport(ctx: RunContext): Promise<TrainRunResult> {
+  const { task, model, trainConfig, runDir } = ctx;
+  const modelConfig = model.config;
   try {
     const result = await train(model, task, trainConfig, {
       runDir,
-      onProgress: opts.onProgress,
+      onProgress: ctx.onProgress,
       checkpointExtra: task.checkpointExtra?.bind(task),
+      resume: ctx.resume,
     });
     const test = task.testBatches ? await evaluate(model, task, task.testBatches()) : null;
     if (test) runDir?.log({ type: 'eval', step: result.steps, loss: test.loss, metrics: { ...test.metrics, split: null } });
@@ -91,7 +124,7 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
     const metrics = {
       task: task.name,
       cell: modelConfig.cell,
-      backend: opts.backend,
+      backend: ctx.backend,
       status: result.status,
       steps: result.steps,
       params: model.numParams(),
@@ -101,13 +134,42 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
       gradflow: last,
     };
     runDir?.writeJson('metrics.json', metrics);
-    return { runDir: runDir?.path ?? null, config, metrics, result };
+    return { runDir: runDir?.path ?? null, config: ctx.config, metrics, result };
   } catch (e) {
     if (e instanceof SeqlabError && e.code === 'diverged') {
-      runDir?.writeJson('metrics.json', { task: task.name, cell: modelConfig.cell, backend: opts.backend, status: 'diverged', error: e.message });
+      runDir?.writeJson('metrics.json', { task: task.name, cell: modelConfig.cell, backend: ctx.backend, status: 'diverged', error: e.message });
     }
     throw e;
   } finally {
     model.dispose();
   }
 }
+
+/**
+ * `seqlab train --resume DIR`: continue the run in DIR from its checkpoint, with the
+ * configuration it was started with, appending to its log. The same seed and backend give
+ * the same final metrics as a run that was never interrupted.
+ */
+export async function resumeRun(dir: string, backend: string, onProgress?: (p: Progress) => void): Promise<TrainRunResult> {
+  const config = readJsonFile(join(dir, 'config.json'), 'run config') as Record<string, unknown>;
+  if (typeof config.taskName !== 'string' || typeof config.train !== 'object' || typeof config.taskOptions !== 'object') {
+    throw inputError(`${dir}/config.json is not a resumable seqlab run config (no taskName/taskOptions/train)`);
+  }
+  const ck = loadCheckpoint(dir);
+  const resume = ck.doc.resume as ResumeState | undefined;
+  if (!resume) {
+    ck.model.dispose();
+    throw inputError(`${ck.path} has no resume record (it was written mid-batch or by an older seqlab); start a new run`);
+  }
+  const task = createTask(config.taskName, config.taskOptions as TaskOptions);
+  const fingerprint = (task as { vocab?: { fingerprint?: string } }).vocab?.fingerprint;
+  if (ck.vocabulary && fingerprint !== undefined && ck.vocabulary.fingerprint !== fingerprint) {
+    ck.model.dispose();
+    throw inputError(`${ck.path} was trained with another vocabulary (fingerprint ${ck.vocabulary.fingerprint}, the corpus now gives ${fingerprint})`);
+  }
+  const trainConfig = Object.freeze({ ...TRAIN_DEFAULTS, ...(config.train as Partial<TrainConfig>) });
+  const runDir = RunDir.open(dir);
+  runDir.log({ type: 'start', backend, params: ck.model.numParams() });
+  return runAndReport({ task, model: ck.model, trainConfig, runDir, config, backend, onProgress, resume });
+}
+

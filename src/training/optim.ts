@@ -39,7 +39,7 @@ export type Grads = Record<string, tf.Tensor>;
 
 export class Optimizer {
   private readonly slots = new Map<string, tf.Variable[]>();
-  private t = 0;
+  private t = 0; // updates applied (Adam's bias correction)
   lr: number;
 
   constructor(readonly config: Readonly<OptimizerConfig>) {
@@ -97,10 +97,34 @@ export class Optimizer {
     });
   }
 
+  /** Step count, learning rate and every slot's values, for checkpoints. */
+  async snapshot(): Promise<OptimizerState> {
+    const slots: Record<string, number[][]> = {};
+    for (const [name, vs] of this.slots) slots[name] = await Promise.all(vs.map(async (v) => Array.from(await v.data())));
+    return { t: this.t, lr: this.lr, slots };
+  }
+
+  /** Continue from a snapshot; `like` gives each slot's shape (the variable it belongs to). */
+  restore(saved: OptimizerState, like: Record<string, tf.Variable>): void {
+    this.t = saved.t;
+    this.lr = saved.lr;
+    for (const [name, values] of Object.entries(saved.slots)) {
+      const v = like[name];
+      if (!v) throw new Error(`optimizer state names an unknown variable ${name}`);
+      this.slots.set(name, values.map((vals) => tf.variable(tf.tensor(vals, v.shape), false)));
+    }
+  }
+
   dispose(): void {
     for (const s of this.slots.values()) tf.dispose(s);
     this.slots.clear();
   }
+}
+
+export interface OptimizerState {
+  t: number;
+  lr: number;
+  slots: Record<string, number[][]>;
 }
 
 /** Global L2 norm of all gradients, as a scalar tensor. */

@@ -33,6 +33,12 @@ export class RunDir {
     return dir;
   }
 
+  /** An existing run directory, to continue (its log grows; nothing is cleared). */
+  static open(path: string): RunDir {
+    if (!existsSync(join(path, 'log.jsonl'))) throw new SeqlabError('input', `${path} is not a seqlab run directory (no log.jsonl)`);
+    return new RunDir(path);
+  }
+
   file(name: string): string {
     return join(this.path, name);
   }

@@ -44,6 +44,9 @@ export interface SequenceTask {
   /** evaluate() needs the read-out values (default true; a language model needs only the loss). */
   readonly usesOutputs?: boolean;
   trainBatch(rng: Rng, batchSize: number): Batch;
+  /** Where a stateful data stream stands (for resuming), and how to go back there. */
+  position?(): unknown;
+  seek?(position: unknown): void;
   /** Fields the task adds to checkpoint.json (a language model: its vocabulary and tokenizer). */
   checkpointExtra?(): Record<string, unknown>;
   /** A held-out test set, evaluated once at the end of training. */

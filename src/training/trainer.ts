@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { State } from '../models/cell.js';
 import type { SequenceModel } from '../models/model.js';
 import { SeqlabError } from '../util/errors.js';
-import { Rng } from '../util/rng.js';
+import { Rng, type RngState } from '../util/rng.js';
 import { chunkInputs, chunkLoss, type ChunkTensors } from './loss.js';
 import { jacobianNorms, layerInputs, type JacobianMode } from './gradflow.js';
 import { modelLossAndGrads } from './bptt.js';
@@ -16,6 +16,7 @@ import {
   globalNorm,
   stepDecayLr,
   type OptimizerConfig,
+  type OptimizerState,
   type ScheduleConfig,
 } from './optim.js';
 import type { RunDir } from './rundir.js';
@@ -87,6 +88,25 @@ export interface TrainOptions {
   checkpoint?: boolean;
   /** More fields for checkpoint.json (e.g. the vocabulary, so model and vocabulary never separate). */
   checkpointExtra?: () => Record<string, unknown>;
+  /** Continue from a checkpoint's `resume` record (the model must already hold its weights). */
+  resume?: ResumeState;
+}
+
+/**
+ * Everything besides the weights that a run needs to continue exactly where a
+ * checkpoint was written: written at batch boundaries, so a resumed run is
+ * bit-identical to an uninterrupted one.
+ */
+export interface ResumeState {
+  step: number;
+  optimizer: OptimizerState;
+  dataRng: RngState;
+  plateau: { best: number; bestStep: number; sinceBest: number };
+  taskPosition: unknown;
+  /** A stateful task's hidden state carried into the next batch, per layer and state tensor. */
+  carried: { shape: [number, number]; values: number[] }[][] | null;
+  evals: TrainResult['evals'];
+  gradflow: GradflowSummary[];
 }
 
 export type TrainStatus = 'completed' | 'early-stopped';
@@ -259,21 +279,27 @@ export async function train(
 ): Promise<TrainResult> {
   const { runDir, onProgress } = options;
   const saveCheckpoints = options.checkpoint ?? runDir !== undefined;
-  const dataRng = new Rng(`${config.seed}/data`);
+  const resume = options.resume;
+  const dataRng = resume ? Rng.restore(resume.dataRng) : new Rng(`${config.seed}/data`);
   const optimizer = new Optimizer(config);
   const vars = model.variables();
+  if (resume) optimizer.restore(resume.optimizer, vars);
   const plateau = new PlateauTracker();
+  if (resume) Object.assign(plateau, { ...resume.plateau, best: resume.plateau.best ?? Infinity });
+  if (resume && resume.taskPosition !== undefined) task.seek?.(resume.taskPosition);
   const isXent = task.loss === 'xent';
-  const gradflow: GradflowSummary[] = [];
-  const evals: TrainResult['evals'] = [];
+  const gradflow: GradflowSummary[] = resume ? [...resume.gradflow] : [];
+  const evals: TrainResult['evals'] = resume ? [...resume.evals] : [];
   const probe = config.gradflowEvery > 0 ? task.probeBatch() : null;
   let gradflowMs = 0;
-  let carried: State[] | null = null;
-  let finalEval: TrainResult['finalEval'] | null = null;
+  let carried: State[] | null = resume?.carried
+    ? resume.carried.map((layer) => layer.map((s) => tf.tensor2d(s.values, s.shape)))
+    : null;
+  let finalEval: TrainResult['finalEval'] | null = evals.at(-1) ?? null;
   let status: TrainStatus = 'completed';
-  let step = 0;
+  let step = resume?.step ?? 0;
   let state: State[] = []; // the current batch's state; freed in `finally` on every exit
-  let checkpointStep: number | null = null;
+  let checkpointStep: number | null = resume?.step ?? null;
   const started = performance.now();
 
   /** Log and throw: the last checkpoint written (if any) is the last good one. */
@@ -303,37 +329,54 @@ export async function train(
     }
   };
 
-  const runEval = async (): Promise<boolean> => {
+  /** The resume record at the end of the current batch (`nextCarried`: the state the next batch starts from). */
+  const resumeState = async (nextCarried: State[] | null): Promise<ResumeState> => ({
+    step,
+    optimizer: await optimizer.snapshot(),
+    dataRng: dataRng.snapshot(),
+    plateau: { best: plateau.best, bestStep: plateau.bestStep, sinceBest: plateau.sinceBest },
+    taskPosition: task.position?.(),
+    carried: nextCarried
+      ? await Promise.all(nextCarried.map((layer) => Promise.all(layer.map(async (s) => ({ shape: s.shape as [number, number], values: Array.from(await s.data()) })))))
+      : null,
+    evals: [...evals],
+    gradflow: [...gradflow],
+  });
+
+  const runEval = async (atBatchEnd = true): Promise<boolean> => {
     const ev = await evaluate(model, task);
     // an overflowed model can still step with a finite loss; never checkpoint it
     if (!Number.isFinite(ev.loss)) diverge(`validation loss became ${ev.loss}`, ev.loss, NaN);
     finalEval = { step, ...ev };
     evals.push(finalEval);
     runDir?.log({ type: 'eval', step, loss: ev.loss, metrics: ev.metrics });
-    if (saveCheckpoints && runDir) {
-      if (!(await writeCheckpoint(model, runDir, step, config, options.checkpointExtra?.()))) diverge('weights became non-finite', ev.loss, NaN);
-      checkpointStep = step;
-    }
     const improved = plateau.observe(ev.loss, step);
     if (!improved && config.schedule === 'plateau' && plateau.sinceBest % config.patience === 0) {
       optimizer.lr *= config.decayFactor;
+    }
+    if (saveCheckpoints && runDir) {
+      // resumable only between batches (a truncated-BPTT batch may be cut mid-way)
+      const extra = { ...options.checkpointExtra?.(), ...(atBatchEnd ? { resume: await resumeState(task.stateful ? state : null) } : {}) };
+      if (!(await writeCheckpoint(model, runDir, step, config, extra))) diverge('weights became non-finite', ev.loss, NaN);
+      checkpointStep = step;
     }
     onProgress?.({ step, steps: config.steps, loss: NaN, lr: optimizer.lr, evalLoss: ev.loss });
     return config.earlyStop > 0 && plateau.sinceBest >= config.earlyStop;
   };
 
   try {
-    await runProbe();
+    if (!resume) await runProbe();
     outer: while (step < config.steps) {
+      const restart = task.startsStream?.() ?? false; // e.g. the next batch begins a new pass over an LM's text
       const batch = task.trainBatch(dataRng, config.batchSize);
-      const restart = task.startsStream?.() ?? false; // e.g. a new pass over an LM's text
       if (carried && (restart || !task.stateful)) {
         tf.dispose(carried.flat());
         carried = null;
       }
       state = carried ?? model.initState(batch.batchSize);
       carried = null;
-      for (const [t0, t1] of chunkBounds(batch.seqLen, config.bptt)) {
+      const bounds = chunkBounds(batch.seqLen, config.bptt);
+      for (const [t0, t1] of bounds) {
         const chunk = toTensors(batch, task.inputSize, t0, t1, task.readout, task.outputSize, isXent);
         if (chunk.count === 0) {
           // no targets here: advance the state only
@@ -366,7 +409,7 @@ export async function train(
         runDir?.log({ type: 'step', step, loss: lossValue, gradNorm, lr: optimizer.lr });
         onProgress?.({ step, steps: config.steps, loss: lossValue, lr: optimizer.lr });
         if (config.gradflowEvery > 0 && step % config.gradflowEvery === 0) await runProbe();
-        if (step % config.evalEvery === 0 && (await runEval())) {
+        if (step % config.evalEvery === 0 && (await runEval(t1 === bounds[bounds.length - 1][1]))) {
           status = 'early-stopped';
           break outer;
         }

@@ -4,12 +4,29 @@ import seedrandom from 'seedrandom';
  * The one source of randomness: a seeded generator (seedrandom's alea) passed
  * explicitly to whatever needs it. Same seed, same stream, on every backend.
  */
+export interface RngState {
+  seed: string;
+  state: unknown;
+  spare: number | null;
+}
+
 export class Rng {
   private readonly prng: seedrandom.PRNG;
   private spare: number | null = null;
 
-  constructor(readonly seed: number | string) {
-    this.prng = seedrandom.alea(String(seed));
+  constructor(readonly seed: number | string, saved?: RngState) {
+    // state: true lets a run's data stream be saved in a checkpoint and resumed exactly
+    this.prng = saved ? seedrandom.alea('', { state: saved.state as never }) : seedrandom.alea(String(seed), { state: true });
+    if (saved) this.spare = saved.spare;
+  }
+
+  /** The generator's exact position, for checkpoints. */
+  snapshot(): RngState {
+    return { seed: String(this.seed), state: (this.prng as unknown as { state(): unknown }).state(), spare: this.spare };
+  }
+
+  static restore(saved: RngState): Rng {
+    return new Rng(saved.seed, saved);
   }
 
   /** U[0, 1). */
