@@ -27,6 +27,12 @@ export const TRAIN_PRESETS: Readonly<Record<string, Record<string, string | numb
     optimizer: 'sgd', lr: 1, 'clip-norm': 5, schedule: 'step', 'decay-factor': 0.5, 'decay-start': 4, 'decay-every': 1,
     'decay-unit': 'epochs', epochs: 13,
   },
+  // Zaremba et al. (2014) "medium": 2 × 650 LSTM, dropout 0.5, U(±0.05), bptt 35, lr 1 divided by 1.2 each epoch after the 6th, 39 epochs
+  medium: {
+    task: 'lm', cell: 'lstm', layers: 2, hidden: 650, init: 'uniform', 'init-scale': 0.05, dropout: 0.5, bptt: 35, batch: 20,
+    optimizer: 'sgd', lr: 1, 'clip-norm': 5, schedule: 'step', 'decay-factor': 1 / 1.2, 'decay-start': 6, 'decay-every': 1,
+    'decay-unit': 'epochs', epochs: 39,
+  },
 };
 
 /** The training options shared by `train` and `compare`, with their defaults. */
@@ -57,6 +63,7 @@ export const TRAIN_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   'gradflow-every': { type: 'number', default: TRAIN_DEFAULTS.gradflowEvery, describe: 'log gradient flow every N steps (0 = off)' },
   'gradflow-mode': { type: 'string', default: TRAIN_DEFAULTS.gradflowMode, describe: 'LSTM Jacobian mode: h or state' },
   'init-scale': { type: 'number', default: MODEL_DEFAULTS.initScale, describe: 'a of U(±a) for --init uniform' },
+  dropout: { type: 'number', default: MODEL_DEFAULTS.dropout, describe: 'dropout on non-recurrent connections while training (0 ≤ p < 1)' },
   'decay-start': { type: 'number', default: TRAIN_DEFAULTS.decayStart, describe: 'step schedule: updates (or epochs) at the full rate first' },
   'decay-unit': { type: 'string', default: 'steps', describe: 'units of --decay-every/--decay-start: steps or epochs (lm)' },
   preset: { type: 'string', describe: `named settings, overridable option by option: ${Object.keys(TRAIN_PRESETS).join(', ')}` },
@@ -134,6 +141,7 @@ export function parseTrainArgs(a: Record<string, unknown>) {
       init: oneOf('init', a.init, INITS),
       initStd: finiteNumber('--init-std', a['init-std'], 0, true),
       initScale: finiteNumber('--init-scale', a['init-scale'], 0, true),
+      dropout: dropoutRate(a.dropout),
       nonlinearity: oneOf('nonlinearity', a.nonlinearity, NONLINEARITIES),
       forgetBias: a['forget-bias'] === undefined ? null : finiteNumber('--forget-bias', a['forget-bias']),
     },
@@ -161,6 +169,12 @@ export function parseTrainArgs(a: Record<string, unknown>) {
     },
     overwrite: Boolean(a.overwrite),
   };
+}
+
+function dropoutRate(value: unknown): number {
+  const p = finiteNumber('--dropout', value, 0);
+  if (p >= 1) throw usageError(`--dropout must be below 1, got ${p}`);
+  return p;
 }
 
 /** "A-B" → [A, B] of non-negative integers with A ≤ B, or a usage error naming the option. */

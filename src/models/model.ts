@@ -18,11 +18,17 @@ export interface ModelConfig extends CellOptions {
    * first layer (nn.Embedding, N(0, 1) init); null = dense inputs. Default null.
    */
   vocabSize: number | null;
+  /**
+   * Dropout probability on the non-recurrent connections while training (the input of
+   * every layer and the top layer's output; Zaremba et al. 2014). Default 0.
+   */
+  dropout: number;
 }
 
 export const MODEL_DEFAULTS: Readonly<Omit<ModelConfig, 'inputSize' | 'outputSize'>> = {
   ...CELL_DEFAULTS,
   vocabSize: null,
+  dropout: 0,
   cell: 'lstm',
   hiddenSize: 64,
   numLayers: 1,

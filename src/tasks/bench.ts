@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { CellKind } from '../models/cell.js';
 import { CELL_DEFAULTS } from '../models/cell.js';
-import { SequenceModel } from '../models/model.js';
+import { MODEL_DEFAULTS, SequenceModel } from '../models/model.js';
 import { modelLossAndGrads } from '../training/bptt.js';
 import { jacobianNorms } from '../training/gradflow.js';
 import type { ChunkTensors } from '../training/loss.js';
@@ -44,7 +44,7 @@ export async function benchTrainStep(config: Partial<BenchConfig> = {}): Promise
   const c = { ...BENCH_DEFAULTS, ...config };
   const rng = new Rng(c.seed);
   const model = SequenceModel.random(
-    { ...CELL_DEFAULTS, cell: c.cell, inputSize: c.hidden, hiddenSize: c.hidden, numLayers: 1, outputSize: c.vocab, vocabSize: c.vocab },
+    { ...MODEL_DEFAULTS, cell: c.cell, inputSize: c.hidden, hiddenSize: c.hidden, numLayers: 1, outputSize: c.vocab, vocabSize: c.vocab },
     rng,
   );
   const ids = Int32Array.from({ length: c.bptt * c.batch }, () => rng.int(c.vocab));

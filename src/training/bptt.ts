@@ -124,26 +124,31 @@ export function modelLossAndGrads(
   readout: Readout,
   loss: LossName,
   withDHNorms = false,
+  dropoutMasks: (tf.Tensor3D | null)[] = [],
 ): ModelGrads {
+  // dropout on the non-recurrent connections (Zaremba et al. 2014): masks[l] scales the input
+  // of layer l, masks[L] the top layer's output before the read-out; backward scales by the same mask
+  const drop = (t: tf.Tensor3D, l: number) => (dropoutMasks[l] ? (tf.mul(t, dropoutMasks[l] as tf.Tensor3D) as tf.Tensor3D) : t);
+  const L = model.layers.length;
   const out = tf.tidy(() => {
     const traces: SequenceTrace[] = [];
     let input = chunkInputs(model, chunk);
     model.layers.forEach((cell, l) => {
-      const tr = forwardSequence(cell, input, state0[l]);
+      const tr = forwardSequence(cell, drop(input, l), state0[l]);
       traces.push(tr);
       input = tr.hs;
     });
     const top = traces[traces.length - 1];
-    const head = headLossAndGrads(top.hs, model.headW as tf.Tensor2D, model.headB as tf.Tensor1D, chunk, readout, loss);
+    const head = headLossAndGrads(drop(top.hs, L), model.headW as tf.Tensor2D, model.headB as tf.Tensor1D, chunk, readout, loss);
     const value = head.loss;
     const grads: Record<string, tf.Tensor> = { 'head.weight_T': head.dW, 'head.bias': head.db };
-    let dHs = head.dHs;
+    let dHs = drop(head.dHs, L);
     let dHNorms: tf.Tensor1D | null = null;
     for (let l = model.layers.length - 1; l >= 0; l--) {
       const g = backwardSequence(model.layers[l], traces[l], dHs, l > 0 || model.embedding !== null);
       for (const [k, v] of Object.entries(g.grads)) grads[`${k}_l${l}`] = v;
       if (withDHNorms && l === model.layers.length - 1) dHNorms = tf.stack(g.dH.map((d) => tf.norm(d))) as tf.Tensor1D;
-      if (g.dXs) dHs = g.dXs;
+      if (g.dXs) dHs = drop(g.dXs, l);
     }
     if (model.embedding) grads['embedding.weight'] = embeddingGrad(dHs, chunk.tokenIds as Int32Array, model.config.vocabSize as number);
     const kept: tf.TensorContainer = { loss: value as tf.Scalar, grads, final: traces.map((t) => t.final), ...(dHNorms ? { dHNorms } : {}) };

@@ -101,6 +101,7 @@ export interface ResumeState {
   step: number;
   optimizer: OptimizerState;
   dataRng: RngState;
+  dropoutRng?: RngState;
   plateau: { best: number; bestStep: number; sinceBest: number };
   taskPosition: unknown;
   /** A stateful task's hidden state carried into the next batch, per layer and state tensor. */
@@ -228,6 +229,19 @@ export async function probeGradientFlow(
   return records;
 }
 
+/** Inverted-dropout masks (0, or 1/(1 − p)) for every non-recurrent connection of one chunk, from the seeded Rng. */
+function dropoutMasks(model: SequenceModel, chunk: ChunkTensors, p: number, rng: Rng): tf.Tensor3D[] {
+  const T = chunk.mask.shape[0];
+  const B = chunk.mask.shape[1];
+  const widths = [model.config.inputSize, ...model.layers.map((c) => c.hiddenSize)];
+  const keep = 1 / (1 - p);
+  return widths.map((D) => {
+    const m = new Float32Array(T * B * D);
+    for (let i = 0; i < m.length; i++) m[i] = rng.uniform() < p ? 0 : keep;
+    return tf.tensor3d(m, [T, B, D]);
+  });
+}
+
 /** Validation loss (mean over counted targets) and task metrics on the task's eval set. */
 /**
  * Loss (mean over counted targets) and task metrics on `batches` (default: the task's
@@ -281,6 +295,8 @@ export async function train(
   const saveCheckpoints = options.checkpoint ?? runDir !== undefined;
   const resume = options.resume;
   const dataRng = resume ? Rng.restore(resume.dataRng) : new Rng(`${config.seed}/data`);
+  const dropoutRng = resume?.dropoutRng ? Rng.restore(resume.dropoutRng) : new Rng(`${config.seed}/dropout`);
+  const dropout = model.config.dropout ?? 0;
   const optimizer = new Optimizer(config);
   const vars = model.variables();
   if (resume) optimizer.restore(resume.optimizer, vars);
@@ -334,6 +350,7 @@ export async function train(
     step,
     optimizer: await optimizer.snapshot(),
     dataRng: dataRng.snapshot(),
+    dropoutRng: dropoutRng.snapshot(),
     plateau: { best: plateau.best, bestStep: plateau.bestStep, sinceBest: plateau.sinceBest },
     taskPosition: task.position?.(),
     carried: nextCarried
@@ -387,7 +404,9 @@ export async function train(
           continue;
         }
         if (config.schedule === 'step') optimizer.lr = stepDecayLr(config.lr, step, config);
-        const { loss: value, grads: named, final: next } = modelLossAndGrads(model, chunk, state, task.readout, task.loss);
+        const masks = dropout > 0 ? dropoutMasks(model, chunk, dropout, dropoutRng) : [];
+        const { loss: value, grads: named, final: next } = modelLossAndGrads(model, chunk, state, task.readout, task.loss, false, masks);
+        tf.dispose(masks);
         const grads = named;
         const normT = globalNorm(named);
         const [lossValue, gradNorm] = [(await value.data())[0], (await normT.data())[0]];

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { CELL_DEFAULTS, CELL_KINDS } from '../../src/models/cell.js';
 import { SequenceModel } from '../../src/models/model.js';
 import { modelLossAndGrads } from '../../src/training/bptt.js';
-import { chunkLoss, type ChunkTensors } from '../../src/training/loss.js';
+import { chunkLoss, lossFromStates, type ChunkTensors } from '../../src/training/loss.js';
 import { Rng } from '../../src/util/rng.js';
 
 // The hand-written BPTT (the trainer's fast path) against tfjs autodiff through the
@@ -99,6 +99,40 @@ describe('token inputs: the embedding gradient', () => {
       expect(relErr(fast.grads[name].dataSync() as Float32Array, auto.grads[v.name].dataSync() as Float32Array), name).toBeLessThan(1e-4);
     }
     tf.dispose([fast.loss, ...Object.values(fast.grads), ...fast.final.flat(), xs, dXs, auto.value, ...Object.values(auto.grads), tokens, targets, mask, ...state0.flat()]);
+    model.dispose();
+  });
+});
+
+describe('dropout masks on the non-recurrent connections', () => {
+  it('hand-written gradients = autodiff through the same masked forward pass', () => {
+    const rng = new Rng('bptt-dropout');
+    const [T, B, I, H, O] = [5, 3, 4, 6, 3];
+    const model = SequenceModel.random({ ...CELL_DEFAULTS, cell: 'gru', inputSize: I, hiddenSize: H, numLayers: 2, outputSize: O }, rng);
+    const chunk = makeChunk(rng, T, B, I, 'every', O, true);
+    const mask = (D: number) => tf.tensor3d(Float32Array.from({ length: T * B * D }, () => (rng.uniform() < 0.3 ? 0 : 1 / 0.7)), [T, B, D]);
+    const masks = [mask(I), mask(H), mask(H)];
+    const state0 = model.initState(B);
+    const fast = modelLossAndGrads(model, chunk, state0, 'every', 'xent', false, masks);
+    const masked = () => {
+      let input = tf.mul(chunk.inputs as tf.Tensor3D, masks[0]) as tf.Tensor3D;
+      model.layers.forEach((cell, l) => {
+        let s = state0[l];
+        const hs: tf.Tensor2D[] = [];
+        for (const x of tf.unstack(input) as tf.Tensor2D[]) {
+          s = cell.step(x, s);
+          hs.push(s[0]);
+        }
+        input = tf.mul(tf.stack(hs), masks[l + 1]) as tf.Tensor3D;
+      });
+      return lossFromStates(input, model.headW, model.headB, chunk, 'every', 'xent').loss;
+    };
+    const vars = model.variables();
+    const auto = tf.variableGrads(masked, Object.values(vars));
+    expect(fast.loss.dataSync()[0]).toBeCloseTo(auto.value.dataSync()[0], 5);
+    for (const [name, v] of Object.entries(vars)) {
+      expect(relErr(fast.grads[name].dataSync() as Float32Array, auto.grads[v.name].dataSync() as Float32Array), name).toBeLessThan(1e-4);
+    }
+    tf.dispose([fast.loss, ...Object.values(fast.grads), ...fast.final.flat(), auto.value, ...Object.values(auto.grads), ...masks, chunk.inputs as tf.Tensor, chunk.targets, chunk.mask, ...state0.flat()]);
     model.dispose();
   });
 });
