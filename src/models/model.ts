@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../util/rng.js';
+import { SeqlabError } from '../util/errors.js';
 import { CELL_DEFAULTS, GATES, initialWeights, type Cell, type CellKind, type CellOptions, type LayerWeights, type State } from './cell.js';
 import { GRUCell } from './gru.js';
 import { LSTMCell } from './lstm.js';
@@ -23,12 +24,18 @@ export interface ModelConfig extends CellOptions {
    * every layer and the top layer's output; Zaremba et al. 2014). Default 0.
    */
   dropout: number;
+  /**
+   * Tie the read-out to the embedding, W_out = E (Press & Wolf 2017; Inan et al. 2017): needs
+   * token inputs with embedding size = hidden size and outputs = vocabulary. Default false.
+   */
+  tieWeights: boolean;
 }
 
 export const MODEL_DEFAULTS: Readonly<Omit<ModelConfig, 'inputSize' | 'outputSize'>> = {
   ...CELL_DEFAULTS,
   vocabSize: null,
   dropout: 0,
+  tieWeights: false,
   cell: 'lstm',
   hiddenSize: 64,
   numLayers: 1,
@@ -67,7 +74,7 @@ export type StateDict = Record<string, number[] | number[][]>;
  */
 export class SequenceModel {
   readonly layers: Cell[];
-  readonly headW: tf.Variable; // [H, outputSize]
+  readonly headW: tf.Variable | null; // [H, outputSize]; null when tied to the embedding
   readonly headB: tf.Variable; // [outputSize]
   readonly embedding: tf.Variable | null; // [V, inputSize] for token inputs
 
@@ -84,7 +91,10 @@ export class SequenceModel {
     // head.weight is [outputSize, H] as nn.Linear; held transposed for h·W
     const wT = new Float32Array(hiddenSize * outputSize);
     for (let o = 0; o < outputSize; o++) for (let h = 0; h < hiddenSize; h++) wT[h * outputSize + o] = head.weight[o * hiddenSize + h];
-    this.headW = tf.tidy(() => tf.variable(tf.tensor2d(wT, [hiddenSize, outputSize])));
+    this.headW = config.tieWeights ? null : tf.tidy(() => tf.variable(tf.tensor2d(wT, [hiddenSize, outputSize])));
+    if (config.tieWeights && (config.vocabSize == null || config.vocabSize !== outputSize || inputSize !== hiddenSize)) {
+      throw new SeqlabError('usage', `tied weights need token inputs with embedding size = hidden size (${inputSize} vs ${hiddenSize}) and outputs = vocabulary`);
+    }
     this.headB = tf.tidy(() => tf.variable(tf.tensor1d(Float32Array.from(head.bias))));
     if ((config.vocabSize == null) !== (embedding === null)) throw new Error('embedding weights must be given exactly when vocabSize is set');
     this.embedding =
@@ -149,8 +159,13 @@ export class SequenceModel {
   }
 
   /** Read-out: [N, H] → [N, outputSize]. */
+  /** The read-out weights [H, outputSize]: the variable, or Eᵀ when tied (a new tensor: call inside a tidy). */
+  headWeight(): tf.Tensor2D {
+    return (this.headW ?? tf.transpose(this.embedding as tf.Variable)) as tf.Tensor2D;
+  }
+
   head(h: tf.Tensor2D): tf.Tensor2D {
-    return tf.add(tf.matMul(h, this.headW), this.headB) as tf.Tensor2D;
+    return tf.add(tf.matMul(h, this.headWeight()), this.headB) as tf.Tensor2D;
   }
 
   variables(): Record<string, tf.Variable> {
@@ -158,7 +173,7 @@ export class SequenceModel {
     this.layers.forEach((cell, l) => {
       for (const [k, v] of Object.entries(cell.variables())) out[`${k}_l${l}`] = v;
     });
-    out['head.weight_T'] = this.headW;
+    if (this.headW) out['head.weight_T'] = this.headW;
     out['head.bias'] = this.headB;
     if (this.embedding) out['embedding.weight'] = this.embedding;
     return out;
@@ -174,7 +189,9 @@ export class SequenceModel {
       for (const [k, v] of Object.entries(await this.layers[l].stateDict())) out[`${k}_l${l}`] = v;
     }
     const [H, O] = [this.hiddenSize, this.config.outputSize];
-    const wT = await this.headW.data();
+    const wTensor = tf.tidy(() => tf.clone(this.headWeight()));
+    const wT = await wTensor.data();
+    wTensor.dispose();
     out['head.weight'] = Array.from({ length: O }, (_, o) => Array.from({ length: H }, (_, h) => wT[h * O + o]));
     out['head.bias'] = Array.from(await this.headB.data());
     if (this.embedding) {
@@ -187,7 +204,7 @@ export class SequenceModel {
 
   dispose(): void {
     for (const cell of this.layers) cell.dispose();
-    this.headW.dispose();
+    this.headW?.dispose();
     this.headB.dispose();
     this.embedding?.dispose();
   }

@@ -139,9 +139,10 @@ export function modelLossAndGrads(
       input = tr.hs;
     });
     const top = traces[traces.length - 1];
-    const head = headLossAndGrads(drop(top.hs, L), model.headW as tf.Tensor2D, model.headB as tf.Tensor1D, chunk, readout, loss);
+    const head = headLossAndGrads(drop(top.hs, L), model.headWeight(), model.headB as tf.Tensor1D, chunk, readout, loss);
     const value = head.loss;
-    const grads: Record<string, tf.Tensor> = { 'head.weight_T': head.dW, 'head.bias': head.db };
+    const grads: Record<string, tf.Tensor> = { 'head.bias': head.db };
+    if (model.headW) grads['head.weight_T'] = head.dW;
     let dHs = drop(head.dHs, L);
     let dHNorms: tf.Tensor1D | null = null;
     for (let l = model.layers.length - 1; l >= 0; l--) {
@@ -150,7 +151,11 @@ export function modelLossAndGrads(
       if (withDHNorms && l === model.layers.length - 1) dHNorms = tf.stack(g.dH.map((d) => tf.norm(d))) as tf.Tensor1D;
       if (g.dXs) dHs = drop(g.dXs, l);
     }
-    if (model.embedding) grads['embedding.weight'] = embeddingGrad(dHs, chunk.tokenIds as Int32Array, model.config.vocabSize as number);
+    if (model.embedding) {
+      const dE = embeddingGrad(dHs, chunk.tokenIds as Int32Array, model.config.vocabSize as number);
+      // tied: W_out = Eᵀ, so ∂L/∂E also collects ∂L/∂W_outᵀ
+      grads['embedding.weight'] = model.headW ? dE : tf.add(dE, tf.transpose(head.dW));
+    }
     const kept: tf.TensorContainer = { loss: value as tf.Scalar, grads, final: traces.map((t) => t.final), ...(dHNorms ? { dHNorms } : {}) };
     return kept;
   }) as unknown as Omit<ModelGrads, 'dHNorms'> & { dHNorms?: tf.Tensor1D };

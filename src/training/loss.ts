@@ -137,5 +137,5 @@ export function chunkLoss(
 ): { loss: tf.Scalar; final: State[]; outputs: tf.Tensor2D } {
   const { tops, final } = model.run(chunkInputs(model, chunk), state0, perturb);
   const hs = tf.stack(tops) as tf.Tensor3D;
-  return { ...lossFromStates(hs, model.headW, model.headB, chunk, readout, loss), final };
+  return { ...lossFromStates(hs, model.headWeight(), model.headB, chunk, readout, loss), final };
 }

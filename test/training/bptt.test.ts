@@ -124,7 +124,7 @@ describe('dropout masks on the non-recurrent connections', () => {
         }
         input = tf.mul(tf.stack(hs), masks[l + 1]) as tf.Tensor3D;
       });
-      return lossFromStates(input, model.headW, model.headB, chunk, 'every', 'xent').loss;
+      return lossFromStates(input, model.headWeight(), model.headB, chunk, 'every', 'xent').loss;
     };
     const vars = model.variables();
     const auto = tf.variableGrads(masked, Object.values(vars));
@@ -133,6 +133,38 @@ describe('dropout masks on the non-recurrent connections', () => {
       expect(relErr(fast.grads[name].dataSync() as Float32Array, auto.grads[v.name].dataSync() as Float32Array), name).toBeLessThan(1e-4);
     }
     tf.dispose([fast.loss, ...Object.values(fast.grads), ...fast.final.flat(), auto.value, ...Object.values(auto.grads), ...masks, chunk.inputs as tf.Tensor, chunk.targets, chunk.mask, ...state0.flat()]);
+    model.dispose();
+  });
+});
+
+describe('tied embedding and read-out', () => {
+  it('∂L/∂E = scatter-add of ∂L/∂x + (∂L/∂W_out)ᵀ, each by autodiff', () => {
+    const rng = new Rng('bptt-tied');
+    const [T, B, V, H] = [4, 3, 7, 5];
+    const model = SequenceModel.random({ ...CELL_DEFAULTS, cell: 'lstm', inputSize: H, hiddenSize: H, numLayers: 1, outputSize: V, vocabSize: V, dropout: 0, tieWeights: true }, rng);
+    expect(Object.keys(model.variables())).not.toContain('head.weight_T');
+    const ids = Int32Array.from({ length: T * B }, () => rng.int(V));
+    const tokens = tf.tensor2d(ids, [T, B], 'int32');
+    const targets = tf.tensor1d(Int32Array.from({ length: T * B }, () => rng.int(V)), 'int32');
+    const mask = tf.ones([T, B]) as tf.Tensor2D;
+    const chunk: ChunkTensors = { inputs: null, tokens, tokenIds: ids, targets, mask, count: T * B };
+    const state0 = model.initState(B);
+    const fast = modelLossAndGrads(model, chunk, state0, 'every', 'xent');
+    const xs = model.embed(tokens);
+    const wOut = model.headWeight();
+    const [dXs, dW] = tf.grads((x: tf.Tensor, w: tf.Tensor) => {
+      const { tops } = model.run(x as tf.Tensor3D, state0);
+      return lossFromStates(tf.stack(tops) as tf.Tensor3D, w, model.headB, chunk, 'every', 'xent').loss;
+    })([xs, wOut]);
+    const dx = dXs.dataSync();
+    const dw = dW.dataSync(); // [H, V]
+    const expected = new Float32Array(V * H);
+    ids.forEach((v, n) => {
+      for (let e = 0; e < H; e++) expected[v * H + e] += dx[n * H + e];
+    });
+    for (let v = 0; v < V; v++) for (let e = 0; e < H; e++) expected[v * H + e] += dw[e * V + v];
+    expect(relErr(fast.grads['embedding.weight'].dataSync() as Float32Array, expected)).toBeLessThan(1e-4);
+    tf.dispose([fast.loss, ...Object.values(fast.grads), ...fast.final.flat(), xs, wOut, dXs, dW, tokens, targets, mask, ...state0.flat()]);
     model.dispose();
   });
 });
