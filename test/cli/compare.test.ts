@@ -1,29 +1,16 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EXIT_CODES } from '../../src/util/errors.js';
+import { runSeqlab } from './run.js';
 
 // `seqlab compare` as a user runs it: bad input is one "seqlab: …" line and a non-zero
 // exit before any training; --json is one document with a row per (cell, length).
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = join(ROOT, 'bin', 'seqlab.js');
 const tmp = mkdtempSync(join(tmpdir(), 'seqlab-compare-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-function seqlab(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [BIN, 'compare', '--backend', 'wasm', '--quiet', ...args], { cwd: tmp });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', fail);
-    child.on('close', (status) => done({ status, stdout, stderr }));
-  });
-}
+const seqlab = (args: string[]) => runSeqlab(['compare', '--backend', 'wasm', '--quiet', ...args], tmp);
 
 describe.concurrent('seqlab compare: bad input', () => {
   const cases: [string, string[], number, RegExp][] = [

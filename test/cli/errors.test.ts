@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -7,35 +6,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../src/util/rng.js';
 import { EXIT_CODES } from '../../src/util/errors.js';
 import * as ref from '../reference/cells64.js';
+import { BIN, ROOT, runSeqlab, type Result } from './run.js';
 
 // The `seqlab` binary as a user runs it: every failure is one "seqlab: …" line on
 // stderr, nothing on stdout, no stack trace, a non-zero exit; --json prints one document.
 // Each case is a separate node process (≈1 s), so the cases run concurrently.
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = join(ROOT, 'bin', 'seqlab.js');
 const tmp = mkdtempSync(join(tmpdir(), 'seqlab-cli-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-interface Result {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function seqlab(args: string[]): Promise<Result> {
-  const env = { ...process.env };
-  delete env.SEQLAB_BACKEND;
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', fail);
-    child.on('close', (status) => done({ status, stdout, stderr }));
-  });
-}
+const seqlab = (args: string[]): Promise<Result> => runSeqlab(args);
 
 const file = (name: string, content: unknown) => {
   const path = join(tmp, name);
