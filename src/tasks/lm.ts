@@ -124,6 +124,14 @@ export class LMTask implements SequenceTask {
     this.test = streamBatches(batchify(head(this.ids.test), c.evalBatchSize), c.evalBatchSize, c.bptt);
   }
 
+  get fixedBatchSize(): number {
+    return this.config.batchSize;
+  }
+
+  get vocabFingerprint(): string {
+    return this.vocab.fingerprint;
+  }
+
   /** Optimizer steps in one pass over the training stream. */
   get stepsPerEpoch(): number {
     return this.train.length;

@@ -50,7 +50,7 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
     seed,
   };
   const task = createTask(opts.task, taskOptions);
-  const perEpoch = (task as { stepsPerEpoch?: number }).stepsPerEpoch;
+  const perEpoch = task.stepsPerEpoch;
   if (opts.epochs !== undefined && perEpoch === undefined) throw usageError(`--epochs applies to tasks with epochs (lm), not ${opts.task}; use --steps`);
   const byEpochs =
     opts.epochs !== undefined && perEpoch !== undefined
@@ -59,7 +59,7 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
         ? { evalEvery: perEpoch }
         : {};
   // an LM's batch is its stream count, fixed by the task
-  const lmBatch = task.stateful && (task as { config?: { batchSize?: number } }).config?.batchSize;
+  const fixedBatch = task.fixedBatchSize;
   if (opts.decayUnit === 'epochs' && perEpoch === undefined) throw usageError(`--decay-unit epochs applies to tasks with epochs (lm), not ${opts.task}`);
   const inEpochs =
     opts.decayUnit === 'epochs' && perEpoch !== undefined
@@ -70,7 +70,7 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
     ...given,
     ...byEpochs,
     ...inEpochs,
-    ...(lmBatch ? { batchSize: lmBatch } : {}),
+    ...(fixedBatch !== undefined ? { batchSize: fixedBatch } : {}),
   });
   const modelConfig: Readonly<ModelConfig> = Object.freeze({
     ...MODEL_DEFAULTS,
@@ -162,7 +162,7 @@ export async function resumeRun(dir: string, backend: string, onProgress?: (p: P
     throw inputError(`${ck.path} has no resume record (it was written mid-batch or by an older seqlab); start a new run`);
   }
   const task = createTask(config.taskName, config.taskOptions as TaskOptions);
-  const fingerprint = (task as { vocab?: { fingerprint?: string } }).vocab?.fingerprint;
+  const fingerprint = task.vocabFingerprint;
   if (ck.vocabulary && fingerprint !== undefined && ck.vocabulary.fingerprint !== fingerprint) {
     ck.model.dispose();
     throw inputError(`${ck.path} was trained with another vocabulary (fingerprint ${ck.vocabulary.fingerprint}, the corpus now gives ${fingerprint})`);

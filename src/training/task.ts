@@ -37,6 +37,12 @@ export interface SequenceTask {
   readonly loss: LossName;
   /** The eval metric and level that count as "reached" (steps-to-target in comparisons). */
   readonly target?: { metric: string; goal: 'max' | 'min'; value: number };
+  /** Tasks that pass over a fixed text (lm): optimizer steps in one pass. */
+  readonly stepsPerEpoch?: number;
+  /** Tasks whose batch size is fixed by their data layout (lm: the number of streams). */
+  readonly fixedBatchSize?: number;
+  /** Token tasks with a saved vocabulary: its fingerprint, to refuse a checkpoint built on another. */
+  readonly vocabFingerprint?: string;
   /** Carry the hidden state from one batch to the next (language modeling). Default false. */
   readonly stateful?: boolean;
   /** Stateful tasks: true when the next training batch starts the stream afresh (the carried state is dropped). */

@@ -384,7 +384,7 @@ class Planner {
   private readonly adverbs = new Map<number, string[][]>();
 
   constructor(
-    private readonly lex: Lexicon,
+    lex: Lexicon,
     private readonly allowed: ReadonlySet<Construction>,
     private readonly maxDepth: number,
   ) {
