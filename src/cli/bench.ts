@@ -4,6 +4,7 @@ import type { Argv } from 'yargs';
 import { CELL_KINDS } from '../models/cell.js';
 import { BENCH_DEFAULTS, benchProbe, benchTrainStep, type BenchResult } from '../tasks/bench.js';
 import { inputError, nonNegativeInt, oneOf, positiveInt } from '../util/errors.js';
+import { threadCount } from './train.js';
 import { fmt, noteBackend, printJson, startBackend, table, withCommon } from './common.js';
 
 export function benchOptions<T>(y: Argv<T>) {
@@ -18,7 +19,8 @@ export function benchOptions<T>(y: Argv<T>) {
     .option('probe', { type: 'boolean', default: true, describe: 'also time the probe (T = 1000, H = 128, all k)' })
     .option('torch', { type: 'string', default: process.env.SEQLAB_TORCH_BENCH, describe: 'PyTorch reference script to run beside (env SEQLAB_TORCH_BENCH)' })
     .option('python', { type: 'string', default: process.env.SEQLAB_PYTHON ?? 'python3', describe: 'Python interpreter for --torch' })
-    .option('threads', { type: 'string', default: '1,2', describe: 'PyTorch thread counts to run' })
+    .option('threads', { type: 'string', default: String(BENCH_DEFAULTS.threads), describe: 'seqlab threads per gradient: 1, 2 or auto (as train --threads)' })
+    .option('torch-threads', { type: 'string', default: '1,2', describe: 'PyTorch thread counts to run' })
     .option('tfjs-layers', { type: 'string', default: process.env.SEQLAB_TFJS_LAYERS_BENCH, describe: 'tf.layers reference script to run beside (env SEQLAB_TFJS_LAYERS_BENCH)' });
 }
 
@@ -46,8 +48,9 @@ export async function benchCommand(argv: BenchArgs): Promise<void> {
     steps: positiveInt('--steps', a.steps),
     warmup: nonNegativeInt('--warmup', a.warmup),
     seed: Number(a.seed),
+    threads: threadCount(a.threads),
   };
-  const threads = String(a.threads).split(',').map((t) => positiveInt('--threads', t));
+  const threads = String(a['torch-threads']).split(',').map((t) => positiveInt('--torch-threads', t));
   for (const key of ['torch', 'tfjs-layers'] as const) {
     if (a[key] && !existsSync(String(a[key]))) throw inputError(`--${key} script not found: ${a[key]}`);
   }
@@ -58,7 +61,7 @@ export async function benchCommand(argv: BenchArgs): Promise<void> {
   const peers: Record<string, unknown>[] = [];
   const shape = ['--cell', cfg.cell, '--hidden', String(cfg.hidden), '--vocab', String(cfg.vocab), '--batch', String(cfg.batch), '--length', String(cfg.bptt), '--steps', String(cfg.steps)];
   // interleave: seqlab, then each peer, so machine load hits all alike
-  say(`bench: seqlab ${cfg.cell} H${cfg.hidden} V${cfg.vocab} B${cfg.batch} T${cfg.bptt}`);
+  say(`bench: seqlab ${cfg.cell} H${cfg.hidden} V${cfg.vocab} B${cfg.batch} T${cfg.bptt} (threads ${cfg.threads})`);
   const ours: BenchResult = await benchTrainStep(cfg);
   rows.push({ ...ours });
   if (a.torch) {

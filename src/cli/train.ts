@@ -67,6 +67,7 @@ export const TRAIN_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   'tie-weights': { type: 'boolean', default: MODEL_DEFAULTS.tieWeights, describe: 'lm: tie the read-out to the embedding (embedding size = hidden size)' },
   'decay-start': { type: 'number', default: TRAIN_DEFAULTS.decayStart, describe: 'step schedule: updates (or epochs) at the full rate first' },
   'decay-unit': { type: 'string', default: 'steps', describe: 'units of --decay-every/--decay-start: steps or epochs (lm)' },
+  threads: { type: 'string', default: String(TRAIN_DEFAULTS.threads), describe: 'threads per gradient (data-parallel halves of each batch): 1, 2 or auto (2 on wasm with ≥ 2 cores)' },
   preset: { type: 'string', describe: `named settings, overridable option by option: ${Object.keys(TRAIN_PRESETS).join(', ')}` },
   corpus: { type: 'string', default: LM_DEFAULTS.corpus, describe: 'lm: "brown", a UTF-8 text file, or a dir with train/valid/test.txt' },
   tokenizer: { type: 'string', default: LM_DEFAULTS.tokenizer, describe: `lm: tokenizer for text files: ${TOKENIZER_NAMES.join(', ')}` },
@@ -168,9 +169,18 @@ export function parseTrainArgs(a: Record<string, unknown>) {
       gradflowEvery: nonNegativeInt('--gradflow-every', a['gradflow-every']),
       gradflowMode: oneOf('gradflow mode', a['gradflow-mode'], ['h', 'state'] as const),
       seed: finiteNumber('--seed', a.seed),
+      threads: threadCount(a.threads),
     },
     overwrite: Boolean(a.overwrite),
   };
+}
+
+/** --threads: 1, 2 or auto. */
+export function threadCount(value: unknown): number | 'auto' {
+  if (value === undefined || value === 'auto') return 'auto';
+  const n = Number(value);
+  if (n !== 1 && n !== 2) throw usageError(`--threads must be 1, 2 or auto, got ${JSON.stringify(value)}`);
+  return n;
 }
 
 function dropoutRate(value: unknown): number {

@@ -6,6 +6,7 @@ import { modelLossAndGrads } from '../training/bptt.js';
 import { jacobianNorms } from '../training/gradflow.js';
 import type { ChunkTensors } from '../training/loss.js';
 import { Optimizer, OPTIMIZER_DEFAULTS, clipByGlobalNorm, globalNorm } from '../training/optim.js';
+import { GradWorkers, resolveThreads } from '../training/parallel.js';
 import { Rng } from '../util/rng.js';
 import { randomCell } from '../models/model.js';
 
@@ -25,9 +26,11 @@ export interface BenchConfig {
   steps: number;
   warmup: number;
   seed: number;
+  /** Threads per gradient, as the trainer's --threads (the same resolution of "auto"). */
+  threads: number | 'auto';
 }
 
-export const BENCH_DEFAULTS: Readonly<BenchConfig> = { cell: 'lstm', hidden: 128, vocab: 1000, batch: 20, bptt: 35, steps: 20, warmup: 2, seed: 1 };
+export const BENCH_DEFAULTS: Readonly<BenchConfig> = { cell: 'lstm', hidden: 128, vocab: 1000, batch: 20, bptt: 35, steps: 20, warmup: 2, seed: 1, threads: 'auto' };
 
 export interface BenchResult {
   impl: string;
@@ -36,6 +39,7 @@ export interface BenchResult {
   vocab: number;
   batch: number;
   length: number;
+  threads: number;
   msPerBatch: number;
   tokensPerSec: number;
 }
@@ -59,9 +63,12 @@ export async function benchTrainStep(config: Partial<BenchConfig> = {}): Promise
   };
   const optimizer = new Optimizer({ ...OPTIMIZER_DEFAULTS, optimizer: 'sgd', lr: 1 });
   const vars = model.variables();
+  const threads = resolveThreads(c.threads, model.config, c.batch);
+  const workers = threads > 1 ? await GradWorkers.create(model) : null;
+  const lossAndGrads = workers ? workers.lossAndGrads.bind(workers) : modelLossAndGrads;
   const step = () => {
     const state0 = model.initState(c.batch);
-    const r = modelLossAndGrads(model, chunk, state0, 'every', 'xent');
+    const r = lossAndGrads(model, chunk, state0, 'every', 'xent');
     const norm = globalNorm(r.grads);
     const n = norm.dataSync()[0];
     tf.tidy(() => optimizer.apply(vars, clipByGlobalNorm(r.grads, n, 5)));
@@ -80,10 +87,12 @@ export async function benchTrainStep(config: Partial<BenchConfig> = {}): Promise
       vocab: c.vocab,
       batch: c.batch,
       length: c.bptt,
+      threads,
       msPerBatch: +ms.toFixed(2),
       tokensPerSec: Math.round((c.batch * c.bptt) / (ms / 1000)),
     };
   } finally {
+    await workers?.dispose();
     optimizer.dispose();
     tf.dispose([chunk.tokens as tf.Tensor, chunk.targets, chunk.mask]);
     model.dispose();

@@ -1,6 +1,8 @@
 import { SequenceModel, MODEL_DEFAULTS, type ModelConfig } from '../models/model.js';
 import { RunDir } from '../training/rundir.js';
-import { TRAIN_DEFAULTS, evaluate, train, type Progress, type ResumeState, type TrainConfig, type TrainResult } from '../training/trainer.js';
+import { resolveThreads } from '../training/parallel.js';
+import type { JacobianMode } from '../training/gradflow.js';
+import { TRAIN_DEFAULTS, evaluate, probeGradientFlow, train, type Progress, type ResumeState, type TrainConfig, type TrainResult } from '../training/trainer.js';
 import type { SequenceTask } from '../training/task.js';
 import { readJsonFile } from '../util/files.js';
 import { join } from 'node:path';
@@ -24,6 +26,8 @@ export interface TrainRunOptions {
   overwrite?: boolean;
   backend: string;
   onProgress?: (p: Progress) => void;
+  /** After training, log ‖∂h_t/∂h_k‖ for every pair k < t (the report's heat map) when it is cheap enough. Default false. */
+  pairs?: boolean;
 }
 
 export interface TrainRunResult {
@@ -65,7 +69,7 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
     opts.decayUnit === 'epochs' && perEpoch !== undefined
       ? { decayEvery: (given.decayEvery ?? 1) * perEpoch, decayStart: (given.decayStart ?? 0) * perEpoch }
       : {};
-  const trainConfig: Readonly<TrainConfig> = Object.freeze({
+  const baseConfig: TrainConfig = Object.freeze({
     ...TRAIN_DEFAULTS,
     ...given,
     ...byEpochs,
@@ -79,6 +83,8 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
     outputSize: task.outputSize,
     vocabSize: task.vocabSize ?? null,
   });
+  // resolved here, so config.json (and a resumed run) records the thread count that ran
+  const trainConfig: Readonly<TrainConfig> = Object.freeze({ ...baseConfig, threads: resolveThreads(baseConfig.threads, modelConfig, baseConfig.batchSize) });
   const runDir = opts.out ? RunDir.create(opts.out, opts.overwrite) : undefined;
   const model = SequenceModel.random(modelConfig, new Rng(`${trainConfig.seed}/init`));
   // taskName + taskOptions rebuild the same task on --resume
@@ -93,7 +99,7 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
   };
   runDir?.writeJson('config.json', config);
   runDir?.log({ type: 'start', backend: opts.backend, params: model.numParams() });
-  return runAndReport({ task, model, trainConfig, runDir, config, backend: opts.backend, onProgress: opts.onProgress });
+  return runAndReport({ task, model, trainConfig, runDir, config, backend: opts.backend, onProgress: opts.onProgress, pairs: opts.pairs });
 }
 
 interface RunContext {
@@ -105,6 +111,7 @@ interface RunContext {
   backend: string;
   onProgress?: (p: Progress) => void;
   resume?: ResumeState;
+  pairs?: boolean;
 }
 
 /** Train, evaluate the test set if the task has one, write metrics.json. Disposes the model. */
@@ -120,6 +127,7 @@ async function runAndReport(ctx: RunContext): Promise<TrainRunResult> {
     });
     const test = task.testBatches ? await evaluate(model, task, task.testBatches()) : null;
     if (test) runDir?.log({ type: 'eval', step: result.steps, loss: test.loss, metrics: { ...test.metrics, split: null } });
+    if (ctx.pairs && runDir && trainConfig.gradflowEvery > 0) await logPairs(model, task, trainConfig.gradflowMode, runDir, result.steps);
     const last = result.gradflow.filter((g) => g.layer === modelConfig.numLayers - 1).at(-1) ?? null;
     const metrics = {
       task: task.name,
@@ -143,6 +151,25 @@ async function runAndReport(ctx: RunContext): Promise<TrainRunResult> {
   } finally {
     model.dispose();
   }
+}
+
+/** Multiply-adds the heat map may cost; past this (long sequences, wide layers) it is left out. */
+const PAIRS_BUDGET_FLOPS = 2.5e10;
+const GATES: Record<string, number> = { rnn: 1, gru: 3, lstm: 4 };
+
+/**
+ * Log ‖∂h_t/∂h_k‖ (Frobenius, probe-batch mean) for every k < t ≤ T of the top layer:
+ * T(T+1)/2 pullbacks, each a [B·R, gates·H]·[gates·H, H] product, so only when that is cheap.
+ */
+async function logPairs(model: SequenceModel, task: SequenceTask, mode: JacobianMode, runDir: RunDir, step: number): Promise<void> {
+  const probe = task.probeBatch();
+  const { cell, hiddenSize: H } = model.config;
+  const rows = cell === 'lstm' && mode === 'state' ? 2 * H : H;
+  const flops = ((probe.seqLen * (probe.seqLen + 1)) / 2) * 2 * probe.batchSize * rows * (GATES[cell] ?? 4) * H * H;
+  if (probe.seqLen > 64 || flops > PAIRS_BUDGET_FLOPS) return;
+  const [rec] = await probeGradientFlow(model, task, probe, mode, false, true);
+  if (!rec?.pairs) return;
+  runDir.log({ type: 'pairs', step, layer: rec.layer as number, mode: rec.mode as string, T: rec.T as number, norm: 'frobenius', pairs: rec.pairs as number[][] });
 }
 
 /**

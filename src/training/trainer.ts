@@ -6,6 +6,7 @@ import { Rng, type RngState } from '../util/rng.js';
 import { chunkInputs, chunkLoss, type ChunkTensors } from './loss.js';
 import { jacobianNorms, layerInputs, type JacobianMode } from './gradflow.js';
 import { modelLossAndGrads } from './bptt.js';
+import { GradWorkers, resolveThreads } from './parallel.js';
 import {
   OPTIMIZER_DEFAULTS,
   Optimizer,
@@ -55,6 +56,11 @@ export interface TrainConfig extends OptimizerConfig, ScheduleConfig {
   gradflowAllLayers: boolean;
   /** Seed of data order (initial weights are seeded by the caller). Default 1. */
   seed: number;
+  /**
+   * Threads computing each batch's gradients (data-parallel halves, see parallel.ts): 1, 2,
+   * or "auto" (2 on the wasm backend with two cores or more). Default "auto".
+   */
+  threads: number | 'auto';
 }
 
 export const TRAIN_DEFAULTS: Readonly<TrainConfig> = {
@@ -71,6 +77,7 @@ export const TRAIN_DEFAULTS: Readonly<TrainConfig> = {
   gradflowMode: 'h',
   gradflowAllLayers: false,
   seed: 1,
+  threads: 'auto',
 };
 
 export interface Progress {
@@ -185,13 +192,18 @@ function keepState(s: State[]): State[] {
   return s.map((layer) => layer.map((t) => tf.keep(tf.clone(t)) as tf.Tensor2D));
 }
 
-/** Run the gradient-flow probes on `batch`; one log record per probed layer. */
+/**
+ * Run the gradient-flow probes on `batch`; one log record per probed layer. With
+ * `allPairs`, each record also holds `pairs` (‖∂h_t/∂h_k‖ for every k < t, Frobenius:
+ * spectral norms of all O(T²) pairs would cost far more than training), for the heat map.
+ */
 export async function probeGradientFlow(
   model: SequenceModel,
   task: SequenceTask,
   batch: Batch,
   mode: JacobianMode,
   allLayers: boolean,
+  allPairs = false,
 ): Promise<Record<string, unknown>[]> {
   const chunk = toTensors(batch, task.inputSize, 0, batch.seqLen, task.readout, task.outputSize, task.loss === 'xent');
   const records: Record<string, unknown>[] = [];
@@ -202,7 +214,7 @@ export async function probeGradientFlow(
       const xs = chunkInputs(model, chunk);
       const inputs = layerInputs(model.layers, xs, l);
       if (xs !== chunk.inputs) xs.dispose();
-      const jac = await jacobianNorms(model.layers[l], inputs, undefined, { mode });
+      const jac = await jacobianNorms(model.layers[l], inputs, undefined, allPairs ? { mode, allPairs, spectral: false } : { mode });
       inputs.dispose();
       const rec: Record<string, unknown> = {
         layer: l,
@@ -213,6 +225,7 @@ export async function probeGradientFlow(
         spectral: jac.rows.map((r) => r.spectral),
         frobenius: jac.rows.map((r) => r.frobenius),
         summary: jac.summary,
+        ...(jac.pairs ? { pairs: jac.pairs } : {}),
       };
       if (l === top) {
         // ‖∂L/∂h_k‖, k = 0..T, on the top layer: the error signal BPTT delivers to each step
@@ -317,6 +330,8 @@ export async function train(
   let state: State[] = []; // the current batch's state; freed in `finally` on every exit
   let checkpointStep: number | null = resume?.step ?? null;
   const started = performance.now();
+  const workers = resolveThreads(config.threads, model.config, config.batchSize) > 1 ? await GradWorkers.create(model) : null;
+  const lossAndGrads = workers ? workers.lossAndGrads.bind(workers) : modelLossAndGrads;
 
   /** Log and throw: the last checkpoint written (if any) is the last good one. */
   const diverge = (what: string, loss: number, gradNorm: number): never => {
@@ -405,7 +420,7 @@ export async function train(
         }
         if (config.schedule === 'step') optimizer.lr = stepDecayLr(config.lr, step, config);
         const masks = dropout > 0 ? dropoutMasks(model, chunk, dropout, dropoutRng) : [];
-        const { loss: value, grads: named, final: next } = modelLossAndGrads(model, chunk, state, task.readout, task.loss, false, masks);
+        const { loss: value, grads: named, final: next } = lossAndGrads(model, chunk, state, task.readout, task.loss, false, masks);
         tf.dispose(masks);
         const grads = named;
         const normT = globalNorm(named);
@@ -446,6 +461,7 @@ export async function train(
     tf.dispose(state.flat()); // no-op for tensors already freed (or carried)
     if (carried) tf.dispose((carried as State[]).flat());
     optimizer.dispose();
+    await workers?.dispose();
   }
   const elapsedMs = performance.now() - started;
   runDir?.log({ type: 'end', step, status, elapsedMs, stepsPerSec: step / (elapsedMs / 1000), gradflowMs });

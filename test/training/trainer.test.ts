@@ -392,7 +392,7 @@ describe('trainRun: the run directory', () => {
     const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
     expect(cfg.backend).toBe(tf.getBackend());
     expect(Object.keys(cfg.train).sort()).toEqual(Object.keys(TRAIN_DEFAULTS).sort());
-    expect(cfg.train).toEqual({ ...TRAIN_DEFAULTS, steps: 4, batchSize: 4, evalEvery: 2, gradflowEvery: 2, lr: 0.01 });
+    expect(cfg.train).toEqual({ ...TRAIN_DEFAULTS, steps: 4, batchSize: 4, evalEvery: 2, gradflowEvery: 2, lr: 0.01, threads: 1 }); // "auto" resolved: a tiny model runs on one thread
     expect(cfg.model).toEqual({ ...MODEL_DEFAULTS, cell: 'lstm', hiddenSize: 4, numLayers: 2, inputSize: 2, outputSize: 1 });
     expect(cfg.task).toEqual({ ...ADDING_DEFAULTS, task: 'adding', seqLen: 6, evalSize: 16, seed: TRAIN_DEFAULTS.seed });
     // lstm, H 4, I 2, 2 layers, head 4→1: 4·4·(2+4+2) + 4·4·(4+4+2) + 5
