@@ -64,3 +64,24 @@ describe('wasm Slice/Unpack/SplitV replacements', () => {
     expect(tf.slice(ints, [0, 1], [2, 2]).dtype).toBe('int32');
   });
 });
+
+describe('wasm GatherV2 replacement', () => {
+  const shape = [3, 4, 5];
+  const data = Float32Array.from({ length: 60 }, (_, i) => i * 0.25 - 3);
+  it('gathers along every axis, with repeated indices and a 2-D index tensor', () => {
+    const x = tf.tensor(data, shape);
+    for (let axis = 0; axis < 3; axis++) {
+      const ids = [shape[axis] - 1, 0, shape[axis] - 1, 1];
+      const got = tf.gather(x, tf.tensor2d(ids, [2, 2], 'int32'), axis);
+      expect(got.shape).toEqual([...shape.slice(0, axis), 2, 2, ...shape.slice(axis + 1)]);
+      // reference: concatenate the slices at each index
+      const want = tf.concat(ids.map((i) => tf.slice(x, shape.map((_, d) => (d === axis ? i : 0)), shape.map((n, d) => (d === axis ? 1 : n)))), axis);
+      expect(Array.from(got.dataSync())).toEqual(Array.from(want.dataSync()));
+    }
+  });
+  it('gathers int32 values and rejects an index out of range', () => {
+    const ints = tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2], 'int32');
+    expect(Array.from(tf.gather(ints, tf.tensor1d([2, 0], 'int32')).dataSync())).toEqual([5, 6, 1, 2]);
+    expect(() => tf.gather(ints, tf.tensor1d([3], 'int32')).dataSync()).toThrow(/index 3/);
+  });
+});
