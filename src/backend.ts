@@ -3,6 +3,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { createRequire } from 'node:module';
 import { oneOf, usageError } from './util/errors.js';
 import { registerWasmKernels } from './wasm-kernels.js';
+import { registerFusedKernels } from './fused-kernels.js';
 
 export const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -23,7 +24,10 @@ export async function setBackend(requested: string = process.env.SEQLAB_BACKEND 
       continue;
     }
     try {
-      if (candidate === 'wasm') registerWasmKernels();
+      if (candidate === 'wasm') {
+        registerWasmKernels();
+        registerFusedKernels();
+      }
       if (await tf.setBackend(candidate)) {
         await tf.ready();
         return tf.getBackend();

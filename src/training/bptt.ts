@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Cell, State } from '../models/cell.js';
+import { RecurrentCellBase, type Cell, type State } from '../models/cell.js';
+import { RNNCell } from '../models/rnn.js';
+import { fusedCellBackward, fusedCellForward, fusedKernels } from '../fused-kernels.js';
 import type { SequenceModel } from '../models/model.js';
 import { chunkInputs, headLossAndGrads, type ChunkTensors } from './loss.js';
 import type { LossName, Readout } from './task.js';
@@ -33,6 +35,7 @@ export interface SequenceTrace {
 export function forwardSequence(cell: Cell, xs: tf.Tensor3D, s0: State): SequenceTrace {
   const [T, B, I] = xs.shape;
   const x2d = tf.reshape(xs, [T * B, I]) as tf.Tensor2D;
+  if (fusedKernels() && cell instanceof RecurrentCellBase) return forwardFused(cell, x2d, T, B, s0);
   const xw = tf.unstack(tf.reshape(cell.project(x2d), [T, B, -1])) as tf.Tensor2D[];
   const states: State[] = [s0];
   const saved: tf.Tensor2D[][] = [];
@@ -48,6 +51,25 @@ export function forwardSequence(cell: Cell, xs: tf.Tensor3D, s0: State): Sequenc
   const locals = Array.from({ length: T }, (_, t) => factorsT.map((f) => f[t]));
   const hs = tf.stack(states.slice(1).map((s) => s[0])) as tf.Tensor3D;
   const hPrev2d = tf.reshape(prevT[0], [T * B, cell.hiddenSize]) as tf.Tensor2D;
+  return { x2d, hs, hPrev2d, locals, final: states[T] };
+}
+
+/** forwardSequence with one fused kernel per step for the element-wise work (wasm). */
+function forwardFused(cell: RecurrentCellBase & Cell, x2d: tf.Tensor2D, T: number, B: number, s0: State): SequenceTrace {
+  const xw = cell.project(x2d); // [T·B, G·H]
+  const nonlinearity = cell instanceof RNNCell ? cell.nonlinearity : 'tanh';
+  const states: State[] = [s0];
+  const locals: tf.Tensor2D[][] = [];
+  for (let t = 0; t < T; t++) {
+    const [h, c] = states[t];
+    const hw = tf.matMul(h, cell.whhT) as tf.Tensor2D;
+    const out = fusedCellForward(cell.kind, nonlinearity, t, { xw, hw, h, ...(cell.kind === 'lstm' ? { c } : {}), ...(cell.kind === 'gru' ? { bhh: cell.bhh as tf.Tensor1D } : {}) });
+    const n = cell.numStates;
+    states.push(out.slice(0, n));
+    locals.push(out.slice(n));
+  }
+  const hs = tf.stack(states.slice(1).map((s) => s[0])) as tf.Tensor3D;
+  const hPrev2d = tf.reshape(tf.stack(states.slice(0, T).map((s) => s[0])), [T * B, cell.hiddenSize]) as tf.Tensor2D;
   return { x2d, hs, hPrev2d, locals, final: states[T] };
 }
 
@@ -69,6 +91,8 @@ export interface SequenceGrads {
 export function backwardSequence(cell: Cell, trace: SequenceTrace, dHs: tf.Tensor3D, needInputGrad: boolean, dFinal?: State): SequenceGrads {
   const [T, B, H] = trace.hs.shape;
   const weightHH = cell.recurrentWeight(); // [G·H, H]
+  const fused = fusedKernels() && !dFinal && cell instanceof RecurrentCellBase;
+  if (fused) return weightGrads(cell, trace, ...backwardFused(cell.kind, trace, dHs, weightHH), needInputGrad);
   const fromAbove = tf.unstack(dHs) as tf.Tensor2D[];
   let carry: (tf.Tensor2D | null)[] = dFinal ? [...dFinal] : Array.from({ length: cell.numStates }, () => null);
   const dahs: tf.Tensor2D[] = new Array(T);
@@ -85,6 +109,36 @@ export function backwardSequence(cell: Cell, trace: SequenceTrace, dHs: tf.Tenso
     carry = [direct[0] ? (tf.add(viaW, direct[0]) as tf.Tensor2D) : viaW, ...direct.slice(1)];
   }
   dH[0] = carry[0] as tf.Tensor2D;
+  const dS0 = carry.map((c) => c ?? tf.zeros([B, H])) as State;
+  return weightGrads(cell, trace, dahs, daxs, dH, dS0, needInputGrad);
+}
+
+/** The backward sweep with one fused kernel per step (wasm): dah, dax per step, ∂L/∂h_k, ∂L/∂s_0. */
+function backwardFused(kind: Cell['kind'], trace: SequenceTrace, dHs: tf.Tensor3D, weightHH: tf.Tensor2D): [tf.Tensor2D[], tf.Tensor2D[], tf.Tensor2D[], State] {
+  const [T, B, H] = trace.hs.shape;
+  const above = tf.reshape(dHs, [T * B, H]) as tf.Tensor2D;
+  const dahs: tf.Tensor2D[] = new Array(T);
+  const daxs: tf.Tensor2D[] = new Array(T);
+  const dH: tf.Tensor2D[] = new Array(T + 1);
+  let viaW: tf.Tensor2D | null = null;
+  let carry: tf.Tensor2D | null = null; // lstm: ∂L/∂c_t; gru: G_{t+1} ⊙ z_{t+1}
+  for (let t = T - 1; t >= 0; t--) {
+    const out = fusedCellBackward(kind, t, above, viaW, carry, trace.locals[t]);
+    dH[t + 1] = out[0];
+    dahs[t] = out[1];
+    daxs[t] = kind === 'gru' ? out[2] : out[1];
+    carry = kind === 'lstm' ? out[2] : kind === 'gru' ? out[3] : null;
+    viaW = tf.matMul(dahs[t], weightHH) as tf.Tensor2D;
+  }
+  const v = viaW as tf.Tensor2D;
+  const dS0: State = kind === 'lstm' ? [v, carry as tf.Tensor2D] : kind === 'gru' ? [tf.add(v, carry as tf.Tensor2D) as tf.Tensor2D] : [v];
+  dH[0] = dS0[0];
+  return [dahs, daxs, dH, dS0];
+}
+
+/** Weight gradients of all steps at once, and ∂L/∂x_t when asked for. */
+function weightGrads(cell: Cell, trace: SequenceTrace, dahs: tf.Tensor2D[], daxs: tf.Tensor2D[], dH: tf.Tensor2D[], dS0: State, needInputGrad: boolean): SequenceGrads {
+  const [T, B] = trace.hs.shape;
   const G = dahs[0].shape[1];
   const dAh = tf.reshape(tf.stack(dahs), [T * B, G]) as tf.Tensor2D; // [T·B, G·H]
   const dAx = daxs[0] === dahs[0] ? dAh : (tf.reshape(tf.stack(daxs), [T * B, G]) as tf.Tensor2D);
@@ -98,7 +152,6 @@ export function backwardSequence(cell: Cell, trace: SequenceTrace, dHs: tf.Tenso
     bias_hh: colSum(dAh),
   };
   const dXs = needInputGrad ? (tf.reshape(tf.matMul(dAx, cell.inputWeight()), [T, B, -1]) as tf.Tensor3D) : null;
-  const dS0 = carry.map((c) => c ?? tf.zeros([B, H])) as State;
   return { grads, dXs, dH, dS0 };
 }
 

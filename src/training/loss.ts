@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { SequenceModel } from '../models/model.js';
 import type { State } from '../models/cell.js';
 import type { LossName, Readout } from './task.js';
+import { fusedKernels, fusedSoftmaxXent } from '../fused-kernels.js';
 
 /** One chunk of a batch as tensors: time steps [t0, t0 + T). */
 export interface ChunkTensors {
@@ -92,9 +93,15 @@ export function headLossAndGrads(
     hx = tf.reshape(hs, [T * B, H]);
     w = tf.reshape(chunk.mask, [T * B, 1]);
   }
-  const outputs = tf.add(tf.matMul(hx, headW), headB); // [N, O]
   let value: tf.Scalar;
   let dOut: tf.Tensor2D;
+  if (loss === 'xent' && fusedKernels()) {
+    // one kernel for bias, softmax, −log p and ∂L/∂outputs (wasm)
+    const scale = tf.div(tf.reshape(w, [-1]), chunk.count) as tf.Tensor1D;
+    [dOut, value] = fusedSoftmaxXent(tf.matMul(hx, headW) as tf.Tensor2D, headB, tf.reshape(chunk.targets, [-1]) as tf.Tensor1D, scale);
+    return { loss: value, ...headBackward(hx, headW, dOut, chunk.mask, readout, [T, B, H]) };
+  }
+  const outputs = tf.add(tf.matMul(hx, headW), headB); // [N, O]
   if (loss === 'mse') {
     const err = tf.sub(outputs, tf.reshape(chunk.targets, outputs.shape));
     value = tf.div(tf.sum(tf.mul(tf.square(err), w)), chunk.count * O);
@@ -115,12 +122,17 @@ export function headLossAndGrads(
     const onehot = tf.cast(tf.oneHot(tf.reshape(chunk.targets, [-1]) as tf.Tensor1D, O), 'float32');
     dOut = tf.mul(tf.sub(p, onehot), tf.div(w, chunk.count)) as tf.Tensor2D;
   }
-  const N = hx.shape[0];
+  return { loss: value, ...headBackward(hx, headW, dOut, chunk.mask, readout, [T, B, H]) };
+}
+
+/** ∂L/∂W, ∂L/∂b and ∂L/∂h_t of the read-out from ∂L/∂outputs [N, O]. */
+function headBackward(hx: tf.Tensor2D, headW: tf.Tensor2D, dOut: tf.Tensor2D, mask: tf.Tensor2D, readout: Readout, [T, B, H]: number[]): { dHs: tf.Tensor3D; dW: tf.Tensor2D; db: tf.Tensor1D } {
+  const [N, O] = dOut.shape;
   const dW = tf.matMul(tf.transpose(hx), dOut) as tf.Tensor2D;
   const db = tf.reshape(tf.matMul(tf.ones([1, N]), dOut), [O]) as tf.Tensor1D;
   const dHx = tf.matMul(dOut, tf.transpose(headW)); // [N, H]
-  const dHs = (readout === 'last' ? tf.mul(tf.expandDims(chunk.mask, 2), tf.expandDims(dHx, 0)) : tf.reshape(dHx, [T, B, H])) as tf.Tensor3D;
-  return { loss: value, dHs, dW, db };
+  const dHs = (readout === 'last' ? tf.mul(tf.expandDims(mask, 2), tf.expandDims(dHx, 0)) : tf.reshape(dHx, [T, B, H])) as tf.Tensor3D;
+  return { dHs, dW, db };
 }
 
 /**

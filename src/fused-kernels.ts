@@ -1,0 +1,279 @@
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * Fused kernels for the wasm backend: one JS loop over the wasm heap in place of
+ * the ~10 element-wise tfjs ops (each a 20–60 µs dispatch) that a recurrent step or
+ * the softmax cross-entropy would otherwise take. The math is the cells' own
+ * (src/models/{lstm,gru,rnn}.ts state the forward rules and the local factors of the
+ * backward); the tests check the fused path against the composite one op for op.
+ *
+ * Values are computed in float64 and stored as float32.
+ *
+ *   SeqlabCellForward  (kind, t): step t of a layer from its projected inputs xw [T·B, G·H]
+ *                      and hw = h_{t−1} W_hhᵀ [B, G·H] → next state and local factors
+ *   SeqlabCellBackward (kind, t): cotangents on step t's state → pre-activation cotangents
+ *   SeqlabSoftmaxXent: logits z [N, O] + b, targets [N], row weights w [N] →
+ *                      ∂L/∂z = (softmax − onehot)·w, L = Σ_n w_n (−log p_n[y_n])
+ */
+
+interface TensorInfo {
+  dataId: object;
+  shape: number[];
+  dtype: tf.DataType;
+}
+
+interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
+  typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
+}
+
+let enabled = true;
+
+/** Turn the fused path off (or on again), e.g. to compare it with the composite ops. */
+export function setFusedKernels(on: boolean): void {
+  enabled = on;
+}
+
+/** True when the fused kernels will run: wasm backend, and not turned off. */
+export function fusedKernels(): boolean {
+  return enabled && tf.getBackend() === 'wasm';
+}
+
+const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+// through exp (half the cost of Math.tanh here); the odd series where 2/(1+e^{−2x}) − 1 would cancel
+const tanh = (x: number) => (x > -1e-3 && x < 1e-3 ? x - (x * x * x) / 3 : 2 / (1 + Math.exp(-2 * x)) - 1);
+
+type Views = Float32Array[];
+
+function outputs(backend: WasmBackendLike, shapes: number[][]): [TensorInfo[], () => Views] {
+  const infos = shapes.map((s) => backend.makeOutput(s, 'float32'));
+  return [infos, () => infos.map((o) => backend.typedArrayFromHeap(o) as Float32Array)];
+}
+
+type ForwardAttrs = { kind: 'rnn' | 'lstm' | 'gru'; nonlinearity: 'tanh' | 'relu' | 'sigmoid'; t: number };
+
+/**
+ * inputs: xw [T·B, G·H], hw [B, G·H], h [B, H], then c [B, H] (lstm) or b_hh [3H] (gru).
+ * outputs: rnn [y, φ′]; lstm [h, c, P, o(1 − tanh² c), f]; gru [h, P_h, P_x, z].
+ */
+function cellForward({ inputs, attrs, backend }: { inputs: Record<string, TensorInfo>; attrs: ForwardAttrs; backend: WasmBackendLike }): TensorInfo[] {
+  const { kind, t } = attrs;
+  const [B, GH] = inputs.hw.shape;
+  const H = inputs.h.shape[1];
+  const shapes: Record<string, number[][]> = {
+    rnn: [[B, H], [B, H]],
+    lstm: [[B, H], [B, H], [B, 4 * H], [B, H], [B, H]],
+    gru: [[B, H], [B, 3 * H], [B, 3 * H], [B, H]],
+  };
+  const [infos, views] = outputs(backend, shapes[kind]);
+  const xw = backend.typedArrayFromHeap(inputs.xw) as Float32Array;
+  const hw = backend.typedArrayFromHeap(inputs.hw) as Float32Array;
+  const h = backend.typedArrayFromHeap(inputs.h) as Float32Array;
+  const x0 = t * B * GH;
+  const out = views();
+  if (kind === 'rnn') {
+    const [y, dphi] = out;
+    const nl = attrs.nonlinearity;
+    for (let k = 0; k < B * H; k++) {
+      const a = xw[x0 + k] + hw[k];
+      const v = nl === 'tanh' ? tanh(a) : nl === 'sigmoid' ? sigmoid(a) : a > 0 ? a : 0;
+      const vf = Math.fround(v);
+      y[k] = vf;
+      dphi[k] = nl === 'tanh' ? 1 - vf * vf : nl === 'sigmoid' ? vf * (1 - vf) : vf > 0 ? 1 : 0;
+    }
+  } else if (kind === 'lstm') {
+    const c = backend.typedArrayFromHeap(inputs.c) as Float32Array;
+    const [hN, cN, P, dcFromH, fOut] = out;
+    for (let b = 0; b < B; b++) {
+      const row = b * GH;
+      for (let j = 0; j < H; j++) {
+        const k = row + j;
+        const i = sigmoid(xw[x0 + k] + hw[k]);
+        const f = sigmoid(xw[x0 + k + H] + hw[k + H]);
+        const g = tanh(xw[x0 + k + 2 * H] + hw[k + 2 * H]);
+        const o = sigmoid(xw[x0 + k + 3 * H] + hw[k + 3 * H]);
+        const cp = c[b * H + j];
+        const cn = f * cp + i * g;
+        const tc = tanh(cn);
+        hN[b * H + j] = o * tc;
+        cN[b * H + j] = cn;
+        P[k] = g * i * (1 - i);
+        P[k + H] = cp * f * (1 - f);
+        P[k + 2 * H] = i * (1 - g * g);
+        P[k + 3 * H] = tc * o * (1 - o);
+        dcFromH[b * H + j] = o * (1 - tc * tc);
+        fOut[b * H + j] = f;
+      }
+    }
+  } else {
+    const bhh = backend.typedArrayFromHeap(inputs.bhh) as Float32Array;
+    const [hN, ph, px, zOut] = out;
+    for (let b = 0; b < B; b++) {
+      const row = b * GH;
+      for (let j = 0; j < H; j++) {
+        const k = row + j;
+        const r = sigmoid(xw[x0 + k] + hw[k] + bhh[j]);
+        const z = sigmoid(xw[x0 + k + H] + hw[k + H] + bhh[j + H]);
+        const m = hw[k + 2 * H] + bhh[j + 2 * H];
+        const n = tanh(xw[x0 + k + 2 * H] + r * m);
+        const hp = h[b * H + j];
+        hN[b * H + j] = n + z * (hp - n);
+        const dn = (1 - z) * (1 - n * n);
+        const pr = dn * m * r * (1 - r);
+        const pz = (hp - n) * z * (1 - z);
+        ph[k] = pr;
+        ph[k + H] = pz;
+        ph[k + 2 * H] = dn * r;
+        px[k] = pr;
+        px[k + H] = pz;
+        px[k + 2 * H] = dn;
+        zOut[b * H + j] = z;
+      }
+    }
+  }
+  return infos;
+}
+
+type BackwardAttrs = { kind: 'rnn' | 'lstm' | 'gru'; t: number; first: boolean };
+
+/**
+ * Step t of the backward sweep. inputs: above [T·B, H] (∂L/∂h_t from the layer above or
+ * the read-out), viaW [B, H] (dah_{t+1} W_hh; ignored when `first`), carry [B, H] (lstm: the
+ * cotangent on c_t; gru: G_{t+1} ⊙ z_{t+1}; ignored when `first`), then the step's local factors.
+ * outputs: rnn [G, da]; lstm [G, da, dc ⊙ f]; gru [G, dah, dax, G ⊙ z]; G = ∂L/∂h_t in full.
+ */
+function cellBackward({ inputs, attrs, backend }: { inputs: Record<string, TensorInfo>; attrs: BackwardAttrs; backend: WasmBackendLike }): TensorInfo[] {
+  const { kind, t, first } = attrs;
+  const [B, H] = inputs.viaW.shape;
+  const shapes: Record<string, number[][]> = {
+    rnn: [[B, H], [B, H]],
+    lstm: [[B, H], [B, 4 * H], [B, H]],
+    gru: [[B, H], [B, 3 * H], [B, 3 * H], [B, H]],
+  };
+  const [infos, views] = outputs(backend, shapes[kind]);
+  const above = backend.typedArrayFromHeap(inputs.above) as Float32Array;
+  const viaW = backend.typedArrayFromHeap(inputs.viaW) as Float32Array;
+  const carry = backend.typedArrayFromHeap(inputs.carry) as Float32Array;
+  const a0 = t * B * H;
+  const out = views();
+  const G = out[0];
+  if (kind === 'rnn') {
+    const dphi = backend.typedArrayFromHeap(inputs.l0) as Float32Array;
+    const da = out[1];
+    for (let k = 0; k < B * H; k++) {
+      const g = first ? above[a0 + k] : above[a0 + k] + viaW[k];
+      G[k] = g;
+      da[k] = g * dphi[k];
+    }
+  } else if (kind === 'lstm') {
+    const P = backend.typedArrayFromHeap(inputs.l0) as Float32Array;
+    const dcFromH = backend.typedArrayFromHeap(inputs.l1) as Float32Array;
+    const f = backend.typedArrayFromHeap(inputs.l2) as Float32Array;
+    const [, da, dcPrev] = out;
+    for (let b = 0; b < B; b++) {
+      for (let j = 0; j < H; j++) {
+        const k = b * H + j;
+        const g = first ? above[a0 + k] : above[a0 + k] + viaW[k];
+        const dc = (first ? 0 : carry[k]) + g * dcFromH[k];
+        const q = b * 4 * H + j;
+        G[k] = g;
+        da[q] = dc * P[q];
+        da[q + H] = dc * P[q + H];
+        da[q + 2 * H] = dc * P[q + 2 * H];
+        da[q + 3 * H] = g * P[q + 3 * H];
+        dcPrev[k] = dc * f[k];
+      }
+    }
+  } else {
+    const ph = backend.typedArrayFromHeap(inputs.l0) as Float32Array;
+    const px = backend.typedArrayFromHeap(inputs.l1) as Float32Array;
+    const z = backend.typedArrayFromHeap(inputs.l2) as Float32Array;
+    const [, dah, dax, direct] = out;
+    for (let b = 0; b < B; b++) {
+      for (let j = 0; j < H; j++) {
+        const k = b * H + j;
+        const g = first ? above[a0 + k] : above[a0 + k] + viaW[k] + carry[k];
+        const q = b * 3 * H + j;
+        G[k] = g;
+        dah[q] = g * ph[q];
+        dah[q + H] = g * ph[q + H];
+        dah[q + 2 * H] = g * ph[q + 2 * H];
+        dax[q] = g * px[q];
+        dax[q + H] = g * px[q + H];
+        dax[q + 2 * H] = g * px[q + 2 * H];
+        direct[k] = g * z[k];
+      }
+    }
+  }
+  return infos;
+}
+
+/** inputs: z [N, O] (h W), bias [O], targets int32 [N], w [N]. outputs: ∂L/∂z [N, O], L []. */
+function softmaxXent({ inputs, backend }: { inputs: Record<string, TensorInfo>; backend: WasmBackendLike }): TensorInfo[] {
+  const [N, O] = inputs.z.shape;
+  const [infos, views] = outputs(backend, [[N, O], []]);
+  const z = backend.typedArrayFromHeap(inputs.z) as Float32Array;
+  const bias = backend.typedArrayFromHeap(inputs.bias) as Float32Array;
+  const y = backend.typedArrayFromHeap(inputs.targets) as Int32Array;
+  const w = backend.typedArrayFromHeap(inputs.w) as Float32Array;
+  const [dz, loss] = views();
+  let total = 0;
+  for (let n = 0; n < N; n++) {
+    const row = n * O;
+    const target = y[n];
+    if (!(target >= 0 && target < O)) throw new Error(`softmax cross-entropy: target ${target} is not a class in [0, ${O - 1}]`);
+    let max = -Infinity;
+    for (let o = 0; o < O; o++) {
+      const v = z[row + o] + bias[o];
+      dz[row + o] = v; // the biased logit, overwritten below
+      if (v > max) max = v;
+    }
+    let sum = 0;
+    for (let o = 0; o < O; o++) {
+      const e = Math.exp(dz[row + o] - max);
+      dz[row + o] = e;
+      sum += e;
+    }
+    const logit = z[row + target] + bias[target];
+    const wn = w[n];
+    total += wn * (Math.log(sum) + max - logit);
+    const scale = wn / sum;
+    for (let o = 0; o < O; o++) dz[row + o] *= scale;
+    dz[row + target] -= wn;
+  }
+  loss[0] = total;
+  return infos;
+}
+
+let registered = false;
+
+/** Register the fused kernels on the wasm backend (idempotent). */
+export function registerFusedKernels(): void {
+  if (registered) return;
+  registered = true;
+  const reg = (kernelName: string, kernelFunc: unknown) => tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as tf.KernelFunc });
+  reg('SeqlabCellForward', cellForward);
+  reg('SeqlabCellBackward', cellBackward);
+  reg('SeqlabSoftmaxXent', softmaxXent);
+}
+
+/** See SeqlabSoftmaxXent. Returns [∂L/∂z, L]. */
+export function fusedSoftmaxXent(z: tf.Tensor2D, bias: tf.Tensor1D, targets: tf.Tensor1D, w: tf.Tensor1D): [tf.Tensor2D, tf.Scalar] {
+  return tf.engine().runKernel('SeqlabSoftmaxXent', { z, bias, targets, w } as unknown as tf.NamedTensorMap) as unknown as [tf.Tensor2D, tf.Scalar];
+}
+
+/** See cellForward. */
+export function fusedCellForward(kind: ForwardAttrs['kind'], nonlinearity: ForwardAttrs['nonlinearity'], t: number, inputs: { xw: tf.Tensor2D; hw: tf.Tensor2D; h: tf.Tensor2D; c?: tf.Tensor2D; bhh?: tf.Tensor1D }): tf.Tensor2D[] {
+  return tf.engine().runKernel('SeqlabCellForward', inputs as unknown as tf.NamedTensorMap, { kind, nonlinearity, t } as unknown as tf.NamedAttrMap) as unknown as tf.Tensor2D[];
+}
+
+/** See cellBackward. `viaW`/`carry` null at the first backward step (t = T − 1 with nothing carried in). */
+export function fusedCellBackward(kind: BackwardAttrs['kind'], t: number, above: tf.Tensor2D, viaW: tf.Tensor2D | null, carry: tf.Tensor2D | null, local: tf.Tensor2D[]): tf.Tensor2D[] {
+  const first = viaW === null;
+  const placeholder = first ? tf.zeros([local[0].shape[0], above.shape[1]]) : null;
+  const inputs: Record<string, tf.Tensor> = { above, viaW: viaW ?? (placeholder as tf.Tensor), carry: carry ?? viaW ?? (placeholder as tf.Tensor) };
+  local.forEach((l, i) => (inputs[`l${i}`] = l));
+  const out = tf.engine().runKernel('SeqlabCellBackward', inputs as unknown as tf.NamedTensorMap, { kind, t, first } as unknown as tf.NamedAttrMap) as unknown as tf.Tensor2D[];
+  placeholder?.dispose();
+  return out;
+}

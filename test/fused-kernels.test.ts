@@ -1,0 +1,69 @@
+import * as tf from '@tensorflow/tfjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CELL_DEFAULTS, CELL_KINDS } from '../src/models/cell.js';
+import { SequenceModel } from '../src/models/model.js';
+import { fusedKernels, setFusedKernels } from '../src/fused-kernels.js';
+import { modelLossAndGrads, type ModelGrads } from '../src/training/bptt.js';
+import type { ChunkTensors } from '../src/training/loss.js';
+import { Rng } from '../src/util/rng.js';
+
+// The fused wasm kernels (one per recurrent step forward and backward, one for the
+// softmax cross-entropy) against the composite tfjs ops they replace: same loss,
+// gradients, final state and ∂L/∂h_k to float32 tolerance.
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let num = 0, den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num += (a[i] - b[i]) ** 2;
+    den += b[i] ** 2;
+  }
+  return Math.sqrt(num / Math.max(den, 1e-30));
+}
+
+afterEach(() => setFusedKernels(true));
+
+describe.runIf(process.env.SEQLAB_BACKEND === undefined || process.env.SEQLAB_BACKEND === 'wasm')('fused kernels = composite ops', () => {
+  const cases = [
+    ...CELL_KINDS.map((cell) => ({ cell, nonlinearity: 'tanh' as const })),
+    { cell: 'rnn' as const, nonlinearity: 'relu' as const },
+    { cell: 'rnn' as const, nonlinearity: 'sigmoid' as const },
+  ];
+  for (const { cell, nonlinearity } of cases) {
+    it(`${cell}${cell === 'rnn' ? ` (${nonlinearity})` : ''}: 2 layers, token inputs, xent at every step; then dense inputs, xent at the last step`, () => {
+      const rng = new Rng(`fused-${cell}-${nonlinearity}`);
+      const [T, B, V, E, H] = [6, 3, 11, 4, 5];
+      const lm = SequenceModel.random({ ...CELL_DEFAULTS, cell, nonlinearity, inputSize: E, hiddenSize: H, numLayers: 2, outputSize: V, vocabSize: V, dropout: 0, tieWeights: false }, rng);
+      const dense = SequenceModel.random({ ...CELL_DEFAULTS, cell, nonlinearity, inputSize: 3, hiddenSize: H, numLayers: 1, outputSize: 4, vocabSize: null, dropout: 0, tieWeights: false }, rng);
+      const ids = Int32Array.from({ length: T * B }, () => rng.int(V));
+      const lastMask = new Float32Array(T * B);
+      for (let b = 0; b < B; b++) lastMask[(T - 1 - b) * B + b] = 1;
+      const chunks: [SequenceModel, ChunkTensors, 'every' | 'last'][] = [
+        [lm, { inputs: null, tokens: tf.tensor2d(ids, [T, B], 'int32'), tokenIds: ids, targets: tf.tensor1d(Int32Array.from({ length: T * B }, () => rng.int(V)), 'int32'), mask: tf.tensor2d(new Float32Array(T * B).fill(1).fill(0, 0, 2), [T, B]), count: T * B - 2 }, 'every'],
+        [dense, { inputs: tf.tensor3d(Float32Array.from({ length: T * B * 3 }, () => rng.normal()), [T, B, 3]), tokens: null, tokenIds: null, targets: tf.tensor1d([0, 3, 1], 'int32'), mask: tf.tensor2d(lastMask, [T, B]), count: B }, 'last'],
+      ];
+      for (const [model, chunk, readout] of chunks) {
+        const state0 = model.layers.map((c) => Array.from({ length: c.numStates }, () => tf.tensor2d(Float32Array.from({ length: B * H }, () => rng.normal() * 0.5), [B, H])));
+        const run = (on: boolean): ModelGrads => {
+          setFusedKernels(on);
+          expect(fusedKernels()).toBe(on);
+          return modelLossAndGrads(model, chunk, state0, readout, 'xent', true);
+        };
+        const fused = run(true);
+        const plain = run(false);
+        expect(fused.loss.dataSync()[0]).toBeCloseTo(plain.loss.dataSync()[0], 5);
+        for (const name of Object.keys(plain.grads)) expect(relErr(fused.grads[name].dataSync(), plain.grads[name].dataSync()), name).toBeLessThan(2e-6);
+        plain.final.forEach((layer, l) => layer.forEach((s, j) => expect(relErr(fused.final[l][j].dataSync(), s.dataSync())).toBeLessThan(2e-6)));
+        expect(relErr((fused.dHNorms as tf.Tensor1D).dataSync(), (plain.dHNorms as tf.Tensor1D).dataSync())).toBeLessThan(2e-6);
+        for (const g of [fused, plain]) tf.dispose([g.loss, ...Object.values(g.grads), ...g.final.flat(), g.dHNorms as tf.Tensor1D]);
+        tf.dispose([...state0.flat(), chunk.targets, chunk.mask, ...(chunk.inputs ? [chunk.inputs] : []), ...(chunk.tokens ? [chunk.tokens] : [])]);
+      }
+      lm.dispose();
+      dense.dispose();
+    });
+  }
+  it('rejects a target outside the classes', () => {
+    const model = SequenceModel.random({ ...CELL_DEFAULTS, cell: 'rnn', inputSize: 2, hiddenSize: 3, numLayers: 1, outputSize: 4, vocabSize: null, dropout: 0, tieWeights: false }, new Rng(1));
+    const chunk: ChunkTensors = { inputs: tf.ones([2, 1, 2]) as tf.Tensor3D, tokens: null, tokenIds: null, targets: tf.tensor1d([7], 'int32'), mask: tf.tensor2d([0, 1], [2, 1]), count: 1 };
+    expect(() => modelLossAndGrads(model, chunk, model.initState(1), 'last', 'xent')).toThrow(/target 7/);
+    model.dispose();
+  });
+});
