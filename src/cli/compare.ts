@@ -3,6 +3,7 @@ import { COMPARE_PRESETS, compareRun, parseCells, type CompareResult } from '../
 import { positiveInt, usageError } from '../util/errors.js';
 import { fmt, noteBackend, printJson, startBackend, table } from './common.js';
 import { ProgressReporter } from './progress.js';
+import { reportAfterRun } from './report.js';
 import { declareTrainOptions, parseTrainArgs, timestamp, trainOptionDefaults } from './train.js';
 
 export function compareOptions<T>(y: Argv<T>) {
@@ -43,6 +44,7 @@ export async function compareCommand(argv: CompareArgs): Promise<void> {
     matchParams: Boolean(a['match-params']),
     out,
     backend,
+    pairs: Boolean((merged as Record<string, unknown>).report),
     onProgress: (run, p) => {
       noteBackend(backend, quiet);
       if (run.index !== current) {
@@ -55,11 +57,12 @@ export async function compareCommand(argv: CompareArgs): Promise<void> {
     },
   });
   (progress as ProgressReporter | null)?.done();
+  const report = (merged as Record<string, unknown>).report ? await reportAfterRun(result.outDir) : null;
   if (a.json) {
-    printJson(result);
+    printJson({ ...result, report: report?.html ?? null });
     return;
   }
-  process.stdout.write(renderCompare(result) + '\n');
+  process.stdout.write(renderCompare(result) + '\n' + (report ? [...report.sparklines, `report: ${report.html}`].join('\n') + '\n' : ''));
 }
 
 export const COMPARE_DEFAULT_TASK = 'agreement';

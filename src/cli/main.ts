@@ -4,8 +4,12 @@ import { EXIT_CODES, SeqlabError } from '../util/errors.js';
 import { benchCommand, benchOptions } from './bench.js';
 import { sampleCommand, sampleOptions } from './sample.js';
 import { compareCommand, compareOptions } from './compare.js';
+import { demoCommand, demoOptions } from './demo.js';
+import { mnistCommand, mnistOptions } from './mnist.js';
 import { ngramCommand, ngramOptions } from './ngram.js';
 import { probeCommand, probeOptions } from './probe.js';
+import { reportCommand, reportOptions } from './report.js';
+import { sweepCommand, sweepOptions } from './sweep.js';
 import { trainCommand, trainOptions } from './train.js';
 
 /**
@@ -28,9 +32,13 @@ export async function main(args: string[]): Promise<number> {
       .command('probe', 'gradient flow ‖∂h_T/∂h_k‖ of a cell: random or PyTorch weights', probeOptions, probeCommand)
       .command('ngram', 'Kneser–Ney n-gram baseline: valid/test perplexity on a corpus (brown, a text file, a PTB directory)', ngramOptions, ngramCommand)
       .command('sample', 'generate text from a language-model checkpoint', sampleOptions, sampleCommand)
+      .command('report [dir]', 'report.html with plots (SVG, PNG) and a terminal summary of a train, compare or sweep run directory', reportOptions, reportCommand)
+      .command('sweep [config]', 'a grid of train runs from a JSON/YAML file: --workers N processes, --shard i/n for job arrays, --collect DIR', sweepOptions, sweepCommand)
+      .command('mnist <experiment>', 'MNIST MLP depth experiments: deltas, speed, depth, remedies, train (Nielsen ch. 5)', mnistOptions, mnistCommand)
+      .command('demo <name>', 'the small demos: chain, xor, activations, approx', demoOptions, demoCommand)
       .command('bench', 'training-step and probe throughput, beside PyTorch / tf.layers when given', benchOptions, benchCommand)
       .option('verbose', { type: 'boolean', default: false, describe: 'stack traces on errors' })
-      .demandCommand(1, 'name a command: compare, train, probe, sample, ngram, bench (seqlab --help lists them)')
+      .demandCommand(1, 'name a command: compare, train, probe, sample, ngram, report, sweep, mnist, demo, bench (seqlab --help lists them)')
       .strict()
       .parserConfiguration({ 'duplicate-arguments-array': false }) // a repeated option: the last one wins
       .recommendCommands()

@@ -12,6 +12,7 @@ import { LM_DEFAULTS } from '../tasks/lm.js';
 import { TOKENIZER_NAMES } from '../data/tokenize.js';
 import { fmt, metricLines, noteBackend, printJson, startBackend, withCommon } from './common.js';
 import { ProgressReporter } from './progress.js';
+import { reportAfterRun } from './report.js';
 
 interface OptionSpec {
   type: 'string' | 'number' | 'boolean';
@@ -82,6 +83,7 @@ export const TRAIN_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   'train-size': { type: 'number', describe: 'agreement: distinct training sentences (default 10000)' },
   lexicon: { type: 'string', describe: 'agreement: lexicon JSON (default corpora/agreement-pt.json)' },
   overwrite: { type: 'boolean', default: false, describe: 'reuse a non-empty output directory' },
+  report: { type: 'boolean', default: true, describe: 'end with report.html and plots in the run directory (--no-report: skip)' },
 };
 
 /**
@@ -252,11 +254,13 @@ export async function trainCommand(argv: TrainArgs): Promise<void> {
     const evalText = p.evalLoss === undefined ? '' : isLM ? ` valid ppl ${fmt(Math.exp(p.evalLoss))}` : ` eval ${fmt(p.evalLoss)}`;
     progress.update(p.step, `loss ${fmt(lastLoss)}${evalText}`);
   };
-  const run = typed.resume !== undefined ? await resumeRun(String(typed.resume), backend, onProgress) : await trainRun({ ...opts, backend, onProgress });
+  const wantsReport = Boolean(a.report);
+  const run = typed.resume !== undefined ? await resumeRun(String(typed.resume), backend, onProgress) : await trainRun({ ...opts, backend, onProgress, pairs: wantsReport });
   (progress as ProgressReporter | null)?.done();
   const elapsedMs = performance.now() - started;
+  const report = wantsReport ? await reportAfterRun(run.runDir) : null;
   if (a.json) {
-    printJson({ backend, runDir: run.runDir, metrics: run.metrics, config: run.config, elapsedMs, gradflowMs: run.result.gradflowMs });
+    printJson({ backend, runDir: run.runDir, metrics: run.metrics, config: run.config, elapsedMs, gradflowMs: run.result.gradflowMs, report: report?.html ?? null });
     return;
   }
   const m = run.result.finalEval;
@@ -272,6 +276,7 @@ export async function trainCommand(argv: TrainArgs): Promise<void> {
       `gradient flow (step ${g.step}, T ${g.T}): ‖∂h_T/∂h_k‖ decays ${fmt(g.spectralDecayPerStep, 3)} nats/step, horizon ${g.spectralHorizon ?? `none within ${g.T}`}`,
     );
   }
+  if (report) lines.push(...report.sparklines, `report: ${report.html}`);
   lines.push(`run directory: ${run.runDir}`);
   process.stdout.write(lines.join('\n') + '\n');
 }

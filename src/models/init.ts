@@ -132,3 +132,28 @@ export function initRecurrentLayer(
     }
   }
 }
+
+/**
+ * Initializers of a dense (MLP) layer with weights [fanOut, fanIn] (Nielsen's w_jk,
+ * PyTorch's nn.Linear layout):
+ * - normal: weights and biases N(0, 1), the "old" initialization of Nielsen ch. 1–2.
+ * - nielsen: weights N(0, 1/fanIn), biases N(0, 1) (network2.py's default).
+ * - xavier: Glorot uniform U(±√(6/(fanIn + fanOut))), biases 0.
+ * - he: N(0, 2/fanIn), biases 0 (He et al. 2015, for ReLU).
+ */
+export const MLP_INITS = ['nielsen', 'normal', 'xavier', 'he'] as const;
+export type MlpInitName = (typeof MLP_INITS)[number];
+
+export function initDenseLayer(rng: Rng, fanIn: number, fanOut: number, init: MlpInitName): { weight: Float64Array; bias: Float64Array } {
+  const n = fanIn * fanOut;
+  switch (init) {
+    case 'normal':
+      return { weight: normal(rng, n, 1), bias: normal(rng, fanOut, 1) };
+    case 'nielsen':
+      return { weight: normal(rng, n, 1 / Math.sqrt(fanIn)), bias: normal(rng, fanOut, 1) };
+    case 'xavier':
+      return { weight: uniform(rng, n, Math.sqrt(6 / (fanIn + fanOut))), bias: new Float64Array(fanOut) };
+    case 'he':
+      return { weight: normal(rng, n, Math.sqrt(2 / fanIn)), bias: new Float64Array(fanOut) };
+  }
+}

@@ -28,6 +28,8 @@ export interface CompareOptions {
   overwrite?: boolean;
   backend: string;
   onProgress?: (run: { cell: CellKind; seqLen?: number; index: number; total: number }, p: Progress) => void;
+  /** Log each run's (t, k) Jacobian heat map at the end (see trainRun). Default false. */
+  pairs?: boolean;
 }
 
 export interface CompareRow {
@@ -136,6 +138,7 @@ export async function compareRun(opts: CompareOptions): Promise<CompareResult> {
         out: opts.out ? join(opts.out, name) : undefined,
         overwrite: opts.overwrite,
         backend: opts.backend,
+        pairs: opts.pairs,
         onProgress: (p) => opts.onProgress?.({ cell, seqLen, index, total }, p),
       });
       const r = run.result;

@@ -10,6 +10,7 @@ export type LogRecord =
   | { type: 'eval'; step: number; loss: number; metrics: Record<string, number | null> }
   | { type: 'gradflow'; step: number; [key: string]: unknown }
   | { type: 'checkpoint'; step: number; file: string }
+  | { type: 'pairs'; step: number; layer: number; mode: string; T: number; norm: 'frobenius'; pairs: number[][] }
   | { type: 'end'; step: number; status: string; elapsedMs: number; stepsPerSec: number; gradflowMs: number }
   | { type: 'diverged'; step: number; loss: number; gradNorm: number };
 

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { SeqlabError, inputError } from './errors.js';
 
 /** Write `name.tmp` then rename over `name`: readers see the old file or the new one, never half of one. */
-export function writeFileAtomic(path: string, data: string): void {
+export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, data);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EXIT_CODES } from '../../src/util/errors.js';
-import { runSeqlab } from './run.js';
+import { expectOneLineError, runSeqlab } from './run.js';
 
 // `seqlab compare` as a user runs it: bad input is one "seqlab: …" line and a non-zero
 // exit before any training; --json is one document with a row per (cell, length).
@@ -24,14 +24,9 @@ describe.concurrent('seqlab compare: bad input', () => {
     ['unknown task', ['--task', 'sorting'], EXIT_CODES.usage, /unknown task "sorting"/],
   ];
   for (const [name, args, code, message] of cases) {
-    it(name, async ({ expect }) => {
+    it(name, async () => {
       const r = await seqlab([...args, '--out', join(tmp, name.replace(/\W+/g, '-'))]);
-      expect(r.status).toBe(code);
-      expect(r.stdout).toBe('');
-      const lines = r.stderr.trim().split('\n');
-      expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatch(/^seqlab: /);
-      expect(lines[0]).toMatch(message);
+      expectOneLineError(r, code, message);
     });
   }
 

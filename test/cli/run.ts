@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import { spawn } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,4 +26,14 @@ export function runSeqlab(args: string[], cwd: string = ROOT): Promise<Result> {
     child.on('error', fail);
     child.on('close', (status) => done({ status, stdout, stderr }));
   });
+}
+
+/** A user mistake as the CLI reports it: exit `code`, nothing on stdout, one "seqlab: …" line on stderr matching `message`. */
+export function expectOneLineError(r: Result, code: number, message: RegExp): void {
+  expect(r.status).toBe(code);
+  expect(r.stdout).toBe('');
+  const lines = r.stderr.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^seqlab: /);
+  expect(lines[0]).toMatch(message);
 }

@@ -1,0 +1,459 @@
+import type { DeltaSnapshot, GradflowSnapshot, RunData } from './rundata.js';
+import type { VegaLiteSpec } from './render.js';
+
+/**
+ * The report's plots as Vega-Lite specs built from run data. Every builder returns
+ * null when the runs hold nothing to draw, so a report shows what its runs logged.
+ * Conventions: norms that span decades are on log axes; each axis says its unit;
+ * several runs are told apart by colour with a legend; snapshots in time by panel
+ * (several runs) or by a sequential colour scale (one run).
+ */
+export interface Plot {
+  /** File stem: plots/<id>.svg and .png. */
+  id: string;
+  title: string;
+  /** One or two sentences under the plot in the HTML report: what is drawn and how to read it. */
+  caption: string;
+  spec: VegaLiteSpec;
+  /** The names of the series in the legend (runs, layers, steps), for tests and the summary. */
+  series: string[];
+}
+
+/** Where the Jacobian norm counts as vanished (DESIGN.md: the horizon). */
+export const HORIZON_THRESHOLD = 1e-3;
+
+const positive = (x: number | null | undefined): x is number => typeof x === 'number' && Number.isFinite(x) && x > 0;
+
+/** A log scale when the positive values span more than a decade, else a linear one that need not start at 0. */
+function scaleFor(values: number[]): { type: 'log' } | { zero: false } {
+  const v = values.filter(positive);
+  if (v.length === 0) return { zero: false };
+  return Math.max(...v) / Math.min(...v) > 10 ? { type: 'log' } : { zero: false };
+}
+
+const isLog = (s: ReturnType<typeof scaleFor>) => 'type' in s;
+
+/** Axis ticks and grid lines at whole decades only (a log axis otherwise draws 2…9 of every decade too). */
+export function decadeAxis(values: number[]): Record<string, unknown> {
+  const v = values.filter(positive);
+  if (v.length === 0) return {};
+  const lo = Math.floor(Math.log10(Math.min(...v)));
+  const hi = Math.ceil(Math.log10(Math.max(...v)));
+  const every = Math.max(1, Math.ceil((hi - lo) / 10)); // at most ~10 labels
+  const ticks: number[] = [];
+  for (let e = lo; e <= hi; e += every) ticks.push(Number(`1e${e}`)); // exact: 10 ** -5 is 9.999…e-6
+  return { values: ticks, format: '.0e' };
+}
+
+/** Axis settings for a scale from scaleFor: decade ticks when it is logarithmic. */
+const axisFor = (scale: ReturnType<typeof scaleFor>, values: number[]) => (isLog(scale) ? decadeAxis(values) : {});
+
+/** A dashed horizontal reference line at `y`, labelled at the right end of the x field's range. */
+function referenceLine(y: number, label: string, xField: string | null): Record<string, unknown>[] {
+  const rule = { mark: { type: 'rule', strokeDash: [5, 4], color: '#777', strokeWidth: 1 }, encoding: { y: { datum: y } } };
+  if (xField === null) return [rule];
+  return [
+    rule,
+    {
+      mark: { type: 'text', align: 'right', baseline: 'bottom', dy: -3, color: '#555', fontSize: 11 },
+      encoding: { x: { field: xField, type: 'quantitative', aggregate: 'max' }, y: { datum: y }, text: { value: label } },
+    },
+  ];
+}
+
+/** Up to `n` of the sorted distinct steps: the first, the last and evenly spaced ones between. */
+export function pickSteps(steps: number[], n: number): number[] {
+  const all = [...new Set(steps)].sort((a, b) => a - b);
+  if (all.length <= n) return all;
+  const idx = new Set<number>();
+  for (let i = 0; i < n; i++) idx.add(Math.round((i * (all.length - 1)) / (n - 1)));
+  return [...idx].map((i) => all[i]);
+}
+
+const stepLabel = (s: number) => (s === 0 ? 'before training (step 0)' : `step ${s}`);
+
+/** The top layer's snapshots of a run (the trainer probes the top layer; with all layers, the others too). */
+function topSnapshots(run: RunData): GradflowSnapshot[] {
+  const top = Math.max(...run.gradflow.map((g) => g.layer));
+  return run.gradflow.filter((g) => g.layer === top);
+}
+
+function modeNote(runs: RunData[]): string {
+  const lstm = runs.flatMap((r) => r.gradflow).find((g) => g.mode === 'state');
+  return lstm ? 'LSTM in "state" mode: s = [h; c]' : 'LSTM (if any) in "h" mode: c_k held fixed';
+}
+
+/** Colour by run; the legend says "cell" when the runs are named by their cells (a comparison). */
+const runColor = (runs: RunData[]) => ({
+  field: 'run',
+  type: 'nominal',
+  title: runs.every((r) => /^(rnn|lstm|gru)\b/.test(r.label)) ? 'cell' : 'run',
+  sort: runs.map((r) => r.label),
+});
+
+/**
+ * Snapshots against a per-position axis: several runs → one panel per chosen
+ * training step, colour = run; one run → one panel, colour = training step.
+ */
+function snapshotSpec(
+  runs: RunData[],
+  rows: { run: string; step: number; x: number; norm: number }[],
+  x: Record<string, unknown>,
+  y: Record<string, unknown>,
+  extraLayers: Record<string, unknown>[],
+): VegaLiteSpec {
+  const steps = [...new Set(rows.map((r) => r.step))].sort((a, b) => a - b);
+  const data = { values: rows.map((r) => ({ ...r, stepLabel: stepLabel(r.step) })) };
+  const line = { mark: { type: 'line', point: { size: 18 } }, encoding: { x, y } as Record<string, unknown> };
+  if (runs.length > 1) {
+    line.encoding.color = runColor(runs);
+    return {
+      data,
+      facet: { column: { field: 'stepLabel', type: 'ordinal', sort: steps.map(stepLabel), title: 'training step', header: { labelFontSize: 13 } } },
+      spec: { width: steps.length > 2 ? 280 : 340, height: 260, layer: [line, ...extraLayers] },
+    };
+  }
+  line.encoding.color = { field: 'stepLabel', type: 'ordinal', sort: steps.map(stepLabel), scale: { scheme: 'viridis' }, title: 'training step' };
+  return { data, width: 480, height: 300, layer: [line, ...extraLayers] };
+}
+
+/** log ‖∂h_T/∂h_k‖ against the gap T − k, at several training steps; the horizon threshold as a dashed rule. */
+export function gradflowPlot(runs: RunData[]): Plot | null {
+  const withData = runs.filter((r) => r.gradflow.length > 0);
+  if (withData.length === 0) return null;
+  const steps = pickSteps(withData.flatMap((r) => topSnapshots(r).map((g) => g.step)), withData.length > 1 ? 3 : 6);
+  const spectral = withData.some((r) => r.gradflow.some((g) => g.spectral.some(positive)));
+  const rows = withData.flatMap((r) =>
+    topSnapshots(r)
+      .filter((g) => steps.includes(g.step))
+      .flatMap((g) => g.gap.map((gap, i) => ({ run: r.label, step: g.step, x: gap, norm: (spectral ? g.spectral[i] : g.frobenius[i]) as number })))
+      .filter((p) => positive(p.norm)),
+  );
+  if (rows.length === 0) return null;
+  const normName = spectral ? 'spectral norm' : 'Frobenius norm';
+  const spec = snapshotSpec(
+    withData,
+    rows,
+    { field: 'x', type: 'quantitative', title: 'gap T − k (time steps)', scale: { nice: false } },
+    { field: 'norm', type: 'quantitative', title: `‖∂h_T/∂h_k‖ (${normName}, log scale)`, scale: { type: 'log' }, axis: decadeAxis([...rows.map((r) => r.norm), HORIZON_THRESHOLD]) },
+    referenceLine(HORIZON_THRESHOLD, `horizon threshold ${HORIZON_THRESHOLD}`, 'x'),
+  );
+  return {
+    id: 'gradflow',
+    title: 'Gradient flow: how much h_T still depends on h_k',
+    caption:
+      `‖∂h_T/∂h_k‖ (${normName}, mean over the probe batch) against the gap T − k, on a log axis: a straight falling line is exponential vanishing ` +
+      `(slope = decay per step). The dashed line is the horizon threshold ${HORIZON_THRESHOLD}. ${modeNote(withData)}.`,
+    spec: { title: { text: 'Gradient flow ‖∂h_T/∂h_k‖ against gap', subtitle: normName + ', mean over the probe batch' }, ...spec },
+    series: withData.length > 1 ? withData.map((r) => r.label) : steps.map(stepLabel),
+  };
+}
+
+/** ‖∂L/∂h_k‖ against position k: the error signal BPTT delivers to each step. */
+export function lossGradPlot(runs: RunData[]): Plot | null {
+  const withData = runs.filter((r) => r.gradflow.some((g) => g.lossGrad));
+  if (withData.length === 0) return null;
+  const steps = pickSteps(withData.flatMap((r) => r.gradflow.filter((g) => g.lossGrad).map((g) => g.step)), withData.length > 1 ? 2 : 6);
+  const rows = withData.flatMap((r) =>
+    r.gradflow
+      .filter((g) => g.lossGrad && steps.includes(g.step))
+      .flatMap((g) => g.lossGrad!.map((norm, k) => ({ run: r.label, step: g.step, x: k, norm })))
+      .filter((p) => positive(p.norm)),
+  );
+  if (rows.length === 0) return null;
+  const spec = snapshotSpec(
+    withData,
+    rows,
+    { field: 'x', type: 'quantitative', title: 'time step k (0 = initial state h₀)', scale: { nice: false } },
+    { field: 'norm', type: 'quantitative', title: '‖∂L/∂h_k‖ (log scale)', scale: { type: 'log' }, axis: decadeAxis(rows.map((r) => r.norm)) },
+    [],
+  );
+  return {
+    id: 'loss-gradient',
+    title: 'Error signal ‖∂L/∂h_k‖ at each step',
+    caption: '‖∂L/∂h_k‖ on the probe batch (Frobenius norm over the batch): how much of the loss gradient BPTT delivers to the hidden state at step k. Where it is tiny, the weights get no signal from those steps.',
+    spec: { title: { text: 'Error signal ‖∂L/∂h_k‖ along the sequence', subtitle: 'top layer, probe batch' }, ...spec },
+    series: withData.length > 1 ? withData.map((r) => r.label) : steps.map(stepLabel),
+  };
+}
+
+/** The (t, k) heat map of ‖∂h_t/∂h_k‖ for k < t, from the last `pairs` record of each run. */
+export function heatmapPlot(runs: RunData[]): Plot | null {
+  const withData = runs.filter((r) => r.pairs.length > 0);
+  if (withData.length === 0) return null;
+  const rows: { run: string; t: number; k: number; norm: number }[] = [];
+  let T = 0;
+  let norm = 'Frobenius';
+  let step = 0;
+  for (const r of withData) {
+    const p = r.pairs.at(-1)!;
+    T = Math.max(T, p.T);
+    norm = p.norm === 'frobenius' ? 'Frobenius' : p.norm;
+    step = p.step;
+    p.pairs.forEach((row, i) => row.forEach((v, k) => positive(v) && rows.push({ run: r.label, t: i + 1, k, norm: v })));
+  }
+  if (rows.length === 0) return null;
+  const tick = T <= 12 ? 1 : T <= 30 ? 5 : T <= 60 ? 10 : 20;
+  const ticks = (lo: number) => Array.from({ length: T + 1 }, (_, i) => i).filter((v) => v >= lo && v % tick === 0);
+  const size = Math.min(300, Math.max(150, 8 * T));
+  const inner = {
+    width: size,
+    height: size,
+    mark: { type: 'rect' },
+    encoding: {
+      x: { field: 'k', type: 'ordinal', title: 'earlier time step k', axis: { values: ticks(0), labelAngle: 0 }, scale: { domain: Array.from({ length: T }, (_, i) => i) } },
+      y: { field: 't', type: 'ordinal', title: 'later time step t', sort: 'descending', axis: { values: ticks(1) }, scale: { domain: Array.from({ length: T }, (_, i) => T - i) } },
+      color: { field: 'norm', type: 'quantitative', scale: { type: 'log', scheme: 'viridis' }, title: ['‖∂h_t/∂h_k‖', `(${norm}, log)`], legend: { format: '.0e' } },
+    },
+  };
+  const spec =
+    withData.length > 1
+      ? { data: { values: rows }, facet: { column: { field: 'run', type: 'nominal', sort: withData.map((r) => r.label), title: null, header: { labelFontSize: 14 } } }, spec: inner }
+      : { data: { values: rows }, ...inner };
+  return {
+    id: 'gradflow-heatmap',
+    title: 'Jacobian norms for every pair of steps',
+    caption: `‖∂h_t/∂h_k‖ (${norm} norm, mean over the probe batch) for every k < t ≤ T at step ${step}, colour on a log scale. Each row t is the gradient-flow curve of a sequence ending at t; the diagonal is one step back.`,
+    spec: { title: { text: '‖∂h_t/∂h_k‖ for every pair k < t', subtitle: `${norm} norm, after ${step} training steps` }, ...spec },
+    series: withData.map((r) => r.label),
+  };
+}
+
+/** Mean training loss over bins of `width` steps (the raw per-step loss is too noisy to read). */
+function binnedLoss(points: { step: number; loss: number }[], width: number): { step: number; loss: number }[] {
+  const out: { step: number; loss: number }[] = [];
+  for (let i = 0; i < points.length; i += width) {
+    const bin = points.slice(i, i + width);
+    out.push({ step: bin.at(-1)!.step, loss: bin.reduce((s, p) => s + p.loss, 0) / bin.length });
+  }
+  return out;
+}
+
+/** What the loss of a task is, for axis titles. */
+export function lossName(run: RunData): string {
+  const task = run.config.experiment !== undefined ? 'mnist' : String(run.config.taskName ?? (run.config.task as { task?: string } | undefined)?.task ?? run.metrics?.task ?? '');
+  if (task === 'lm') return 'cross-entropy (nats per word)';
+  if (task === 'adding') return 'mean squared error';
+  if (task === 'agreement' || task === 'copy' || task === 'mnist') return 'cross-entropy (nats)';
+  return 'loss';
+}
+
+/** Training loss (binned mean) and validation loss against the optimizer step. */
+export function lossCurvePlot(runs: RunData[]): Plot | null {
+  const withData = runs.filter((r) => r.steps.length > 0 || r.evals.length > 0);
+  if (withData.length === 0) return null;
+  const rows: { run: string; step: number; loss: number; series: string }[] = [];
+  const maxSteps = Math.max(...withData.map((r) => r.steps.length));
+  const width = Math.max(1, Math.ceil(maxSteps / 100));
+  const trainName = width > 1 ? `training (mean of ${width} steps)` : 'training';
+  for (const r of withData) {
+    for (const p of binnedLoss(r.steps, width)) rows.push({ run: r.label, step: p.step, loss: p.loss, series: trainName });
+    for (const e of r.evals) rows.push({ run: r.label, step: e.step, loss: e.loss, series: 'validation' });
+  }
+  const finite = rows.filter((r) => Number.isFinite(r.loss));
+  if (finite.length === 0) return null;
+  const yScale = scaleFor(finite.map((r) => r.loss));
+  const name = lossName(withData[0]);
+  const x = { field: 'step', type: 'quantitative', title: 'training step (optimizer updates)' };
+  const y = { field: 'loss', type: 'quantitative', title: `loss: ${name}${isLog(yScale) ? ', log scale' : ''}`, scale: yScale, axis: axisFor(yScale, finite.map((r) => r.loss)) };
+  const color = withData.length > 1 ? runColor(withData) : { value: '#4c78a8' };
+  const dash = { field: 'series', type: 'nominal', title: 'loss', sort: [trainName, 'validation'], scale: { domain: [trainName, 'validation'], range: [[1, 0], [6, 3]] } };
+  const layer = [
+    { transform: [{ filter: { field: 'series', equal: trainName } }], mark: { type: 'line', strokeWidth: 1.5 }, encoding: { x, y, color, strokeDash: dash } },
+    {
+      transform: [{ filter: { field: 'series', equal: 'validation' } }],
+      mark: { type: 'line', strokeWidth: 2.5, point: { size: 70, stroke: 'white', strokeWidth: 1 } },
+      encoding: { x, y, color, strokeDash: dash },
+    },
+  ];
+  return {
+    id: 'loss',
+    title: 'Loss during training',
+    caption: `Training loss (${name}; ${width > 1 ? `mean over bins of ${width} steps` : 'per step'}, solid) and validation loss at each evaluation (dashed, dots).`,
+    spec: { title: { text: 'Loss during training', subtitle: name }, data: { values: finite }, width: 480, height: 280, layer },
+    series: [...new Set(finite.map((r) => (withData.length > 1 ? r.run : r.series)))],
+  };
+}
+
+/** Metric names worth a curve: plain (no breakdown), not the loss again, not counts or constant baselines. */
+export function plainMetrics(metrics: Record<string, unknown>): string[] {
+  return Object.keys(metrics).filter((k) => !k.includes('@') && !['loss', 'xent', 'mse', 'split', 'epoch'].includes(k) && !/^baseline|^n$/.test(k) && typeof metrics[k] === 'number');
+}
+
+/** Validation metrics (accuracy, perplexity, …) against the step, one panel per metric. */
+export function metricCurvesPlot(runs: RunData[]): Plot | null {
+  const withData = runs.filter((r) => r.evals.length >= 2);
+  if (withData.length === 0) return null;
+  const names = [...new Set(withData.flatMap((r) => r.evals.flatMap((e) => plainMetrics(e.metrics))))];
+  const rows = withData.flatMap((r) =>
+    r.evals.flatMap((e) => names.map((m) => ({ run: r.label, step: e.step, metric: m, value: e.metrics[m] })).filter((p) => typeof p.value === 'number' && Number.isFinite(p.value))),
+  );
+  if (rows.length === 0) return null;
+  const logMetrics = names.filter((m) => isLog(scaleFor(rows.filter((r) => r.metric === m).map((r) => r.value as number))));
+  const panel = (m: string) => ({
+    title: m,
+    width: 420,
+    height: 160,
+    transform: [{ filter: { field: 'metric', equal: m } }],
+    mark: { type: 'line', point: { size: 20 } },
+    encoding: {
+      x: { field: 'step', type: 'quantitative', title: 'training step (optimizer updates)' },
+      y: { field: 'value', type: 'quantitative', title: `${m}${logMetrics.includes(m) ? ' (log scale)' : ''}${/accuracy/i.test(m) ? ' (fraction)' : ''}`, scale: logMetrics.includes(m) ? { type: 'log' } : { zero: false }, axis: logMetrics.includes(m) ? decadeAxis(rows.filter((r) => r.metric === m).map((r) => r.value as number)) : {} },
+      color: withData.length > 1 ? runColor(withData) : { value: '#4c78a8' },
+    },
+  });
+  return {
+    id: 'metrics',
+    title: 'Validation metrics during training',
+    caption: 'Each validation metric at every evaluation. Accuracies are fractions of the validation set; perplexity is exp(cross-entropy per word).',
+    spec: { title: { text: 'Validation metrics during training' }, data: { values: rows }, vconcat: names.map(panel) },
+    series: withData.length > 1 ? withData.map((r) => r.label) : names,
+  };
+}
+
+/** Axis titles of the breakdown keys the tasks write (metric@key=value). */
+const BREAKDOWN_AXES: Record<string, string> = {
+  d: 'distance from subject to verb (words)',
+  a: 'attractors (intervening nouns of the other number)',
+};
+const BREAKDOWN_NAMES: Record<string, string> = { d: 'distance', a: 'attractors' };
+
+/** The final evaluation of a run: its test set when it has one, else its last validation. */
+export function finalMetrics(run: RunData): Record<string, number | null> {
+  const fromFile = (run.metrics?.eval as { metrics?: Record<string, number | null> } | undefined)?.metrics;
+  return run.test?.metrics ?? fromFile ?? run.evals.at(-1)?.metrics ?? {};
+}
+
+/** One plot per breakdown in the final metrics (accuracy by distance, by attractors, …). */
+export function breakdownPlots(runs: RunData[]): Plot[] {
+  const groups = new Map<string, { metric: string; key: string }>();
+  for (const r of runs) {
+    for (const k of Object.keys(finalMetrics(r))) {
+      const m = /^([^@]+)@([^=]+)=(.+)$/.exec(k);
+      if (m && m[1] !== 'n') groups.set(`${m[1]}@${m[2]}`, { metric: m[1], key: m[2] });
+    }
+  }
+  const plots: Plot[] = [];
+  for (const { metric, key } of groups.values()) {
+    const rows = runs.flatMap((r) => {
+      const fm = finalMetrics(r);
+      return Object.entries(fm)
+        .map(([k, v]) => {
+          const m = /^([^@]+)@([^=]+)=(.+)$/.exec(k);
+          if (!m || m[1] !== metric || m[2] !== key || typeof v !== 'number') return null;
+          return { run: r.label, value: Number(m[3]), label: m[3], y: v, n: fm[`n@${key}=${m[3]}`] ?? null };
+        })
+        .filter((x) => x !== null);
+    });
+    if (new Set(rows.map((r) => r.label)).size < 2) continue;
+    const numeric = rows.every((r) => Number.isFinite(r.value));
+    const isAccuracy = /accuracy/i.test(metric);
+    const keyName = BREAKDOWN_NAMES[key] ?? key;
+    const chance = isAccuracy && runs.some((r) => String(r.config.taskName) === 'agreement') ? 0.5 : null;
+    const layers: Record<string, unknown>[] = [
+      {
+        mark: { type: 'line', point: { size: 40 } },
+        encoding: {
+          x: numeric
+            ? { field: 'value', type: 'quantitative', title: BREAKDOWN_AXES[key] ?? key, axis: { values: [...new Set(rows.map((r) => r.value))], format: 'd' }, scale: { zero: false, nice: false, padding: 10 } }
+            : { field: 'label', type: 'ordinal', title: BREAKDOWN_AXES[key] ?? key },
+          y: { field: 'y', type: 'quantitative', title: `${metric}${isAccuracy ? ' (fraction correct)' : ''}`, scale: isAccuracy ? { domain: [0, 1] } : { zero: false } },
+          color: runs.length > 1 ? runColor(runs) : { value: '#4c78a8' },
+        },
+      },
+    ];
+    if (chance !== null) {
+      layers.push(...referenceLine(chance, 'chance', numeric ? 'value' : null));
+    }
+    plots.push({
+      id: `${metric}-by-${keyName}`.replace(/[^\w.-]+/g, '-'),
+      title: `${metric} by ${keyName}`,
+      caption:
+        `Final ${metric} broken down by ${BREAKDOWN_AXES[key] ?? key}` +
+        (chance !== null ? '; the dashed line is chance (0.5: singular or plural).' : '.') +
+        ' Points with few examples are noisy: the counts are in the table below.',
+      spec: { title: { text: `${metric} by ${keyName}` }, data: { values: rows }, width: 460, height: 260, layer: layers },
+      series: runs.map((r) => r.label),
+    });
+  }
+  return plots;
+}
+
+/** Per-layer ‖δˡ‖ = ‖∂C/∂bˡ‖ during training (MLP runs): the speed at which each layer learns. */
+export function deltasPlot(runs: RunData[]): Plot | null {
+  const withData = runs.filter((r) => r.deltas.length > 0);
+  if (withData.length === 0) return null;
+  // the once-an-epoch probe on a fixed set (Nielsen's figure) when there are two or more, else the training-batch means
+  const snapshots = (r: RunData): DeltaSnapshot[] => {
+    const probes = r.deltas.filter((d) => d.kind === 'probe');
+    return probes.length >= 2 ? probes : r.deltas.filter((d) => d.kind !== 'probe').length >= 2 ? r.deltas.filter((d) => d.kind !== 'probe') : r.deltas;
+  };
+  // epochs from steps when the config says how many steps an epoch has (the MLP runs: trainSize / batchSize)
+  const stepsPerEpoch = (r: RunData): number | null => {
+    const n = r.config.trainSize;
+    const b = (r.config.train as { batchSize?: unknown } | undefined)?.batchSize;
+    return typeof n === 'number' && typeof b === 'number' && n > 0 && b > 0 ? Math.ceil(n / b) : null;
+  };
+  const byEpoch = withData.every((r) => stepsPerEpoch(r) !== null);
+  const rows = withData.flatMap((r) =>
+    snapshots(r).flatMap((d) => d.norms.map((norm, l) => ({ run: r.label, x: byEpoch ? d.step / stepsPerEpoch(r)! : d.step, layer: `hidden layer ${l + 1}`, l: l + 1, norm })).filter((p) => positive(p.norm))),
+  );
+  if (rows.length === 0) return null;
+  const layers = [...new Set(rows.map((r) => r.l))].sort((a, b) => a - b).map((l) => `hidden layer ${l}`);
+  const inner = {
+    width: withData.length > 1 ? 260 : 480,
+    height: 260,
+    mark: { type: 'line', point: { size: 14 } },
+    encoding: {
+      x: { field: 'x', type: 'quantitative', title: byEpoch ? 'epochs of training' : 'training step (mini-batches)', axis: { tickMinStep: 1, format: 'd' } },
+      y: { field: 'norm', type: 'quantitative', title: '‖δˡ‖ = ‖∂C/∂bˡ‖ (log scale)', scale: { type: 'log' }, axis: decadeAxis(rows.map((r) => r.norm)) },
+      color: { field: 'layer', type: 'ordinal', sort: layers, title: null, scale: { scheme: 'viridis' } },
+    },
+  };
+  const spec =
+    withData.length > 1
+      ? { data: { values: rows }, facet: { column: { field: 'run', type: 'nominal', sort: withData.map((r) => r.label), title: null } }, spec: inner }
+      : { data: { values: rows }, ...inner };
+  return {
+    id: 'deltas',
+    title: 'Speed of learning: ‖δˡ‖ per layer',
+    caption: 'The gradient with respect to each hidden layer’s biases, ‖δˡ‖ = ‖∂C/∂bˡ‖, averaged over a batch: the speed at which layer l learns (layer 1 is nearest the input). In deep sigmoid nets the early layers learn orders of magnitude slower (vanishing gradient).',
+    spec: { title: { text: 'Speed of learning ‖δˡ‖ by layer' }, ...spec },
+    series: layers,
+  };
+}
+
+export interface ParamPoint {
+  /** The series (e.g. the cell), from the settings that vary other than x and the seed. */
+  series: string;
+  x: number;
+  y: number;
+}
+
+/**
+ * A result against a numeric setting (error against sequence length, accuracy
+ * against learning rate): each run as a point, the mean over seeds as a line.
+ */
+export function paramPlot(id: string, points: ParamPoint[], xTitle: string, yTitle: string, title: string, caption: string, baseline: number | null = null): Plot | null {
+  const rows = points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
+  if (new Set(rows.map((r) => r.x)).size < 2) return null;
+  const xScale = scaleFor(rows.map((r) => r.x));
+  const yScale = scaleFor([...rows.map((r) => r.y), ...(baseline !== null ? [baseline] : [])]);
+  const series = [...new Set(rows.map((r) => r.series))];
+  const xs = [...new Set(rows.map((r) => r.x))].sort((a, b) => a - b);
+  const x = { field: 'x', type: 'quantitative', title: `${xTitle}${isLog(xScale) ? ' (log scale)' : ''}`, scale: { ...xScale, nice: false, padding: 12 }, axis: xs.length <= 12 ? { values: xs } : {} };
+  const y = { field: 'y', type: 'quantitative', title: `${yTitle}${isLog(yScale) ? ' (log scale)' : ''}`, scale: yScale, axis: axisFor(yScale, rows.map((r) => r.y)) };
+  const color = series.length > 1 || series[0] !== '' ? { field: 'series', type: 'nominal', title: null, sort: series } : { value: '#4c78a8' };
+  const layer: Record<string, unknown>[] = [
+    { mark: { type: 'point', opacity: 0.5, filled: true }, encoding: { x, y, color } },
+    { mark: { type: 'line', point: false }, encoding: { x, y: { ...y, aggregate: 'mean' }, color } },
+  ];
+  if (baseline !== null) layer.push(...referenceLine(baseline, 'baseline: predict the mean', 'x'));
+  return {
+    id,
+    title,
+    caption,
+    spec: { title: { text: title }, data: { values: rows }, width: 460, height: 280, layer },
+    series,
+  };
+}

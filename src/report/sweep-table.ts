@@ -1,0 +1,67 @@
+import { finalMetrics } from './plots.js';
+import type { ReportSource } from './rundata.js';
+import { lastGradflow } from './tables.js';
+
+/**
+ * The results table of a sweep: one row per configuration in grid order, its
+ * settings, then its final status, metrics and gradient-flow summary. No timings,
+ * so the table of a sweep run in shards equals the table of the same sweep run at once.
+ */
+export type Cell = string | number | null;
+
+export interface SweepResults {
+  columns: string[];
+  /** Settings that take more than one value across the grid. */
+  varying: string[];
+  rows: Record<string, Cell>[];
+}
+
+interface ListedRun {
+  name: string;
+  dir: string;
+  settings: Record<string, Cell>;
+}
+
+export function sweepResults(source: ReportSource): SweepResults {
+  const listed = ((source.summary?.runs ?? []) as ListedRun[]).filter((r) => typeof r.dir === 'string');
+  const byDir = new Map(source.runs.map((r) => [r.dir.split(/[\\/]/).at(-1)!, r]));
+  const settingKeys = [...new Set(listed.flatMap((r) => Object.keys(r.settings ?? {})))];
+  const varying = settingKeys.filter((k) => new Set(listed.map((r) => JSON.stringify(r.settings?.[k] ?? null))).size > 1);
+  const metricKeys: string[] = [];
+  const rows = listed.map((l) => {
+    const run = byDir.get(l.dir);
+    const row: Record<string, Cell> = { name: l.name };
+    for (const k of settingKeys) row[k] = l.settings?.[k] ?? null;
+    if (!run || !run.metrics) {
+      row.status = run ? 'unfinished' : 'missing';
+      return row;
+    }
+    row.status = String(run.metrics.status ?? 'unknown');
+    row.steps = typeof run.metrics.steps === 'number' ? run.metrics.steps : null;
+    row.params = typeof run.metrics.params === 'number' ? run.metrics.params : null;
+    const ev = run.test ?? run.evals.at(-1) ?? null;
+    row.loss = ev ? ev.loss : null;
+    for (const [k, v] of Object.entries(finalMetrics(run))) {
+      if (k.startsWith('n@') || k === 'loss' || typeof v !== 'number') continue;
+      if (!metricKeys.includes(k)) metricKeys.push(k);
+      row[k] = v;
+    }
+    const g = lastGradflow(run);
+    row.horizon = g ? (g.horizon ?? null) : null;
+    row.decayPerStep = g ? g.decayPerStep : null;
+    return row;
+  });
+  const columns = ['name', ...settingKeys, 'status', 'steps', 'params', 'loss', ...metricKeys, 'horizon', 'decayPerStep'];
+  for (const row of rows) for (const c of columns) row[c] ??= null;
+  return { columns, varying, rows: rows.map((r) => Object.fromEntries(columns.map((c) => [c, r[c]]))) };
+}
+
+/** RFC 4180 CSV: a header line, then one line per row; empty for null. */
+export function toCsv(results: SweepResults): string {
+  const quote = (v: Cell) => {
+    if (v === null) return '';
+    const s = String(v);
+    return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  };
+  return [results.columns.map(quote), ...results.rows.map((r) => results.columns.map((c) => quote(r[c])))].map((l) => l.join(',')).join('\n') + '\n';
+}

@@ -1,0 +1,144 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildPlots, writeReport, type ReportResult } from '../../src/report/report.js';
+import { readSource } from '../../src/report/rundata.js';
+import { decadeAxis, pickSteps } from '../../src/report/plots.js';
+import { SeqlabError } from '../../src/util/errors.js';
+import { writeCompare, writeRun } from './fixtures.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'seqlab-report-test-'));
+// SEQLAB_KEEP_REPORTS=1 keeps the rendered fixtures, to look at the plots
+afterAll(() => (process.env.SEQLAB_KEEP_REPORTS ? console.log(`reports kept in ${tmp}`) : rmSync(tmp, { recursive: true, force: true })));
+
+const PNG_MAGIC = Buffer.from([0x89, 0x50, 0x4e, 0x47]);
+
+/** The plot's SVG and PNG exist and are non-empty; the SVG draws `mark` and names every series. */
+function expectPlot(r: ReportResult, id: string, mark: string, series: string[]) {
+  const plot = r.plots.find((p) => p.id === id);
+  expect(plot, `plot ${id} among ${r.plots.map((p) => p.id).join(', ')}`).toBeDefined();
+  const svg = readFileSync(plot!.svg, 'utf8');
+  expect(svg.startsWith('<svg')).toBe(true);
+  expect(svg).toContain(`mark-${mark} role-mark`);
+  for (const s of series) expect(svg).toContain(`>${s}</text>`);
+  const png = readFileSync(plot!.png!);
+  expect(png.subarray(0, 4).equals(PNG_MAGIC)).toBe(true);
+  expect(png.length).toBeGreaterThan(5000);
+  expect(plot!.series).toEqual(series);
+}
+
+describe('report of a comparison', () => {
+  const dir = join(tmp, 'compare');
+  let r: ReportResult;
+  beforeAll(async () => {
+    writeCompare(dir, [
+      { cell: 'rnn', rate: 0.3 },
+      { cell: 'lstm', rate: 0.8 },
+    ]);
+    r = await writeReport(dir);
+  });
+
+  it('draws the gradient-flow curves per cell, one panel per training step', () => {
+    expectPlot(r, 'gradflow', 'line', ['rnn', 'lstm']);
+    const svg = readFileSync(r.plots.find((p) => p.id === 'gradflow')!.svg, 'utf8');
+    expect(svg).toContain('before training (step 0)');
+    expect(svg).toContain('gap T − k');
+    expect(svg).toContain('log scale');
+  });
+  it('draws accuracy by distance and by attractors, with axis units', () => {
+    expectPlot(r, 'accuracy-by-distance', 'line', ['rnn', 'lstm']);
+    expectPlot(r, 'accuracy-by-attractors', 'line', ['rnn', 'lstm']);
+    expect(readFileSync(r.plots.find((p) => p.id === 'accuracy-by-distance')!.svg, 'utf8')).toContain('(words)');
+  });
+  it('draws the loss and metric curves, the error signal and the heat map', () => {
+    expectPlot(r, 'loss', 'line', ['rnn', 'lstm']);
+    expectPlot(r, 'metrics', 'line', ['rnn', 'lstm']);
+    expectPlot(r, 'loss-gradient', 'line', ['rnn', 'lstm']);
+    expectPlot(r, 'gradflow-heatmap', 'rect', ['rnn', 'lstm']);
+  });
+  it('writes one self-contained report.html with the plots inline and the resolved configs', () => {
+    const html = readFileSync(join(dir, 'report.html'), 'utf8');
+    expect(html).not.toMatch(/<script|src="http/);
+    expect((html.match(/<svg/g) ?? []).length).toBeGreaterThanOrEqual(r.plots.length);
+    expect(html).toContain('config.json (resolved)');
+    expect(html).toContain('accuracy by d');
+  });
+  it('summarizes in the terminal: a table and a sparkline per run on one log scale', () => {
+    expect(r.summary).toMatch(/^\s*run\s+status/);
+    const lines = r.sparklines.slice(1);
+    expect(lines).toHaveLength(2);
+    // the LSTM's curve decays slower, so its sparkline stays higher
+    const level = (l: string) => [...l].filter((c) => '▁▂▃▄▅▆▇█'.includes(c)).map((c) => '▁▂▃▄▅▆▇█'.indexOf(c));
+    expect(level(lines[1]).at(-1)!).toBeGreaterThan(level(lines[0]).at(-1)!);
+  });
+});
+
+describe('report of one training run', () => {
+  it('colours the snapshots by step and draws ‖δˡ‖ per layer for MLP runs', async () => {
+    const dir = join(tmp, 'train');
+    writeRun(dir, { cell: 'gru', rate: 0.5, deltas: true });
+    const r = await writeReport(dir, { png: true });
+    expect(r.kind).toBe('train');
+    expectPlot(r, 'gradflow', 'line', ['before training (step 0)', 'step 20']);
+    expectPlot(r, 'deltas', 'line', ['hidden layer 1', 'hidden layer 2', 'hidden layer 3']);
+  });
+
+  it('renders only what the log holds, and replaces the plots of an earlier report', async () => {
+    const dir = join(tmp, 'bare');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'log.jsonl'), [{ type: 'start' }, { type: 'step', step: 1, loss: 2 }, { type: 'step', step: 2, loss: 1 }].map((x) => JSON.stringify(x)).join('\n') + '\n{"type":"st');
+    mkdirSync(join(dir, 'plots'));
+    writeFileSync(join(dir, 'plots', 'stale.svg'), '<svg/>');
+    const r = await writeReport(dir, { png: false });
+    expect(r.plots.map((p) => p.id)).toEqual(['loss']);
+    expect(r.plots[0].png).toBeNull();
+    expect(existsSync(join(dir, 'plots', 'stale.svg'))).toBe(false);
+    expect(statSync(join(dir, 'report.html')).size).toBeGreaterThan(0);
+  });
+});
+
+describe('error against sequence length', () => {
+  it('comes from a comparison over several lengths, with the baseline', async () => {
+    const dir = join(tmp, 'lengths');
+    writeCompare(
+      dir,
+      [10, 20, 40].flatMap((seqLen) => [
+        { cell: 'rnn', rate: 0.5, seqLen },
+        { cell: 'gru', rate: 0.9, seqLen },
+      ]),
+      'adding',
+    );
+    if (process.env.SEQLAB_KEEP_REPORTS) await writeReport(dir);
+    const plot = buildPlots(readSource(dir)).find((p) => p.id === 'mse-by-length');
+    expect(plot).toBeDefined();
+    expect(plot!.series).toEqual(['rnn', 'gru']);
+    expect(JSON.stringify(plot!.spec)).toContain('sequence length T (time steps)');
+  });
+});
+
+describe('bad input', () => {
+  it('a directory that is not a run is one clear input error', () => {
+    const dir = join(tmp, 'empty');
+    mkdirSync(dir);
+    expect(() => readSource(dir)).toThrow(SeqlabError);
+    expect(() => readSource(dir)).toThrow(/not a seqlab run directory/);
+    expect(() => readSource(join(tmp, 'missing'))).toThrow(/not found/);
+  });
+  it('a corrupt log line before the end is an input error naming the line', () => {
+    const dir = join(tmp, 'corrupt');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'log.jsonl'), '{"type":"start"}\n{oops\n{"type":"end","step":1}\n');
+    expect(() => readSource(dir)).toThrow(/line 2 is not valid JSON/);
+  });
+});
+
+describe('helpers', () => {
+  it('pickSteps keeps the first and the last', () => {
+    expect(pickSteps([0, 100, 200, 300, 400, 500], 3)).toEqual([0, 300, 500]);
+    expect(pickSteps([5, 0, 5], 3)).toEqual([0, 5]);
+  });
+  it('decadeAxis puts ticks on whole decades covering the data', () => {
+    expect(decadeAxis([3e-5, 0.2]).values).toEqual([1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1]);
+  });
+});
