@@ -98,6 +98,7 @@ export async function benchCommand(argv: BenchArgs): Promise<void> {
           r === all[0] ? '1' : typeof r.tokensPerSec === 'number' ? fmt(ours.tokensPerSec / (r.tokensPerSec as number), 3) : '-',
         ]),
       ),
+      `memory over ${cfg.steps} steps: RSS ${ours.memory.rssMiB[0]} → ${ours.memory.rssMiB.at(-1)} MiB (peak ${ours.memory.peakRssMiB} MiB), live tensors ${ours.memory.tensors[0]} → ${ours.memory.tensors.at(-1)}`,
       probe ? `probe: ${probe.cell} H${probe.hidden} T${probe.T}, all k, spectral + Frobenius: ${(probe.ms / 1000).toFixed(2)} s` : '',
     ]
       .filter(Boolean)

@@ -42,6 +42,11 @@ export interface BenchResult {
   threads: number;
   msPerBatch: number;
   tokensPerSec: number;
+  /**
+   * Memory over the timed steps: resident set size (MiB, whole process: both threads)
+   * and live tensors after the warm-up and after every tenth of the steps, and the peak RSS.
+   */
+  memory: { rssMiB: number[]; tensors: number[]; peakRssMiB: number };
 }
 
 export async function benchTrainStep(config: Partial<BenchConfig> = {}): Promise<BenchResult> {
@@ -75,11 +80,30 @@ export async function benchTrainStep(config: Partial<BenchConfig> = {}): Promise
     r.loss.dataSync();
     tf.dispose([...state0.flat(), r.loss, norm, ...Object.values(r.grads), ...r.final.flat()]);
   };
+  const mib = (bytes: number) => +(bytes / 2 ** 20).toFixed(1);
+  const memory: BenchResult['memory'] = { rssMiB: [], tensors: [], peakRssMiB: 0 };
+  const sample = () => {
+    const rss = process.memoryUsage.rss();
+    memory.rssMiB.push(mib(rss));
+    memory.tensors.push(tf.memory().numTensors);
+  };
   try {
     for (let i = 0; i < c.warmup; i++) step();
+    sample();
+    const every = Math.max(1, Math.round(c.steps / 10));
+    let sampling = 0; // time spent sampling, left out of the timing
     const t0 = performance.now();
-    for (let i = 0; i < c.steps; i++) step();
-    const ms = (performance.now() - t0) / c.steps;
+    for (let i = 1; i <= c.steps; i++) {
+      step();
+      if (i % every === 0 || i === c.steps) {
+        const s0 = performance.now();
+        sample();
+        sampling += performance.now() - s0;
+      }
+    }
+    const ms = (performance.now() - t0 - sampling) / c.steps;
+    // the OS's high-water mark of the resident set (KiB), covering the whole run
+    memory.peakRssMiB = mib(process.resourceUsage().maxRSS * 1024);
     return {
       impl: `seqlab (${tf.getBackend()})`,
       cell: c.cell,
@@ -90,6 +114,7 @@ export async function benchTrainStep(config: Partial<BenchConfig> = {}): Promise
       threads,
       msPerBatch: +ms.toFixed(2),
       tokensPerSec: Math.round((c.batch * c.bptt) / (ms / 1000)),
+      memory,
     };
   } finally {
     await workers?.dispose();
