@@ -245,6 +245,93 @@ function softmaxXent({ inputs, backend }: { inputs: Record<string, TensorInfo>; 
   return infos;
 }
 
+type PullbackAttrs = { kind: 'rnn' | 'lstm' | 'gru'; normalize: boolean; state: boolean; pull: boolean };
+
+/**
+ * One step of the probes' backward sweep (gradflow.ts) on row cotangents [B·R, H]:
+ * finish the cotangent on s_{k+1} — G_h = gh (+ gx for the gru's direct part), G_c = gx
+ * (lstm) — rescale it per sequence to max |·| = 1 (when `normalize`), write it out as the
+ * Jacobian rows (h part, or [h | c] in LSTM state mode) with the scale [B, 1, 1]; then,
+ * when `pull`, start the pullback through step k with the step's local factors:
+ * dah [B·R, G·H] (to multiply by W_hh) and the direct part (lstm dc ⊙ f, gru G ⊙ z).
+ * outputs: [jac, scale, dah?, direct?].
+ */
+function cellPullback({ inputs, attrs, backend }: { inputs: Record<string, TensorInfo>; attrs: PullbackAttrs; backend: WasmBackendLike }): TensorInfo[] {
+  const { kind, normalize, state, pull } = attrs;
+  const [BR, H] = inputs.gh.shape;
+  const B = inputs.l0 ? inputs.l0.shape[0] : (inputs.batch as TensorInfo).shape[0];
+  const R = BR / B;
+  const GH = (kind === 'lstm' ? 4 : kind === 'gru' ? 3 : 1) * H;
+  const W = state ? 2 * H : H; // width of a Jacobian row
+  const shapes: number[][] = [[B, R, W], [B, 1, 1]];
+  if (pull) shapes.push([BR, GH], [BR, H]);
+  const [infos, views] = outputs(backend, shapes);
+  const gh = backend.typedArrayFromHeap(inputs.gh) as Float32Array;
+  const gx = backend.typedArrayFromHeap(inputs.gx) as Float32Array;
+  const [jac, scaleOut, dah, direct] = views();
+  const n = R * H;
+  for (let b = 0; b < B; b++) {
+    const off = b * n;
+    let m = 0;
+    for (let i = off; i < off + n; i++) {
+      const v = kind === 'gru' ? gh[i] + gx[i] : gh[i];
+      const a = v < 0 ? -v : v;
+      if (a > m) m = a;
+      if (kind === 'lstm') {
+        const c = gx[i] < 0 ? -gx[i] : gx[i];
+        if (c > m) m = c;
+      }
+    }
+    // floored so an all-zero Jacobian stays exactly 0
+    const scale = normalize ? Math.fround(Math.max(m, 1e-30)) : 1;
+    scaleOut[b] = scale;
+    for (let r = 0; r < R; r++) {
+      const src = off + r * H;
+      const dst = (b * R + r) * W;
+      for (let j = 0; j < H; j++) {
+        jac[dst + j] = (kind === 'gru' ? gh[src + j] + gx[src + j] : gh[src + j]) / scale;
+        if (state) jac[dst + H + j] = gx[src + j] / scale;
+      }
+    }
+  }
+  if (!pull) return infos;
+  const l0 = backend.typedArrayFromHeap(inputs.l0) as Float32Array;
+  const l1 = kind === 'rnn' ? l0 : (backend.typedArrayFromHeap(inputs.l1) as Float32Array);
+  const l2 = kind === 'rnn' ? l0 : (backend.typedArrayFromHeap(inputs.l2) as Float32Array);
+  for (let b = 0; b < B; b++) {
+    const scale = scaleOut[b];
+    for (let r = 0; r < R; r++) {
+      const row = (b * R + r) * H;
+      const jrow = (b * R + r) * W;
+      for (let j = 0; j < H; j++) {
+        const g = jac[jrow + j];
+        const q = (b * R + r) * GH + j;
+        if (kind === 'rnn') {
+          dah[q] = g * l0[b * H + j];
+        } else if (kind === 'lstm') {
+          // P = l0 [B, 4H], dcFromH = l1, f = l2
+          const gc = state ? jac[jrow + H + j] : gx[row + j] / scale;
+          const dc = gc + g * l1[b * H + j];
+          const p = b * 4 * H + j;
+          dah[q] = dc * l0[p];
+          dah[q + H] = dc * l0[p + H];
+          dah[q + 2 * H] = dc * l0[p + 2 * H];
+          dah[q + 3 * H] = g * l0[p + 3 * H];
+          direct[row + j] = dc * l2[b * H + j];
+        } else {
+          // P_h = l0 [B, 3H], z = l2
+          const p = b * 3 * H + j;
+          dah[q] = g * l0[p];
+          dah[q + H] = g * l0[p + H];
+          dah[q + 2 * H] = g * l0[p + 2 * H];
+          direct[row + j] = g * l2[b * H + j];
+        }
+      }
+    }
+  }
+  return infos;
+}
+
 let registered = false;
 
 /** Register the fused kernels on the wasm backend (idempotent). */
@@ -255,6 +342,7 @@ export function registerFusedKernels(): void {
   reg('SeqlabCellForward', cellForward);
   reg('SeqlabCellBackward', cellBackward);
   reg('SeqlabSoftmaxXent', softmaxXent);
+  reg('SeqlabCellPullback', cellPullback);
 }
 
 /** See SeqlabSoftmaxXent. Returns [∂L/∂z, L]. */
@@ -274,6 +362,17 @@ export function fusedCellBackward(kind: BackwardAttrs['kind'], t: number, above:
   const inputs: Record<string, tf.Tensor> = { above, viaW: viaW ?? (placeholder as tf.Tensor), carry: carry ?? viaW ?? (placeholder as tf.Tensor) };
   local.forEach((l, i) => (inputs[`l${i}`] = l));
   const out = tf.engine().runKernel('SeqlabCellBackward', inputs as unknown as tf.NamedTensorMap, { kind, t, first } as unknown as tf.NamedAttrMap) as unknown as tf.Tensor2D[];
+  placeholder?.dispose();
+  return out;
+}
+
+/** See cellPullback. `local` null: no pullback after this step (k = 0); `batch` then gives B. */
+export function fusedCellPullback(kind: PullbackAttrs['kind'], gh: tf.Tensor2D, gx: tf.Tensor2D, local: tf.Tensor2D[] | null, batch: number, opts: { normalize: boolean; state: boolean }): tf.Tensor[] {
+  const inputs: Record<string, tf.Tensor> = { gh, gx };
+  const placeholder = local ? null : tf.zeros([batch]);
+  if (local) local.forEach((l, i) => (inputs[`l${i}`] = l));
+  else inputs.batch = placeholder as tf.Tensor;
+  const out = tf.engine().runKernel('SeqlabCellPullback', inputs as unknown as tf.NamedTensorMap, { kind, ...opts, pull: local !== null } as unknown as tf.NamedAttrMap) as unknown as tf.Tensor[];
   placeholder?.dispose();
   return out;
 }

@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Cell, State } from '../models/cell.js';
 import { forwardSequence } from './bptt.js';
+import { RecurrentCellBase } from '../models/cell.js';
+import { fusedCellPullback, fusedKernels } from '../fused-kernels.js';
 import { frobeniusNorm, logSlope, spectralNorm } from './linalg.js';
 
 /**
@@ -153,6 +155,7 @@ async function sweep(
 ): Promise<void> {
   const CHUNK = 32;
   const logScale = new Float64Array(batch); // log of the scale of the current cotangents
+  if (fusedKernels() && cell instanceof RecurrentCellBase) return sweepFused(cell, locals, t, batch, mode, weightHH, visit, CHUNK);
   let cot = seeds(cell, batch, mode);
   let pending: { k: number; jac: tf.Tensor3D; scale: tf.Tensor3D }[] = [];
   // read the pending Jacobians back; `keep` is still in use as the current cotangent
@@ -191,6 +194,56 @@ async function sweep(
   }
   await flush(null);
   tf.dispose(cot);
+}
+
+/**
+ * The same sweep with one fused kernel per step (wasm): finish and rescale the cotangent
+ * on s_{k+1}, record it, start the pullback through step k; then one matMul by W_hh.
+ */
+async function sweepFused(
+  cell: RecurrentCellBase & Cell,
+  locals: tf.Tensor2D[][],
+  t: number,
+  batch: number,
+  mode: JacobianMode,
+  weightHH: tf.Tensor2D,
+  visit: (k: number, data: Float32Array, logScale: Float64Array) => void,
+  chunk: number,
+): Promise<void> {
+  const logScale = new Float64Array(batch);
+  const state = mode === 'state' && cell.numStates === 2;
+  const H = cell.hiddenSize;
+  const flat = (x: tf.Tensor3D) => tf.reshape(x, [-1, H]) as tf.Tensor2D;
+  // seeds, already of scale 1: the first call only starts the pullback through step t − 1
+  let [gh, gx] = tf.tidy(() => {
+    const s = seeds(cell, batch, mode).map(flat);
+    return [s[0], s[1] ?? tf.zerosLike(s[0])];
+  });
+  let pending: { k: number; jac: tf.Tensor; scale: tf.Tensor }[] = [];
+  const flush = async () => {
+    if (pending.length === 0) return;
+    const stacked = tf.stack(pending.map((p) => p.jac));
+    const scales = tf.stack(pending.map((p) => p.scale));
+    const [data, scale] = (await Promise.all([stacked.data(), scales.data()])) as Float32Array[];
+    tf.dispose([stacked, scales, ...pending.flatMap((p) => [p.jac, p.scale])]);
+    const per = data.length / pending.length;
+    pending.forEach((p, i) => {
+      for (let b = 0; b < batch; b++) logScale[b] += Math.log(scale[i * batch + b]);
+      visit(p.k, data.subarray(i * per, (i + 1) * per), logScale);
+    });
+    pending = [];
+  };
+  let [seedJac, seedScale, dah, direct] = fusedCellPullback(cell.kind, gh, gx, locals[t - 1], batch, { normalize: false, state });
+  tf.dispose([gh, gx, seedJac, seedScale]);
+  for (let k = t - 1; k >= 0; k--) {
+    const viaW = tf.matMul(dah, weightHH) as tf.Tensor2D;
+    const out = fusedCellPullback(cell.kind, viaW, cell.kind === 'rnn' ? viaW : (direct as tf.Tensor2D), k > 0 ? locals[k - 1] : null, batch, { normalize: true, state });
+    tf.dispose([viaW, dah, direct]);
+    [, , dah, direct] = out;
+    pending.push({ k, jac: out[0], scale: out[1] });
+    if (pending.length === chunk) await flush();
+  }
+  await flush();
 }
 
 function summarize(gaps: number[], norms: number[], threshold: number): CurveSummary {
