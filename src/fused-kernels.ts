@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import type { TensorInfo, WasmBackendLike } from './wasm-kernels.js';
 
 /**
  * Fused kernels for the wasm backend: one JS loop over the wasm heap in place of
@@ -16,16 +17,6 @@ import * as tf from '@tensorflow/tfjs';
  *                      ∂L/∂z = (softmax − onehot)·w, L = Σ_n w_n (−log p_n[y_n])
  */
 
-interface TensorInfo {
-  dataId: object;
-  shape: number[];
-  dtype: tf.DataType;
-}
-
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
-  typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
-}
 
 let enabled = true;
 

@@ -10,13 +10,13 @@ import * as tf from '@tensorflow/tfjs';
  * to unstack it. These versions copy only the slice, through views on the heap.
  */
 
-interface TensorInfo {
+export interface TensorInfo {
   dataId: object;
   shape: number[];
   dtype: tf.DataType;
 }
 
-interface WasmBackendLike {
+export interface WasmBackendLike {
   makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
   typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
 }

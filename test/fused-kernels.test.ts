@@ -5,19 +5,12 @@ import { SequenceModel } from '../src/models/model.js';
 import { fusedKernels, setFusedKernels } from '../src/fused-kernels.js';
 import { modelLossAndGrads, type ModelGrads } from '../src/training/bptt.js';
 import type { ChunkTensors } from '../src/training/loss.js';
+import { relErr } from './numeric.js';
 import { Rng } from '../src/util/rng.js';
 
 // The fused wasm kernels (one per recurrent step forward and backward, one for the
 // softmax cross-entropy) against the composite tfjs ops they replace: same loss,
 // gradients, final state and ∂L/∂h_k to float32 tolerance.
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0, den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num / Math.max(den, 1e-30));
-}
 
 afterEach(() => setFusedKernels(true));
 

@@ -153,14 +153,14 @@ export function renderMnist(r: MnistResult): string {
       const isRemedies = r.experiment === 'remedies';
       parts.push(`MNIST: ${isRemedies ? `remedies on ${r.rows[0].layers.join('-')}` : r.experiment === 'depth' ? 'accuracy by depth' : 'one network'} · ${isRemedies ? `${m.cost} cost · ${m.output} outputs` : setting()} · ${t ? `${schedule} · ` : ''}${data} · seed ${r.seed}`);
       const trained = r.rows.some((row) => row.training);
-      const header = [isRemedies ? 'variant' : 'network', ...(isRemedies ? ['activation', 'init', 'BN'] : ['params']), ...(isRemedies ? deltaHeader(r.rows).map((h) => `${h}₀`) : []), 'last/first₀'];
+      const header = [isRemedies ? 'variant' : 'network', ...(isRemedies ? ['activation', 'init', 'BN'] : ['params']), ...(isRemedies ? deltaHeader(r.rows).map((h) => `${h}₀`) : []), 'last/first₀', ...(isRemedies ? ['rms last/first₀'] : [])];
       if (trained) header.push('best validation (epoch)', 'test', 'last/first end', 'time');
       parts.push(
         table(
           header,
           r.rows.map((row) => {
             const tr = row.training;
-            const cells = [row.name, ...(isRemedies ? [row.activation, row.init, row.batchNorm ? 'yes' : 'no'] : [String(row.params)]), ...(isRemedies ? deltaCells(row.deltaNormsInit, width) : []), fmt(row.ratioInit, 3)];
+            const cells = [row.name, ...(isRemedies ? [row.activation, row.init, row.batchNorm ? 'yes' : 'no'] : [String(row.params)]), ...(isRemedies ? deltaCells(row.deltaNormsInit, width) : []), fmt(row.ratioInit, 3), ...(isRemedies ? [fmt(row.ratioRmsInit, 3)] : [])];
             if (tr?.status === 'diverged') cells.push('diverged', '-', '-', '-');
             else if (tr) cells.push(`${pct(tr.bestValidation?.accuracy)} (${tr.bestValidation?.epoch})`, pct(tr.test?.accuracy), fmt(tr.ratioFinal, 3), seconds(tr.elapsedMs));
             return cells;
@@ -168,6 +168,7 @@ export function renderMnist(r: MnistResult): string {
         ),
       );
       parts.push(`₀: at initialization; end: after the last epoch. ${measure}.`, ratioNote);
+      if (isRemedies) parts.push('rms: the same ratio for the per-example size √(mean ‖δˡ_x‖²), which batch norm cannot cancel: below a batch-norm layer the batch mean of δ is taken out, so ‖mean δ‖ shrinks there by construction.');
       if (trained) parts.push('test: the network after the last epoch on the 10 000 test images; time: training, validation and δ measurements.');
       break;
     }

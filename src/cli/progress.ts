@@ -52,7 +52,8 @@ export class ProgressReporter {
 
 export function formatSeconds(s: number): string {
   if (!Number.isFinite(s)) return '--:--';
-  const m = Math.floor(s / 60);
-  const sec = Math.round(s % 60);
+  const whole = Math.round(s); // round once, so 119.6 s reads 02:00, never 01:60
+  const m = Math.floor(whole / 60);
+  const sec = whole % 60;
   return `${String(m).padStart(2, '0')}:${String(sec).padStart(2, '0')}`;
 }

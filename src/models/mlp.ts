@@ -491,6 +491,23 @@ export class Mlp {
     return out;
   }
 
+  /**
+   * √(mean over the examples of ‖δˡ_x‖²) for the hidden layers, from the last lossAndGrads:
+   * the per-example size of δ. Unlike ‖mean δˡ‖ it does not cancel below a batch-norm layer,
+   * whose backward pass takes out the batch mean of the gradient.
+   */
+  deltaRms(): number[] {
+    const ws = this.ws!;
+    const out: number[] = [];
+    for (let l = 1; l < this.numLayers; l++) {
+      const d = ws.delta[l];
+      let s = 0;
+      for (let i = 0; i < d.length; i++) s += d[i] * d[i];
+      out.push(Math.sqrt(s / ws.m));
+    }
+    return out;
+  }
+
   /** Parameters and buffers as plain arrays (a checkpoint's state_dict). */
   stateDict(): Record<string, number[]> {
     return Object.fromEntries([...Object.entries(this.params), ...Object.entries(this.buffers)].map(([k, v]) => [k, Array.from(v)]));

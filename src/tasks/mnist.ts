@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { loadMnist, type MnistData, type Split } from '../data/mnist.js';
 import { MLP_DEFAULTS, Mlp, validateMlpConfig, type MlpConfig } from '../models/mlp.js';
-import { MLP_TRAIN_DEFAULTS, evaluateMlp, firstExamples, probeDeltaNorms, trainMlp, type Examples, type MlpEval, type MlpTrainConfig, type MlpTrainResult } from '../training/mlp-trainer.js';
+import { MLP_TRAIN_DEFAULTS, evaluateMlp, firstExamples, probeDeltas, trainMlp, type Examples, type MlpEval, type MlpTrainConfig, type MlpTrainResult } from '../training/mlp-trainer.js';
 import { RunDir, prepareOutDir } from '../training/rundir.js';
 import type { Progress } from '../training/trainer.js';
 import { SeqlabError, usageError } from '../util/errors.js';
@@ -84,6 +84,9 @@ export interface MnistRow {
   deltaNormsInit: number[];
   /** ‖δ^{L−1}‖/‖δ¹‖ at initialization: the last hidden layer learns this many times faster than the first. */
   ratioInit: number;
+  /** Per-example √(mean ‖δˡ_x‖²) at initialization (Mlp.deltaRms), and its last/first ratio. */
+  deltaRmsInit: number[];
+  ratioRmsInit: number;
   /** Training experiments only. */
   training?: {
     epochs: number;
@@ -183,8 +186,10 @@ export function mnistRun(opts: MnistRunOptions, data: MnistData = loadMnist({ di
   const probeSet = firstExamples(train, probeSize);
   const rows: MnistRow[] = configs.map(({ name, config }, index) => {
     // the same seed gives the same first network in every experiment
-    const initNorms = Array.from({ length: inits }, (_, i) => probeDeltaNorms(Mlp.random(config, new Rng(`${seed}/init${i === 0 ? '' : `/${i}`}`)), probeSet));
-    const deltaNormsInit = initNorms[0].map((_, l) => initNorms.reduce((s, n) => s + n[l], 0) / inits);
+    const initProbes = Array.from({ length: inits }, (_, i) => probeDeltas(Mlp.random(config, new Rng(`${seed}/init${i === 0 ? '' : `/${i}`}`)), probeSet));
+    const meanOver = (pick: (p: (typeof initProbes)[number]) => number[]) => pick(initProbes[0]).map((_, l) => initProbes.reduce((s, p) => s + pick(p)[l], 0) / inits);
+    const deltaNormsInit = meanOver((p) => p.deltaNorms);
+    const deltaRmsInit = meanOver((p) => p.deltaRms);
     const net = Mlp.random(config, new Rng(`${seed}/init`));
     const row: MnistRow = {
       name,
@@ -195,6 +200,8 @@ export function mnistRun(opts: MnistRunOptions, data: MnistData = loadMnist({ di
       params: net.numParams(),
       deltaNormsInit,
       ratioInit: ratio(deltaNormsInit),
+      deltaRmsInit,
+      ratioRmsInit: ratio(deltaRmsInit),
     };
     if (!isTraining) return row;
     const runDir = opts.out ? RunDir.create(join(opts.out, name.replace(/\s+/g, '_')), opts.overwrite) : undefined;

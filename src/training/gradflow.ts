@@ -153,31 +153,13 @@ async function sweep(
   weightHH: tf.Tensor2D,
   visit: (k: number, data: Float32Array, logScale: Float64Array) => void,
 ): Promise<void> {
-  const CHUNK = 32;
-  const logScale = new Float64Array(batch); // log of the scale of the current cotangents
-  if (fusedKernels() && cell instanceof RecurrentCellBase) return sweepFused(cell, locals, t, batch, mode, weightHH, visit, CHUNK);
+  const records = new Readback(batch, visit);
+  if (fusedKernels() && cell instanceof RecurrentCellBase) return sweepFused(cell, locals, t, batch, mode, weightHH, records);
   let cot = seeds(cell, batch, mode);
-  let pending: { k: number; jac: tf.Tensor3D; scale: tf.Tensor3D }[] = [];
-  // read the pending Jacobians back; `keep` is still in use as the current cotangent
-  const flush = async (keep: tf.Tensor | null) => {
-    if (pending.length === 0) return;
-    const stacked = tf.stack(pending.map((p) => p.jac));
-    const scales = tf.stack(pending.map((p) => p.scale));
-    const [data, scale] = (await Promise.all([stacked.data(), scales.data()])) as Float32Array[];
-    tf.dispose([stacked, scales]);
-    const per = data.length / pending.length;
-    pending.forEach((p, i) => {
-      // the Jacobian was stored after dividing by this step's scale
-      for (let b = 0; b < batch; b++) logScale[b] += Math.log(scale[i * batch + b]);
-      visit(p.k, data.subarray(i * per, (i + 1) * per), logScale);
-    });
-    tf.dispose(pending.flatMap((p) => (p.jac === keep ? [p.scale] : [p.jac, p.scale])));
-    pending = [];
-  };
   for (let k = t - 1; k >= 0; k--) {
     const raw = cell.pullback(locals[k], cot, weightHH);
     // the previous cotangents are no longer needed, except the one a pending record owns
-    for (const c of cot) if (!pending.some((p) => p.jac === c)) c.dispose();
+    for (const c of cot) if (!records.holds(c)) c.dispose();
     const { next, scale } = tf.tidy(() => {
       // per-sequence max |·|, floored so an all-zero Jacobian stays exactly 0
       const maxAbs = raw.map((c) => tf.max(tf.abs(c), [1, 2], true)).reduce((a, b) => tf.maximum(a, b));
@@ -186,14 +168,54 @@ async function sweep(
     });
     tf.dispose(raw);
     cot = next;
-    pending.push({ k, jac: mode === 'state' && cot.length === 2 ? (tf.concat(cot, 2) as tf.Tensor3D) : cot[0], scale });
-    if (pending.length === CHUNK) {
-      const owned = cot[0];
-      await flush(owned);
-    }
+    // the h-part alone is still the current cotangent: the read-back must not free it
+    await records.push(k, mode === 'state' && cot.length === 2 ? (tf.concat(cot, 2) as tf.Tensor3D) : cot[0], scale, cot[0]);
   }
-  await flush(null);
+  await records.flush(null);
   tf.dispose(cot);
+}
+
+/**
+ * The Jacobians a sweep records, read back from the device CHUNK steps at a time: each
+ * was stored after dividing by its step's scale, so the scales accumulate into logScale
+ * (float64) before `visit` sees the matrix.
+ */
+class Readback {
+  static readonly CHUNK = 32;
+  private pending: { k: number; jac: tf.Tensor; scale: tf.Tensor }[] = [];
+  private readonly logScale: Float64Array;
+
+  constructor(
+    private readonly batch: number,
+    private readonly visit: (k: number, data: Float32Array, logScale: Float64Array) => void,
+  ) {
+    this.logScale = new Float64Array(batch);
+  }
+
+  holds(t: tf.Tensor): boolean {
+    return this.pending.some((p) => p.jac === t);
+  }
+
+  /** Record ∂s_t/∂s_k (scaled) and its step scale [batch, 1, 1]; `keep` stays alive through a read-back. */
+  async push(k: number, jac: tf.Tensor, scale: tf.Tensor, keep: tf.Tensor | null): Promise<void> {
+    this.pending.push({ k, jac, scale });
+    if (this.pending.length === Readback.CHUNK) await this.flush(keep);
+  }
+
+  async flush(keep: tf.Tensor | null): Promise<void> {
+    const pending = this.pending;
+    if (pending.length === 0) return;
+    const stacked = tf.stack(pending.map((p) => p.jac));
+    const scales = tf.stack(pending.map((p) => p.scale));
+    const [data, scale] = (await Promise.all([stacked.data(), scales.data()])) as Float32Array[];
+    tf.dispose([stacked, scales, ...pending.flatMap((p) => (p.jac === keep ? [p.scale] : [p.jac, p.scale]))]);
+    const per = data.length / pending.length;
+    pending.forEach((p, i) => {
+      for (let b = 0; b < this.batch; b++) this.logScale[b] += Math.log(scale[i * this.batch + b]);
+      this.visit(p.k, data.subarray(i * per, (i + 1) * per), this.logScale);
+    });
+    this.pending = [];
+  }
 }
 
 /**
@@ -207,43 +229,26 @@ async function sweepFused(
   batch: number,
   mode: JacobianMode,
   weightHH: tf.Tensor2D,
-  visit: (k: number, data: Float32Array, logScale: Float64Array) => void,
-  chunk: number,
+  records: Readback,
 ): Promise<void> {
-  const logScale = new Float64Array(batch);
   const state = mode === 'state' && cell.numStates === 2;
   const H = cell.hiddenSize;
-  const flat = (x: tf.Tensor3D) => tf.reshape(x, [-1, H]) as tf.Tensor2D;
   // seeds, already of scale 1: the first call only starts the pullback through step t − 1
-  let [gh, gx] = tf.tidy(() => {
-    const s = seeds(cell, batch, mode).map(flat);
+  const [gh, gx] = tf.tidy(() => {
+    const s = seeds(cell, batch, mode).map((x) => tf.reshape(x, [-1, H]) as tf.Tensor2D);
     return [s[0], s[1] ?? tf.zerosLike(s[0])];
   });
-  let pending: { k: number; jac: tf.Tensor; scale: tf.Tensor }[] = [];
-  const flush = async () => {
-    if (pending.length === 0) return;
-    const stacked = tf.stack(pending.map((p) => p.jac));
-    const scales = tf.stack(pending.map((p) => p.scale));
-    const [data, scale] = (await Promise.all([stacked.data(), scales.data()])) as Float32Array[];
-    tf.dispose([stacked, scales, ...pending.flatMap((p) => [p.jac, p.scale])]);
-    const per = data.length / pending.length;
-    pending.forEach((p, i) => {
-      for (let b = 0; b < batch; b++) logScale[b] += Math.log(scale[i * batch + b]);
-      visit(p.k, data.subarray(i * per, (i + 1) * per), logScale);
-    });
-    pending = [];
-  };
-  let [seedJac, seedScale, dah, direct] = fusedCellPullback(cell.kind, gh, gx, locals[t - 1], batch, { normalize: false, state });
-  tf.dispose([gh, gx, seedJac, seedScale]);
+  const first = fusedCellPullback(cell.kind, gh, gx, locals[t - 1], batch, { normalize: false, state });
+  let [, , dah, direct] = first;
+  tf.dispose([gh, gx, first[0], first[1]]);
   for (let k = t - 1; k >= 0; k--) {
     const viaW = tf.matMul(dah, weightHH) as tf.Tensor2D;
     const out = fusedCellPullback(cell.kind, viaW, cell.kind === 'rnn' ? viaW : (direct as tf.Tensor2D), k > 0 ? locals[k - 1] : null, batch, { normalize: true, state });
     tf.dispose([viaW, dah, direct]);
     [, , dah, direct] = out;
-    pending.push({ k, jac: out[0], scale: out[1] });
-    if (pending.length === chunk) await flush();
+    await records.push(k, out[0], out[1], null);
   }
-  await flush();
+  await records.flush(null);
 }
 
 function summarize(gaps: number[], norms: number[], threshold: number): CurveSummary {

@@ -132,11 +132,17 @@ function isCorrect(out: Float64Array, y: Float64Array, b: number, n: number, sco
  * (one batch; batch-norm layers use its statistics without touching the running ones).
  */
 export function probeDeltaNorms(net: Mlp, set: Examples): number[] {
+  return probeDeltas(net, set).deltaNorms;
+}
+
+/** Nielsen's ‖mean δˡ‖ and the per-example √(mean ‖δˡ_x‖²) (Mlp.deltaRms) over `set`, in one pass. */
+export function probeDeltas(net: Mlp, set: Examples): { deltaNorms: number[]; deltaRms: number[] } {
   const m = set.count;
   const x = new Float64Array(m * set.inputSize);
   const y = new Float64Array(m * set.outputSize);
   set.fill(Int32Array.from({ length: m }, (_, i) => i), x, y);
-  return net.deltaNorms(net.lossAndGrads(x, y, m, { mode: 'batch' }).grads);
+  const deltaNorms = net.deltaNorms(net.lossAndGrads(x, y, m, { mode: 'batch' }).grads);
+  return { deltaNorms, deltaRms: net.deltaRms() };
 }
 
 export interface MlpProbe {

@@ -79,12 +79,17 @@ describe('MLP backpropagation vs float64 central differences', () => {
     const { x, y } = batch(new Rng('mean-data'), 5, 6, 3, true);
     const whole = net.lossAndGrads(x, y, 5).grads;
     const b1 = Float64Array.from(whole.b1);
+    const rms = net.deltaRms();
     const mean = new Float64Array(4);
+    let squares = 0;
     for (let b = 0; b < 5; b++) {
       const g = net.lossAndGrads(x.subarray(b * 6, (b + 1) * 6), y.subarray(b * 3, (b + 1) * 3), 1).grads;
       for (let j = 0; j < 4; j++) mean[j] += g.b1[j] / 5;
+      squares += norm(g.b1) ** 2 / 5;
     }
     expect(maxAbsDiff(b1, mean)).toBeLessThan(1e-15);
+    // deltaRms: the per-example size √(mean ‖δ¹_x‖²)
+    expect(rms[0]).toBeCloseTo(Math.sqrt(squares), 14);
   });
 });
 

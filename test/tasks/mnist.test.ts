@@ -29,7 +29,11 @@ describe('mnist experiments', () => {
     const ratio = Object.fromEntries(r.rows.map((row) => [row.name, row.ratioInit]));
     expect(ratio.sigmoid).toBeGreaterThan(30);
     expect(Math.abs(Math.log(ratio['relu-he']))).toBeLessThan(Math.log(ratio.sigmoid) / 3);
-    expect(ratio['sigmoid-bn']).toBeLessThan(ratio.sigmoid);
+    // batch norm: the per-example size of δ, which the batch mean cannot cancel
+    const rms = Object.fromEntries(r.rows.map((row) => [row.name, row.ratioRmsInit]));
+    expect(rms.sigmoid).toBeGreaterThan(30);
+    expect(rms['sigmoid-bn']).toBeLessThan(4);
+    expect(Math.abs(Math.log(rms['relu-he-bn']))).toBeLessThan(Math.log(4));
   });
 
   it('depth (cut down): trains, evaluates on validation and test, writes run directories', () => {

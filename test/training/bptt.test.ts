@@ -4,18 +4,11 @@ import { CELL_DEFAULTS, CELL_KINDS } from '../../src/models/cell.js';
 import { SequenceModel } from '../../src/models/model.js';
 import { modelLossAndGrads } from '../../src/training/bptt.js';
 import { chunkLoss, lossFromStates, type ChunkTensors } from '../../src/training/loss.js';
+import { relErr } from '../numeric.js';
 import { Rng } from '../../src/util/rng.js';
 
 // The hand-written BPTT (the trainer's fast path) against tfjs autodiff through the
 // plain per-step forward (the straightforward path): same loss, same gradients.
-function relErr(a: Float32Array, b: Float32Array): number {
-  let num = 0, den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num / Math.max(den, 1e-30));
-}
 
 function makeChunk(rng: Rng, T: number, B: number, I: number, readout: 'last' | 'every', O: number, xent: boolean): ChunkTensors {
   const inputs = tf.tensor3d(Float32Array.from({ length: T * B * I }, () => rng.normal()), [T, B, I]);

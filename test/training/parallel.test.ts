@@ -5,18 +5,11 @@ import { MODEL_DEFAULTS, SequenceModel } from '../../src/models/model.js';
 import { modelLossAndGrads, type ModelGrads } from '../../src/training/bptt.js';
 import type { ChunkTensors } from '../../src/training/loss.js';
 import { GradWorkers, macsPerToken, resolveThreads } from '../../src/training/parallel.js';
+import { relErr } from '../numeric.js';
 import { Rng } from '../../src/util/rng.js';
 
 // Two threads, each on part of the batch, must give the loss and gradients of one
 // pass over the whole batch (float32 summation order aside), and the same final state.
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0, den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num / Math.max(den, 1e-30));
-}
 
 function disposeGrads(g: ModelGrads): void {
   tf.dispose([g.loss, ...Object.values(g.grads), ...g.final.flat(), ...(g.dHNorms ? [g.dHNorms] : [])]);
