@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { RecurrentCellBase, type Cell, type State } from '../models/cell.js';
 import { RNNCell } from '../models/rnn.js';
-import { fusedCellBackward, fusedCellForward, fusedKernels } from '../fused-kernels.js';
+import { fusedCellBackward, fusedCellForward, fusedKernels, fusedSoftmaxXent } from '../fused-kernels.js';
 import type { SequenceModel } from '../models/model.js';
-import { chunkInputs, headLossAndGrads, type ChunkTensors } from './loss.js';
+import { chunkInputs, headLossAndGrads, lossFromStates, type ChunkTensors } from './loss.js';
 import type { LossName, Readout } from './task.js';
 
 /**
@@ -213,6 +213,28 @@ export function modelLossAndGrads(
     return kept;
   }) as unknown as Omit<ModelGrads, 'dHNorms'> & { dHNorms?: tf.Tensor1D };
   return { ...out, dHNorms: out.dHNorms ?? null };
+}
+
+/**
+ * The loss of a chunk and the final state, forward only, through the trainer's fast
+ * path (fused kernels on wasm; no read-out values kept): what evaluation needs when a
+ * task uses only the loss (a language model over its validation text). Call inside a tidy.
+ */
+export function chunkLossFast(model: SequenceModel, chunk: ChunkTensors, state0: State[], readout: Readout, loss: LossName): { loss: tf.Scalar; final: State[] } {
+  let input = chunkInputs(model, chunk);
+  const final: State[] = [];
+  model.layers.forEach((cell, l) => {
+    const tr = forwardSequence(cell, input, state0[l]);
+    final.push(tr.final);
+    input = tr.hs;
+  });
+  const [T, B, H] = input.shape;
+  if (loss === 'xent' && readout === 'every' && fusedKernels()) {
+    const w = tf.div(tf.reshape(chunk.mask, [-1]), chunk.count) as tf.Tensor1D;
+    const [, value] = fusedSoftmaxXent(tf.matMul(tf.reshape(input, [T * B, H]), model.headWeight()) as tf.Tensor2D, model.headB as tf.Tensor1D, tf.reshape(chunk.targets, [-1]) as tf.Tensor1D, w);
+    return { loss: value, final };
+  }
+  return { loss: lossFromStates(input, model.headWeight(), model.headB, chunk, readout, loss).loss, final };
 }
 
 /**

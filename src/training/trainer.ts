@@ -5,7 +5,7 @@ import { SeqlabError } from '../util/errors.js';
 import { Rng, type RngState } from '../util/rng.js';
 import { chunkInputs, chunkLoss, type ChunkTensors } from './loss.js';
 import { jacobianNorms, layerInputs, type JacobianMode } from './gradflow.js';
-import { modelLossAndGrads } from './bptt.js';
+import { chunkLossFast, modelLossAndGrads } from './bptt.js';
 import { GradWorkers, resolveThreads } from './parallel.js';
 import {
   OPTIMIZER_DEFAULTS,
@@ -97,6 +97,12 @@ export interface TrainOptions {
   checkpointExtra?: () => Record<string, unknown>;
   /** Continue from a checkpoint's `resume` record (the model must already hold its weights). */
   resume?: ResumeState;
+  /**
+   * Awaited before every optimizer step (and its chunk's tensors). The browser lab yields
+   * to the event loop here so the page stays responsive, waits while paused, and throws
+   * to stop; whatever it throws propagates after the trainer has freed its tensors.
+   */
+  beforeStep?: (step: number) => Promise<void>;
 }
 
 /**
@@ -274,8 +280,10 @@ export async function evaluate(
       const chunk = toTensors(batch, task.inputSize, 0, batch.seqLen, task.readout, task.outputSize, task.loss === 'xent');
       const s0: State[] = state ?? model.initState(batch.batchSize);
       const kept = tf.tidy(() => {
+        // a task that needs only the loss (an LM) takes the trainer's forward path
+        if (task.usesOutputs === false) return chunkLossFast(model, chunk, s0, task.readout, task.loss);
         const { loss, outputs: out, final } = chunkLoss(model, chunk, s0, task.readout, task.loss);
-        return { loss, final, ...(task.usesOutputs === false ? {} : { out }) };
+        return { loss, final, out };
       }) as unknown as { loss: tf.Scalar; final: State[]; out?: tf.Tensor2D };
       const r = { ...kept, out: kept.out ?? null };
       if (task.stateful) {
@@ -409,6 +417,7 @@ export async function train(
       carried = null;
       const bounds = chunkBounds(batch.seqLen, config.bptt);
       for (const [t0, t1] of bounds) {
+        if (options.beforeStep) await options.beforeStep(step);
         const chunk = toTensors(batch, task.inputSize, t0, t1, task.readout, task.outputSize, isXent);
         if (chunk.count === 0) {
           // no targets here: advance the state only

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { CELL_DEFAULTS, CELL_KINDS } from '../../src/models/cell.js';
 import { SequenceModel } from '../../src/models/model.js';
-import { modelLossAndGrads } from '../../src/training/bptt.js';
+import { chunkLossFast, modelLossAndGrads } from '../../src/training/bptt.js';
 import { chunkLoss, lossFromStates, type ChunkTensors } from '../../src/training/loss.js';
 import { relErr } from '../numeric.js';
 import { Rng } from '../../src/util/rng.js';
@@ -160,4 +160,32 @@ describe('tied embedding and read-out', () => {
     tf.dispose([fast.loss, ...Object.values(fast.grads), ...fast.final.flat(), xs, wOut, dXs, dW, tokens, targets, mask, ...state0.flat()]);
     model.dispose();
   });
+});
+
+describe('chunkLossFast (evaluation through the trainer forward path) = chunkLoss', () => {
+  for (const [cell, readout, loss] of [
+    ['lstm', 'every', 'xent'],
+    ['gru', 'last', 'mse'],
+    ['rnn', 'every', 'xent'],
+  ] as const) {
+    it(`${cell}, readout ${readout}, ${loss}`, () => {
+      const rng = new Rng(`fast-eval-${cell}`);
+      const [T, B, I, H, O] = [5, 3, 4, 6, 7];
+      const model = SequenceModel.random({ ...CELL_DEFAULTS, cell, inputSize: I, hiddenSize: H, numLayers: 2, outputSize: O }, rng);
+      const chunk = makeChunk(rng, T, B, I, readout, O, loss === 'xent');
+      const state0 = model.initState(B);
+      const before = tf.memory().numTensors;
+      const fast = tf.tidy(() => chunkLossFast(model, chunk, state0, readout, loss));
+      const plain = tf.tidy(() => {
+        const r = chunkLoss(model, chunk, state0, readout, loss);
+        return { loss: r.loss, final: r.final };
+      });
+      expect(fast.loss.dataSync()[0]).toBeCloseTo(plain.loss.dataSync()[0], 5);
+      plain.final.forEach((layer, l) => layer.forEach((s, j) => expect(relErr(fast.final[l][j].dataSync(), s.dataSync())).toBeLessThan(1e-5)));
+      tf.dispose([fast.loss, plain.loss, ...fast.final.flat(), ...plain.final.flat()]);
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose([...state0.flat(), chunk.inputs as tf.Tensor, chunk.targets, chunk.mask]);
+      model.dispose();
+    });
+  }
 });
