@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import { CELL_KINDS } from '../models/cell.js';
-import { BENCH_DEFAULTS, benchProbe, benchTrainStep, type BenchResult } from '../tasks/bench.js';
+import { BENCH_DEFAULTS, benchGradflowOverhead, benchProbe, benchTrainStep, type BenchResult } from '../tasks/bench.js';
 import { inputError, nonNegativeInt, oneOf, positiveInt } from '../util/errors.js';
 import { threadCount } from './train.js';
 import { fmt, noteBackend, printJson, startBackend, table, withCommon } from './common.js';
@@ -17,6 +17,7 @@ export function benchOptions<T>(y: Argv<T>) {
     .option('steps', { type: 'number', default: BENCH_DEFAULTS.steps, describe: 'timed steps' })
     .option('warmup', { type: 'number', default: BENCH_DEFAULTS.warmup, describe: 'untimed steps first' })
     .option('probe', { type: 'boolean', default: true, describe: 'also time the probe (T = 1000, H = 128, all k)' })
+    .option('gradflow', { type: 'boolean', default: false, describe: 'also measure the gradient-flow logging overhead in training (adding task, H 64, T 50, 300 steps, probes every 250 vs off; ~1 min)' })
     .option('torch', { type: 'string', default: process.env.SEQLAB_TORCH_BENCH, describe: 'PyTorch reference script to run beside (env SEQLAB_TORCH_BENCH)' })
     .option('python', { type: 'string', default: process.env.SEQLAB_PYTHON ?? 'python3', describe: 'Python interpreter for --torch' })
     .option('threads', { type: 'string', default: String(BENCH_DEFAULTS.threads), describe: 'seqlab threads per gradient: 1, 2 or auto (as train --threads)' })
@@ -77,10 +78,12 @@ export async function benchCommand(argv: BenchArgs): Promise<void> {
     peers.push({ ...(r.result ?? { error: r.error }), impl: 'tf.layers wasm' });
   }
   const probe = a.probe ? await benchProbe(cfg.cell, 128, 1000, cfg.seed) : null;
+  if (a.gradflow) say('bench: gradient-flow logging overhead (adding task, probes on vs off)');
+  const gradflow = a.gradflow ? await benchGradflowOverhead({ cell: cfg.cell }, backend) : null;
   const ratios = peers
     .filter((p) => typeof p.tokensPerSec === 'number')
     .map((p) => ({ vs: p.impl as string, ratio: +(ours.tokensPerSec / (p.tokensPerSec as number)).toFixed(2) }));
-  const out = { backend, config: cfg, seqlab: ours, peers, ratios, probe };
+  const out = { backend, config: cfg, seqlab: ours, peers, ratios, probe, gradflow };
   if (a.json) {
     printJson(out);
     return;
@@ -99,6 +102,9 @@ export async function benchCommand(argv: BenchArgs): Promise<void> {
         ]),
       ),
       `memory over ${cfg.steps} steps: RSS ${ours.memory.rssMiB[0]} → ${ours.memory.rssMiB.at(-1)} MiB (peak ${ours.memory.peakRssMiB} MiB), live tensors ${ours.memory.tensors[0]} → ${ours.memory.tensors.at(-1)}`,
+      gradflow
+        ? `gradient-flow logging every ${gradflow.gradflowEvery} steps (adding, ${gradflow.cell} H${gradflow.hidden} T${gradflow.seqLen}, ${gradflow.steps} steps): ${(gradflow.withProbesMs / 1000).toFixed(1)} s vs ${(gradflow.withoutProbesMs / 1000).toFixed(1)} s without (${gradflow.overheadPercent >= 0 ? '+' : ''}${gradflow.overheadPercent} %; probes' own share ${gradflow.probeSharePercent} %)`
+        : '',
       probe ? `probe: ${probe.cell} H${probe.hidden} T${probe.T}, all k, spectral + Frobenius: ${(probe.ms / 1000).toFixed(2)} s` : '',
     ]
       .filter(Boolean)

@@ -8,6 +8,8 @@ import type { ChunkTensors } from '../training/loss.js';
 import { Optimizer, OPTIMIZER_DEFAULTS, clipByGlobalNorm, globalNorm } from '../training/optim.js';
 import { GradWorkers, resolveThreads } from '../training/parallel.js';
 import { Rng } from '../util/rng.js';
+import { TRAIN_DEFAULTS } from '../training/trainer.js';
+import { trainRun } from './train-run.js';
 import { randomCell } from '../models/model.js';
 
 /**
@@ -137,4 +139,52 @@ export async function benchProbe(cell: CellKind = 'lstm', hidden = 128, seqLen =
     xs.dispose();
     c.dispose();
   }
+}
+
+export interface GradflowOverheadConfig {
+  cell: CellKind;
+  hidden: number;
+  seqLen: number;
+  steps: number;
+  repeats: number;
+}
+
+export const GRADFLOW_BENCH_DEFAULTS: Readonly<GradflowOverheadConfig> = { cell: 'lstm', hidden: 64, seqLen: 50, steps: 300, repeats: 2 };
+
+/**
+ * What the gradient-flow probes add to training: the same seeded adding-task run with the
+ * probes at the default interval and with them off, interleaved `repeats` times (best of
+ * each). Also the probes' own timed share of the run, which machine load disturbs less.
+ */
+export async function benchGradflowOverhead(config: Partial<GradflowOverheadConfig> = {}, backend = tf.getBackend()) {
+  const c = { ...GRADFLOW_BENCH_DEFAULTS, ...config };
+  const run = async (gradflowEvery: number) => {
+    const t0 = performance.now();
+    const r = await trainRun({
+      task: 'adding',
+      taskOptions: { seqLen: c.seqLen },
+      model: { cell: c.cell, hiddenSize: c.hidden },
+      train: { steps: c.steps, gradflowEvery },
+      backend,
+    });
+    return { ms: performance.now() - t0, gradflowMs: r.result.gradflowMs };
+  };
+  const on: { ms: number; gradflowMs: number }[] = [];
+  const off: { ms: number; gradflowMs: number }[] = [];
+  for (let i = 0; i < c.repeats; i++) {
+    off.push(await run(0));
+    on.push(await run(TRAIN_DEFAULTS.gradflowEvery));
+  }
+  const best = (xs: { ms: number }[]) => Math.min(...xs.map((x) => x.ms));
+  const probeMs = Math.min(...on.map((x) => x.gradflowMs));
+  return {
+    ...c,
+    gradflowEvery: TRAIN_DEFAULTS.gradflowEvery,
+    withProbesMs: Math.round(best(on)),
+    withoutProbesMs: Math.round(best(off)),
+    probeMs: Math.round(probeMs),
+    // wall-clock difference of two runs (noisy on a busy machine), and the probes' own timed share of the run
+    overheadPercent: +(100 * (best(on) / best(off) - 1)).toFixed(1),
+    probeSharePercent: +((100 * probeMs) / best(on)).toFixed(1),
+  };
 }
