@@ -13,6 +13,7 @@ import { TOKENIZER_NAMES } from '../data/tokenize.js';
 import { fmt, metricLines, noteBackend, printJson, startBackend, withCommon } from './common.js';
 import { ProgressReporter } from './progress.js';
 import { reportAfterRun } from './report.js';
+import { mnistCommand } from './mnist.js';
 
 interface OptionSpec {
   type: 'string' | 'number' | 'boolean';
@@ -38,9 +39,9 @@ export const TRAIN_PRESETS: Readonly<Record<string, Record<string, string | numb
 
 /** The training options shared by `train` and `compare`, with their defaults. */
 export const TRAIN_OPTIONS: Readonly<Record<string, OptionSpec>> = {
-  task: { type: 'string', default: 'adding', describe: `task: ${TASK_NAMES.join(', ')}` },
+  task: { type: 'string', default: 'adding', describe: `task: ${[...TASK_NAMES, 'mnist'].join(', ')}` },
   hidden: { type: 'number', default: MODEL_DEFAULTS.hiddenSize, describe: 'hidden units per layer' },
-  layers: { type: 'number', default: MODEL_DEFAULTS.numLayers, describe: 'stacked recurrent layers' },
+  layers: { type: 'string', default: String(MODEL_DEFAULTS.numLayers), describe: 'stacked recurrent layers (--task mnist: the MLP layer sizes, e.g. 784,30,30,10)' },
   init: { type: 'string', default: MODEL_DEFAULTS.init, describe: `initializer: ${INITS.join(', ')}` },
   'init-std': { type: 'number', default: MODEL_DEFAULTS.initStd, describe: 'σ of the normal initializer' },
   nonlinearity: { type: 'string', default: MODEL_DEFAULTS.nonlinearity, describe: `vanilla RNN φ: ${NONLINEARITIES.join(', ')}` },
@@ -224,7 +225,24 @@ export function withPreset(argv: Record<string, unknown>, extraDefaults: Record<
   return { ...trainOptionDefaults(), cell: MODEL_DEFAULTS.cell, ...extraDefaults, ...preset, ...given };
 }
 
+/** Options of `train` that `--task mnist` passes on to the MLP trainer (`seqlab mnist train`). */
+const MNIST_TRAIN_OPTIONS = ['layers', 'epochs', 'batch', 'lr', 'optimizer', 'momentum', 'clip-norm', 'early-stop', 'gradflow-every', 'seed', 'out', 'overwrite', 'json', 'quiet', 'verbose', 'backend'];
+
+/**
+ * `train --task mnist`: an MLP on MNIST through the MLP trainer (the options it shares with
+ * `seqlab mnist train`; that command has the MLP's own: --activation, --cost, --batch-norm, …).
+ */
+async function trainMnist(given: Record<string, unknown>): Promise<void> {
+  const known = new Set([...MNIST_TRAIN_OPTIONS, 'task', 'report', '_', '$0']);
+  // yargs also sets camelCase copies of kebab-case options: look at the options as typed
+  const stray = Object.keys(given).filter((k) => !/[A-Z]/.test(k) && !known.has(k) && given[k] !== undefined);
+  if (stray.length > 0) throw usageError(`--${stray[0]} does not apply to --task mnist (an MLP); its options: ${MNIST_TRAIN_OPTIONS.slice(0, 10).map((o) => `--${o}`).join(' ')}; more in seqlab mnist --help`);
+  const pick = Object.fromEntries(MNIST_TRAIN_OPTIONS.filter((k) => given[k] !== undefined).map((k) => [k, given[k]]));
+  await mnistCommand({ ...pick, experiment: 'train', 'probe-size': 1000, inits: 1, 'no-out': false, backend: given.backend ?? 'auto', seed: given.seed ?? 1 } as unknown as Parameters<typeof mnistCommand>[0]);
+}
+
 export async function trainCommand(argv: TrainArgs): Promise<void> {
+  if ((argv as Record<string, unknown>).task === 'mnist') return trainMnist(argv as Record<string, unknown>);
   const a = withPreset(argv as Record<string, unknown>);
   const cell = oneOf('cell', a.cell, CELL_KINDS);
   const base = parseTrainArgs(a);

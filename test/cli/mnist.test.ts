@@ -94,4 +94,14 @@ describe.concurrent('seqlab mnist / demo: results', () => {
     expect(act.status, act.stderr).toBe(0);
     expect(JSON.parse(act.stdout).rows).toHaveLength(6);
   });
+
+  it('train --task mnist trains an MLP through the same options; RNN-only options are refused', async () => {
+    const out = join(tmp, 'train-mnist');
+    const r = await runSeqlab(['train', '--task', 'mnist', '--layers', '784,10', '--epochs', '1', '--out', out, '--json', '--quiet']);
+    expect(r.status, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.experiment).toBe('train');
+    expect(doc.rows[0].training.test.accuracy).toBeGreaterThan(0.85);
+    expectCleanFailure(await runSeqlab(['train', '--task', 'mnist', '--hidden', '5']), EXIT_CODES.usage, /--hidden does not apply to --task mnist/);
+  });
 });
