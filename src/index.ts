@@ -47,3 +47,5 @@ export { readSource, readRun, type ReportSource, type RunData } from './report/r
 export { sweepResults, toCsv, type SweepResults } from './report/sweep-table.js';
 export { specToSvg, svgToPng } from './report/render.js';
 export { readSweepFile, expandGrid, parseShard, shardRuns, runConfigs, type SweepSpec, type SweepRun, type Shard } from './tasks/sweep.js';
+export { LabSession, LAB_DEFAULTS, LAB_TASKS, checkSettings, labRunSpec, type LabSettings, type LabRunSpec, type CellRun, type WhyStats } from './lab/session.js';
+export { buildLabSite, writeLabSite, serveLabSite, type LabSite } from './lab/site.js';

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 // Every `npx seqlab …` line in the README's sh blocks runs here, so the README cannot rot.
 // Training commands get a short schedule appended (a repeated option: the last one wins;
 // for a language model --steps caps --epochs and --eval-size caps the evaluated tokens);
-// everything else runs exactly as written, on the wasm backend (ngram uses no tfjs).
+// everything else runs exactly as written, on the wasm backend (ngram uses no tfjs; lab only writes the page).
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
 const commands = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)]
@@ -35,7 +35,7 @@ describe('README commands', () => {
     it(command, () => {
       const args = words(command.replace(/^npx seqlab /, ''));
       const short = ['train', 'compare'].includes(args[0]) ? ['--steps', '4', '--eval-every', '2', '--eval-size', '16'] : [];
-      const r = spawnSync(process.execPath, [join(root, 'bin', 'seqlab.js'), ...args, ...short, ...(['ngram', 'report'].includes(args[0]) ? [] : ['--backend', 'wasm'])], { cwd, encoding: 'utf8', timeout: 300_000 });
+      const r = spawnSync(process.execPath, [join(root, 'bin', 'seqlab.js'), ...args, ...short, ...(['ngram', 'report', 'lab'].includes(args[0]) ? [] : ['--backend', 'wasm'])], { cwd, encoding: 'utf8', timeout: 300_000 });
       expect(r.stderr).not.toMatch(/^\s+at /m);
       expect(r.status, r.stderr).toBe(0);
       if (args.includes('--json')) expect(() => JSON.parse(r.stdout)).not.toThrow();

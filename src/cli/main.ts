@@ -5,6 +5,7 @@ import { benchCommand, benchOptions } from './bench.js';
 import { sampleCommand, sampleOptions } from './sample.js';
 import { compareCommand, compareOptions } from './compare.js';
 import { demoCommand, demoOptions } from './demo.js';
+import { labCommand, labOptions } from './lab.js';
 import { mnistCommand, mnistOptions } from './mnist.js';
 import { ngramCommand, ngramOptions } from './ngram.js';
 import { probeCommand, probeOptions } from './probe.js';
@@ -32,6 +33,7 @@ export async function main(args: string[]): Promise<number> {
       .command('probe', 'gradient flow ‖∂h_T/∂h_k‖ of a cell: random or PyTorch weights', probeOptions, probeCommand)
       .command('ngram', 'Kneser–Ney n-gram baseline: valid/test perplexity on a corpus (brown, a text file, a PTB directory)', ngramOptions, ngramCommand)
       .command('sample', 'generate text from a language-model checkpoint', sampleOptions, sampleCommand)
+      .command('lab', 'the lab in the browser: train rnn/lstm/gru side by side and watch ‖∂h_T/∂h_k‖ live (--port, --out DIR)', labOptions, labCommand)
       .command('report [dir]', 'report.html with plots (SVG, PNG) and a terminal summary of a train, compare or sweep run directory', reportOptions, reportCommand)
       .command('sweep [config]', 'a grid of train runs from a JSON/YAML file: --workers N processes, --shard i/n for job arrays, --collect DIR', sweepOptions, sweepCommand)
       .command('mnist <experiment>', 'MNIST MLP depth experiments: deltas, speed, depth, remedies, train (Nielsen ch. 5)', mnistOptions, mnistCommand)

@@ -35,6 +35,12 @@ function matrixOf(value: unknown, rows: number, cols: number, what: string): Flo
 export function loadCheckpoint(pathOrDir: string): LoadedCheckpoint {
   const path = existsSync(pathOrDir) && statSync(pathOrDir).isDirectory() ? join(pathOrDir, 'checkpoint.json') : pathOrDir;
   const doc = readJsonFile(path, 'checkpoint') as Record<string, unknown>;
+  const { model, vocabulary } = checkpointModel(doc, path);
+  return { path, model, vocabulary, step: Number(doc.step ?? 0), doc };
+}
+
+/** The model (and vocabulary) of a parsed checkpoint.json; `path` names it in error messages. No file system: the browser lab uses it too. */
+export function checkpointModel(doc: Record<string, unknown>, path: string): { model: SequenceModel; vocabulary: Vocabulary | null } {
   if (typeof doc !== 'object' || doc === null || doc.format !== 'seqlab-checkpoint/1') throw inputError(`${path} is not a seqlab checkpoint (no "format": "seqlab-checkpoint/1")`);
   const saved = doc.model as Partial<ModelConfig> | undefined;
   if (!saved || typeof saved !== 'object') throw inputError(`${path}: missing "model" config`);
@@ -55,5 +61,5 @@ export function loadCheckpoint(pathOrDir: string): LoadedCheckpoint {
     if (vocabulary.size !== config.vocabSize) throw inputError(`${path}: vocabulary has ${vocabulary.size} tokens but the model ${config.vocabSize}`);
   }
   const model = new SequenceModel(config, weights.layers, { weight: headWeight, bias: headBias }, embedding);
-  return { path, model, vocabulary, step: Number(doc.step ?? 0), doc };
+  return { model, vocabulary };
 }

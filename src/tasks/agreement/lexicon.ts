@@ -108,6 +108,14 @@ export function loadLexicon(path: string | null = null): Lexicon {
   return shipped;
 }
 
+/**
+ * Use `raw` (the parsed JSON of corpora/agreement-pt.json) as the shipped lexicon, so
+ * loadLexicon(null) reads no file: the browser lab has no file system and fetches it.
+ */
+export function provideShippedLexicon(raw: unknown): void {
+  shipped = parseLexicon(raw, `corpora/${LEXICON_FILE}`);
+}
+
 /** Validate parsed JSON as a lexicon; `source` names it in error messages. */
 export function parseLexicon(raw: unknown, source: string): Lexicon {
   const v = new Validator(source);

@@ -1,0 +1,344 @@
+import * as tf from '@tensorflow/tfjs';
+import { CELL_KINDS, type Cell, type CellKind } from '../models/cell.js';
+import { INITS, type InitName } from '../models/init.js';
+import { MODEL_DEFAULTS, SequenceModel, type ModelConfig } from '../models/model.js';
+import { runFromLog } from '../report/runlog.js';
+import type { RunData } from '../report/rundata.js';
+import { AddingTask } from '../tasks/adding.js';
+import { AgreementTask } from '../tasks/agreement/task.js';
+import { CopyTask } from '../tasks/copy.js';
+import type { TaskOptions } from '../tasks/registry.js';
+import { forwardSequence } from '../training/bptt.js';
+import type { JacobianMode } from '../training/gradflow.js';
+import { spectralNorm } from '../training/linalg.js';
+import type { LogRecord, RunDir } from '../training/rundir.js';
+import type { Batch, SequenceTask } from '../training/task.js';
+import { TRAIN_DEFAULTS, probeGradientFlow, train, type TrainConfig, type TrainResult } from '../training/trainer.js';
+import { finiteNumber, oneOf, positiveInt, usageError } from '../util/errors.js';
+import { Rng } from '../util/rng.js';
+
+/**
+ * The browser lab's side of training: settings → the same task, model and train
+ * config `seqlab train` builds, one library `train()` per cell, all cells interleaved
+ * step by step (each awaits `yieldNow` before its next step, so the page keeps
+ * answering clicks), with Pause/Resume/Stop. Nothing here touches the DOM.
+ *
+ * Browser-safe imports only: the task registry is not imported (it pulls in the corpus
+ * readers, which need node:fs); labTask builds the three lab tasks the way it does.
+ */
+
+export const LAB_TASKS = ['agreement', 'adding', 'copy'] as const;
+export type LabTask = (typeof LAB_TASKS)[number];
+
+export interface LabSettings {
+  /** Default "agreement" (number prediction). */
+  task: LabTask;
+  /** Default rnn, lstm, gru. */
+  cells: CellKind[];
+  /** Default 16. */
+  hiddenSize: number;
+  /** adding, copy: the sequence length T. agreement: the longest training distance D (tests at 2, 4, …, 2D). Default 8. */
+  length: number;
+  /** Default "pytorch". */
+  init: InitName;
+  /** Clip gradients to this global norm; null = off. Default 1. */
+  clipNorm: number | null;
+  /** Adam learning rate. Default 0.01 (the CLI's 1e-3 is slow to watch). */
+  lr: number;
+  /** Default 1. */
+  seed: number;
+  /** Default 300. */
+  steps: number;
+  /** Default 32. */
+  batchSize: number;
+  /** Validate every N steps. Default 25. */
+  evalEvery: number;
+  /** Probe ‖∂h_T/∂h_k‖ every N steps. Default 25. */
+  gradflowEvery: number;
+  /** LSTM Jacobians: "state" (s = [h; c], where the LSTM keeps its memory) or "h". Default "state". */
+  gradflowMode: JacobianMode;
+}
+
+export const LAB_DEFAULTS: Readonly<LabSettings> = {
+  task: 'agreement',
+  cells: ['rnn', 'lstm', 'gru'],
+  hiddenSize: 16,
+  length: 8,
+  init: 'pytorch',
+  clipNorm: 1,
+  lr: 0.01,
+  seed: 1,
+  steps: 300,
+  batchSize: 32,
+  evalEvery: 25,
+  gradflowEvery: 25,
+  gradflowMode: 'state',
+};
+
+/** Data sizes kept small so a page builds its task in well under a second. */
+const AGREEMENT_TRAIN_SIZE = 2000;
+const AGREEMENT_TEST_SIZE = 50; // per test distance
+const SYNTHETIC_EVAL_SIZE = 200;
+
+/** The page's inputs checked: each mistake is a SeqlabError whose message the page shows inline. */
+export function checkSettings(s: LabSettings): Readonly<LabSettings> {
+  oneOf('task', s.task, LAB_TASKS);
+  if (s.cells.length === 0) throw usageError('choose at least one cell: rnn, lstm or gru');
+  for (const c of s.cells) oneOf('cell', c, CELL_KINDS);
+  positiveInt('hidden size', s.hiddenSize);
+  if (s.hiddenSize > 256) throw usageError(`hidden size ${s.hiddenSize} is too large for the page; use at most 256`);
+  positiveInt(s.task === 'agreement' ? 'distance' : 'sequence length', s.length);
+  if (s.task === 'agreement' && s.length > 20) throw usageError(`distance ${s.length} is too long for the page; use at most 20`);
+  if (s.task !== 'agreement' && s.length > 200) throw usageError(`sequence length ${s.length} is too long for the page; use at most 200`);
+  if (s.task === 'copy' && s.length < 2) throw usageError('the copy task needs a sequence length of at least 2');
+  oneOf('initializer', s.init, INITS);
+  if (s.clipNorm !== null) finiteNumber('clipping norm', s.clipNorm, 0, true);
+  finiteNumber('learning rate', s.lr, 0, true);
+  if (!Number.isInteger(s.seed)) throw usageError(`seed must be an integer, got ${s.seed}`);
+  positiveInt('steps', s.steps);
+  positiveInt('batch size', s.batchSize);
+  positiveInt('eval every', s.evalEvery);
+  positiveInt('gradient-flow every', s.gradflowEvery);
+  oneOf('LSTM Jacobian mode', s.gradflowMode, ['h', 'state'] as const);
+  return Object.freeze({ ...s, cells: [...s.cells] });
+}
+
+/** One cell of the lab as options of the library's trainRun (`seqlab train`): the same options give the same numbers. */
+export interface LabRunSpec {
+  task: LabTask;
+  taskOptions: Omit<TaskOptions, 'seed'>;
+  model: Partial<Omit<ModelConfig, 'inputSize' | 'outputSize'>>;
+  train: Partial<TrainConfig>;
+}
+
+export function labRunSpec(s: Readonly<LabSettings>, cell: CellKind): LabRunSpec {
+  const D = s.length;
+  const taskOptions: Omit<TaskOptions, 'seed'> =
+    s.task === 'agreement'
+      ? {
+          evalSize: AGREEMENT_TEST_SIZE,
+          agreement: { trainMinDistance: 1, trainMaxDistance: D, testDistances: Array.from({ length: D }, (_, i) => 2 * (i + 1)), trainSize: AGREEMENT_TRAIN_SIZE },
+        }
+      : { seqLen: s.length, evalSize: SYNTHETIC_EVAL_SIZE };
+  return {
+    task: s.task,
+    taskOptions,
+    model: { cell, hiddenSize: s.hiddenSize, init: s.init },
+    train: {
+      steps: s.steps,
+      batchSize: s.batchSize,
+      lr: s.lr,
+      clipNorm: s.clipNorm,
+      evalEvery: s.evalEvery,
+      gradflowEvery: s.gradflowEvery,
+      gradflowMode: s.gradflowMode,
+      seed: s.seed,
+      threads: 1, // no worker_threads in a browser
+    },
+  };
+}
+
+/** The task of a spec, built as the library's createTask builds it. */
+export function labTask(spec: LabRunSpec, seed: number): SequenceTask {
+  const o = spec.taskOptions;
+  switch (spec.task) {
+    case 'adding':
+      return new AddingTask({ seqLen: o.seqLen, evalSize: o.evalSize, seed });
+    case 'copy':
+      return new CopyTask({ seqLen: o.seqLen, evalSize: o.evalSize, seed });
+    case 'agreement':
+      return new AgreementTask({ ...o.agreement, testSize: o.evalSize, seed });
+  }
+}
+
+/** What the "why" panel explains a curve with, measured on the probe batch at one step. */
+export interface WhyStats {
+  step: number;
+  /** σ_max(∂s_T/∂s_{T−1}), mean over the probe batch: the one-step gain. */
+  oneStepGain: number | null;
+  /** Vanilla RNN: ‖U‖₂ = σ_max(W_hh) and the bound max|φ′(a_T)|·‖U‖₂ on the one-step gain (mean over the probe). */
+  recurrentNorm?: number;
+  bound?: number;
+  /** LSTM: mean forget gate f over the probe's steps. GRU: mean update gate z (the share of h_{t−1} kept). */
+  gateMean?: number;
+}
+
+/** One cell's run: its model, its log as the trainer writes it, and where it is. */
+export interface CellRun {
+  cell: CellKind;
+  spec: LabRunSpec;
+  config: Readonly<TrainConfig>;
+  task: SequenceTask;
+  model: SequenceModel;
+  step: number;
+  records: LogRecord[];
+  why: WhyStats | null;
+  status: 'idle' | 'running' | 'done' | 'stopped' | 'failed';
+  error: string | null;
+  result: TrainResult | null;
+}
+
+/** Thrown into a trainer by Stop; the trainer frees its tensors on the way out. */
+class Stopped extends Error {}
+
+export interface SessionHooks {
+  /** Let the page run (e.g. a macrotask). Awaited before every step of every cell. */
+  yieldNow: () => Promise<void>;
+  /** A run logged a record (step, eval, gradflow, pairs) or its status changed. */
+  onUpdate: (run: CellRun) => void;
+}
+
+/**
+ * Train several cells side by side on one task. Every cell gets the task and
+ * weights trainRun would give it for the same settings and seed.
+ */
+export class LabSession {
+  readonly settings: Readonly<LabSettings>;
+  readonly runs: CellRun[];
+  private paused = false;
+  private stopped = false;
+  private wake: (() => void)[] = [];
+
+  constructor(settings: LabSettings, private readonly hooks: SessionHooks) {
+    this.settings = checkSettings(settings);
+    this.runs = this.settings.cells.map((cell) => {
+      const spec = labRunSpec(this.settings, cell);
+      const task = labTask(spec, this.settings.seed);
+      const config: Readonly<TrainConfig> = Object.freeze({ ...TRAIN_DEFAULTS, ...spec.train });
+      const modelConfig: ModelConfig = { ...MODEL_DEFAULTS, ...spec.model, inputSize: task.inputSize, outputSize: task.outputSize, vocabSize: null } as ModelConfig;
+      const model = SequenceModel.random(modelConfig, new Rng(`${config.seed}/init`));
+      return { cell, spec, config, task, model, step: 0, records: [], why: null, status: 'idle', error: null, result: null };
+    });
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /** Train every cell; resolves when all have finished, failed or been stopped. */
+  async start(): Promise<void> {
+    await Promise.all(this.runs.map((run) => this.runOne(run)));
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.wakeAll();
+  }
+
+  /** Stop every run at its next step. The models stay (for inspection) until dispose(). */
+  stop(): void {
+    this.stopped = true;
+    this.wakeAll();
+  }
+
+  dispose(): void {
+    this.stop();
+    for (const run of this.runs) run.model.dispose();
+  }
+
+  /** Runs as the report's plots read them (label = cell). */
+  runData(): RunData[] {
+    return this.runs.map((r) => runFromLog(r.cell, r.cell, { taskName: r.spec.task, train: r.config }, null, r.records as unknown as Record<string, unknown>[]));
+  }
+
+  private wakeAll(): void {
+    const w = this.wake;
+    this.wake = [];
+    for (const f of w) f();
+  }
+
+  private async gate(): Promise<void> {
+    await this.hooks.yieldNow();
+    while (this.paused && !this.stopped) await new Promise<void>((resolve) => this.wake.push(resolve));
+    if (this.stopped) throw new Stopped('stopped');
+  }
+
+  private async runOne(run: CellRun): Promise<void> {
+    // the trainer logs into a RunDir; this one keeps the records in memory and writes no files
+    const log: RunDir = {
+      path: `(browser)/${run.cell}`,
+      file: (name: string) => name,
+      writeJson: () => {},
+      log: (rec: LogRecord) => {
+        run.records.push(rec);
+        if (rec.type === 'step') run.step = rec.step;
+        this.hooks.onUpdate(run);
+      },
+    } as unknown as RunDir;
+    let probedAt = -1;
+    const extraProbes = async (step: number) => {
+      if (probedAt === step) return;
+      probedAt = step;
+      await this.heatmapAndWhy(run, step);
+      this.hooks.onUpdate(run);
+    };
+    run.status = 'running';
+    this.hooks.onUpdate(run);
+    try {
+      run.result = await train(run.model, run.task, run.config, {
+        runDir: log,
+        checkpoint: false,
+        beforeStep: async (step) => {
+          await this.gate();
+          // after the trainer's own probe at this step: the heat map and the "why" numbers on the same weights
+          if (step % run.config.gradflowEvery === 0) await extraProbes(step);
+        },
+      });
+      await extraProbes(run.result.steps);
+      run.status = 'done';
+    } catch (e) {
+      if (e instanceof Stopped) run.status = 'stopped';
+      else {
+        run.status = 'failed';
+        run.error = (e as Error).message;
+      }
+    }
+    this.hooks.onUpdate(run);
+  }
+
+  /** The (t, k) heat map (a `pairs` record, as trainRun logs at the end of a run) and the "why" numbers. */
+  private async heatmapAndWhy(run: CellRun, step: number): Promise<void> {
+    const probe = run.task.probeBatch();
+    const [rec] = await probeGradientFlow(run.model, run.task, probe, run.config.gradflowMode, false, true);
+    if (rec?.pairs) run.records.push({ type: 'pairs', step, layer: rec.layer as number, mode: rec.mode as string, T: rec.T as number, norm: 'frobenius', pairs: rec.pairs as number[][] });
+    const last = [...run.records].reverse().find((r) => r.type === 'gradflow') as { spectral?: (number | null)[] } | undefined;
+    run.why = { step, oneStepGain: last?.spectral?.[0] ?? null, ...(await gateStats(run.model.layers[run.model.layers.length - 1], probe)) };
+  }
+}
+
+/**
+ * Vanilla RNN: ‖U‖₂ and the bound ‖J_T‖ ≤ max|φ′(a_T)|·‖U‖₂ (J_T = diag(φ′(a_T)) U, DESIGN.md);
+ * LSTM: the mean forget gate; GRU: the mean update gate. On the probe batch, one layer deep.
+ */
+export async function gateStats(cell: Cell, probe: Batch): Promise<Pick<WhyStats, 'recurrentNorm' | 'bound' | 'gateMean'>> {
+  const { seqLen: T, batchSize: B } = probe;
+  const xs = tf.tensor3d(probe.inputs, [T, B, cell.inputSize]);
+  const H = cell.hiddenSize;
+  try {
+    // the pullback factors of every step: rnn [φ′(a_t)], lstm [·, ·, f_t], gru [·, ·, z_t]
+    const factors = tf.tidy(() => {
+      const locals = forwardSequence(cell, xs, cell.initState(B)).locals;
+      return cell.kind === 'rnn' ? locals[T - 1][0].clone() : tf.stack(locals.map((l) => l[2]));
+    });
+    const values = (await factors.data()) as Float32Array;
+    factors.dispose();
+    if (cell.kind !== 'rnn') return { gateMean: values.reduce((s, v) => s + v, 0) / values.length };
+    const U = cell.recurrentWeight(); // [H, H]
+    const u = await U.data();
+    U.dispose();
+    const recurrentNorm = spectralNorm(u, 0, H, H, new Float64Array(H).fill(1));
+    let bound = 0;
+    for (let b = 0; b < B; b++) {
+      let maxPhi = 0;
+      for (let i = 0; i < H; i++) maxPhi = Math.max(maxPhi, Math.abs(values[b * H + i]));
+      bound += (maxPhi * recurrentNorm) / B;
+    }
+    return { recurrentNorm, bound };
+  } finally {
+    xs.dispose();
+  }
+}
