@@ -181,7 +181,8 @@ describe.concurrent('seqlab: success', () => {
     // progress (without --quiet) went to stderr, never stdout
     expect(r.stderr).toMatch(/^seqlab: backend wasm$/m);
     expect(r.stderr).not.toContain('    at ');
-    expect(readdirSync(out).sort()).toEqual(['checkpoint.json', 'config.json', 'log.jsonl', 'metrics.json']);
+    // the run's files, then the report drawn from them at the end
+    expect(readdirSync(out).sort()).toEqual(['checkpoint.json', 'config.json', 'log.jsonl', 'metrics.json', 'plots', 'report.html']);
     expect(JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'))).toEqual(doc.metrics);
     expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'))).toEqual(doc.config);
     const gradflow = readFileSync(join(out, 'log.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"gradflow"'));
