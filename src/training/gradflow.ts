@@ -4,6 +4,7 @@ import { forwardSequence } from './bptt.js';
 import { RecurrentCellBase } from '../models/cell.js';
 import { fusedCellPullback, fusedKernels } from '../fused-kernels.js';
 import { frobeniusNorm, logSlope, spectralNorm } from './linalg.js';
+import { AsyncNorms, normThreadAvailable } from './norms-async.js';
 
 /**
  * Exact gradient-flow probes (DESIGN.md, "Gradient-flow quantities").
@@ -29,6 +30,11 @@ export interface JacobianOptions {
   keepMatrices: boolean;
   /** Norm falls below this → the horizon. Default 1e-3. */
   horizonThreshold: number;
+  /**
+   * Compute the norms on a second thread while the sweep runs (Node only): "auto" does
+   * so for spectral norms of long probes (T · batch ≥ 64). Default "auto".
+   */
+  normThread: boolean | 'auto';
 }
 
 export const JACOBIAN_DEFAULTS: Readonly<JacobianOptions> = {
@@ -37,6 +43,7 @@ export const JACOBIAN_DEFAULTS: Readonly<JacobianOptions> = {
   allPairs: false,
   keepMatrices: false,
   horizonThreshold: 1e-3,
+  normThread: 'auto',
 };
 
 export interface JacobianRow {
@@ -279,22 +286,23 @@ export async function jacobianNorms(
     const rows: JacobianRow[] = new Array(T);
     const matrices: Float64Array[] | undefined = opts.keepMatrices ? new Array(T) : undefined;
     const buf: NormBuffers = { warm: Array.from({ length: batch }, () => new Float64Array(C).fill(1)) };
+    const threaded = opts.spectral && normThreadAvailable() && (opts.normThread === 'auto' ? T * batch >= 64 : opts.normThread);
+    const later = threaded ? new AsyncNorms(batch, R, C) : null;
+    const setRow = (k: number, fro: number[], spec: number[] | null) => {
+      rows[T - k - 1] = { k, gap: T - k, spectral: spec ? mean(spec) : null, frobenius: mean(fro), spectralPerSeq: spec, frobeniusPerSeq: fro };
+    };
     await sweep(cell, locals, T, batch, mode, weightHH, (k, data, logScale) => {
-      const { fro, spec } = normsOf(data, logScale, batch, R, C, opts.spectral, buf);
-      const gap = T - k;
-      rows[gap - 1] = {
-        k,
-        gap,
-        spectral: spec ? mean(spec) : null,
-        frobenius: mean(fro),
-        spectralPerSeq: spec,
-        frobeniusPerSeq: fro,
-      };
+      if (later) later.add(k, data, logScale);
+      else {
+        const { fro, spec } = normsOf(data, logScale, batch, R, C, opts.spectral, buf);
+        setRow(k, fro, spec);
+      }
       if (matrices) {
         const per = R * C;
-        matrices[gap - 1] = Float64Array.from(data, (v, i) => v * Math.exp(logScale[Math.floor(i / per)]));
+        matrices[T - k - 1] = Float64Array.from(data, (v, i) => v * Math.exp(logScale[Math.floor(i / per)]));
       }
     });
+    if (later) for (const [k, { fro, spec }] of await later.results()) setRow(k, fro, spec);
     const gaps = rows.map((r) => r.gap);
     const result: JacobianResult = {
       T,

@@ -88,11 +88,14 @@ export function resolveThreads(threads: number | 'auto', config: Parameters<type
   return backend === 'wasm' && availableParallelism() >= 2 && batchSize >= 2 && macsPerToken(config) >= MIN_MACS_PER_TOKEN ? 2 : 1;
 }
 
-function workerFile(): string {
-  // dist/src/training/grad-worker.js next to this file; from the sources (tests), the compiled copy
+/**
+ * The compiled worker script `name`.js of src/training: next to this file in dist/, or,
+ * when running from the sources (tests), the compiled copy in dist/.
+ */
+export function workerFile(name: string): string {
   const here = fileURLToPath(import.meta.url);
-  const file = here.endsWith('.ts') ? here.replace(/src[/\\]training[/\\]parallel\.ts$/, 'dist/src/training/grad-worker.js') : here.replace(/parallel\.js$/, 'grad-worker.js');
-  if (!existsSync(file)) throw new Error(`gradient worker not built: ${file} (run npm run build)`);
+  const file = here.endsWith('.ts') ? here.replace(/src[/\\]training[/\\]parallel\.ts$/, `dist/src/training/${name}.js`) : here.replace(/parallel\.js$/, `${name}.js`);
+  if (!existsSync(file)) throw new Error(`worker script not built: ${file} (run npm run build)`);
   return file;
 }
 
@@ -122,7 +125,7 @@ export class GradWorkers {
     const shared = new SharedArrayBuffer(16 + 8 * numParams);
     const { port1, port2 } = new MessageChannel();
     const init: WorkerInit = { config: { ...model.config }, backend: tf.getBackend(), shared, numParams, port: port2 };
-    const worker = new Worker(workerFile(), { workerData: init, transferList: [port2] });
+    const worker = new Worker(workerFile('grad-worker'), { workerData: init, transferList: [port2] });
     worker.unref();
     await new Promise<void>((resolve, reject) => {
       const fail = (e: unknown) => reject(e instanceof Error ? e : new Error(String(e)));
