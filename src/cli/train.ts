@@ -108,7 +108,7 @@ export function trainOptions<T>(y: Argv<T>) {
     .option('cell', { type: 'string', describe: `rnn, lstm or gru (default ${MODEL_DEFAULTS.cell})` })
     .option('seq-len', { type: 'number', describe: 'sequence length of synthetic tasks (adding: 50, copy: 50)' })
     .option('out', { type: 'string', describe: 'run directory (default runs/<task>-<cell>-<time>)' })
-    .option('resume', { type: 'string', describe: 'continue the run in this directory from its checkpoint (its own config; other training options are ignored)' });
+    .option('resume', { type: 'string', describe: 'continue the run in this directory from its checkpoint (its own config; other training options are ignored, except --steps/--epochs: a new total length)' });
 }
 
 /** The defaults of TRAIN_OPTIONS as parsed values. */
@@ -273,7 +273,8 @@ export async function trainCommand(argv: TrainArgs): Promise<void> {
     progress.update(p.step, `loss ${fmt(lastLoss)}${evalText}`);
   };
   const wantsReport = Boolean(a.report);
-  const run = typed.resume !== undefined ? await resumeRun(String(typed.resume), backend, onProgress) : await trainRun({ ...opts, backend, onProgress, pairs: wantsReport });
+  const length = { steps: typed.steps === undefined ? undefined : positiveInt('--steps', typed.steps), epochs: typed.epochs === undefined ? undefined : positiveInt('--epochs', typed.epochs) };
+  const run = typed.resume !== undefined ? await resumeRun(String(typed.resume), backend, onProgress, length) : await trainRun({ ...opts, backend, onProgress, pairs: wantsReport });
   (progress as ProgressReporter | null)?.done();
   const elapsedMs = performance.now() - started;
   const report = wantsReport ? await reportAfterRun(run.runDir) : null;

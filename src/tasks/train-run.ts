@@ -4,7 +4,7 @@ import { resolveThreads } from '../training/parallel.js';
 import type { JacobianMode } from '../training/gradflow.js';
 import { TRAIN_DEFAULTS, evaluate, probeGradientFlow, train, type Progress, type ResumeState, type TrainConfig, type TrainResult } from '../training/trainer.js';
 import type { SequenceTask } from '../training/task.js';
-import { readJsonFile } from '../util/files.js';
+import { readJsonFile, writeJsonAtomic } from '../util/files.js';
 import { join } from 'node:path';
 import { loadCheckpoint } from './checkpoint.js';
 import { SeqlabError, inputError, usageError } from '../util/errors.js';
@@ -177,7 +177,7 @@ async function logPairs(model: SequenceModel, task: SequenceTask, mode: Jacobian
  * configuration it was started with, appending to its log. The same seed and backend give
  * the same final metrics as a run that was never interrupted.
  */
-export async function resumeRun(dir: string, backend: string, onProgress?: (p: Progress) => void): Promise<TrainRunResult> {
+export async function resumeRun(dir: string, backend: string, onProgress?: (p: Progress) => void, length: { steps?: number; epochs?: number } = {}): Promise<TrainRunResult> {
   const config = readJsonFile(join(dir, 'config.json'), 'run config') as Record<string, unknown>;
   if (typeof config.taskName !== 'string' || typeof config.train !== 'object' || typeof config.taskOptions !== 'object') {
     throw inputError(`${dir}/config.json is not a resumable seqlab run config (no taskName/taskOptions/train)`);
@@ -194,7 +194,25 @@ export async function resumeRun(dir: string, backend: string, onProgress?: (p: P
     ck.model.dispose();
     throw inputError(`${ck.path} was trained with another vocabulary (fingerprint ${ck.vocabulary.fingerprint}, the corpus now gives ${fingerprint})`);
   }
-  const trainConfig = Object.freeze({ ...TRAIN_DEFAULTS, ...(config.train as Partial<TrainConfig>) });
+  const saved = { ...TRAIN_DEFAULTS, ...(config.train as Partial<TrainConfig>) };
+  // a new total length (e.g. stop an LM run after fewer epochs than planned, or go on longer)
+  const perEpoch = task.stepsPerEpoch;
+  const steps = length.epochs !== undefined && perEpoch !== undefined ? length.epochs * perEpoch : (length.steps ?? saved.steps);
+  const bad =
+    length.epochs !== undefined && perEpoch === undefined
+      ? `--epochs applies to tasks with epochs (lm), not ${config.taskName}; use --steps`
+      : steps < resume.step
+        ? `the checkpoint is at step ${resume.step}; a resumed run cannot end before it (asked for ${steps} steps)`
+        : null;
+  if (bad) {
+    ck.model.dispose();
+    throw usageError(bad);
+  }
+  if (steps !== saved.steps) {
+    config.train = { ...saved, steps };
+    writeJsonAtomic(join(dir, 'config.json'), config);
+  }
+  const trainConfig = Object.freeze({ ...saved, steps });
   const runDir = RunDir.open(dir);
   runDir.log({ type: 'start', backend, params: ck.model.numParams() });
   return runAndReport({ task, model: ck.model, trainConfig, runDir, config, backend, onProgress, resume });

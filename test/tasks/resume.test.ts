@@ -73,4 +73,28 @@ describe('resume', () => {
     await interruptedThenResumed(base(b), 25);
     expect(readFileSync(join(b, 'metrics.json'), 'utf8')).toBe(readFileSync(join(a, 'metrics.json'), 'utf8'));
   });
+
+  it('--epochs on resume sets a new total: a 3-epoch run stopped at 2 epochs and continued = the 3-epoch run', async () => {
+    const corpus = tinyCorpus();
+    const base = (out: string, epochs: number): TrainRunOptions => ({
+      task: 'lm',
+      taskOptions: { lm: { corpus, bptt: 4 } },
+      model: { cell: 'gru', hiddenSize: 6 },
+      train: { batchSize: 3, optimizer: 'adam', lr: 0.01, gradflowEvery: 0 },
+      epochs,
+      backend: tf.getBackend(),
+      out,
+      overwrite: true,
+    });
+    const a = mkdtempSync(join(tmpdir(), 'seqlab-a-'));
+    const b = mkdtempSync(join(tmpdir(), 'seqlab-b-'));
+    await trainRun(base(a, 3));
+    const short = await trainRun(base(b, 2));
+    const perEpoch = (short.config.task as { stepsPerEpoch: number }).stepsPerEpoch;
+    const longer = await resumeRun(b, tf.getBackend(), undefined, { epochs: 3 });
+    expect(longer.result.steps).toBe(3 * perEpoch);
+    expect(JSON.parse(readFileSync(join(b, 'config.json'), 'utf8')).train.steps).toBe(3 * perEpoch);
+    expect(readFileSync(join(b, 'metrics.json'), 'utf8')).toBe(readFileSync(join(a, 'metrics.json'), 'utf8'));
+    await expect(resumeRun(b, tf.getBackend(), undefined, { steps: perEpoch })).rejects.toThrow(/cannot end before it/);
+  });
 });
