@@ -473,7 +473,8 @@ export async function train(
     await workers?.dispose();
   }
   const elapsedMs = performance.now() - started;
-  runDir?.log({ type: 'end', step, status, elapsedMs, stepsPerSec: step / (elapsedMs / 1000), gradflowMs });
+  // a resumed run times only the steps it ran itself
+  runDir?.log({ type: 'end', step, status, elapsedMs, stepsPerSec: (step - (resume?.step ?? 0)) / (elapsedMs / 1000), gradflowMs });
   const fe = finalEval as unknown as TrainResult['finalEval'];
   return {
     status,
