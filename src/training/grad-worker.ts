@@ -4,6 +4,7 @@ import { setBackend } from '../backend.js';
 import { SequenceModel } from '../models/model.js';
 import { Rng } from '../util/rng.js';
 import { modelLossAndGrads } from './bptt.js';
+import { disposeChunk } from './loss.js';
 import { chunkFromPart, type StepReply, type StepRequest, type WorkerInit } from './parallel.js';
 
 /**
@@ -49,7 +50,7 @@ async function start(): Promise<void> {
         dHNormsSq: r.dHNorms ? (r.dHNorms.dataSync() as Float32Array).map((x) => x * x) : null,
       };
       tf.dispose([r.loss, ...Object.values(r.grads), ...r.final.flat(), ...(r.dHNorms ? [r.dHNorms] : []), ...state0.flat(), ...(masks.filter((m) => m) as tf.Tensor[])]);
-      tf.dispose([chunk.targets, chunk.mask, ...(chunk.inputs ? [chunk.inputs] : []), ...(chunk.tokens ? [chunk.tokens] : [])]);
+      disposeChunk(chunk);
       reply(msg);
     } catch (e) {
       reply({ type: 'result', loss: NaN, final: [], dHNormsSq: null, error: (e as Error)?.message ?? String(e) });

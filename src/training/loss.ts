@@ -14,6 +14,13 @@ export interface ChunkTensors {
   count: number; // Σ mask: how many targets the chunk holds
 }
 
+/** Free a chunk's tensors. */
+export function disposeChunk(c: ChunkTensors): void {
+  tf.dispose([c.targets, c.mask]);
+  if (c.inputs) c.inputs.dispose();
+  if (c.tokens) c.tokens.dispose();
+}
+
 /** The chunk's inputs to the first layer: dense, or the embeddings of its tokens. */
 export function chunkInputs(model: SequenceModel, chunk: ChunkTensors): tf.Tensor3D {
   if (chunk.inputs) return chunk.inputs;

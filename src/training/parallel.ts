@@ -6,7 +6,7 @@ import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from '
 import { GATES, type State } from '../models/cell.js';
 import type { ModelConfig, SequenceModel } from '../models/model.js';
 import { modelLossAndGrads, type ModelGrads } from './bptt.js';
-import type { ChunkTensors } from './loss.js';
+import { disposeChunk, type ChunkTensors } from './loss.js';
 import type { LossName, Readout } from './task.js';
 
 /**
@@ -281,8 +281,3 @@ export function chunkFromPart(p: ChunkPart, inputSize: number): ChunkTensors {
   };
 }
 
-function disposeChunk(c: ChunkTensors): void {
-  tf.dispose([c.targets, c.mask]);
-  if (c.inputs) c.inputs.dispose();
-  if (c.tokens) c.tokens.dispose();
-}

@@ -3,7 +3,7 @@ import type { State } from '../models/cell.js';
 import type { SequenceModel } from '../models/model.js';
 import { SeqlabError } from '../util/errors.js';
 import { Rng, type RngState } from '../util/rng.js';
-import { chunkInputs, chunkLoss, type ChunkTensors } from './loss.js';
+import { chunkInputs, chunkLoss, disposeChunk, type ChunkTensors } from './loss.js';
 import { jacobianNorms, layerInputs, type JacobianMode } from './gradflow.js';
 import { chunkLossFast, modelLossAndGrads } from './bptt.js';
 import { GradWorkers, resolveThreads } from './parallel.js';
@@ -180,11 +180,6 @@ function defaultMask(T: number, B: number, readout: 'last' | 'every'): Float32Ar
   return m;
 }
 
-function disposeChunk(c: ChunkTensors): void {
-  tf.dispose([c.targets, c.mask]);
-  if (c.inputs) c.inputs.dispose();
-  if (c.tokens) c.tokens.dispose();
-}
 
 function chunkBounds(T: number, bptt: number): [number, number][] {
   const len = bptt > 0 ? bptt : T;
