@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { TensorInfo, WasmBackendLike } from './wasm-kernels.js';
+import { simdKernels } from './simd/simd.js';
 
 /**
  * Fused kernels for the wasm backend: one JS loop over the wasm heap in place of
@@ -8,7 +9,10 @@ import type { TensorInfo, WasmBackendLike } from './wasm-kernels.js';
  * (src/models/{lstm,gru,rnn}.ts state the forward rules and the local factors of the
  * backward); the tests check the fused path against the composite one op for op.
  *
- * Values are computed in float64 and stored as float32.
+ * Values are computed in float64 and stored as float32. Where the row widths are
+ * multiples of 4 the forward, backward and softmax kernels run the f32x4 versions of
+ * src/simd/kernels.wat instead (float32 throughout; the tests hold both to the
+ * composite ops).
  *
  *   SeqlabCellForward  (kind, t): step t of a layer from its projected inputs xw [T·B, G·H]
  *                      and hw = h_{t−1} W_hhᵀ [B, G·H] → next state and local factors
@@ -62,7 +66,19 @@ function cellForward({ inputs, attrs, backend }: { inputs: Record<string, Tensor
   const h = backend.typedArrayFromHeap(inputs.h) as Float32Array;
   const x0 = t * B * GH;
   const out = views();
-  if (kind === 'rnn') {
+  const simd = H % 4 === 0 ? simdKernels(backend) : null;
+  if (simd) {
+    const p = (v: Float32Array) => v.byteOffset;
+    const xwt = xw.byteOffset + 4 * x0;
+    if (kind === 'rnn') simd.rnn_forward(xwt, p(hw), p(out[0]), p(out[1]), B * H, ['tanh', 'sigmoid', 'relu'].indexOf(attrs.nonlinearity));
+    else if (kind === 'lstm') {
+      const c = backend.typedArrayFromHeap(inputs.c) as Float32Array;
+      simd.lstm_forward(xwt, p(hw), p(c), p(out[0]), p(out[1]), p(out[2]), p(out[3]), p(out[4]), B, H);
+    } else {
+      const bhh = backend.typedArrayFromHeap(inputs.bhh) as Float32Array;
+      simd.gru_forward(xwt, p(hw), p(h), p(bhh), p(out[0]), p(out[1]), p(out[2]), p(out[3]), B, H);
+    }
+  } else if (kind === 'rnn') {
     const [y, dphi] = out;
     const nl = attrs.nonlinearity;
     for (let k = 0; k < B * H; k++) {
@@ -148,7 +164,16 @@ function cellBackward({ inputs, attrs, backend }: { inputs: Record<string, Tenso
   const a0 = t * B * H;
   const out = views();
   const G = out[0];
-  if (kind === 'rnn') {
+  const simd = H % 4 === 0 ? simdKernels(backend) : null;
+  if (simd) {
+    const p = (v: Float32Array) => v.byteOffset;
+    const local = (name: string) => (backend.typedArrayFromHeap(inputs[name]) as Float32Array).byteOffset;
+    const at = above.byteOffset + 4 * a0;
+    const f = first ? 1 : 0;
+    if (kind === 'rnn') simd.rnn_backward(at, p(viaW), local('l0'), p(G), p(out[1]), B * H, f);
+    else if (kind === 'lstm') simd.lstm_backward(at, p(viaW), p(carry), local('l0'), local('l1'), local('l2'), p(G), p(out[1]), p(out[2]), B, H, f);
+    else simd.gru_backward(at, p(viaW), p(carry), local('l0'), local('l1'), local('l2'), p(G), p(out[1]), p(out[2]), p(out[3]), B, H, f);
+  } else if (kind === 'rnn') {
     const dphi = backend.typedArrayFromHeap(inputs.l0) as Float32Array;
     const da = out[1];
     for (let k = 0; k < B * H; k++) {
@@ -209,6 +234,27 @@ function softmaxXent({ inputs, backend }: { inputs: Record<string, TensorInfo>; 
   const w = backend.typedArrayFromHeap(inputs.w) as Float32Array;
   const [dz, loss] = views();
   let total = 0;
+  const simd = O % 4 === 0 ? simdKernels(backend) : null;
+  if (simd) {
+    const statsInfo = backend.makeOutput([N, 2], 'float32');
+    const stats = backend.typedArrayFromHeap(statsInfo) as Float32Array;
+    // views again: the allocation may have grown (and detached) the heap
+    const [zv, bv, yv, wv, dzv] = [inputs.z, inputs.bias, inputs.targets, inputs.w, infos[0]].map((i) => backend.typedArrayFromHeap(i));
+    simd.softmax_xent(zv.byteOffset, bv.byteOffset, wv.byteOffset, dzv.byteOffset, stats.byteOffset, N, O);
+    for (let n = 0; n < N; n++) {
+      const target = yv[n];
+      if (!(target >= 0 && target < O)) {
+        backend.disposeData(statsInfo.dataId);
+        throw new Error(`softmax cross-entropy: target ${target} is not a class in [0, ${O - 1}]`);
+      }
+      const wn = wv[n];
+      total += wn * (Math.log(stats[2 * n + 1]) + stats[2 * n] - (zv[n * O + target] + bv[target]));
+      dzv[n * O + target] -= wn;
+    }
+    backend.disposeData(statsInfo.dataId);
+    (backend.typedArrayFromHeap(infos[1]) as Float32Array)[0] = total;
+    return infos;
+  }
   for (let n = 0; n < N; n++) {
     const row = n * O;
     const target = y[n];

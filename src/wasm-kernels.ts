@@ -19,6 +19,7 @@ export interface TensorInfo {
 export interface WasmBackendLike {
   makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
   typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
+  disposeData(dataId: object): boolean;
 }
 
 function strides(shape: number[]): number[] {

@@ -7,10 +7,12 @@ import { modelLossAndGrads, type ModelGrads } from '../src/training/bptt.js';
 import type { ChunkTensors } from '../src/training/loss.js';
 import { relErr } from './numeric.js';
 import { Rng } from '../src/util/rng.js';
+import { simdKernels } from '../src/simd/simd.js';
 
 // The fused wasm kernels (one per recurrent step forward and backward, one for the
 // softmax cross-entropy) against the composite tfjs ops they replace: same loss,
-// gradients, final state and ∂L/∂h_k to float32 tolerance.
+// gradients, final state and ∂L/∂h_k to float32 tolerance. Widths that are multiples
+// of 4 run the SIMD kernels (src/simd/kernels.wat), the others the JS loops: both here.
 
 afterEach(() => setFusedKernels(true));
 
@@ -20,10 +22,15 @@ describe.runIf(process.env.SEQLAB_BACKEND === undefined || process.env.SEQLAB_BA
     { cell: 'rnn' as const, nonlinearity: 'relu' as const },
     { cell: 'rnn' as const, nonlinearity: 'sigmoid' as const },
   ];
-  for (const { cell, nonlinearity } of cases) {
-    it(`${cell}${cell === 'rnn' ? ` (${nonlinearity})` : ''}: 2 layers, token inputs, xent at every step; then dense inputs, xent at the last step`, () => {
+  const widths = [
+    { H: 5, V: 11, path: 'JS loops' },
+    { H: 8, V: 12, path: 'SIMD' },
+  ];
+  for (const { cell, nonlinearity } of cases) for (const { H, V, path } of widths) {
+    it(`${cell}${cell === 'rnn' ? ` (${nonlinearity})` : ''}, ${path}: 2 layers, token inputs, xent at every step; then dense inputs, xent at the last step`, () => {
+      expect(simdKernels(tf.backend()) !== null).toBe(true);
       const rng = new Rng(`fused-${cell}-${nonlinearity}`);
-      const [T, B, V, E, H] = [6, 3, 11, 4, 5];
+      const [T, B, E] = [6, 3, 4];
       const lm = SequenceModel.random({ ...CELL_DEFAULTS, cell, nonlinearity, inputSize: E, hiddenSize: H, numLayers: 2, outputSize: V, vocabSize: V, dropout: 0, tieWeights: false }, rng);
       const dense = SequenceModel.random({ ...CELL_DEFAULTS, cell, nonlinearity, inputSize: 3, hiddenSize: H, numLayers: 1, outputSize: 4, vocabSize: null, dropout: 0, tieWeights: false }, rng);
       const ids = Int32Array.from({ length: T * B }, () => rng.int(V));
@@ -53,10 +60,15 @@ describe.runIf(process.env.SEQLAB_BACKEND === undefined || process.env.SEQLAB_BA
       dense.dispose();
     });
   }
-  it('rejects a target outside the classes', () => {
-    const model = SequenceModel.random({ ...CELL_DEFAULTS, cell: 'rnn', inputSize: 2, hiddenSize: 3, numLayers: 1, outputSize: 4, vocabSize: null, dropout: 0, tieWeights: false }, new Rng(1));
-    const chunk: ChunkTensors = { inputs: tf.ones([2, 1, 2]) as tf.Tensor3D, tokens: null, tokenIds: null, targets: tf.tensor1d([7], 'int32'), mask: tf.tensor2d([0, 1], [2, 1]), count: 1 };
-    expect(() => modelLossAndGrads(model, chunk, model.initState(1), 'last', 'xent')).toThrow(/target 7/);
-    model.dispose();
-  });
+  for (const outputSize of [3, 4])
+    it(`rejects a target outside the classes (${outputSize} classes)`, () => {
+      const model = SequenceModel.random({ ...CELL_DEFAULTS, cell: 'rnn', inputSize: 2, hiddenSize: 3, numLayers: 1, outputSize, vocabSize: null, dropout: 0, tieWeights: false }, new Rng(1));
+      const chunk: ChunkTensors = { inputs: tf.ones([2, 1, 2]) as tf.Tensor3D, tokens: null, tokenIds: null, targets: tf.tensor1d([7], 'int32'), mask: tf.tensor2d([0, 1], [2, 1]), count: 1 };
+      const state = model.initState(1);
+      const before = tf.memory().numTensors;
+      expect(() => modelLossAndGrads(model, chunk, state, 'last', 'xent')).toThrow(/target 7/);
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose([chunk.inputs as tf.Tensor, chunk.targets, chunk.mask, ...state.flat()]);
+      model.dispose();
+    });
 });
