@@ -306,6 +306,13 @@ function cellPullback({ inputs, attrs, backend }: { inputs: Record<string, Tenso
   const gh = backend.typedArrayFromHeap(inputs.gh) as Float32Array;
   const gx = backend.typedArrayFromHeap(inputs.gx) as Float32Array;
   const [jac, scaleOut, dah, direct] = views();
+  const simd = H % 4 === 0 ? simdKernels(backend) : null;
+  if (simd) {
+    const at = (name: string) => (inputs[name] ? backend.typedArrayFromHeap(inputs[name]).byteOffset : 0);
+    simd.pullback(['rnn', 'lstm', 'gru'].indexOf(kind), gh.byteOffset, gx.byteOffset, jac.byteOffset, scaleOut.byteOffset, dah?.byteOffset ?? 0, direct?.byteOffset ?? 0,
+      pull ? at('l0') : 0, pull ? at('l1') : 0, pull ? at('l2') : 0, B, R, H, normalize ? 1 : 0, state ? 1 : 0, pull ? 1 : 0);
+    return infos;
+  }
   const n = R * H;
   for (let b = 0; b < B; b++) {
     const off = b * n;

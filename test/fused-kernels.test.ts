@@ -7,14 +7,19 @@ import { modelLossAndGrads, type ModelGrads } from '../src/training/bptt.js';
 import type { ChunkTensors } from '../src/training/loss.js';
 import { relErr } from './numeric.js';
 import { Rng } from '../src/util/rng.js';
-import { simdKernels } from '../src/simd/simd.js';
+import { setSimdKernels, simdKernels } from '../src/simd/simd.js';
+import { randomCell } from '../src/models/model.js';
+import { jacobianNorms, type JacobianMode } from '../src/training/gradflow.js';
 
 // The fused wasm kernels (one per recurrent step forward and backward, one for the
 // softmax cross-entropy) against the composite tfjs ops they replace: same loss,
 // gradients, final state and ∂L/∂h_k to float32 tolerance. Widths that are multiples
 // of 4 run the SIMD kernels (src/simd/kernels.wat), the others the JS loops: both here.
 
-afterEach(() => setFusedKernels(true));
+afterEach(() => {
+  setFusedKernels(true);
+  setSimdKernels(true);
+});
 
 describe.runIf(process.env.SEQLAB_BACKEND === undefined || process.env.SEQLAB_BACKEND === 'wasm')('fused kernels = composite ops', () => {
   const cases = [
@@ -60,6 +65,26 @@ describe.runIf(process.env.SEQLAB_BACKEND === undefined || process.env.SEQLAB_BA
       dense.dispose();
     });
   }
+  // the probes' sweep (SeqlabCellPullback): fused against the composite pullback, SIMD against the JS loops
+  const probeCases: [typeof CELL_KINDS[number], JacobianMode][] = [['rnn', 'h'], ['lstm', 'h'], ['lstm', 'state'], ['gru', 'h']];
+  for (const [cell, mode] of probeCases)
+    for (const H of [5, 8])
+      it(`probe sweep, ${cell} (${mode} mode), H ${H}: fused = composite${H % 4 === 0 ? ', SIMD = JS loops' : ''}`, async () => {
+        const rng = new Rng(`pullback-${cell}-${mode}-${H}`);
+        const c = randomCell(cell, 3, H, CELL_DEFAULTS, rng);
+        const [T, B] = [12, 2];
+        const xs = tf.tensor3d(Float32Array.from({ length: T * B * 3 }, () => rng.normal()), [T, B, 3]);
+        const run = async (fused: boolean, simd: boolean) => {
+          setFusedKernels(fused);
+          setSimdKernels(simd);
+          return (await jacobianNorms(c, xs, undefined, { mode, keepMatrices: true, normThread: false })).matrices as Float64Array[];
+        };
+        const composite = await run(false, false);
+        const variants = [await run(true, false), ...(H % 4 === 0 ? [await run(true, true)] : [])];
+        for (const fused of variants) composite.forEach((m, gap) => expect(relErr(fused[gap], m), `gap ${gap + 1}`).toBeLessThan(2e-6));
+        xs.dispose();
+        c.dispose();
+      });
   for (const outputSize of [3, 4])
     it(`rejects a target outside the classes (${outputSize} classes)`, () => {
       const model = SequenceModel.random({ ...CELL_DEFAULTS, cell: 'rnn', inputSize: 2, hiddenSize: 3, numLayers: 1, outputSize, vocabSize: null, dropout: 0, tieWeights: false }, new Rng(1));

@@ -105,7 +105,7 @@ export async function benchCommand(argv: BenchArgs): Promise<void> {
       gradflow
         ? `gradient-flow logging every ${gradflow.gradflowEvery} steps (adding, ${gradflow.cell} H${gradflow.hidden} T${gradflow.seqLen}, ${gradflow.steps} steps): ${(gradflow.withProbesMs / 1000).toFixed(1)} s vs ${(gradflow.withoutProbesMs / 1000).toFixed(1)} s without (${gradflow.overheadPercent >= 0 ? '+' : ''}${gradflow.overheadPercent} %; probes' own share ${gradflow.probeSharePercent} %)`
         : '',
-      probe ? `probe: ${probe.cell} H${probe.hidden} T${probe.T}, all k, spectral + Frobenius: ${(probe.ms / 1000).toFixed(2)} s` : '',
+      probe ? `probe: ${probe.cell} H${probe.hidden} T${probe.T}, all k, spectral + Frobenius: ${(probe.ms / 1000).toFixed(2)} s (the first probe in the process: ${(probe.firstMs / 1000).toFixed(2)} s)` : '',
     ]
       .filter(Boolean)
       .join('\n') + '\n',

@@ -127,14 +127,24 @@ export async function benchTrainStep(config: Partial<BenchConfig> = {}): Promise
 }
 
 /** Time of one full probe: ‖∂h_T/∂h_k‖ for all k, spectral and Frobenius, on random weights. */
-export async function benchProbe(cell: CellKind = 'lstm', hidden = 128, seqLen = 1000, seed = 1): Promise<{ cell: CellKind; hidden: number; T: number; ms: number }> {
+/**
+ * Time the probe (all k, spectral + Frobenius) on one random sequence of a fresh cell:
+ * `ms` after one untimed warm-up probe of the same size (as a training run's periodic
+ * probes are), `firstMs` for the first call in the process (which also starts the norm
+ * thread and compiles the code paths).
+ */
+export async function benchProbe(cell: CellKind = 'lstm', hidden = 128, seqLen = 1000, seed = 1): Promise<{ cell: CellKind; hidden: number; T: number; ms: number; firstMs: number }> {
   const rng = new Rng(seed);
   const c = randomCell(cell, 16, hidden, CELL_DEFAULTS, rng);
   const xs = tf.tensor3d(Float32Array.from({ length: seqLen * 16 }, () => rng.normal()), [seqLen, 1, 16]);
-  try {
+  const timed = async () => {
     const t0 = performance.now();
     await jacobianNorms(c, xs);
-    return { cell, hidden, T: seqLen, ms: +(performance.now() - t0).toFixed(1) };
+    return +(performance.now() - t0).toFixed(1);
+  };
+  try {
+    const firstMs = await timed();
+    return { cell, hidden, T: seqLen, ms: await timed(), firstMs };
   } finally {
     xs.dispose();
     c.dispose();

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { benchGradflowOverhead, benchTrainStep } from '../../src/tasks/bench.js';
+import { benchGradflowOverhead, benchProbe, benchTrainStep } from '../../src/tasks/bench.js';
 
 describe('bench', () => {
   it('times the LM training step and reports memory across the timed steps (no tensors left behind)', async () => {
@@ -11,6 +11,15 @@ describe('bench', () => {
     expect(r.memory.rssMiB).toHaveLength(4); // after the warm-up and after each of the 3 steps
     expect(r.memory.tensors.every((n) => n === r.memory.tensors[0])).toBe(true);
     expect(r.memory.peakRssMiB).toBeGreaterThanOrEqual(Math.max(...r.memory.rssMiB) - 1);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('times the probe: a first call and one after it, leaving no tensors behind', async () => {
+    const before = tf.memory().numTensors;
+    const r = await benchProbe('lstm', 8, 30, 2);
+    expect(r).toMatchObject({ cell: 'lstm', hidden: 8, T: 30 });
+    expect(r.ms).toBeGreaterThan(0);
+    expect(r.firstMs).toBeGreaterThan(0);
     expect(tf.memory().numTensors).toBe(before);
   });
 
