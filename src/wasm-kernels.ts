@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
+import { simdKernels } from './simd/simd.js';
 
 /**
- * Faster Slice, Unpack, SplitV and GatherV2 kernels for tfjs-backend-wasm 4.22.
+ * Faster Slice, Unpack, SplitV, GatherV2 and (2-D) Transpose kernels for tfjs-backend-wasm 4.22.
  *
  * The stock kernels read their input with backend.readSync, which copies the
  * whole input tensor out of the wasm heap before taking the slice, so one slice
@@ -86,13 +87,16 @@ function gatherInto(backend: WasmBackendLike, x: TensorInfo, indices: TensorInfo
 
 let registered = false;
 
-/** Replace the three kernels on the wasm backend (idempotent). */
+/** Replace these kernels on the wasm backend (idempotent). */
 export function registerWasmKernels(): void {
   if (registered) return;
   registered = true;
+  // keeping the stock kernel's setup (it binds the wasm functions the stock kernelFunc calls) for the
+  // kernels below that hand some cases back to it; this runs before the backend initializes
   const replace = (kernelName: string, kernelFunc: tf.KernelFunc) => {
+    const stock = tf.getKernel(kernelName, 'wasm');
     tf.unregisterKernel(kernelName, 'wasm');
-    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
+    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc, ...(stock?.setupFunc ? { setupFunc: stock.setupFunc } : {}) });
   };
   replace('Slice', (({ inputs, attrs, backend }: { inputs: { x: TensorInfo }; attrs: { begin: number[]; size: number[] }; backend: WasmBackendLike }) => {
     if (inputs.x.dtype === 'string') throw new Error('seqlab wasm Slice: string tensors are not supported');
@@ -106,6 +110,18 @@ export function registerWasmKernels(): void {
     const axis = args.attrs.axis < 0 ? args.attrs.axis + x.shape.length : args.attrs.axis;
     if (args.attrs.batchDims !== 0 || x.dtype === 'string' || indices.dtype !== 'int32') return (stockGather as tf.KernelConfig).kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]);
     return gatherInto(args.backend, x, indices, axis);
+  }) as unknown as tf.KernelFunc);
+  // 2-D transposes with both sides multiples of 4 go to the SIMD kernel (src/simd/kernels.wat):
+  // the read-out's backward transposes ∂L/∂outputs [N, V] every step, 2 ns a float with the stock kernel
+  const stockTranspose = tf.getKernel('Transpose', 'wasm');
+  replace('Transpose', ((args: { inputs: { x: TensorInfo }; attrs: { perm: number[] }; backend: WasmBackendLike }) => {
+    const { x } = args.inputs;
+    const [rows, cols] = x.shape;
+    const simd = x.shape.length === 2 && args.attrs.perm[0] === 1 && (x.dtype === 'float32' || x.dtype === 'int32') && rows % 4 === 0 && cols % 4 === 0 ? simdKernels(args.backend) : null;
+    if (!simd) return (stockTranspose as tf.KernelConfig).kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]);
+    const out = args.backend.makeOutput([cols, rows], x.dtype);
+    if (rows * cols > 0) simd.transpose(args.backend.typedArrayFromHeap(x).byteOffset, args.backend.typedArrayFromHeap(out).byteOffset, rows, cols);
+    return out;
   }) as unknown as tf.KernelFunc);
   replace('Unpack', (({ inputs, attrs, backend }: { inputs: { value: TensorInfo }; attrs: { axis: number }; backend: WasmBackendLike }) => {
     const x = inputs.value;

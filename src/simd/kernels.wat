@@ -453,4 +453,53 @@
         (br $rl)))
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $bl))))
+
+  ;; dst [cols, rows] = srcᵀ, src [rows, cols] float32, rows and cols multiples of 4:
+  ;; 4×4 blocks transposed in registers, visited in 32×32 tiles so the strided writes
+  ;; of a tile stay in cache.
+  (func (export "transpose") (param $src i32) (param $dst i32) (param $rows i32) (param $cols i32)
+    (local $ti i32) (local $tj i32) (local $i i32) (local $j i32) (local $iend i32) (local $jend i32)
+    (local $rb i32) (local $cb i32) (local $s i32) (local $d i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
+    (local.set $rb (i32.shl (local.get $rows) (i32.const 2)))
+    (local.set $cb (i32.shl (local.get $cols) (i32.const 2)))
+    (block $tid (loop $til
+      (br_if $tid (i32.ge_u (local.get $ti) (local.get $rows)))
+      (local.set $iend (select (i32.add (local.get $ti) (i32.const 32)) (local.get $rows)
+        (i32.lt_u (i32.add (local.get $ti) (i32.const 32)) (local.get $rows))))
+      (local.set $tj (i32.const 0))
+      (block $tjd (loop $tjl
+        (br_if $tjd (i32.ge_u (local.get $tj) (local.get $cols)))
+        (local.set $jend (select (i32.add (local.get $tj) (i32.const 32)) (local.get $cols)
+          (i32.lt_u (i32.add (local.get $tj) (i32.const 32)) (local.get $cols))))
+        (local.set $i (local.get $ti))
+        (block $id (loop $il
+          (br_if $id (i32.ge_u (local.get $i) (local.get $iend)))
+          (local.set $j (local.get $tj))
+          (block $jd (loop $jl
+            (br_if $jd (i32.ge_u (local.get $j) (local.get $jend)))
+            (local.set $s (i32.add (local.get $src) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $cols)) (local.get $j)) (i32.const 2))))
+            (local.set $a0 (v128.load (local.get $s)))
+            (local.set $a1 (v128.load (i32.add (local.get $s) (local.get $cb))))
+            (local.set $a2 (v128.load (i32.add (local.get $s) (i32.shl (local.get $cb) (i32.const 1)))))
+            (local.set $a3 (v128.load (i32.add (local.get $s) (i32.mul (local.get $cb) (i32.const 3)))))
+            ;; interleave pairs of rows, then pairs of pairs
+            (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a0) (local.get $a1)))
+            (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a0) (local.get $a1)))
+            (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a2) (local.get $a3)))
+            (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a2) (local.get $a3)))
+            (local.set $d (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $j) (local.get $rows)) (local.get $i)) (i32.const 2))))
+            (v128.store (local.get $d) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
+            (v128.store (i32.add (local.get $d) (local.get $rb)) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
+            (v128.store (i32.add (local.get $d) (i32.shl (local.get $rb) (i32.const 1))) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
+            (v128.store (i32.add (local.get $d) (i32.mul (local.get $rb) (i32.const 3))) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $jl)))
+          (local.set $i (i32.add (local.get $i) (i32.const 4)))
+          (br $il)))
+        (local.set $tj (i32.add (local.get $tj) (i32.const 32)))
+        (br $tjl)))
+      (local.set $ti (i32.add (local.get $ti) (i32.const 32)))
+      (br $til))))
 )

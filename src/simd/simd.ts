@@ -17,6 +17,8 @@ export interface SimdKernels {
   lstm_backward(above: number, viaW: number, carry: number, P: number, dcH: number, f: number, G: number, da: number, dcPrev: number, B: number, H: number, first: number): void;
   gru_backward(above: number, viaW: number, carry: number, ph: number, px: number, z: number, G: number, dah: number, dax: number, direct: number, B: number, H: number, first: number): void;
   rnn_backward(above: number, viaW: number, dphi: number, G: number, da: number, n: number, first: number): void;
+  /** dst [cols, rows] = src [rows, cols]ᵀ (float32; rows, cols multiples of 4). */
+  transpose(src: number, dst: number, rows: number, cols: number): void;
   pullback(kind: number, gh: number, gx: number, jac: number, scaleOut: number, dah: number, direct: number, l0: number, l1: number, l2: number, B: number, R: number, H: number, normalize: number, state: number, pull: number): void;
 }
 
