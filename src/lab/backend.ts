@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { registerFusedKernels } from '../fused-kernels.js';
 import { registerWasmKernels } from '../wasm-kernels.js';
+import { prepareSimdKernels } from '../simd/simd.js';
 
 export const LAB_BACKENDS = ['auto', 'webgl', 'wasm', 'cpu'] as const;
 export type LabBackend = (typeof LAB_BACKENDS)[number];
@@ -20,6 +21,7 @@ export async function setLabBackend(requested: LabBackend, wasmDir: string): Pro
         setWasmPaths(wasmDir);
         registerWasmKernels();
         registerFusedKernels();
+        await prepareSimdKernels();
       }
       if (await tf.setBackend(candidate)) {
         await tf.ready();

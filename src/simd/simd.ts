@@ -38,6 +38,19 @@ function bytes(): Uint8Array {
   return out;
 }
 
+/**
+ * Compile the module ahead, asynchronously: browsers refuse a synchronous compile of
+ * more than 4 KB on the main thread (this module is a little over). Node needs no call.
+ */
+export async function prepareSimdKernels(): Promise<void> {
+  if (compiled !== undefined) return;
+  try {
+    compiled = await WebAssembly.compile(bytes() as BufferSource);
+  } catch {
+    compiled = null;
+  }
+}
+
 /** The kernels bound to this backend's heap, or null (see above). */
 export function simdKernels(backend: unknown): SimdKernels | null {
   if (!enabled) return null;
