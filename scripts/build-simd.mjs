@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Assemble src/simd/kernels.wat into src/simd/kernels-wasm.ts (the module's bytes as
+// Assemble src/compute/simd/kernels.wat into src/compute/simd/kernels-wasm.ts (the module's bytes as
 // base64), so the library and the browser bundle load it without a file read or
 // a build tool at run time. Run after editing the .wat: `node scripts/build-simd.mjs`.
 // `--check` exits 1 when the committed file is not what the .wat assembles to.
@@ -9,7 +9,7 @@ import initWabt from 'wabt';
 
 export async function assemble() {
   const wabt = await initWabt();
-  const src = fileURLToPath(new URL('../src/simd/kernels.wat', import.meta.url));
+  const src = fileURLToPath(new URL('../src/compute/simd/kernels.wat', import.meta.url));
   const mod = wabt.parseWat('kernels.wat', readFileSync(src, 'utf8'), { simd: true });
   mod.validate();
   const { buffer } = mod.toBinary({ log: false, write_debug_names: false });
@@ -20,12 +20,12 @@ export async function assemble() {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const out = fileURLToPath(new URL('../src/simd/kernels-wasm.ts', import.meta.url));
+  const out = fileURLToPath(new URL('../src/compute/simd/kernels-wasm.ts', import.meta.url));
   const text = await assemble();
   if (process.argv.includes('--check')) {
     const current = readFileSync(out, 'utf8');
     if (current !== text) {
-      console.error('src/simd/kernels-wasm.ts is out of date: run node scripts/build-simd.mjs');
+      console.error('src/compute/simd/kernels-wasm.ts is out of date: run node scripts/build-simd.mjs');
       process.exit(1);
     }
   } else {

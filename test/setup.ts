@@ -1,5 +1,5 @@
 import { beforeAll } from 'vitest';
-import { setBackend } from '../src/backend.js';
+import { setBackend } from '../src/compute/backend.js';
 
 // Tests run on the wasm backend unless SEQLAB_BACKEND says otherwise.
 beforeAll(async () => {

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import { CELL_KINDS } from '../models/cell.js';
-import { BENCH_DEFAULTS, benchGradflowOverhead, benchProbe, benchTrainStep, type BenchResult } from '../tasks/bench.js';
+import { BENCH_DEFAULTS, benchGradflowOverhead, benchProbe, benchTrainStep, type BenchResult } from '../commands/bench.js';
 import { inputError, nonNegativeInt, oneOf, positiveInt } from '../util/errors.js';
 import { threadCount } from './train.js';
 import { fmt, noteBackend, printJson, startBackend, table, withCommon } from './common.js';

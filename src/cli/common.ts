@@ -1,5 +1,5 @@
 import type { Argv } from 'yargs';
-import { BACKENDS, setBackend } from '../backend.js';
+import { BACKENDS, setBackend } from '../compute/backend.js';
 
 /** Options every results-producing command takes. */
 export function withCommon<T>(y: Argv<T>) {

@@ -1,5 +1,5 @@
 import type { Argv } from 'yargs';
-import { COMPARE_PRESETS, compareRun, parseCells, type CompareResult } from '../tasks/compare.js';
+import { COMPARE_PRESETS, compareRun, parseCells, type CompareResult } from '../commands/compare.js';
 import { positiveInt, usageError } from '../util/errors.js';
 import { fmt, noteBackend, printJson, startBackend, table } from './common.js';
 import { ProgressReporter } from './progress.js';

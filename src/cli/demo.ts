@@ -1,9 +1,9 @@
 import type { Argv } from 'yargs';
 import { OPTIMIZERS } from '../training/optim.js';
-import { activationsDemo, type ActivationsResult } from '../tasks/demos/activations.js';
-import { APPROX_DEFAULTS, approxDemo, type ApproxResult } from '../tasks/demos/approx.js';
-import { CHAIN_DEFAULTS, chainDemo, type ChainResult } from '../tasks/demos/chain.js';
-import { XOR_DEFAULTS, renderSurface, xorDemo, type XorResult } from '../tasks/demos/xor.js';
+import { activationsDemo, type ActivationsResult } from '../commands/demos/activations.js';
+import { APPROX_DEFAULTS, approxDemo, type ApproxResult } from '../commands/demos/approx.js';
+import { CHAIN_DEFAULTS, chainDemo, type ChainResult } from '../commands/demos/chain.js';
+import { XOR_DEFAULTS, renderSurface, xorDemo, type XorResult } from '../commands/demos/xor.js';
 import { finiteNumber, nonNegativeInt, oneOf, positiveInt, usageError } from '../util/errors.js';
 import { fmt, noteBackend, printJson, startBackend, table, withCommon } from './common.js';
 

@@ -1,5 +1,5 @@
 import type { Argv } from 'yargs';
-import { prepareOutDir } from '../training/rundir.js';
+import { prepareOutDir } from '../runlog/rundir.js';
 import { nonNegativeInt } from '../util/errors.js';
 import { printJson } from './common.js';
 

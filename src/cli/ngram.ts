@@ -2,7 +2,7 @@ import type { Argv } from 'yargs';
 import { EOS_MODES } from '../data/corpus.js';
 import { BOUNDARIES, MAX_ORDER, NGRAM_DEFAULTS } from '../data/ngram.js';
 import { TOKENIZER_NAMES } from '../data/tokenize.js';
-import { ngramRun } from '../tasks/ngram-run.js';
+import { ngramRun } from '../commands/ngram.js';
 import { finiteNumber, oneOf, positiveInt, usageError } from '../util/errors.js';
 import { fmt, printJson, table } from './common.js';
 

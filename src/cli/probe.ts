@@ -2,7 +2,7 @@ import type { Argv } from 'yargs';
 import { CELL_KINDS } from '../models/cell.js';
 import { INITS } from '../models/init.js';
 import { NONLINEARITIES } from '../models/activations.js';
-import { loadProbeSetup, probeRun } from '../tasks/probe-run.js';
+import { loadProbeSetup, probeRun } from '../commands/probe.js';
 import { finiteNumber, nonNegativeInt, oneOf, positiveInt } from '../util/errors.js';
 import { fmt, noteBackend, printJson, startBackend, table, withCommon } from './common.js';
 

@@ -1,5 +1,5 @@
 import type { Argv } from 'yargs';
-import { sampleRun } from '../tasks/sample.js';
+import { sampleRun } from '../commands/sample.js';
 import { finiteNumber, positiveInt, usageError } from '../util/errors.js';
 import { noteBackend, printJson, startBackend, withCommon } from './common.js';
 

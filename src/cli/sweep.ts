@@ -5,7 +5,7 @@ import type { Argv } from 'yargs';
 import { writeReport } from '../report/report.js';
 import { toCsv, type SweepResults } from '../report/sweep-table.js';
 import { TASK_NAMES } from '../tasks/registry.js';
-import { checkSweepDir, expandGrid, isFinished, parseShard, readSweepFile, runConfigs, shardRuns, writeSweepJson, type SweepRun } from '../tasks/sweep.js';
+import { checkSweepDir, expandGrid, isFinished, parseShard, readSweepFile, runConfigs, shardRuns, writeSweepJson, type SweepRun } from '../commands/sweep.js';
 import { CELL_KINDS } from '../models/cell.js';
 import { SeqlabError, oneOf, positiveInt, usageError } from '../util/errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/files.js';

@@ -5,7 +5,7 @@ import { NONLINEARITIES } from '../models/activations.js';
 import { OPTIMIZERS, SCHEDULES } from '../training/optim.js';
 import { TRAIN_DEFAULTS, type Progress } from '../training/trainer.js';
 import { MODEL_DEFAULTS } from '../models/model.js';
-import { resumeRun, trainRun } from '../tasks/train-run.js';
+import { resumeRun, trainRun } from '../commands/train.js';
 import { TASK_NAMES } from '../tasks/registry.js';
 import { finiteNumber, nonNegativeInt, oneOf, positiveInt, usageError } from '../util/errors.js';
 import { LM_DEFAULTS } from '../tasks/lm.js';

@@ -4,11 +4,11 @@ import { breakdownPlots, gradflowPlot, heatmapPlot, lossCurvePlot, lossGradPlot,
 import { PLOT_CONFIG } from '../report/render.js';
 import type { RunData } from '../report/rundata.js';
 import { parseLog, runFromLog } from '../report/runlog.js';
-import { checkpointModel } from '../tasks/checkpoint.js';
+import { checkpointModel } from '../training/checkpoint.js';
 import { loadLexicon, provideShippedLexicon } from '../tasks/agreement/lexicon.js';
 import { Vocabulary, type AgreementTask } from '../tasks/agreement/task.js';
 import { SeqlabError, usageError } from '../util/errors.js';
-import { LAB_BACKENDS, setLabBackend, type LabBackend } from './backend.js';
+import { LAB_BACKENDS, setLabBackend, type LabBackend } from '../compute/browser.js';
 import { EXAMPLE_SENTENCE, readSentence } from './inspect.js';
 import { LAB_DEFAULTS, LabSession, type CellRun, type LabSettings } from './session.js';
 import type { CellKind } from '../models/cell.js';

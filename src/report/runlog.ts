@@ -63,7 +63,7 @@ export function runFromLog(dir: string, label: string, config: Record<string, un
         const loss = num(r.loss);
         const metrics = (r.metrics ?? {}) as Record<string, number | null>;
         if (step === null || loss === null) break;
-        // the end-of-run test evaluation carries a `split` key (see tasks/train-run.ts)
+        // the end-of-run test evaluation carries a `split` key (see commands/train.ts)
         if ('split' in metrics) {
           const { split: _split, ...rest } = metrics;
           run.test = { step, loss, metrics: rest };

@@ -1,6 +1,6 @@
 import { Rng } from '../util/rng.js';
 import { positiveInt, usageError } from '../util/errors.js';
-import type { Batch, SequenceTask } from '../training/task.js';
+import type { Batch, SequenceTask } from './task.js';
 
 /**
  * The adding problem (Hochreiter & Schmidhuber 1997; the form of Le et al. 2015):

@@ -1,6 +1,6 @@
 import { Rng } from '../util/rng.js';
 import { positiveInt } from '../util/errors.js';
-import type { Batch, SequenceTask } from '../training/task.js';
+import type { Batch, SequenceTask } from './task.js';
 
 /**
  * The copy (memory) task of Arjovsky, Shah & Bengio (2016): ten symbols drawn from

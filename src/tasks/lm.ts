@@ -1,6 +1,6 @@
 import { CORPUS_DEFAULTS, buildVocabulary, describeCorpus, encodeCorpus, resolveCorpus, type CorpusOptions, type Splits } from '../data/corpus.js';
 import { Vocabulary } from '../data/vocab.js';
-import type { Batch, SequenceTask } from '../training/task.js';
+import type { Batch, SequenceTask } from './task.js';
 import { inputError, positiveInt } from '../util/errors.js';
 import type { Rng } from '../util/rng.js';
 

@@ -1,5 +1,5 @@
 import { usageError } from '../util/errors.js';
-import type { SequenceTask } from '../training/task.js';
+import type { SequenceTask } from './task.js';
 import { AddingTask } from './adding.js';
 import { CopyTask } from './copy.js';
 import { AgreementLMTask, AgreementTask, type AgreementConfig } from './agreement/task.js';

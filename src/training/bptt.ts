@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { RecurrentCellBase, type Cell, type State } from '../models/cell.js';
 import { RNNCell } from '../models/rnn.js';
-import { fusedCellBackward, fusedCellForward, fusedKernels, fusedSoftmaxXent } from '../fused-kernels.js';
+import { fusedCellBackward, fusedCellForward, fusedKernels, fusedSoftmaxXent } from '../compute/fused-kernels.js';
 import type { SequenceModel } from '../models/model.js';
 import { chunkInputs, headLossAndGrads, lossFromStates, type ChunkTensors } from './loss.js';
-import type { LossName, Readout } from './task.js';
+import type { LossName, Readout } from '../tasks/task.js';
 
 /**
  * Hand-written backpropagation through time, the fast path of the trainer.

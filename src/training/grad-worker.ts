@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { workerData } from 'node:worker_threads';
-import { setBackend } from '../backend.js';
+import { setBackend } from '../compute/backend.js';
 import { SequenceModel } from '../models/model.js';
 import { Rng } from '../util/rng.js';
 import { modelLossAndGrads } from './bptt.js';

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Cell, State } from '../models/cell.js';
 import { forwardSequence } from './bptt.js';
 import { RecurrentCellBase } from '../models/cell.js';
-import { fusedCellPullback, fusedKernels } from '../fused-kernels.js';
+import { fusedCellPullback, fusedKernels } from '../compute/fused-kernels.js';
 import { frobeniusNorm, logSlope, spectralNorm } from './linalg.js';
 import { AsyncNorms, normThreadAvailable } from './norms-async.js';
 

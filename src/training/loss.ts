@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { SequenceModel } from '../models/model.js';
 import type { State } from '../models/cell.js';
-import type { LossName, Readout } from './task.js';
-import { fusedKernels, fusedSoftmaxXent } from '../fused-kernels.js';
+import type { LossName, Readout } from '../tasks/task.js';
+import { fusedKernels, fusedSoftmaxXent } from '../compute/fused-kernels.js';
 
 /** One chunk of a batch as tensors: time steps [t0, t0 + T). */
 export interface ChunkTensors {

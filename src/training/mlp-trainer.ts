@@ -3,7 +3,7 @@ import { SeqlabError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { ArrayOptimizer, clipScale, globalNormArrays } from './optim-array.js';
 import { OPTIMIZER_DEFAULTS, PlateauTracker, SCHEDULE_DEFAULTS, stepDecayLr, type OptimizerConfig, type ScheduleConfig } from './optim.js';
-import type { RunDir } from './rundir.js';
+import type { RunDir } from '../runlog/rundir.js';
 import type { Progress } from './trainer.js';
 
 /**

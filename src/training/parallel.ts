@@ -7,7 +7,7 @@ import { GATES, type State } from '../models/cell.js';
 import type { ModelConfig, SequenceModel } from '../models/model.js';
 import { modelLossAndGrads, type ModelGrads } from './bptt.js';
 import { disposeChunk, type ChunkTensors } from './loss.js';
-import type { LossName, Readout } from './task.js';
+import type { LossName, Readout } from '../tasks/task.js';
 
 /**
  * Data-parallel gradients on both cores. tfjs's wasm backend runs on one thread in

@@ -20,8 +20,8 @@ import {
   type OptimizerState,
   type ScheduleConfig,
 } from './optim.js';
-import type { RunDir } from './rundir.js';
-import type { Batch, SequenceTask } from './task.js';
+import type { RunDir } from '../runlog/rundir.js';
+import type { Batch, SequenceTask } from '../tasks/task.js';
 
 /**
  * The one BPTT trainer. Each optimizer step: lr (schedule) → forward over a chunk

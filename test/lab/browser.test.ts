@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setBackend } from '../../src/backend.js';
+import { setBackend } from '../../src/compute/backend.js';
 import { LAB_DEFAULTS, labRunSpec, type LabSettings } from '../../src/lab/session.js';
 import { readRun, type RunData } from '../../src/report/rundata.js';
-import { trainRun } from '../../src/tasks/train-run.js';
+import { trainRun } from '../../src/commands/train.js';
 import { BIN, ROOT } from '../cli/run.js';
 
 /**

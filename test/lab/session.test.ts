@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LAB_DEFAULTS, LabSession, checkSettings, labRunSpec, type LabSettings } from '../../src/lab/session.js';
 import { readRun } from '../../src/report/rundata.js';
-import { trainRun } from '../../src/tasks/train-run.js';
+import { trainRun } from '../../src/commands/train.js';
 import { SeqlabError } from '../../src/util/errors.js';
 
 // The lab's training in Node (no browser): the same numbers as trainRun, Pause and Stop.

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 
 /**
  * Small run directories written by hand in the format the trainer logs
- * (src/training/rundir.ts), so the report tests need no training. The numbers
+ * (src/runlog/rundir.ts), so the report tests need no training. The numbers
  * are made up but shaped like real ones: norms that decay geometrically with the gap.
  */
 export interface FixtureRun {

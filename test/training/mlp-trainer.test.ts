@@ -7,7 +7,7 @@ import { MLP_DEFAULTS, Mlp, type MlpConfig } from '../../src/models/mlp.js';
 import { MLP_TRAIN_DEFAULTS, arrayExamples, evaluateMlp, probeDeltaNorms, trainMlp, type MlpTrainConfig } from '../../src/training/mlp-trainer.js';
 import { ArrayOptimizer, clipScale, globalNormArrays } from '../../src/training/optim-array.js';
 import { OPTIMIZERS, OPTIMIZER_DEFAULTS, Optimizer, clipByGlobalNorm } from '../../src/training/optim.js';
-import { RunDir } from '../../src/training/rundir.js';
+import { RunDir } from '../../src/runlog/rundir.js';
 import { SeqlabError } from '../../src/util/errors.js';
 import { Rng } from '../../src/util/rng.js';
 

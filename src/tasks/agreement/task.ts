@@ -1,7 +1,7 @@
 import { Rng } from '../../util/rng.js';
 import { nonNegativeInt, positiveInt, usageError } from '../../util/errors.js';
 import { stripUndefined } from '../../util/objects.js';
-import type { Batch, SequenceTask } from '../../training/task.js';
+import type { Batch, SequenceTask } from '../task.js';
 import { lexiconWords, loadLexicon, type Lexicon } from './lexicon.js';
 import { makeSplit, resolveConstructions, type AgreementExample, type Construction } from './generator.js';
 

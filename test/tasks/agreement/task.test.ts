@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Rng } from '../../../src/util/rng.js';
 import { MODEL_DEFAULTS, SequenceModel } from '../../../src/models/model.js';
 import { TRAIN_DEFAULTS, evaluate, train } from '../../../src/training/trainer.js';
-import type { Batch } from '../../../src/training/task.js';
+import type { Batch } from '../../../src/tasks/task.js';
 import { createTask } from '../../../src/tasks/registry.js';
 import { parseLexicon } from '../../../src/tasks/agreement/lexicon.js';
 import { CONSTRUCTION_PRESETS, generateExample, type AgreementExample } from '../../../src/tasks/agreement/generator.js';

@@ -1,15 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { setSimdKernels, simdKernels } from '../src/simd/simd.js';
-import type { WasmBackendLike } from '../src/wasm-kernels.js';
+import { setSimdKernels, simdKernels } from '../../src/compute/simd/simd.js';
+import type { WasmBackendLike } from '../../src/compute/wasm-kernels.js';
 
 // The SIMD module's own checks: its transcendental functions against float64 Math,
 // and the committed bytes against what kernels.wat assembles to. The kernels built on
 // them are held to the composite tfjs ops in test/fused-kernels.test.ts.
 
 describe.runIf(process.env.SEQLAB_BACKEND === undefined || process.env.SEQLAB_BACKEND === 'wasm')('SIMD kernels', () => {
-  it('src/simd/kernels-wasm.ts is what src/simd/kernels.wat assembles to', () => {
+  it('src/compute/simd/kernels-wasm.ts is what src/compute/simd/kernels.wat assembles to', () => {
     expect(() => execFileSync(process.execPath, ['scripts/build-simd.mjs', '--check'], { stdio: 'pipe' })).not.toThrow();
   });
 

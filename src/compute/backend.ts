@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { createRequire } from 'node:module';
-import { oneOf, usageError } from './util/errors.js';
+import { oneOf, usageError } from '../util/errors.js';
 import { registerWasmKernels } from './wasm-kernels.js';
 import { registerFusedKernels } from './fused-kernels.js';
 

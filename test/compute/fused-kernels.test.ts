@@ -1,20 +1,20 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CELL_DEFAULTS, CELL_KINDS } from '../src/models/cell.js';
-import { SequenceModel } from '../src/models/model.js';
-import { fusedKernels, setFusedKernels } from '../src/fused-kernels.js';
-import { modelLossAndGrads, type ModelGrads } from '../src/training/bptt.js';
-import type { ChunkTensors } from '../src/training/loss.js';
-import { relErr } from './numeric.js';
-import { Rng } from '../src/util/rng.js';
-import { setSimdKernels, simdKernels } from '../src/simd/simd.js';
-import { randomCell } from '../src/models/model.js';
-import { jacobianNorms, type JacobianMode } from '../src/training/gradflow.js';
+import { CELL_DEFAULTS, CELL_KINDS } from '../../src/models/cell.js';
+import { SequenceModel } from '../../src/models/model.js';
+import { fusedKernels, setFusedKernels } from '../../src/compute/fused-kernels.js';
+import { modelLossAndGrads, type ModelGrads } from '../../src/training/bptt.js';
+import type { ChunkTensors } from '../../src/training/loss.js';
+import { relErr } from '../numeric.js';
+import { Rng } from '../../src/util/rng.js';
+import { setSimdKernels, simdKernels } from '../../src/compute/simd/simd.js';
+import { randomCell } from '../../src/models/model.js';
+import { jacobianNorms, type JacobianMode } from '../../src/training/gradflow.js';
 
 // The fused wasm kernels (one per recurrent step forward and backward, one for the
 // softmax cross-entropy) against the composite tfjs ops they replace: same loss,
 // gradients, final state and ∂L/∂h_k to float32 tolerance. Widths that are multiples
-// of 4 run the SIMD kernels (src/simd/kernels.wat), the others the JS loops: both here.
+// of 4 run the SIMD kernels (src/compute/simd/kernels.wat), the others the JS loops: both here.
 
 afterEach(() => {
   setFusedKernels(true);

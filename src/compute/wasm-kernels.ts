@@ -111,7 +111,7 @@ export function registerWasmKernels(): void {
     if (args.attrs.batchDims !== 0 || x.dtype === 'string' || indices.dtype !== 'int32') return (stockGather as tf.KernelConfig).kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]);
     return gatherInto(args.backend, x, indices, axis);
   }) as unknown as tf.KernelFunc);
-  // 2-D transposes with both sides multiples of 4 go to the SIMD kernel (src/simd/kernels.wat):
+  // 2-D transposes with both sides multiples of 4 go to the SIMD kernel (src/compute/simd/kernels.wat):
   // the read-out's backward transposes ∂L/∂outputs [N, V] every step, 2 ns a float with the stock kernel
   const stockTranspose = tf.getKernel('Transpose', 'wasm');
   replace('Transpose', ((args: { inputs: { x: TensorInfo }; attrs: { perm: number[] }; backend: WasmBackendLike }) => {

@@ -1,13 +1,13 @@
 import { join } from 'node:path';
 import { CELL_KINDS, type CellKind } from '../models/cell.js';
 import { MODEL_DEFAULTS, countParams, type ModelConfig } from '../models/model.js';
-import { prepareOutDir } from '../training/rundir.js';
+import { prepareOutDir } from '../runlog/rundir.js';
 import type { Progress, TrainConfig, TrainResult } from '../training/trainer.js';
 import { TRAIN_DEFAULTS } from '../training/trainer.js';
 import { usageError } from '../util/errors.js';
 import { writeJsonAtomic } from '../util/files.js';
-import { createTask, type TaskOptions } from './registry.js';
-import { trainRun } from './train-run.js';
+import { createTask, type TaskOptions } from '../tasks/registry.js';
+import { trainRun } from './train.js';
 
 /**
  * `seqlab compare`: the same task, data, seed and schedule for several cells (and

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { resumeRun, trainRun, type TrainRunOptions } from '../../src/tasks/train-run.js';
+import { resumeRun, trainRun, type TrainRunOptions } from '../../src/commands/train.js';
 
 // An interrupted run continued with resumeRun ends with the same metrics.json, byte for
 // byte, as the same run left alone: weights, optimizer slots, data stream, carried

@@ -3,7 +3,7 @@ import { createTokenizer, TOKENIZER_NAMES, type TokenizerName } from '../data/to
 import { EOS, UNK } from '../data/vocab.js';
 import { usageError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
-import { loadCheckpoint } from './checkpoint.js';
+import { loadCheckpoint } from '../training/checkpoint.js';
 
 /**
  * `seqlab sample`: generate text from a language-model checkpoint. The prompt is

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { buildVocabulary, readPtbDir } from '../../src/data/corpus.js';
-import { ngramRun } from '../../src/tasks/ngram-run.js';
+import { ngramRun } from '../../src/commands/ngram.js';
 import { EXIT_CODES, SeqlabError } from '../../src/util/errors.js';
 
 // The `ngram` command end to end on a tiny Penn-Treebank-style directory, in process.

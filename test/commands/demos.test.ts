@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { ACTIVATIONS64, MLP_ACTIVATIONS, erf } from '../../src/models/activations64.js';
-import { activationsDemo } from '../../src/tasks/demos/activations.js';
-import { approxDemo } from '../../src/tasks/demos/approx.js';
-import { chainAutograd, chainBiasGradients, chainDemo, chainForward } from '../../src/tasks/demos/chain.js';
-import { xorDemo } from '../../src/tasks/demos/xor.js';
+import { activationsDemo } from '../../src/commands/demos/activations.js';
+import { approxDemo } from '../../src/commands/demos/approx.js';
+import { chainAutograd, chainBiasGradients, chainDemo, chainForward } from '../../src/commands/demos/chain.js';
+import { xorDemo } from '../../src/commands/demos/xor.js';
 
-// The seeds' small demos (src/tasks/demos).
+// The seeds' small demos (src/commands/demos).
 
 const relErr = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-30);
 

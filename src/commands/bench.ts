@@ -9,7 +9,7 @@ import { Optimizer, OPTIMIZER_DEFAULTS, clipByGlobalNorm, globalNorm } from '../
 import { GradWorkers, resolveThreads } from '../training/parallel.js';
 import { Rng } from '../util/rng.js';
 import { TRAIN_DEFAULTS } from '../training/trainer.js';
-import { trainRun } from './train-run.js';
+import { trainRun } from './train.js';
 import { randomCell } from '../models/model.js';
 
 /**

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadMnist } from '../../src/data/mnist.js';
-import { mnistRun } from '../../src/tasks/mnist.js';
+import { mnistRun } from '../../src/commands/mnist.js';
 
-// The MNIST experiments (src/tasks/mnist.ts) on the real data, cut down to seconds.
+// The MNIST experiments (src/commands/mnist.ts) on the real data, cut down to seconds.
 
 const data = loadMnist();
 const tmp = mkdtempSync(join(tmpdir(), 'seqlab-mnist-'));

@@ -1,16 +1,16 @@
 import { SequenceModel, MODEL_DEFAULTS, type ModelConfig } from '../models/model.js';
-import { RunDir } from '../training/rundir.js';
+import { RunDir } from '../runlog/rundir.js';
 import { resolveThreads } from '../training/parallel.js';
 import type { JacobianMode } from '../training/gradflow.js';
 import { TRAIN_DEFAULTS, evaluate, probeGradientFlow, train, type Progress, type ResumeState, type TrainConfig, type TrainResult } from '../training/trainer.js';
-import type { SequenceTask } from '../training/task.js';
+import type { SequenceTask } from '../tasks/task.js';
 import { readJsonFile, writeJsonAtomic } from '../util/files.js';
 import { join } from 'node:path';
-import { loadCheckpoint } from './checkpoint.js';
+import { loadCheckpoint } from '../training/checkpoint.js';
 import { SeqlabError, inputError, usageError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { stripUndefined } from '../util/objects.js';
-import { createTask, type TaskOptions } from './registry.js';
+import { createTask, type TaskOptions } from '../tasks/registry.js';
 
 export interface TrainRunOptions {
   task: string;

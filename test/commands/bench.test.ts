@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { benchGradflowOverhead, benchProbe, benchTrainStep } from '../../src/tasks/bench.js';
+import { benchGradflowOverhead, benchProbe, benchTrainStep } from '../../src/commands/bench.js';
 
 describe('bench', () => {
   it('times the LM training step and reports memory across the timed steps (no tensors left behind)', async () => {

@@ -11,7 +11,7 @@ import { simdKernels } from './simd/simd.js';
  *
  * Values are computed in float64 and stored as float32. Where the row widths are
  * multiples of 4 the forward, backward and softmax kernels run the f32x4 versions of
- * src/simd/kernels.wat instead (float32 throughout; the tests hold both to the
+ * src/compute/simd/kernels.wat instead (float32 throughout; the tests hold both to the
  * composite ops).
  *
  *   SeqlabCellForward  (kind, t): step t of a layer from its projected inputs xw [T·B, G·H]

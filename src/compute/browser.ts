@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { registerFusedKernels } from '../fused-kernels.js';
-import { registerWasmKernels } from '../wasm-kernels.js';
-import { prepareSimdKernels } from '../simd/simd.js';
+import { registerFusedKernels } from './fused-kernels.js';
+import { registerWasmKernels } from './wasm-kernels.js';
+import { prepareSimdKernels } from './simd/simd.js';
 
 export const LAB_BACKENDS = ['auto', 'webgl', 'wasm', 'cpu'] as const;
 export type LabBackend = (typeof LAB_BACKENDS)[number];

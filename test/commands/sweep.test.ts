@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkSpec, expandGrid, parseShard, readSweepFile, shardRuns } from '../../src/tasks/sweep.js';
+import { checkSpec, expandGrid, parseShard, readSweepFile, shardRuns } from '../../src/commands/sweep.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'seqlab-sweep-unit-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

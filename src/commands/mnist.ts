@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { loadMnist, type MnistData, type Split } from '../data/mnist.js';
 import { MLP_DEFAULTS, Mlp, validateMlpConfig, type MlpConfig } from '../models/mlp.js';
 import { MLP_TRAIN_DEFAULTS, evaluateMlp, firstExamples, probeDeltas, trainMlp, type Examples, type MlpEval, type MlpTrainConfig, type MlpTrainResult } from '../training/mlp-trainer.js';
-import { RunDir, prepareOutDir } from '../training/rundir.js';
+import { RunDir, prepareOutDir } from '../runlog/rundir.js';
 import type { Progress } from '../training/trainer.js';
 import { SeqlabError, usageError } from '../util/errors.js';
 import { writeJsonAtomic } from '../util/files.js';
