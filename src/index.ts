@@ -7,13 +7,37 @@ export { RNNCell } from './models/rnn.js';
 export { LSTMCell } from './models/lstm.js';
 export { GRUCell } from './models/gru.js';
 export { ACTIVATIONS, NONLINEARITIES, type Nonlinearity } from './models/activations.js';
-export { INITS, INIT_DEFAULTS, initRecurrentLayer, randomOrthogonal, type InitName, type InitOptions } from './models/init.js';
-export { SequenceModel, MODEL_DEFAULTS, createCell, randomCell, countParams, type ModelConfig, type StateDict } from './models/model.js';
+export {
+  INITS,
+  INIT_DEFAULTS,
+  initRecurrentLayer,
+  randomOrthogonal,
+  type InitName,
+  type InitOptions,
+} from './models/init.js';
+export {
+  SequenceModel,
+  MODEL_DEFAULTS,
+  createCell,
+  randomCell,
+  countParams,
+  type ModelConfig,
+  type StateDict,
+} from './models/model.js';
 export { parseRecurrentWeights, type RecurrentWeights } from './models/statedict.js';
 export * from './training/gradflow.js';
 export { forwardSequence, backwardSequence, modelLossAndGrads } from './training/bptt.js';
 export * from './training/optim.js';
-export { train, evaluate, probeGradientFlow, writeCheckpoint, TRAIN_DEFAULTS, type TrainConfig, type TrainResult, type Progress } from './training/trainer.js';
+export {
+  train,
+  evaluate,
+  probeGradientFlow,
+  writeCheckpoint,
+  TRAIN_DEFAULTS,
+  type TrainConfig,
+  type TrainResult,
+  type Progress,
+} from './training/trainer.js';
 export { RunDir, type LogRecord } from './runlog/rundir.js';
 export type { Batch, SequenceTask, Readout, LossName } from './tasks/task.js';
 export { AddingTask, ADDING_DEFAULTS, ADDING_BASELINE_MSE } from './tasks/adding.js';
@@ -21,31 +45,171 @@ export { CopyTask, COPY_DEFAULTS } from './tasks/copy.js';
 export { createTask, TASK_NAMES } from './tasks/registry.js';
 export { trainRun, type TrainRunOptions } from './commands/train.js';
 export { probeRun, type ProbeRunOptions } from './commands/probe.js';
-export { compareRun, parseCells, COMPARE_PRESETS, type CompareOptions, type CompareResult } from './commands/compare.js';
-export { createTokenizer, describeTokenizer, isSpecialToken, TOKENIZER_NAMES, TOKENIZER_DEFAULTS, type Tokenizer, type TokenizerName, type TokenizerOptions, type TokenizerSpec } from './data/tokenize.js';
-export { Vocabulary, UNK, EOS, UNK_ID, EOS_ID, VOCAB_DEFAULTS, type VocabOptions, type VocabularyJSON } from './data/vocab.js';
 export {
-  resolveCorpus, readBrown, readBrownTagged, brownTaggedSplits, brownDir, readTextCorpus, readPtbDir, readTextFile, splitByWords, positionSplitSizes,
-  buildVocabulary, encodeCorpus, corpusStats, describeCorpus, SPLITS, EOS_MODES, CORPUS_DEFAULTS, BENGIO_BROWN_SPLIT,
-  type Corpus, type CorpusKind, type CorpusOptions, type BrownOptions, type TaggedSentence, type EosMode, type SplitName, type Splits, type SplitStats,
+  compareRun,
+  parseCells,
+  COMPARE_PRESETS,
+  type CompareOptions,
+  type CompareResult,
+} from './commands/compare.js';
+export {
+  createTokenizer,
+  describeTokenizer,
+  isSpecialToken,
+  TOKENIZER_NAMES,
+  TOKENIZER_DEFAULTS,
+  type Tokenizer,
+  type TokenizerName,
+  type TokenizerOptions,
+  type TokenizerSpec,
+} from './data/tokenize.js';
+export {
+  Vocabulary,
+  UNK,
+  EOS,
+  UNK_ID,
+  EOS_ID,
+  VOCAB_DEFAULTS,
+  type VocabOptions,
+  type VocabularyJSON,
+} from './data/vocab.js';
+export {
+  resolveCorpus,
+  readBrown,
+  readBrownTagged,
+  brownTaggedSplits,
+  brownDir,
+  readTextCorpus,
+  readPtbDir,
+  readTextFile,
+  splitByWords,
+  positionSplitSizes,
+  buildVocabulary,
+  encodeCorpus,
+  corpusStats,
+  describeCorpus,
+  SPLITS,
+  EOS_MODES,
+  CORPUS_DEFAULTS,
+  BENGIO_BROWN_SPLIT,
+  type Corpus,
+  type CorpusKind,
+  type CorpusOptions,
+  type BrownOptions,
+  type TaggedSentence,
+  type EosMode,
+  type SplitName,
+  type Splits,
+  type SplitStats,
 } from './data/corpus.js';
-export { KneserNeyModel, UniformLM, evaluateTokenLM, estimateDiscounts, NGRAM_DEFAULTS, BOUNDARIES, MAX_ORDER, type Boundary, type Discounts, type NgramOptions, type TokenLM, type Evaluation } from './data/ngram.js';
-export { ngramRun, loadVocabulary, NGRAM_RUN_DEFAULTS, type NgramRunOptions, type NgramRunResult } from './commands/ngram.js';
-export { loadMnist, readIdx, parseIdx, mnistDataDir, MNIST_FILES, type MnistData, type MnistOptions, type IdxArray } from './data/mnist.js';
-export { ACTIVATIONS64, MLP_ACTIVATIONS, DEFAULT_SLOPE, erf, normalCdf, type MlpActivation, type ScalarActivation } from './models/activations64.js';
+export {
+  KneserNeyModel,
+  UniformLM,
+  evaluateTokenLM,
+  estimateDiscounts,
+  NGRAM_DEFAULTS,
+  BOUNDARIES,
+  MAX_ORDER,
+  type Boundary,
+  type Discounts,
+  type NgramOptions,
+  type TokenLM,
+  type Evaluation,
+} from './data/ngram.js';
+export {
+  ngramRun,
+  loadVocabulary,
+  NGRAM_RUN_DEFAULTS,
+  type NgramRunOptions,
+  type NgramRunResult,
+} from './commands/ngram.js';
+export {
+  loadMnist,
+  readIdx,
+  parseIdx,
+  mnistDataDir,
+  MNIST_FILES,
+  type MnistData,
+  type MnistOptions,
+  type IdxArray,
+} from './data/mnist.js';
+export {
+  ACTIVATIONS64,
+  MLP_ACTIVATIONS,
+  DEFAULT_SLOPE,
+  erf,
+  normalCdf,
+  type MlpActivation,
+  type ScalarActivation,
+} from './models/activations64.js';
 export { MLP_INITS, initDenseLayer, type MlpInitName } from './models/init.js';
-export { Mlp, MLP_DEFAULTS, MLP_COSTS, MLP_OUTPUTS, parseLayers, validateMlpConfig, type MlpConfig, type MlpCost, type MlpOutput, type MlpParams } from './models/mlp.js';
+export {
+  Mlp,
+  MLP_DEFAULTS,
+  MLP_COSTS,
+  MLP_OUTPUTS,
+  parseLayers,
+  validateMlpConfig,
+  type MlpConfig,
+  type MlpCost,
+  type MlpOutput,
+  type MlpParams,
+} from './models/mlp.js';
 export { ArrayOptimizer, globalNormArrays, clipScale } from './training/optim-array.js';
-export { trainMlp, evaluateMlp, probeDeltaNorms, arrayExamples, MLP_TRAIN_DEFAULTS, type Examples, type MlpTrainConfig, type MlpTrainResult } from './training/mlp-trainer.js';
-export { mnistRun, mnistExamples, MNIST_EXPERIMENTS, MNIST_PRESETS, REMEDIES, type MnistRunOptions, type MnistResult, type MnistRow } from './commands/mnist.js';
+export {
+  trainMlp,
+  evaluateMlp,
+  probeDeltaNorms,
+  arrayExamples,
+  MLP_TRAIN_DEFAULTS,
+  type Examples,
+  type MlpTrainConfig,
+  type MlpTrainResult,
+} from './training/mlp-trainer.js';
+export {
+  mnistRun,
+  mnistExamples,
+  MNIST_EXPERIMENTS,
+  MNIST_PRESETS,
+  REMEDIES,
+  type MnistRunOptions,
+  type MnistResult,
+  type MnistRow,
+} from './commands/mnist.js';
 export { chainDemo, type ChainResult } from './commands/demos/chain.js';
 export { xorDemo, type XorResult } from './commands/demos/xor.js';
 export { activationsDemo, type ActivationsResult } from './commands/demos/activations.js';
 export { approxDemo, type ApproxResult } from './commands/demos/approx.js';
-export { writeReport, buildPlots, terminalSummary, REPORT_DEFAULTS, type ReportOptions, type ReportResult } from './report/report.js';
+export {
+  writeReport,
+  buildPlots,
+  terminalSummary,
+  REPORT_DEFAULTS,
+  type ReportOptions,
+  type ReportResult,
+} from './report/report.js';
 export { readSource, readRun, type ReportSource, type RunData } from './report/rundata.js';
 export { sweepResults, toCsv, type SweepResults } from './report/sweep-table.js';
 export { specToSvg, svgToPng } from './report/render.js';
-export { readSweepFile, expandGrid, parseShard, shardRuns, runConfigs, type SweepSpec, type SweepRun, type Shard } from './commands/sweep.js';
-export { LabSession, LAB_DEFAULTS, LAB_TASKS, checkSettings, labRunSpec, type LabSettings, type LabRunSpec, type CellRun, type WhyStats } from './lab/session.js';
+export {
+  readSweepFile,
+  expandGrid,
+  parseShard,
+  shardRuns,
+  runConfigs,
+  type SweepSpec,
+  type SweepRun,
+  type Shard,
+} from './commands/sweep.js';
+export {
+  LabSession,
+  LAB_DEFAULTS,
+  LAB_TASKS,
+  checkSettings,
+  labRunSpec,
+  type LabSettings,
+  type LabRunSpec,
+  type CellRun,
+  type WhyStats,
+} from './lab/session.js';
 export { buildLabSite, writeLabSite, serveLabSite, type LabSite } from './lab/site.js';

@@ -34,8 +34,19 @@ describe('README commands', () => {
   for (const command of commands) {
     it(command, () => {
       const args = words(command.replace(/^npx seqlab /, ''));
-      const short = ['train', 'compare'].includes(args[0]) ? ['--steps', '4', '--eval-every', '2', '--eval-size', '16'] : [];
-      const r = spawnSync(process.execPath, [join(root, 'bin', 'seqlab.js'), ...args, ...short, ...(['ngram', 'report', 'lab'].includes(args[0]) ? [] : ['--backend', 'wasm'])], { cwd, encoding: 'utf8', timeout: 300_000 });
+      const short = ['train', 'compare'].includes(args[0])
+        ? ['--steps', '4', '--eval-every', '2', '--eval-size', '16']
+        : [];
+      const r = spawnSync(
+        process.execPath,
+        [
+          join(root, 'bin', 'seqlab.js'),
+          ...args,
+          ...short,
+          ...(['ngram', 'report', 'lab'].includes(args[0]) ? [] : ['--backend', 'wasm']),
+        ],
+        { cwd, encoding: 'utf8', timeout: 300_000 },
+      );
       expect(r.stderr).not.toMatch(/^\s+at /m);
       expect(r.status, r.stderr).toBe(0);
       if (args.includes('--json')) expect(() => JSON.parse(r.stdout)).not.toThrow();

@@ -2,7 +2,13 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import { CELL_KINDS } from '../models/cell.js';
-import { BENCH_DEFAULTS, benchGradflowOverhead, benchProbe, benchTrainStep, type BenchResult } from '../commands/bench.js';
+import {
+  BENCH_DEFAULTS,
+  benchGradflowOverhead,
+  benchProbe,
+  benchTrainStep,
+  type BenchResult,
+} from '../commands/bench.js';
 import { inputError, nonNegativeInt, oneOf, positiveInt } from '../util/errors.js';
 import { threadCount } from './train.js';
 import { fmt, noteBackend, printJson, startBackend, table, withCommon } from './common.js';
@@ -17,12 +23,33 @@ export function benchOptions<T>(y: Argv<T>) {
     .option('steps', { type: 'number', default: BENCH_DEFAULTS.steps, describe: 'timed steps' })
     .option('warmup', { type: 'number', default: BENCH_DEFAULTS.warmup, describe: 'untimed steps first' })
     .option('probe', { type: 'boolean', default: true, describe: 'also time the probe (T = 1000, H = 128, all k)' })
-    .option('gradflow', { type: 'boolean', default: false, describe: 'also measure the gradient-flow logging overhead in training (adding task, H 64, T 50, 300 steps, probes every 250 vs off; ~1 min)' })
-    .option('torch', { type: 'string', default: process.env.SEQLAB_TORCH_BENCH, describe: 'PyTorch reference script to run beside (env SEQLAB_TORCH_BENCH)' })
-    .option('python', { type: 'string', default: process.env.SEQLAB_PYTHON ?? 'python3', describe: 'Python interpreter for --torch' })
-    .option('threads', { type: 'string', default: String(BENCH_DEFAULTS.threads), describe: 'seqlab threads per gradient: 1, 2 or auto (as train --threads)' })
+    .option('gradflow', {
+      type: 'boolean',
+      default: false,
+      describe:
+        'also measure the gradient-flow logging overhead in training (adding task, H 64, T 50, 300 steps, probes every 250 vs off; ~1 min)',
+    })
+    .option('torch', {
+      type: 'string',
+      default: process.env.SEQLAB_TORCH_BENCH,
+      describe: 'PyTorch reference script to run beside (env SEQLAB_TORCH_BENCH)',
+    })
+    .option('python', {
+      type: 'string',
+      default: process.env.SEQLAB_PYTHON ?? 'python3',
+      describe: 'Python interpreter for --torch',
+    })
+    .option('threads', {
+      type: 'string',
+      default: String(BENCH_DEFAULTS.threads),
+      describe: 'seqlab threads per gradient: 1, 2 or auto (as train --threads)',
+    })
     .option('torch-threads', { type: 'string', default: '1,2', describe: 'PyTorch thread counts to run' })
-    .option('tfjs-layers', { type: 'string', default: process.env.SEQLAB_TFJS_LAYERS_BENCH, describe: 'tf.layers reference script to run beside (env SEQLAB_TFJS_LAYERS_BENCH)' });
+    .option('tfjs-layers', {
+      type: 'string',
+      default: process.env.SEQLAB_TFJS_LAYERS_BENCH,
+      describe: 'tf.layers reference script to run beside (env SEQLAB_TFJS_LAYERS_BENCH)',
+    });
 }
 
 type BenchArgs = Awaited<ReturnType<typeof benchOptions>['argv']>;
@@ -30,7 +57,8 @@ type BenchArgs = Awaited<ReturnType<typeof benchOptions>['argv']>;
 /** Run a peer's benchmark script (one JSON line on stdout); null with a reason if it cannot run. */
 function runPeer(command: string, args: string[]): { result: Record<string, unknown> | null; error?: string } {
   const r = spawnSync(command, args, { encoding: 'utf8', timeout: 600_000 });
-  if (r.status !== 0) return { result: null, error: (r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').at(-1) };
+  if (r.status !== 0)
+    return { result: null, error: (r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').at(-1) };
   try {
     return { result: JSON.parse(r.stdout.trim().split('\n').at(-1) as string) };
   } catch {
@@ -51,7 +79,9 @@ export async function benchCommand(argv: BenchArgs): Promise<void> {
     seed: Number(a.seed),
     threads: threadCount(a.threads),
   };
-  const threads = String(a['torch-threads']).split(',').map((t) => positiveInt('--torch-threads', t));
+  const threads = String(a['torch-threads'])
+    .split(',')
+    .map((t) => positiveInt('--torch-threads', t));
   for (const key of ['torch', 'tfjs-layers'] as const) {
     if (a[key] && !existsSync(String(a[key]))) throw inputError(`--${key} script not found: ${a[key]}`);
   }
@@ -60,7 +90,20 @@ export async function benchCommand(argv: BenchArgs): Promise<void> {
   const say = (s: string) => !a.quiet && process.stderr.write(`${s}\n`);
   const rows: Record<string, unknown>[] = [];
   const peers: Record<string, unknown>[] = [];
-  const shape = ['--cell', cfg.cell, '--hidden', String(cfg.hidden), '--vocab', String(cfg.vocab), '--batch', String(cfg.batch), '--length', String(cfg.bptt), '--steps', String(cfg.steps)];
+  const shape = [
+    '--cell',
+    cfg.cell,
+    '--hidden',
+    String(cfg.hidden),
+    '--vocab',
+    String(cfg.vocab),
+    '--batch',
+    String(cfg.batch),
+    '--length',
+    String(cfg.bptt),
+    '--steps',
+    String(cfg.steps),
+  ];
   // interleave: seqlab, then each peer, so machine load hits all alike
   say(`bench: seqlab ${cfg.cell} H${cfg.hidden} V${cfg.vocab} B${cfg.batch} T${cfg.bptt} (threads ${cfg.threads})`);
   const ours: BenchResult = await benchTrainStep(cfg);
@@ -98,14 +141,20 @@ export async function benchCommand(argv: BenchArgs): Promise<void> {
           String(r.impl),
           r.msPerBatch === undefined ? `error: ${r.error}` : fmt(r.msPerBatch as number),
           r.tokensPerSec === undefined ? '-' : String(r.tokensPerSec),
-          r === all[0] ? '1' : typeof r.tokensPerSec === 'number' ? fmt(ours.tokensPerSec / (r.tokensPerSec as number), 3) : '-',
+          r === all[0]
+            ? '1'
+            : typeof r.tokensPerSec === 'number'
+              ? fmt(ours.tokensPerSec / (r.tokensPerSec as number), 3)
+              : '-',
         ]),
       ),
       `memory over ${cfg.steps} steps: RSS ${ours.memory.rssMiB[0]} → ${ours.memory.rssMiB.at(-1)} MiB (peak ${ours.memory.peakRssMiB} MiB), live tensors ${ours.memory.tensors[0]} → ${ours.memory.tensors.at(-1)}`,
       gradflow
         ? `gradient-flow logging every ${gradflow.gradflowEvery} steps (adding, ${gradflow.cell} H${gradflow.hidden} T${gradflow.seqLen}, ${gradflow.steps} steps): ${(gradflow.withProbesMs / 1000).toFixed(1)} s vs ${(gradflow.withoutProbesMs / 1000).toFixed(1)} s without (${gradflow.overheadPercent >= 0 ? '+' : ''}${gradflow.overheadPercent} %; probes' own share ${gradflow.probeSharePercent} %)`
         : '',
-      probe ? `probe: ${probe.cell} H${probe.hidden} T${probe.T}, all k, spectral + Frobenius: ${(probe.ms / 1000).toFixed(2)} s (the first probe in the process: ${(probe.firstMs / 1000).toFixed(2)} s)` : '',
+      probe
+        ? `probe: ${probe.cell} H${probe.hidden} T${probe.T}, all k, spectral + Frobenius: ${(probe.ms / 1000).toFixed(2)} s (the first probe in the process: ${(probe.firstMs / 1000).toFixed(2)} s)`
+        : '',
     ]
       .filter(Boolean)
       .join('\n') + '\n',

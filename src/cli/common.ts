@@ -4,8 +4,17 @@ import { BACKENDS, setBackend } from '../compute/backend.js';
 /** Options every results-producing command takes. */
 export function withCommon<T>(y: Argv<T>) {
   return y
-    .option('backend', { type: 'string', choices: BACKENDS, default: process.env.SEQLAB_BACKEND ?? 'auto', describe: 'tfjs backend (auto: tensorflow → wasm → cpu); env SEQLAB_BACKEND' })
-    .option('json', { type: 'boolean', default: false, describe: 'print one JSON document on stdout (progress stays on stderr)' })
+    .option('backend', {
+      type: 'string',
+      choices: BACKENDS,
+      default: process.env.SEQLAB_BACKEND ?? 'auto',
+      describe: 'tfjs backend (auto: tensorflow → wasm → cpu); env SEQLAB_BACKEND',
+    })
+    .option('json', {
+      type: 'boolean',
+      default: false,
+      describe: 'print one JSON document on stdout (progress stays on stderr)',
+    })
     .option('seed', { type: 'number', default: 1, describe: 'seed for weights, data order and inputs' })
     .option('quiet', { type: 'boolean', default: false, describe: 'no progress on stderr' });
 }

@@ -10,8 +10,15 @@ export function compareOptions<T>(y: Argv<T>) {
   // no yargs defaults for the training options: the task's compare preset fills what the user left out
   return declareTrainOptions(y, false)
     .option('cells', { type: 'string', default: 'rnn,lstm,gru', describe: 'cells to compare, comma-separated' })
-    .option('match-params', { type: 'boolean', default: false, describe: 'give every cell the hidden size closest to the LSTM’s parameter count' })
-    .option('seq-len', { type: 'string', describe: 'sequence length, or a comma-separated sweep (adding/copy), e.g. 10,50,100,200' })
+    .option('match-params', {
+      type: 'boolean',
+      default: false,
+      describe: 'give every cell the hidden size closest to the LSTM’s parameter count',
+    })
+    .option('seq-len', {
+      type: 'string',
+      describe: 'sequence length, or a comma-separated sweep (adding/copy), e.g. 10,50,100,200',
+    })
     .option('out', { type: 'string', describe: 'output directory (default runs/compare-<task>-<time>)' });
 }
 
@@ -19,8 +26,11 @@ type CompareArgs = Awaited<ReturnType<typeof compareOptions>['argv']>;
 
 function parseSeqLens(value: unknown): (number | undefined)[] {
   if (value === undefined) return [undefined];
-  const parts = String(value).split(',').map((s) => s.trim());
-  if (parts.some((p) => p === '')) throw usageError(`--seq-len must be a number or a comma-separated list of numbers, got "${value}"`);
+  const parts = String(value)
+    .split(',')
+    .map((s) => s.trim());
+  if (parts.some((p) => p === ''))
+    throw usageError(`--seq-len must be a number or a comma-separated list of numbers, got "${value}"`);
   return parts.map((p) => positiveInt('--seq-len', p));
 }
 
@@ -62,7 +72,9 @@ export async function compareCommand(argv: CompareArgs): Promise<void> {
     printJson({ ...result, report: report?.html ?? null });
     return;
   }
-  process.stdout.write(renderCompare(result) + '\n' + (report ? [...report.sparklines, `report: ${report.html}`].join('\n') + '\n' : ''));
+  process.stdout.write(
+    renderCompare(result) + '\n' + (report ? [...report.sparklines, `report: ${report.html}`].join('\n') + '\n' : ''),
+  );
 }
 
 export const COMPARE_DEFAULT_TASK = 'agreement';
@@ -74,7 +86,16 @@ export function renderCompare(r: CompareResult): string {
   const sweep = r.rows.some((row) => row.seqLen !== null) && new Set(r.rows.map((row) => row.seqLen)).size > 1;
   const first = r.rows[0];
   const metricNames = Object.keys(first.metrics).filter((k) => !k.includes('@'));
-  const header = ['cell', ...(sweep ? ['T'] : []), 'H', 'params', ...metricNames, r.target ? `steps→${r.target.metric}${r.target.goal === 'max' ? '≥' : '≤'}${r.target.value}` : 'steps', 'horizon start→end', 'decay/step start→end'];
+  const header = [
+    'cell',
+    ...(sweep ? ['T'] : []),
+    'H',
+    'params',
+    ...metricNames,
+    r.target ? `steps→${r.target.metric}${r.target.goal === 'max' ? '≥' : '≤'}${r.target.value}` : 'steps',
+    'horizon start→end',
+    'decay/step start→end',
+  ];
   const rows = r.rows.map((row) => [
     row.cell,
     ...(sweep ? [String(row.seqLen)] : []),
@@ -83,9 +104,17 @@ export function renderCompare(r: CompareResult): string {
     ...metricNames.map((m) => fmt(row.metrics[m])),
     row.stepsToTarget === null ? `not in ${row.steps}` : String(row.stepsToTarget),
     row.gradflow && row.gradflowStart ? `${horizon(row.gradflowStart)} → ${horizon(row.gradflow)}` : '-',
-    row.gradflow && row.gradflowStart ? `${fmt(row.gradflowStart.decayPerStep, 2)} → ${fmt(row.gradflow.decayPerStep, 2)}` : '-',
+    row.gradflow && row.gradflowStart
+      ? `${fmt(row.gradflowStart.decayPerStep, 2)} → ${fmt(row.gradflow.decayPerStep, 2)}`
+      : '-',
   ]);
-  const parts = [`${r.task}: ${r.rows.map((x) => x.cell).filter((c, i, all) => all.indexOf(c) === i).join(' vs ')} · backend ${r.backend}${r.matchParams ? ' · matched parameters' : ''}`, table(header, rows)];
+  const parts = [
+    `${r.task}: ${r.rows
+      .map((x) => x.cell)
+      .filter((c, i, all) => all.indexOf(c) === i)
+      .join(' vs ')} · backend ${r.backend}${r.matchParams ? ' · matched parameters' : ''}`,
+    table(header, rows),
+  ];
   // breakdowns such as accuracy@d=12: one table per (metric, key), columns = values
   const groups = new Map<string, string[]>();
   for (const k of Object.keys(first.metrics)) {
@@ -97,11 +126,19 @@ export function renderCompare(r: CompareResult): string {
   for (const [g, keys] of groups) {
     const cols = keys.map((k) => k.split('=')[1]);
     parts.push(`${g}:`);
-    parts.push(table([sweep ? 'cell/T' : 'cell', ...cols], r.rows.map((row) => [sweep ? `${row.cell}/${row.seqLen}` : row.cell, ...keys.map((k) => fmt(row.metrics[k], 3))])));
+    parts.push(
+      table(
+        [sweep ? 'cell/T' : 'cell', ...cols],
+        r.rows.map((row) => [
+          sweep ? `${row.cell}/${row.seqLen}` : row.cell,
+          ...keys.map((k) => fmt(row.metrics[k], 3)),
+        ]),
+      ),
+    );
   }
   parts.push(
     `horizon: first gap k at which the Jacobian norm ‖∂h_T/∂h_k‖ (spectral, batch mean on the probe batch${r.gradflowMode === 'state' ? '; LSTM in "state" mode: s = [h; c]' : '; LSTM in "h" mode: c_k held fixed'}) falls below 1e-3, ` +
-      'before training and after it; decay/step: −slope of ln‖·‖ per step of gap (nats). The same probes are logged every --gradflow-every steps in each run\'s log.jsonl.',
+      "before training and after it; decay/step: −slope of ln‖·‖ per step of gap (nats). The same probes are logged every --gradflow-every steps in each run's log.jsonl.",
   );
   if (r.outDir) parts.push(`runs and compare.json in ${r.outDir}`);
   return parts.join('\n');

@@ -16,20 +16,37 @@ export function demoOptions<T>(y: Argv<T>) {
     .option('biases', { type: 'string', describe: 'chain: b₁,…,b_D (default N(0,1) from the seed)' })
     .option('x', { type: 'number', default: CHAIN_DEFAULTS.x, describe: 'chain: input a₀' })
     .option('y', { type: 'number', default: CHAIN_DEFAULTS.y, describe: 'chain: target (C = ½(a_D − y)²)' })
-    .option('depth', { type: 'number', default: CHAIN_DEFAULTS.depth, describe: 'chain: neurons when --weights is not given' })
+    .option('depth', {
+      type: 'number',
+      default: CHAIN_DEFAULTS.depth,
+      describe: 'chain: neurons when --weights is not given',
+    })
     .option('epochs', { type: 'number', default: XOR_DEFAULTS.epochs, describe: 'xor: full-batch updates' })
-    .option('lr', { type: 'number', describe: `learning rate (xor: ${XOR_DEFAULTS.lr} with ${XOR_DEFAULTS.optimizer}; approx: ${APPROX_DEFAULTS.lr} with adam)` })
+    .option('lr', {
+      type: 'number',
+      describe: `learning rate (xor: ${XOR_DEFAULTS.lr} with ${XOR_DEFAULTS.optimizer}; approx: ${APPROX_DEFAULTS.lr} with adam)`,
+    })
     .option('optimizer', { type: 'string', default: XOR_DEFAULTS.optimizer, describe: `xor: ${OPTIMIZERS.join(', ')}` })
-    .option('survey', { type: 'number', default: XOR_DEFAULTS.survey, describe: 'xor: also train seeds 1..N and count how many solve XOR (0 = skip)' })
+    .option('survey', {
+      type: 'number',
+      default: XOR_DEFAULTS.survey,
+      describe: 'xor: also train seeds 1..N and count how many solve XOR (0 = skip)',
+    })
     .option('widths', { type: 'string', default: APPROX_DEFAULTS.widths.join(','), describe: 'approx: hidden widths' })
     .option('updates', { type: 'number', default: APPROX_DEFAULTS.updates, describe: 'approx: Adam updates per fit' })
-    .option('targets', { type: 'string', default: APPROX_DEFAULTS.targets.join(','), describe: 'approx: square, inverse, sin, circles' });
+    .option('targets', {
+      type: 'string',
+      default: APPROX_DEFAULTS.targets.join(','),
+      describe: 'approx: square, inverse, sin, circles',
+    });
 }
 
 type DemoArgs = Awaited<ReturnType<typeof demoOptions>['argv']>;
 
 function numberList(name: string, value: unknown): number[] {
-  const parts = String(value).split(',').map((s) => s.trim());
+  const parts = String(value)
+    .split(',')
+    .map((s) => s.trim());
   if (parts.some((p) => p === '')) throw usageError(`${name} must be comma-separated numbers, got "${value}"`);
   return parts.map((p) => finiteNumber(name, p));
 }
@@ -81,7 +98,9 @@ export async function demoCommand(argv: DemoArgs): Promise<void> {
         widths,
         updates: positiveInt('--updates', a.updates),
         lr: a.lr === undefined ? APPROX_DEFAULTS.lr : finiteNumber('--lr', a.lr, 0, true),
-        targets: String(a.targets).split(',').map((s) => s.trim()),
+        targets: String(a.targets)
+          .split(',')
+          .map((s) => s.trim()),
         seed,
       });
       doc = r;
@@ -94,28 +113,47 @@ export async function demoCommand(argv: DemoArgs): Promise<void> {
 }
 
 export function renderChain(r: ChainResult): string {
-  const parts = [`chain: one sigmoid neuron per layer, a₀ = ${r.x}, C = ½(a_D − ${r.y})²;  ∂C/∂b₁ = σ′(z₁) w₂σ′(z₂) … w_Dσ′(z_D) ∂C/∂a_D`];
+  const parts = [
+    `chain: one sigmoid neuron per layer, a₀ = ${r.x}, C = ½(a_D − ${r.y})²;  ∂C/∂b₁ = σ′(z₁) w₂σ′(z₂) … w_Dσ′(z_D) ∂C/∂a_D`,
+  ];
   for (const c of r.cases) {
     parts.push('', `${c.name}: ${c.description}`);
-    parts.push(`  w = [${c.weights.map((v) => fmt(v, 3)).join(', ')}]  b = [${c.biases.map((v) => fmt(v, 3)).join(', ')}]  z = [${c.z.map((v) => fmt(v, 3)).join(', ')}]`);
-    parts.push(table(['factor', 'value', 'running product'], c.factors.map((f) => [f.name, fmt(f.value), fmt(f.product)])).replace(/^/gm, '  '));
+    parts.push(
+      `  w = [${c.weights.map((v) => fmt(v, 3)).join(', ')}]  b = [${c.biases.map((v) => fmt(v, 3)).join(', ')}]  z = [${c.z.map((v) => fmt(v, 3)).join(', ')}]`,
+    );
+    parts.push(
+      table(
+        ['factor', 'value', 'running product'],
+        c.factors.map((f) => [f.name, fmt(f.value), fmt(f.product)]),
+      ).replace(/^/gm, '  '),
+    );
     parts.push(`  |wⱼσ′(zⱼ)|, j = 2..${c.weights.length}: ${c.wSigmaPrime.map((v) => fmt(v, 3)).join(', ')}`);
-    parts.push(`  ∂C/∂b₁: formula ${fmt(c.formula, 7)} · autograd (tfjs ${r.backend}, float32) ${fmt(c.autograd, 7)} · central difference (float64) ${fmt(c.centralDifference, 7)}`);
+    parts.push(
+      `  ∂C/∂b₁: formula ${fmt(c.formula, 7)} · autograd (tfjs ${r.backend}, float32) ${fmt(c.autograd, 7)} · central difference (float64) ${fmt(c.centralDifference, 7)}`,
+    );
     parts.push(`  |∂C/∂bⱼ|, j = 1..${c.weights.length}: ${c.biasGradients.map((v) => fmt(Math.abs(v), 3)).join(', ')}`);
   }
-  parts.push('', 'σ′ ≤ 1/4, so |wⱼσ′(zⱼ)| < 1/4 whenever |wⱼ| < 1 and the early neurons learn slowest; large w with z ≈ 0 makes every factor 25 and the gradient explodes.');
+  parts.push(
+    '',
+    'σ′ ≤ 1/4, so |wⱼσ′(zⱼ)| < 1/4 whenever |wⱼ| < 1 and the early neurons learn slowest; large w with z ≈ 0 makes every factor 25 and the gradient explodes.',
+  );
   return parts.join('\n');
 }
 
 export function renderXor(r: XorResult): string {
   const parts = [
     `xor: [${r.layers.join(', ')}] sigmoid MLP, cross-entropy, ${r.epochs} full-batch updates · accuracy ${(100 * r.accuracy).toFixed(0)} % · cost ${fmt(r.cost)}`,
-    table(['x₁', 'x₂', 'target', 'output'], r.outputs.map((o) => [o.x[0], o.x[1], o.target, fmt(o.output)])),
+    table(
+      ['x₁', 'x₂', 'target', 'output'],
+      r.outputs.map((o) => [o.x[0], o.x[1], o.target, fmt(o.output)]),
+    ),
     `decision surface on [${r.surface.from}, ${r.surface.to}]² (x₁ → right, x₂ ↑; # output > 0.5, . below; the four inputs as their targets):`,
     ...renderSurface(r).map((l) => `  ${l}`),
   ];
   if (r.survey) {
-    parts.push(`seeds 1..${r.survey.tried}: ${r.survey.solved} reach 100 %${r.survey.unsolvedSeeds.length ? `; the others (${r.survey.unsolvedSeeds.join(', ')}) stop in a local minimum` : ''}`);
+    parts.push(
+      `seeds 1..${r.survey.tried}: ${r.survey.solved} reach 100 %${r.survey.unsolvedSeeds.length ? `; the others (${r.survey.unsolvedSeeds.join(', ')}) stop in a local minimum` : ''}`,
+    );
   }
   return parts.join('\n');
 }
@@ -126,7 +164,13 @@ export function renderActivations(r: ActivationsResult): string {
     rows.push([row.name, 'φ', ...row.values.map((v) => fmt(v, 3))]);
     rows.push(['', 'φ′', ...row.derivatives.map((v) => fmt(v, 3))]);
   }
-  const bounds = r.rows.map((row) => [row.name, row.bound.text, fmt(row.maxDerivative, 4), fmt(row.argmax, 3), fmt(row.derivativeCheck, 2)]);
+  const bounds = r.rows.map((row) => [
+    row.name,
+    row.bound.text,
+    fmt(row.maxDerivative, 4),
+    fmt(row.argmax, 3),
+    fmt(row.derivativeCheck, 2),
+  ]);
   return [
     'activations φ(z) and derivatives φ′(z)' + ' (leaky ReLU slope 0.01; PReLU a = 0.25, its initial value)',
     table(['activation', '', ...r.points.map((z) => `z=${z}`)], rows),
@@ -139,7 +183,11 @@ export function renderApprox(r: ApproxResult): string {
   const head = ['target', 'error', ...r.widths.map((w) => `h=${w}`)];
   const rows: string[][] = [];
   for (const row of r.rows) {
-    rows.push([row.target, row.kind === 'regression' ? 'max |f − net|' : 'error rate', ...row.errors.map((e) => fmt(e, 3))]);
+    rows.push([
+      row.target,
+      row.kind === 'regression' ? 'max |f − net|' : 'error rate',
+      ...row.errors.map((e) => fmt(e, 3)),
+    ]);
     if (row.kind === 'regression') rows.push(['', 'rmse', ...row.rmse.map((e) => fmt(e, 3))]);
   }
   return [

@@ -6,10 +6,21 @@ import { printJson } from './common.js';
 export function labOptions<T>(y: Argv<T>) {
   return y
     .option('port', { type: 'number', default: 8765, describe: 'port to serve the page on (0: any free port)' })
-    .option('host', { type: 'string', default: '127.0.0.1', describe: 'address to listen on (default: this machine only)' })
-    .option('out', { type: 'string', describe: 'write the static site into this directory (for any web host) instead of serving it' })
+    .option('host', {
+      type: 'string',
+      default: '127.0.0.1',
+      describe: 'address to listen on (default: this machine only)',
+    })
+    .option('out', {
+      type: 'string',
+      describe: 'write the static site into this directory (for any web host) instead of serving it',
+    })
     .option('overwrite', { type: 'boolean', default: false, describe: 'with --out: write into a non-empty directory' })
-    .option('json', { type: 'boolean', default: false, describe: 'print one JSON document on stdout: the URL, or the files written' });
+    .option('json', {
+      type: 'boolean',
+      default: false,
+      describe: 'print one JSON document on stdout: the URL, or the files written',
+    });
 }
 
 type LabArgs = Awaited<ReturnType<typeof labOptions>['argv']>;
@@ -25,7 +36,10 @@ export async function labCommand(argv: LabArgs): Promise<void> {
   if (a.out !== undefined) {
     const files = writeLabSite(site, String(a.out));
     if (a.json) printJson({ out: String(a.out), files });
-    else process.stdout.write(`lab: ${files.length} files in ${String(a.out)} (open index.html through any static web server)\n`);
+    else
+      process.stdout.write(
+        `lab: ${files.length} files in ${String(a.out)} (open index.html through any static web server)\n`,
+      );
     return;
   }
   const { url, server } = await serveLabSite(site, port, String(a.host));

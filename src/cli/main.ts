@@ -28,19 +28,57 @@ export async function main(args: string[]): Promise<number> {
     await yargs(args)
       .scriptName('seqlab')
       .usage('$0 <command> [options]')
-      .command('compare', 'train rnn/lstm/gru side by side on one task (default: the agreement probe)', compareOptions, compareCommand)
+      .command(
+        'compare',
+        'train rnn/lstm/gru side by side on one task (default: the agreement probe)',
+        compareOptions,
+        compareCommand,
+      )
       .command('train', 'train one model on one task; writes a run directory', trainOptions, trainCommand)
       .command('probe', 'gradient flow ‖∂h_T/∂h_k‖ of a cell: random or PyTorch weights', probeOptions, probeCommand)
-      .command('ngram', 'Kneser–Ney n-gram baseline: valid/test perplexity on a corpus (brown, a text file, a PTB directory)', ngramOptions, ngramCommand)
+      .command(
+        'ngram',
+        'Kneser–Ney n-gram baseline: valid/test perplexity on a corpus (brown, a text file, a PTB directory)',
+        ngramOptions,
+        ngramCommand,
+      )
       .command('sample', 'generate text from a language-model checkpoint', sampleOptions, sampleCommand)
-      .command('lab', 'the lab in the browser: train rnn/lstm/gru side by side and watch ‖∂h_T/∂h_k‖ live (--port, --out DIR)', labOptions, labCommand)
-      .command('report [dir]', 'report.html with plots (SVG, PNG) and a terminal summary of a train, compare or sweep run directory', reportOptions, reportCommand)
-      .command('sweep [config]', 'a grid of train runs from a JSON/YAML file: --workers N processes, --shard i/n for job arrays, --collect DIR', sweepOptions, sweepCommand)
-      .command('mnist <experiment>', 'MNIST MLP depth experiments: deltas, speed, depth, remedies, train (Nielsen ch. 5)', mnistOptions, mnistCommand)
+      .command(
+        'lab',
+        'the lab in the browser: train rnn/lstm/gru side by side and watch ‖∂h_T/∂h_k‖ live (--port, --out DIR)',
+        labOptions,
+        labCommand,
+      )
+      .command(
+        'report [dir]',
+        'report.html with plots (SVG, PNG) and a terminal summary of a train, compare or sweep run directory',
+        reportOptions,
+        reportCommand,
+      )
+      .command(
+        'sweep [config]',
+        'a grid of train runs from a JSON/YAML file: --workers N processes, --shard i/n for job arrays, --collect DIR',
+        sweepOptions,
+        sweepCommand,
+      )
+      .command(
+        'mnist <experiment>',
+        'MNIST MLP depth experiments: deltas, speed, depth, remedies, train (Nielsen ch. 5)',
+        mnistOptions,
+        mnistCommand,
+      )
       .command('demo <name>', 'the small demos: chain, xor, activations, approx', demoOptions, demoCommand)
-      .command('bench', 'training-step and probe throughput, beside PyTorch / tf.layers when given', benchOptions, benchCommand)
+      .command(
+        'bench',
+        'training-step and probe throughput, beside PyTorch / tf.layers when given',
+        benchOptions,
+        benchCommand,
+      )
       .option('verbose', { type: 'boolean', default: false, describe: 'stack traces on errors' })
-      .demandCommand(1, 'name a command: compare, train, probe, sample, ngram, report, sweep, mnist, demo, bench (seqlab --help lists them)')
+      .demandCommand(
+        1,
+        'name a command: compare, train, probe, sample, ngram, report, sweep, mnist, demo, bench (seqlab --help lists them)',
+      )
       .strict()
       .parserConfiguration({ 'duplicate-arguments-array': false }) // a repeated option: the last one wins
       .recommendCommands()
@@ -57,7 +95,10 @@ export async function main(args: string[]): Promise<number> {
       fail(e.message, EXIT_CODES[e.code]);
     } else {
       const err = e as Error;
-      fail(`internal error: ${err?.message ?? String(e)}${verbose ? '' : ' (run with --verbose for the stack trace)'}`, 1);
+      fail(
+        `internal error: ${err?.message ?? String(e)}${verbose ? '' : ' (run with --verbose for the stack trace)'}`,
+        1,
+      );
       if (verbose) process.stderr.write(`${err?.stack ?? ''}\n`);
     }
   }

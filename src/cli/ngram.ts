@@ -8,18 +8,54 @@ import { fmt, printJson, table } from './common.js';
 
 export function ngramOptions<T>(y: Argv<T>) {
   return y
-    .option('corpus', { type: 'string', describe: '"brown", a UTF-8 text file, or a directory with train.txt, valid.txt, test.txt' })
-    .option('order', { type: 'number', default: NGRAM_DEFAULTS.order, describe: `n of the Kneser–Ney model (1–${MAX_ORDER})` })
-    .option('min-count', { type: 'number', describe: 'keep words seen ≥ N times in train (default: brown 4, text file 2, directory 1)' })
-    .option('vocab-size', { type: 'number', describe: 'cap the vocabulary at N ids, <unk> and <eos> included (most frequent words first)' })
-    .option('vocab', { type: 'string', describe: 'use a saved vocabulary (its JSON, or a checkpoint holding one) instead of building it' })
+    .option('corpus', {
+      type: 'string',
+      describe: '"brown", a UTF-8 text file, or a directory with train.txt, valid.txt, test.txt',
+    })
+    .option('order', {
+      type: 'number',
+      default: NGRAM_DEFAULTS.order,
+      describe: `n of the Kneser–Ney model (1–${MAX_ORDER})`,
+    })
+    .option('min-count', {
+      type: 'number',
+      describe: 'keep words seen ≥ N times in train (default: brown 4, text file 2, directory 1)',
+    })
+    .option('vocab-size', {
+      type: 'number',
+      describe: 'cap the vocabulary at N ids, <unk> and <eos> included (most frequent words first)',
+    })
+    .option('vocab', {
+      type: 'string',
+      describe: 'use a saved vocabulary (its JSON, or a checkpoint holding one) instead of building it',
+    })
     .option('save-vocab', { type: 'string', describe: 'write the vocabulary used to this JSON file' })
     .option('lowercase', { type: 'boolean', default: false, describe: 'lower-case the words' })
-    .option('tokenizer', { type: 'string', default: 'en', describe: `text files: ${TOKENIZER_NAMES.join(', ')} (en: natural TreebankWordTokenizer, pt: natural AggressiveTokenizerPt)` })
-    .option('eos', { type: 'string', default: 'line', describe: `text files: one <eos> per ${EOS_MODES.join(' or per ')}` })
-    .option('boundary', { type: 'string', default: NGRAM_DEFAULTS.boundary, describe: 'stream: contexts run across <eos> (as a recurrent LM carrying its state); sentence: they stop at it' })
-    .option('json', { type: 'boolean', default: false, describe: 'print one JSON document on stdout (progress stays on stderr)' })
-    .option('seed', { type: 'number', default: 1, describe: 'accepted for scripts; the n-gram model has no randomness' })
+    .option('tokenizer', {
+      type: 'string',
+      default: 'en',
+      describe: `text files: ${TOKENIZER_NAMES.join(', ')} (en: natural TreebankWordTokenizer, pt: natural AggressiveTokenizerPt)`,
+    })
+    .option('eos', {
+      type: 'string',
+      default: 'line',
+      describe: `text files: one <eos> per ${EOS_MODES.join(' or per ')}`,
+    })
+    .option('boundary', {
+      type: 'string',
+      default: NGRAM_DEFAULTS.boundary,
+      describe: 'stream: contexts run across <eos> (as a recurrent LM carrying its state); sentence: they stop at it',
+    })
+    .option('json', {
+      type: 'boolean',
+      default: false,
+      describe: 'print one JSON document on stdout (progress stays on stderr)',
+    })
+    .option('seed', {
+      type: 'number',
+      default: 1,
+      describe: 'accepted for scripts; the n-gram model has no randomness',
+    })
     .option('quiet', { type: 'boolean', default: false, describe: 'no progress on stderr' });
 }
 
@@ -27,7 +63,10 @@ type NgramArgs = Awaited<ReturnType<typeof ngramOptions>['argv']>;
 
 export async function ngramCommand(argv: NgramArgs): Promise<void> {
   const a = argv as Record<string, unknown>;
-  if (typeof a.corpus !== 'string' || a.corpus === '') throw usageError('--corpus is required: "brown", a UTF-8 text file, or a directory with train.txt, valid.txt, test.txt');
+  if (typeof a.corpus !== 'string' || a.corpus === '')
+    throw usageError(
+      '--corpus is required: "brown", a UTF-8 text file, or a directory with train.txt, valid.txt, test.txt',
+    );
   finiteNumber('--seed', a.seed);
   const quiet = Boolean(a.quiet);
   const order = positiveInt('--order', a.order);
@@ -55,7 +94,10 @@ export async function ngramCommand(argv: NgramArgs): Promise<void> {
     const st = corpus.splits[s];
     return [s, st.tokens, st.sentences, st.words, pct(v.unkRate[s]), s === 'train' ? '-' : ppl[s].toFixed(2)];
   });
-  const rule = v.minCount === null ? `from ${v.source}` : `min count ${v.minCount}${v.maxSize === null ? '' : `, at most ${v.maxSize}`}`;
+  const rule =
+    v.minCount === null
+      ? `from ${v.source}`
+      : `min count ${v.minCount}${v.maxSize === null ? '' : `, at most ${v.maxSize}`}`;
   process.stdout.write(
     [
       `Kneser–Ney ${model.order}-gram (interpolated, modified) · ${corpus.description} · boundary ${model.boundary} · ${(res.elapsedMs.total / 1000).toFixed(2)} s`,

@@ -9,15 +9,26 @@ import { fmt, noteBackend, printJson, startBackend, table, withCommon } from './
 export function probeOptions<T>(y: Argv<T>) {
   return withCommon(y)
     .option('cell', { type: 'string', describe: 'rnn, lstm or gru (default lstm; with --weights, the file’s)' })
-    .option('weights', { type: 'string', describe: 'PyTorch-style weights JSON ({"cell","nonlinearity","state_dict"}) or a seqlab checkpoint.json' })
+    .option('weights', {
+      type: 'string',
+      describe: 'PyTorch-style weights JSON ({"cell","nonlinearity","state_dict"}) or a seqlab checkpoint.json',
+    })
     .option('inputs', { type: 'string', describe: 'inputs JSON: {"inputs": [T][I] or [B][T][I], "h0"?, "c0"?}' })
     .option('hidden', { type: 'number', default: 128, describe: 'hidden units (random weights)' })
     .option('input-size', { type: 'number', default: 16, describe: 'input features (random weights)' })
     .option('seq-len', { type: 'number', default: 100, describe: 'T (random inputs)' })
     .option('batch', { type: 'number', default: 1, describe: 'probe sequences (random inputs)' })
-    .option('init', { type: 'string', default: 'pytorch', describe: `initializer (random weights): ${INITS.join(', ')}` })
+    .option('init', {
+      type: 'string',
+      default: 'pytorch',
+      describe: `initializer (random weights): ${INITS.join(', ')}`,
+    })
     .option('init-std', { type: 'number', default: 0.1, describe: 'σ of the normal initializer' })
-    .option('nonlinearity', { type: 'string', default: 'tanh', describe: `vanilla RNN φ: ${NONLINEARITIES.join(', ')}` })
+    .option('nonlinearity', {
+      type: 'string',
+      default: 'tanh',
+      describe: `vanilla RNN φ: ${NONLINEARITIES.join(', ')}`,
+    })
     .option('forget-bias', { type: 'number', describe: 'LSTM forget-gate bias (random weights)' })
     .option('layer', { type: 'number', default: 0, describe: 'which stacked layer of --weights to probe' })
     .option('mode', { type: 'string', default: 'h', describe: 'LSTM: h (c_k held fixed) or state (s = [h; c])' })

@@ -26,14 +26,18 @@ export class ProgressReporter {
     this.firstDone ??= done - 1;
     const rate = (done - this.firstDone) / Math.max(elapsedS, 1e-9);
     const eta = rate > 0 ? (this.total - done) / rate : NaN;
-    const throughput = this.tokensPerStep ? `${Math.round(rate * this.tokensPerStep)} tokens/s` : `${rate.toFixed(1)} steps/s`;
+    const throughput = this.tokensPerStep
+      ? `${Math.round(rate * this.tokensPerStep)} tokens/s`
+      : `${rate.toFixed(1)} steps/s`;
     const speed = elapsedS > 0.5 ? ` ${throughput} ETA ${formatSeconds(eta)}` : '';
     const text = `${this.label} ${done}/${this.total} ${detail}${speed}`;
     if (this.stream.isTTY) {
       if (now - this.lastLineAt < 100 && done < this.total) return;
       const width = 24;
       const filled = Math.round(fraction * width);
-      this.stream.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% ${text}\x1b[K`);
+      this.stream.write(
+        `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% ${text}\x1b[K`,
+      );
       this.drawn = true;
       this.lastLineAt = now;
     } else if (Math.floor(fraction * 10) > Math.floor(this.lastFraction * 10) || now - this.lastLineAt > 15000) {

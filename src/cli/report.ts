@@ -6,8 +6,16 @@ import { printJson } from './common.js';
 export function reportOptions<T>(y: Argv<T>) {
   return y
     .positional('dir', { type: 'string', describe: 'a run directory (train, compare, sweep, or a directory of runs)' })
-    .option('png', { type: 'boolean', default: true, describe: 'also write PNG files beside the SVGs (--no-png: SVG only)' })
-    .option('json', { type: 'boolean', default: false, describe: 'print one JSON document on stdout: the files written' })
+    .option('png', {
+      type: 'boolean',
+      default: true,
+      describe: 'also write PNG files beside the SVGs (--no-png: SVG only)',
+    })
+    .option('json', {
+      type: 'boolean',
+      default: false,
+      describe: 'print one JSON document on stdout: the files written',
+    })
     .option('quiet', { type: 'boolean', default: false, describe: 'print only the path of report.html' });
 }
 
@@ -15,14 +23,17 @@ type ReportArgs = Awaited<ReturnType<typeof reportOptions>['argv']>;
 
 export async function reportCommand(argv: ReportArgs): Promise<void> {
   const a = argv as Record<string, unknown>;
-  if (a.dir === undefined) throw usageError('name a run directory: seqlab report RUN_DIR (a train, compare or sweep output directory)');
+  if (a.dir === undefined)
+    throw usageError('name a run directory: seqlab report RUN_DIR (a train, compare or sweep output directory)');
   const r = await writeReport(String(a.dir), { png: Boolean(a.png) });
   if (a.json) {
     printJson({ dir: r.dir, kind: r.kind, html: r.html, plots: r.plots });
     return;
   }
   if (!a.quiet) process.stdout.write(r.summary + '\n');
-  process.stdout.write(`report: ${r.html} (${r.plots.length} plots, SVG${a.png ? ' and PNG' : ''} in ${r.dir}/plots)\n`);
+  process.stdout.write(
+    `report: ${r.html} (${r.plots.length} plots, SVG${a.png ? ' and PNG' : ''} in ${r.dir}/plots)\n`,
+  );
 }
 
 /**
@@ -34,7 +45,9 @@ export async function reportAfterRun(dir: string | null): Promise<ReportResult |
   try {
     return await writeReport(dir);
   } catch (e) {
-    process.stderr.write(`seqlab: the run finished, but its report failed: ${(e as Error).message.split('\n')[0]} (seqlab report ${dir} retries)\n`);
+    process.stderr.write(
+      `seqlab: the run finished, but its report failed: ${(e as Error).message.split('\n')[0]} (seqlab report ${dir} retries)\n`,
+    );
     return null;
   }
 }

@@ -16,7 +16,8 @@ type SampleArgs = Awaited<ReturnType<typeof sampleOptions>['argv']>;
 
 export async function sampleCommand(argv: SampleArgs): Promise<void> {
   const a = argv as Record<string, unknown>;
-  if (a.checkpoint === undefined) throw usageError('--checkpoint is required: a run directory or checkpoint.json of a --task lm run');
+  if (a.checkpoint === undefined)
+    throw usageError('--checkpoint is required: a run directory or checkpoint.json of a --task lm run');
   const opts = {
     checkpoint: String(a.checkpoint),
     prompt: String(a.prompt),

@@ -5,7 +5,17 @@ import type { Argv } from 'yargs';
 import { writeReport } from '../report/report.js';
 import { toCsv, type SweepResults } from '../report/sweep-table.js';
 import { TASK_NAMES } from '../tasks/registry.js';
-import { checkSweepDir, expandGrid, isFinished, parseShard, readSweepFile, runConfigs, shardRuns, writeSweepJson, type SweepRun } from '../commands/sweep.js';
+import {
+  checkSweepDir,
+  expandGrid,
+  isFinished,
+  parseShard,
+  readSweepFile,
+  runConfigs,
+  shardRuns,
+  writeSweepJson,
+  type SweepRun,
+} from '../commands/sweep.js';
 import { CELL_KINDS } from '../models/cell.js';
 import { SeqlabError, oneOf, positiveInt, usageError } from '../util/errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/files.js';
@@ -15,13 +25,34 @@ import { formatSeconds } from './progress.js';
 
 export function sweepOptions<T>(y: Argv<T>) {
   return y
-    .positional('config', { type: 'string', describe: 'sweep file (JSON, or YAML: .yaml/.yml) with base options and a grid' })
+    .positional('config', {
+      type: 'string',
+      describe: 'sweep file (JSON, or YAML: .yaml/.yml) with base options and a grid',
+    })
     .option('out', { type: 'string', describe: 'sweep directory (default: the file’s "out", else runs/sweep-<name>)' })
-    .option('workers', { type: 'number', default: 1, describe: 'configurations trained at once, each in its own process' })
-    .option('shard', { type: 'string', describe: 'run only shard i of n (i/n, 0-based): configurations i, i+n, i+2n, … (job arrays)' })
-    .option('collect', { type: 'string', describe: 'merge the finished runs of this sweep directory into results.csv/.json and report.html' })
-    .option('dry-run', { type: 'boolean', default: false, describe: 'list this shard’s configurations and whether each is finished; run nothing' })
-    .option('backend', { type: 'string', default: process.env.SEQLAB_BACKEND ?? 'auto', describe: 'tfjs backend of every run (auto, tensorflow, wasm, cpu); env SEQLAB_BACKEND' })
+    .option('workers', {
+      type: 'number',
+      default: 1,
+      describe: 'configurations trained at once, each in its own process',
+    })
+    .option('shard', {
+      type: 'string',
+      describe: 'run only shard i of n (i/n, 0-based): configurations i, i+n, i+2n, … (job arrays)',
+    })
+    .option('collect', {
+      type: 'string',
+      describe: 'merge the finished runs of this sweep directory into results.csv/.json and report.html',
+    })
+    .option('dry-run', {
+      type: 'boolean',
+      default: false,
+      describe: 'list this shard’s configurations and whether each is finished; run nothing',
+    })
+    .option('backend', {
+      type: 'string',
+      default: process.env.SEQLAB_BACKEND ?? 'auto',
+      describe: 'tfjs backend of every run (auto, tensorflow, wasm, cpu); env SEQLAB_BACKEND',
+    })
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON document on stdout' })
     .option('quiet', { type: 'boolean', default: false, describe: 'no progress on stderr' });
 }
@@ -37,7 +68,8 @@ const SWEEP_KEYS = [...Object.keys(TRAIN_OPTIONS).filter((k) => !RESERVED.includ
 function checkRun(run: SweepRun): void {
   try {
     for (const k of Object.keys(run.options)) {
-      if (!SWEEP_KEYS.includes(k)) throw usageError(`unknown option "${k}"${RESERVED.includes(k) ? ' (the sweep sets it)' : ''}`);
+      if (!SWEEP_KEYS.includes(k))
+        throw usageError(`unknown option "${k}"${RESERVED.includes(k) ? ' (the sweep sets it)' : ''}`);
     }
     const a = withPreset(run.options, { seed: 1 });
     oneOf('cell', a.cell, CELL_KINDS);
@@ -52,7 +84,9 @@ function checkRun(run: SweepRun): void {
 
 /** A configuration's options as `seqlab train` arguments. */
 export function trainArgs(options: Record<string, string | number | boolean>): string[] {
-  return Object.entries(options).flatMap(([k, v]) => (typeof v === 'boolean' ? [v ? `--${k}` : `--no-${k}`] : [`--${k}`, String(v)]));
+  return Object.entries(options).flatMap(([k, v]) =>
+    typeof v === 'boolean' ? [v ? `--${k}` : `--no-${k}`] : [`--${k}`, String(v)],
+  );
 }
 
 const BIN = fileURLToPath(new URL('../../../bin/seqlab.js', import.meta.url));
@@ -61,11 +95,15 @@ export async function sweepCommand(argv: SweepArgs): Promise<void> {
   const a = argv as Record<string, unknown>;
   const quiet = Boolean(a.quiet);
   if (a.collect !== undefined) {
-    if (a.config !== undefined || a.shard !== undefined) throw usageError('--collect DIR takes no sweep file and no --shard; it merges what the shards wrote');
+    if (a.config !== undefined || a.shard !== undefined)
+      throw usageError('--collect DIR takes no sweep file and no --shard; it merges what the shards wrote');
     await collect(String(a.collect), Boolean(a.json), quiet);
     return;
   }
-  if (a.config === undefined) throw usageError('name a sweep file (seqlab sweep CONFIG) or a sweep directory to collect (seqlab sweep --collect DIR)');
+  if (a.config === undefined)
+    throw usageError(
+      'name a sweep file (seqlab sweep CONFIG) or a sweep directory to collect (seqlab sweep --collect DIR)',
+    );
   const shard = a.shard === undefined ? null : parseShard(String(a.shard));
   const workers = positiveInt('--workers', a.workers);
   const backend = oneOf('backend', a.backend, ['auto', 'tensorflow', 'wasm', 'cpu'] as const);
@@ -80,32 +118,66 @@ export async function sweepCommand(argv: SweepArgs): Promise<void> {
   const pending = mine.filter((r) => !isFinished(out, r));
   const where = shard ? `shard ${shard.index}/${shard.count}: ` : '';
   if (a['dry-run']) {
-    if (a.json) printJson({ out, total: runs.length, shard, runs: mine.map((r) => ({ ...r, finished: isFinished(out, r) })) });
-    else process.stdout.write(`${where}${mine.length} of ${runs.length} configurations, ${mine.length - pending.length} finished\n` + mine.map((r) => `${isFinished(out, r) ? 'done' : 'todo'}  ${r.name}`).join('\n') + '\n');
+    if (a.json)
+      printJson({ out, total: runs.length, shard, runs: mine.map((r) => ({ ...r, finished: isFinished(out, r) })) });
+    else
+      process.stdout.write(
+        `${where}${mine.length} of ${runs.length} configurations, ${mine.length - pending.length} finished\n` +
+          mine.map((r) => `${isFinished(out, r) ? 'done' : 'todo'}  ${r.name}`).join('\n') +
+          '\n',
+      );
     return;
   }
-  if (!quiet) process.stderr.write(`seqlab: sweep ${spec.name}: ${where}${mine.length} of ${runs.length} configurations, ${mine.length - pending.length} already finished, ${pending.length} to run on ${workers} worker${workers > 1 ? 's' : ''} → ${out}\n`);
+  if (!quiet)
+    process.stderr.write(
+      `seqlab: sweep ${spec.name}: ${where}${mine.length} of ${runs.length} configurations, ${mine.length - pending.length} already finished, ${pending.length} to run on ${workers} worker${workers > 1 ? 's' : ''} → ${out}\n`,
+    );
   // one thread per run: the sweep's parallelism is its workers, and every run computes the same way however many there are
   const threads: Record<string, number> = 'threads' in TRAIN_OPTIONS ? { threads: 1 } : {};
   const result = await runConfigs({
     out,
     runs: pending,
     workers,
-    command: (run) => [process.execPath, BIN, 'train', ...trainArgs({ ...threads, ...run.options }), '--out', join(out, run.dir), '--overwrite', '--no-report', '--quiet', '--json', '--backend', backend],
+    command: (run) => [
+      process.execPath,
+      BIN,
+      'train',
+      ...trainArgs({ ...threads, ...run.options }),
+      '--out',
+      join(out, run.dir),
+      '--overwrite',
+      '--no-report',
+      '--quiet',
+      '--json',
+      '--backend',
+      backend,
+    ],
     onEvent: (e) => {
       if (quiet || e.kind === 'start') return;
       const took = e.elapsedMs === undefined ? '' : ` in ${(e.elapsedMs / 1000).toFixed(1)} s`;
-      process.stderr.write(`[${e.done}/${e.total}] ${e.run.name}: ${e.kind === 'done' ? 'finished' : `FAILED (${e.message})`}${took}\n`);
+      process.stderr.write(
+        `[${e.done}/${e.total}] ${e.run.name}: ${e.kind === 'done' ? 'finished' : `FAILED (${e.message})`}${took}\n`,
+      );
     },
   });
-  if (!quiet) process.stderr.write(`seqlab: ran ${result.ran.length} configuration${result.ran.length === 1 ? '' : 's'} in ${formatSeconds(result.elapsedMs / 1000)} (${(result.elapsedMs / 1000).toFixed(1)} s)\n`);
+  if (!quiet)
+    process.stderr.write(
+      `seqlab: ran ${result.ran.length} configuration${result.ran.length === 1 ? '' : 's'} in ${formatSeconds(result.elapsedMs / 1000)} (${(result.elapsedMs / 1000).toFixed(1)} s)\n`,
+    );
   if (result.failed.length > 0) {
     const f = result.failed[0];
-    throw new SeqlabError('input', `${result.failed.length} of ${pending.length} configurations failed (first: ${f.name}: ${f.message.replace(/^seqlab: /, '')}); logs in ${join(out, 'logs')}`);
+    throw new SeqlabError(
+      'input',
+      `${result.failed.length} of ${pending.length} configurations failed (first: ${f.name}: ${f.message.replace(/^seqlab: /, '')}); logs in ${join(out, 'logs')}`,
+    );
   }
   if (shard) {
-    if (a.json) printJson({ out, shard, ran: result.ran, skipped: mine.length - pending.length, elapsedMs: result.elapsedMs });
-    else process.stdout.write(`${where}done (${result.ran.length} ran, ${mine.length - pending.length} skipped); when every shard has finished: seqlab sweep --collect ${out}\n`);
+    if (a.json)
+      printJson({ out, shard, ran: result.ran, skipped: mine.length - pending.length, elapsedMs: result.elapsedMs });
+    else
+      process.stdout.write(
+        `${where}done (${result.ran.length} ran, ${mine.length - pending.length} skipped); when every shard has finished: seqlab sweep --collect ${out}\n`,
+      );
     return;
   }
   await collect(out, Boolean(a.json), quiet, result.elapsedMs);
@@ -136,13 +208,25 @@ async function collect(dir: string, json: boolean, quiet: boolean, elapsedMs?: n
   writeJsonAtomic(join(dir, 'results.json'), results);
   writeFileAtomic(join(dir, 'results.csv'), toCsv(results));
   const missing = results.rows.filter((r) => r.status === 'missing' || r.status === 'unfinished').length;
-  if (missing > 0 && !quiet) process.stderr.write(`seqlab: ${missing} of ${results.rows.length} configurations have no results yet (status "missing" or "unfinished" in the table)\n`);
+  if (missing > 0 && !quiet)
+    process.stderr.write(
+      `seqlab: ${missing} of ${results.rows.length} configurations have no results yet (status "missing" or "unfinished" in the table)\n`,
+    );
   if (json) {
-    printJson({ dir, results: results.rows, csv: join(dir, 'results.csv'), json: join(dir, 'results.json'), report: report.html, ...(elapsedMs !== undefined ? { elapsedMs } : {}) });
+    printJson({
+      dir,
+      results: results.rows,
+      csv: join(dir, 'results.csv'),
+      json: join(dir, 'results.json'),
+      report: report.html,
+      ...(elapsedMs !== undefined ? { elapsedMs } : {}),
+    });
     return;
   }
   const cols = results.columns.filter((c) => !c.includes('@') && c !== 'name' && c !== 'params');
   const show = (v: unknown) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : fmt(v)) : String(v ?? '-'));
   const rows = results.rows.map((r) => cols.map((c) => show(r[c])));
-  process.stdout.write(`${table(cols, rows)}\nresults: ${join(dir, 'results.csv')} and results.json · report: ${report.html}\n`);
+  process.stdout.write(
+    `${table(cols, rows)}\nresults: ${join(dir, 'results.csv')} and results.json · report: ${report.html}\n`,
+  );
 }

@@ -25,15 +25,44 @@ interface OptionSpec {
 export const TRAIN_PRESETS: Readonly<Record<string, Record<string, string | number | boolean>>> = {
   // Zaremba et al. (2014) "small": 2 × 200 LSTM, U(±0.1), bptt 20, batch 20, SGD lr 1 halved each epoch after the 4th, clip 5, 13 epochs
   small: {
-    task: 'lm', cell: 'lstm', layers: 2, hidden: 200, init: 'uniform', 'init-scale': 0.1, bptt: 20, batch: 20,
-    optimizer: 'sgd', lr: 1, 'clip-norm': 5, schedule: 'step', 'decay-factor': 0.5, 'decay-start': 4, 'decay-every': 1,
-    'decay-unit': 'epochs', epochs: 13,
+    task: 'lm',
+    cell: 'lstm',
+    layers: 2,
+    hidden: 200,
+    init: 'uniform',
+    'init-scale': 0.1,
+    bptt: 20,
+    batch: 20,
+    optimizer: 'sgd',
+    lr: 1,
+    'clip-norm': 5,
+    schedule: 'step',
+    'decay-factor': 0.5,
+    'decay-start': 4,
+    'decay-every': 1,
+    'decay-unit': 'epochs',
+    epochs: 13,
   },
   // Zaremba et al. (2014) "medium": 2 × 650 LSTM, dropout 0.5, U(±0.05), bptt 35, lr 1 divided by 1.2 each epoch after the 6th, 39 epochs
   medium: {
-    task: 'lm', cell: 'lstm', layers: 2, hidden: 650, init: 'uniform', 'init-scale': 0.05, dropout: 0.5, bptt: 35, batch: 20,
-    optimizer: 'sgd', lr: 1, 'clip-norm': 5, schedule: 'step', 'decay-factor': 1 / 1.2, 'decay-start': 6, 'decay-every': 1,
-    'decay-unit': 'epochs', epochs: 39,
+    task: 'lm',
+    cell: 'lstm',
+    layers: 2,
+    hidden: 650,
+    init: 'uniform',
+    'init-scale': 0.05,
+    dropout: 0.5,
+    bptt: 35,
+    batch: 20,
+    optimizer: 'sgd',
+    lr: 1,
+    'clip-norm': 5,
+    schedule: 'step',
+    'decay-factor': 1 / 1.2,
+    'decay-start': 6,
+    'decay-every': 1,
+    'decay-unit': 'epochs',
+    epochs: 39,
   },
 };
 
@@ -41,10 +70,18 @@ export const TRAIN_PRESETS: Readonly<Record<string, Record<string, string | numb
 export const TRAIN_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   task: { type: 'string', default: 'adding', describe: `task: ${[...TASK_NAMES, 'mnist'].join(', ')}` },
   hidden: { type: 'number', default: MODEL_DEFAULTS.hiddenSize, describe: 'hidden units per layer' },
-  layers: { type: 'string', default: String(MODEL_DEFAULTS.numLayers), describe: 'stacked recurrent layers (--task mnist: the MLP layer sizes, e.g. 784,30,30,10)' },
+  layers: {
+    type: 'string',
+    default: String(MODEL_DEFAULTS.numLayers),
+    describe: 'stacked recurrent layers (--task mnist: the MLP layer sizes, e.g. 784,30,30,10)',
+  },
   init: { type: 'string', default: MODEL_DEFAULTS.init, describe: `initializer: ${INITS.join(', ')}` },
   'init-std': { type: 'number', default: MODEL_DEFAULTS.initStd, describe: 'σ of the normal initializer' },
-  nonlinearity: { type: 'string', default: MODEL_DEFAULTS.nonlinearity, describe: `vanilla RNN φ: ${NONLINEARITIES.join(', ')}` },
+  nonlinearity: {
+    type: 'string',
+    default: MODEL_DEFAULTS.nonlinearity,
+    describe: `vanilla RNN φ: ${NONLINEARITIES.join(', ')}`,
+  },
   'forget-bias': { type: 'number', describe: 'LSTM forget-gate bias (default: the initializer’s)' },
   steps: { type: 'number', default: TRAIN_DEFAULTS.steps, describe: 'optimizer updates' },
   batch: { type: 'number', default: TRAIN_DEFAULTS.batchSize, describe: 'sequences per batch' },
@@ -52,39 +89,103 @@ export const TRAIN_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   lr: { type: 'number', default: TRAIN_DEFAULTS.lr, describe: 'learning rate' },
   momentum: { type: 'number', default: TRAIN_DEFAULTS.momentum, describe: 'momentum (optimizer momentum)' },
   'weight-decay': { type: 'number', default: TRAIN_DEFAULTS.weightDecay, describe: 'L2 penalty λ' },
-  'clip-norm': { type: 'number', default: TRAIN_DEFAULTS.clipNorm ?? 0, describe: 'clip gradients to this global norm (0 = off)' },
+  'clip-norm': {
+    type: 'number',
+    default: TRAIN_DEFAULTS.clipNorm ?? 0,
+    describe: 'clip gradients to this global norm (0 = off)',
+  },
   'clip-value': { type: 'number', default: 0, describe: 'clamp gradient entries to ±value (0 = off)' },
   bptt: { type: 'number', default: TRAIN_DEFAULTS.bptt, describe: 'truncated-BPTT chunk length (0 = full BPTT)' },
   schedule: { type: 'string', default: TRAIN_DEFAULTS.schedule, describe: SCHEDULES.join(', ') },
   'decay-every': { type: 'number', default: TRAIN_DEFAULTS.decayEvery, describe: 'step schedule: decay every N steps' },
   'decay-factor': { type: 'number', default: TRAIN_DEFAULTS.decayFactor, describe: 'lr multiplier at each decay' },
-  patience: { type: 'number', default: TRAIN_DEFAULTS.patience, describe: 'plateau schedule: evals without improvement before decay' },
-  'eval-every': { type: 'number', default: TRAIN_DEFAULTS.evalEvery, describe: 'validate and checkpoint every N steps' },
-  'eval-size': { type: 'number', describe: 'validation examples (task default; lm: tokens of valid and test, default all)' },
-  'early-stop': { type: 'number', default: TRAIN_DEFAULTS.earlyStop, describe: 'stop after N evals without improvement (0 = never)' },
-  'gradflow-every': { type: 'number', default: TRAIN_DEFAULTS.gradflowEvery, describe: 'log gradient flow every N steps (0 = off)' },
+  patience: {
+    type: 'number',
+    default: TRAIN_DEFAULTS.patience,
+    describe: 'plateau schedule: evals without improvement before decay',
+  },
+  'eval-every': {
+    type: 'number',
+    default: TRAIN_DEFAULTS.evalEvery,
+    describe: 'validate and checkpoint every N steps',
+  },
+  'eval-size': {
+    type: 'number',
+    describe: 'validation examples (task default; lm: tokens of valid and test, default all)',
+  },
+  'early-stop': {
+    type: 'number',
+    default: TRAIN_DEFAULTS.earlyStop,
+    describe: 'stop after N evals without improvement (0 = never)',
+  },
+  'gradflow-every': {
+    type: 'number',
+    default: TRAIN_DEFAULTS.gradflowEvery,
+    describe: 'log gradient flow every N steps (0 = off)',
+  },
   'gradflow-mode': { type: 'string', default: TRAIN_DEFAULTS.gradflowMode, describe: 'LSTM Jacobian mode: h or state' },
   'init-scale': { type: 'number', default: MODEL_DEFAULTS.initScale, describe: 'a of U(±a) for --init uniform' },
-  dropout: { type: 'number', default: MODEL_DEFAULTS.dropout, describe: 'dropout on non-recurrent connections while training (0 ≤ p < 1)' },
-  'tie-weights': { type: 'boolean', default: MODEL_DEFAULTS.tieWeights, describe: 'lm: tie the read-out to the embedding (embedding size = hidden size)' },
-  'decay-start': { type: 'number', default: TRAIN_DEFAULTS.decayStart, describe: 'step schedule: updates (or epochs) at the full rate first' },
-  'decay-unit': { type: 'string', default: 'steps', describe: 'units of --decay-every/--decay-start: steps or epochs (lm)' },
-  threads: { type: 'string', default: String(TRAIN_DEFAULTS.threads), describe: 'threads per gradient (data-parallel halves of each batch): 1, 2 or auto (2 on wasm with ≥ 2 cores)' },
-  preset: { type: 'string', describe: `named settings, overridable option by option: ${Object.keys(TRAIN_PRESETS).join(', ')}` },
-  corpus: { type: 'string', default: LM_DEFAULTS.corpus, describe: 'lm: "brown", a UTF-8 text file, or a dir with train/valid/test.txt' },
-  tokenizer: { type: 'string', default: LM_DEFAULTS.tokenizer, describe: `lm: tokenizer for text files: ${TOKENIZER_NAMES.join(', ')}` },
+  dropout: {
+    type: 'number',
+    default: MODEL_DEFAULTS.dropout,
+    describe: 'dropout on non-recurrent connections while training (0 ≤ p < 1)',
+  },
+  'tie-weights': {
+    type: 'boolean',
+    default: MODEL_DEFAULTS.tieWeights,
+    describe: 'lm: tie the read-out to the embedding (embedding size = hidden size)',
+  },
+  'decay-start': {
+    type: 'number',
+    default: TRAIN_DEFAULTS.decayStart,
+    describe: 'step schedule: updates (or epochs) at the full rate first',
+  },
+  'decay-unit': {
+    type: 'string',
+    default: 'steps',
+    describe: 'units of --decay-every/--decay-start: steps or epochs (lm)',
+  },
+  threads: {
+    type: 'string',
+    default: String(TRAIN_DEFAULTS.threads),
+    describe: 'threads per gradient (data-parallel halves of each batch): 1, 2 or auto (2 on wasm with ≥ 2 cores)',
+  },
+  preset: {
+    type: 'string',
+    describe: `named settings, overridable option by option: ${Object.keys(TRAIN_PRESETS).join(', ')}`,
+  },
+  corpus: {
+    type: 'string',
+    default: LM_DEFAULTS.corpus,
+    describe: 'lm: "brown", a UTF-8 text file, or a dir with train/valid/test.txt',
+  },
+  tokenizer: {
+    type: 'string',
+    default: LM_DEFAULTS.tokenizer,
+    describe: `lm: tokenizer for text files: ${TOKENIZER_NAMES.join(', ')}`,
+  },
   lowercase: { type: 'boolean', default: LM_DEFAULTS.lowercase, describe: 'lm: lower-case the corpus' },
-  'min-count': { type: 'number', describe: 'lm: keep words seen ≥ N times in train (default: the corpus rule; Brown > 3)' },
+  'min-count': {
+    type: 'number',
+    describe: 'lm: keep words seen ≥ N times in train (default: the corpus rule; Brown > 3)',
+  },
   'vocab-size': { type: 'number', describe: 'lm: cap the vocabulary (most frequent first)' },
   epochs: { type: 'number', describe: 'lm: passes over the training text (sets --steps)' },
   'train-distances': { type: 'string', describe: 'agreement: training distances as MIN-MAX (default 1-8)' },
   'test-distances': { type: 'string', describe: 'agreement: test distances, comma-separated (default 2,4,…,16)' },
-  attractors: { type: 'string', describe: 'agreement: "free" (no cue) or MIN-MAX intervening nouns of the other number' },
+  attractors: {
+    type: 'string',
+    describe: 'agreement: "free" (no cue) or MIN-MAX intervening nouns of the other number',
+  },
   constructions: { type: 'string', describe: 'agreement: no-cue, no-cue-orc, relatives, all, or construction names' },
   'train-size': { type: 'number', describe: 'agreement: distinct training sentences (default 10000)' },
   lexicon: { type: 'string', describe: 'agreement: lexicon JSON (default corpora/agreement-pt.json)' },
   overwrite: { type: 'boolean', default: false, describe: 'reuse a non-empty output directory' },
-  report: { type: 'boolean', default: true, describe: 'end with report.html and plots in the run directory (--no-report: skip)' },
+  report: {
+    type: 'boolean',
+    default: true,
+    describe: 'end with report.html and plots in the run directory (--no-report: skip)',
+  },
 };
 
 /**
@@ -97,7 +198,11 @@ export function declareTrainOptions<T>(y: Argv<T>, withDefaults = true, override
   for (const [name, spec] of Object.entries(TRAIN_OPTIONS)) {
     const def = name in overrides ? overrides[name] : spec.default;
     const describe = !withDefaults && def !== undefined ? `${spec.describe} (default ${def})` : spec.describe;
-    out = out.option(name, { type: spec.type, describe, ...(withDefaults && def !== undefined ? { default: def } : {}) }) as typeof out;
+    out = out.option(name, {
+      type: spec.type,
+      describe,
+      ...(withDefaults && def !== undefined ? { default: def } : {}),
+    }) as typeof out;
   }
   return out;
 }
@@ -108,12 +213,20 @@ export function trainOptions<T>(y: Argv<T>) {
     .option('cell', { type: 'string', describe: `rnn, lstm or gru (default ${MODEL_DEFAULTS.cell})` })
     .option('seq-len', { type: 'number', describe: 'sequence length of synthetic tasks (adding: 50, copy: 50)' })
     .option('out', { type: 'string', describe: 'run directory (default runs/<task>-<cell>-<time>)' })
-    .option('resume', { type: 'string', describe: 'continue the run in this directory from its checkpoint (its own config; other training options are ignored, except --steps/--epochs: a new total length)' });
+    .option('resume', {
+      type: 'string',
+      describe:
+        'continue the run in this directory from its checkpoint (its own config; other training options are ignored, except --steps/--epochs: a new total length)',
+    });
 }
 
 /** The defaults of TRAIN_OPTIONS as parsed values. */
 export function trainOptionDefaults(): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(TRAIN_OPTIONS).filter(([, s]) => s.default !== undefined).map(([k, s]) => [k, s.default]));
+  return Object.fromEntries(
+    Object.entries(TRAIN_OPTIONS)
+      .filter(([, s]) => s.default !== undefined)
+      .map(([k, s]) => [k, s.default]),
+  );
 }
 
 type TrainArgs = Awaited<ReturnType<typeof trainOptions>['argv']>;
@@ -195,7 +308,8 @@ function dropoutRate(value: unknown): number {
 /** "A-B" → [A, B] of non-negative integers with A ≤ B, or a usage error naming the option. */
 function parseRange(name: string, value: unknown): [number, number] {
   const m = /^\s*(\d+)\s*-\s*(\d+)\s*$/.exec(String(value));
-  if (!m || Number(m[1]) > Number(m[2])) throw usageError(`${name} must be MIN-MAX with MIN ≤ MAX, e.g. 1-8, got ${JSON.stringify(value)}`);
+  if (!m || Number(m[1]) > Number(m[2]))
+    throw usageError(`${name} must be MIN-MAX with MIN ≤ MAX, e.g. 1-8, got ${JSON.stringify(value)}`);
   return [Number(m[1]), Number(m[2])];
 }
 
@@ -208,9 +322,12 @@ function parseAgreementArgs(a: Record<string, unknown>) {
     out.trainMaxDistance = hi;
   }
   if (a['test-distances'] !== undefined) {
-    out.testDistances = String(a['test-distances']).split(',').map((d) => positiveInt('--test-distances', d.trim()));
+    out.testDistances = String(a['test-distances'])
+      .split(',')
+      .map((d) => positiveInt('--test-distances', d.trim()));
   }
-  if (a.attractors !== undefined) out.attractors = a.attractors === 'free' ? 'free' : parseRange('--attractors', a.attractors);
+  if (a.attractors !== undefined)
+    out.attractors = a.attractors === 'free' ? 'free' : parseRange('--attractors', a.attractors);
   if (a.constructions !== undefined) out.constructions = String(a.constructions);
   if (a['train-size'] !== undefined) out.trainSize = positiveInt('--train-size', a['train-size']);
   if (a.lexicon !== undefined) out.lexicon = String(a.lexicon);
@@ -218,15 +335,36 @@ function parseAgreementArgs(a: Record<string, unknown>) {
 }
 
 /** Option values: the defaults, then the preset, then what the user gave. */
-export function withPreset(argv: Record<string, unknown>, extraDefaults: Record<string, unknown> = {}): Record<string, unknown> {
+export function withPreset(
+  argv: Record<string, unknown>,
+  extraDefaults: Record<string, unknown> = {},
+): Record<string, unknown> {
   const given = Object.fromEntries(Object.entries(argv).filter(([, v]) => v !== undefined));
   const preset = given.preset === undefined ? {} : TRAIN_PRESETS[String(given.preset)];
-  if (!preset) throw usageError(`unknown preset ${JSON.stringify(given.preset)}; use ${Object.keys(TRAIN_PRESETS).join(', ')}`);
+  if (!preset)
+    throw usageError(`unknown preset ${JSON.stringify(given.preset)}; use ${Object.keys(TRAIN_PRESETS).join(', ')}`);
   return { ...trainOptionDefaults(), cell: MODEL_DEFAULTS.cell, ...extraDefaults, ...preset, ...given };
 }
 
 /** Options of `train` that `--task mnist` passes on to the MLP trainer (`seqlab mnist train`). */
-const MNIST_TRAIN_OPTIONS = ['layers', 'epochs', 'batch', 'lr', 'optimizer', 'momentum', 'clip-norm', 'early-stop', 'gradflow-every', 'seed', 'out', 'overwrite', 'json', 'quiet', 'verbose', 'backend'];
+const MNIST_TRAIN_OPTIONS = [
+  'layers',
+  'epochs',
+  'batch',
+  'lr',
+  'optimizer',
+  'momentum',
+  'clip-norm',
+  'early-stop',
+  'gradflow-every',
+  'seed',
+  'out',
+  'overwrite',
+  'json',
+  'quiet',
+  'verbose',
+  'backend',
+];
 
 /**
  * `train --task mnist`: an MLP on MNIST through the MLP trainer (the options it shares with
@@ -236,9 +374,22 @@ async function trainMnist(given: Record<string, unknown>): Promise<void> {
   const known = new Set([...MNIST_TRAIN_OPTIONS, 'task', 'report', '_', '$0']);
   // yargs also sets camelCase copies of kebab-case options: look at the options as typed
   const stray = Object.keys(given).filter((k) => !/[A-Z]/.test(k) && !known.has(k) && given[k] !== undefined);
-  if (stray.length > 0) throw usageError(`--${stray[0]} does not apply to --task mnist (an MLP); its options: ${MNIST_TRAIN_OPTIONS.slice(0, 10).map((o) => `--${o}`).join(' ')}; more in seqlab mnist --help`);
+  if (stray.length > 0)
+    throw usageError(
+      `--${stray[0]} does not apply to --task mnist (an MLP); its options: ${MNIST_TRAIN_OPTIONS.slice(0, 10)
+        .map((o) => `--${o}`)
+        .join(' ')}; more in seqlab mnist --help`,
+    );
   const pick = Object.fromEntries(MNIST_TRAIN_OPTIONS.filter((k) => given[k] !== undefined).map((k) => [k, given[k]]));
-  await mnistCommand({ ...pick, experiment: 'train', 'probe-size': 1000, inits: 1, 'no-out': false, backend: given.backend ?? 'auto', seed: given.seed ?? 1 } as unknown as Parameters<typeof mnistCommand>[0]);
+  await mnistCommand({
+    ...pick,
+    experiment: 'train',
+    'probe-size': 1000,
+    inits: 1,
+    'no-out': false,
+    backend: given.backend ?? 'auto',
+    seed: given.seed ?? 1,
+  } as unknown as Parameters<typeof mnistCommand>[0]);
 }
 
 export async function trainCommand(argv: TrainArgs): Promise<void> {
@@ -254,7 +405,10 @@ export async function trainCommand(argv: TrainArgs): Promise<void> {
   if (task === 'lm' && typed['eval-every'] === undefined) (base.train as { evalEvery?: number }).evalEvery = undefined;
   const opts = {
     ...base,
-    taskOptions: { ...base.taskOptions, seqLen: a['seq-len'] === undefined ? undefined : positiveInt('--seq-len', a['seq-len']) },
+    taskOptions: {
+      ...base.taskOptions,
+      seqLen: a['seq-len'] === undefined ? undefined : positiveInt('--seq-len', a['seq-len']),
+    },
     model: { ...base.model, cell },
     out: (a.out as string | undefined) ?? `runs/${task}-${cell}-${timestamp()}`,
   };
@@ -269,17 +423,32 @@ export async function trainCommand(argv: TrainArgs): Promise<void> {
     noteBackend(backend, quiet);
     progress ??= new ProgressReporter('train', p.steps, process.stderr, !quiet, tokensPerStep);
     if (Number.isFinite(p.loss)) lastLoss = p.loss;
-    const evalText = p.evalLoss === undefined ? '' : isLM ? ` valid ppl ${fmt(Math.exp(p.evalLoss))}` : ` eval ${fmt(p.evalLoss)}`;
+    const evalText =
+      p.evalLoss === undefined ? '' : isLM ? ` valid ppl ${fmt(Math.exp(p.evalLoss))}` : ` eval ${fmt(p.evalLoss)}`;
     progress.update(p.step, `loss ${fmt(lastLoss)}${evalText}`);
   };
   const wantsReport = Boolean(a.report);
-  const length = { steps: typed.steps === undefined ? undefined : positiveInt('--steps', typed.steps), epochs: typed.epochs === undefined ? undefined : positiveInt('--epochs', typed.epochs) };
-  const run = typed.resume !== undefined ? await resumeRun(String(typed.resume), backend, onProgress, length) : await trainRun({ ...opts, backend, onProgress, pairs: wantsReport });
+  const length = {
+    steps: typed.steps === undefined ? undefined : positiveInt('--steps', typed.steps),
+    epochs: typed.epochs === undefined ? undefined : positiveInt('--epochs', typed.epochs),
+  };
+  const run =
+    typed.resume !== undefined
+      ? await resumeRun(String(typed.resume), backend, onProgress, length)
+      : await trainRun({ ...opts, backend, onProgress, pairs: wantsReport });
   (progress as ProgressReporter | null)?.done();
   const elapsedMs = performance.now() - started;
   const report = wantsReport ? await reportAfterRun(run.runDir) : null;
   if (a.json) {
-    printJson({ backend, runDir: run.runDir, metrics: run.metrics, config: run.config, elapsedMs, gradflowMs: run.result.gradflowMs, report: report?.html ?? null });
+    printJson({
+      backend,
+      runDir: run.runDir,
+      metrics: run.metrics,
+      config: run.config,
+      elapsedMs,
+      gradflowMs: run.result.gradflowMs,
+      report: report?.html ?? null,
+    });
     return;
   }
   const m = run.result.finalEval;

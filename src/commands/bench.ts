@@ -32,7 +32,17 @@ export interface BenchConfig {
   threads: number | 'auto';
 }
 
-export const BENCH_DEFAULTS: Readonly<BenchConfig> = { cell: 'lstm', hidden: 128, vocab: 1000, batch: 20, bptt: 35, steps: 20, warmup: 2, seed: 1, threads: 'auto' };
+export const BENCH_DEFAULTS: Readonly<BenchConfig> = {
+  cell: 'lstm',
+  hidden: 128,
+  vocab: 1000,
+  batch: 20,
+  bptt: 35,
+  steps: 20,
+  warmup: 2,
+  seed: 1,
+  threads: 'auto',
+};
 
 export interface BenchResult {
   impl: string;
@@ -55,7 +65,15 @@ export async function benchTrainStep(config: Partial<BenchConfig> = {}): Promise
   const c = { ...BENCH_DEFAULTS, ...config };
   const rng = new Rng(c.seed);
   const model = SequenceModel.random(
-    { ...MODEL_DEFAULTS, cell: c.cell, inputSize: c.hidden, hiddenSize: c.hidden, numLayers: 1, outputSize: c.vocab, vocabSize: c.vocab },
+    {
+      ...MODEL_DEFAULTS,
+      cell: c.cell,
+      inputSize: c.hidden,
+      hiddenSize: c.hidden,
+      numLayers: 1,
+      outputSize: c.vocab,
+      vocabSize: c.vocab,
+    },
     rng,
   );
   const ids = Int32Array.from({ length: c.bptt * c.batch }, () => rng.int(c.vocab));
@@ -133,10 +151,18 @@ export async function benchTrainStep(config: Partial<BenchConfig> = {}): Promise
  * probes are), `firstMs` for the first call in the process (which also starts the norm
  * thread and compiles the code paths).
  */
-export async function benchProbe(cell: CellKind = 'lstm', hidden = 128, seqLen = 1000, seed = 1): Promise<{ cell: CellKind; hidden: number; T: number; ms: number; firstMs: number }> {
+export async function benchProbe(
+  cell: CellKind = 'lstm',
+  hidden = 128,
+  seqLen = 1000,
+  seed = 1,
+): Promise<{ cell: CellKind; hidden: number; T: number; ms: number; firstMs: number }> {
   const rng = new Rng(seed);
   const c = randomCell(cell, 16, hidden, CELL_DEFAULTS, rng);
-  const xs = tf.tensor3d(Float32Array.from({ length: seqLen * 16 }, () => rng.normal()), [seqLen, 1, 16]);
+  const xs = tf.tensor3d(
+    Float32Array.from({ length: seqLen * 16 }, () => rng.normal()),
+    [seqLen, 1, 16],
+  );
   const timed = async () => {
     const t0 = performance.now();
     await jacobianNorms(c, xs);
@@ -159,7 +185,13 @@ export interface GradflowOverheadConfig {
   repeats: number;
 }
 
-export const GRADFLOW_BENCH_DEFAULTS: Readonly<GradflowOverheadConfig> = { cell: 'lstm', hidden: 64, seqLen: 50, steps: 300, repeats: 2 };
+export const GRADFLOW_BENCH_DEFAULTS: Readonly<GradflowOverheadConfig> = {
+  cell: 'lstm',
+  hidden: 64,
+  seqLen: 50,
+  steps: 300,
+  repeats: 2,
+};
 
 /**
  * What the gradient-flow probes add to training: the same seeded adding-task run with the

@@ -85,17 +85,27 @@ export const COMPARE_PRESETS: Readonly<Record<string, Record<string, string | nu
 
 /** Parse "rnn,lstm,gru" into cells, each known, at least one, no repeats. */
 export function parseCells(list: string): CellKind[] {
-  const names = list.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const names = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   if (names.length === 0) throw usageError('--cells is empty; use a comma-separated list of rnn, lstm, gru');
   for (const n of names) {
-    if (!(CELL_KINDS as readonly string[]).includes(n)) throw usageError(`unknown cell "${n}" in --cells; use rnn, lstm or gru`);
+    if (!(CELL_KINDS as readonly string[]).includes(n))
+      throw usageError(`unknown cell "${n}" in --cells; use rnn, lstm or gru`);
   }
   if (new Set(names).size !== names.length) throw usageError(`--cells lists a cell twice: ${list}`);
   return names as CellKind[];
 }
 
 /** The hidden size of `cell` whose parameter count is closest to `budget`. */
-export function hiddenForBudget(cell: CellKind, budget: number, inputSize: number, numLayers: number, outputSize: number): number {
+export function hiddenForBudget(
+  cell: CellKind,
+  budget: number,
+  inputSize: number,
+  numLayers: number,
+  outputSize: number,
+): number {
   let best = 1;
   for (let h = 1; countParams(cell, inputSize, h, numLayers, outputSize) <= 2 * budget; h++) {
     const d = Math.abs(countParams(cell, inputSize, h, numLayers, outputSize) - budget);
@@ -127,7 +137,9 @@ export async function compareRun(opts: CompareOptions): Promise<CompareResult> {
   let index = 0;
   for (const seqLen of opts.seqLens) {
     for (const cell of opts.cells) {
-      const hiddenSize = opts.matchParams ? hiddenForBudget(cell, budget, probeTask.inputSize, layers, probeTask.outputSize) : hidden;
+      const hiddenSize = opts.matchParams
+        ? hiddenForBudget(cell, budget, probeTask.inputSize, layers, probeTask.outputSize)
+        : hidden;
       const name = opts.seqLens.length > 1 ? `${cell}-T${seqLen}` : cell;
       const started = performance.now();
       const run = await trainRun({
@@ -172,6 +184,12 @@ export async function compareRun(opts: CompareOptions): Promise<CompareResult> {
     rows,
     outDir: opts.out ?? null,
   };
-  if (opts.out) writeJsonAtomic(join(opts.out, 'compare.json'), { ...result, train: { ...TRAIN_DEFAULTS, ...opts.train }, model: opts.model, taskOptions: opts.taskOptions });
+  if (opts.out)
+    writeJsonAtomic(join(opts.out, 'compare.json'), {
+      ...result,
+      train: { ...TRAIN_DEFAULTS, ...opts.train },
+      model: opts.model,
+      taskOptions: opts.taskOptions,
+    });
   return result;
 }

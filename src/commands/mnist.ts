@@ -1,7 +1,17 @@
 import { join } from 'node:path';
 import { loadMnist, type MnistData, type Split } from '../data/mnist.js';
 import { MLP_DEFAULTS, Mlp, validateMlpConfig, type MlpConfig } from '../models/mlp.js';
-import { MLP_TRAIN_DEFAULTS, evaluateMlp, firstExamples, probeDeltas, trainMlp, type Examples, type MlpEval, type MlpTrainConfig, type MlpTrainResult } from '../training/mlp-trainer.js';
+import {
+  MLP_TRAIN_DEFAULTS,
+  evaluateMlp,
+  firstExamples,
+  probeDeltas,
+  trainMlp,
+  type Examples,
+  type MlpEval,
+  type MlpTrainConfig,
+  type MlpTrainResult,
+} from '../training/mlp-trainer.js';
 import { RunDir, prepareOutDir } from '../runlog/rundir.js';
 import type { Progress } from '../training/trainer.js';
 import { SeqlabError, usageError } from '../util/errors.js';
@@ -41,9 +51,15 @@ export const REMEDIES: Readonly<Record<string, Pick<MlpConfig, 'activation' | 'i
 };
 
 /** Per experiment: the networks and training schedule the chapter uses (each overridable). */
-export const MNIST_PRESETS: Readonly<Record<MnistExperiment, { nets: readonly number[][]; train: Partial<MlpTrainConfig>; trainSize?: number }>> = {
+export const MNIST_PRESETS: Readonly<
+  Record<MnistExperiment, { nets: readonly number[][]; train: Partial<MlpTrainConfig>; trainSize?: number }>
+> = {
   deltas: { nets: CHAPTER5_NETS, train: {} },
-  speed: { nets: CHAPTER5_NETS, train: { epochs: 500, batchSize: 1000, lr: 0.1, lambda: 5, gradflowEvery: 0 }, trainSize: 1000 },
+  speed: {
+    nets: CHAPTER5_NETS,
+    train: { epochs: 500, batchSize: 1000, lr: 0.1, lambda: 5, gradflowEvery: 0 },
+    trainSize: 1000,
+  },
   depth: { nets: [[784, 30, 10], ...CHAPTER5_NETS], train: { epochs: 30, batchSize: 10, lr: 0.1, lambda: 5 } },
   remedies: { nets: [[784, 30, 30, 30, 30, 10]], train: { epochs: 10, batchSize: 10, lr: 0.1, lambda: 5 } },
   train: { nets: [[784, 30, 10]], train: { epochs: 30, batchSize: 10, lr: 0.1, lambda: 5 } },
@@ -110,7 +126,16 @@ export interface MnistRow {
 export interface MnistResult {
   experiment: MnistExperiment;
   engine: string;
-  data: { source: string; rows: number; cols: number; classes: number; train: number; validation: number; test: number; probe: number };
+  data: {
+    source: string;
+    rows: number;
+    cols: number;
+    classes: number;
+    train: number;
+    validation: number;
+    test: number;
+    probe: number;
+  };
   model: Omit<MlpConfig, 'layers'>;
   train: Readonly<MlpTrainConfig> | null;
   seed: number;
@@ -154,14 +179,29 @@ export function mnistRun(opts: MnistRunOptions, data: MnistData = loadMnist({ di
   const pixels = data.rows * data.cols;
   const nets = opts.nets ?? preset.nets.map((n) => [pixels, ...n.slice(1, -1), data.classes]);
   for (const layers of nets) {
-    if (layers[0] !== pixels) throw usageError(`--layers must start with the image size ${pixels} (${data.rows}×${data.cols}), got ${layers.join(',')}`);
-    if (layers[layers.length - 1] !== data.classes) throw usageError(`--layers must end with the number of classes ${data.classes}, got ${layers.join(',')}`);
+    if (layers[0] !== pixels)
+      throw usageError(
+        `--layers must start with the image size ${pixels} (${data.rows}×${data.cols}), got ${layers.join(',')}`,
+      );
+    if (layers[layers.length - 1] !== data.classes)
+      throw usageError(`--layers must end with the number of classes ${data.classes}, got ${layers.join(',')}`);
   }
-  const model: Omit<MlpConfig, 'layers'> = { ...(({ layers: _, ...rest }) => rest)(MLP_DEFAULTS), ...stripUndefined(opts.model ?? {}) };
-  const isTraining = opts.experiment !== 'deltas' && !(opts.experiment === 'remedies' && (opts.train?.epochs ?? preset.train.epochs) === 0);
+  const model: Omit<MlpConfig, 'layers'> = {
+    ...(({ layers: _, ...rest }) => rest)(MLP_DEFAULTS),
+    ...stripUndefined(opts.model ?? {}),
+  };
+  const isTraining =
+    opts.experiment !== 'deltas' &&
+    !(opts.experiment === 'remedies' && (opts.train?.epochs ?? preset.train.epochs) === 0);
   const trainSize = opts.trainSize ?? preset.trainSize ?? data.train.count;
   const probeSize = Math.min(opts.probeSize ?? 1000, trainSize, data.train.count);
-  const trainConfig: Readonly<MlpTrainConfig> = Object.freeze({ ...MLP_TRAIN_DEFAULTS, ...preset.train, ...stripUndefined(opts.train ?? {}), probeSize, seed });
+  const trainConfig: Readonly<MlpTrainConfig> = Object.freeze({
+    ...MLP_TRAIN_DEFAULTS,
+    ...preset.train,
+    ...stripUndefined(opts.train ?? {}),
+    probeSize,
+    seed,
+  });
   const inits = opts.inits ?? 1;
 
   const variants: [string, Partial<MlpConfig>][] =
@@ -175,7 +215,10 @@ export function mnistRun(opts: MnistRunOptions, data: MnistData = loadMnist({ di
     variants.map(([variant, over]) => {
       const config: MlpConfig = { ...model, ...over, layers };
       validateMlpConfig(config);
-      return { name: variant ? (nets.length > 1 ? `${variant} ${netName(layers)}` : variant) : netName(layers), config };
+      return {
+        name: variant ? (nets.length > 1 ? `${variant} ${netName(layers)}` : variant) : netName(layers),
+        config,
+      };
     }),
   );
   if (opts.out) prepareOutDir(opts.out, opts.overwrite);
@@ -186,8 +229,11 @@ export function mnistRun(opts: MnistRunOptions, data: MnistData = loadMnist({ di
   const probeSet = firstExamples(train, probeSize);
   const rows: MnistRow[] = configs.map(({ name, config }, index) => {
     // the same seed gives the same first network in every experiment
-    const initProbes = Array.from({ length: inits }, (_, i) => probeDeltas(Mlp.random(config, new Rng(`${seed}/init${i === 0 ? '' : `/${i}`}`)), probeSet));
-    const meanOver = (pick: (p: (typeof initProbes)[number]) => number[]) => pick(initProbes[0]).map((_, l) => initProbes.reduce((s, p) => s + pick(p)[l], 0) / inits);
+    const initProbes = Array.from({ length: inits }, (_, i) =>
+      probeDeltas(Mlp.random(config, new Rng(`${seed}/init${i === 0 ? '' : `/${i}`}`)), probeSet),
+    );
+    const meanOver = (pick: (p: (typeof initProbes)[number]) => number[]) =>
+      pick(initProbes[0]).map((_, l) => initProbes.reduce((s, p) => s + pick(p)[l], 0) / inits);
     const deltaNormsInit = meanOver((p) => p.deltaNorms);
     const deltaRmsInit = meanOver((p) => p.deltaRms);
     const net = Mlp.random(config, new Rng(`${seed}/init`));
@@ -205,7 +251,15 @@ export function mnistRun(opts: MnistRunOptions, data: MnistData = loadMnist({ di
     };
     if (!isTraining) return row;
     const runDir = opts.out ? RunDir.create(join(opts.out, name.replace(/\s+/g, '_')), opts.overwrite) : undefined;
-    runDir?.writeJson('config.json', { experiment: opts.experiment, engine: MLP_ENGINE, data: data.source, trainSize, model: config, train: trainConfig, params: net.numParams() });
+    runDir?.writeJson('config.json', {
+      experiment: opts.experiment,
+      engine: MLP_ENGINE,
+      data: data.source,
+      trainSize,
+      model: config,
+      train: trainConfig,
+      params: net.numParams(),
+    });
     runDir?.log({ type: 'start', backend: MLP_ENGINE, params: net.numParams() });
     const withValidation = opts.experiment !== 'speed';
     let result: MlpTrainResult;
@@ -219,11 +273,30 @@ export function mnistRun(opts: MnistRunOptions, data: MnistData = loadMnist({ di
       if (!(e instanceof SeqlabError && e.code === 'diverged')) throw e;
       // one network blowing up (e.g. ReLU at a high rate) is a result, not the end of the experiment
       runDir?.writeJson('metrics.json', { status: 'diverged', error: e.message });
-      row.training = { epochs: 0, steps: 0, status: 'diverged', error: e.message, bestValidation: null, finalValidation: null, validation: [], test: null, deltaNorms: [], ratioFinal: NaN, elapsedMs: NaN, runDir: runDir?.path ?? null };
+      row.training = {
+        epochs: 0,
+        steps: 0,
+        status: 'diverged',
+        error: e.message,
+        bestValidation: null,
+        finalValidation: null,
+        validation: [],
+        test: null,
+        deltaNorms: [],
+        ratioFinal: NaN,
+        elapsedMs: NaN,
+        runDir: runDir?.path ?? null,
+      };
       return row;
     }
     const testEval = withValidation ? evaluateMlp(net, test) : null;
-    if (testEval) runDir?.log({ type: 'eval', step: result.steps, loss: testEval.loss, metrics: { accuracy: testEval.accuracy, split: null } });
+    if (testEval)
+      runDir?.log({
+        type: 'eval',
+        step: result.steps,
+        loss: testEval.loss,
+        metrics: { accuracy: testEval.accuracy, split: null },
+      });
     const deltaNorms = result.probes.map((p) => p.deltaNorms);
     row.training = {
       epochs: result.epochs,
@@ -238,7 +311,16 @@ export function mnistRun(opts: MnistRunOptions, data: MnistData = loadMnist({ di
       elapsedMs: result.elapsedMs,
       runDir: runDir?.path ?? null,
     };
-    runDir?.writeJson('metrics.json', { status: result.status, epochs: result.epochs, steps: result.steps, params: net.numParams(), best: result.best, final: row.training.finalValidation, test: testEval, deltaNorms: deltaNorms.at(-1) });
+    runDir?.writeJson('metrics.json', {
+      status: result.status,
+      epochs: result.epochs,
+      steps: result.steps,
+      params: net.numParams(),
+      best: result.best,
+      final: row.training.finalValidation,
+      test: testEval,
+      deltaNorms: deltaNorms.at(-1),
+    });
     return row;
   });
   const result: MnistResult = {

@@ -94,7 +94,10 @@ export interface NgramRunResult {
 /** A vocabulary from a file: its own JSON, or the "vocabulary" field of a checkpoint. */
 export function loadVocabulary(path: string): Vocabulary {
   const json = readJsonFile(path, 'vocabulary');
-  const inner = typeof json === 'object' && json !== null && 'vocabulary' in json ? (json as { vocabulary: unknown }).vocabulary : json;
+  const inner =
+    typeof json === 'object' && json !== null && 'vocabulary' in json
+      ? (json as { vocabulary: unknown }).vocabulary
+      : json;
   return Vocabulary.fromJSON(inner as VocabularyJSON, `vocabulary in ${path}`);
 }
 
@@ -128,7 +131,9 @@ export function ngramRun(options: Partial<NgramRunOptions> & Pick<NgramRunOption
   const ids = encodeCorpus(corpus, vocab);
   const t2 = performance.now();
 
-  progress(`${describeCorpus(corpus)}: counting ${opts.order}-grams on ${ids.train.length} train tokens (vocabulary ${vocab.size})`);
+  progress(
+    `${describeCorpus(corpus)}: counting ${opts.order}-grams on ${ids.train.length} train tokens (vocabulary ${vocab.size})`,
+  );
   const model = KneserNeyModel.train(ids.train, { order: opts.order, vocabSize: vocab.size, boundary: opts.boundary });
   const t3 = performance.now();
 
@@ -148,7 +153,14 @@ export function ngramRun(options: Partial<NgramRunOptions> & Pick<NgramRunOption
       splitRule: corpus.splitRule,
       splits: corpusStats(corpus),
     },
-    vocabulary: { size: vocab.size, fingerprint: vocab.fingerprint, source: opts.vocab ?? 'built from train', minCount, maxSize, unkRate },
+    vocabulary: {
+      size: vocab.size,
+      fingerprint: vocab.fingerprint,
+      source: opts.vocab ?? 'built from train',
+      minCount,
+      maxSize,
+      unkRate,
+    },
     model: {
       order: model.order,
       boundary: model.boundary,

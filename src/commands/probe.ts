@@ -35,7 +35,14 @@ export interface ProbeRunResult extends Omit<JacobianResult, 'rows' | 'matrices'
   inputSize: number;
   layer: number;
   weights: string;
-  jacobian: { gap: number; k: number; spectral: number | null; frobenius: number; spectralPerSeq?: number[]; frobeniusPerSeq?: number[] }[];
+  jacobian: {
+    gap: number;
+    k: number;
+    spectral: number | null;
+    frobenius: number;
+    spectralPerSeq?: number[];
+    frobeniusPerSeq?: number[];
+  }[];
   elapsedMs: number;
 }
 
@@ -44,7 +51,8 @@ function numericArray(value: unknown, depth: number, what: string): { flat: numb
   const shape: number[] = [];
   let probe: unknown = value;
   for (let d = 0; d < depth; d++) {
-    if (!Array.isArray(probe) || probe.length === 0) throw inputError(`${what} must be a non-empty ${depth}-D array of numbers`);
+    if (!Array.isArray(probe) || probe.length === 0)
+      throw inputError(`${what} must be a non-empty ${depth}-D array of numbers`);
     shape.push(probe.length);
     probe = probe[0];
   }
@@ -56,7 +64,9 @@ function numericArray(value: unknown, depth: number, what: string): { flat: numb
       return;
     }
     if (!Array.isArray(v) || v.length !== shape[d]) {
-      throw inputError(`${what}${path} has ${Array.isArray(v) ? v.length : 'no'} entries, expected ${shape[d]} (ragged rows)`);
+      throw inputError(
+        `${what}${path} has ${Array.isArray(v) ? v.length : 'no'} entries, expected ${shape[d]} (ragged rows)`,
+      );
     }
     v.forEach((x, i) => walk(x, d + 1, `${path}[${i}]`));
   };
@@ -83,20 +93,23 @@ interface ProbeInputs {
 }
 
 export function parseProbeInputs(doc: unknown, source: string, hiddenSize: number): ProbeInputs {
-  if (typeof doc !== 'object' || doc === null || !('inputs' in doc)) throw inputError(`${source}: expected a JSON object with "inputs": [T][I] or [B][T][I]`);
+  if (typeof doc !== 'object' || doc === null || !('inputs' in doc))
+    throw inputError(`${source}: expected a JSON object with "inputs": [T][I] or [B][T][I]`);
   const o = doc as Record<string, unknown>;
   const d = depthOf(o.inputs);
   if (d !== 2 && d !== 3) throw inputError(`${source}: "inputs" must be [T][I] or [B][T][I], got a ${d}-D array`);
   const { flat, shape } = numericArray(o.inputs, d, `${source}: inputs`);
   const [B, T, I] = d === 2 ? [1, shape[0], shape[1]] : shape;
   const xs = new Float32Array(T * B * I);
-  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) for (let i = 0; i < I; i++) xs[(t * B + b) * I + i] = flat[(b * T + t) * I + i];
+  for (let b = 0; b < B; b++)
+    for (let t = 0; t < T; t++) for (let i = 0; i < I; i++) xs[(t * B + b) * I + i] = flat[(b * T + t) * I + i];
   const state = (key: 'h0' | 'c0'): Float32Array | undefined => {
     if (o[key] === undefined) return undefined;
     const sd = depthOf(o[key]);
     const { flat: s, shape: ss } = numericArray(o[key], sd, `${source}: ${key}`);
     const [sb, sh] = sd === 1 ? [1, ss[0]] : sd === 2 ? ss : [-1, -1];
-    if (sh !== hiddenSize || (sb !== 1 && sb !== B)) throw inputError(`${source}: "${key}" must be [${hiddenSize}] or [${B}][${hiddenSize}], got [${ss.join('][')}]`);
+    if (sh !== hiddenSize || (sb !== 1 && sb !== B))
+      throw inputError(`${source}: "${key}" must be [${hiddenSize}] or [${B}][${hiddenSize}], got [${ss.join('][')}]`);
     const out = new Float32Array(B * hiddenSize);
     for (let b = 0; b < B; b++) out.set(s.slice(sb === 1 ? 0 : b * sh, (sb === 1 ? 0 : b * sh) + sh), b * hiddenSize);
     return out;
@@ -115,7 +128,8 @@ export function loadProbeSetup(opts: ProbeRunOptions): ProbeSetup {
   let weights: RecurrentWeights;
   if (opts.weights) {
     weights = parseRecurrentWeights(readJsonFile(opts.weights, 'weights'), opts.weights, opts.cell);
-    if (opts.layer >= weights.layers.length) throw usageError(`--layer ${opts.layer} is out of range: the weights have ${weights.layers.length} layer(s)`);
+    if (opts.layer >= weights.layers.length)
+      throw usageError(`--layer ${opts.layer} is out of range: the weights have ${weights.layers.length} layer(s)`);
   } else {
     const cellOpts = { ...CELL_DEFAULTS, ...stripUndefined(opts) };
     const cell = opts.cell ?? 'lstm';
@@ -132,7 +146,10 @@ export function loadProbeSetup(opts: ProbeRunOptions): ProbeSetup {
   let inputs: ProbeInputs;
   if (opts.inputs) {
     inputs = parseProbeInputs(readJsonFile(opts.inputs, 'inputs'), opts.inputs, H);
-    if (inputs.I !== weights.inputSize) throw inputError(`${opts.inputs}: inputs have ${inputs.I} features per step but the cell expects ${weights.inputSize}`);
+    if (inputs.I !== weights.inputSize)
+      throw inputError(
+        `${opts.inputs}: inputs have ${inputs.I} features per step but the cell expects ${weights.inputSize}`,
+      );
   } else {
     const [T, B, I] = [opts.seqLen, opts.batch, weights.inputSize];
     const data = rng.fork('inputs');
@@ -142,12 +159,17 @@ export function loadProbeSetup(opts: ProbeRunOptions): ProbeSetup {
 }
 
 /** `seqlab probe`: ‖∂h_T/∂h_k‖ for every k of one cell, random or from PyTorch weights. */
-export async function probeRun(opts: ProbeRunOptions, setup: ProbeSetup = loadProbeSetup(opts)): Promise<ProbeRunResult> {
+export async function probeRun(
+  opts: ProbeRunOptions,
+  setup: ProbeSetup = loadProbeSetup(opts),
+): Promise<ProbeRunResult> {
   const { weights, inputs } = setup;
   const H = weights.hiddenSize;
-  const cells = weights.layers.slice(0, opts.layer + 1).map((w, l) =>
-    createCell(weights.cell, l === 0 ? weights.inputSize : H, H, w, { nonlinearity: weights.nonlinearity }),
-  );
+  const cells = weights.layers
+    .slice(0, opts.layer + 1)
+    .map((w, l) =>
+      createCell(weights.cell, l === 0 ? weights.inputSize : H, H, w, { nonlinearity: weights.nonlinearity }),
+    );
   const started = performance.now();
   try {
     // the probed layer's input sequence: the raw inputs, or the h's of the layer below
@@ -167,7 +189,11 @@ export async function probeRun(opts: ProbeRunOptions, setup: ProbeSetup = loadPr
         state0[1] = tf.tensor2d(inputs.c0, [inputs.B, H]);
       }
     }
-    const res = await jacobianNorms(target, xs, state0, { mode: opts.mode, spectral: opts.spectral, allPairs: opts.allPairs });
+    const res = await jacobianNorms(target, xs, state0, {
+      mode: opts.mode,
+      spectral: opts.spectral,
+      allPairs: opts.allPairs,
+    });
     xs.dispose();
     if (state0) tf.dispose(state0);
     const perSeq = inputs.B > 1;

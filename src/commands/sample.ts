@@ -45,14 +45,21 @@ export function drawToken(logits: Float32Array, temperature: number, topK: numbe
 }
 
 export async function sampleRun(opts: SampleOptions): Promise<SampleResult> {
-  if (!(opts.temperature > 0) || !Number.isFinite(opts.temperature)) throw usageError(`--temperature must be > 0, got ${opts.temperature}`);
+  if (!(opts.temperature > 0) || !Number.isFinite(opts.temperature))
+    throw usageError(`--temperature must be > 0, got ${opts.temperature}`);
   const ck = loadCheckpoint(opts.checkpoint);
   try {
-    if (!ck.vocabulary) throw usageError(`${ck.path} is not a language model (no vocabulary); sample needs a checkpoint of --task lm`);
+    if (!ck.vocabulary)
+      throw usageError(`${ck.path} is not a language model (no vocabulary); sample needs a checkpoint of --task lm`);
     const vocab = ck.vocabulary;
     const taskCfg = (ck.doc.taskConfig ?? {}) as { tokenizer?: string; lowercase?: boolean };
-    const name = (TOKENIZER_NAMES as readonly string[]).includes(String(taskCfg.tokenizer)) ? (taskCfg.tokenizer as TokenizerName) : 'whitespace';
-    const prompt = opts.prompt.trim() === '' ? [EOS] : createTokenizer({ name, lowercase: Boolean(taskCfg.lowercase) }).tokenize(opts.prompt);
+    const name = (TOKENIZER_NAMES as readonly string[]).includes(String(taskCfg.tokenizer))
+      ? (taskCfg.tokenizer as TokenizerName)
+      : 'whitespace';
+    const prompt =
+      opts.prompt.trim() === ''
+        ? [EOS]
+        : createTokenizer({ name, lowercase: Boolean(taskCfg.lowercase) }).tokenize(opts.prompt);
     const ids = Array.from(vocab.encode(prompt));
     const rng = new Rng(opts.seed);
     const model = ck.model;
@@ -77,7 +84,10 @@ export async function sampleRun(opts: SampleOptions): Promise<SampleResult> {
       feed(id);
     }
     tf.dispose(state.flat());
-    const text = [...prompt, ...out].map((t) => (t === EOS ? '\n' : t === UNK ? '<unk>' : t)).join(' ').replace(/ \n /g, '\n');
+    const text = [...prompt, ...out]
+      .map((t) => (t === EOS ? '\n' : t === UNK ? '<unk>' : t))
+      .join(' ')
+      .replace(/ \n /g, '\n');
     return { prompt, tokens: out, text, checkpoint: ck.path, step: ck.step };
   } finally {
     ck.model.dispose();

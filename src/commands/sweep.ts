@@ -42,34 +42,42 @@ export interface SweepRun {
   options: Record<string, Scalar>;
 }
 
-const isScalar = (v: unknown): v is Scalar => typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
+const isScalar = (v: unknown): v is Scalar =>
+  typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
 
 /** Read and check a sweep file (JSON, or YAML by its .yaml/.yml extension); every problem is one line. */
 export function readSweepFile(path: string, defaultName: string): SweepSpec {
   if (!existsSync(path)) throw inputError(`sweep file not found: ${path}`);
-  if (statSync(path).isDirectory()) throw inputError(`sweep file is a directory: ${path} (to collect a sweep's results use --collect ${path})`);
+  if (statSync(path).isDirectory())
+    throw inputError(`sweep file is a directory: ${path} (to collect a sweep's results use --collect ${path})`);
   const text = readFileSync(path, 'utf8');
   const yaml = ['.yaml', '.yml'].includes(extname(path).toLowerCase());
   let doc: unknown;
   try {
     doc = yaml ? parseYaml(text) : JSON.parse(text);
   } catch (e) {
-    throw inputError(`sweep file ${path} is not valid ${yaml ? 'YAML' : 'JSON'}: ${(e as Error).message.split('\n')[0]}`);
+    throw inputError(
+      `sweep file ${path} is not valid ${yaml ? 'YAML' : 'JSON'}: ${(e as Error).message.split('\n')[0]}`,
+    );
   }
   return checkSpec(doc, path, defaultName);
 }
 
 export function checkSpec(doc: unknown, path: string, defaultName: string): SweepSpec {
   const bad = (msg: string) => inputError(`sweep file ${path}: ${msg}`);
-  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw bad('must be an object with "grid" (and optionally "base", "name", "out")');
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc))
+    throw bad('must be an object with "grid" (and optionally "base", "name", "out")');
   const d = doc as Record<string, unknown>;
   const unknown = Object.keys(d).filter((k) => !['name', 'base', 'grid', 'out'].includes(k));
   if (unknown.length > 0) throw bad(`unknown key "${unknown[0]}"; use name, base, grid, out`);
   const base = d.base ?? {};
-  if (typeof base !== 'object' || base === null || Array.isArray(base)) throw bad('"base" must be an object of option: value');
-  for (const [k, v] of Object.entries(base)) if (!isScalar(v)) throw bad(`base.${k} must be a string, number or boolean`);
+  if (typeof base !== 'object' || base === null || Array.isArray(base))
+    throw bad('"base" must be an object of option: value');
+  for (const [k, v] of Object.entries(base))
+    if (!isScalar(v)) throw bad(`base.${k} must be a string, number or boolean`);
   const grid = d.grid;
-  if (typeof grid !== 'object' || grid === null || Array.isArray(grid) || Object.keys(grid).length === 0) throw bad('"grid" must be an object of option: [values], with at least one option');
+  if (typeof grid !== 'object' || grid === null || Array.isArray(grid) || Object.keys(grid).length === 0)
+    throw bad('"grid" must be an object of option: [values], with at least one option');
   const out: Record<string, Scalar[]> = {};
   for (const [k, v] of Object.entries(grid)) {
     const values = Array.isArray(v) ? v : [v];
@@ -79,9 +87,15 @@ export function checkSpec(doc: unknown, path: string, defaultName: string): Swee
     if (k in base) throw bad(`"${k}" is in both base and grid`);
     out[k] = values;
   }
-  if (d.name !== undefined && (typeof d.name !== 'string' || !/^[\w.-]+$/.test(d.name))) throw bad('"name" must be letters, digits, ".", "_" or "-"');
+  if (d.name !== undefined && (typeof d.name !== 'string' || !/^[\w.-]+$/.test(d.name)))
+    throw bad('"name" must be letters, digits, ".", "_" or "-"');
   if (d.out !== undefined && typeof d.out !== 'string') throw bad('"out" must be a path');
-  return { name: (d.name as string | undefined) ?? defaultName, base: base as Record<string, Scalar>, grid: out, out: (d.out as string | undefined) ?? null };
+  return {
+    name: (d.name as string | undefined) ?? defaultName,
+    base: base as Record<string, Scalar>,
+    grid: out,
+    out: (d.out as string | undefined) ?? null,
+  };
 }
 
 /** Every configuration of the grid, first key slowest. */
@@ -227,5 +241,9 @@ export async function runConfigs(opts: SweepRunOptions): Promise<SweepRunResult>
 
 /** The sweep directory must be one, to collect it. */
 export function checkSweepDir(dir: string): void {
-  if (!existsSync(join(dir, 'sweep.json'))) throw new SeqlabError('input', `${dir} is not a sweep directory (no sweep.json); run seqlab sweep CONFIG --out ${dir} first`);
+  if (!existsSync(join(dir, 'sweep.json')))
+    throw new SeqlabError(
+      'input',
+      `${dir} is not a sweep directory (no sweep.json); run seqlab sweep CONFIG --out ${dir} first`,
+    );
 }

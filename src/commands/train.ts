@@ -2,7 +2,16 @@ import { SequenceModel, MODEL_DEFAULTS, type ModelConfig } from '../models/model
 import { RunDir } from '../runlog/rundir.js';
 import { resolveThreads } from '../training/parallel.js';
 import type { JacobianMode } from '../training/gradflow.js';
-import { TRAIN_DEFAULTS, evaluate, probeGradientFlow, train, type Progress, type ResumeState, type TrainConfig, type TrainResult } from '../training/trainer.js';
+import {
+  TRAIN_DEFAULTS,
+  evaluate,
+  probeGradientFlow,
+  train,
+  type Progress,
+  type ResumeState,
+  type TrainConfig,
+  type TrainResult,
+} from '../training/trainer.js';
 import type { SequenceTask } from '../tasks/task.js';
 import { readJsonFile, writeJsonAtomic } from '../util/files.js';
 import { join } from 'node:path';
@@ -55,7 +64,8 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
   };
   const task = createTask(opts.task, taskOptions);
   const perEpoch = task.stepsPerEpoch;
-  if (opts.epochs !== undefined && perEpoch === undefined) throw usageError(`--epochs applies to tasks with epochs (lm), not ${opts.task}; use --steps`);
+  if (opts.epochs !== undefined && perEpoch === undefined)
+    throw usageError(`--epochs applies to tasks with epochs (lm), not ${opts.task}; use --steps`);
   const byEpochs =
     opts.epochs !== undefined && perEpoch !== undefined
       ? { steps: Math.min(opts.epochs * perEpoch, given.steps ?? Infinity), evalEvery: given.evalEvery ?? perEpoch }
@@ -64,7 +74,8 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
         : {};
   // an LM's batch is its stream count, fixed by the task
   const fixedBatch = task.fixedBatchSize;
-  if (opts.decayUnit === 'epochs' && perEpoch === undefined) throw usageError(`--decay-unit epochs applies to tasks with epochs (lm), not ${opts.task}`);
+  if (opts.decayUnit === 'epochs' && perEpoch === undefined)
+    throw usageError(`--decay-unit epochs applies to tasks with epochs (lm), not ${opts.task}`);
   const inEpochs =
     opts.decayUnit === 'epochs' && perEpoch !== undefined
       ? { decayEvery: (given.decayEvery ?? 1) * perEpoch, decayStart: (given.decayStart ?? 0) * perEpoch }
@@ -84,7 +95,10 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
     vocabSize: task.vocabSize ?? null,
   });
   // resolved here, so config.json (and a resumed run) records the thread count that ran
-  const trainConfig: Readonly<TrainConfig> = Object.freeze({ ...baseConfig, threads: resolveThreads(baseConfig.threads, modelConfig, baseConfig.batchSize) });
+  const trainConfig: Readonly<TrainConfig> = Object.freeze({
+    ...baseConfig,
+    threads: resolveThreads(baseConfig.threads, modelConfig, baseConfig.batchSize),
+  });
   const runDir = opts.out ? RunDir.create(opts.out, opts.overwrite) : undefined;
   const model = SequenceModel.random(modelConfig, new Rng(`${trainConfig.seed}/init`));
   // taskName + taskOptions rebuild the same task on --resume
@@ -99,7 +113,16 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
   };
   runDir?.writeJson('config.json', config);
   runDir?.log({ type: 'start', backend: opts.backend, params: model.numParams() });
-  return runAndReport({ task, model, trainConfig, runDir, config, backend: opts.backend, onProgress: opts.onProgress, pairs: opts.pairs });
+  return runAndReport({
+    task,
+    model,
+    trainConfig,
+    runDir,
+    config,
+    backend: opts.backend,
+    onProgress: opts.onProgress,
+    pairs: opts.pairs,
+  });
 }
 
 interface RunContext {
@@ -126,8 +149,10 @@ async function runAndReport(ctx: RunContext): Promise<TrainRunResult> {
       resume: ctx.resume,
     });
     const test = task.testBatches ? await evaluate(model, task, task.testBatches()) : null;
-    if (test) runDir?.log({ type: 'eval', step: result.steps, loss: test.loss, metrics: { ...test.metrics, split: null } });
-    if (ctx.pairs && runDir && trainConfig.gradflowEvery > 0) await logPairs(model, task, trainConfig.gradflowMode, runDir, result.steps);
+    if (test)
+      runDir?.log({ type: 'eval', step: result.steps, loss: test.loss, metrics: { ...test.metrics, split: null } });
+    if (ctx.pairs && runDir && trainConfig.gradflowEvery > 0)
+      await logPairs(model, task, trainConfig.gradflowMode, runDir, result.steps);
     const last = result.gradflow.filter((g) => g.layer === modelConfig.numLayers - 1).at(-1) ?? null;
     const metrics = {
       task: task.name,
@@ -145,7 +170,13 @@ async function runAndReport(ctx: RunContext): Promise<TrainRunResult> {
     return { runDir: runDir?.path ?? null, config: ctx.config, metrics, result };
   } catch (e) {
     if (e instanceof SeqlabError && e.code === 'diverged') {
-      runDir?.writeJson('metrics.json', { task: task.name, cell: modelConfig.cell, backend: ctx.backend, status: 'diverged', error: e.message });
+      runDir?.writeJson('metrics.json', {
+        task: task.name,
+        cell: modelConfig.cell,
+        backend: ctx.backend,
+        status: 'diverged',
+        error: e.message,
+      });
     }
     throw e;
   } finally {
@@ -161,7 +192,13 @@ const GATES: Record<string, number> = { rnn: 1, gru: 3, lstm: 4 };
  * Log ‖∂h_t/∂h_k‖ (Frobenius, probe-batch mean) for every k < t ≤ T of the top layer:
  * T(T+1)/2 pullbacks, each a [B·R, gates·H]·[gates·H, H] product, so only when that is cheap.
  */
-async function logPairs(model: SequenceModel, task: SequenceTask, mode: JacobianMode, runDir: RunDir, step: number): Promise<void> {
+async function logPairs(
+  model: SequenceModel,
+  task: SequenceTask,
+  mode: JacobianMode,
+  runDir: RunDir,
+  step: number,
+): Promise<void> {
   const probe = task.probeBatch();
   const { cell, hiddenSize: H } = model.config;
   const rows = cell === 'lstm' && mode === 'state' ? 2 * H : H;
@@ -169,7 +206,15 @@ async function logPairs(model: SequenceModel, task: SequenceTask, mode: Jacobian
   if (probe.seqLen > 64 || flops > PAIRS_BUDGET_FLOPS) return;
   const [rec] = await probeGradientFlow(model, task, probe, mode, false, true);
   if (!rec?.pairs) return;
-  runDir.log({ type: 'pairs', step, layer: rec.layer as number, mode: rec.mode as string, T: rec.T as number, norm: 'frobenius', pairs: rec.pairs as number[][] });
+  runDir.log({
+    type: 'pairs',
+    step,
+    layer: rec.layer as number,
+    mode: rec.mode as string,
+    T: rec.T as number,
+    norm: 'frobenius',
+    pairs: rec.pairs as number[][],
+  });
 }
 
 /**
@@ -177,27 +222,41 @@ async function logPairs(model: SequenceModel, task: SequenceTask, mode: Jacobian
  * configuration it was started with, appending to its log. The same seed and backend give
  * the same final metrics as a run that was never interrupted.
  */
-export async function resumeRun(dir: string, backend: string, onProgress?: (p: Progress) => void, length: { steps?: number; epochs?: number } = {}): Promise<TrainRunResult> {
+export async function resumeRun(
+  dir: string,
+  backend: string,
+  onProgress?: (p: Progress) => void,
+  length: { steps?: number; epochs?: number } = {},
+): Promise<TrainRunResult> {
   const config = readJsonFile(join(dir, 'config.json'), 'run config') as Record<string, unknown>;
-  if (typeof config.taskName !== 'string' || typeof config.train !== 'object' || typeof config.taskOptions !== 'object') {
+  if (
+    typeof config.taskName !== 'string' ||
+    typeof config.train !== 'object' ||
+    typeof config.taskOptions !== 'object'
+  ) {
     throw inputError(`${dir}/config.json is not a resumable seqlab run config (no taskName/taskOptions/train)`);
   }
   const ck = loadCheckpoint(dir);
   const resume = ck.doc.resume as ResumeState | undefined;
   if (!resume) {
     ck.model.dispose();
-    throw inputError(`${ck.path} has no resume record (it was written mid-batch or by an older seqlab); start a new run`);
+    throw inputError(
+      `${ck.path} has no resume record (it was written mid-batch or by an older seqlab); start a new run`,
+    );
   }
   const task = createTask(config.taskName, config.taskOptions as TaskOptions);
   const fingerprint = task.vocabFingerprint;
   if (ck.vocabulary && fingerprint !== undefined && ck.vocabulary.fingerprint !== fingerprint) {
     ck.model.dispose();
-    throw inputError(`${ck.path} was trained with another vocabulary (fingerprint ${ck.vocabulary.fingerprint}, the corpus now gives ${fingerprint})`);
+    throw inputError(
+      `${ck.path} was trained with another vocabulary (fingerprint ${ck.vocabulary.fingerprint}, the corpus now gives ${fingerprint})`,
+    );
   }
   const saved = { ...TRAIN_DEFAULTS, ...(config.train as Partial<TrainConfig>) };
   // a new total length (e.g. stop an LM run after fewer epochs than planned, or go on longer)
   const perEpoch = task.stepsPerEpoch;
-  const steps = length.epochs !== undefined && perEpoch !== undefined ? length.epochs * perEpoch : (length.steps ?? saved.steps);
+  const steps =
+    length.epochs !== undefined && perEpoch !== undefined ? length.epochs * perEpoch : (length.steps ?? saved.steps);
   const bad =
     length.epochs !== undefined && perEpoch === undefined
       ? `--epochs applies to tasks with epochs (lm), not ${config.taskName}; use --steps`
@@ -217,4 +276,3 @@ export async function resumeRun(dir: string, backend: string, onProgress?: (p: P
   runDir.log({ type: 'start', backend, params: ck.model.numParams() });
   return runAndReport({ task, model: ck.model, trainConfig, runDir, config, backend, onProgress, resume });
 }
-

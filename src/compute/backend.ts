@@ -19,7 +19,9 @@ export async function setBackend(requested: string = process.env.SEQLAB_BACKEND 
   for (const candidate of order) {
     if (candidate === 'tensorflow' && !loadNative()) {
       if (name === 'tensorflow') {
-        throw usageError('backend "tensorflow" needs @tensorflow/tfjs-node, which is not installed here; use --backend wasm');
+        throw usageError(
+          'backend "tensorflow" needs @tensorflow/tfjs-node, which is not installed here; use --backend wasm',
+        );
       }
       continue;
     }

@@ -12,7 +12,10 @@ export type LabBackend = (typeof LAB_BACKENDS)[number];
  * .wasm binaries served from `wasmDir`, with the same extra kernels as in Node),
  * then the pure-JS cpu backend. Returns the backend in use and why others failed.
  */
-export async function setLabBackend(requested: LabBackend, wasmDir: string): Promise<{ backend: string; failed: string[] }> {
+export async function setLabBackend(
+  requested: LabBackend,
+  wasmDir: string,
+): Promise<{ backend: string; failed: string[] }> {
   const order = requested === 'auto' ? ['webgl', 'wasm', 'cpu'] : [requested];
   const failed: string[] = [];
   for (const candidate of order) {

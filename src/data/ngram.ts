@@ -56,7 +56,11 @@ export interface NgramOptions {
   discounts: 'estimate' | readonly Discounts[];
 }
 
-export const NGRAM_DEFAULTS: Readonly<Omit<NgramOptions, 'vocabSize'>> = { order: 5, boundary: 'stream', discounts: 'estimate' };
+export const NGRAM_DEFAULTS: Readonly<Omit<NgramOptions, 'vocabSize'>> = {
+  order: 5,
+  boundary: 'stream',
+  discounts: 'estimate',
+};
 
 /** Anything that scores a next word given the ids before it (oldest first). */
 export interface TokenLM {
@@ -108,7 +112,12 @@ export class UniformLM implements TokenLM {
  * undefined (some n_j = 0) or fall outside (0, j], every count gets Ney's single discount
  * Y = n1/(n1 + 2 n2) instead (0.5 if n1 = 0); `estimated` says which happened.
  */
-export function estimateDiscounts(n1: number, n2: number, n3: number, n4: number): { discounts: Discounts; estimated: boolean } {
+export function estimateDiscounts(
+  n1: number,
+  n2: number,
+  n3: number,
+  n4: number,
+): { discounts: Discounts; estimated: boolean } {
   if (n1 > 0 && n2 > 0 && n3 > 0 && n4 > 0) {
     const Y = n1 / (n1 + 2 * n2);
     const d: Discounts = [1 - (2 * Y * n2) / n1, 2 - (3 * Y * n3) / n2, 3 - (4 * Y * n4) / n3];
@@ -119,7 +128,8 @@ export function estimateDiscounts(n1: number, n2: number, n3: number, n4: number
 }
 
 function checkId(id: number, vocabSize: number): void {
-  if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new RangeError(`token id ${id} outside the vocabulary (size ${vocabSize})`);
+  if (!Number.isInteger(id) || id < 0 || id >= vocabSize)
+    throw new RangeError(`token id ${id} outside the vocabulary (size ${vocabSize})`);
 }
 
 function withSentinel(ids: ArrayLike<number>): Int32Array {
@@ -282,12 +292,18 @@ export class KneserNeyModel implements TokenLM {
   }
 
   /** Count the n-grams of a training stream of ids (each sentence ending in EOS_ID) and fix the discounts. */
-  static train(ids: ArrayLike<number>, options: Partial<NgramOptions> & Pick<NgramOptions, 'vocabSize'>): KneserNeyModel {
+  static train(
+    ids: ArrayLike<number>,
+    options: Partial<NgramOptions> & Pick<NgramOptions, 'vocabSize'>,
+  ): KneserNeyModel {
     const opts: Readonly<NgramOptions> = { ...NGRAM_DEFAULTS, ...options };
     const n = opts.order;
-    if (!Number.isInteger(n) || n < 1 || n > MAX_ORDER) throw usageError(`order must be an integer from 1 to ${MAX_ORDER}, got ${n}`);
-    if (!Number.isInteger(opts.vocabSize) || opts.vocabSize < 2) throw usageError(`vocabulary size must be an integer ≥ 2, got ${opts.vocabSize}`);
-    if (!(BOUNDARIES as readonly string[]).includes(opts.boundary)) throw usageError(`unknown boundary ${JSON.stringify(opts.boundary)}; use ${BOUNDARIES.join(', ')}`);
+    if (!Number.isInteger(n) || n < 1 || n > MAX_ORDER)
+      throw usageError(`order must be an integer from 1 to ${MAX_ORDER}, got ${n}`);
+    if (!Number.isInteger(opts.vocabSize) || opts.vocabSize < 2)
+      throw usageError(`vocabulary size must be an integer ≥ 2, got ${opts.vocabSize}`);
+    if (!(BOUNDARIES as readonly string[]).includes(opts.boundary))
+      throw usageError(`unknown boundary ${JSON.stringify(opts.boundary)}; use ${BOUNDARIES.join(', ')}`);
     if (ids.length === 0) throw usageError('cannot train an n-gram model on an empty stream');
     for (let i = 0; i < ids.length; i++) checkId(ids[i], opts.vocabSize);
     const seq = withSentinel(ids);

@@ -64,7 +64,36 @@ export function isSpecialToken(token: string): boolean {
 }
 
 // Words whose period is part of them, not a sentence end (matched case-sensitively, period dropped).
-const ABBREVIATIONS = new Set(['Mr', 'Mrs', 'Ms', 'Dr', 'St', 'Jr', 'Sr', 'Sra', 'Dra', 'Prof', 'Gen', 'Col', 'Lt', 'Capt', 'Rev', 'Sen', 'Rep', 'Gov', 'Mt', 'No', 'vs', 'etc', 'cf', 'al', 'Inc', 'Co', 'Corp', 'Ltd']);
+const ABBREVIATIONS = new Set([
+  'Mr',
+  'Mrs',
+  'Ms',
+  'Dr',
+  'St',
+  'Jr',
+  'Sr',
+  'Sra',
+  'Dra',
+  'Prof',
+  'Gen',
+  'Col',
+  'Lt',
+  'Capt',
+  'Rev',
+  'Sen',
+  'Rep',
+  'Gov',
+  'Mt',
+  'No',
+  'vs',
+  'etc',
+  'cf',
+  'al',
+  'Inc',
+  'Co',
+  'Corp',
+  'Ltd',
+]);
 // natural's SentenceTokenizer matches abbreviations case-insensitively anywhere, even inside
 // words ("sr." would end "…sr."), so its list holds only forms that are not word endings.
 const PT_SENTENCE_ABBREVIATIONS = ['Sr.', 'Sra.', 'Dr.', 'Dra.'];
@@ -107,7 +136,8 @@ function cutSentences(tokens: string[]): string[][] {
   for (let i = 0; i < tokens.length; i++) {
     current.push(tokens[i]);
     if (!TERMINATORS.has(tokens[i])) continue;
-    while (i + 1 < tokens.length && (TERMINATORS.has(tokens[i + 1]) || isCloser(tokens, i + 1))) current.push(tokens[++i]);
+    while (i + 1 < tokens.length && (TERMINATORS.has(tokens[i + 1]) || isCloser(tokens, i + 1)))
+      current.push(tokens[++i]);
     out.push(current);
     current = [];
   }
@@ -134,21 +164,34 @@ export function createTokenizer(options: Partial<TokenizerOptions> = {}): Tokeni
     const aggressive = new natural.AggressiveTokenizerPt();
     words = (text) => aggressive.tokenize(text);
   }
-  const spec: Readonly<TokenizerSpec> = Object.freeze({ name: opts.name, lowercase: opts.lowercase, natural: naturalName });
+  const spec: Readonly<TokenizerSpec> = Object.freeze({
+    name: opts.name,
+    lowercase: opts.lowercase,
+    natural: naturalName,
+  });
   const lower = (w: string) => (opts.lowercase ? w.toLowerCase() : w);
   const tokenize = (text: string): string[] => {
     const out: string[] = [];
     // split() with a capturing group puts the specials at the odd indices
-    text.normalize('NFC').split(SPECIAL_SPLIT).forEach((piece, i) => {
-      if (i % 2 === 1) out.push(piece);
-      else if (piece.trim() !== '') for (const w of words(piece)) out.push(lower(w));
-    });
+    text
+      .normalize('NFC')
+      .split(SPECIAL_SPLIT)
+      .forEach((piece, i) => {
+        if (i % 2 === 1) out.push(piece);
+        else if (piece.trim() !== '') for (const w of words(piece)) out.push(lower(w));
+      });
     return out;
   };
   let sentences: (text: string) => string[][];
   if (opts.name === 'pt') {
     const splitter = new natural.SentenceTokenizer(PT_SENTENCE_ABBREVIATIONS);
-    sentences = (text) => (text.trim() === '' ? [] : splitter.tokenize(text.normalize('NFC')).map(tokenize).filter((s) => s.length > 0));
+    sentences = (text) =>
+      text.trim() === ''
+        ? []
+        : splitter
+            .tokenize(text.normalize('NFC'))
+            .map(tokenize)
+            .filter((s) => s.length > 0);
   } else {
     sentences = (text) => cutSentences(tokenize(text));
   }

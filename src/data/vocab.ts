@@ -50,9 +50,12 @@ export class Vocabulary {
    */
   static build(stream: Iterable<string>, options: Partial<VocabOptions> = {}): Vocabulary {
     const opts: Readonly<VocabOptions> = { ...VOCAB_DEFAULTS, ...options };
-    if (!Number.isInteger(opts.minCount) || opts.minCount < 1) throw usageError(`min-count must be a positive integer, got ${opts.minCount}`);
+    if (!Number.isInteger(opts.minCount) || opts.minCount < 1)
+      throw usageError(`min-count must be a positive integer, got ${opts.minCount}`);
     if (opts.maxSize !== null && (!Number.isInteger(opts.maxSize) || opts.maxSize < RESERVED.length + 1)) {
-      throw usageError(`vocabulary size must be an integer ≥ ${RESERVED.length + 1} (<unk>, <eos> and one word), got ${opts.maxSize}`);
+      throw usageError(
+        `vocabulary size must be an integer ≥ ${RESERVED.length + 1} (<unk>, <eos> and one word), got ${opts.maxSize}`,
+      );
     }
     const counts = new Map<string, number>();
     for (const t of stream) if (t !== UNK && t !== EOS) counts.set(t, (counts.get(t) ?? 0) + 1);
@@ -65,7 +68,9 @@ export class Vocabulary {
   /** A vocabulary from its token list (ids in order); the list must start with <unk>, <eos>. */
   static fromTokens(tokens: readonly string[], what = 'vocabulary'): Vocabulary {
     if (tokens[UNK_ID] !== UNK || tokens[EOS_ID] !== EOS) {
-      throw inputError(`${what} must start with "${UNK}", "${EOS}" (ids ${UNK_ID}, ${EOS_ID}), got ${JSON.stringify(tokens.slice(0, 2))}`);
+      throw inputError(
+        `${what} must start with "${UNK}", "${EOS}" (ids ${UNK_ID}, ${EOS_ID}), got ${JSON.stringify(tokens.slice(0, 2))}`,
+      );
     }
     const seen = new Set<string>();
     tokens.forEach((t, i) => {
@@ -78,21 +83,33 @@ export class Vocabulary {
 
   /** Check a saved vocabulary (e.g. the one in a checkpoint) and rebuild it; its fingerprint must match its tokens. */
   static fromJSON(json: unknown, what = 'vocabulary'): Vocabulary {
-    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw inputError(`${what} must be a JSON object with "tokens"`);
+    if (typeof json !== 'object' || json === null || Array.isArray(json))
+      throw inputError(`${what} must be a JSON object with "tokens"`);
     const o = json as Partial<VocabularyJSON>;
-    if (o.format !== undefined && o.format !== 'seqlab-vocabulary') throw inputError(`${what} has format ${JSON.stringify(o.format)}, expected "seqlab-vocabulary"`);
-    if (o.version !== undefined && o.version !== 1) throw inputError(`${what} has version ${JSON.stringify(o.version)}; this seqlab reads version 1`);
+    if (o.format !== undefined && o.format !== 'seqlab-vocabulary')
+      throw inputError(`${what} has format ${JSON.stringify(o.format)}, expected "seqlab-vocabulary"`);
+    if (o.version !== undefined && o.version !== 1)
+      throw inputError(`${what} has version ${JSON.stringify(o.version)}; this seqlab reads version 1`);
     if (!Array.isArray(o.tokens)) throw inputError(`${what} has no "tokens" array`);
     const vocab = Vocabulary.fromTokens(o.tokens, what);
-    if (o.size !== undefined && o.size !== vocab.size) throw inputError(`${what} says size ${o.size} but lists ${vocab.size} tokens`);
+    if (o.size !== undefined && o.size !== vocab.size)
+      throw inputError(`${what} says size ${o.size} but lists ${vocab.size} tokens`);
     if (o.fingerprint !== undefined && o.fingerprint !== vocab.fingerprint) {
-      throw inputError(`${what} fingerprint ${o.fingerprint} does not match its tokens (${vocab.fingerprint}): the file was edited or damaged`);
+      throw inputError(
+        `${what} fingerprint ${o.fingerprint} does not match its tokens (${vocab.fingerprint}): the file was edited or damaged`,
+      );
     }
     return vocab;
   }
 
   toJSON(): VocabularyJSON {
-    return { format: 'seqlab-vocabulary', version: 1, size: this.size, fingerprint: this.fingerprint, tokens: [...this.tokens] };
+    return {
+      format: 'seqlab-vocabulary',
+      version: 1,
+      size: this.size,
+      fingerprint: this.fingerprint,
+      tokens: [...this.tokens],
+    };
   }
 
   get size(): number {
@@ -139,7 +156,9 @@ export class Vocabulary {
    */
   assertFingerprint(fingerprint: string, what = 'model'): void {
     if (fingerprint !== this.fingerprint) {
-      throw inputError(`${what} was trained on vocabulary ${fingerprint}, not this one (${this.fingerprint}, ${this.size} tokens); use the vocabulary saved with it`);
+      throw inputError(
+        `${what} was trained on vocabulary ${fingerprint}, not this one (${this.fingerprint}, ${this.size} tokens); use the vocabulary saved with it`,
+      );
     }
   }
 }

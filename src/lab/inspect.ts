@@ -35,17 +35,27 @@ export function sentenceIds(text: string, vocab: Vocabulary): { words: string[];
   const unknown = words.filter((w) => !known.has(w));
   if (unknown.length > 0) {
     const list = [...new Set(unknown)].map((w) => `"${w}"`).join(', ');
-    throw usageError(`unknown word${unknown.length > 1 ? 's' : ''} ${list}: the probe knows only its generator's ${known.size} words; try "${EXAMPLE_SENTENCE}"`);
+    throw usageError(
+      `unknown word${unknown.length > 1 ? 's' : ''} ${list}: the probe knows only its generator's ${known.size} words; try "${EXAMPLE_SENTENCE}"`,
+    );
   }
   return { words, ids: words.map((w) => vocab.id(w)) };
 }
 
 /** Read `text` with `model` (one layer or more; the top layer's Jacobians). */
-export async function readSentence(model: SequenceModel, vocab: Vocabulary, text: string, mode: JacobianMode): Promise<WordReading[]> {
+export async function readSentence(
+  model: SequenceModel,
+  vocab: Vocabulary,
+  text: string,
+  mode: JacobianMode,
+): Promise<WordReading[]> {
   const { words, ids } = sentenceIds(text, vocab);
   const T = ids.length;
   const V = vocab.size;
-  if (model.config.inputSize !== V || model.config.outputSize !== 2) throw usageError('this model was not trained on the agreement probe (number prediction); train one with task "agreement"');
+  if (model.config.inputSize !== V || model.config.outputSize !== 2)
+    throw usageError(
+      'this model was not trained on the agreement probe (number prediction); train one with task "agreement"',
+    );
   const onehot = new Float32Array(T * V);
   ids.forEach((id, t) => (onehot[t * V + id] = 1));
   const xs = tf.tensor3d(onehot, [T, 1, V]); // [T, batch 1, V]
@@ -72,7 +82,12 @@ export async function readSentence(model: SequenceModel, vocab: Vocabulary, text
       numberOf.set(n.pl, 'pl');
     }
     const subjectIndex = words.findIndex((w) => numberOf.has(w));
-    return words.map((word, i) => ({ word, pPlural: p[2 * i + 1], flow: flows[i], subject: i === subjectIndex ? numberOf.get(word)! : null }));
+    return words.map((word, i) => ({
+      word,
+      pPlural: p[2 * i + 1],
+      flow: flows[i],
+      subject: i === subjectIndex ? numberOf.get(word)! : null,
+    }));
   } finally {
     xs.dispose();
   }

@@ -1,6 +1,14 @@
 import embed, { type Result as EmbedResult } from 'vega-embed';
 import { SequenceModel } from '../models/model.js';
-import { breakdownPlots, gradflowPlot, heatmapPlot, lossCurvePlot, lossGradPlot, metricCurvesPlot, type Plot } from '../report/plots.js';
+import {
+  breakdownPlots,
+  gradflowPlot,
+  heatmapPlot,
+  lossCurvePlot,
+  lossGradPlot,
+  metricCurvesPlot,
+  type Plot,
+} from '../report/plots.js';
 import { PLOT_CONFIG } from '../report/render.js';
 import type { RunData } from '../report/rundata.js';
 import { parseLog, runFromLog } from '../report/runlog.js';
@@ -98,14 +106,18 @@ function fillDefaults(): void {
     if (v !== null) set(id, v);
   }
   const cells = params.get('cells');
-  if (cells !== null) for (const c of ['rnn', 'lstm', 'gru'] as CellKind[]) $<HTMLInputElement>(`cell-${c}`).checked = cells.split(',').includes(c);
+  if (cells !== null)
+    for (const c of ['rnn', 'lstm', 'gru'] as CellKind[])
+      $<HTMLInputElement>(`cell-${c}`).checked = cells.split(',').includes(c);
   syncLengthLabel();
 }
 
 function syncLengthLabel(): void {
   const isAgreement = $<HTMLSelectElement>('task').value === 'agreement';
   $('length-label').textContent = isAgreement ? 'distance D' : 'sequence length T';
-  $('length').title = isAgreement ? 'train on subject–verb distances 1..D, test at 2, 4, …, 2D' : 'time steps per sequence';
+  $('length').title = isAgreement
+    ? 'train on subject–verb distances 1..D, test at 2, 4, …, 2D'
+    : 'time steps per sequence';
 }
 
 // ---------------------------------------------------------------- training
@@ -226,7 +238,11 @@ async function drawPlot(id: string, plot: Plot | null): Promise<void> {
   try {
     el.innerHTML = '';
     // logLevel 1 = errors only: a layer still without data (no evaluation yet) is not worth a console warning
-    const result = await embed(el, { ...plot.spec, config: PLOT_CONFIG } as never, { actions: false, renderer: 'svg', logLevel: 1 });
+    const result = await embed(el, { ...plot.spec, config: PLOT_CONFIG } as never, {
+      actions: false,
+      renderer: 'svg',
+      logLevel: 1,
+    });
     const now = views.get(id);
     if (now && now.json === json) now.result = result;
     else result.finalize();
@@ -238,7 +254,7 @@ async function drawPlot(id: string, plot: Plot | null): Promise<void> {
 
 /** Rows of a plot's data per run (the browser test waits until every cell has gradient-flow points). */
 function pointsByRun(plot: Plot): Record<string, number> {
-  const values = ((plot.spec.data as { values?: { run?: string }[] } | undefined)?.values ?? []);
+  const values = (plot.spec.data as { values?: { run?: string }[] } | undefined)?.values ?? [];
   const out: Record<string, number> = {};
   for (const v of values) if (v.run !== undefined) out[v.run] = (out[v.run] ?? 0) + 1;
   return out;
@@ -249,10 +265,14 @@ function renderCounter(): void {
   const total = runs.reduce((n, r) => n + r.step, 0);
   const el = $('step-counter');
   el.dataset.steps = String(total);
-  el.textContent = runs.length === 0 ? 'not started' : runs.map((r) => `${r.cell} ${r.step}/${r.config.steps}`).join(' · ') + (session?.isPaused ? ' (paused)' : '');
+  el.textContent =
+    runs.length === 0
+      ? 'not started'
+      : runs.map((r) => `${r.cell} ${r.step}/${r.config.steps}`).join(' · ') + (session?.isPaused ? ' (paused)' : '');
 }
 
-const fmt = (x: number | null | undefined, digits = 6): string => (x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toPrecision(digits));
+const fmt = (x: number | null | undefined, digits = 6): string =>
+  x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toPrecision(digits);
 
 function cell(field: string, value: number | null | undefined, digits = 6): string {
   const v = value === null || value === undefined ? '' : String(value);
@@ -264,7 +284,9 @@ function renderNumbers(runs: RunData[]): void {
   const rows = runs.map((r) => {
     const last = r.steps.at(-1);
     const ev = r.evals.at(-1);
-    const metricName = ev ? (['accuracy', 'copyAccuracy', 'mse'].find((m) => typeof ev.metrics[m] === 'number') ?? null) : null;
+    const metricName = ev
+      ? (['accuracy', 'copyAccuracy', 'mse'].find((m) => typeof ev.metrics[m] === 'number') ?? null)
+      : null;
     const top = Math.max(0, ...r.gradflow.map((g) => g.layer));
     const g = r.gradflow.filter((x) => x.layer === top).at(-1);
     const curve = g ? g.spectral : [];
@@ -283,7 +305,8 @@ function renderNumbers(runs: RunData[]): void {
       '</tr>'
     );
   });
-  $('numbers-body').innerHTML = rows.join('') || '<tr><td colspan="10" class="empty">Start a run, or load a CLI run directory below.</td></tr>';
+  $('numbers-body').innerHTML =
+    rows.join('') || '<tr><td colspan="10" class="empty">Start a run, or load a CLI run directory below.</td></tr>';
 }
 
 function renderWhy(): void {
@@ -299,7 +322,8 @@ function renderWhy(): void {
         return `<li><b>lstm</b> (step ${w.step}): ${gain}; mean forget gate f = ${fmt(w.gateMean, 3)}. The cell state's path c<sub>t</sub> = f ⊙ c<sub>t−1</sub> + … multiplies the gradient by f per step, not by a weight matrix: f near 1 keeps it alive.</li>`;
       return `<li><b>gru</b> (step ${w.step}): ${gain}; mean update gate z = ${fmt(w.gateMean, 3)}. h<sub>t</sub> = (1 − z) ⊙ n + z ⊙ h<sub>t−1</sub>: where z is near 1 the state, and its gradient, pass through unchanged.</li>`;
     });
-  $('why-list').innerHTML = items.join('') || '<li class="empty">appears with the first gradient-flow probe of a run</li>';
+  $('why-list').innerHTML =
+    items.join('') || '<li class="empty">appears with the first gradient-flow probe of a run</li>';
 }
 
 // ---------------------------------------------------------------- inspect a sentence
@@ -307,7 +331,8 @@ function renderWhy(): void {
 function fillInspectChoices(): void {
   const select = $<HTMLSelectElement>('inspect-model');
   const options: string[] = [];
-  if (session && session.settings.task === 'agreement') for (const r of session.runs) options.push(`<option value="run:${r.cell}">${r.cell} (this page)</option>`);
+  if (session && session.settings.task === 'agreement')
+    for (const r of session.runs) options.push(`<option value="run:${r.cell}">${r.cell} (this page)</option>`);
   for (const name of loadedModels.keys()) options.push(`<option value="file:${name}">${name} (loaded)</option>`);
   select.innerHTML = options.join('') || '<option value="">train on the agreement task first</option>';
 }
@@ -332,7 +357,10 @@ async function inspect(): Promise<void> {
       model = loadedModels.get(choice.slice('file:'.length));
       vocab = Vocabulary.fromLexicon(loadLexicon());
     }
-    if (!model) throw usageError('no model to read with: train on the agreement task (or load an agreement checkpoint.json) first');
+    if (!model)
+      throw usageError(
+        'no model to read with: train on the agreement task (or load an agreement checkpoint.json) first',
+      );
     const words = await readSentence(model, vocab, text, mode);
     const rows = words.map(
       (w) =>
@@ -366,12 +394,21 @@ async function loadFiles(files: FileList | null): Promise<void> {
     const runs: RunData[] = [];
     let models = 0;
     for (const [dir, entries] of byDir) {
-      const json = async (name: string) => (entries.has(name) ? (JSON.parse(await entries.get(name)!.text()) as Record<string, unknown>) : null);
+      const json = async (name: string) =>
+        entries.has(name) ? (JSON.parse(await entries.get(name)!.text()) as Record<string, unknown>) : null;
       const log = entries.get('log.jsonl');
       if (log) {
         const config = (await json('config.json')) ?? {};
         const label = String((config.model as { cell?: unknown } | undefined)?.cell ?? dir);
-        runs.push(runFromLog(dir, runs.some((r) => r.label === label) ? dir : label, config, await json('metrics.json'), parseLog(await log.text(), `${dir}/log.jsonl`)));
+        runs.push(
+          runFromLog(
+            dir,
+            runs.some((r) => r.label === label) ? dir : label,
+            config,
+            await json('metrics.json'),
+            parseLog(await log.text(), `${dir}/log.jsonl`),
+          ),
+        );
       }
       const ck = await json('checkpoint.json');
       if (ck) {
@@ -380,7 +417,10 @@ async function loadFiles(files: FileList | null): Promise<void> {
         models++;
       }
     }
-    if (runs.length === 0 && models === 0) throw usageError('no log.jsonl or checkpoint.json among the chosen files; choose a run directory written by seqlab train or seqlab compare');
+    if (runs.length === 0 && models === 0)
+      throw usageError(
+        'no log.jsonl or checkpoint.json among the chosen files; choose a run directory written by seqlab train or seqlab compare',
+      );
     if (runs.length > 0) {
       session?.dispose();
       session = null;
@@ -418,7 +458,10 @@ async function main(): Promise<void> {
     const lexicon = await fetch('agreement-pt.json');
     if (!lexicon.ok) throw new Error(`agreement-pt.json: HTTP ${lexicon.status}`);
     provideShippedLexicon(await lexicon.json());
-    const { backend, failed } = await setLabBackend(backendSelect.value as LabBackend, new URL('wasm/', location.href).href);
+    const { backend, failed } = await setLabBackend(
+      backendSelect.value as LabBackend,
+      new URL('wasm/', location.href).href,
+    );
     $('backend-name').textContent = backend;
     $('backend-name').title = failed.length > 0 ? `not used: ${failed.join('; ')}` : '';
     document.body.dataset.backend = backend;
@@ -433,7 +476,8 @@ async function main(): Promise<void> {
   $('sentence').addEventListener('keydown', (ev) => {
     if ((ev as KeyboardEvent).key === 'Enter') void inspect();
   });
-  for (const id of ['load-files', 'load-dir']) $<HTMLInputElement>(id).addEventListener('change', (ev) => void loadFiles((ev.target as HTMLInputElement).files));
+  for (const id of ['load-files', 'load-dir'])
+    $<HTMLInputElement>(id).addEventListener('change', (ev) => void loadFiles((ev.target as HTMLInputElement).files));
   setButtons('idle');
   fillInspectChoices();
   renderNow();

@@ -88,8 +88,10 @@ export function checkSettings(s: LabSettings): Readonly<LabSettings> {
   positiveInt('hidden size', s.hiddenSize);
   if (s.hiddenSize > 256) throw usageError(`hidden size ${s.hiddenSize} is too large for the page; use at most 256`);
   positiveInt(s.task === 'agreement' ? 'distance' : 'sequence length', s.length);
-  if (s.task === 'agreement' && s.length > 20) throw usageError(`distance ${s.length} is too long for the page; use at most 20`);
-  if (s.task !== 'agreement' && s.length > 200) throw usageError(`sequence length ${s.length} is too long for the page; use at most 200`);
+  if (s.task === 'agreement' && s.length > 20)
+    throw usageError(`distance ${s.length} is too long for the page; use at most 20`);
+  if (s.task !== 'agreement' && s.length > 200)
+    throw usageError(`sequence length ${s.length} is too long for the page; use at most 200`);
   if (s.task === 'copy' && s.length < 2) throw usageError('the copy task needs a sequence length of at least 2');
   oneOf('initializer', s.init, INITS);
   if (s.clipNorm !== null) finiteNumber('clipping norm', s.clipNorm, 0, true);
@@ -117,7 +119,12 @@ export function labRunSpec(s: Readonly<LabSettings>, cell: CellKind): LabRunSpec
     s.task === 'agreement'
       ? {
           evalSize: AGREEMENT_TEST_SIZE,
-          agreement: { trainMinDistance: 1, trainMaxDistance: D, testDistances: Array.from({ length: D }, (_, i) => 2 * (i + 1)), trainSize: AGREEMENT_TRAIN_SIZE },
+          agreement: {
+            trainMinDistance: 1,
+            trainMaxDistance: D,
+            testDistances: Array.from({ length: D }, (_, i) => 2 * (i + 1)),
+            trainSize: AGREEMENT_TRAIN_SIZE,
+          },
         }
       : { seqLen: s.length, evalSize: SYNTHETIC_EVAL_SIZE };
   return {
@@ -199,15 +206,36 @@ export class LabSession {
   private stopped = false;
   private wake: (() => void)[] = [];
 
-  constructor(settings: LabSettings, private readonly hooks: SessionHooks) {
+  constructor(
+    settings: LabSettings,
+    private readonly hooks: SessionHooks,
+  ) {
     this.settings = checkSettings(settings);
     this.runs = this.settings.cells.map((cell) => {
       const spec = labRunSpec(this.settings, cell);
       const task = labTask(spec, this.settings.seed);
       const config: Readonly<TrainConfig> = Object.freeze({ ...TRAIN_DEFAULTS, ...spec.train });
-      const modelConfig: ModelConfig = { ...MODEL_DEFAULTS, ...spec.model, inputSize: task.inputSize, outputSize: task.outputSize, vocabSize: null } as ModelConfig;
+      const modelConfig: ModelConfig = {
+        ...MODEL_DEFAULTS,
+        ...spec.model,
+        inputSize: task.inputSize,
+        outputSize: task.outputSize,
+        vocabSize: null,
+      } as ModelConfig;
       const model = SequenceModel.random(modelConfig, new Rng(`${config.seed}/init`));
-      return { cell, spec, config, task, model, step: 0, records: [], why: null, status: 'idle', error: null, result: null };
+      return {
+        cell,
+        spec,
+        config,
+        task,
+        model,
+        step: 0,
+        records: [],
+        why: null,
+        status: 'idle',
+        error: null,
+        result: null,
+      };
     });
   }
 
@@ -242,7 +270,15 @@ export class LabSession {
 
   /** Runs as the report's plots read them (label = cell). */
   runData(): RunData[] {
-    return this.runs.map((r) => runFromLog(r.cell, r.cell, { taskName: r.spec.task, train: r.config }, null, r.records as unknown as Record<string, unknown>[]));
+    return this.runs.map((r) =>
+      runFromLog(
+        r.cell,
+        r.cell,
+        { taskName: r.spec.task, train: r.config },
+        null,
+        r.records as unknown as Record<string, unknown>[],
+      ),
+    );
   }
 
   private wakeAll(): void {
@@ -304,9 +340,24 @@ export class LabSession {
   private async heatmapAndWhy(run: CellRun, step: number): Promise<void> {
     const probe = run.task.probeBatch();
     const [rec] = await probeGradientFlow(run.model, run.task, probe, run.config.gradflowMode, false, true);
-    if (rec?.pairs) run.records.push({ type: 'pairs', step, layer: rec.layer as number, mode: rec.mode as string, T: rec.T as number, norm: 'frobenius', pairs: rec.pairs as number[][] });
-    const last = [...run.records].reverse().find((r) => r.type === 'gradflow') as { spectral?: (number | null)[] } | undefined;
-    run.why = { step, oneStepGain: last?.spectral?.[0] ?? null, ...(await gateStats(run.model.layers[run.model.layers.length - 1], probe)) };
+    if (rec?.pairs)
+      run.records.push({
+        type: 'pairs',
+        step,
+        layer: rec.layer as number,
+        mode: rec.mode as string,
+        T: rec.T as number,
+        norm: 'frobenius',
+        pairs: rec.pairs as number[][],
+      });
+    const last = [...run.records].reverse().find((r) => r.type === 'gradflow') as
+      | { spectral?: (number | null)[] }
+      | undefined;
+    run.why = {
+      step,
+      oneStepGain: last?.spectral?.[0] ?? null,
+      ...(await gateStats(run.model.layers[run.model.layers.length - 1], probe)),
+    };
   }
 }
 
@@ -314,7 +365,10 @@ export class LabSession {
  * Vanilla RNN: ‖U‖₂ and the bound ‖J_T‖ ≤ max|φ′(a_T)|·‖U‖₂ (J_T = diag(φ′(a_T)) U, DESIGN.md);
  * LSTM: the mean forget gate; GRU: the mean update gate. On the probe batch, one layer deep.
  */
-export async function gateStats(cell: Cell, probe: Batch): Promise<Pick<WhyStats, 'recurrentNorm' | 'bound' | 'gateMean'>> {
+export async function gateStats(
+  cell: Cell,
+  probe: Batch,
+): Promise<Pick<WhyStats, 'recurrentNorm' | 'bound' | 'gateMean'>> {
   const { seqLen: T, batchSize: B } = probe;
   const xs = tf.tensor3d(probe.inputs, [T, B, cell.inputSize]);
   const H = cell.hiddenSize;

@@ -23,7 +23,18 @@ import { LAB_PAGE_HTML } from './html.js';
 
 /** Node-only modules the page's imports reach, with the names they import; each export is a function that throws. */
 const NODE_STUBS: Readonly<Record<string, readonly string[]>> = {
-  'node:fs': ['existsSync', 'readFileSync', 'writeFileSync', 'renameSync', 'statSync', 'mkdirSync', 'appendFileSync', 'readdirSync', 'rmSync', 'promises'],
+  'node:fs': [
+    'existsSync',
+    'readFileSync',
+    'writeFileSync',
+    'renameSync',
+    'statSync',
+    'mkdirSync',
+    'appendFileSync',
+    'readdirSync',
+    'rmSync',
+    'promises',
+  ],
   'node:os': ['availableParallelism', 'tmpdir'],
   'node:url': ['fileURLToPath', 'pathToFileURL'],
   'node:path': ['join', 'dirname', 'basename', 'resolve'],
@@ -34,7 +45,9 @@ const NODE_STUBS: Readonly<Record<string, readonly string[]>> = {
 };
 
 function stubSource(module: string): string {
-  const lines = [`const fail = (name) => function () { throw new Error(\`${module} \${name} is not available in the browser lab\`); };`];
+  const lines = [
+    `const fail = (name) => function () { throw new Error(\`${module} \${name} is not available in the browser lab\`); };`,
+  ];
   for (const name of NODE_STUBS[module]) lines.push(`export const ${name} = fail(${JSON.stringify(name)});`);
   return lines.join('\n');
 }
@@ -44,7 +57,13 @@ const nodeStubs: Plugin = {
   setup(b) {
     b.onResolve({ filter: /^(node:|@resvg\/resvg-js$)/ }, (args) => {
       if (args.path in NODE_STUBS) return { path: args.path, namespace: 'node-stub' };
-      return { errors: [{ text: `${args.path} (imported by ${args.importer}) is Node-only and has no browser stub; keep it off the lab page's imports` }] };
+      return {
+        errors: [
+          {
+            text: `${args.path} (imported by ${args.importer}) is Node-only and has no browser stub; keep it off the lab page's imports`,
+          },
+        ],
+      };
     });
     b.onLoad({ filter: /.*/, namespace: 'node-stub' }, (args) => ({ contents: stubSource(args.path), loader: 'js' }));
   },
@@ -95,7 +114,8 @@ export async function buildLabSite(options: { minify?: boolean } = {}): Promise<
   site.set('index.html', Buffer.from(LAB_PAGE_HTML));
   site.set('agreement-pt.json', readFileSync(defaultLexiconPath()));
   const wasm = wasmDir();
-  for (const name of readdirSync(wasm).filter((n) => n.endsWith('.wasm'))) site.set(`wasm/${name}`, readFileSync(join(wasm, name)));
+  for (const name of readdirSync(wasm).filter((n) => n.endsWith('.wasm')))
+    site.set(`wasm/${name}`, readFileSync(join(wasm, name)));
   return site;
 }
 
@@ -129,12 +149,20 @@ export function serveLabSite(site: LabSite, port: number, host: string): Promise
       res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: /${path}\n`);
       return;
     }
-    res.writeHead(200, { 'content-type': TYPES[extname(path)] ?? 'application/octet-stream', 'content-length': body.byteLength, 'cache-control': 'no-cache' });
+    res.writeHead(200, {
+      'content-type': TYPES[extname(path)] ?? 'application/octet-stream',
+      'content-length': body.byteLength,
+      'cache-control': 'no-cache',
+    });
     res.end(req.method === 'HEAD' ? undefined : body);
   });
   return new Promise((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => {
-      reject(e.code === 'EADDRINUSE' ? new SeqlabError('usage', `port ${port} on ${host} is in use; pass another --port (0 picks a free one)`) : new SeqlabError('io', `cannot listen on ${host}:${port}: ${e.message}`));
+      reject(
+        e.code === 'EADDRINUSE'
+          ? new SeqlabError('usage', `port ${port} on ${host} is in use; pass another --port (0 picks a free one)`)
+          : new SeqlabError('io', `cannot listen on ${host}:${port}: ${e.message}`),
+      );
     });
     server.listen(port, host, () => {
       const addr = server.address();

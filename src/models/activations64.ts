@@ -70,7 +70,7 @@ export const ACTIVATIONS64: Readonly<Record<MlpActivation, ScalarActivation>> = 
     fn: sigmoid,
     prime: (z) => sigmoid(z) * sigmoid(-z), // σ(1 − σ) without the 1 − σ cancellation
     primeFromOutput: (a) => a * (1 - a),
-    bound: { value: 0.25, at: '0', text: "σ′ = σ(1 − σ) ≤ 1/4" },
+    bound: { value: 0.25, at: '0', text: 'σ′ = σ(1 − σ) ≤ 1/4' },
   },
   tanh: {
     fn: Math.tanh,
@@ -97,7 +97,11 @@ export const ACTIVATIONS64: Readonly<Record<MlpActivation, ScalarActivation>> = 
     fn: (z) => z * normalCdf(z),
     prime: (z) => normalCdf(z) + z * INV_SQRT_2PI * Math.exp((-z * z) / 2),
     // max of Φ(z) + zφ(z): its derivative φ(z)(2 − z²) vanishes at z = √2
-    bound: { value: normalCdf(Math.SQRT2) + Math.SQRT2 * INV_SQRT_2PI * Math.exp(-1), at: '√2', text: 'GELU′ = Φ + zφ ≤ 1.129' },
+    bound: {
+      value: normalCdf(Math.SQRT2) + Math.SQRT2 * INV_SQRT_2PI * Math.exp(-1),
+      at: '√2',
+      text: 'GELU′ = Φ + zφ ≤ 1.129',
+    },
   },
 };
 

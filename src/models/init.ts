@@ -144,7 +144,12 @@ export function initRecurrentLayer(
 export const MLP_INITS = ['nielsen', 'normal', 'xavier', 'he'] as const;
 export type MlpInitName = (typeof MLP_INITS)[number];
 
-export function initDenseLayer(rng: Rng, fanIn: number, fanOut: number, init: MlpInitName): { weight: Float64Array; bias: Float64Array } {
+export function initDenseLayer(
+  rng: Rng,
+  fanIn: number,
+  fanOut: number,
+  init: MlpInitName,
+): { weight: Float64Array; bias: Float64Array } {
   const n = fanIn * fanOut;
   switch (init) {
     case 'normal':

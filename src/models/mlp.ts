@@ -64,18 +64,28 @@ const BN_MOMENTUM = 0.1; // running = (1 − 0.1) running + 0.1 batch, as PyTorc
 /** Check a configuration; every mistake is a one-line usage error. */
 export function validateMlpConfig(c: MlpConfig): void {
   if (!Array.isArray(c.layers) || c.layers.length < 2) {
-    throw usageError(`--layers needs at least an input and an output size, e.g. 784,30,10; got ${JSON.stringify(c.layers?.join(',') ?? c.layers)}`);
+    throw usageError(
+      `--layers needs at least an input and an output size, e.g. 784,30,10; got ${JSON.stringify(c.layers?.join(',') ?? c.layers)}`,
+    );
   }
   for (const n of c.layers) {
-    if (!Number.isInteger(n) || n <= 0) throw usageError(`--layers sizes must be positive integers, got ${c.layers.join(',')}`);
+    if (!Number.isInteger(n) || n <= 0)
+      throw usageError(`--layers sizes must be positive integers, got ${c.layers.join(',')}`);
   }
-  if (!MLP_ACTIVATIONS.includes(c.activation)) throw usageError(`unknown activation ${JSON.stringify(c.activation)}; use ${MLP_ACTIVATIONS.join(', ')}`);
-  if (!MLP_OUTPUTS.includes(c.output)) throw usageError(`unknown output ${JSON.stringify(c.output)}; use ${MLP_OUTPUTS.join(', ')}`);
-  if (!MLP_COSTS.includes(c.cost)) throw usageError(`unknown cost ${JSON.stringify(c.cost)}; use ${MLP_COSTS.join(', ')}`);
-  if (!MLP_INITS.includes(c.init)) throw usageError(`unknown init ${JSON.stringify(c.init)}; use ${MLP_INITS.join(', ')}`);
-  if (c.cost === 'xent' && c.output === 'linear') throw usageError('cost xent needs sigmoid or softmax outputs; use --cost quadratic with --output linear');
-  if (c.cost === 'quadratic' && c.output === 'softmax') throw usageError('cost quadratic is not supported with softmax outputs; use --cost xent (log-likelihood)');
-  if (c.slope !== null && !Number.isFinite(c.slope)) throw usageError(`--slope must be a finite number, got ${c.slope}`);
+  if (!MLP_ACTIVATIONS.includes(c.activation))
+    throw usageError(`unknown activation ${JSON.stringify(c.activation)}; use ${MLP_ACTIVATIONS.join(', ')}`);
+  if (!MLP_OUTPUTS.includes(c.output))
+    throw usageError(`unknown output ${JSON.stringify(c.output)}; use ${MLP_OUTPUTS.join(', ')}`);
+  if (!MLP_COSTS.includes(c.cost))
+    throw usageError(`unknown cost ${JSON.stringify(c.cost)}; use ${MLP_COSTS.join(', ')}`);
+  if (!MLP_INITS.includes(c.init))
+    throw usageError(`unknown init ${JSON.stringify(c.init)}; use ${MLP_INITS.join(', ')}`);
+  if (c.cost === 'xent' && c.output === 'linear')
+    throw usageError('cost xent needs sigmoid or softmax outputs; use --cost quadratic with --output linear');
+  if (c.cost === 'quadratic' && c.output === 'softmax')
+    throw usageError('cost quadratic is not supported with softmax outputs; use --cost xent (log-likelihood)');
+  if (c.slope !== null && !Number.isFinite(c.slope))
+    throw usageError(`--slope must be a finite number, got ${c.slope}`);
 }
 
 /** Parameter names: w1, b1 (b absent on batch-normalized layers), gamma1, beta1, slope1 (PReLU), …, wL, bL. */
@@ -120,7 +130,8 @@ export class Mlp {
     for (let l = 1; l <= L; l++) {
       const [nOut, nIn] = [config.layers[l], config.layers[l - 1]];
       const expect = (name: string, n: number) => {
-        if (params[name]?.length !== n) throw new Error(`MLP parameter ${name} should have ${n} entries, has ${params[name]?.length}`);
+        if (params[name]?.length !== n)
+          throw new Error(`MLP parameter ${name} should have ${n} entries, has ${params[name]?.length}`);
       };
       expect(`w${l}`, nOut * nIn);
       if (this.isNormalized(l)) {
@@ -145,7 +156,8 @@ export class Mlp {
         params[`gamma${l}`] = new Float64Array(bias.length).fill(1);
         params[`beta${l}`] = new Float64Array(bias.length);
       } else params[`b${l}`] = bias;
-      if (l < L && config.activation === 'prelu') params[`slope${l}`] = new Float64Array(bias.length).fill(config.slope ?? DEFAULT_SLOPE.prelu);
+      if (l < L && config.activation === 'prelu')
+        params[`slope${l}`] = new Float64Array(bias.length).fill(config.slope ?? DEFAULT_SLOPE.prelu);
     }
     return new Mlp(config, params);
   }
@@ -263,7 +275,8 @@ export class Mlp {
       const a = ws.a[l];
       if (l < L) {
         const act = ACTIVATIONS64[this.config.activation];
-        for (let b = 0; b < m; b++) for (let j = 0; j < nOut; j++) a[b * nOut + j] = act.fn(u[b * nOut + j], this.slopeOf(l, j));
+        for (let b = 0; b < m; b++)
+          for (let j = 0; j < nOut; j++) a[b * nOut + j] = act.fn(u[b * nOut + j], this.slopeOf(l, j));
       } else this.outputActivation(u, a, m, nOut);
     }
     return ws.a[L];
@@ -366,7 +379,12 @@ export class Mlp {
    * by backpropagation. The gradient arrays are reused by the next call: read or copy them first.
    * Batch-norm layers use the batch's statistics (and update the running ones unless mode "batch").
    */
-  lossAndGrads(x: ArrayLike<number>, y: ArrayLike<number>, m: number, opts: ForwardOptions = { mode: 'train' }): { cost: number; grads: MlpParams } {
+  lossAndGrads(
+    x: ArrayLike<number>,
+    y: ArrayLike<number>,
+    m: number,
+    opts: ForwardOptions = { mode: 'train' },
+  ): { cost: number; grads: MlpParams } {
     if (opts.mode === 'eval') throw new Error('lossAndGrads needs batch statistics: mode "train" or "batch"');
     this.forward(x, m, opts);
     const cost = this.costSum(y, m) / m;
@@ -381,7 +399,8 @@ export class Mlp {
       const n = sizes[L];
       const [u, a, d] = [ws.u[L], ws.a[L], ws.delta[L]];
       const isQuadSigmoid = this.config.cost === 'quadratic' && this.config.output === 'sigmoid';
-      for (let i = 0; i < m * n; i++) d[i] = isQuadSigmoid ? (a[i] - y[i]) * sigmoid(u[i]) * sigmoid(-u[i]) : a[i] - y[i];
+      for (let i = 0; i < m * n; i++)
+        d[i] = isQuadSigmoid ? (a[i] - y[i]) * sigmoid(u[i]) * sigmoid(-u[i]) : a[i] - y[i];
     }
     for (let l = L; l >= 1; l--) {
       const nIn = sizes[l - 1];
@@ -441,13 +460,16 @@ export class Mlp {
       if (gs) {
         gs.fill(0);
         // ∂φ/∂a = u for u ≤ 0, else 0
-        for (let b = 0; b < m; b++) for (let k = 0; k < nIn; k++) if (uPrev[b * nIn + k] <= 0) gs[k] += below[b * nIn + k] * uPrev[b * nIn + k] * inv;
+        for (let b = 0; b < m; b++)
+          for (let k = 0; k < nIn; k++)
+            if (uPrev[b * nIn + k] <= 0) gs[k] += below[b * nIn + k] * uPrev[b * nIn + k] * inv;
       }
       if (act.primeFromOutput) {
         // from the outputs: saves an exp per unit (the 1 − a cancellation costs nothing that matters in float64)
         for (let i = 0; i < m * nIn; i++) below[i] *= act.primeFromOutput(aPrev[i]);
       } else {
-        for (let b = 0; b < m; b++) for (let k = 0; k < nIn; k++) below[b * nIn + k] *= act.prime(uPrev[b * nIn + k], this.slopeOf(l - 1, k));
+        for (let b = 0; b < m; b++)
+          for (let k = 0; k < nIn; k++) below[b * nIn + k] *= act.prime(uPrev[b * nIn + k], this.slopeOf(l - 1, k));
       }
     }
     return { cost, grads: g };
@@ -476,7 +498,8 @@ export class Mlp {
       gGamma[j] = sumDX / m;
       const meanG = (gamma[j] * sumD) / m;
       const meanGX = (gamma[j] * sumDX) / m;
-      for (let b = 0; b < m; b++) dz[b * n + j] = invStd[j] * (gamma[j] * delta[b * n + j] - meanG - xhat[b * n + j] * meanGX);
+      for (let b = 0; b < m; b++)
+        dz[b * n + j] = invStd[j] * (gamma[j] * delta[b * n + j] - meanG - xhat[b * n + j] * meanGX);
     }
     return dz;
   }
@@ -510,7 +533,9 @@ export class Mlp {
 
   /** Parameters and buffers as plain arrays (a checkpoint's state_dict). */
   stateDict(): Record<string, number[]> {
-    return Object.fromEntries([...Object.entries(this.params), ...Object.entries(this.buffers)].map(([k, v]) => [k, Array.from(v)]));
+    return Object.fromEntries(
+      [...Object.entries(this.params), ...Object.entries(this.buffers)].map(([k, v]) => [k, Array.from(v)]),
+    );
   }
 
   static fromStateDict(config: Readonly<MlpConfig>, sd: Record<string, number[]>): Mlp {
@@ -534,9 +559,13 @@ export function norm(v: ArrayLike<number>): number {
 
 /** Parse "784,30,30,10" into layer sizes; a usage error names what is wrong. */
 export function parseLayers(text: string): number[] {
-  const parts = String(text).split(',').map((s) => s.trim());
+  const parts = String(text)
+    .split(',')
+    .map((s) => s.trim());
   const sizes = parts.map(Number);
-  if (parts.length < 2) throw usageError(`--layers needs at least an input and an output size, e.g. 784,30,10; got "${text}"`);
-  if (parts.some((p, i) => p === '' || !Number.isInteger(sizes[i]) || sizes[i] <= 0)) throw usageError(`--layers sizes must be positive integers, got "${text}"`);
+  if (parts.length < 2)
+    throw usageError(`--layers needs at least an input and an output size, e.g. 784,30,10; got "${text}"`);
+  if (parts.some((p, i) => p === '' || !Number.isInteger(sizes[i]) || sizes[i] <= 0))
+    throw usageError(`--layers sizes must be positive integers, got "${text}"`);
   return sizes;
 }

@@ -1,7 +1,16 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../util/rng.js';
 import { SeqlabError } from '../util/errors.js';
-import { CELL_DEFAULTS, GATES, initialWeights, type Cell, type CellKind, type CellOptions, type LayerWeights, type State } from './cell.js';
+import {
+  CELL_DEFAULTS,
+  GATES,
+  initialWeights,
+  type Cell,
+  type CellKind,
+  type CellOptions,
+  type LayerWeights,
+  type State,
+} from './cell.js';
 import { GRUCell } from './gru.js';
 import { LSTMCell } from './lstm.js';
 import { RNNCell } from './rnn.js';
@@ -61,7 +70,14 @@ export function createCell(
 }
 
 /** A cell of `kind` with weights drawn from the seeded initializer. */
-export function randomCell(kind: CellKind, inputSize: number, hiddenSize: number, opts: CellOptions, rng: Rng, name?: string): Cell {
+export function randomCell(
+  kind: CellKind,
+  inputSize: number,
+  hiddenSize: number,
+  opts: CellOptions,
+  rng: Rng,
+  name?: string,
+): Cell {
   return createCell(kind, inputSize, hiddenSize, initialWeights(kind, inputSize, hiddenSize, opts, rng), opts, name);
 }
 
@@ -90,17 +106,27 @@ export class SequenceModel {
     );
     // head.weight is [outputSize, H] as nn.Linear; held transposed for h·W
     const wT = new Float32Array(hiddenSize * outputSize);
-    for (let o = 0; o < outputSize; o++) for (let h = 0; h < hiddenSize; h++) wT[h * outputSize + o] = head.weight[o * hiddenSize + h];
+    for (let o = 0; o < outputSize; o++)
+      for (let h = 0; h < hiddenSize; h++) wT[h * outputSize + o] = head.weight[o * hiddenSize + h];
     this.headW = config.tieWeights ? null : tf.tidy(() => tf.variable(tf.tensor2d(wT, [hiddenSize, outputSize])));
-    if (config.tieWeights && (config.vocabSize == null || config.vocabSize !== outputSize || inputSize !== hiddenSize)) {
-      throw new SeqlabError('usage', `tied weights need token inputs with embedding size = hidden size (${inputSize} vs ${hiddenSize}) and outputs = vocabulary`);
+    if (
+      config.tieWeights &&
+      (config.vocabSize == null || config.vocabSize !== outputSize || inputSize !== hiddenSize)
+    ) {
+      throw new SeqlabError(
+        'usage',
+        `tied weights need token inputs with embedding size = hidden size (${inputSize} vs ${hiddenSize}) and outputs = vocabulary`,
+      );
     }
     this.headB = tf.tidy(() => tf.variable(tf.tensor1d(Float32Array.from(head.bias))));
-    if ((config.vocabSize == null) !== (embedding === null)) throw new Error('embedding weights must be given exactly when vocabSize is set');
+    if ((config.vocabSize == null) !== (embedding === null))
+      throw new Error('embedding weights must be given exactly when vocabSize is set');
     this.embedding =
       config.vocabSize == null || embedding === null
         ? null
-        : tf.tidy(() => tf.variable(tf.tensor2d(Float32Array.from(embedding), [config.vocabSize as number, inputSize])));
+        : tf.tidy(() =>
+            tf.variable(tf.tensor2d(Float32Array.from(embedding), [config.vocabSize as number, inputSize])),
+          );
   }
 
   static random(config: Readonly<ModelConfig>, rng: Rng): SequenceModel {
@@ -115,7 +141,9 @@ export class SequenceModel {
     const embedding =
       config.vocabSize == null
         ? null
-        : Float64Array.from({ length: config.vocabSize * config.inputSize }, () => (uniform ? rng.range(-k, k) : rng.normal()));
+        : Float64Array.from({ length: config.vocabSize * config.inputSize }, () =>
+            uniform ? rng.range(-k, k) : rng.normal(),
+          );
     return new SequenceModel(config, layers, { weight, bias }, embedding);
   }
 
@@ -155,7 +183,14 @@ export class SequenceModel {
   embed(tokens: tf.Tensor2D): tf.Tensor3D {
     if (!this.embedding) throw new Error('embed() needs a model with vocabSize');
     const [T, B] = tokens.shape;
-    return tf.tidy(() => tf.reshape(tf.gather(this.embedding as tf.Variable, tf.reshape(tokens, [T * B])), [T, B, this.config.inputSize]) as tf.Tensor3D);
+    return tf.tidy(
+      () =>
+        tf.reshape(tf.gather(this.embedding as tf.Variable, tf.reshape(tokens, [T * B])), [
+          T,
+          B,
+          this.config.inputSize,
+        ]) as tf.Tensor3D,
+    );
   }
 
   /** Read-out: [N, H] → [N, outputSize]. */
@@ -197,7 +232,9 @@ export class SequenceModel {
     if (this.embedding) {
       const e = await this.embedding.data();
       const E = this.config.inputSize;
-      out['embedding.weight'] = Array.from({ length: this.config.vocabSize as number }, (_, v) => Array.from(e.subarray(v * E, (v + 1) * E)));
+      out['embedding.weight'] = Array.from({ length: this.config.vocabSize as number }, (_, v) =>
+        Array.from(e.subarray(v * E, (v + 1) * E)),
+      );
     }
     return out;
   }
@@ -211,7 +248,14 @@ export class SequenceModel {
 }
 
 /** Parameter count of a model, without building it (for --match-params). */
-export function countParams(cell: CellKind, inputSize: number, hiddenSize: number, numLayers: number, outputSize: number, vocabSize: number | null = null): number {
+export function countParams(
+  cell: CellKind,
+  inputSize: number,
+  hiddenSize: number,
+  numLayers: number,
+  outputSize: number,
+  vocabSize: number | null = null,
+): number {
   const G = GATES[cell] * hiddenSize;
   let n = vocabSize === null ? 0 : vocabSize * inputSize;
   for (let l = 0; l < numLayers; l++) n += G * ((l === 0 ? inputSize : hiddenSize) + hiddenSize + 2);

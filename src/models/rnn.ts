@@ -12,7 +12,13 @@ export class RNNCell extends RecurrentCellBase implements Cell {
   readonly kind = 'rnn' as const;
   readonly numStates = 1 as const;
 
-  constructor(inputSize: number, hiddenSize: number, weights: LayerWeights, readonly nonlinearity: Nonlinearity = 'tanh', name = 'rnn') {
+  constructor(
+    inputSize: number,
+    hiddenSize: number,
+    weights: LayerWeights,
+    readonly nonlinearity: Nonlinearity = 'tanh',
+    name = 'rnn',
+  ) {
     super(1, inputSize, hiddenSize, weights, name);
   }
 

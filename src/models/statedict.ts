@@ -25,15 +25,20 @@ function matrix(sd: Record<string, unknown>, key: string, rows: number | null, c
   const flat = new Float64Array(m.length * width);
   m.forEach((row, r) => {
     if (!Array.isArray(row) || row.length !== width) {
-      throw inputError(`${source}: state_dict["${key}"] has ragged rows (row ${r} has ${Array.isArray(row) ? row.length : 'no'} entries, row 0 has ${width})`);
+      throw inputError(
+        `${source}: state_dict["${key}"] has ragged rows (row ${r} has ${Array.isArray(row) ? row.length : 'no'} entries, row 0 has ${width})`,
+      );
     }
     row.forEach((v, c) => {
-      if (typeof v !== 'number' || !Number.isFinite(v)) throw inputError(`${source}: state_dict["${key}"][${r}][${c}] is not a finite number`);
+      if (typeof v !== 'number' || !Number.isFinite(v))
+        throw inputError(`${source}: state_dict["${key}"][${r}][${c}] is not a finite number`);
       flat[r * width + c] = v;
     });
   });
   if ((rows !== null && m.length !== rows) || (cols !== null && width !== cols)) {
-    throw inputError(`${source}: state_dict["${key}"] has shape [${m.length}, ${width}], expected [${rows ?? '*'}, ${cols ?? '*'}]`);
+    throw inputError(
+      `${source}: state_dict["${key}"] has shape [${m.length}, ${width}], expected [${rows ?? '*'}, ${cols ?? '*'}]`,
+    );
   }
   return { flat, rows: m.length, cols: width };
 }
@@ -41,31 +46,42 @@ function matrix(sd: Record<string, unknown>, key: string, rows: number | null, c
 function vector(sd: Record<string, unknown>, key: string, length: number, source: string): Float64Array {
   const v = sd[key];
   if (!Array.isArray(v)) throw inputError(`${source}: state_dict["${key}"] is missing or not an array`);
-  if (v.length !== length) throw inputError(`${source}: state_dict["${key}"] has length ${v.length}, expected ${length}`);
+  if (v.length !== length)
+    throw inputError(`${source}: state_dict["${key}"] has length ${v.length}, expected ${length}`);
   return Float64Array.from(v, (x, i) => {
-    if (typeof x !== 'number' || !Number.isFinite(x)) throw inputError(`${source}: state_dict["${key}"][${i}] is not a finite number`);
+    if (typeof x !== 'number' || !Number.isFinite(x))
+      throw inputError(`${source}: state_dict["${key}"][${i}] is not a finite number`);
     return x;
   });
 }
 
 /** Validate a parsed weights file; `expectCell` (from --cell) must agree with the file's "cell". */
 export function parseRecurrentWeights(doc: unknown, source: string, expectCell?: CellKind): RecurrentWeights {
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw inputError(`${source}: expected a JSON object with "cell" and "state_dict"`);
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    throw inputError(`${source}: expected a JSON object with "cell" and "state_dict"`);
   const o = doc as Record<string, unknown>;
   const cell = (o.cell ?? expectCell) as CellKind;
-  if (!CELL_KINDS.includes(cell)) throw inputError(`${source}: unknown cell ${JSON.stringify(o.cell)}; use rnn, lstm or gru`);
-  if (expectCell && cell !== expectCell) throw inputError(`${source}: weights are for cell "${cell}" but --cell is "${expectCell}"`);
+  if (!CELL_KINDS.includes(cell))
+    throw inputError(`${source}: unknown cell ${JSON.stringify(o.cell)}; use rnn, lstm or gru`);
+  if (expectCell && cell !== expectCell)
+    throw inputError(`${source}: weights are for cell "${cell}" but --cell is "${expectCell}"`);
   const nonlinearity = (o.nonlinearity ?? 'tanh') as Nonlinearity;
-  if (!NONLINEARITIES.includes(nonlinearity)) throw inputError(`${source}: unknown nonlinearity ${JSON.stringify(o.nonlinearity)}; use ${NONLINEARITIES.join(', ')}`);
+  if (!NONLINEARITIES.includes(nonlinearity))
+    throw inputError(
+      `${source}: unknown nonlinearity ${JSON.stringify(o.nonlinearity)}; use ${NONLINEARITIES.join(', ')}`,
+    );
   const sd = o.state_dict;
-  if (typeof sd !== 'object' || sd === null || Array.isArray(sd)) throw inputError(`${source}: missing "state_dict" object`);
+  if (typeof sd !== 'object' || sd === null || Array.isArray(sd))
+    throw inputError(`${source}: missing "state_dict" object`);
   const dict = sd as Record<string, unknown>;
   if (!('weight_hh_l0' in dict)) throw inputError(`${source}: state_dict has no "weight_hh_l0"`);
   const gates = GATES[cell];
   const whh0 = matrix(dict, 'weight_hh_l0', null, null, source);
   const hiddenSize = whh0.cols;
   if (whh0.rows !== gates * hiddenSize) {
-    throw inputError(`${source}: state_dict["weight_hh_l0"] has shape [${whh0.rows}, ${whh0.cols}]; a ${cell} cell needs [${gates}·H, H] = [${gates * hiddenSize}, ${hiddenSize}]`);
+    throw inputError(
+      `${source}: state_dict["weight_hh_l0"] has shape [${whh0.rows}, ${whh0.cols}]; a ${cell} cell needs [${gates}·H, H] = [${gates * hiddenSize}, ${hiddenSize}]`,
+    );
   }
   const layers: LayerWeights[] = [];
   let inputSize = 0;

@@ -9,11 +9,14 @@ import { breakdownTables, fmtNum, runTable, taskOf, type SummaryTable } from './
  * network), so it can be mailed or opened from a cluster's scratch directory.
  */
 
-const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const escape = (s: string) =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 function tableHtml(t: SummaryTable): string {
   const head = `<tr>${t.header.map((h) => `<th>${escape(h)}</th>`).join('')}</tr>`;
-  const body = t.rows.map((r) => `<tr>${r.map((c, i) => (i === 0 ? `<th>${escape(c)}</th>` : `<td>${escape(c)}</td>`)).join('')}</tr>`).join('\n');
+  const body = t.rows
+    .map((r) => `<tr>${r.map((c, i) => (i === 0 ? `<th>${escape(c)}</th>` : `<td>${escape(c)}</td>`)).join('')}</tr>`)
+    .join('\n');
   return `<table>\n${head}\n${body}\n</table>`;
 }
 
@@ -32,7 +35,11 @@ nav a { margin-right: 1em; }
 
 function title(source: ReportSource): string {
   const task = source.runs[0] ? taskOf(source.runs[0]) : 'unknown task';
-  const cells = [...new Set(source.runs.map((r) => String((r.config.model as { cell?: string } | undefined)?.cell ?? r.metrics?.cell ?? '')))].filter(Boolean);
+  const cells = [
+    ...new Set(
+      source.runs.map((r) => String((r.config.model as { cell?: string } | undefined)?.cell ?? r.metrics?.cell ?? '')),
+    ),
+  ].filter(Boolean);
   switch (source.kind) {
     case 'train':
       return `${task} · ${cells[0] ?? 'run'}`;
@@ -55,13 +62,22 @@ export function renderHtml(source: ReportSource, plots: RenderedPlot[], sweep: S
   const heading = title(source);
   const runsTable = runTable(source.runs);
   const parts: string[] = [];
-  parts.push(`<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>seqlab report: ${escape(heading)}</title>\n<style>${CSS}</style>\n</head>\n<body>`);
+  parts.push(
+    `<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>seqlab report: ${escape(heading)}</title>\n<style>${CSS}</style>\n</head>\n<body>`,
+  );
   parts.push(`<h1>${escape(heading)}</h1>`);
   const backend = source.runs.map((r) => r.metrics?.backend ?? r.config.backend).find((b) => b);
-  parts.push(`<p class="meta">${escape(source.kind)} report of <code>${escape(source.dir)}</code>${backend ? ` · backend ${escape(String(backend))}` : ''} · ${source.runs.length} run${source.runs.length === 1 ? '' : 's'}</p>`);
-  if (plots.length > 0) parts.push(`<nav>${plots.map((p) => `<a href="#${p.id}">${escape(p.title)}</a>`).join(' ')}</nav>`);
+  parts.push(
+    `<p class="meta">${escape(source.kind)} report of <code>${escape(source.dir)}</code>${backend ? ` · backend ${escape(String(backend))}` : ''} · ${source.runs.length} run${source.runs.length === 1 ? '' : 's'}</p>`,
+  );
+  if (plots.length > 0)
+    parts.push(`<nav>${plots.map((p) => `<a href="#${p.id}">${escape(p.title)}</a>`).join(' ')}</nav>`);
   if (sweep) {
-    parts.push('<h2>Results</h2>', `<p>One row per configuration (also in <code>results.csv</code> and <code>results.json</code> after <code>seqlab sweep --collect</code>).</p>`, sweepTableHtml(sweep));
+    parts.push(
+      '<h2>Results</h2>',
+      `<p>One row per configuration (also in <code>results.csv</code> and <code>results.json</code> after <code>seqlab sweep --collect</code>).</p>`,
+      sweepTableHtml(sweep),
+    );
   } else {
     parts.push('<h2>Runs</h2>', tableHtml(runsTable));
     parts.push(
@@ -69,8 +85,12 @@ export function renderHtml(source: ReportSource, plots: RenderedPlot[], sweep: S
     );
   }
   for (const p of plots) {
-    const files = [p.svgFile, p.pngFile].filter((f): f is string => f !== null).map((f) => `<a href="${escape(relative(source.dir, f))}">${escape(f.endsWith('.png') ? 'PNG' : 'SVG')}</a>`);
-    parts.push(`<figure id="${p.id}">\n<h2>${escape(p.title)}</h2>\n${p.svg.replace(/^<\?xml[^>]*>\s*/, '')}\n<figcaption>${escape(p.caption)} ${files.join(' · ')}</figcaption>\n</figure>`);
+    const files = [p.svgFile, p.pngFile]
+      .filter((f): f is string => f !== null)
+      .map((f) => `<a href="${escape(relative(source.dir, f))}">${escape(f.endsWith('.png') ? 'PNG' : 'SVG')}</a>`);
+    parts.push(
+      `<figure id="${p.id}">\n<h2>${escape(p.title)}</h2>\n${p.svg.replace(/^<\?xml[^>]*>\s*/, '')}\n<figcaption>${escape(p.caption)} ${files.join(' · ')}</figcaption>\n</figure>`,
+    );
   }
   const breakdowns = breakdownTables(source.runs.slice(0, 24));
   if (breakdowns.length > 0) {
@@ -78,9 +98,14 @@ export function renderHtml(source: ReportSource, plots: RenderedPlot[], sweep: S
     for (const b of breakdowns) parts.push(`<h3>${escape(b.title)}</h3>`, tableHtml(b.table));
   }
   parts.push('<h2>Configuration</h2>');
-  if (source.summary) parts.push(`<details open><summary>${source.kind}.json</summary><pre>${escape(JSON.stringify(source.summary, null, 2))}</pre></details>`);
+  if (source.summary)
+    parts.push(
+      `<details open><summary>${source.kind}.json</summary><pre>${escape(JSON.stringify(source.summary, null, 2))}</pre></details>`,
+    );
   for (const r of source.runs.slice(0, 24)) {
-    parts.push(`<details${source.runs.length === 1 ? ' open' : ''}><summary>${escape(r.label)}: config.json (resolved)</summary><pre>${escape(JSON.stringify(r.config, null, 2))}</pre></details>`);
+    parts.push(
+      `<details${source.runs.length === 1 ? ' open' : ''}><summary>${escape(r.label)}: config.json (resolved)</summary><pre>${escape(JSON.stringify(r.config, null, 2))}</pre></details>`,
+    );
   }
   parts.push('</body>\n</html>\n');
   return parts.join('\n');

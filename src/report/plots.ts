@@ -50,13 +50,20 @@ const axisFor = (scale: ReturnType<typeof scaleFor>, values: number[]) => (isLog
 
 /** A dashed horizontal reference line at `y`, labelled at the right end of the x field's range. */
 function referenceLine(y: number, label: string, xField: string | null): Record<string, unknown>[] {
-  const rule = { mark: { type: 'rule', strokeDash: [5, 4], color: '#777', strokeWidth: 1 }, encoding: { y: { datum: y } } };
+  const rule = {
+    mark: { type: 'rule', strokeDash: [5, 4], color: '#777', strokeWidth: 1 },
+    encoding: { y: { datum: y } },
+  };
   if (xField === null) return [rule];
   return [
     rule,
     {
       mark: { type: 'text', align: 'right', baseline: 'bottom', dy: -3, color: '#555', fontSize: 11 },
-      encoding: { x: { field: xField, type: 'quantitative', aggregate: 'max' }, y: { datum: y }, text: { value: label } },
+      encoding: {
+        x: { field: xField, type: 'quantitative', aggregate: 'max' },
+        y: { datum: y },
+        text: { value: label },
+      },
     },
   ];
 }
@@ -109,11 +116,25 @@ function snapshotSpec(
     line.encoding.color = runColor(runs);
     return {
       data,
-      facet: { column: { field: 'stepLabel', type: 'ordinal', sort: steps.map(stepLabel), title: 'training step', header: { labelFontSize: 13 } } },
+      facet: {
+        column: {
+          field: 'stepLabel',
+          type: 'ordinal',
+          sort: steps.map(stepLabel),
+          title: 'training step',
+          header: { labelFontSize: 13 },
+        },
+      },
       spec: { width: steps.length > 2 ? 280 : 340, height: 260, layer: [line, ...extraLayers] },
     };
   }
-  line.encoding.color = { field: 'stepLabel', type: 'ordinal', sort: steps.map(stepLabel), scale: { scheme: 'viridis' }, title: 'training step' };
+  line.encoding.color = {
+    field: 'stepLabel',
+    type: 'ordinal',
+    sort: steps.map(stepLabel),
+    scale: { scheme: 'viridis' },
+    title: 'training step',
+  };
   return { data, width: 480, height: 300, layer: [line, ...extraLayers] };
 }
 
@@ -121,12 +142,22 @@ function snapshotSpec(
 export function gradflowPlot(runs: RunData[]): Plot | null {
   const withData = runs.filter((r) => r.gradflow.length > 0);
   if (withData.length === 0) return null;
-  const steps = pickSteps(withData.flatMap((r) => topSnapshots(r).map((g) => g.step)), withData.length > 1 ? 3 : 6);
+  const steps = pickSteps(
+    withData.flatMap((r) => topSnapshots(r).map((g) => g.step)),
+    withData.length > 1 ? 3 : 6,
+  );
   const spectral = withData.some((r) => r.gradflow.some((g) => g.spectral.some(positive)));
   const rows = withData.flatMap((r) =>
     topSnapshots(r)
       .filter((g) => steps.includes(g.step))
-      .flatMap((g) => g.gap.map((gap, i) => ({ run: r.label, step: g.step, x: gap, norm: (spectral ? g.spectral[i] : g.frobenius[i]) as number })))
+      .flatMap((g) =>
+        g.gap.map((gap, i) => ({
+          run: r.label,
+          step: g.step,
+          x: gap,
+          norm: (spectral ? g.spectral[i] : g.frobenius[i]) as number,
+        })),
+      )
       .filter((p) => positive(p.norm)),
   );
   if (rows.length === 0) return null;
@@ -135,7 +166,13 @@ export function gradflowPlot(runs: RunData[]): Plot | null {
     withData,
     rows,
     { field: 'x', type: 'quantitative', title: 'gap T − k (time steps)', scale: { nice: false } },
-    { field: 'norm', type: 'quantitative', title: `‖∂h_T/∂h_k‖ (${normName}, log scale)`, scale: { type: 'log' }, axis: decadeAxis([...rows.map((r) => r.norm), HORIZON_THRESHOLD]) },
+    {
+      field: 'norm',
+      type: 'quantitative',
+      title: `‖∂h_T/∂h_k‖ (${normName}, log scale)`,
+      scale: { type: 'log' },
+      axis: decadeAxis([...rows.map((r) => r.norm), HORIZON_THRESHOLD]),
+    },
     referenceLine(HORIZON_THRESHOLD, `horizon threshold ${HORIZON_THRESHOLD}`, 'x'),
   );
   return {
@@ -144,7 +181,10 @@ export function gradflowPlot(runs: RunData[]): Plot | null {
     caption:
       `‖∂h_T/∂h_k‖ (${normName}, mean over the probe batch) against the gap T − k, on a log axis: a straight falling line is exponential vanishing ` +
       `(slope = decay per step). The dashed line is the horizon threshold ${HORIZON_THRESHOLD}. ${modeNote(withData)}.`,
-    spec: { title: { text: 'Gradient flow ‖∂h_T/∂h_k‖ against gap', subtitle: normName + ', mean over the probe batch' }, ...spec },
+    spec: {
+      title: { text: 'Gradient flow ‖∂h_T/∂h_k‖ against gap', subtitle: normName + ', mean over the probe batch' },
+      ...spec,
+    },
     series: withData.length > 1 ? withData.map((r) => r.label) : steps.map(stepLabel),
   };
 }
@@ -153,7 +193,10 @@ export function gradflowPlot(runs: RunData[]): Plot | null {
 export function lossGradPlot(runs: RunData[]): Plot | null {
   const withData = runs.filter((r) => r.gradflow.some((g) => g.lossGrad));
   if (withData.length === 0) return null;
-  const steps = pickSteps(withData.flatMap((r) => r.gradflow.filter((g) => g.lossGrad).map((g) => g.step)), withData.length > 1 ? 2 : 6);
+  const steps = pickSteps(
+    withData.flatMap((r) => r.gradflow.filter((g) => g.lossGrad).map((g) => g.step)),
+    withData.length > 1 ? 2 : 6,
+  );
   const rows = withData.flatMap((r) =>
     r.gradflow
       .filter((g) => g.lossGrad && steps.includes(g.step))
@@ -165,13 +208,20 @@ export function lossGradPlot(runs: RunData[]): Plot | null {
     withData,
     rows,
     { field: 'x', type: 'quantitative', title: 'time step k (0 = initial state h₀)', scale: { nice: false } },
-    { field: 'norm', type: 'quantitative', title: '‖∂L/∂h_k‖ (log scale)', scale: { type: 'log' }, axis: decadeAxis(rows.map((r) => r.norm)) },
+    {
+      field: 'norm',
+      type: 'quantitative',
+      title: '‖∂L/∂h_k‖ (log scale)',
+      scale: { type: 'log' },
+      axis: decadeAxis(rows.map((r) => r.norm)),
+    },
     [],
   );
   return {
     id: 'loss-gradient',
     title: 'Error signal ‖∂L/∂h_k‖ at each step',
-    caption: '‖∂L/∂h_k‖ on the probe batch (Frobenius norm over the batch): how much of the loss gradient BPTT delivers to the hidden state at step k. Where it is tiny, the weights get no signal from those steps.',
+    caption:
+      '‖∂L/∂h_k‖ on the probe batch (Frobenius norm over the batch): how much of the loss gradient BPTT delivers to the hidden state at step k. Where it is tiny, the weights get no signal from those steps.',
     spec: { title: { text: 'Error signal ‖∂L/∂h_k‖ along the sequence', subtitle: 'top layer, probe batch' }, ...spec },
     series: withData.length > 1 ? withData.map((r) => r.label) : steps.map(stepLabel),
   };
@@ -190,7 +240,9 @@ export function heatmapPlot(runs: RunData[]): Plot | null {
     T = Math.max(T, p.T);
     norm = p.norm === 'frobenius' ? 'Frobenius' : p.norm;
     step = p.step;
-    p.pairs.forEach((row, i) => row.forEach((v, k) => positive(v) && rows.push({ run: r.label, t: i + 1, k, norm: v })));
+    p.pairs.forEach((row, i) =>
+      row.forEach((v, k) => positive(v) && rows.push({ run: r.label, t: i + 1, k, norm: v })),
+    );
   }
   if (rows.length === 0) return null;
   const tick = T <= 12 ? 1 : T <= 30 ? 5 : T <= 60 ? 10 : 20;
@@ -201,20 +253,54 @@ export function heatmapPlot(runs: RunData[]): Plot | null {
     height: size,
     mark: { type: 'rect' },
     encoding: {
-      x: { field: 'k', type: 'ordinal', title: 'earlier time step k', axis: { values: ticks(0), labelAngle: 0 }, scale: { domain: Array.from({ length: T }, (_, i) => i) } },
-      y: { field: 't', type: 'ordinal', title: 'later time step t', sort: 'descending', axis: { values: ticks(1) }, scale: { domain: Array.from({ length: T }, (_, i) => T - i) } },
-      color: { field: 'norm', type: 'quantitative', scale: { type: 'log', scheme: 'viridis' }, title: ['‖∂h_t/∂h_k‖', `(${norm}, log)`], legend: { format: '.0e' } },
+      x: {
+        field: 'k',
+        type: 'ordinal',
+        title: 'earlier time step k',
+        axis: { values: ticks(0), labelAngle: 0 },
+        scale: { domain: Array.from({ length: T }, (_, i) => i) },
+      },
+      y: {
+        field: 't',
+        type: 'ordinal',
+        title: 'later time step t',
+        sort: 'descending',
+        axis: { values: ticks(1) },
+        scale: { domain: Array.from({ length: T }, (_, i) => T - i) },
+      },
+      color: {
+        field: 'norm',
+        type: 'quantitative',
+        scale: { type: 'log', scheme: 'viridis' },
+        title: ['‖∂h_t/∂h_k‖', `(${norm}, log)`],
+        legend: { format: '.0e' },
+      },
     },
   };
   const spec =
     withData.length > 1
-      ? { data: { values: rows }, facet: { column: { field: 'run', type: 'nominal', sort: withData.map((r) => r.label), title: null, header: { labelFontSize: 14 } } }, spec: inner }
+      ? {
+          data: { values: rows },
+          facet: {
+            column: {
+              field: 'run',
+              type: 'nominal',
+              sort: withData.map((r) => r.label),
+              title: null,
+              header: { labelFontSize: 14 },
+            },
+          },
+          spec: inner,
+        }
       : { data: { values: rows }, ...inner };
   return {
     id: 'gradflow-heatmap',
     title: 'Jacobian norms for every pair of steps',
     caption: `‖∂h_t/∂h_k‖ (${norm} norm, mean over the probe batch) for every k < t ≤ T at step ${step}, colour on a log scale. Each row t is the gradient-flow curve of a sequence ending at t; the diagonal is one step back.`,
-    spec: { title: { text: '‖∂h_t/∂h_k‖ for every pair k < t', subtitle: `${norm} norm, after ${step} training steps` }, ...spec },
+    spec: {
+      title: { text: '‖∂h_t/∂h_k‖ for every pair k < t', subtitle: `${norm} norm, after ${step} training steps` },
+      ...spec,
+    },
     series: withData.map((r) => r.label),
   };
 }
@@ -231,7 +317,12 @@ function binnedLoss(points: { step: number; loss: number }[], width: number): { 
 
 /** What the loss of a task is, for axis titles. */
 export function lossName(run: RunData): string {
-  const task = run.config.experiment !== undefined ? 'mnist' : String(run.config.taskName ?? (run.config.task as { task?: string } | undefined)?.task ?? run.metrics?.task ?? '');
+  const task =
+    run.config.experiment !== undefined
+      ? 'mnist'
+      : String(
+          run.config.taskName ?? (run.config.task as { task?: string } | undefined)?.task ?? run.metrics?.task ?? '',
+        );
   if (task === 'lm') return 'cross-entropy (nats per word)';
   if (task === 'adding') return 'mean squared error';
   if (task === 'agreement' || task === 'copy' || task === 'mnist') return 'cross-entropy (nats)';
@@ -247,7 +338,8 @@ export function lossCurvePlot(runs: RunData[]): Plot | null {
   const width = Math.max(1, Math.ceil(maxSteps / 100));
   const trainName = width > 1 ? `training (mean of ${width} steps)` : 'training';
   for (const r of withData) {
-    for (const p of binnedLoss(r.steps, width)) rows.push({ run: r.label, step: p.step, loss: p.loss, series: trainName });
+    for (const p of binnedLoss(r.steps, width))
+      rows.push({ run: r.label, step: p.step, loss: p.loss, series: trainName });
     for (const e of r.evals) rows.push({ run: r.label, step: e.step, loss: e.loss, series: 'validation' });
   }
   const finite = rows.filter((r) => Number.isFinite(r.loss));
@@ -255,11 +347,36 @@ export function lossCurvePlot(runs: RunData[]): Plot | null {
   const yScale = scaleFor(finite.map((r) => r.loss));
   const name = lossName(withData[0]);
   const x = { field: 'step', type: 'quantitative', title: 'training step (optimizer updates)' };
-  const y = { field: 'loss', type: 'quantitative', title: `loss: ${name}${isLog(yScale) ? ', log scale' : ''}`, scale: yScale, axis: axisFor(yScale, finite.map((r) => r.loss)) };
+  const y = {
+    field: 'loss',
+    type: 'quantitative',
+    title: `loss: ${name}${isLog(yScale) ? ', log scale' : ''}`,
+    scale: yScale,
+    axis: axisFor(
+      yScale,
+      finite.map((r) => r.loss),
+    ),
+  };
   const color = withData.length > 1 ? runColor(withData) : { value: '#4c78a8' };
-  const dash = { field: 'series', type: 'nominal', title: 'loss', sort: [trainName, 'validation'], scale: { domain: [trainName, 'validation'], range: [[1, 0], [6, 3]] } };
+  const dash = {
+    field: 'series',
+    type: 'nominal',
+    title: 'loss',
+    sort: [trainName, 'validation'],
+    scale: {
+      domain: [trainName, 'validation'],
+      range: [
+        [1, 0],
+        [6, 3],
+      ],
+    },
+  };
   const layer = [
-    { transform: [{ filter: { field: 'series', equal: trainName } }], mark: { type: 'line', strokeWidth: 1.5 }, encoding: { x, y, color, strokeDash: dash } },
+    {
+      transform: [{ filter: { field: 'series', equal: trainName } }],
+      mark: { type: 'line', strokeWidth: 1.5 },
+      encoding: { x, y, color, strokeDash: dash },
+    },
     {
       transform: [{ filter: { field: 'series', equal: 'validation' } }],
       mark: { type: 'line', strokeWidth: 2.5, point: { size: 70, stroke: 'white', strokeWidth: 1 } },
@@ -270,14 +387,26 @@ export function lossCurvePlot(runs: RunData[]): Plot | null {
     id: 'loss',
     title: 'Loss during training',
     caption: `Training loss (${name}; ${width > 1 ? `mean over bins of ${width} steps` : 'per step'}, solid) and validation loss at each evaluation (dashed, dots).`,
-    spec: { title: { text: 'Loss during training', subtitle: name }, data: { values: finite }, width: 480, height: 280, layer },
+    spec: {
+      title: { text: 'Loss during training', subtitle: name },
+      data: { values: finite },
+      width: 480,
+      height: 280,
+      layer,
+    },
     series: [...new Set(finite.map((r) => (withData.length > 1 ? r.run : r.series)))],
   };
 }
 
 /** Metric names worth a curve: plain (no breakdown), not the loss again, not counts or constant baselines. */
 export function plainMetrics(metrics: Record<string, unknown>): string[] {
-  return Object.keys(metrics).filter((k) => !k.includes('@') && !['loss', 'xent', 'mse', 'split', 'epoch'].includes(k) && !/^baseline|^n$/.test(k) && typeof metrics[k] === 'number');
+  return Object.keys(metrics).filter(
+    (k) =>
+      !k.includes('@') &&
+      !['loss', 'xent', 'mse', 'split', 'epoch'].includes(k) &&
+      !/^baseline|^n$/.test(k) &&
+      typeof metrics[k] === 'number',
+  );
 }
 
 /** Validation metrics (accuracy, perplexity, …) against the step, one panel per metric. */
@@ -286,10 +415,16 @@ export function metricCurvesPlot(runs: RunData[]): Plot | null {
   if (withData.length === 0) return null;
   const names = [...new Set(withData.flatMap((r) => r.evals.flatMap((e) => plainMetrics(e.metrics))))];
   const rows = withData.flatMap((r) =>
-    r.evals.flatMap((e) => names.map((m) => ({ run: r.label, step: e.step, metric: m, value: e.metrics[m] })).filter((p) => typeof p.value === 'number' && Number.isFinite(p.value))),
+    r.evals.flatMap((e) =>
+      names
+        .map((m) => ({ run: r.label, step: e.step, metric: m, value: e.metrics[m] }))
+        .filter((p) => typeof p.value === 'number' && Number.isFinite(p.value)),
+    ),
   );
   if (rows.length === 0) return null;
-  const logMetrics = names.filter((m) => isLog(scaleFor(rows.filter((r) => r.metric === m).map((r) => r.value as number))));
+  const logMetrics = names.filter((m) =>
+    isLog(scaleFor(rows.filter((r) => r.metric === m).map((r) => r.value as number))),
+  );
   const panel = (m: string) => ({
     title: m,
     width: 420,
@@ -298,14 +433,23 @@ export function metricCurvesPlot(runs: RunData[]): Plot | null {
     mark: { type: 'line', point: { size: 20 } },
     encoding: {
       x: { field: 'step', type: 'quantitative', title: 'training step (optimizer updates)' },
-      y: { field: 'value', type: 'quantitative', title: `${m}${logMetrics.includes(m) ? ' (log scale)' : ''}${/accuracy/i.test(m) ? ' (fraction)' : ''}`, scale: logMetrics.includes(m) ? { type: 'log' } : { zero: false }, axis: logMetrics.includes(m) ? decadeAxis(rows.filter((r) => r.metric === m).map((r) => r.value as number)) : {} },
+      y: {
+        field: 'value',
+        type: 'quantitative',
+        title: `${m}${logMetrics.includes(m) ? ' (log scale)' : ''}${/accuracy/i.test(m) ? ' (fraction)' : ''}`,
+        scale: logMetrics.includes(m) ? { type: 'log' } : { zero: false },
+        axis: logMetrics.includes(m)
+          ? decadeAxis(rows.filter((r) => r.metric === m).map((r) => r.value as number))
+          : {},
+      },
       color: withData.length > 1 ? runColor(withData) : { value: '#4c78a8' },
     },
   });
   return {
     id: 'metrics',
     title: 'Validation metrics during training',
-    caption: 'Each validation metric at every evaluation. Accuracies are fractions of the validation set; perplexity is exp(cross-entropy per word).',
+    caption:
+      'Each validation metric at every evaluation. Accuracies are fractions of the validation set; perplexity is exp(cross-entropy per word).',
     spec: { title: { text: 'Validation metrics during training' }, data: { values: rows }, vconcat: names.map(panel) },
     series: withData.length > 1 ? withData.map((r) => r.label) : names,
   };
@@ -355,9 +499,20 @@ export function breakdownPlots(runs: RunData[]): Plot[] {
         mark: { type: 'line', point: { size: 40 } },
         encoding: {
           x: numeric
-            ? { field: 'value', type: 'quantitative', title: BREAKDOWN_AXES[key] ?? key, axis: { values: [...new Set(rows.map((r) => r.value))], format: 'd' }, scale: { zero: false, nice: false, padding: 10 } }
+            ? {
+                field: 'value',
+                type: 'quantitative',
+                title: BREAKDOWN_AXES[key] ?? key,
+                axis: { values: [...new Set(rows.map((r) => r.value))], format: 'd' },
+                scale: { zero: false, nice: false, padding: 10 },
+              }
             : { field: 'label', type: 'ordinal', title: BREAKDOWN_AXES[key] ?? key },
-          y: { field: 'y', type: 'quantitative', title: `${metric}${isAccuracy ? ' (fraction correct)' : ''}`, scale: isAccuracy ? { domain: [0, 1] } : { zero: false } },
+          y: {
+            field: 'y',
+            type: 'quantitative',
+            title: `${metric}${isAccuracy ? ' (fraction correct)' : ''}`,
+            scale: isAccuracy ? { domain: [0, 1] } : { zero: false },
+          },
           color: runs.length > 1 ? runColor(runs) : { value: '#4c78a8' },
         },
       },
@@ -372,7 +527,13 @@ export function breakdownPlots(runs: RunData[]): Plot[] {
         `Final ${metric} broken down by ${BREAKDOWN_AXES[key] ?? key}` +
         (chance !== null ? '; the dashed line is chance (0.5: singular or plural).' : '.') +
         ' Points with few examples are noisy: the counts are in the table below.',
-      spec: { title: { text: `${metric} by ${keyName}` }, data: { values: rows }, width: 460, height: 260, layer: layers },
+      spec: {
+        title: { text: `${metric} by ${keyName}` },
+        data: { values: rows },
+        width: 460,
+        height: 260,
+        layer: layers,
+      },
       series: runs.map((r) => r.label),
     });
   }
@@ -386,7 +547,11 @@ export function deltasPlot(runs: RunData[]): Plot | null {
   // the once-an-epoch probe on a fixed set (Nielsen's figure) when there are two or more, else the training-batch means
   const snapshots = (r: RunData): DeltaSnapshot[] => {
     const probes = r.deltas.filter((d) => d.kind === 'probe');
-    return probes.length >= 2 ? probes : r.deltas.filter((d) => d.kind !== 'probe').length >= 2 ? r.deltas.filter((d) => d.kind !== 'probe') : r.deltas;
+    return probes.length >= 2
+      ? probes
+      : r.deltas.filter((d) => d.kind !== 'probe').length >= 2
+        ? r.deltas.filter((d) => d.kind !== 'probe')
+        : r.deltas;
   };
   // epochs from steps when the config says how many steps an epoch has (the MLP runs: trainSize / batchSize)
   const stepsPerEpoch = (r: RunData): number | null => {
@@ -396,7 +561,17 @@ export function deltasPlot(runs: RunData[]): Plot | null {
   };
   const byEpoch = withData.every((r) => stepsPerEpoch(r) !== null);
   const rows = withData.flatMap((r) =>
-    snapshots(r).flatMap((d) => d.norms.map((norm, l) => ({ run: r.label, x: byEpoch ? d.step / stepsPerEpoch(r)! : d.step, layer: `hidden layer ${l + 1}`, l: l + 1, norm })).filter((p) => positive(p.norm))),
+    snapshots(r).flatMap((d) =>
+      d.norms
+        .map((norm, l) => ({
+          run: r.label,
+          x: byEpoch ? d.step / stepsPerEpoch(r)! : d.step,
+          layer: `hidden layer ${l + 1}`,
+          l: l + 1,
+          norm,
+        }))
+        .filter((p) => positive(p.norm)),
+    ),
   );
   if (rows.length === 0) return null;
   const layers = [...new Set(rows.map((r) => r.l))].sort((a, b) => a - b).map((l) => `hidden layer ${l}`);
@@ -405,19 +580,35 @@ export function deltasPlot(runs: RunData[]): Plot | null {
     height: 260,
     mark: { type: 'line', point: { size: 14 } },
     encoding: {
-      x: { field: 'x', type: 'quantitative', title: byEpoch ? 'epochs of training' : 'training step (mini-batches)', axis: { tickMinStep: 1, format: 'd' } },
-      y: { field: 'norm', type: 'quantitative', title: '‖δˡ‖ = ‖∂C/∂bˡ‖ (log scale)', scale: { type: 'log' }, axis: decadeAxis(rows.map((r) => r.norm)) },
+      x: {
+        field: 'x',
+        type: 'quantitative',
+        title: byEpoch ? 'epochs of training' : 'training step (mini-batches)',
+        axis: { tickMinStep: 1, format: 'd' },
+      },
+      y: {
+        field: 'norm',
+        type: 'quantitative',
+        title: '‖δˡ‖ = ‖∂C/∂bˡ‖ (log scale)',
+        scale: { type: 'log' },
+        axis: decadeAxis(rows.map((r) => r.norm)),
+      },
       color: { field: 'layer', type: 'ordinal', sort: layers, title: null, scale: { scheme: 'viridis' } },
     },
   };
   const spec =
     withData.length > 1
-      ? { data: { values: rows }, facet: { column: { field: 'run', type: 'nominal', sort: withData.map((r) => r.label), title: null } }, spec: inner }
+      ? {
+          data: { values: rows },
+          facet: { column: { field: 'run', type: 'nominal', sort: withData.map((r) => r.label), title: null } },
+          spec: inner,
+        }
       : { data: { values: rows }, ...inner };
   return {
     id: 'deltas',
     title: 'Speed of learning: ‖δˡ‖ per layer',
-    caption: 'The gradient with respect to each hidden layer’s biases, ‖δˡ‖ = ‖∂C/∂bˡ‖, averaged over a batch: the speed at which layer l learns (layer 1 is nearest the input). In deep sigmoid nets the early layers learn orders of magnitude slower (vanishing gradient).',
+    caption:
+      'The gradient with respect to each hidden layer’s biases, ‖δˡ‖ = ‖∂C/∂bˡ‖, averaged over a batch: the speed at which layer l learns (layer 1 is nearest the input). In deep sigmoid nets the early layers learn orders of magnitude slower (vanishing gradient).',
     spec: { title: { text: 'Speed of learning ‖δˡ‖ by layer' }, ...spec },
     series: layers,
   };
@@ -434,16 +625,42 @@ export interface ParamPoint {
  * A result against a numeric setting (error against sequence length, accuracy
  * against learning rate): each run as a point, the mean over seeds as a line.
  */
-export function paramPlot(id: string, points: ParamPoint[], xTitle: string, yTitle: string, title: string, caption: string, baseline: number | null = null): Plot | null {
+export function paramPlot(
+  id: string,
+  points: ParamPoint[],
+  xTitle: string,
+  yTitle: string,
+  title: string,
+  caption: string,
+  baseline: number | null = null,
+): Plot | null {
   const rows = points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
   if (new Set(rows.map((r) => r.x)).size < 2) return null;
   const xScale = scaleFor(rows.map((r) => r.x));
   const yScale = scaleFor([...rows.map((r) => r.y), ...(baseline !== null ? [baseline] : [])]);
   const series = [...new Set(rows.map((r) => r.series))];
   const xs = [...new Set(rows.map((r) => r.x))].sort((a, b) => a - b);
-  const x = { field: 'x', type: 'quantitative', title: `${xTitle}${isLog(xScale) ? ' (log scale)' : ''}`, scale: { ...xScale, nice: false, padding: 12 }, axis: xs.length <= 12 ? { values: xs } : {} };
-  const y = { field: 'y', type: 'quantitative', title: `${yTitle}${isLog(yScale) ? ' (log scale)' : ''}`, scale: yScale, axis: axisFor(yScale, rows.map((r) => r.y)) };
-  const color = series.length > 1 || series[0] !== '' ? { field: 'series', type: 'nominal', title: null, sort: series } : { value: '#4c78a8' };
+  const x = {
+    field: 'x',
+    type: 'quantitative',
+    title: `${xTitle}${isLog(xScale) ? ' (log scale)' : ''}`,
+    scale: { ...xScale, nice: false, padding: 12 },
+    axis: xs.length <= 12 ? { values: xs } : {},
+  };
+  const y = {
+    field: 'y',
+    type: 'quantitative',
+    title: `${yTitle}${isLog(yScale) ? ' (log scale)' : ''}`,
+    scale: yScale,
+    axis: axisFor(
+      yScale,
+      rows.map((r) => r.y),
+    ),
+  };
+  const color =
+    series.length > 1 || series[0] !== ''
+      ? { field: 'series', type: 'nominal', title: null, sort: series }
+      : { value: '#4c78a8' };
   const layer: Record<string, unknown>[] = [
     { mark: { type: 'point', opacity: 0.5, filled: true }, encoding: { x, y, color } },
     { mark: { type: 'line', point: false }, encoding: { x, y: { ...y, aggregate: 'mean' }, color } },

@@ -17,7 +17,16 @@ import {
 import { specToSvg, svgToPng } from './render.js';
 import { readSource, type ReportSource, type RunData } from './rundata.js';
 import { sweepResults, type SweepResults } from './sweep-table.js';
-import { MAIN_METRIC, breakdownTables, fmtNum, lastGradflow, runTable, sparkline, taskOf, textTable } from './tables.js';
+import {
+  MAIN_METRIC,
+  breakdownTables,
+  fmtNum,
+  lastGradflow,
+  runTable,
+  sparkline,
+  taskOf,
+  textTable,
+} from './tables.js';
 
 /**
  * `seqlab report DIR`: read a run, comparison, sweep or directory of runs, draw
@@ -65,7 +74,11 @@ export function buildPlots(source: ReportSource, opts: Readonly<ReportOptions> =
 
 /** Seq-len sweeps in a comparison: the task's main metric against T, one line per cell. */
 function compareLengthPlot(source: ReportSource): Plot | null {
-  const rows = (source.summary?.rows ?? []) as { cell: string; seqLen: number | null; metrics: Record<string, number | null> }[];
+  const rows = (source.summary?.rows ?? []) as {
+    cell: string;
+    seqLen: number | null;
+    metrics: Record<string, number | null>;
+  }[];
   if (new Set(rows.map((r) => r.seqLen)).size < 2) return null;
   const task = String(source.summary?.task ?? '');
   const main = MAIN_METRIC[task]?.metric ?? 'loss';
@@ -93,8 +106,13 @@ function sweepParamPlots(source: ReportSource): Plot[] {
     const rows = results.rows.filter((r) => r.status !== 'missing');
     if (!rows.every((r) => typeof r[key] === 'number')) continue;
     const others = results.varying.filter((k) => k !== key && k !== 'seed');
-    const points = rows.map((r) => ({ series: others.map((k) => `${k}=${r[k]}`).join(' '), x: r[key] as number, y: Number(r[main] ?? NaN) }));
-    const baseline = task === 'adding' ? rows.map((r) => r.baselineMse).find((v) => typeof v === 'number') ?? null : null;
+    const points = rows.map((r) => ({
+      series: others.map((k) => `${k}=${r[k]}`).join(' '),
+      x: r[key] as number,
+      y: Number(r[main] ?? NaN),
+    }));
+    const baseline =
+      task === 'adding' ? (rows.map((r) => r.baselineMse).find((v) => typeof v === 'number') ?? null) : null;
     const xTitle = key === 'seq-len' ? 'sequence length T (time steps)' : key;
     const plot = paramPlot(
       `${main}-by-${key}`.replace(/[^\w.-]+/g, '-'),
@@ -126,10 +144,14 @@ export function sparklines(runs: RunData[]): string[] {
     const norms = curves.map(({ g }) => g!.gap.map((_, i) => g!.spectral[i] ?? g!.frobenius[i]));
     const all = norms.flat().filter((v) => v > 0 && Number.isFinite(v));
     const range: [number, number] = [Math.min(...all), Math.max(...all)];
-    lines.push(`‖∂h_T/∂h_k‖ against gap 1…T at the last probe (log scale from ${fmtNum(range[0], 2)} ▁ to ${fmtNum(range[1], 2)} █):`);
+    lines.push(
+      `‖∂h_T/∂h_k‖ against gap 1…T at the last probe (log scale from ${fmtNum(range[0], 2)} ▁ to ${fmtNum(range[1], 2)} █):`,
+    );
     curves.forEach(({ r, g }, i) => {
       const positive = norms[i].filter((v) => v > 0);
-      lines.push(`  ${r.label.padEnd(width)}  ${sparkline(norms[i], 60, range)}  ${fmtNum(positive[0], 2)} → ${fmtNum(positive.at(-1), 2)} (step ${g!.step}, T ${g!.T})`);
+      lines.push(
+        `  ${r.label.padEnd(width)}  ${sparkline(norms[i], 60, range)}  ${fmtNum(positive[0], 2)} → ${fmtNum(positive.at(-1), 2)} (step ${g!.step}, T ${g!.T})`,
+      );
     });
   }
   return lines;

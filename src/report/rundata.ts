@@ -99,8 +99,12 @@ export function readLog(path: string): Record<string, unknown>[] {
 /** Read one run directory (config.json, log.jsonl, metrics.json when finished). */
 export function readRun(dir: string, label = basename(dir)): RunData {
   if (!existsSync(join(dir, 'log.jsonl'))) throw inputError(`${dir} is not a seqlab run directory (no log.jsonl)`);
-  const config = existsSync(join(dir, 'config.json')) ? (readJsonFile(join(dir, 'config.json'), 'run config') as Record<string, unknown>) : {};
-  const metrics = existsSync(join(dir, 'metrics.json')) ? (readJsonFile(join(dir, 'metrics.json'), 'run metrics') as Record<string, unknown>) : null;
+  const config = existsSync(join(dir, 'config.json'))
+    ? (readJsonFile(join(dir, 'config.json'), 'run config') as Record<string, unknown>)
+    : {};
+  const metrics = existsSync(join(dir, 'metrics.json'))
+    ? (readJsonFile(join(dir, 'metrics.json'), 'run metrics') as Record<string, unknown>)
+    : null;
   return runFromLog(dir, label, config, metrics, readLog(join(dir, 'log.jsonl')));
 }
 
@@ -127,7 +131,8 @@ export function readSource(dir: string): ReportSource {
     const sweep = new Set(rows.map((r) => r.seqLen)).size > 1;
     const runs = rows
       .map((r) => {
-        const name = typeof r.runDir === 'string' ? basename(r.runDir) : sweep ? `${r.cell}-T${r.seqLen}` : String(r.cell);
+        const name =
+          typeof r.runDir === 'string' ? basename(r.runDir) : sweep ? `${r.cell}-T${r.seqLen}` : String(r.cell);
         const label = sweep ? `${r.cell} T=${r.seqLen}` : String(r.cell);
         return existsSync(join(dir, name, 'log.jsonl')) ? readRun(join(dir, name), label) : null;
       })
@@ -144,5 +149,7 @@ export function readSource(dir: string): ReportSource {
   }
   const subs = runSubdirs(dir);
   if (subs.length > 0) return { kind: 'group', dir, runs: subs.map((n) => readRun(join(dir, n))), summary: null };
-  throw inputError(`${dir} is not a seqlab run directory (no log.jsonl, compare.json or sweep.json, and no run directories inside)`);
+  throw inputError(
+    `${dir} is not a seqlab run directory (no log.jsonl, compare.json or sweep.json, and no run directories inside)`,
+  );
 }

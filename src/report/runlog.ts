@@ -8,7 +8,8 @@ import type { GradflowSnapshot, RunData } from './rundata.js';
  */
 
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-const numArray = (v: unknown): number[] | null => (Array.isArray(v) && v.every((x) => typeof x === 'number' || x === null) ? (v as number[]) : null);
+const numArray = (v: unknown): number[] | null =>
+  Array.isArray(v) && v.every((x) => typeof x === 'number' || x === null) ? (v as number[]) : null;
 
 /** The records of log.jsonl text; `path` names it in error messages. */
 export function parseLog(text: string, path: string): Record<string, unknown>[] {
@@ -32,7 +33,10 @@ function gradflowOf(r: Record<string, unknown>): GradflowSnapshot | null {
   const frobenius = numArray(r.frobenius);
   const step = num(r.step);
   if (!gap || !frobenius || step === null) return null;
-  const summary = (r.summary ?? {}) as { spectral?: { horizon?: number | null; decayPerStep?: number | null } | null; frobenius?: { horizon?: number | null; decayPerStep?: number | null } };
+  const summary = (r.summary ?? {}) as {
+    spectral?: { horizon?: number | null; decayPerStep?: number | null } | null;
+    frobenius?: { horizon?: number | null; decayPerStep?: number | null };
+  };
   const s = summary.spectral ?? summary.frobenius ?? {};
   return {
     step,
@@ -49,8 +53,26 @@ function gradflowOf(r: Record<string, unknown>): GradflowSnapshot | null {
 }
 
 /** A run from its log records and (when known) config.json and metrics.json: readRun without the file system. */
-export function runFromLog(dir: string, label: string, config: Record<string, unknown>, metrics: Record<string, unknown> | null, records: Record<string, unknown>[]): RunData {
-  const run: RunData = { dir, label, config, metrics, steps: [], evals: [], test: null, gradflow: [], pairs: [], deltas: [], other: {} };
+export function runFromLog(
+  dir: string,
+  label: string,
+  config: Record<string, unknown>,
+  metrics: Record<string, unknown> | null,
+  records: Record<string, unknown>[],
+): RunData {
+  const run: RunData = {
+    dir,
+    label,
+    config,
+    metrics,
+    steps: [],
+    evals: [],
+    test: null,
+    gradflow: [],
+    pairs: [],
+    deltas: [],
+    other: {},
+  };
   for (const r of records) {
     const step = num(r.step);
     switch (r.type) {
@@ -83,13 +105,21 @@ export function runFromLog(dir: string, label: string, config: Record<string, un
       case 'pairs': {
         const pairs = r.pairs;
         if (step !== null && Array.isArray(pairs) && pairs.every((row) => numArray(row))) {
-          run.pairs.push({ step, layer: num(r.layer) ?? 0, mode: String(r.mode ?? 'h'), T: num(r.T) ?? pairs.length, norm: String(r.norm ?? 'frobenius'), pairs: pairs as number[][] });
+          run.pairs.push({
+            step,
+            layer: num(r.layer) ?? 0,
+            mode: String(r.mode ?? 'h'),
+            T: num(r.T) ?? pairs.length,
+            norm: String(r.norm ?? 'frobenius'),
+            pairs: pairs as number[][],
+          });
         }
         break;
       }
       case 'deltas': {
         const norms = numArray(r.norms);
-        if (step !== null && norms) run.deltas.push({ step, epoch: num(r.epoch), kind: String(r.kind ?? 'probe'), norms });
+        if (step !== null && norms)
+          run.deltas.push({ step, epoch: num(r.epoch), kind: String(r.kind ?? 'probe'), norms });
         break;
       }
       default:

@@ -26,7 +26,9 @@ export function sweepResults(source: ReportSource): SweepResults {
   const listed = ((source.summary?.runs ?? []) as ListedRun[]).filter((r) => typeof r.dir === 'string');
   const byDir = new Map(source.runs.map((r) => [r.dir.split(/[\\/]/).at(-1)!, r]));
   const settingKeys = [...new Set(listed.flatMap((r) => Object.keys(r.settings ?? {})))];
-  const varying = settingKeys.filter((k) => new Set(listed.map((r) => JSON.stringify(r.settings?.[k] ?? null))).size > 1);
+  const varying = settingKeys.filter(
+    (k) => new Set(listed.map((r) => JSON.stringify(r.settings?.[k] ?? null))).size > 1,
+  );
   const metricKeys: string[] = [];
   const rows = listed.map((l) => {
     const run = byDir.get(l.dir);
@@ -51,7 +53,17 @@ export function sweepResults(source: ReportSource): SweepResults {
     row.decayPerStep = g ? g.decayPerStep : null;
     return row;
   });
-  const columns = ['name', ...settingKeys, 'status', 'steps', 'params', 'loss', ...metricKeys, 'horizon', 'decayPerStep'];
+  const columns = [
+    'name',
+    ...settingKeys,
+    'status',
+    'steps',
+    'params',
+    'loss',
+    ...metricKeys,
+    'horizon',
+    'decayPerStep',
+  ];
   for (const row of rows) for (const c of columns) row[c] ??= null;
   return { columns, varying, rows: rows.map((r) => Object.fromEntries(columns.map((c) => [c, r[c]]))) };
 }
@@ -63,5 +75,9 @@ export function toCsv(results: SweepResults): string {
     const s = String(v);
     return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
   };
-  return [results.columns.map(quote), ...results.rows.map((r) => results.columns.map((c) => quote(r[c])))].map((l) => l.join(',')).join('\n') + '\n';
+  return (
+    [results.columns.map(quote), ...results.rows.map((r) => results.columns.map((c) => quote(r[c])))]
+      .map((l) => l.join(','))
+      .join('\n') + '\n'
+  );
 }

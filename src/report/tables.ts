@@ -14,7 +14,9 @@ export const MAIN_METRIC: Readonly<Record<string, { metric: string; goal: 'max' 
 
 export function taskOf(run: RunData): string {
   if (run.config.experiment !== undefined) return 'mnist'; // the MLP experiments' config.json
-  return String(run.config.taskName ?? (run.config.task as { task?: string } | undefined)?.task ?? run.metrics?.task ?? 'unknown');
+  return String(
+    run.config.taskName ?? (run.config.task as { task?: string } | undefined)?.task ?? run.metrics?.task ?? 'unknown',
+  );
 }
 
 /** 4 significant digits, exponent when small or large; '-' for nothing. */
@@ -46,7 +48,13 @@ export function sparkline(values: number[], width = 60, range?: [number, number]
   const finite = picked.filter(Number.isFinite);
   if (finite.length === 0) return '';
   const [lo, hi] = range ? range.map(Math.log10) : [Math.min(...finite), Math.max(...finite)];
-  return picked.map((v) => (Number.isFinite(v) ? BARS[hi === lo ? BARS.length - 1 : Math.round(((v - lo) / (hi - lo)) * (BARS.length - 1))] : ' ')).join('');
+  return picked
+    .map((v) =>
+      Number.isFinite(v)
+        ? BARS[hi === lo ? BARS.length - 1 : Math.round(((v - lo) / (hi - lo)) * (BARS.length - 1))]
+        : ' ',
+    )
+    .join('');
 }
 
 export interface SummaryTable {
@@ -58,7 +66,17 @@ export interface SummaryTable {
 export function runTable(runs: RunData[]): SummaryTable {
   const metricNames = [...new Set(runs.flatMap((r) => plainMetrics(finalMetrics(r))))];
   const withLoss = runs.some((r) => r.metrics?.eval || r.evals.length > 0);
-  const header = ['run', 'status', 'steps', 'hidden', 'params', ...(withLoss ? ['loss'] : []), ...metricNames, 'horizon', 'decay/step'];
+  const header = [
+    'run',
+    'status',
+    'steps',
+    'hidden',
+    'params',
+    ...(withLoss ? ['loss'] : []),
+    ...metricNames,
+    'horizon',
+    'decay/step',
+  ];
   const rows = runs.map((r) => {
     const fm = finalMetrics(r);
     const g = lastGradflow(r);
@@ -95,10 +113,18 @@ export function breakdownTables(runs: RunData[]): { title: string; table: Summar
     const [metric, key] = g.split(' by ');
     const rows = runs.map((r) => {
       const fm = finalMetrics(r);
-      return [r.label, ...values.map((v) => fmtNum(fm[`${metric}@${key}=${v}`], 3).replace(/^(-?\d+)$/, (n) => (Math.abs(Number(n)) <= 1 ? Number(n).toFixed(3) : n)))];
+      return [
+        r.label,
+        ...values.map((v) =>
+          fmtNum(fm[`${metric}@${key}=${v}`], 3).replace(/^(-?\d+)$/, (n) =>
+            Math.abs(Number(n)) <= 1 ? Number(n).toFixed(3) : n,
+          ),
+        ),
+      ];
     });
     const counts = runs[0] ? finalMetrics(runs[0]) : {};
-    if (values.some((v) => typeof counts[`n@${key}=${v}`] === 'number')) rows.push(['examples', ...values.map((v) => fmtNum(counts[`n@${key}=${v}`]))]);
+    if (values.some((v) => typeof counts[`n@${key}=${v}`] === 'number'))
+      rows.push(['examples', ...values.map((v) => fmtNum(counts[`n@${key}=${v}`]))]);
     return { title: g, table: { header: [key, ...values], rows } };
   });
 }

@@ -36,7 +36,8 @@ export class RunDir {
 
   /** An existing run directory, to continue (its log grows; nothing is cleared). */
   static open(path: string): RunDir {
-    if (!existsSync(join(path, 'log.jsonl'))) throw new SeqlabError('input', `${path} is not a seqlab run directory (no log.jsonl)`);
+    if (!existsSync(join(path, 'log.jsonl')))
+      throw new SeqlabError('input', `${path} is not a seqlab run directory (no log.jsonl)`);
     return new RunDir(path);
   }
 

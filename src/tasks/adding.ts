@@ -62,7 +62,8 @@ export class AddingTask implements SequenceTask {
     this.config = { ...ADDING_DEFAULTS, ...config };
     positiveInt('--seq-len', this.config.seqLen);
     positiveInt('--eval-size', this.config.evalSize);
-    if (this.config.seqLen < 2) throw usageError(`--seq-len must be at least 2 for the adding problem (two markers), got ${this.config.seqLen}`);
+    if (this.config.seqLen < 2)
+      throw usageError(`--seq-len must be at least 2 for the adding problem (two markers), got ${this.config.seqLen}`);
     const rng = new Rng(`${this.config.seed}/adding-eval`);
     const n = this.config.evalSize;
     const per = 250;

@@ -62,7 +62,8 @@ export class CopyTask implements SequenceTask {
     const { seqLen, symbols, evalSize } = this.config;
     const rng = new Rng(`${this.config.seed}/copy-eval`);
     this.evalSet = [];
-    for (let i = 0; i < evalSize; i += 100) this.evalSet.push(copyBatch(rng, Math.min(100, evalSize - i), seqLen, symbols));
+    for (let i = 0; i < evalSize; i += 100)
+      this.evalSet.push(copyBatch(rng, Math.min(100, evalSize - i), seqLen, symbols));
     this.probe = copyBatch(new Rng(`${this.config.seed}/copy-probe`), this.config.probeSize, seqLen, symbols);
   }
 

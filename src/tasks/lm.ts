@@ -1,4 +1,12 @@
-import { CORPUS_DEFAULTS, buildVocabulary, describeCorpus, encodeCorpus, resolveCorpus, type CorpusOptions, type Splits } from '../data/corpus.js';
+import {
+  CORPUS_DEFAULTS,
+  buildVocabulary,
+  describeCorpus,
+  encodeCorpus,
+  resolveCorpus,
+  type CorpusOptions,
+  type Splits,
+} from '../data/corpus.js';
 import { Vocabulary } from '../data/vocab.js';
 import type { Batch, SequenceTask } from './task.js';
 import { inputError, positiveInt } from '../util/errors.js';
@@ -113,13 +121,17 @@ export class LMTask implements SequenceTask {
     this.outputSize = this.vocab.size;
     this.inputSize = embedSize;
     if (this.ids.train.length < c.batchSize * (c.bptt + 1)) {
-      throw inputError(`corpus ${c.corpus} is too small: its train split has ${this.ids.train.length} tokens, fewer than one batch (${c.batchSize} streams × ${c.bptt + 1} steps)`);
+      throw inputError(
+        `corpus ${c.corpus} is too small: its train split has ${this.ids.train.length} tokens, fewer than one batch (${c.batchSize} streams × ${c.bptt + 1} steps)`,
+      );
     }
     for (const split of ['valid', 'test'] as const) {
-      if (this.ids[split].length < 2 * c.evalBatchSize) throw inputError(`corpus ${c.corpus} is too small: its ${split} split has ${this.ids[split].length} tokens`);
+      if (this.ids[split].length < 2 * c.evalBatchSize)
+        throw inputError(`corpus ${c.corpus} is too small: its ${split} split has ${this.ids[split].length} tokens`);
     }
     this.train = streamBatches(batchify(this.ids.train, c.batchSize), c.batchSize, c.bptt);
-    const head = (ids: Int32Array) => (c.evalTokens === null ? ids : ids.subarray(0, Math.max(c.evalTokens, 2 * c.evalBatchSize)));
+    const head = (ids: Int32Array) =>
+      c.evalTokens === null ? ids : ids.subarray(0, Math.max(c.evalTokens, 2 * c.evalBatchSize));
     this.valid = streamBatches(batchify(head(this.ids.valid), c.evalBatchSize), c.evalBatchSize, c.bptt);
     this.test = streamBatches(batchify(head(this.ids.test), c.evalBatchSize), c.evalBatchSize, c.bptt);
   }
@@ -149,7 +161,8 @@ export class LMTask implements SequenceTask {
   }
 
   trainBatch(_rng: Rng, batchSize: number): Batch {
-    if (batchSize !== this.config.batchSize) throw new Error(`LM batches are fixed at ${this.config.batchSize} streams, asked for ${batchSize}`);
+    if (batchSize !== this.config.batchSize)
+      throw new Error(`LM batches are fixed at ${this.config.batchSize} streams, asked for ${batchSize}`);
     const batch = this.train[this.cursor];
     this.cursor++;
     if (this.cursor === this.train.length) {

@@ -34,14 +34,26 @@ export function createTask(name: string, opts: TaskOptions): SequenceTask {
     case 'agreement':
     case 'agreement-lm': {
       // sentence lengths come from the distances, not from a sequence length
-      if (opts.seqLen !== undefined) throw usageError(`--seq-len does not apply to the ${name} task; its lengths are set by the train and test distances`);
-      const config = stripUndefined({ ...opts.agreement, testSize: opts.evalSize ?? opts.agreement?.testSize, probeSize: opts.probeSize ?? opts.agreement?.probeSize, seed: opts.seed });
+      if (opts.seqLen !== undefined)
+        throw usageError(
+          `--seq-len does not apply to the ${name} task; its lengths are set by the train and test distances`,
+        );
+      const config = stripUndefined({
+        ...opts.agreement,
+        testSize: opts.evalSize ?? opts.agreement?.testSize,
+        probeSize: opts.probeSize ?? opts.agreement?.probeSize,
+        seed: opts.seed,
+      });
       return name === 'agreement' ? new AgreementTask(config) : new AgreementLMTask(config);
     }
     case 'lm':
-      if (opts.seqLen !== undefined) throw usageError('--seq-len does not apply to the lm task; use --bptt for the truncated-BPTT length');
+      if (opts.seqLen !== undefined)
+        throw usageError('--seq-len does not apply to the lm task; use --bptt for the truncated-BPTT length');
       // --eval-size for a language model: evaluate on that many tokens of valid and test
-      return new LMTask(stripUndefined({ ...opts.lm, evalTokens: opts.evalSize ?? opts.lm?.evalTokens, seed: opts.seed }), opts.embedSize ?? 200);
+      return new LMTask(
+        stripUndefined({ ...opts.lm, evalTokens: opts.evalSize ?? opts.lm?.evalTokens, seed: opts.seed }),
+        opts.embedSize ?? 200,
+      );
     default:
       throw usageError(`unknown task ${JSON.stringify(name)}; use ${TASK_NAMES.join(', ')}`);
   }

@@ -55,7 +55,13 @@ export function forwardSequence(cell: Cell, xs: tf.Tensor3D, s0: State): Sequenc
 }
 
 /** forwardSequence with one fused kernel per step for the element-wise work (wasm). */
-function forwardFused(cell: RecurrentCellBase & Cell, x2d: tf.Tensor2D, T: number, B: number, s0: State): SequenceTrace {
+function forwardFused(
+  cell: RecurrentCellBase & Cell,
+  x2d: tf.Tensor2D,
+  T: number,
+  B: number,
+  s0: State,
+): SequenceTrace {
   const xw = cell.project(x2d); // [T·B, G·H]
   const nonlinearity = cell instanceof RNNCell ? cell.nonlinearity : 'tanh';
   const states: State[] = [s0];
@@ -63,7 +69,13 @@ function forwardFused(cell: RecurrentCellBase & Cell, x2d: tf.Tensor2D, T: numbe
   for (let t = 0; t < T; t++) {
     const [h, c] = states[t];
     const hw = tf.matMul(h, cell.whhT) as tf.Tensor2D;
-    const out = fusedCellForward(cell.kind, nonlinearity, t, { xw, hw, h, ...(cell.kind === 'lstm' ? { c } : {}), ...(cell.kind === 'gru' ? { bhh: cell.bhh as tf.Tensor1D } : {}) });
+    const out = fusedCellForward(cell.kind, nonlinearity, t, {
+      xw,
+      hw,
+      h,
+      ...(cell.kind === 'lstm' ? { c } : {}),
+      ...(cell.kind === 'gru' ? { bhh: cell.bhh as tf.Tensor1D } : {}),
+    });
     const n = cell.numStates;
     states.push(out.slice(0, n));
     locals.push(out.slice(n));
@@ -88,7 +100,13 @@ export interface SequenceGrads {
  * Backward through a traced sequence, given ∂L/∂h_t from above for every step
  * (dHs [T, B, H]) and optionally ∂L/∂s_T (dFinal). Call inside a tidy.
  */
-export function backwardSequence(cell: Cell, trace: SequenceTrace, dHs: tf.Tensor3D, needInputGrad: boolean, dFinal?: State): SequenceGrads {
+export function backwardSequence(
+  cell: Cell,
+  trace: SequenceTrace,
+  dHs: tf.Tensor3D,
+  needInputGrad: boolean,
+  dFinal?: State,
+): SequenceGrads {
   const [T, B, H] = trace.hs.shape;
   const weightHH = cell.recurrentWeight(); // [G·H, H]
   const fused = fusedKernels() && !dFinal && cell instanceof RecurrentCellBase;
@@ -114,7 +132,12 @@ export function backwardSequence(cell: Cell, trace: SequenceTrace, dHs: tf.Tenso
 }
 
 /** The backward sweep with one fused kernel per step (wasm): dah, dax per step, ∂L/∂h_k, ∂L/∂s_0. */
-function backwardFused(kind: Cell['kind'], trace: SequenceTrace, dHs: tf.Tensor3D, weightHH: tf.Tensor2D): [tf.Tensor2D[], tf.Tensor2D[], tf.Tensor2D[], State] {
+function backwardFused(
+  kind: Cell['kind'],
+  trace: SequenceTrace,
+  dHs: tf.Tensor3D,
+  weightHH: tf.Tensor2D,
+): [tf.Tensor2D[], tf.Tensor2D[], tf.Tensor2D[], State] {
   const [T, B, H] = trace.hs.shape;
   const above = tf.reshape(dHs, [T * B, H]) as tf.Tensor2D;
   const dahs: tf.Tensor2D[] = new Array(T);
@@ -131,13 +154,26 @@ function backwardFused(kind: Cell['kind'], trace: SequenceTrace, dHs: tf.Tensor3
     viaW = tf.matMul(dahs[t], weightHH) as tf.Tensor2D;
   }
   const v = viaW as tf.Tensor2D;
-  const dS0: State = kind === 'lstm' ? [v, carry as tf.Tensor2D] : kind === 'gru' ? [tf.add(v, carry as tf.Tensor2D) as tf.Tensor2D] : [v];
+  const dS0: State =
+    kind === 'lstm'
+      ? [v, carry as tf.Tensor2D]
+      : kind === 'gru'
+        ? [tf.add(v, carry as tf.Tensor2D) as tf.Tensor2D]
+        : [v];
   dH[0] = dS0[0];
   return [dahs, daxs, dH, dS0];
 }
 
 /** Weight gradients of all steps at once, and ∂L/∂x_t when asked for. */
-function weightGrads(cell: Cell, trace: SequenceTrace, dahs: tf.Tensor2D[], daxs: tf.Tensor2D[], dH: tf.Tensor2D[], dS0: State, needInputGrad: boolean): SequenceGrads {
+function weightGrads(
+  cell: Cell,
+  trace: SequenceTrace,
+  dahs: tf.Tensor2D[],
+  daxs: tf.Tensor2D[],
+  dH: tf.Tensor2D[],
+  dS0: State,
+  needInputGrad: boolean,
+): SequenceGrads {
   const [T, B] = trace.hs.shape;
   const G = dahs[0].shape[1];
   const dAh = tf.reshape(tf.stack(dahs), [T * B, G]) as tf.Tensor2D; // [T·B, G·H]
@@ -181,7 +217,8 @@ export function modelLossAndGrads(
 ): ModelGrads {
   // dropout on the non-recurrent connections (Zaremba et al. 2014): masks[l] scales the input
   // of layer l, masks[L] the top layer's output before the read-out; backward scales by the same mask
-  const drop = (t: tf.Tensor3D, l: number) => (dropoutMasks[l] ? (tf.mul(t, dropoutMasks[l] as tf.Tensor3D) as tf.Tensor3D) : t);
+  const drop = (t: tf.Tensor3D, l: number) =>
+    dropoutMasks[l] ? (tf.mul(t, dropoutMasks[l] as tf.Tensor3D) as tf.Tensor3D) : t;
   const L = model.layers.length;
   const out = tf.tidy(() => {
     const traces: SequenceTrace[] = [];
@@ -192,7 +229,14 @@ export function modelLossAndGrads(
       input = tr.hs;
     });
     const top = traces[traces.length - 1];
-    const head = headLossAndGrads(drop(top.hs, L), model.headWeight(), model.headB as tf.Tensor1D, chunk, readout, loss);
+    const head = headLossAndGrads(
+      drop(top.hs, L),
+      model.headWeight(),
+      model.headB as tf.Tensor1D,
+      chunk,
+      readout,
+      loss,
+    );
     const value = head.loss;
     const grads: Record<string, tf.Tensor> = { 'head.bias': head.db };
     if (model.headW) grads['head.weight_T'] = head.dW;
@@ -209,7 +253,12 @@ export function modelLossAndGrads(
       // tied: W_out = Eᵀ, so ∂L/∂E also collects ∂L/∂W_outᵀ
       grads['embedding.weight'] = model.headW ? dE : tf.add(dE, tf.transpose(head.dW));
     }
-    const kept: tf.TensorContainer = { loss: value as tf.Scalar, grads, final: traces.map((t) => t.final), ...(dHNorms ? { dHNorms } : {}) };
+    const kept: tf.TensorContainer = {
+      loss: value as tf.Scalar,
+      grads,
+      final: traces.map((t) => t.final),
+      ...(dHNorms ? { dHNorms } : {}),
+    };
     return kept;
   }) as unknown as Omit<ModelGrads, 'dHNorms'> & { dHNorms?: tf.Tensor1D };
   return { ...out, dHNorms: out.dHNorms ?? null };
@@ -220,7 +269,13 @@ export function modelLossAndGrads(
  * path (fused kernels on wasm; no read-out values kept): what evaluation needs when a
  * task uses only the loss (a language model over its validation text). Call inside a tidy.
  */
-export function chunkLossFast(model: SequenceModel, chunk: ChunkTensors, state0: State[], readout: Readout, loss: LossName): { loss: tf.Scalar; final: State[] } {
+export function chunkLossFast(
+  model: SequenceModel,
+  chunk: ChunkTensors,
+  state0: State[],
+  readout: Readout,
+  loss: LossName,
+): { loss: tf.Scalar; final: State[] } {
   let input = chunkInputs(model, chunk);
   const final: State[] = [];
   model.layers.forEach((cell, l) => {
@@ -231,7 +286,12 @@ export function chunkLossFast(model: SequenceModel, chunk: ChunkTensors, state0:
   const [T, B, H] = input.shape;
   if (loss === 'xent' && readout === 'every' && fusedKernels()) {
     const w = tf.div(tf.reshape(chunk.mask, [-1]), chunk.count) as tf.Tensor1D;
-    const [, value] = fusedSoftmaxXent(tf.matMul(tf.reshape(input, [T * B, H]), model.headWeight()) as tf.Tensor2D, model.headB as tf.Tensor1D, tf.reshape(chunk.targets, [-1]) as tf.Tensor1D, w);
+    const [, value] = fusedSoftmaxXent(
+      tf.matMul(tf.reshape(input, [T * B, H]), model.headWeight()) as tf.Tensor2D,
+      model.headB as tf.Tensor1D,
+      tf.reshape(chunk.targets, [-1]) as tf.Tensor1D,
+      w,
+    );
     return { loss: value, final };
   }
   return { loss: lossFromStates(input, model.headWeight(), model.headB, chunk, readout, loss).loss, final };

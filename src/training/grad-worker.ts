@@ -46,10 +46,19 @@ async function start(): Promise<void> {
       const msg: StepReply = {
         type: 'result',
         loss: r.loss.dataSync()[0],
-        final: r.final.map((layer) => layer.map((s) => ({ values: s.dataSync() as Float32Array, shape: s.shape as [number, number] }))),
+        final: r.final.map((layer) =>
+          layer.map((s) => ({ values: s.dataSync() as Float32Array, shape: s.shape as [number, number] })),
+        ),
         dHNormsSq: r.dHNorms ? (r.dHNorms.dataSync() as Float32Array).map((x) => x * x) : null,
       };
-      tf.dispose([r.loss, ...Object.values(r.grads), ...r.final.flat(), ...(r.dHNorms ? [r.dHNorms] : []), ...state0.flat(), ...(masks.filter((m) => m) as tf.Tensor[])]);
+      tf.dispose([
+        r.loss,
+        ...Object.values(r.grads),
+        ...r.final.flat(),
+        ...(r.dHNorms ? [r.dHNorms] : []),
+        ...state0.flat(),
+        ...(masks.filter((m) => m) as tf.Tensor[]),
+      ]);
       disposeChunk(chunk);
       reply(msg);
     } catch (e) {

@@ -161,7 +161,8 @@ async function sweep(
   visit: (k: number, data: Float32Array, logScale: Float64Array) => void,
 ): Promise<void> {
   const records = new Readback(batch, visit);
-  if (fusedKernels() && cell instanceof RecurrentCellBase) return sweepFused(cell, locals, t, batch, mode, weightHH, records);
+  if (fusedKernels() && cell instanceof RecurrentCellBase)
+    return sweepFused(cell, locals, t, batch, mode, weightHH, records);
   let cot = seeds(cell, batch, mode);
   for (let k = t - 1; k >= 0; k--) {
     const raw = cell.pullback(locals[k], cot, weightHH);
@@ -176,7 +177,12 @@ async function sweep(
     tf.dispose(raw);
     cot = next;
     // the h-part alone is still the current cotangent: the read-back must not free it
-    await records.push(k, mode === 'state' && cot.length === 2 ? (tf.concat(cot, 2) as tf.Tensor3D) : cot[0], scale, cot[0]);
+    await records.push(
+      k,
+      mode === 'state' && cot.length === 2 ? (tf.concat(cot, 2) as tf.Tensor3D) : cot[0],
+      scale,
+      cot[0],
+    );
   }
   await records.flush(null);
   tf.dispose(cot);
@@ -250,7 +256,14 @@ async function sweepFused(
   tf.dispose([gh, gx, first[0], first[1]]);
   for (let k = t - 1; k >= 0; k--) {
     const viaW = tf.matMul(dah, weightHH) as tf.Tensor2D;
-    const out = fusedCellPullback(cell.kind, viaW, cell.kind === 'rnn' ? viaW : (direct as tf.Tensor2D), k > 0 ? locals[k - 1] : null, batch, { normalize: true, state });
+    const out = fusedCellPullback(
+      cell.kind,
+      viaW,
+      cell.kind === 'rnn' ? viaW : (direct as tf.Tensor2D),
+      k > 0 ? locals[k - 1] : null,
+      batch,
+      { normalize: true, state },
+    );
     tf.dispose([viaW, dah, direct]);
     [, , dah, direct] = out;
     await records.push(k, out[0], out[1], null);
@@ -286,10 +299,18 @@ export async function jacobianNorms(
     const rows: JacobianRow[] = new Array(T);
     const matrices: Float64Array[] | undefined = opts.keepMatrices ? new Array(T) : undefined;
     const buf: NormBuffers = { warm: Array.from({ length: batch }, () => new Float64Array(C).fill(1)) };
-    const threaded = opts.spectral && normThreadAvailable() && (opts.normThread === 'auto' ? T * batch >= 64 : opts.normThread);
+    const threaded =
+      opts.spectral && normThreadAvailable() && (opts.normThread === 'auto' ? T * batch >= 64 : opts.normThread);
     const later = threaded ? new AsyncNorms(batch, R, C) : null;
     const setRow = (k: number, fro: number[], spec: number[] | null) => {
-      rows[T - k - 1] = { k, gap: T - k, spectral: spec ? mean(spec) : null, frobenius: mean(fro), spectralPerSeq: spec, frobeniusPerSeq: fro };
+      rows[T - k - 1] = {
+        k,
+        gap: T - k,
+        spectral: spec ? mean(spec) : null,
+        frobenius: mean(fro),
+        spectralPerSeq: spec,
+        frobeniusPerSeq: fro,
+      };
     };
     await sweep(cell, locals, T, batch, mode, weightHH, (k, data, logScale) => {
       if (later) later.add(k, data, logScale);
@@ -311,8 +332,18 @@ export async function jacobianNorms(
       shape: [R, C],
       rows,
       summary: {
-        spectral: opts.spectral ? summarize(gaps, rows.map((r) => r.spectral as number), opts.horizonThreshold) : null,
-        frobenius: summarize(gaps, rows.map((r) => r.frobenius), opts.horizonThreshold),
+        spectral: opts.spectral
+          ? summarize(
+              gaps,
+              rows.map((r) => r.spectral as number),
+              opts.horizonThreshold,
+            )
+          : null,
+        frobenius: summarize(
+          gaps,
+          rows.map((r) => r.frobenius),
+          opts.horizonThreshold,
+        ),
       },
     };
     if (matrices) result.matrices = matrices;
@@ -361,6 +392,10 @@ export async function lossGradientNorms(
   }
 }
 
-export function summarizeCurve(gaps: number[], norms: number[], threshold = JACOBIAN_DEFAULTS.horizonThreshold): CurveSummary {
+export function summarizeCurve(
+  gaps: number[],
+  norms: number[],
+  threshold = JACOBIAN_DEFAULTS.horizonThreshold,
+): CurveSummary {
   return summarize(gaps, norms, threshold);
 }

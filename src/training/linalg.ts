@@ -173,11 +173,20 @@ function normalize(v: Float64Array): void {
  * null with fewer than two such points.
  */
 export function logSlope(xs: readonly number[], ys: readonly number[]): number | null {
-  let n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+  let n = 0,
+    sx = 0,
+    sy = 0,
+    sxx = 0,
+    sxy = 0;
   for (let i = 0; i < xs.length; i++) {
     if (!(ys[i] > 0) || !Number.isFinite(ys[i])) continue;
-    const x = xs[i], y = Math.log(ys[i]);
-    n++; sx += x; sy += y; sxx += x * x; sxy += x * y;
+    const x = xs[i],
+      y = Math.log(ys[i]);
+    n++;
+    sx += x;
+    sy += y;
+    sxx += x * x;
+    sxy += x * y;
   }
   const den = n * sxx - sx * sx;
   if (n < 2 || den === 0) return null;

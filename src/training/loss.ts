@@ -32,7 +32,13 @@ export function chunkInputs(model: SequenceModel, chunk: ChunkTensors): tf.Tenso
  * Read-out values at the counted positions from the top layer's states hs [T, B, H]:
  * "last" → (Σ_t mask[t,b] h_t[b]) W + b, [B, O]; "every" → h_t W + b for every t, [T·B, O].
  */
-export function readoutOutputs(hs: tf.Tensor3D, headW: tf.Tensor, headB: tf.Tensor, mask: tf.Tensor2D, readout: Readout): tf.Tensor2D {
+export function readoutOutputs(
+  hs: tf.Tensor3D,
+  headW: tf.Tensor,
+  headB: tf.Tensor,
+  mask: tf.Tensor2D,
+  readout: Readout,
+): tf.Tensor2D {
   const [T, B, H] = hs.shape;
   const h = readout === 'last' ? tf.sum(tf.mul(hs, tf.expandDims(mask, 2)), 0) : tf.reshape(hs, [T * B, H]);
   return tf.add(tf.matMul(h, headW), headB) as tf.Tensor2D;
@@ -42,7 +48,13 @@ export function readoutOutputs(hs: tf.Tensor3D, headW: tf.Tensor, headB: tf.Tens
  * Mean loss over the counted targets: MSE (mean over examples and outputs, as
  * nn.MSELoss) or softmax cross-entropy with integer classes (as nn.CrossEntropyLoss).
  */
-export function lossFromOutputs(outputs: tf.Tensor2D, targets: tf.Tensor, weights: tf.Tensor1D, loss: LossName, count: number): tf.Scalar {
+export function lossFromOutputs(
+  outputs: tf.Tensor2D,
+  targets: tf.Tensor,
+  weights: tf.Tensor1D,
+  loss: LossName,
+  count: number,
+): tf.Scalar {
   const [, O] = outputs.shape;
   if (loss === 'mse') {
     const err = tf.sum(tf.square(tf.sub(outputs, tf.reshape(targets, outputs.shape))), 1); // [N]
@@ -105,7 +117,12 @@ export function headLossAndGrads(
   if (loss === 'xent' && fusedKernels()) {
     // one kernel for bias, softmax, −log p and ∂L/∂outputs (wasm)
     const scale = tf.div(tf.reshape(w, [-1]), chunk.count) as tf.Tensor1D;
-    [dOut, value] = fusedSoftmaxXent(tf.matMul(hx, headW) as tf.Tensor2D, headB, tf.reshape(chunk.targets, [-1]) as tf.Tensor1D, scale);
+    [dOut, value] = fusedSoftmaxXent(
+      tf.matMul(hx, headW) as tf.Tensor2D,
+      headB,
+      tf.reshape(chunk.targets, [-1]) as tf.Tensor1D,
+      scale,
+    );
     return { loss: value, ...headBackward(hx, headW, dOut, chunk.mask, readout, [T, B, H]) };
   }
   const outputs = tf.add(tf.matMul(hx, headW), headB); // [N, O]
@@ -133,7 +150,14 @@ export function headLossAndGrads(
 }
 
 /** ∂L/∂W, ∂L/∂b and ∂L/∂h_t of the read-out from ∂L/∂outputs [N, O]. */
-function headBackward(hx: tf.Tensor2D, headW: tf.Tensor2D, dOut: tf.Tensor2D, mask: tf.Tensor2D, readout: Readout, [T, B, H]: number[]): { dHs: tf.Tensor3D; dW: tf.Tensor2D; db: tf.Tensor1D } {
+function headBackward(
+  hx: tf.Tensor2D,
+  headW: tf.Tensor2D,
+  dOut: tf.Tensor2D,
+  mask: tf.Tensor2D,
+  readout: Readout,
+  [T, B, H]: number[],
+): { dHs: tf.Tensor3D; dW: tf.Tensor2D; db: tf.Tensor1D } {
   const [N, O] = dOut.shape;
   // ∂L/∂W = (∂L/∂outputsᵀ Hx)ᵀ: wasm's matMul repacks its right operand on every call
   // (~4 ns a float), so the small Hx goes on the right and ∂L/∂outputs is transposed
@@ -142,7 +166,9 @@ function headBackward(hx: tf.Tensor2D, headW: tf.Tensor2D, dOut: tf.Tensor2D, ma
   const dW = tf.transpose(tf.matMul(dOutT, hx)) as tf.Tensor2D;
   const db = tf.reshape(tf.matMul(dOutT, tf.ones([N, 1])), [O]) as tf.Tensor1D;
   const dHx = tf.matMul(dOut, tf.transpose(headW)); // [N, H]
-  const dHs = (readout === 'last' ? tf.mul(tf.expandDims(mask, 2), tf.expandDims(dHx, 0)) : tf.reshape(dHx, [T, B, H])) as tf.Tensor3D;
+  const dHs = (
+    readout === 'last' ? tf.mul(tf.expandDims(mask, 2), tf.expandDims(dHx, 0)) : tf.reshape(dHx, [T, B, H])
+  ) as tf.Tensor3D;
   return { dHs, dW, db };
 }
 

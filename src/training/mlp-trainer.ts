@@ -2,7 +2,14 @@ import type { Mlp } from '../models/mlp.js';
 import { SeqlabError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { ArrayOptimizer, clipScale, globalNormArrays } from './optim-array.js';
-import { OPTIMIZER_DEFAULTS, PlateauTracker, SCHEDULE_DEFAULTS, stepDecayLr, type OptimizerConfig, type ScheduleConfig } from './optim.js';
+import {
+  OPTIMIZER_DEFAULTS,
+  PlateauTracker,
+  SCHEDULE_DEFAULTS,
+  stepDecayLr,
+  type OptimizerConfig,
+  type ScheduleConfig,
+} from './optim.js';
 import type { RunDir } from '../runlog/rundir.js';
 import type { Progress } from './trainer.js';
 
@@ -69,9 +76,18 @@ export interface Examples {
 }
 
 /** Examples from plain arrays: inputs [count, inputSize], targets [count, outputSize]. */
-export function arrayExamples(inputs: ArrayLike<number>, targets: ArrayLike<number>, inputSize: number, outputSize: number, scoring: Examples['scoring']): Examples {
+export function arrayExamples(
+  inputs: ArrayLike<number>,
+  targets: ArrayLike<number>,
+  inputSize: number,
+  outputSize: number,
+  scoring: Examples['scoring'],
+): Examples {
   const count = inputs.length / inputSize;
-  if (!Number.isInteger(count) || targets.length !== count * outputSize) throw new Error(`examples: ${inputs.length} inputs / ${targets.length} targets do not make [${inputSize}] → [${outputSize}] pairs`);
+  if (!Number.isInteger(count) || targets.length !== count * outputSize)
+    throw new Error(
+      `examples: ${inputs.length} inputs / ${targets.length} targets do not make [${inputSize}] → [${outputSize}] pairs`,
+    );
   return {
     count,
     inputSize,
@@ -113,7 +129,10 @@ export function evaluateMlp(net: Mlp, set: Examples, chunk = 1000): MlpEval {
     lossSum += net.costSum(y, m);
     for (let b = 0; b < m; b++) correct += isCorrect(out, y, b, O, set.scoring) ? 1 : 0;
   }
-  return { loss: lossSum / Math.max(set.count, 1), accuracy: set.scoring === 'none' ? null : correct / Math.max(set.count, 1) };
+  return {
+    loss: lossSum / Math.max(set.count, 1),
+    accuracy: set.scoring === 'none' ? null : correct / Math.max(set.count, 1),
+  };
 }
 
 function isCorrect(out: Float64Array, y: Float64Array, b: number, n: number, scoring: Examples['scoring']): boolean {
@@ -140,7 +159,11 @@ export function probeDeltas(net: Mlp, set: Examples): { deltaNorms: number[]; de
   const m = set.count;
   const x = new Float64Array(m * set.inputSize);
   const y = new Float64Array(m * set.outputSize);
-  set.fill(Int32Array.from({ length: m }, (_, i) => i), x, y);
+  set.fill(
+    Int32Array.from({ length: m }, (_, i) => i),
+    x,
+    y,
+  );
   const deltaNorms = net.deltaNorms(net.lossAndGrads(x, y, m, { mode: 'batch' }).grads);
   return { deltaNorms, deltaRms: net.deltaRms() };
 }
@@ -177,12 +200,20 @@ export interface MlpTrainOptions {
 }
 
 /** Train `net` on `train`; throws SeqlabError("diverged") on NaN/Inf, after logging it. */
-export function trainMlp(net: Mlp, train: Examples, config: Readonly<MlpTrainConfig>, options: MlpTrainOptions = {}): MlpTrainResult {
+export function trainMlp(
+  net: Mlp,
+  train: Examples,
+  config: Readonly<MlpTrainConfig>,
+  options: MlpTrainOptions = {},
+): MlpTrainResult {
   const { runDir, onProgress } = options;
   const validation = options.validation ?? null;
   const saveCheckpoints = options.checkpoint ?? runDir !== undefined;
   if (train.inputSize !== net.inputSize || train.outputSize !== net.outputSize) {
-    throw new SeqlabError('usage', `the network maps ${net.inputSize} → ${net.outputSize} but the data is ${train.inputSize} → ${train.outputSize}; use --layers ${train.inputSize},…,${train.outputSize}`);
+    throw new SeqlabError(
+      'usage',
+      `the network maps ${net.inputSize} → ${net.outputSize} but the data is ${train.inputSize} → ${train.outputSize}; use --layers ${train.inputSize},…,${train.outputSize}`,
+    );
   }
   const n = train.count;
   const B = Math.min(config.batchSize, n);
@@ -208,7 +239,10 @@ export function trainMlp(net: Mlp, train: Examples, config: Readonly<MlpTrainCon
 
   const diverge = (what: string, loss: number, gradNorm: number): never => {
     runDir?.log({ type: 'diverged', step, loss, gradNorm });
-    throw new SeqlabError('diverged', `training diverged: ${what} at step ${step} (epoch ${epoch + 1}); try a smaller --lr`);
+    throw new SeqlabError(
+      'diverged',
+      `training diverged: ${what} at step ${step} (epoch ${epoch + 1}); try a smaller --lr`,
+    );
   };
 
   /** Nielsen's measurement after `done` epochs (0: at initialization). */
@@ -224,8 +258,17 @@ export function trainMlp(net: Mlp, train: Examples, config: Readonly<MlpTrainCon
   const checkpoint = (done: number) => {
     if (!saveCheckpoints || !runDir) return;
     const stateDict = net.stateDict();
-    if (!Object.values(stateDict).every((w) => w.every(Number.isFinite))) diverge('weights became non-finite', NaN, NaN);
-    runDir.writeJson('checkpoint.json', { format: 'seqlab-mlp-checkpoint/1', step, epoch: done, model: net.config, train: config, optimizer: optimizer.snapshot(), state_dict: stateDict });
+    if (!Object.values(stateDict).every((w) => w.every(Number.isFinite)))
+      diverge('weights became non-finite', NaN, NaN);
+    runDir.writeJson('checkpoint.json', {
+      format: 'seqlab-mlp-checkpoint/1',
+      step,
+      epoch: done,
+      model: net.config,
+      train: config,
+      optimizer: optimizer.snapshot(),
+      state_dict: stateDict,
+    });
     runDir.log({ type: 'checkpoint', step, file: 'checkpoint.json' });
   };
 
@@ -249,7 +292,8 @@ export function trainMlp(net: Mlp, train: Examples, config: Readonly<MlpTrainCon
       const { cost, grads } = net.lossAndGrads(xb, yb, m);
       const gradNorm = globalNormArrays(grads);
       step++;
-      if (!Number.isFinite(cost) || !Number.isFinite(gradNorm)) diverge(Number.isFinite(cost) ? `gradient norm became ${gradNorm}` : `loss became ${cost}`, cost, gradNorm);
+      if (!Number.isFinite(cost) || !Number.isFinite(gradNorm))
+        diverge(Number.isFinite(cost) ? `gradient norm became ${gradNorm}` : `loss became ${cost}`, cost, gradNorm);
       if (config.gradflowEvery > 0) {
         const norms = net.deltaNorms(grads);
         for (let l = 0; l < hidden; l++) deltaSum[l] += norms[l];
@@ -283,7 +327,8 @@ export function trainMlp(net: Mlp, train: Examples, config: Readonly<MlpTrainCon
       // a better score: higher accuracy when there is one, else lower loss
       const improved = plateau.observe(ev.accuracy !== null ? -ev.accuracy : ev.loss, step);
       if (improved) best = ev;
-      if (!improved && config.schedule === 'plateau' && plateau.sinceBest % config.patience === 0) optimizer.lr *= config.decayFactor;
+      if (!improved && config.schedule === 'plateau' && plateau.sinceBest % config.patience === 0)
+        optimizer.lr *= config.decayFactor;
     }
     checkpoint(epoch + 1);
     if (validation && config.earlyStop > 0 && plateau.sinceBest >= config.earlyStop) {

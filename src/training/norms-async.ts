@@ -86,7 +86,16 @@ export class AsyncNorms {
     const logScale = new Float64Array(count * this.batch);
     this.data.forEach((d, i) => data.set(d, i * per));
     this.scales.forEach((s, i) => logScale.set(s, i * this.batch));
-    const req: NormRequest = { id: nextId++, first: this.first, data, logScale, count, batch: this.batch, R: this.R, C: this.C };
+    const req: NormRequest = {
+      id: nextId++,
+      first: this.first,
+      data,
+      logScale,
+      count,
+      batch: this.batch,
+      R: this.R,
+      C: this.C,
+    };
     this.first = false;
     this.replies.push(
       new Promise<NormReply>((resolve, reject) => {

@@ -89,7 +89,11 @@ export class ArrayOptimizer {
   restore(saved: OptimizerState): void {
     this.t = saved.t;
     this.lr = saved.lr;
-    for (const [name, values] of Object.entries(saved.slots)) this.slots.set(name, values.map((v) => Float64Array.from(v)));
+    for (const [name, values] of Object.entries(saved.slots))
+      this.slots.set(
+        name,
+        values.map((v) => Float64Array.from(v)),
+      );
   }
 }
 

@@ -100,7 +100,8 @@ export class Optimizer {
   /** Step count, learning rate and every slot's values, for checkpoints. */
   async snapshot(): Promise<OptimizerState> {
     const slots: Record<string, number[][]> = {};
-    for (const [name, vs] of this.slots) slots[name] = await Promise.all(vs.map(async (v) => Array.from(await v.data())));
+    for (const [name, vs] of this.slots)
+      slots[name] = await Promise.all(vs.map(async (v) => Array.from(await v.data())));
     return { t: this.t, lr: this.lr, slots };
   }
 
@@ -111,7 +112,10 @@ export class Optimizer {
     for (const [name, values] of Object.entries(saved.slots)) {
       const v = like[name];
       if (!v) throw new Error(`optimizer state names an unknown variable ${name}`);
-      this.slots.set(name, values.map((vals) => tf.variable(tf.tensor(vals, v.shape), false)));
+      this.slots.set(
+        name,
+        values.map((vals) => tf.variable(tf.tensor(vals, v.shape), false)),
+      );
     }
   }
 
@@ -160,10 +164,20 @@ export interface ScheduleConfig {
   patience: number;
 }
 
-export const SCHEDULE_DEFAULTS: Readonly<ScheduleConfig> = { schedule: 'constant', decayEvery: 1000, decayStart: 0, decayFactor: 0.5, patience: 3 };
+export const SCHEDULE_DEFAULTS: Readonly<ScheduleConfig> = {
+  schedule: 'constant',
+  decayEvery: 1000,
+  decayStart: 0,
+  decayFactor: 0.5,
+  patience: 3,
+};
 
 /** Learning rate after `step` updates under a step schedule. Pure. */
-export function stepDecayLr(baseLr: number, step: number, cfg: Pick<ScheduleConfig, 'decayEvery' | 'decayFactor'> & { decayStart?: number }): number {
+export function stepDecayLr(
+  baseLr: number,
+  step: number,
+  cfg: Pick<ScheduleConfig, 'decayEvery' | 'decayFactor'> & { decayStart?: number },
+): number {
   return baseLr * cfg.decayFactor ** Math.floor(Math.max(0, step - (cfg.decayStart ?? 0)) / cfg.decayEvery);
 }
 

@@ -68,10 +68,13 @@ export interface WorkerInit {
  * Multiply-adds per example and time step of the forward pass (recurrent layers and
  * read-out): the work a second thread can take over.
  */
-export function macsPerToken(config: Pick<ModelConfig, 'cell' | 'inputSize' | 'hiddenSize' | 'numLayers' | 'outputSize'>): number {
+export function macsPerToken(
+  config: Pick<ModelConfig, 'cell' | 'inputSize' | 'hiddenSize' | 'numLayers' | 'outputSize'>,
+): number {
   const G = GATES[config.cell] * config.hiddenSize;
   let n = config.hiddenSize * config.outputSize;
-  for (let l = 0; l < config.numLayers; l++) n += G * ((l === 0 ? config.inputSize : config.hiddenSize) + config.hiddenSize);
+  for (let l = 0; l < config.numLayers; l++)
+    n += G * ((l === 0 ? config.inputSize : config.hiddenSize) + config.hiddenSize);
   return n;
 }
 
@@ -83,9 +86,19 @@ const MIN_MACS_PER_TOKEN = 40_000;
  * machine has two cores or more, the batch can be split, and the model is big enough
  * for the split to pay; otherwise 1. tfjs-node is multi-threaded itself.
  */
-export function resolveThreads(threads: number | 'auto', config: Parameters<typeof macsPerToken>[0], batchSize: number, backend: string = tf.getBackend()): number {
+export function resolveThreads(
+  threads: number | 'auto',
+  config: Parameters<typeof macsPerToken>[0],
+  batchSize: number,
+  backend: string = tf.getBackend(),
+): number {
   if (threads !== 'auto') return threads;
-  return backend === 'wasm' && availableParallelism() >= 2 && batchSize >= 2 && macsPerToken(config) >= MIN_MACS_PER_TOKEN ? 2 : 1;
+  return backend === 'wasm' &&
+    availableParallelism() >= 2 &&
+    batchSize >= 2 &&
+    macsPerToken(config) >= MIN_MACS_PER_TOKEN
+    ? 2
+    : 1;
 }
 
 /**
@@ -94,18 +107,27 @@ export function resolveThreads(threads: number | 'auto', config: Parameters<type
  */
 export function workerFile(name: string): string {
   const here = fileURLToPath(import.meta.url);
-  const file = here.endsWith('.ts') ? here.replace(/src[/\\]training[/\\]parallel\.ts$/, `dist/src/training/${name}.js`) : here.replace(/parallel\.js$/, `${name}.js`);
+  const file = here.endsWith('.ts')
+    ? here.replace(/src[/\\]training[/\\]parallel\.ts$/, `dist/src/training/${name}.js`)
+    : here.replace(/parallel\.js$/, `${name}.js`);
   if (!existsSync(file)) throw new Error(`worker script not built: ${file} (run npm run build)`);
   return file;
 }
 
 /** Rows [b0, b1) of axis `axis` of a row-major array of `shape`. */
-function sliceAxis<A extends Float32Array | Int32Array>(data: A, shape: number[], axis: number, b0: number, b1: number): A {
+function sliceAxis<A extends Float32Array | Int32Array>(
+  data: A,
+  shape: number[],
+  axis: number,
+  b0: number,
+  b1: number,
+): A {
   const outer = shape.slice(0, axis).reduce((a, b) => a * b, 1);
   const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
   const n = shape[axis];
   const out = new (data.constructor as { new (n: number): A })(outer * (b1 - b0) * inner);
-  for (let o = 0; o < outer; o++) out.set(data.subarray((o * n + b0) * inner, (o * n + b1) * inner), o * (b1 - b0) * inner);
+  for (let o = 0; o < outer; o++)
+    out.set(data.subarray((o * n + b0) * inner, (o * n + b1) * inner), o * (b1 - b0) * inner);
   return out;
 }
 
@@ -136,7 +158,14 @@ export class GradWorkers {
         else fail(new Error(`gradient worker failed to start: ${m.error}`));
       });
     });
-    return new GradWorkers(worker, port1, new Int32Array(shared, 0, 4), new Float32Array(shared, 16, numParams), new Float32Array(shared, 16 + 4 * numParams, numParams), 2);
+    return new GradWorkers(
+      worker,
+      port1,
+      new Int32Array(shared, 0, 4),
+      new Float32Array(shared, 16, numParams),
+      new Float32Array(shared, 16 + 4 * numParams, numParams),
+      2,
+    );
   }
 
   /**
@@ -174,13 +203,23 @@ export class GradWorkers {
       mask: sliceAxis(host.mask, [T, B], 1, b0, b1),
       count: chunk.count,
     });
-    const states = state0.map((layer) => layer.map((s) => ({ values: s.dataSync() as Float32Array, shape: s.shape as [number, number] })));
-    const masks = dropoutMasks.map((m) => (m ? { values: m.dataSync() as Float32Array, shape: m.shape as [number, number, number] } : null));
+    const states = state0.map((layer) =>
+      layer.map((s) => ({ values: s.dataSync() as Float32Array, shape: s.shape as [number, number] })),
+    );
+    const masks = dropoutMasks.map((m) =>
+      m ? { values: m.dataSync() as Float32Array, shape: m.shape as [number, number, number] } : null,
+    );
     const request: StepRequest = {
       type: 'step',
       chunk: part(split, B),
-      state0: states.map((layer) => layer.map((s) => ({ values: sliceAxis(s.values, s.shape, 0, split, B), shape: [B - split, s.shape[1]] }))),
-      masks: masks.map((m) => (m ? { values: sliceAxis(m.values, m.shape, 1, split, B), shape: [m.shape[0], B - split, m.shape[2]] } : { values: new Float32Array(0), shape: [0, 0, 0] })),
+      state0: states.map((layer) =>
+        layer.map((s) => ({ values: sliceAxis(s.values, s.shape, 0, split, B), shape: [B - split, s.shape[1]] })),
+      ),
+      masks: masks.map((m) =>
+        m
+          ? { values: sliceAxis(m.values, m.shape, 1, split, B), shape: [m.shape[0], B - split, m.shape[2]] }
+          : { values: new Float32Array(0), shape: [0, 0, 0] },
+      ),
       readout,
       loss,
       withDHNorms,
@@ -190,8 +229,12 @@ export class GradWorkers {
     // this thread's part, meanwhile
     const mine = part(0, split);
     const myChunk = chunkFromPart(mine, host.inputShape[2]);
-    const myState = states.map((layer) => layer.map((s) => tf.tensor2d(sliceAxis(s.values, s.shape, 0, 0, split), [split, s.shape[1]])));
-    const myMasks = masks.map((m) => (m ? tf.tensor3d(sliceAxis(m.values, m.shape, 1, 0, split), [m.shape[0], split, m.shape[2]]) : null));
+    const myState = states.map((layer) =>
+      layer.map((s) => tf.tensor2d(sliceAxis(s.values, s.shape, 0, 0, split), [split, s.shape[1]])),
+    );
+    const myMasks = masks.map((m) =>
+      m ? tf.tensor3d(sliceAxis(m.values, m.shape, 1, 0, split), [m.shape[0], split, m.shape[2]]) : null,
+    );
     let local: ModelGrads;
     try {
       local = modelLossAndGrads(model, myChunk, myState, readout, loss, withDHNorms, myMasks);
@@ -201,7 +244,12 @@ export class GradWorkers {
     }
     const reply = this.wait();
     if (reply.error) {
-      tf.dispose([local.loss, ...Object.values(local.grads), ...local.final.flat(), ...(local.dHNorms ? [local.dHNorms] : [])]);
+      tf.dispose([
+        local.loss,
+        ...Object.values(local.grads),
+        ...local.final.flat(),
+        ...(local.dHNorms ? [local.dHNorms] : []),
+      ]);
       throw new Error(`gradient worker: ${reply.error}`);
     }
     // combine: sums of the two parts (each normalized by the whole chunk's count), states side by side
@@ -215,11 +263,23 @@ export class GradWorkers {
         o += v.size;
       }
       const lossT = tf.add(local.loss, reply.loss) as tf.Scalar;
-      const final = local.final.map((layer, l) => layer.map((s, j) => tf.concat([s, tf.tensor2d(reply.final[l][j].values, reply.final[l][j].shape)], 0) as tf.Tensor2D));
-      const dHNorms = local.dHNorms && reply.dHNormsSq ? (tf.sqrt(tf.add(tf.square(local.dHNorms), tf.tensor1d(reply.dHNormsSq))) as tf.Tensor1D) : null;
+      const final = local.final.map((layer, l) =>
+        layer.map(
+          (s, j) => tf.concat([s, tf.tensor2d(reply.final[l][j].values, reply.final[l][j].shape)], 0) as tf.Tensor2D,
+        ),
+      );
+      const dHNorms =
+        local.dHNorms && reply.dHNormsSq
+          ? (tf.sqrt(tf.add(tf.square(local.dHNorms), tf.tensor1d(reply.dHNormsSq))) as tf.Tensor1D)
+          : null;
       return { loss: lossT, grads, final, ...(dHNorms ? { dHNorms } : {}) } as tf.TensorContainer;
     }) as unknown as Omit<ModelGrads, 'dHNorms'> & { dHNorms?: tf.Tensor1D };
-    tf.dispose([local.loss, ...Object.values(local.grads), ...local.final.flat(), ...(local.dHNorms ? [local.dHNorms] : [])]);
+    tf.dispose([
+      local.loss,
+      ...Object.values(local.grads),
+      ...local.final.flat(),
+      ...(local.dHNorms ? [local.dHNorms] : []),
+    ]);
     return { ...out, dHNorms: out.dHNorms ?? null };
   }
 
@@ -280,4 +340,3 @@ export function chunkFromPart(p: ChunkPart, inputSize: number): ChunkTensors {
     count: p.count,
   };
 }
-

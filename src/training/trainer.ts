@@ -147,7 +147,15 @@ export interface TrainResult {
   gradflowMs: number;
 }
 
-function toTensors(batch: Batch, inputSize: number, t0: number, t1: number, readout: 'last' | 'every', outputSize: number, isXent: boolean): ChunkTensors {
+function toTensors(
+  batch: Batch,
+  inputSize: number,
+  t0: number,
+  t1: number,
+  readout: 'last' | 'every',
+  outputSize: number,
+  isXent: boolean,
+): ChunkTensors {
   const { batchSize: B, seqLen: T } = batch;
   const len = t1 - t0;
   const mask = batch.mask ?? defaultMask(T, B, readout);
@@ -156,15 +164,21 @@ function toTensors(batch: Batch, inputSize: number, t0: number, t1: number, read
   for (const w of maskChunk) count += w;
   let targets: tf.Tensor;
   if (readout === 'last') {
-    targets = isXent ? tf.tensor1d(batch.targets as Int32Array, 'int32') : tf.tensor2d(batch.targets as Float32Array, [B, outputSize]);
+    targets = isXent
+      ? tf.tensor1d(batch.targets as Int32Array, 'int32')
+      : tf.tensor2d(batch.targets as Float32Array, [B, outputSize]);
   } else {
     const per = isXent ? 1 : outputSize;
     const slice = batch.targets.subarray(t0 * B * per, t1 * B * per);
-    targets = isXent ? tf.tensor1d(slice as Int32Array, 'int32') : tf.tensor2d(slice as Float32Array, [len * B, outputSize]);
+    targets = isXent
+      ? tf.tensor1d(slice as Int32Array, 'int32')
+      : tf.tensor2d(slice as Float32Array, [len * B, outputSize]);
   }
   const tokenIds = batch.tokens ? batch.tokens.subarray(t0 * B, t1 * B) : null;
   return {
-    inputs: tokenIds ? null : tf.tensor3d(batch.inputs.subarray(t0 * B * inputSize, t1 * B * inputSize), [len, B, inputSize]),
+    inputs: tokenIds
+      ? null
+      : tf.tensor3d(batch.inputs.subarray(t0 * B * inputSize, t1 * B * inputSize), [len, B, inputSize]),
     tokens: tokenIds ? tf.tensor2d(tokenIds, [len, B], 'int32') : null,
     tokenIds,
     targets,
@@ -179,7 +193,6 @@ function defaultMask(T: number, B: number, readout: 'last' | 'every'): Float32Ar
   m.fill(1, (T - 1) * B, T * B);
   return m;
 }
-
 
 function chunkBounds(T: number, bptt: number): [number, number][] {
   const len = bptt > 0 ? bptt : T;
@@ -215,7 +228,12 @@ export async function probeGradientFlow(
       const xs = chunkInputs(model, chunk);
       const inputs = layerInputs(model.layers, xs, l);
       if (xs !== chunk.inputs) xs.dispose();
-      const jac = await jacobianNorms(model.layers[l], inputs, undefined, allPairs ? { mode, allPairs, spectral: false } : { mode });
+      const jac = await jacobianNorms(
+        model.layers[l],
+        inputs,
+        undefined,
+        allPairs ? { mode, allPairs, spectral: false } : { mode },
+      );
       inputs.dispose();
       const rec: Record<string, unknown> = {
         layer: l,
@@ -272,7 +290,15 @@ export async function evaluate(
   let state: State[] | null = null;
   try {
     for (const batch of batches) {
-      const chunk = toTensors(batch, task.inputSize, 0, batch.seqLen, task.readout, task.outputSize, task.loss === 'xent');
+      const chunk = toTensors(
+        batch,
+        task.inputSize,
+        0,
+        batch.seqLen,
+        task.readout,
+        task.outputSize,
+        task.loss === 'xent',
+      );
       const s0: State[] = state ?? model.initState(batch.batchSize);
       const kept = tf.tidy(() => {
         // a task that needs only the loss (an LM) takes the trainer's forward path
@@ -333,13 +359,17 @@ export async function train(
   let state: State[] = []; // the current batch's state; freed in `finally` on every exit
   let checkpointStep: number | null = resume?.step ?? null;
   const started = performance.now();
-  const workers = resolveThreads(config.threads, model.config, config.batchSize) > 1 ? await GradWorkers.create(model) : null;
+  const workers =
+    resolveThreads(config.threads, model.config, config.batchSize) > 1 ? await GradWorkers.create(model) : null;
   const lossAndGrads = workers ? workers.lossAndGrads.bind(workers) : modelLossAndGrads;
 
   /** Log and throw: the last checkpoint written (if any) is the last good one. */
   const diverge = (what: string, loss: number, gradNorm: number): never => {
     runDir?.log({ type: 'diverged', step, loss, gradNorm });
-    const kept = runDir && checkpointStep !== null ? `; last good checkpoint (step ${checkpointStep}) kept in ${runDir.file('checkpoint.json')}` : '';
+    const kept =
+      runDir && checkpointStep !== null
+        ? `; last good checkpoint (step ${checkpointStep}) kept in ${runDir.file('checkpoint.json')}`
+        : '';
     throw new SeqlabError('diverged', `training diverged: ${what} at step ${step}${kept}`);
   };
 
@@ -350,7 +380,10 @@ export async function train(
     gradflowMs += performance.now() - t0;
     for (const rec of records) {
       runDir?.log({ type: 'gradflow', step, ...rec });
-      const s = rec.summary as { spectral: { decayPerStep: number | null; horizon: number | null } | null; frobenius: { decayPerStep: number | null; horizon: number | null } };
+      const s = rec.summary as {
+        spectral: { decayPerStep: number | null; horizon: number | null } | null;
+        frobenius: { decayPerStep: number | null; horizon: number | null };
+      };
       gradflow.push({
         step,
         layer: rec.layer as number,
@@ -372,7 +405,13 @@ export async function train(
     plateau: { best: plateau.best, bestStep: plateau.bestStep, sinceBest: plateau.sinceBest },
     taskPosition: task.position?.(),
     carried: nextCarried
-      ? await Promise.all(nextCarried.map((layer) => Promise.all(layer.map(async (s) => ({ shape: s.shape as [number, number], values: Array.from(await s.data()) })))))
+      ? await Promise.all(
+          nextCarried.map((layer) =>
+            Promise.all(
+              layer.map(async (s) => ({ shape: s.shape as [number, number], values: Array.from(await s.data()) })),
+            ),
+          ),
+        )
       : null,
     evals: [...evals],
     gradflow: [...gradflow],
@@ -391,8 +430,12 @@ export async function train(
     }
     if (saveCheckpoints && runDir) {
       // resumable only between batches (a truncated-BPTT batch may be cut mid-way)
-      const extra = { ...options.checkpointExtra?.(), ...(atBatchEnd ? { resume: await resumeState(task.stateful ? state : null) } : {}) };
-      if (!(await writeCheckpoint(model, runDir, step, config, extra))) diverge('weights became non-finite', ev.loss, NaN);
+      const extra = {
+        ...options.checkpointExtra?.(),
+        ...(atBatchEnd ? { resume: await resumeState(task.stateful ? state : null) } : {}),
+      };
+      if (!(await writeCheckpoint(model, runDir, step, config, extra)))
+        diverge('weights became non-finite', ev.loss, NaN);
       checkpointStep = step;
     }
     onProgress?.({ step, steps: config.steps, loss: NaN, lr: optimizer.lr, evalLoss: ev.loss });
@@ -424,7 +467,11 @@ export async function train(
         }
         if (config.schedule === 'step') optimizer.lr = stepDecayLr(config.lr, step, config);
         const masks = dropout > 0 ? dropoutMasks(model, chunk, dropout, dropoutRng) : [];
-        const { loss: value, grads: named, final: next } = lossAndGrads(model, chunk, state, task.readout, task.loss, false, masks);
+        const {
+          loss: value,
+          grads: named,
+          final: next,
+        } = lossAndGrads(model, chunk, state, task.readout, task.loss, false, masks);
         tf.dispose(masks);
         const grads = named;
         const normT = globalNorm(named);
@@ -435,7 +482,11 @@ export async function train(
         step++;
         if (!Number.isFinite(lossValue) || !Number.isFinite(gradNorm)) {
           tf.dispose([value, normT, ...Object.values(grads)]);
-          diverge(Number.isFinite(lossValue) ? `gradient norm became ${gradNorm}` : `loss became ${lossValue}`, lossValue, gradNorm);
+          diverge(
+            Number.isFinite(lossValue) ? `gradient norm became ${gradNorm}` : `loss became ${lossValue}`,
+            lossValue,
+            gradNorm,
+          );
         }
         tf.tidy(() => {
           let g = named;
@@ -469,7 +520,14 @@ export async function train(
   }
   const elapsedMs = performance.now() - started;
   // a resumed run times only the steps it ran itself
-  runDir?.log({ type: 'end', step, status, elapsedMs, stepsPerSec: (step - (resume?.step ?? 0)) / (elapsedMs / 1000), gradflowMs });
+  runDir?.log({
+    type: 'end',
+    step,
+    status,
+    elapsedMs,
+    stepsPerSec: (step - (resume?.step ?? 0)) / (elapsedMs / 1000),
+    gradflowMs,
+  });
   const fe = finalEval as unknown as TrainResult['finalEval'];
   return {
     status,

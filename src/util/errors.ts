@@ -12,7 +12,10 @@ export const EXIT_CODES: Readonly<Record<ErrorCode, number>> = {
 };
 
 export class SeqlabError extends Error {
-  constructor(readonly code: ErrorCode, message: string) {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
     super(message);
     this.name = 'SeqlabError';
   }

@@ -14,15 +14,24 @@ export class Rng {
   private readonly prng: seedrandom.PRNG;
   private spare: number | null = null;
 
-  constructor(readonly seed: number | string, saved?: RngState) {
+  constructor(
+    readonly seed: number | string,
+    saved?: RngState,
+  ) {
     // state: true lets a run's data stream be saved in a checkpoint and resumed exactly
-    this.prng = saved ? seedrandom.alea('', { state: saved.state as never }) : seedrandom.alea(String(seed), { state: true });
+    this.prng = saved
+      ? seedrandom.alea('', { state: saved.state as never })
+      : seedrandom.alea(String(seed), { state: true });
     if (saved) this.spare = saved.spare;
   }
 
   /** The generator's exact position, for checkpoints. */
   snapshot(): RngState {
-    return { seed: String(this.seed), state: (this.prng as unknown as { state(): unknown }).state(), spare: this.spare };
+    return {
+      seed: String(this.seed),
+      state: (this.prng as unknown as { state(): unknown }).state(),
+      spare: this.spare,
+    };
   }
 
   static restore(saved: RngState): Rng {

@@ -44,10 +44,34 @@ describe.concurrent('seqlab compare: bad input', () => {
 describe('seqlab compare --json', () => {
   it('prints one JSON document with a row per cell and length, and writes compare.json and the runs', async () => {
     const out = join(tmp, 'sweep');
-    const r = await seqlab(['--task', 'adding', '--seq-len', '4,6', '--cells', 'rnn,gru', '--hidden', '4', '--steps', '4', '--eval-every', '2', '--eval-size', '16', '--match-params', '--json', '--out', out]);
+    const r = await seqlab([
+      '--task',
+      'adding',
+      '--seq-len',
+      '4,6',
+      '--cells',
+      'rnn,gru',
+      '--hidden',
+      '4',
+      '--steps',
+      '4',
+      '--eval-every',
+      '2',
+      '--eval-size',
+      '16',
+      '--match-params',
+      '--json',
+      '--out',
+      out,
+    ]);
     expect(r.status, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout);
-    expect(doc.rows.map((x: { cell: string; seqLen: number }) => `${x.cell}/${x.seqLen}`)).toEqual(['rnn/4', 'gru/4', 'rnn/6', 'gru/6']);
+    expect(doc.rows.map((x: { cell: string; seqLen: number }) => `${x.cell}/${x.seqLen}`)).toEqual([
+      'rnn/4',
+      'gru/4',
+      'rnn/6',
+      'gru/6',
+    ]);
     // matched parameters: the RNN (one gate) gets a wider hidden layer than the GRU (three)
     expect(doc.rows[0].hiddenSize).toBeGreaterThan(doc.rows[1].hiddenSize);
     expect(JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8')).rows).toHaveLength(4);

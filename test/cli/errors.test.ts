@@ -23,7 +23,8 @@ const file = (name: string, content: unknown) => {
 };
 
 /** A PyTorch-style state_dict from float64 weights: [G·H, I] etc. as nested rows. */
-const rows = (flat: number[], cols: number) => Array.from({ length: flat.length / cols }, (_, r) => flat.slice(r * cols, (r + 1) * cols));
+const rows = (flat: number[], cols: number) =>
+  Array.from({ length: flat.length / cols }, (_, r) => flat.slice(r * cols, (r + 1) * cols));
 function stateDict(layers: ref.Weights64[], inputSize: number, H: number) {
   const sd: Record<string, unknown> = {};
   layers.forEach((w, l) => {
@@ -42,18 +43,27 @@ const gruDoc = { cell: 'gru', state_dict: stateDict([gruWeights], 1, 2) };
 
 const paths: Record<string, string> = {};
 beforeAll(() => {
-  if (!existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'))) throw new Error('dist/ is missing: run `npx tsc -p tsconfig.json` first');
+  if (!existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js')))
+    throw new Error('dist/ is missing: run `npx tsc -p tsconfig.json` first');
   paths.empty = file('empty.json', '');
   paths.notJson = file('not-json.json', '{"cell": "gru", "state_dict": {');
   paths.gru = file('gru.json', gruDoc);
   const { cell: _cell, ...noCell } = gruDoc;
   paths.gruNoCell = file('gru-no-cell.json', noCell);
-  paths.badHH = file('bad-hh.json', { ...gruDoc, state_dict: { ...gruDoc.state_dict, weight_hh_l0: rows(new Array(6 * 3).fill(0.1), 3) } });
+  paths.badHH = file('bad-hh.json', {
+    ...gruDoc,
+    state_dict: { ...gruDoc.state_dict, weight_hh_l0: rows(new Array(6 * 3).fill(0.1), 3) },
+  });
   const ragged = structuredClone(gruDoc.state_dict) as Record<string, number[][]>;
   ragged.weight_ih_l0[2] = [0.1, 0.2];
   paths.raggedWeights = file('ragged-weights.json', { cell: 'gru', state_dict: ragged });
   paths.raggedInputs = file('ragged-inputs.json', { inputs: [[0.1], [0.2, 0.3], [0.4]] });
-  paths.wideInputs = file('wide-inputs.json', { inputs: [[0.1, 0.2], [0.3, 0.4]] });
+  paths.wideInputs = file('wide-inputs.json', {
+    inputs: [
+      [0.1, 0.2],
+      [0.3, 0.4],
+    ],
+  });
   mkdirSync(join(tmp, 'busy'));
   writeFileSync(join(tmp, 'busy', 'notes.txt'), 'keep me');
 });
@@ -77,16 +87,66 @@ const { usage, input } = EXIT_CODES;
 describe.concurrent('seqlab: user mistakes are one clean line', () => {
   // [label, args, what the line must name, exit code]
   const cases: [string, () => string[], RegExp[], number][] = [
-    ['missing weights file', () => ['probe', '--cell', 'gru', '--weights', join(tmp, 'nope.json'), '--json', ...W], [/not found/, /nope\.json/], input],
-    ['empty weights file', () => ['probe', '--cell', 'gru', '--weights', paths.empty, '--json', ...W], [/empty/, /empty\.json/], input],
-    ['non-JSON weights file', () => ['probe', '--cell', 'gru', '--weights', paths.notJson, '--json', ...W], [/not valid JSON/, /not-json\.json/], input],
-    ['a gru weights file with --cell lstm', () => ['probe', '--cell', 'lstm', '--weights', paths.gru, ...W], [/gru/, /lstm/], input],
-    ['gru shapes (no "cell" field) with --cell lstm', () => ['probe', '--cell', 'lstm', '--weights', paths.gruNoCell, ...W], [/weight_hh_l0/, /\[6, 2\]/, /\[8, 2\]/], input],
-    ['weight_hh_l0 of the wrong shape', () => ['probe', '--cell', 'gru', '--weights', paths.badHH, ...W], [/weight_hh_l0/, /\[6, 3\]/], input],
-    ['ragged rows in the weights', () => ['probe', '--cell', 'gru', '--weights', paths.raggedWeights, ...W], [/weight_ih_l0/, /ragged/], input],
-    ['ragged rows in --inputs', () => ['probe', '--cell', 'gru', '--weights', paths.gru, '--inputs', paths.raggedInputs, ...W], [/ragged/, /ragged-inputs\.json/], input],
-    ['inputs with the wrong feature count', () => ['probe', '--cell', 'gru', '--weights', paths.gru, '--inputs', paths.wideInputs, ...W], [/2 features/, /expects 1/], input],
-    ['missing --inputs file', () => ['probe', '--cell', 'rnn', '--hidden', '2', '--inputs', join(tmp, 'none.json'), ...W], [/inputs file not found/], input],
+    [
+      'missing weights file',
+      () => ['probe', '--cell', 'gru', '--weights', join(tmp, 'nope.json'), '--json', ...W],
+      [/not found/, /nope\.json/],
+      input,
+    ],
+    [
+      'empty weights file',
+      () => ['probe', '--cell', 'gru', '--weights', paths.empty, '--json', ...W],
+      [/empty/, /empty\.json/],
+      input,
+    ],
+    [
+      'non-JSON weights file',
+      () => ['probe', '--cell', 'gru', '--weights', paths.notJson, '--json', ...W],
+      [/not valid JSON/, /not-json\.json/],
+      input,
+    ],
+    [
+      'a gru weights file with --cell lstm',
+      () => ['probe', '--cell', 'lstm', '--weights', paths.gru, ...W],
+      [/gru/, /lstm/],
+      input,
+    ],
+    [
+      'gru shapes (no "cell" field) with --cell lstm',
+      () => ['probe', '--cell', 'lstm', '--weights', paths.gruNoCell, ...W],
+      [/weight_hh_l0/, /\[6, 2\]/, /\[8, 2\]/],
+      input,
+    ],
+    [
+      'weight_hh_l0 of the wrong shape',
+      () => ['probe', '--cell', 'gru', '--weights', paths.badHH, ...W],
+      [/weight_hh_l0/, /\[6, 3\]/],
+      input,
+    ],
+    [
+      'ragged rows in the weights',
+      () => ['probe', '--cell', 'gru', '--weights', paths.raggedWeights, ...W],
+      [/weight_ih_l0/, /ragged/],
+      input,
+    ],
+    [
+      'ragged rows in --inputs',
+      () => ['probe', '--cell', 'gru', '--weights', paths.gru, '--inputs', paths.raggedInputs, ...W],
+      [/ragged/, /ragged-inputs\.json/],
+      input,
+    ],
+    [
+      'inputs with the wrong feature count',
+      () => ['probe', '--cell', 'gru', '--weights', paths.gru, '--inputs', paths.wideInputs, ...W],
+      [/2 features/, /expects 1/],
+      input,
+    ],
+    [
+      'missing --inputs file',
+      () => ['probe', '--cell', 'rnn', '--hidden', '2', '--inputs', join(tmp, 'none.json'), ...W],
+      [/inputs file not found/],
+      input,
+    ],
     ['unknown cell', () => ['probe', '--cell', 'lsmt', ...W], [/"lsmt"/, /rnn/, /lstm/, /gru/], usage],
     ['unknown cell (train)', () => ['train', '--cell', 'lsmt', ...W], [/"lsmt"/], usage],
     ['unknown option (probe)', () => ['probe', '--frobnicate', ...W], [/frobnicate/], usage],
@@ -102,7 +162,12 @@ describe.concurrent('seqlab: user mistakes are one clean line', () => {
     ['--steps 1.5', () => ['train', '--steps', '1.5', ...W], [/--steps/, /1\.5/], usage],
     ['unknown --backend', () => ['probe', '--backend', 'gpu', '--quiet'], [/backend/, /gpu/], usage],
     ['unknown --task', () => ['train', '--task', 'addng', ...W], [/"addng"/, /adding/], usage],
-    ['--layer beyond the weights', () => ['probe', '--cell', 'gru', '--weights', paths.gru, '--layer', '1', ...W], [/--layer 1/, /1 layer/], usage],
+    [
+      '--layer beyond the weights',
+      () => ['probe', '--cell', 'gru', '--weights', paths.gru, '--layer', '1', ...W],
+      [/--layer 1/, /1 layer/],
+      usage,
+    ],
   ];
   for (const [label, args, names, code] of cases) {
     it(label, async () => {
@@ -112,7 +177,25 @@ describe.concurrent('seqlab: user mistakes are one clean line', () => {
 
   it('a non-empty --out without --overwrite fails cleanly and touches nothing', async () => {
     const out = join(tmp, 'busy');
-    const r = await seqlab(['train', '--task', 'adding', '--cell', 'rnn', '--hidden', '2', '--seq-len', '4', '--steps', '1', '--eval-size', '4', '--out', out, '--json', ...W]);
+    const r = await seqlab([
+      'train',
+      '--task',
+      'adding',
+      '--cell',
+      'rnn',
+      '--hidden',
+      '2',
+      '--seq-len',
+      '4',
+      '--steps',
+      '1',
+      '--eval-size',
+      '4',
+      '--out',
+      out,
+      '--json',
+      ...W,
+    ]);
     expectCleanFailure(r, [/not empty/, /--overwrite/, /busy/], usage);
     expect(readdirSync(out)).toEqual(['notes.txt']);
     expect(readFileSync(join(out, 'notes.txt'), 'utf8')).toBe('keep me');
@@ -127,7 +210,9 @@ describe.concurrent('seqlab: success', () => {
     const doc = JSON.parse(r.stdout); // throws unless stdout is one document
     expect(r.stdout.trimEnd().split('\n').at(-1)).toBe('}');
     expect(doc).toMatchObject({ backend: 'wasm', cell: 'rnn', hiddenSize: 4, T: 6 });
-    expect(doc.jacobian.map((j: { gap: number; k: number }) => [j.gap, j.k])).toEqual([1, 2, 3, 4, 5, 6].map((g) => [g, 6 - g]));
+    expect(doc.jacobian.map((j: { gap: number; k: number }) => [j.gap, j.k])).toEqual(
+      [1, 2, 3, 4, 5, 6].map((g) => [g, 6 - g]),
+    );
     for (const j of doc.jacobian) {
       expect(Object.keys(j).sort()).toEqual(['frobenius', 'gap', 'k', 'spectral']);
       expect(j.spectral).toBeGreaterThan(0);
@@ -147,7 +232,19 @@ describe.concurrent('seqlab: success', () => {
     const xs = Array.from({ length: T }, () => ref.uniform64(rng, I, 1));
     const weights = file('rnn2.json', { cell: 'rnn', nonlinearity: 'tanh', state_dict: stateDict([w0, w1], I, H) });
     const inputs = file('rnn2-inputs.json', { inputs: xs });
-    const r = await seqlab(['probe', '--cell', 'rnn', '--weights', weights, '--inputs', inputs, '--layer', '1', '--json', ...W]);
+    const r = await seqlab([
+      'probe',
+      '--cell',
+      'rnn',
+      '--weights',
+      weights,
+      '--inputs',
+      inputs,
+      '--layer',
+      '1',
+      '--json',
+      ...W,
+    ]);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const doc = JSON.parse(r.stdout);
@@ -155,7 +252,10 @@ describe.concurrent('seqlab: success', () => {
 
     // layer 1 reads layer 0's h_1..h_T; ∂h_T/∂h_k = ∏ diag(φ′(a_j)) W_hh (layer 1's weights)
     const zero = [new Array(H).fill(0)];
-    const hs0 = ref.run64(spec0, w0, xs, zero).slice(1).map((s) => s[0]);
+    const hs0 = ref
+      .run64(spec0, w0, xs, zero)
+      .slice(1)
+      .map((s) => s[0]);
     for (const row of doc.jacobian) {
       const J = ref.rnnClosedForm(spec1, w1, hs0, zero, row.k, T);
       expect(ref.relErr(row.frobenius, ref.frobenius64(J)), `gap ${row.gap}`).toBeLessThan(1e-4);
@@ -169,12 +269,36 @@ describe.concurrent('seqlab: success', () => {
   it('train --json prints one JSON document and writes the run directory; its checkpoint probes', async () => {
     const out = join(tmp, 'run');
     const r = await seqlab([
-      'train', '--task', 'adding', '--cell', 'gru', '--hidden', '4', '--seq-len', '6', '--steps', '3',
-      '--eval-every', '3', '--eval-size', '16', '--gradflow-every', '1', '--out', out, '--json', '--backend', 'wasm',
+      'train',
+      '--task',
+      'adding',
+      '--cell',
+      'gru',
+      '--hidden',
+      '4',
+      '--seq-len',
+      '6',
+      '--steps',
+      '3',
+      '--eval-every',
+      '3',
+      '--eval-size',
+      '16',
+      '--gradflow-every',
+      '1',
+      '--out',
+      out,
+      '--json',
+      '--backend',
+      'wasm',
     ]);
     expect(r.status, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout);
-    expect(doc).toMatchObject({ backend: 'wasm', runDir: out, metrics: { task: 'adding', cell: 'gru', status: 'completed', steps: 3 } });
+    expect(doc).toMatchObject({
+      backend: 'wasm',
+      runDir: out,
+      metrics: { task: 'adding', cell: 'gru', status: 'completed', steps: 3 },
+    });
     expect(doc.config.train).toMatchObject({ steps: 3, evalEvery: 3, gradflowEvery: 1 });
     expect(doc.config.task).toMatchObject({ seqLen: 6, evalSize: 16 });
     expect(Number.isFinite(doc.metrics.eval.loss)).toBe(true);
@@ -182,17 +306,57 @@ describe.concurrent('seqlab: success', () => {
     expect(r.stderr).toMatch(/^seqlab: backend wasm$/m);
     expect(r.stderr).not.toContain('    at ');
     // the run's files, then the report drawn from them at the end
-    expect(readdirSync(out).sort()).toEqual(['checkpoint.json', 'config.json', 'log.jsonl', 'metrics.json', 'plots', 'report.html']);
+    expect(readdirSync(out).sort()).toEqual([
+      'checkpoint.json',
+      'config.json',
+      'log.jsonl',
+      'metrics.json',
+      'plots',
+      'report.html',
+    ]);
     expect(JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'))).toEqual(doc.metrics);
     expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'))).toEqual(doc.config);
-    const gradflow = readFileSync(join(out, 'log.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"gradflow"'));
+    const gradflow = readFileSync(join(out, 'log.jsonl'), 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"gradflow"'));
     expect(gradflow).toHaveLength(4); // steps 0, 1, 2, 3
 
-    const p = await seqlab(['probe', '--cell', 'gru', '--weights', join(out, 'checkpoint.json'), '--seq-len', '5', '--json', ...W]);
+    const p = await seqlab([
+      'probe',
+      '--cell',
+      'gru',
+      '--weights',
+      join(out, 'checkpoint.json'),
+      '--seq-len',
+      '5',
+      '--json',
+      ...W,
+    ]);
     expect(p.status, p.stderr).toBe(0);
     expect(JSON.parse(p.stdout)).toMatchObject({ cell: 'gru', hiddenSize: 4, inputSize: 2, T: 5 });
 
-    const again = await seqlab(['train', '--task', 'adding', '--cell', 'gru', '--hidden', '4', '--seq-len', '6', '--steps', '2', '--eval-size', '16', '--gradflow-every', '0', '--out', out, '--overwrite', '--json', ...W]);
+    const again = await seqlab([
+      'train',
+      '--task',
+      'adding',
+      '--cell',
+      'gru',
+      '--hidden',
+      '4',
+      '--seq-len',
+      '6',
+      '--steps',
+      '2',
+      '--eval-size',
+      '16',
+      '--gradflow-every',
+      '0',
+      '--out',
+      out,
+      '--overwrite',
+      '--json',
+      ...W,
+    ]);
     expect(again.status, again.stderr).toBe(0);
     expect(JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')).steps).toBe(2);
   });

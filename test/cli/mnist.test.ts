@@ -12,7 +12,14 @@ const tmp = mkdtempSync(join(tmpdir(), 'seqlab-cli-mnist-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const idx = (dims: number[], data: number[]) =>
-  Uint8Array.from([0, 0, 8, dims.length, ...dims.flatMap((d) => [(d >>> 24) & 255, (d >>> 16) & 255, (d >>> 8) & 255, d & 255]), ...data]);
+  Uint8Array.from([
+    0,
+    0,
+    8,
+    dims.length,
+    ...dims.flatMap((d) => [(d >>> 24) & 255, (d >>> 16) & 255, (d >>> 8) & 255, d & 255]),
+    ...data,
+  ]);
 
 /** An MNIST-style directory of 2×2 images in which one file is replaced. */
 function dataDir(name: string, replace: Partial<Record<keyof typeof MNIST_FILES, Uint8Array>>): string {
@@ -21,13 +28,15 @@ function dataDir(name: string, replace: Partial<Record<keyof typeof MNIST_FILES,
   const images = idx([4, 2, 2], new Array(16).fill(7));
   const labels = idx([4], [0, 1, 0, 1]);
   const files = { trainImages: images, trainLabels: labels, testImages: images, testLabels: labels, ...replace };
-  for (const [k, bytes] of Object.entries(files)) writeFileSync(join(dir, MNIST_FILES[k as keyof typeof MNIST_FILES]), bytes);
+  for (const [k, bytes] of Object.entries(files))
+    writeFileSync(join(dir, MNIST_FILES[k as keyof typeof MNIST_FILES]), bytes);
   return dir;
 }
 
 const dirs: Record<string, string> = {};
 beforeAll(() => {
-  if (!existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'))) throw new Error('dist/ is missing: run `npx tsc -p tsconfig.json` first');
+  if (!existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js')))
+    throw new Error('dist/ is missing: run `npx tsc -p tsconfig.json` first');
   dirs.truncated = dataDir('truncated', { trainImages: idx([4, 2, 2], new Array(15).fill(7)) });
   const magic = idx([4], [0, 1, 0, 1]);
   magic[0] = 0x12;
@@ -44,14 +53,39 @@ function expectCleanFailure(r: Result, exitCode: number, first: RegExp, ...more:
 describe.concurrent('seqlab mnist / demo: bad input is one clean line', () => {
   const { usage, input } = EXIT_CODES;
   const cases: [string, () => string[], number, RegExp[]][] = [
-    ['a truncated IDX file', () => ['mnist', 'deltas', '--data', dirs.truncated], input, [/train-images-idx3-ubyte is truncated/]],
-    ['an IDX file with a wrong magic number', () => ['mnist', 'deltas', '--data', dirs.magic], input, [/t10k-labels-idx1-ubyte is not an IDX file/, /magic number 0x12340801/]],
+    [
+      'a truncated IDX file',
+      () => ['mnist', 'deltas', '--data', dirs.truncated],
+      input,
+      [/train-images-idx3-ubyte is truncated/],
+    ],
+    [
+      'an IDX file with a wrong magic number',
+      () => ['mnist', 'deltas', '--data', dirs.magic],
+      input,
+      [/t10k-labels-idx1-ubyte is not an IDX file/, /magic number 0x12340801/],
+    ],
     ['--layers 784', () => ['mnist', 'deltas', '--layers', '784'], usage, [/--layers/, /input and an output/]],
     ['--layers 784,0,10', () => ['mnist', 'deltas', '--layers', '784,0,10'], usage, [/--layers/, /positive integers/]],
-    ['--layers not matching the data', () => ['mnist', 'deltas', '--layers', '784,30,9'], usage, [/number of classes 10/]],
-    ['unknown activation', () => ['mnist', 'depth', '--activation', 'sigmod'], usage, [/unknown activation "sigmod"/, /relu/]],
+    [
+      '--layers not matching the data',
+      () => ['mnist', 'deltas', '--layers', '784,30,9'],
+      usage,
+      [/number of classes 10/],
+    ],
+    [
+      'unknown activation',
+      () => ['mnist', 'depth', '--activation', 'sigmod'],
+      usage,
+      [/unknown activation "sigmod"/, /relu/],
+    ],
     ['unknown experiment', () => ['mnist', 'dpeth'], usage, [/unknown experiment "dpeth"/]],
-    ['unknown remedy', () => ['mnist', 'remedies', '--variants', 'relu,elu', '--epochs', '0'], usage, [/unknown remedy "elu"/]],
+    [
+      'unknown remedy',
+      () => ['mnist', 'remedies', '--variants', 'relu,elu', '--epochs', '0'],
+      usage,
+      [/unknown remedy "elu"/],
+    ],
     ['unknown demo', () => ['demo', 'xr'], usage, [/unknown demo "xr"/, /xor/]],
     ['bad chain weights', () => ['demo', 'chain', '--weights', '1,,2'], usage, [/--weights/]],
   ];
@@ -65,20 +99,46 @@ describe.concurrent('seqlab mnist / demo: results', () => {
     const r = await runSeqlab(['mnist', 'deltas', '--layers', '784,30,10/784,30,30,10', '--json']);
     expect(r.status, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout);
-    expect(doc).toMatchObject({ experiment: 'deltas', engine: 'js-float64', seed: 1, data: { train: 50_000, probe: 1000 } });
+    expect(doc).toMatchObject({
+      experiment: 'deltas',
+      engine: 'js-float64',
+      seed: 1,
+      data: { train: 50_000, probe: 1000 },
+    });
     expect(doc.rows.map((row: { name: string }) => row.name)).toEqual(['784-30-10', '784-30-30-10']);
     expect(doc.rows[1].deltaNormsInit).toHaveLength(2);
   });
 
   it('mnist depth on a --data directory trains and prints its table', async () => {
-    const r = await runSeqlab(['mnist', 'depth', '--data', dirs.tiny, '--layers', '4,3,2', '--epochs', '2', '--no-out', '--quiet']);
+    const r = await runSeqlab([
+      'mnist',
+      'depth',
+      '--data',
+      dirs.tiny,
+      '--layers',
+      '4,3,2',
+      '--epochs',
+      '2',
+      '--no-out',
+      '--quiet',
+    ]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/accuracy by depth/);
     expect(r.stdout).toMatch(/4-3-2/);
   });
 
   it('demo chain --json: formula beside autograd', async () => {
-    const r = await runSeqlab(['demo', 'chain', '--weights', '0.5,-1,2,0.8', '--biases', '0,0.1,-0.2,0.3', '--json', '--backend', 'wasm']);
+    const r = await runSeqlab([
+      'demo',
+      'chain',
+      '--weights',
+      '0.5,-1,2,0.8',
+      '--biases',
+      '0,0.1,-0.2,0.3',
+      '--json',
+      '--backend',
+      'wasm',
+    ]);
     expect(r.status, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout);
     expect(doc.demo).toBe('chain');
@@ -97,11 +157,27 @@ describe.concurrent('seqlab mnist / demo: results', () => {
 
   it('train --task mnist trains an MLP through the same options; RNN-only options are refused', async () => {
     const out = join(tmp, 'train-mnist');
-    const r = await runSeqlab(['train', '--task', 'mnist', '--layers', '784,10', '--epochs', '1', '--out', out, '--json', '--quiet']);
+    const r = await runSeqlab([
+      'train',
+      '--task',
+      'mnist',
+      '--layers',
+      '784,10',
+      '--epochs',
+      '1',
+      '--out',
+      out,
+      '--json',
+      '--quiet',
+    ]);
     expect(r.status, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout);
     expect(doc.experiment).toBe('train');
     expect(doc.rows[0].training.test.accuracy).toBeGreaterThan(0.85);
-    expectCleanFailure(await runSeqlab(['train', '--task', 'mnist', '--hidden', '5']), EXIT_CODES.usage, /--hidden does not apply to --task mnist/);
+    expectCleanFailure(
+      await runSeqlab(['train', '--task', 'mnist', '--hidden', '5']),
+      EXIT_CODES.usage,
+      /--hidden does not apply to --task mnist/,
+    );
   });
 });

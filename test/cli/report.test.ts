@@ -42,7 +42,9 @@ describe('seqlab report DIR', () => {
     const json = await runSeqlab(['report', dir, '--json', '--no-png']);
     const doc = JSON.parse(json.stdout);
     expect(doc.kind).toBe('compare');
-    expect(doc.plots.map((p: { id: string }) => p.id)).toEqual(expect.arrayContaining(['gradflow', 'accuracy-by-distance']));
+    expect(doc.plots.map((p: { id: string }) => p.id)).toEqual(
+      expect.arrayContaining(['gradflow', 'accuracy-by-distance']),
+    );
     expect(doc.plots.every((p: { png: string | null }) => p.png === null)).toBe(true);
     expect(readFileSync(doc.html, 'utf8')).toContain('<svg');
   });

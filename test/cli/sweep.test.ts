@@ -14,7 +14,19 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const config = join(tmp, 'tiny.yaml');
 writeFileSync(
   config,
-  ['base:', '  task: adding', '  steps: 4', '  hidden: 4', '  eval-size: 16', '  eval-every: 2', '  gradflow-every: 2', 'grid:', '  cell: [rnn, gru]', '  seq-len: [4, 6]', ''].join('\n'),
+  [
+    'base:',
+    '  task: adding',
+    '  steps: 4',
+    '  hidden: 4',
+    '  eval-size: 16',
+    '  eval-every: 2',
+    '  gradflow-every: 2',
+    'grid:',
+    '  cell: [rnn, gru]',
+    '  seq-len: [4, 6]',
+    '',
+  ].join('\n'),
 );
 const sweep = (args: string[]) => runSeqlab(['sweep', '--backend', 'wasm', ...args], tmp);
 
@@ -25,12 +37,32 @@ describe.concurrent('seqlab sweep: bad input is one line and a non-zero exit', (
   };
   mkdirSync(join(tmp, 'not-a-sweep'));
   const cases: [string, () => string[], number, RegExp][] = [
-    ['a malformed sweep file', () => [file('bad.json', '{"grid": {"cell": ["rnn"]')], EXIT_CODES.input, /not valid JSON/],
-    ['an unknown option in the grid', () => [file('opt.json', '{"grid": {"cels": ["rnn"]}}')], EXIT_CODES.input, /unknown option "cels"/],
-    ['a bad value in the grid', () => [file('val.json', '{"base": {"task": "adding"}, "grid": {"cell": ["rnn", "lsmt"]}}')], EXIT_CODES.input, /cell=lsmt.*unknown cell "lsmt"/],
+    [
+      'a malformed sweep file',
+      () => [file('bad.json', '{"grid": {"cell": ["rnn"]')],
+      EXIT_CODES.input,
+      /not valid JSON/,
+    ],
+    [
+      'an unknown option in the grid',
+      () => [file('opt.json', '{"grid": {"cels": ["rnn"]}}')],
+      EXIT_CODES.input,
+      /unknown option "cels"/,
+    ],
+    [
+      'a bad value in the grid',
+      () => [file('val.json', '{"base": {"task": "adding"}, "grid": {"cell": ["rnn", "lsmt"]}}')],
+      EXIT_CODES.input,
+      /cell=lsmt.*unknown cell "lsmt"/,
+    ],
     ['--shard 3/2', () => [config, '--shard', '3/2'], EXIT_CODES.usage, /--shard 3\/2: i must be below n/],
     ['--workers 0', () => [config, '--workers', '0'], EXIT_CODES.usage, /--workers must be a positive integer/],
-    ['--collect on a directory that is not a sweep', () => ['--collect', join(tmp, 'not-a-sweep')], EXIT_CODES.input, /not a sweep directory/],
+    [
+      '--collect on a directory that is not a sweep',
+      () => ['--collect', join(tmp, 'not-a-sweep')],
+      EXIT_CODES.input,
+      /not a sweep directory/,
+    ],
     ['no sweep file', () => [], EXIT_CODES.usage, /name a sweep file/],
   ];
   for (const [name, args, code, message] of cases) {
@@ -57,7 +89,11 @@ describe('seqlab sweep', () => {
     const whole = join(tmp, 'whole');
     const sharded = join(tmp, 'sharded');
     // shard 1/2 runs beside the whole sweep; shard 0/2 is killed after its first configuration
-    const [a, s1] = await Promise.all([sweep([config, '--out', whole, '--workers', '2', '--quiet']), sweep([config, '--out', sharded, '--shard', '1/2']), killAfterFirst([config, '--out', sharded, '--shard', '0/2'])]);
+    const [a, s1] = await Promise.all([
+      sweep([config, '--out', whole, '--workers', '2', '--quiet']),
+      sweep([config, '--out', sharded, '--shard', '1/2']),
+      killAfterFirst([config, '--out', sharded, '--shard', '0/2']),
+    ]);
     for (const r of [a, s1]) expect(r.status, r.stderr).toBe(0);
     expect(a.stdout).toContain('results:');
     expect(s1.stdout).toMatch(/shard 1\/2: done \(2 ran, 0 skipped\)/);

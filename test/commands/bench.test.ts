@@ -5,7 +5,16 @@ import { benchGradflowOverhead, benchProbe, benchTrainStep } from '../../src/com
 describe('bench', () => {
   it('times the LM training step and reports memory across the timed steps (no tensors left behind)', async () => {
     const before = tf.memory().numTensors;
-    const r = await benchTrainStep({ cell: 'gru', hidden: 8, vocab: 13, batch: 3, bptt: 4, steps: 3, warmup: 1, threads: 1 });
+    const r = await benchTrainStep({
+      cell: 'gru',
+      hidden: 8,
+      vocab: 13,
+      batch: 3,
+      bptt: 4,
+      steps: 3,
+      warmup: 1,
+      threads: 1,
+    });
     expect(r.threads).toBe(1);
     expect(r.tokensPerSec).toBeGreaterThan(0);
     expect(r.memory.rssMiB).toHaveLength(4); // after the warm-up and after each of the 3 steps

@@ -37,7 +37,13 @@ describe('chain: ∂C/∂b₁ = σ′(z₁) w₂σ′(z₂) w₃σ′(z₃) w₄
     const grads = chainBiasGradients(w, z, a[a.length - 1], 0.25);
     grads.forEach((g, j) => {
       const h = 1e-6;
-      const at = (d: number) => chainForward(w, b.map((v, i) => (i === j ? v + d : v)), 0.8, 0.25).cost;
+      const at = (d: number) =>
+        chainForward(
+          w,
+          b.map((v, i) => (i === j ? v + d : v)),
+          0.8,
+          0.25,
+        ).cost;
       expect(relErr(g, (at(h) - at(-h)) / (2 * h))).toBeLessThan(1e-6);
     });
     const before = tf.memory().numTensors;

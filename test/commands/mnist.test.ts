@@ -18,7 +18,8 @@ describe('mnist experiments', () => {
     for (const row of r.rows) {
       const d = row.deltaNormsInit;
       expect(d).toHaveLength(row.layers.length - 2);
-      for (let l = 1; l < d.length; l++) expect(d[l] / d[l - 1], `${row.name} layer ${l + 1} over ${l}`).toBeGreaterThan(2.5);
+      for (let l = 1; l < d.length; l++)
+        expect(d[l] / d[l - 1], `${row.name} layer ${l + 1} over ${l}`).toBeGreaterThan(2.5);
     }
     expect(r.rows[2].ratioInit).toBeGreaterThan(30);
     expect(r.train).toBeNull();
@@ -38,7 +39,18 @@ describe('mnist experiments', () => {
 
   it('depth (cut down): trains, evaluates on validation and test, writes run directories', () => {
     const out = join(tmp, 'depth');
-    const r = mnistRun({ experiment: 'depth', nets: [[784, 10, 10]], trainSize: 500, probeSize: 100, train: { epochs: 2, lr: 1 }, out, seed: 1 }, data);
+    const r = mnistRun(
+      {
+        experiment: 'depth',
+        nets: [[784, 10, 10]],
+        trainSize: 500,
+        probeSize: 100,
+        train: { epochs: 2, lr: 1 },
+        out,
+        seed: 1,
+      },
+      data,
+    );
     const t = r.rows[0].training!;
     expect([t.epochs, t.steps]).toEqual([2, 100]);
     expect(t.bestValidation!.accuracy!).toBeGreaterThan(0.5);
@@ -46,12 +58,20 @@ describe('mnist experiments', () => {
     expect(t.deltaNorms).toHaveLength(3); // init + 2 epochs
     expect(r.data).toMatchObject({ train: 500, validation: 10_000, test: 10_000, probe: 100 });
     expect(readdirSync(out).sort()).toEqual(['784-10-10', 'mnist-depth.json']);
-    expect(readdirSync(join(out, '784-10-10')).sort()).toEqual(['checkpoint.json', 'config.json', 'log.jsonl', 'metrics.json']);
+    expect(readdirSync(join(out, '784-10-10')).sort()).toEqual([
+      'checkpoint.json',
+      'config.json',
+      'log.jsonl',
+      'metrics.json',
+    ]);
     expect(JSON.parse(readFileSync(join(out, 'mnist-depth.json'), 'utf8')).rows[0].training.steps).toBe(100);
   });
 
   it('speed (cut down): full-batch training, δ after every epoch', () => {
-    const r = mnistRun({ experiment: 'speed', nets: [[784, 8, 8, 10]], trainSize: 100, train: { epochs: 3 }, seed: 1 }, data);
+    const r = mnistRun(
+      { experiment: 'speed', nets: [[784, 8, 8, 10]], trainSize: 100, train: { epochs: 3 }, seed: 1 },
+      data,
+    );
     const t = r.rows[0].training!;
     expect(t.steps).toBe(3); // one full batch per epoch
     expect(t.deltaNorms).toHaveLength(4);

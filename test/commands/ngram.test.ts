@@ -22,8 +22,12 @@ writeFileSync(join(ptb, 'test.txt'), ' the dog ran \n the bird sat on the mat \n
 async function seqlab(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
+  const out = vi
+    .spyOn(process.stdout, 'write')
+    .mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
+  const err = vi
+    .spyOn(process.stderr, 'write')
+    .mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
   try {
     const code = await main(args);
     return { code, stdout, stderr };
@@ -37,7 +41,13 @@ describe('ngramRun', () => {
   it('reports vocabulary, sizes and valid/test perplexity', () => {
     const res = ngramRun({ corpus: ptb, order: 3 });
     const vocab = buildVocabulary(readPtbDir(ptb));
-    expect(res.vocabulary).toMatchObject({ size: vocab.size, fingerprint: vocab.fingerprint, minCount: 1, maxSize: null, source: 'built from train' });
+    expect(res.vocabulary).toMatchObject({
+      size: vocab.size,
+      fingerprint: vocab.fingerprint,
+      minCount: 1,
+      maxSize: null,
+      source: 'built from train',
+    });
     expect(res.corpus.splits.valid).toEqual({ tokens: 13, sentences: 2, words: 11 });
     expect(res.corpus.splits.test).toEqual({ tokens: 11, sentences: 2, words: 9 });
     expect(res.vocabulary.unkRate.test).toBeCloseTo(1 / 11, 12); // "bird"
@@ -64,11 +74,18 @@ describe('ngramRun', () => {
   });
 
   it('refuses a vocabulary file together with vocabulary rules, and a damaged one', () => {
-    expect(() => ngramRun({ corpus: ptb, vocab: join(tmp, 'vocab.json'), minCount: 2 })).toThrow(/--vocab fixes the vocabulary/);
+    expect(() => ngramRun({ corpus: ptb, vocab: join(tmp, 'vocab.json'), minCount: 2 })).toThrow(
+      /--vocab fixes the vocabulary/,
+    );
     const bad = join(tmp, 'bad-vocab.json');
-    writeFileSync(bad, JSON.stringify({ vocabulary: { tokens: ['<unk>', '<eos>', 'a'], fingerprint: '0000000000000000' } }));
+    writeFileSync(
+      bad,
+      JSON.stringify({ vocabulary: { tokens: ['<unk>', '<eos>', 'a'], fingerprint: '0000000000000000' } }),
+    );
     expect(() => ngramRun({ corpus: ptb, vocab: bad })).toThrow(SeqlabError);
-    expect(() => ngramRun({ corpus: ptb, vocab: bad })).toThrow(/fingerprint 0000000000000000 does not match its tokens/);
+    expect(() => ngramRun({ corpus: ptb, vocab: bad })).toThrow(
+      /fingerprint 0000000000000000 does not match its tokens/,
+    );
   });
 });
 
@@ -92,17 +109,46 @@ describe('seqlab ngram', () => {
 
   const cases: [string, string[], number, RegExp][] = [
     ['no --corpus', ['ngram'], EXIT_CODES.usage, /--corpus is required/],
-    ['missing corpus', ['ngram', '--corpus', join(tmp, 'missing.txt')], EXIT_CODES.input, /corpus not found: .*missing\.txt/],
+    [
+      'missing corpus',
+      ['ngram', '--corpus', join(tmp, 'missing.txt')],
+      EXIT_CODES.input,
+      /corpus not found: .*missing\.txt/,
+    ],
     ['binary corpus', ['ngram', '--corpus', 'BINARY'], EXIT_CODES.input, /binary file \(NUL byte at offset 2\)/],
     ['empty corpus', ['ngram', '--corpus', 'EMPTY'], EXIT_CODES.input, /corpus file is empty/],
     ['corpus too small', ['ngram', '--corpus', 'SMALL'], EXIT_CODES.input, /corpus too small to split/],
-    ['order 0', ['ngram', '--corpus', ptb, '--order', '0'], EXIT_CODES.usage, /--order must be a positive integer, got 0/],
+    [
+      'order 0',
+      ['ngram', '--corpus', ptb, '--order', '0'],
+      EXIT_CODES.usage,
+      /--order must be a positive integer, got 0/,
+    ],
     ['order 12', ['ngram', '--corpus', ptb, '--order', '12'], EXIT_CODES.usage, /--order must be at most 9, got 12/],
-    ['bad tokenizer', ['ngram', '--corpus', ptb, '--tokenizer', 'fr'], EXIT_CODES.usage, /unknown tokenizer "fr"; use en, pt, whitespace/],
-    ['bad boundary', ['ngram', '--corpus', ptb, '--boundary', 'line'], EXIT_CODES.usage, /unknown boundary "line"; use stream, sentence/],
-    ['bad min-count', ['ngram', '--corpus', ptb, '--min-count', '0'], EXIT_CODES.usage, /--min-count must be a positive integer/],
+    [
+      'bad tokenizer',
+      ['ngram', '--corpus', ptb, '--tokenizer', 'fr'],
+      EXIT_CODES.usage,
+      /unknown tokenizer "fr"; use en, pt, whitespace/,
+    ],
+    [
+      'bad boundary',
+      ['ngram', '--corpus', ptb, '--boundary', 'line'],
+      EXIT_CODES.usage,
+      /unknown boundary "line"; use stream, sentence/,
+    ],
+    [
+      'bad min-count',
+      ['ngram', '--corpus', ptb, '--min-count', '0'],
+      EXIT_CODES.usage,
+      /--min-count must be a positive integer/,
+    ],
   ];
-  const fixtures: Record<string, string | Buffer> = { BINARY: Buffer.from([0x50, 0x4b, 0x00, 0x03]), EMPTY: '\n \n', SMALL: 'one line\n' };
+  const fixtures: Record<string, string | Buffer> = {
+    BINARY: Buffer.from([0x50, 0x4b, 0x00, 0x03]),
+    EMPTY: '\n \n',
+    SMALL: 'one line\n',
+  };
   for (const [name, args, code, re] of cases) {
     it(`${name}: one line on stderr, exit ${code}`, async () => {
       const resolved = args.map((x) => {

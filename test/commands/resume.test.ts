@@ -27,10 +27,16 @@ async function interruptedThenResumed(opts: TrainRunOptions, stopAfter: number):
   ).rejects.toThrow('simulated crash');
   await resumeRun(opts.out as string, opts.backend);
   // it continued (not restarted): after the second "start", the first step follows the checkpoint
-  const log = readFileSync(join(opts.out as string, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const log = readFileSync(join(opts.out as string, 'log.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   const starts = log.flatMap((r, i) => (r.type === 'start' ? [i] : []));
   expect(starts).toHaveLength(2);
-  const lastCheckpoint = log.slice(0, starts[1]).filter((r) => r.type === 'checkpoint').at(-1);
+  const lastCheckpoint = log
+    .slice(0, starts[1])
+    .filter((r) => r.type === 'checkpoint')
+    .at(-1);
   const firstResumed = log.slice(starts[1]).find((r) => r.type === 'step');
   expect(lastCheckpoint.step).toBeGreaterThan(0);
   expect(firstResumed.step).toBe(lastCheckpoint.step + 1);

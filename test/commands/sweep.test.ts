@@ -7,12 +7,23 @@ import { checkSpec, expandGrid, parseShard, readSweepFile, shardRuns } from '../
 const tmp = mkdtempSync(join(tmpdir(), 'seqlab-sweep-unit-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-const spec = checkSpec({ base: { task: 'adding', steps: 10 }, grid: { cell: ['rnn', 'gru'], 'seq-len': [5, 10, 20] } }, 'x.json', 'x');
+const spec = checkSpec(
+  { base: { task: 'adding', steps: 10 }, grid: { cell: ['rnn', 'gru'], 'seq-len': [5, 10, 20] } },
+  'x.json',
+  'x',
+);
 
 describe('expandGrid', () => {
   it('crosses the grid, first key slowest, each configuration over the base', () => {
     const runs = expandGrid(spec);
-    expect(runs.map((r) => r.name)).toEqual(['cell=rnn seq-len=5', 'cell=rnn seq-len=10', 'cell=rnn seq-len=20', 'cell=gru seq-len=5', 'cell=gru seq-len=10', 'cell=gru seq-len=20']);
+    expect(runs.map((r) => r.name)).toEqual([
+      'cell=rnn seq-len=5',
+      'cell=rnn seq-len=10',
+      'cell=rnn seq-len=20',
+      'cell=gru seq-len=5',
+      'cell=gru seq-len=10',
+      'cell=gru seq-len=20',
+    ]);
     expect(runs[4].options).toEqual({ task: 'adding', steps: 10, cell: 'gru', 'seq-len': 10 });
     expect(runs[4].dir).toBe('cell-gru_seq-len-10');
     expect(new Set(runs.map((r) => r.dir)).size).toBe(6);
@@ -39,7 +50,12 @@ describe('sweep files', () => {
     const path = join(tmp, 's.yaml');
     writeFileSync(path, 'name: lengths\nbase:\n  task: copy\ngrid:\n  cell: [lstm, gru]\n  seed: 3\n');
     const s = readSweepFile(path, 's');
-    expect(s).toEqual({ name: 'lengths', base: { task: 'copy' }, grid: { cell: ['lstm', 'gru'], seed: [3] }, out: null });
+    expect(s).toEqual({
+      name: 'lengths',
+      base: { task: 'copy' },
+      grid: { cell: ['lstm', 'gru'], seed: [3] },
+      out: null,
+    });
   });
   const bad: [string, string, string, RegExp][] = [
     ['invalid JSON', 'a.json', '{"grid": ', /not valid JSON/],

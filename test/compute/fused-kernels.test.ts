@@ -21,79 +21,188 @@ afterEach(() => {
   setSimdKernels(true);
 });
 
-describe.runIf(process.env.SEQLAB_BACKEND === undefined || process.env.SEQLAB_BACKEND === 'wasm')('fused kernels = composite ops', () => {
-  const cases = [
-    ...CELL_KINDS.map((cell) => ({ cell, nonlinearity: 'tanh' as const })),
-    { cell: 'rnn' as const, nonlinearity: 'relu' as const },
-    { cell: 'rnn' as const, nonlinearity: 'sigmoid' as const },
-  ];
-  const widths = [
-    { H: 5, V: 11, path: 'JS loops' },
-    { H: 8, V: 12, path: 'SIMD' },
-  ];
-  for (const { cell, nonlinearity } of cases) for (const { H, V, path } of widths) {
-    it(`${cell}${cell === 'rnn' ? ` (${nonlinearity})` : ''}, ${path}: 2 layers, token inputs, xent at every step; then dense inputs, xent at the last step`, () => {
-      expect(simdKernels(tf.backend()) !== null).toBe(true);
-      const rng = new Rng(`fused-${cell}-${nonlinearity}`);
-      const [T, B, E] = [6, 3, 4];
-      const lm = SequenceModel.random({ ...CELL_DEFAULTS, cell, nonlinearity, inputSize: E, hiddenSize: H, numLayers: 2, outputSize: V, vocabSize: V, dropout: 0, tieWeights: false }, rng);
-      const dense = SequenceModel.random({ ...CELL_DEFAULTS, cell, nonlinearity, inputSize: 3, hiddenSize: H, numLayers: 1, outputSize: 4, vocabSize: null, dropout: 0, tieWeights: false }, rng);
-      const ids = Int32Array.from({ length: T * B }, () => rng.int(V));
-      const lastMask = new Float32Array(T * B);
-      for (let b = 0; b < B; b++) lastMask[(T - 1 - b) * B + b] = 1;
-      const chunks: [SequenceModel, ChunkTensors, 'every' | 'last'][] = [
-        [lm, { inputs: null, tokens: tf.tensor2d(ids, [T, B], 'int32'), tokenIds: ids, targets: tf.tensor1d(Int32Array.from({ length: T * B }, () => rng.int(V)), 'int32'), mask: tf.tensor2d(new Float32Array(T * B).fill(1).fill(0, 0, 2), [T, B]), count: T * B - 2 }, 'every'],
-        [dense, { inputs: tf.tensor3d(Float32Array.from({ length: T * B * 3 }, () => rng.normal()), [T, B, 3]), tokens: null, tokenIds: null, targets: tf.tensor1d([0, 3, 1], 'int32'), mask: tf.tensor2d(lastMask, [T, B]), count: B }, 'last'],
-      ];
-      for (const [model, chunk, readout] of chunks) {
-        const state0 = model.layers.map((c) => Array.from({ length: c.numStates }, () => tf.tensor2d(Float32Array.from({ length: B * H }, () => rng.normal() * 0.5), [B, H])));
-        const run = (on: boolean): ModelGrads => {
-          setFusedKernels(on);
-          expect(fusedKernels()).toBe(on);
-          return modelLossAndGrads(model, chunk, state0, readout, 'xent', true);
-        };
-        const fused = run(true);
-        const plain = run(false);
-        expect(fused.loss.dataSync()[0]).toBeCloseTo(plain.loss.dataSync()[0], 5);
-        for (const name of Object.keys(plain.grads)) expect(relErr(fused.grads[name].dataSync(), plain.grads[name].dataSync()), name).toBeLessThan(2e-6);
-        plain.final.forEach((layer, l) => layer.forEach((s, j) => expect(relErr(fused.final[l][j].dataSync(), s.dataSync())).toBeLessThan(2e-6)));
-        expect(relErr((fused.dHNorms as tf.Tensor1D).dataSync(), (plain.dHNorms as tf.Tensor1D).dataSync())).toBeLessThan(2e-6);
-        for (const g of [fused, plain]) tf.dispose([g.loss, ...Object.values(g.grads), ...g.final.flat(), g.dHNorms as tf.Tensor1D]);
-        tf.dispose([...state0.flat(), chunk.targets, chunk.mask, ...(chunk.inputs ? [chunk.inputs] : []), ...(chunk.tokens ? [chunk.tokens] : [])]);
+describe.runIf(process.env.SEQLAB_BACKEND === undefined || process.env.SEQLAB_BACKEND === 'wasm')(
+  'fused kernels = composite ops',
+  () => {
+    const cases = [
+      ...CELL_KINDS.map((cell) => ({ cell, nonlinearity: 'tanh' as const })),
+      { cell: 'rnn' as const, nonlinearity: 'relu' as const },
+      { cell: 'rnn' as const, nonlinearity: 'sigmoid' as const },
+    ];
+    const widths = [
+      { H: 5, V: 11, path: 'JS loops' },
+      { H: 8, V: 12, path: 'SIMD' },
+    ];
+    for (const { cell, nonlinearity } of cases)
+      for (const { H, V, path } of widths) {
+        it(`${cell}${cell === 'rnn' ? ` (${nonlinearity})` : ''}, ${path}: 2 layers, token inputs, xent at every step; then dense inputs, xent at the last step`, () => {
+          expect(simdKernels(tf.backend()) !== null).toBe(true);
+          const rng = new Rng(`fused-${cell}-${nonlinearity}`);
+          const [T, B, E] = [6, 3, 4];
+          const lm = SequenceModel.random(
+            {
+              ...CELL_DEFAULTS,
+              cell,
+              nonlinearity,
+              inputSize: E,
+              hiddenSize: H,
+              numLayers: 2,
+              outputSize: V,
+              vocabSize: V,
+              dropout: 0,
+              tieWeights: false,
+            },
+            rng,
+          );
+          const dense = SequenceModel.random(
+            {
+              ...CELL_DEFAULTS,
+              cell,
+              nonlinearity,
+              inputSize: 3,
+              hiddenSize: H,
+              numLayers: 1,
+              outputSize: 4,
+              vocabSize: null,
+              dropout: 0,
+              tieWeights: false,
+            },
+            rng,
+          );
+          const ids = Int32Array.from({ length: T * B }, () => rng.int(V));
+          const lastMask = new Float32Array(T * B);
+          for (let b = 0; b < B; b++) lastMask[(T - 1 - b) * B + b] = 1;
+          const chunks: [SequenceModel, ChunkTensors, 'every' | 'last'][] = [
+            [
+              lm,
+              {
+                inputs: null,
+                tokens: tf.tensor2d(ids, [T, B], 'int32'),
+                tokenIds: ids,
+                targets: tf.tensor1d(
+                  Int32Array.from({ length: T * B }, () => rng.int(V)),
+                  'int32',
+                ),
+                mask: tf.tensor2d(new Float32Array(T * B).fill(1).fill(0, 0, 2), [T, B]),
+                count: T * B - 2,
+              },
+              'every',
+            ],
+            [
+              dense,
+              {
+                inputs: tf.tensor3d(
+                  Float32Array.from({ length: T * B * 3 }, () => rng.normal()),
+                  [T, B, 3],
+                ),
+                tokens: null,
+                tokenIds: null,
+                targets: tf.tensor1d([0, 3, 1], 'int32'),
+                mask: tf.tensor2d(lastMask, [T, B]),
+                count: B,
+              },
+              'last',
+            ],
+          ];
+          for (const [model, chunk, readout] of chunks) {
+            const state0 = model.layers.map((c) =>
+              Array.from({ length: c.numStates }, () =>
+                tf.tensor2d(
+                  Float32Array.from({ length: B * H }, () => rng.normal() * 0.5),
+                  [B, H],
+                ),
+              ),
+            );
+            const run = (on: boolean): ModelGrads => {
+              setFusedKernels(on);
+              expect(fusedKernels()).toBe(on);
+              return modelLossAndGrads(model, chunk, state0, readout, 'xent', true);
+            };
+            const fused = run(true);
+            const plain = run(false);
+            expect(fused.loss.dataSync()[0]).toBeCloseTo(plain.loss.dataSync()[0], 5);
+            for (const name of Object.keys(plain.grads))
+              expect(relErr(fused.grads[name].dataSync(), plain.grads[name].dataSync()), name).toBeLessThan(2e-6);
+            plain.final.forEach((layer, l) =>
+              layer.forEach((s, j) => expect(relErr(fused.final[l][j].dataSync(), s.dataSync())).toBeLessThan(2e-6)),
+            );
+            expect(
+              relErr((fused.dHNorms as tf.Tensor1D).dataSync(), (plain.dHNorms as tf.Tensor1D).dataSync()),
+            ).toBeLessThan(2e-6);
+            for (const g of [fused, plain])
+              tf.dispose([g.loss, ...Object.values(g.grads), ...g.final.flat(), g.dHNorms as tf.Tensor1D]);
+            tf.dispose([
+              ...state0.flat(),
+              chunk.targets,
+              chunk.mask,
+              ...(chunk.inputs ? [chunk.inputs] : []),
+              ...(chunk.tokens ? [chunk.tokens] : []),
+            ]);
+          }
+          lm.dispose();
+          dense.dispose();
+        });
       }
-      lm.dispose();
-      dense.dispose();
-    });
-  }
-  // the probes' sweep (SeqlabCellPullback): fused against the composite pullback, SIMD against the JS loops
-  const probeCases: [typeof CELL_KINDS[number], JacobianMode][] = [['rnn', 'h'], ['lstm', 'h'], ['lstm', 'state'], ['gru', 'h']];
-  for (const [cell, mode] of probeCases)
-    for (const H of [5, 8])
-      it(`probe sweep, ${cell} (${mode} mode), H ${H}: fused = composite${H % 4 === 0 ? ', SIMD = JS loops' : ''}`, async () => {
-        const rng = new Rng(`pullback-${cell}-${mode}-${H}`);
-        const c = randomCell(cell, 3, H, CELL_DEFAULTS, rng);
-        const [T, B] = [12, 2];
-        const xs = tf.tensor3d(Float32Array.from({ length: T * B * 3 }, () => rng.normal()), [T, B, 3]);
-        const run = async (fused: boolean, simd: boolean) => {
-          setFusedKernels(fused);
-          setSimdKernels(simd);
-          return (await jacobianNorms(c, xs, undefined, { mode, keepMatrices: true, normThread: false })).matrices as Float64Array[];
+    // the probes' sweep (SeqlabCellPullback): fused against the composite pullback, SIMD against the JS loops
+    const probeCases: [(typeof CELL_KINDS)[number], JacobianMode][] = [
+      ['rnn', 'h'],
+      ['lstm', 'h'],
+      ['lstm', 'state'],
+      ['gru', 'h'],
+    ];
+    for (const [cell, mode] of probeCases)
+      for (const H of [5, 8])
+        it(`probe sweep, ${cell} (${mode} mode), H ${H}: fused = composite${H % 4 === 0 ? ', SIMD = JS loops' : ''}`, async () => {
+          const rng = new Rng(`pullback-${cell}-${mode}-${H}`);
+          const c = randomCell(cell, 3, H, CELL_DEFAULTS, rng);
+          const [T, B] = [12, 2];
+          const xs = tf.tensor3d(
+            Float32Array.from({ length: T * B * 3 }, () => rng.normal()),
+            [T, B, 3],
+          );
+          const run = async (fused: boolean, simd: boolean) => {
+            setFusedKernels(fused);
+            setSimdKernels(simd);
+            return (await jacobianNorms(c, xs, undefined, { mode, keepMatrices: true, normThread: false }))
+              .matrices as Float64Array[];
+          };
+          const composite = await run(false, false);
+          const variants = [await run(true, false), ...(H % 4 === 0 ? [await run(true, true)] : [])];
+          for (const fused of variants)
+            composite.forEach((m, gap) => expect(relErr(fused[gap], m), `gap ${gap + 1}`).toBeLessThan(2e-6));
+          xs.dispose();
+          c.dispose();
+        });
+    for (const outputSize of [3, 4])
+      it(`rejects a target outside the classes (${outputSize} classes)`, () => {
+        const model = SequenceModel.random(
+          {
+            ...CELL_DEFAULTS,
+            cell: 'rnn',
+            inputSize: 2,
+            hiddenSize: 3,
+            numLayers: 1,
+            outputSize,
+            vocabSize: null,
+            dropout: 0,
+            tieWeights: false,
+          },
+          new Rng(1),
+        );
+        const chunk: ChunkTensors = {
+          inputs: tf.ones([2, 1, 2]) as tf.Tensor3D,
+          tokens: null,
+          tokenIds: null,
+          targets: tf.tensor1d([7], 'int32'),
+          mask: tf.tensor2d([0, 1], [2, 1]),
+          count: 1,
         };
-        const composite = await run(false, false);
-        const variants = [await run(true, false), ...(H % 4 === 0 ? [await run(true, true)] : [])];
-        for (const fused of variants) composite.forEach((m, gap) => expect(relErr(fused[gap], m), `gap ${gap + 1}`).toBeLessThan(2e-6));
-        xs.dispose();
-        c.dispose();
+        const state = model.initState(1);
+        const before = tf.memory().numTensors;
+        expect(() => modelLossAndGrads(model, chunk, state, 'last', 'xent')).toThrow(/target 7/);
+        expect(tf.memory().numTensors).toBe(before);
+        tf.dispose([chunk.inputs as tf.Tensor, chunk.targets, chunk.mask, ...state.flat()]);
+        model.dispose();
       });
-  for (const outputSize of [3, 4])
-    it(`rejects a target outside the classes (${outputSize} classes)`, () => {
-      const model = SequenceModel.random({ ...CELL_DEFAULTS, cell: 'rnn', inputSize: 2, hiddenSize: 3, numLayers: 1, outputSize, vocabSize: null, dropout: 0, tieWeights: false }, new Rng(1));
-      const chunk: ChunkTensors = { inputs: tf.ones([2, 1, 2]) as tf.Tensor3D, tokens: null, tokenIds: null, targets: tf.tensor1d([7], 'int32'), mask: tf.tensor2d([0, 1], [2, 1]), count: 1 };
-      const state = model.initState(1);
-      const before = tf.memory().numTensors;
-      expect(() => modelLossAndGrads(model, chunk, state, 'last', 'xent')).toThrow(/target 7/);
-      expect(tf.memory().numTensors).toBe(before);
-      tf.dispose([chunk.inputs as tf.Tensor, chunk.targets, chunk.mask, ...state.flat()]);
-      model.dispose();
-    });
-});
+  },
+);

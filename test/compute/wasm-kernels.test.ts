@@ -28,10 +28,22 @@ describe('wasm Slice/Unpack/SplitV replacements', () => {
 
   it('slices contiguous and strided regions', () => {
     for (const [b, s] of [
-      [[1, 0, 0, 0], [1, 4, 5, 6]],
-      [[0, 1, 2, 1], [3, 2, 2, 4]],
-      [[2, 3, 4, 5], [1, 1, 1, 1]],
-      [[0, 0, 0, 3], [3, 4, 5, 3]],
+      [
+        [1, 0, 0, 0],
+        [1, 4, 5, 6],
+      ],
+      [
+        [0, 1, 2, 1],
+        [3, 2, 2, 4],
+      ],
+      [
+        [2, 3, 4, 5],
+        [1, 1, 1, 1],
+      ],
+      [
+        [0, 0, 0, 3],
+        [3, 4, 5, 3],
+      ],
     ]) {
       expect(Array.from(tf.slice(x, b, s).dataSync())).toEqual(ref(data, shape, b, s));
     }
@@ -75,7 +87,16 @@ describe('wasm GatherV2 replacement', () => {
       const got = tf.gather(x, tf.tensor2d(ids, [2, 2], 'int32'), axis);
       expect(got.shape).toEqual([...shape.slice(0, axis), 2, 2, ...shape.slice(axis + 1)]);
       // reference: concatenate the slices at each index
-      const want = tf.concat(ids.map((i) => tf.slice(x, shape.map((_, d) => (d === axis ? i : 0)), shape.map((n, d) => (d === axis ? 1 : n)))), axis);
+      const want = tf.concat(
+        ids.map((i) =>
+          tf.slice(
+            x,
+            shape.map((_, d) => (d === axis ? i : 0)),
+            shape.map((n, d) => (d === axis ? 1 : n)),
+          ),
+        ),
+        axis,
+      );
       expect(Array.from(got.dataSync())).toEqual(Array.from(want.dataSync()));
     }
   });

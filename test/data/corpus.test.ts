@@ -74,12 +74,35 @@ describe('plain text files', () => {
     const a = readTextCorpus(file(text));
     const b = readTextCorpus(file(text));
     expect(a.train).toEqual(b.train);
-    expect([...a.train, ...a.valid, ...a.test]).toEqual(['The', 'cat', 'sat', '.', EOS, 'A', 'dog', 'ran', '.', 'It', 'barked', '!', EOS, 'Birds', 'fly', '.', EOS]);
+    expect([...a.train, ...a.valid, ...a.test]).toEqual([
+      'The',
+      'cat',
+      'sat',
+      '.',
+      EOS,
+      'A',
+      'dog',
+      'ran',
+      '.',
+      'It',
+      'barked',
+      '!',
+      EOS,
+      'Birds',
+      'fly',
+      '.',
+      EOS,
+    ]);
   });
 
   it('--eos sentence: one <eos> per sentence, paragraphs joined across line breaks', () => {
-    const c = readTextCorpus(file('The cat\nsat. A dog ran!\n\nBirds fly. Fish swim.\n'), { eos: 'sentence', lowercase: true });
-    expect([...c.train, ...c.valid, ...c.test].join(' ')).toBe('the cat sat . <eos> a dog ran ! <eos> birds fly . <eos> fish swim . <eos>');
+    const c = readTextCorpus(file('The cat\nsat. A dog ran!\n\nBirds fly. Fish swim.\n'), {
+      eos: 'sentence',
+      lowercase: true,
+    });
+    expect([...c.train, ...c.valid, ...c.test].join(' ')).toBe(
+      'the cat sat . <eos> a dog ran ! <eos> birds fly . <eos> fish swim . <eos>',
+    );
     expect(c.tokenizer).toEqual({ name: 'en', lowercase: true, natural: 'TreebankWordTokenizer' });
   });
 
@@ -99,7 +122,11 @@ describe('plain text files', () => {
 
 describe('Penn-Treebank-style directories', () => {
   it('read train/valid/test as whitespace tokens with <eos> per line; <unk> kept', () => {
-    const d = dir({ 'train.txt': ' the <unk> sat \n a cat \n', 'valid.txt': ' the cat \n', 'test.txt': '\n a dog \n\n' });
+    const d = dir({
+      'train.txt': ' the <unk> sat \n a cat \n',
+      'valid.txt': ' the cat \n',
+      'test.txt': '\n a dog \n\n',
+    });
     const c = readPtbDir(d);
     expect(c.train).toEqual(['the', '<unk>', 'sat', EOS, 'a', 'cat', EOS]);
     expect(c.valid).toEqual(['the', 'cat', EOS]);
@@ -115,15 +142,21 @@ describe('Penn-Treebank-style directories', () => {
   });
 
   it('a missing or empty split file is one clear line', () => {
-    expect(errorOf(() => readPtbDir(dir({ 'train.txt': 'a\n', 'test.txt': 'b\n' })))).toMatch(/has no valid\.txt; a Penn-Treebank-style directory needs train\.txt, valid\.txt and test\.txt/);
+    expect(errorOf(() => readPtbDir(dir({ 'train.txt': 'a\n', 'test.txt': 'b\n' })))).toMatch(
+      /has no valid\.txt; a Penn-Treebank-style directory needs train\.txt, valid\.txt and test\.txt/,
+    );
     expect(errorOf(() => readPtbDir(dir({ 'x.txt': 'a\n' })))).toMatch(/has no train\.txt, valid\.txt, test\.txt/);
-    expect(errorOf(() => readPtbDir(dir({ 'train.txt': 'a\n', 'valid.txt': ' \n\n', 'test.txt': 'b\n' })))).toMatch(/^valid file is empty \(no words\)/);
+    expect(errorOf(() => readPtbDir(dir({ 'train.txt': 'a\n', 'valid.txt': ' \n\n', 'test.txt': 'b\n' })))).toMatch(
+      /^valid file is empty \(no words\)/,
+    );
   });
 });
 
 describe('bad input', () => {
   it('missing file or directory', () => {
-    expect(errorOf(() => resolveCorpus(join(tmp, 'nope.txt')))).toMatch(/^corpus not found: .*nope\.txt \(use "brown", a UTF-8 text file or a directory/);
+    expect(errorOf(() => resolveCorpus(join(tmp, 'nope.txt')))).toMatch(
+      /^corpus not found: .*nope\.txt \(use "brown", a UTF-8 text file or a directory/,
+    );
     expect(errorOf(() => readTextCorpus(join(tmp, 'nope.txt')))).toMatch(/^corpus file not found/);
     expect(errorOf(() => readPtbDir(join(tmp, 'nodir')))).toMatch(/^corpus directory not found/);
     expect(errorOf(() => resolveCorpus('  '))).toMatch(/--corpus is empty/);
@@ -136,12 +169,18 @@ describe('bad input', () => {
   });
 
   it('binary file: NUL bytes, or bytes that are not UTF-8', () => {
-    expect(errorOf(() => resolveCorpus(file(Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0x41]))))).toMatch(/binary file \(NUL byte at offset 3\), expected UTF-8 text/);
-    expect(errorOf(() => resolveCorpus(file(Buffer.from('caf\xe9 au lait\n', 'latin1'))))).toMatch(/is not valid UTF-8 text/);
+    expect(errorOf(() => resolveCorpus(file(Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0x41]))))).toMatch(
+      /binary file \(NUL byte at offset 3\), expected UTF-8 text/,
+    );
+    expect(errorOf(() => resolveCorpus(file(Buffer.from('caf\xe9 au lait\n', 'latin1'))))).toMatch(
+      /is not valid UTF-8 text/,
+    );
   });
 
   it('a corpus too small to split', () => {
-    expect(errorOf(() => resolveCorpus(file('one line\ntwo lines\n')))).toMatch(/corpus too small to split: .* has 2 non-blank lines; train, valid and test need at least 1 each/);
+    expect(errorOf(() => resolveCorpus(file('one line\ntwo lines\n')))).toMatch(
+      /corpus too small to split: .* has 2 non-blank lines; train, valid and test need at least 1 each/,
+    );
     expect(resolveCorpus(file('one\ntwo\nthree\n')).test).toEqual(['three', EOS]);
   });
 
@@ -162,7 +201,11 @@ describe('Brown format and the word-count split', () => {
   it('strips tags at the last slash, in file order, and keeps them for tagged use', () => {
     const s = readBrownTagged(d);
     expect(s.map((x) => x.file)).toEqual(['ca01', 'ca01', 'cb01', 'cb01']);
-    expect(s[0]).toEqual({ file: 'ca01', words: ['The', 'Fulton', 'jury', 'said', '.'], tags: ['at', 'np-tl', 'nn', 'vbd', '.'] });
+    expect(s[0]).toEqual({
+      file: 'ca01',
+      words: ['The', 'Fulton', 'jury', 'said', '.'],
+      tags: ['at', 'np-tl', 'nn', 'vbd', '.'],
+    });
     expect(s[1].words).toEqual(['``', 'Only', "''", ',', '/', 'it', 'said', '.']);
     expect(s[3].words).toEqual(['It', 'ran', '1-1/2', 'miles', '.']);
     expect(s[3].tags).toEqual(['pps', 'vbd', 'cd', 'nns', '.']);
@@ -180,11 +223,29 @@ describe('Brown format and the word-count split', () => {
 
   it('readBrown: LM streams with <eos>, lower-casing on request', () => {
     const c = readBrown({ dir: d, trainWords: 6, validWords: 8, lowercase: true });
-    expect(c.train).toEqual(['the', 'fulton', 'jury', 'said', '.', EOS, '``', 'only', "''", ',', '/', 'it', 'said', '.', EOS]);
+    expect(c.train).toEqual([
+      'the',
+      'fulton',
+      'jury',
+      'said',
+      '.',
+      EOS,
+      '``',
+      'only',
+      "''",
+      ',',
+      '/',
+      'it',
+      'said',
+      '.',
+      EOS,
+    ]);
     expect(c.valid).toEqual(['a', 'dog', '.', EOS]);
     expect(c.test).toEqual(['it', 'ran', '1-1/2', 'miles', '.', EOS]);
     expect(c.vocabDefaults.minCount).toBe(4);
-    expect(errorOf(() => readBrown({ dir: d, trainWords: 100, validWords: 5 }))).toMatch(/too small to split: no valid sentences/);
+    expect(errorOf(() => readBrown({ dir: d, trainWords: 100, validWords: 5 }))).toMatch(
+      /too small to split: no valid sentences/,
+    );
   });
 });
 

@@ -14,7 +14,13 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** An IDX file of unsigned bytes: 0 0 0x08 ndims, big-endian sizes, data. */
 function idx(dims: number[], data: number[], magicType = 0x08): Uint8Array {
-  const header = [0, 0, magicType, dims.length, ...dims.flatMap((d) => [(d >>> 24) & 255, (d >>> 16) & 255, (d >>> 8) & 255, d & 255])];
+  const header = [
+    0,
+    0,
+    magicType,
+    dims.length,
+    ...dims.flatMap((d) => [(d >>> 24) & 255, (d >>> 16) & 255, (d >>> 8) & 255, d & 255]),
+  ];
   return Uint8Array.from([...header, ...data]);
 }
 
@@ -39,7 +45,8 @@ function mnistDir(name: string, files: Partial<Record<keyof typeof MNIST_FILES, 
   const dir = join(tmp, name);
   mkdirSync(dir);
   const all = { trainImages: IMAGES, trainLabels: LABELS, testImages: IMAGES, testLabels: LABELS, ...files };
-  for (const [k, bytes] of Object.entries(all)) writeFileSync(join(dir, MNIST_FILES[k as keyof typeof MNIST_FILES]), bytes);
+  for (const [k, bytes] of Object.entries(all))
+    writeFileSync(join(dir, MNIST_FILES[k as keyof typeof MNIST_FILES]), bytes);
   return dir;
 }
 
@@ -52,7 +59,9 @@ describe('parseIdx', () => {
   });
 
   it('reads a gzipped file the same way', () => {
-    expect(Array.from(parseIdx(gzipSync(IMAGES), 'images.gz').data)).toEqual(Array.from(parseIdx(IMAGES, 'images').data));
+    expect(Array.from(parseIdx(gzipSync(IMAGES), 'images.gz').data)).toEqual(
+      Array.from(parseIdx(IMAGES, 'images').data),
+    );
   });
 
   it('rejects a wrong magic number, naming the file and the magic', () => {
@@ -67,7 +76,12 @@ describe('parseIdx', () => {
   });
 
   it('rejects truncated data and a truncated header', () => {
-    expectInputError(() => parseIdx(IMAGES.subarray(0, IMAGES.length - 1), 'cut'), /cut is truncated/, /3×2×2 = 12 bytes/, /has 11/);
+    expectInputError(
+      () => parseIdx(IMAGES.subarray(0, IMAGES.length - 1), 'cut'),
+      /cut is truncated/,
+      /3×2×2 = 12 bytes/,
+      /has 11/,
+    );
     expectInputError(() => parseIdx(IMAGES.subarray(0, 10), 'head'), /head is truncated/, /header needs 16 bytes/);
     expectInputError(() => parseIdx(Uint8Array.from([0, 0]), 'tiny'), /shorter than the 4-byte magic/);
   });
@@ -94,17 +108,38 @@ describe('loadMnist on a directory of IDX files', () => {
   it('finds gzipped files', () => {
     const dir = join(tmp, 'gz');
     mkdirSync(dir);
-    for (const [k, bytes] of Object.entries({ trainImages: IMAGES, trainLabels: LABELS, testImages: IMAGES, testLabels: LABELS })) {
+    for (const [k, bytes] of Object.entries({
+      trainImages: IMAGES,
+      trainLabels: LABELS,
+      testImages: IMAGES,
+      testLabels: LABELS,
+    })) {
       writeFileSync(join(dir, `${MNIST_FILES[k as keyof typeof MNIST_FILES]}.gz`), gzipSync(bytes));
     }
     expect(loadMnist({ dir, validationSize: 1 }).train.count).toBe(2);
   });
 
   it('rejects images and labels that do not match', () => {
-    expectInputError(() => loadMnist({ dir: mnistDir('count', { trainLabels: idx([2], [1, 2]) }) }), /3 images/, /2 labels/);
-    expectInputError(() => loadMnist({ dir: mnistDir('swapped', { trainImages: LABELS }) }), /train-images-idx3-ubyte/, /\[count, rows, cols\]/);
-    expectInputError(() => loadMnist({ dir: mnistDir('size', { testImages: idx([3, 1, 4], new Array(12).fill(0)) }) }), /2×2/, /1×4/);
-    expectInputError(() => loadMnist({ dir: mnistDir('magic', { testLabels: Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8]) }) }), /t10k-labels-idx1-ubyte/, /not an IDX file/);
+    expectInputError(
+      () => loadMnist({ dir: mnistDir('count', { trainLabels: idx([2], [1, 2]) }) }),
+      /3 images/,
+      /2 labels/,
+    );
+    expectInputError(
+      () => loadMnist({ dir: mnistDir('swapped', { trainImages: LABELS }) }),
+      /train-images-idx3-ubyte/,
+      /\[count, rows, cols\]/,
+    );
+    expectInputError(
+      () => loadMnist({ dir: mnistDir('size', { testImages: idx([3, 1, 4], new Array(12).fill(0)) }) }),
+      /2×2/,
+      /1×4/,
+    );
+    expectInputError(
+      () => loadMnist({ dir: mnistDir('magic', { testLabels: Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8]) }) }),
+      /t10k-labels-idx1-ubyte/,
+      /not an IDX file/,
+    );
   });
 
   it('names a missing file and a missing directory', () => {

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { BOUNDARIES, KneserNeyModel, UniformLM, estimateDiscounts, evaluateTokenLM, type Boundary, type Discounts } from '../../src/data/ngram.js';
+import {
+  BOUNDARIES,
+  KneserNeyModel,
+  UniformLM,
+  estimateDiscounts,
+  evaluateTokenLM,
+  type Boundary,
+  type Discounts,
+} from '../../src/data/ngram.js';
 import { EOS_ID } from '../../src/data/vocab.js';
 import { SeqlabError } from '../../src/util/errors.js';
 import { Rng } from '../../src/util/rng.js';
@@ -50,7 +58,12 @@ describe('Kneser–Ney by hand', () => {
   //   p2(<eos> | b) = 0.5 + 0.5·7/24 = 31/48,  p2(a | b) = 0.5·7/24 = 7/48,  p2(<unk> | b) = 0.5/8 = 1/16
   //   p3(b | <eos> a) = (2 − 1 + 1·p2(b | a))/2 with p2(b | a) = 0.5 + 0.5·7/24 = 31/48 → 79/96
   //   p3(<eos> | a b) = (1 + 31/48)/2 = 79/96,  p3(a | a b) = (0 + 1·7/48)/2 = 7/96
-  const trigram = KneserNeyModel.train([2, 3, E, 2, 3, E], { order: 3, vocabSize: 4, boundary: 'sentence', discounts: fixed(3) });
+  const trigram = KneserNeyModel.train([2, 3, E, 2, 3, E], {
+    order: 3,
+    vocabSize: 4,
+    boundary: 'sentence',
+    discounts: fixed(3),
+  });
 
   it('order 3, sentence boundary', () => {
     expect(trigram.prob([], 2)).toBeCloseTo(7 / 24, 14);
@@ -140,7 +153,7 @@ function randomCorpus(rng: Rng, tokens: number, kinds: number): number[] {
   const out: number[] = [];
   let prev = 2;
   while (out.length < tokens) {
-    const w = rng.uniform() < 0.6 ? 2 + ((prev - 2) * 5 + 1) % kinds : 2 + Math.floor(kinds * rng.uniform() ** 2);
+    const w = rng.uniform() < 0.6 ? 2 + (((prev - 2) * 5 + 1) % kinds) : 2 + Math.floor(kinds * rng.uniform() ** 2);
     out.push(w);
     prev = w;
     if (rng.uniform() < 0.15) out.push(E);
@@ -201,7 +214,9 @@ describe('Kneser–Ney on random corpora', () => {
   }
 
   it('higher orders fit held-out text of the same source better than a unigram', () => {
-    const ppl = [1, 2, 3].map((n) => KneserNeyModel.train(train, { order: n, vocabSize: V }).evaluate(heldOut).perplexity);
+    const ppl = [1, 2, 3].map(
+      (n) => KneserNeyModel.train(train, { order: n, vocabSize: V }).evaluate(heldOut).perplexity,
+    );
     expect(ppl[1]).toBeLessThan(ppl[0]);
     expect(ppl[2]).toBeLessThan(ppl[0]);
     expect(ppl[0]).toBeLessThan(V);
@@ -211,7 +226,8 @@ describe('Kneser–Ney on random corpora', () => {
 describe('perplexity', () => {
   it('of the uniform model is the vocabulary size', () => {
     const ids = randomCorpus(new Rng(3), 500, 10);
-    for (const V of [12, 100, 10_000]) expect(evaluateTokenLM(new UniformLM(V), ids).perplexity).toBeCloseTo(V, 8 - Math.log10(V));
+    for (const V of [12, 100, 10_000])
+      expect(evaluateTokenLM(new UniformLM(V), ids).perplexity).toBeCloseTo(V, 8 - Math.log10(V));
   });
 
   it('of a unigram KN model whose training covers nothing is the vocabulary size too', () => {
@@ -228,10 +244,16 @@ describe('bad input', () => {
     expect(fn).toThrow(re);
   };
   it('order, vocabulary size, boundary, discounts, empty stream', () => {
-    usage(() => KneserNeyModel.train([2, E], { order: 0, vocabSize: 3 }), /order must be an integer from 1 to 9, got 0/);
+    usage(
+      () => KneserNeyModel.train([2, E], { order: 0, vocabSize: 3 }),
+      /order must be an integer from 1 to 9, got 0/,
+    );
     usage(() => KneserNeyModel.train([2, E], { order: 10, vocabSize: 3 }), /order must be an integer from 1 to 9/);
     usage(() => KneserNeyModel.train([2, E], { order: 2, vocabSize: 1 }), /vocabulary size must be an integer ≥ 2/);
-    usage(() => KneserNeyModel.train([2, E], { order: 2, vocabSize: 3, boundary: 'line' as never }), /unknown boundary "line"/);
+    usage(
+      () => KneserNeyModel.train([2, E], { order: 2, vocabSize: 3, boundary: 'line' as never }),
+      /unknown boundary "line"/,
+    );
     usage(() => KneserNeyModel.train([2, E], { order: 2, vocabSize: 3, discounts: [FIXED] }), /discounts for level 2/);
     usage(() => KneserNeyModel.train([2, E], { order: 1, vocabSize: 3, discounts: [[1.5, 1, 1]] }), /0 < D_j ≤ j/);
     usage(() => KneserNeyModel.train([], { order: 2, vocabSize: 3 }), /empty stream/);

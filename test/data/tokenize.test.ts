@@ -10,13 +10,38 @@ describe('en tokenizer (natural TreebankWordTokenizer)', () => {
   });
 
   it('splits a sentence-final period inside a line, but not abbreviations, initials or dotted words', () => {
-    expect(en.tokenize('Mr. Smith went home. The U.S. team left at 3 p.m. J. R. Smith stayed.')).toEqual(
-      ['Mr.', 'Smith', 'went', 'home', '.', 'The', 'U.S.', 'team', 'left', 'at', '3', 'p.m.', 'J.', 'R.', 'Smith', 'stayed', '.'],
-    );
+    expect(en.tokenize('Mr. Smith went home. The U.S. team left at 3 p.m. J. R. Smith stayed.')).toEqual([
+      'Mr.',
+      'Smith',
+      'went',
+      'home',
+      '.',
+      'The',
+      'U.S.',
+      'team',
+      'left',
+      'at',
+      '3',
+      'p.m.',
+      'J.',
+      'R.',
+      'Smith',
+      'stayed',
+      '.',
+    ]);
   });
 
   it('keeps <unk> and <eos> whole, wherever they stand', () => {
-    expect(en.tokenize('the <unk> sat.<eos>on the <unk>')).toEqual(['the', '<unk>', 'sat', '.', '<eos>', 'on', 'the', '<unk>']);
+    expect(en.tokenize('the <unk> sat.<eos>on the <unk>')).toEqual([
+      'the',
+      '<unk>',
+      'sat',
+      '.',
+      '<eos>',
+      'on',
+      'the',
+      '<unk>',
+    ]);
   });
 
   it('lower-cases words but not special tokens', () => {
@@ -32,7 +57,13 @@ describe('en tokenizer (natural TreebankWordTokenizer)', () => {
 
   it('cuts sentences after . ! ? and the closers that follow them', () => {
     // a quote after a terminator closes the sentence unless a capitalized word follows it
-    expect(en.sentences('He left. "Why?" she asked! (It was late.) Ok').map((s) => s.join(' '))).toEqual(['He left .', '" Why ? "', 'she asked !', '( It was late . )', 'Ok']);
+    expect(en.sentences('He left. "Why?" she asked! (It was late.) Ok').map((s) => s.join(' '))).toEqual([
+      'He left .',
+      '" Why ? "',
+      'she asked !',
+      '( It was late . )',
+      'Ok',
+    ]);
     expect(en.sentences('   ')).toEqual([]);
   });
 });
@@ -41,9 +72,21 @@ describe('pt tokenizer (natural AggressiveTokenizerPt)', () => {
   const pt = createTokenizer({ name: 'pt', lowercase: true });
 
   it('keeps accented words, drops punctuation and digits, keeps special tokens', () => {
-    expect(pt.tokenize('O homem que usava uma peruca entrou no bar, não? Ação <unk> 3 coisas.')).toEqual(
-      ['o', 'homem', 'que', 'usava', 'uma', 'peruca', 'entrou', 'no', 'bar', 'não', 'ação', '<unk>', 'coisas'],
-    );
+    expect(pt.tokenize('O homem que usava uma peruca entrou no bar, não? Ação <unk> 3 coisas.')).toEqual([
+      'o',
+      'homem',
+      'que',
+      'usava',
+      'uma',
+      'peruca',
+      'entrou',
+      'no',
+      'bar',
+      'não',
+      'ação',
+      '<unk>',
+      'coisas',
+    ]);
   });
 
   it('treats combining accents like precomposed ones (NFC)', () => {
@@ -61,13 +104,24 @@ describe('pt tokenizer (natural AggressiveTokenizerPt)', () => {
 
 describe('tokenizer names', () => {
   it('say which natural class does the work, so a config can record it', () => {
-    expect(createTokenizer({ name: 'en' }).spec).toEqual({ name: 'en', lowercase: false, natural: 'TreebankWordTokenizer' });
-    expect(createTokenizer({ name: 'pt', lowercase: true }).describe()).toBe('pt (natural AggressiveTokenizerPt), lowercased');
+    expect(createTokenizer({ name: 'en' }).spec).toEqual({
+      name: 'en',
+      lowercase: false,
+      natural: 'TreebankWordTokenizer',
+    });
+    expect(createTokenizer({ name: 'pt', lowercase: true }).describe()).toBe(
+      'pt (natural AggressiveTokenizerPt), lowercased',
+    );
     expect(describeTokenizer(createTokenizer({ name: 'whitespace' }).spec)).toBe('whitespace (split on whitespace)');
   });
 
   it('whitespace splits on whitespace only', () => {
-    expect(createTokenizer({ name: 'whitespace' }).tokenize(" a  b,c\tdon't <unk>\n")).toEqual(['a', 'b,c', "don't", '<unk>']);
+    expect(createTokenizer({ name: 'whitespace' }).tokenize(" a  b,c\tdon't <unk>\n")).toEqual([
+      'a',
+      'b,c',
+      "don't",
+      '<unk>',
+    ]);
   });
 
   it('an unknown name is a usage error', () => {

@@ -100,7 +100,10 @@ describe('saving with a checkpoint', () => {
       [{ ...good, version: 2 }, /version 2/],
       [{ ...good, tokens: ['the', ...good.tokens.slice(1)] }, /must start with "<unk>", "<eos>"/],
       [{ ...good, tokens: [...good.tokens, 'the'], size: undefined, fingerprint: undefined }, /lists "the" twice/],
-      [{ ...good, tokens: [...good.tokens, ''], size: undefined, fingerprint: undefined }, /token 7 is not a non-empty string/],
+      [
+        { ...good, tokens: [...good.tokens, ''], size: undefined, fingerprint: undefined },
+        /token 7 is not a non-empty string/,
+      ],
       [{ ...good, size: 99 }, /says size 99 but lists 7/],
       [{ ...good, tokens: [...good.tokens.slice(0, -1), 'q'] }, /fingerprint .* does not match its tokens/],
     ];

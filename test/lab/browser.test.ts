@@ -19,12 +19,23 @@ import { BIN, ROOT } from '../cli/run.js';
  * allowance for WebGL's different kernels.
  */
 
-const CHROMIUM = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p): p is string => !!p && existsSync(p));
-if (!CHROMIUM) console.warn('lab browser test skipped: no chromium found (apt-get install chromium, or set CHROMIUM_PATH)');
+const CHROMIUM = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find(
+  (p): p is string => !!p && existsSync(p),
+);
+if (!CHROMIUM)
+  console.warn('lab browser test skipped: no chromium found (apt-get install chromium, or set CHROMIUM_PATH)');
 
 const ARTIFACTS = join(ROOT, 'test-artifacts');
 // small and quick: the page trains 3 cells × 40 steps of hidden size 8
-const SETTINGS: LabSettings = { ...LAB_DEFAULTS, hiddenSize: 8, length: 4, steps: 40, batchSize: 16, evalEvery: 10, gradflowEvery: 10 };
+const SETTINGS: LabSettings = {
+  ...LAB_DEFAULTS,
+  hiddenSize: 8,
+  length: 4,
+  steps: 40,
+  batchSize: 16,
+  evalEvery: 10,
+  gradflowEvery: 10,
+};
 const QUERY = `?backend=cpu&hidden=${SETTINGS.hiddenSize}&length=${SETTINGS.length}&steps=${SETTINGS.steps}&batch=${SETTINGS.batchSize}&every=${SETTINGS.evalEvery}`;
 
 /**
@@ -33,7 +44,9 @@ const QUERY = `?backend=cpu&hidden=${SETTINGS.hiddenSize}&length=${SETTINGS.leng
  * Math.exp that rounds differently in another engine version, and no more.
  */
 function expectClose(page: number, lib: number, what: string): void {
-  expect(Math.abs(page - lib), `${what}: page ${page}, library ${lib}`).toBeLessThanOrEqual(1e-6 * Math.abs(lib) + 1e-9);
+  expect(Math.abs(page - lib), `${what}: page ${page}, library ${lib}`).toBeLessThanOrEqual(
+    1e-6 * Math.abs(lib) + 1e-9,
+  );
 }
 
 describe.skipIf(!CHROMIUM)('seqlab lab in headless Chromium', () => {
@@ -58,7 +71,11 @@ describe.skipIf(!CHROMIUM)('seqlab lab in headless Chromium', () => {
       server.on('exit', (code) => reject(new Error(`seqlab lab exited with ${code}: ${err}`)));
     });
     const puppeteer = (await import('puppeteer-core')).default;
-    browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+    browser = await puppeteer.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-dev-shm-usage'],
+    });
     page = await browser.newPage();
     await page.setViewport({ width: 1400, height: 1000 });
     page.on('pageerror', (e) => problems.push(`exception: ${(e as Error).message}`));
@@ -77,7 +94,8 @@ describe.skipIf(!CHROMIUM)('seqlab lab in headless Chromium', () => {
 
   const stepsDone = () => page.$eval('#step-counter', (e) => Number((e as HTMLElement).dataset.steps));
   const message = (id: string) => page.$eval(`#${id}`, (e) => e.textContent ?? '');
-  const setValue = (id: string, v: string) => page.$eval(`#${id}`, (e, value) => ((e as HTMLInputElement).value = value), v);
+  const setValue = (id: string, v: string) =>
+    page.$eval(`#${id}`, (e, value) => ((e as HTMLInputElement).value = value), v);
 
   it('says which backend runs', async () => {
     expect(await message('backend-name')).toBe('cpu');
@@ -93,7 +111,9 @@ describe.skipIf(!CHROMIUM)('seqlab lab in headless Chromium', () => {
 
   it('trains, pauses (the step counter stops) and resumes', async () => {
     await page.click('#start');
-    await page.waitForFunction(() => Number(document.getElementById('step-counter')!.dataset.steps) >= 6, { timeout: 30_000 });
+    await page.waitForFunction(() => Number(document.getElementById('step-counter')!.dataset.steps) >= 6, {
+      timeout: 30_000,
+    });
     await page.click('#pause');
     await new Promise((r) => setTimeout(r, 500)); // a step already under way finishes
     const paused = await stepsDone();
@@ -105,7 +125,10 @@ describe.skipIf(!CHROMIUM)('seqlab lab in headless Chromium', () => {
     // the gradient-flow chart gets points for all three cells, and training ends
     await page.waitForFunction(
       () => {
-        const pts = JSON.parse(document.getElementById('chart-gradflow')!.dataset.points ?? '{}') as Record<string, number>;
+        const pts = JSON.parse(document.getElementById('chart-gradflow')!.dataset.points ?? '{}') as Record<
+          string,
+          number
+        >;
         return ['rnn', 'lstm', 'gru'].every((c) => (pts[c] ?? 0) > 0);
       },
       { timeout: 60_000 },
@@ -134,7 +157,14 @@ describe.skipIf(!CHROMIUM)('seqlab lab in headless Chromium', () => {
     for (const row of shown) {
       const spec = labRunSpec(SETTINGS, row.cell as 'rnn');
       const out = join(tmp, row.cell);
-      await trainRun({ task: spec.task, taskOptions: spec.taskOptions, model: spec.model, train: spec.train, backend: 'cpu', out });
+      await trainRun({
+        task: spec.task,
+        taskOptions: spec.taskOptions,
+        model: spec.model,
+        train: spec.train,
+        backend: 'cpu',
+        out,
+      });
       const lib: RunData = readRun(out);
       const last = lib.steps.at(-1)!;
       expect(row.step).toBe(last.step);
@@ -173,10 +203,16 @@ describe.skipIf(!CHROMIUM)('seqlab lab in headless Chromium', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'lab.png'), fullPage: true });
     const input = await page.$('#load-files');
     const dir = join(tmp, 'lstm');
-    await (input as unknown as { uploadFile: (...p: string[]) => Promise<void> }).uploadFile(join(dir, 'log.jsonl'), join(dir, 'config.json'), join(dir, 'checkpoint.json'));
+    await (input as unknown as { uploadFile: (...p: string[]) => Promise<void> }).uploadFile(
+      join(dir, 'log.jsonl'),
+      join(dir, 'config.json'),
+      join(dir, 'checkpoint.json'),
+    );
     await page.waitForFunction(() => document.getElementById('load-message')!.textContent !== '');
     expect(await message('load-message')).toBe('loaded 1 run and 1 checkpoint');
-    expect(await page.$$eval('#numbers-body tr', (rows) => rows.map((r) => (r as HTMLElement).dataset.cell))).toEqual(['lstm']);
+    expect(await page.$$eval('#numbers-body tr', (rows) => rows.map((r) => (r as HTMLElement).dataset.cell))).toEqual([
+      'lstm',
+    ]);
     expect(problems).toEqual([]);
   });
 });

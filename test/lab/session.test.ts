@@ -12,7 +12,17 @@ import { SeqlabError } from '../../src/util/errors.js';
 const tmp = mkdtempSync(join(tmpdir(), 'seqlab-lab-session-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-const SMALL: LabSettings = { ...LAB_DEFAULTS, task: 'adding', cells: ['rnn', 'gru'], hiddenSize: 4, length: 6, steps: 8, batchSize: 4, evalEvery: 4, gradflowEvery: 4 };
+const SMALL: LabSettings = {
+  ...LAB_DEFAULTS,
+  task: 'adding',
+  cells: ['rnn', 'gru'],
+  hiddenSize: 4,
+  length: 6,
+  steps: 8,
+  batchSize: 4,
+  evalEvery: 4,
+  gradflowEvery: 4,
+};
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 describe('checkSettings', () => {

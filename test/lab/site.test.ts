@@ -13,7 +13,14 @@ describe('the lab site', () => {
   it('bundles the page with the Node built-ins stubbed out', async () => {
     const site = await buildLabSite({ minify: false });
     expect([...site.keys()].sort()).toEqual(
-      ['agreement-pt.json', 'index.html', 'lab.js', 'wasm/tfjs-backend-wasm-simd.wasm', 'wasm/tfjs-backend-wasm-threaded-simd.wasm', 'wasm/tfjs-backend-wasm.wasm'].sort(),
+      [
+        'agreement-pt.json',
+        'index.html',
+        'lab.js',
+        'wasm/tfjs-backend-wasm-simd.wasm',
+        'wasm/tfjs-backend-wasm-threaded-simd.wasm',
+        'wasm/tfjs-backend-wasm.wasm',
+      ].sort(),
     );
     const js = Buffer.from(site.get('lab.js')!).toString('utf8');
     // no import of a Node module is left for the browser to resolve
@@ -32,6 +39,10 @@ describe('the lab site', () => {
   });
 
   it('seqlab lab refuses a bad port with one line', async () => {
-    expectOneLineError(await runSeqlab(['lab', '--port', '-1']), EXIT_CODES.usage, /--port must be a non-negative integer/);
+    expectOneLineError(
+      await runSeqlab(['lab', '--port', '-1']),
+      EXIT_CODES.usage,
+      /--port must be a non-negative integer/,
+    );
   });
 });

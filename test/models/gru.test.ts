@@ -21,7 +21,8 @@ import {
 // GRU (src/models/gru.ts) against the float64 reference and a hand-computed step,
 // in PyTorch's convention: n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)).
 
-const problem = (seed: string, T: number, H = 4, I = 3) => randomProblem(seed, { kind: 'gru', inputSize: I, hiddenSize: H }, T);
+const problem = (seed: string, T: number, H = 4, I = 3) =>
+  randomProblem(seed, { kind: 'gru', inputSize: I, hiddenSize: H }, T);
 
 describe('GRUCell step', () => {
   it('equals the float64 reference, one step and 8 steps', async () => {
@@ -67,13 +68,19 @@ describe('GRUCell parameter gradients', () => {
     const coef = ref.randomStates64(new Rng('coef'), spec, BATCH, 1).map((s) => s[0]); // [batch][H]
     // L = Σ_b Σ_i coef_bi · h_T,bi
     const loss64 = (wp: ref.Weights64) =>
-      s0.reduce((acc, sb, b) => acc + ref.run64(spec, wp, xs[b], sb)[T][0].reduce((a, h, i) => a + coef[b][i] * h, 0), 0);
+      s0.reduce(
+        (acc, sb, b) => acc + ref.run64(spec, wp, xs[b], sb)[T][0].reduce((a, h, i) => a + coef[b][i] * h, 0),
+        0,
+      );
     const expected = ref.weightGradsFD(w, loss64);
 
     await withCell(p, async ({ cell, xsT, s0T, own }) => {
       const coefT = own(tf.tensor2d(ref.packRows(coef), [BATCH, H]));
       const vars = cell.variables();
-      const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(runCell(cell, xsT, s0T)[0], coefT)) as tf.Scalar, Object.values(vars));
+      const { value, grads } = tf.variableGrads(
+        () => tf.sum(tf.mul(runCell(cell, xsT, s0T)[0], coefT)) as tf.Scalar,
+        Object.values(vars),
+      );
       expect(ref.relErr((await value.data())[0], loss64(w))).toBeLessThan(1e-5);
       await expectWeightGrads(vars, grads, spec, expected);
       tf.dispose([value, ...Object.values(grads)]);
@@ -86,7 +93,9 @@ describe('jacobianNorms on the GRU', () => {
     const { spec, w, xs, s0 } = problem('self', 5);
     const chained = ref.chainedJacobians(spec, w, xs[1], s0[1], 'h');
     for (let gap = 1; gap <= 5; gap++) {
-      expect(ref.maxRelErr(chained[gap - 1], ref.jacobianFD(spec, w, xs[1], s0[1], 5 - gap, 5, 'h'))).toBeLessThan(1e-6);
+      expect(ref.maxRelErr(chained[gap - 1], ref.jacobianFD(spec, w, xs[1], s0[1], 5 - gap, 5, 'h'))).toBeLessThan(
+        1e-6,
+      );
     }
   });
 

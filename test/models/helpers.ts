@@ -2,7 +2,12 @@ import * as tf from '@tensorflow/tfjs';
 import { expect } from 'vitest';
 import type { Cell, State } from '../../src/models/cell.js';
 import { createCell, MODEL_DEFAULTS, SequenceModel } from '../../src/models/model.js';
-import { jacobianNorms, lossGradientNorms, type JacobianOptions, type JacobianResult } from '../../src/training/gradflow.js';
+import {
+  jacobianNorms,
+  lossGradientNorms,
+  type JacobianOptions,
+  type JacobianResult,
+} from '../../src/training/gradflow.js';
 import { Rng } from '../../src/util/rng.js';
 import * as ref from '../reference/cells64.js';
 
@@ -35,7 +40,12 @@ export function randomProblem(seed: string, spec: ref.Spec64, T: number, opts: P
   const rng = new Rng(seed);
   const w = ref.randomWeights64(rng, spec, scale);
   adjust?.(w);
-  return { spec, w, xs: ref.randomSequences64(rng, batch, T, spec.inputSize), s0: ref.randomStates64(rng, spec, batch) };
+  return {
+    spec,
+    w,
+    xs: ref.randomSequences64(rng, batch, T, spec.inputSize),
+    s0: ref.randomStates64(rng, spec, batch),
+  };
 }
 
 let serial = 0;
@@ -142,7 +152,13 @@ export async function expectWeightGrads(
  * against the FD Jacobian (and the RNN closed form, if `closedForm`), and the per-sequence and
  * batch-mean norms against those of the reference (the closed form if `closedForm`, else the FD Jacobian).
  */
-export function expectJacobianRows(res: JacobianResult, p: Problem, mode: ref.Mode64, R: number, closedForm = false): void {
+export function expectJacobianRows(
+  res: JacobianResult,
+  p: Problem,
+  mode: ref.Mode64,
+  R: number,
+  closedForm = false,
+): void {
   const { spec, w, xs, s0 } = p;
   const T = xs[0].length;
   for (let gap = 1; gap <= T; gap++) {
@@ -173,7 +189,13 @@ export function expectJacobianRows(res: JacobianResult, p: Problem, mode: ref.Mo
  * Every pair k < t ≤ T of an allPairs result: the batch mean of ‖∂h_t/∂h_k‖_2 against the FD
  * Jacobians (R×R). `rowLengths`: also expect row t − 1 to hold t entries, before checking it.
  */
-export function expectPairNorms(res: JacobianResult, p: Problem, mode: ref.Mode64, R: number, rowLengths: boolean): void {
+export function expectPairNorms(
+  res: JacobianResult,
+  p: Problem,
+  mode: ref.Mode64,
+  R: number,
+  rowLengths: boolean,
+): void {
   const { spec, w, xs, s0 } = p;
   const T = xs[0].length;
   for (let t = 1; t <= T; t++) {
@@ -200,13 +222,18 @@ export function expectChainedNorms(res: JacobianResult, p: Problem, mode: ref.Mo
       const row = res.rows[gap - 1];
       expect(row.frobeniusPerSeq[b]).toBeGreaterThan(0);
       expect(ref.relErr(row.frobeniusPerSeq[b], ref.frobenius64(chained[gap - 1])), `gap ${gap}`).toBeLessThan(1e-3);
-      expect(ref.relErr(row.spectralPerSeq![b], ref.spectralNorm64(chained[gap - 1], R, R)), `gap ${gap}`).toBeLessThan(1e-3);
+      expect(ref.relErr(row.spectralPerSeq![b], ref.spectralNorm64(chained[gap - 1], R, R)), `gap ${gap}`).toBeLessThan(
+        1e-3,
+      );
     }
   }
 }
 
 /** jacobianNorms once with each of `optionSets`, then with no initial state and defaults: tf.memory().numTensors unchanged. */
-export async function expectProbesLeakNothing({ cell, xsT, s0T }: CellTensors, optionSets: Partial<JacobianOptions>[]): Promise<void> {
+export async function expectProbesLeakNothing(
+  { cell, xsT, s0T }: CellTensors,
+  optionSets: Partial<JacobianOptions>[],
+): Promise<void> {
   const before = tf.memory().numTensors;
   for (const opts of optionSets) await jacobianNorms(cell, xsT, s0T, opts);
   await jacobianNorms(cell, xsT);
@@ -259,7 +286,14 @@ export async function expectLossGradientNorms(p: Problem, headSeed: string): Pro
   }
 
   const nonlinearity = spec.nonlinearity ?? MODEL_DEFAULTS.nonlinearity;
-  const config = { ...MODEL_DEFAULTS, cell: spec.kind, nonlinearity, inputSize: spec.inputSize, hiddenSize: H, outputSize: O };
+  const config = {
+    ...MODEL_DEFAULTS,
+    cell: spec.kind,
+    nonlinearity,
+    inputSize: spec.inputSize,
+    hiddenSize: H,
+    outputSize: O,
+  };
   const model = new SequenceModel(config, [w], head);
   const xsT = xsTensor(xs);
   const s0T = stateTensors(s0);

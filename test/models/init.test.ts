@@ -11,7 +11,11 @@ import { matMul64, transpose64 } from '../reference/cells64.js';
 const GATES: Readonly<Record<CellKind, number>> = { rnn: 1, lstm: 4, gru: 3 };
 const KINDS: CellKind[] = ['rnn', 'lstm', 'gru'];
 
-const opts = (init: InitOptions['init'], extra: Partial<InitOptions> = {}): InitOptions => ({ ...INIT_DEFAULTS, init, ...extra });
+const opts = (init: InitOptions['init'], extra: Partial<InitOptions> = {}): InitOptions => ({
+  ...INIT_DEFAULTS,
+  init,
+  ...extra,
+});
 
 function moments(xs: ArrayLike<number>): { mean: number; std: number; maxAbs: number } {
   let s = 0;
@@ -104,12 +108,14 @@ describe('initRecurrentLayer', () => {
     for (const q of blocks) {
       const qt = transpose64(q, H, H);
       for (const prod of [matMul64(q, qt, H, H, H), matMul64(qt, q, H, H, H)]) {
-        for (let i = 0; i < H; i++) for (let j = 0; j < H; j++) expect(Math.abs(prod[i * H + j] - (i === j ? 1 : 0))).toBeLessThan(1e-10);
+        for (let i = 0; i < H; i++)
+          for (let j = 0; j < H; j++) expect(Math.abs(prod[i * H + j] - (i === j ? 1 : 0))).toBeLessThan(1e-10);
       }
     }
     // independent draws per gate, not one Q repeated
     expect(Array.from(blocks[0])).not.toEqual(Array.from(blocks[1]));
-    for (let g = 0; g < 4; g++) expect(moments(block(w.weight_ih, g, H, I)).maxAbs).toBeLessThanOrEqual(Math.sqrt(6 / (I + H)));
+    for (let g = 0; g < 4; g++)
+      expect(moments(block(w.weight_ih, g, H, I)).maxAbs).toBeLessThanOrEqual(Math.sqrt(6 / (I + H)));
     expect(allZero(w.bias_ih) && allZero(w.bias_hh)).toBe(true);
   });
 
@@ -127,7 +133,8 @@ describe('initRecurrentLayer', () => {
   it.each(INITS)('%s: the same seed gives the same weights, another seed other weights', (init) => {
     const make = (seed: string) => initRecurrentLayer(new Rng(seed), 4, 3, 6, opts(init));
     const [a, b, c] = [make('s1'), make('s1'), make('s2')];
-    for (const name of ['weight_ih', 'weight_hh', 'bias_ih', 'bias_hh'] as const) expect(Array.from(b[name])).toEqual(Array.from(a[name]));
+    for (const name of ['weight_ih', 'weight_hh', 'bias_ih', 'bias_hh'] as const)
+      expect(Array.from(b[name])).toEqual(Array.from(a[name]));
     // identity's recurrent blocks and the zero biases do not depend on the seed; the input weights always do
     expect(Array.from(c.weight_ih)).not.toEqual(Array.from(a.weight_ih));
     if (init !== 'identity') expect(Array.from(c.weight_hh)).not.toEqual(Array.from(a.weight_hh));
@@ -140,7 +147,8 @@ describe('randomOrthogonal', () => {
     for (let n = 1; n <= 9; n++) {
       const q = randomOrthogonal(rng, n);
       const prod = matMul64(q, transpose64(q, n, n), n, n, n);
-      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) expect(Math.abs(prod[i * n + j] - (i === j ? 1 : 0))).toBeLessThan(1e-10);
+      for (let i = 0; i < n; i++)
+        for (let j = 0; j < n; j++) expect(Math.abs(prod[i * n + j] - (i === j ? 1 : 0))).toBeLessThan(1e-10);
     }
   });
 });

@@ -24,7 +24,8 @@ import {
 
 const MODES: ref.Mode64[] = ['h', 'state'];
 
-const problem = (seed: string, T: number, H = 4, I = 3) => randomProblem(seed, { kind: 'lstm', inputSize: I, hiddenSize: H }, T);
+const problem = (seed: string, T: number, H = 4, I = 3) =>
+  randomProblem(seed, { kind: 'lstm', inputSize: I, hiddenSize: H }, T);
 
 describe('LSTMCell step', () => {
   it('equals the float64 reference (h and c), one step and 8 steps', async () => {
@@ -96,7 +97,9 @@ describe('jacobianNorms on the LSTM', () => {
     for (const mode of MODES) {
       const chained = ref.chainedJacobians(spec, w, xs[0], s0[0], mode);
       for (let gap = 1; gap <= 5; gap++) {
-        expect(ref.maxRelErr(chained[gap - 1], ref.jacobianFD(spec, w, xs[0], s0[0], 5 - gap, 5, mode))).toBeLessThan(1e-6);
+        expect(ref.maxRelErr(chained[gap - 1], ref.jacobianFD(spec, w, xs[0], s0[0], 5 - gap, 5, mode))).toBeLessThan(
+          1e-6,
+        );
       }
     }
   });
@@ -138,7 +141,9 @@ describe('long gaps (T = 300)', () => {
       },
     });
     const R = ref.jacobianSize(p.spec, mode);
-    await withCell(p, async ({ cell, xsT, s0T }) => expectChainedNorms(await jacobianNorms(cell, xsT, s0T, { mode }), p, mode, R));
+    await withCell(p, async ({ cell, xsT, s0T }) =>
+      expectChainedNorms(await jacobianNorms(cell, xsT, s0T, { mode }), p, mode, R),
+    );
   });
 });
 

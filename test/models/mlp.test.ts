@@ -10,11 +10,14 @@ import { cost64, gradFD64 } from '../reference/mlp64.js';
 // The MLP's hand-written backpropagation (src/models/mlp.ts) against central finite
 // differences of the float64 reference (test/reference/mlp64.ts) and against tfjs autodiff.
 
-const toNumbers = (p: Record<string, Float64Array>) => Object.fromEntries(Object.entries(p).map(([k, v]) => [k, Array.from(v)]));
+const toNumbers = (p: Record<string, Float64Array>) =>
+  Object.fromEntries(Object.entries(p).map(([k, v]) => [k, Array.from(v)]));
 
 function batch(rng: Rng, m: number, nIn: number, nOut: number, onehot: boolean) {
   // a third of the inputs are exact zeros, as MNIST's background pixels (the sparse path of layer 1)
-  const xs = Array.from({ length: m }, () => Array.from({ length: nIn }, () => (rng.uniform() < 0.33 ? 0 : rng.range(-1, 1))));
+  const xs = Array.from({ length: m }, () =>
+    Array.from({ length: nIn }, () => (rng.uniform() < 0.33 ? 0 : rng.range(-1, 1))),
+  );
   const ys = Array.from({ length: m }, () => {
     if (!onehot) return Array.from({ length: nOut }, () => rng.uniform());
     const y = new Array(nOut).fill(0);
@@ -44,7 +47,10 @@ function randomNet(config: MlpConfig, seed: string): Mlp {
 
 describe('MLP backpropagation vs float64 central differences', () => {
   const cases: [string, Partial<MlpConfig>][] = [
-    ...MLP_ACTIVATIONS.map((activation): [string, Partial<MlpConfig>] => [`${activation}, xent, sigmoid outputs`, { activation }]),
+    ...MLP_ACTIVATIONS.map((activation): [string, Partial<MlpConfig>] => [
+      `${activation}, xent, sigmoid outputs`,
+      { activation },
+    ]),
     ['sigmoid, quadratic, sigmoid outputs', { cost: 'quadratic' }],
     ['tanh, quadratic, linear outputs', { activation: 'tanh', cost: 'quadratic', output: 'linear' }],
     ['relu, log-likelihood, softmax outputs', { activation: 'relu', output: 'softmax', init: 'he' }],
@@ -56,7 +62,14 @@ describe('MLP backpropagation vs float64 central differences', () => {
       const config: MlpConfig = { ...MLP_DEFAULTS, layers: [4, 5, 3, 2], ...over };
       const net = randomNet(config, `fd/${label}`);
       const { xs, ys, x, y } = batch(new Rng(`fd-data/${label}`), 3, 4, 2, config.output === 'softmax');
-      const ref = { layers: config.layers, activation: config.activation, output: config.output, cost: config.cost, batchNorm: config.batchNorm, slope: config.activation === 'leaky-relu' ? 0.01 : 0 };
+      const ref = {
+        layers: config.layers,
+        activation: config.activation,
+        output: config.output,
+        cost: config.cost,
+        batchNorm: config.batchNorm,
+        slope: config.activation === 'leaky-relu' ? 0.01 : 0,
+      };
       const params = toNumbers(net.params);
       const { cost, grads } = net.lossAndGrads(x, y, 3, { mode: 'batch' });
       expect(cost).toBeCloseTo(cost64(ref, params, xs, ys), 12);
@@ -121,7 +134,10 @@ describe('MLP gradients vs tfjs autodiff (float32)', () => {
           }
           // mean over the batch of Σ_j [y softplus(−u) + (1 − y) softplus(u)] = cross-entropy of σ(u)
           const t = tf.tensor2d(Float32Array.from(y), [4, 2]);
-          return tf.div(tf.sum(tf.add(tf.mul(t, tf.softplus(tf.neg(a))), tf.mul(tf.sub(1, t), tf.softplus(a)))), 4) as tf.Scalar;
+          return tf.div(
+            tf.sum(tf.add(tf.mul(t, tf.softplus(tf.neg(a))), tf.mul(tf.sub(1, t), tf.softplus(a)))),
+            4,
+          ) as tf.Scalar;
         };
         return tf.grads(f)(vars);
       });
@@ -142,7 +158,9 @@ describe('MLP forward, batch norm and state', () => {
     const { x, y } = batch(new Rng('bn-data'), 4, 3, 2, true);
     // z¹ by hand for the batch
     const w = net.params.w1;
-    const z = Array.from({ length: 4 }, (_, b) => [0, 1].map((j) => w[j * 3] * x[b * 3] + w[j * 3 + 1] * x[b * 3 + 1] + w[j * 3 + 2] * x[b * 3 + 2]));
+    const z = Array.from({ length: 4 }, (_, b) =>
+      [0, 1].map((j) => w[j * 3] * x[b * 3] + w[j * 3 + 1] * x[b * 3 + 1] + w[j * 3 + 2] * x[b * 3 + 2]),
+    );
     net.lossAndGrads(x, y, 4, { mode: 'batch' });
     expect(Array.from(net.buffers.runningMean1)).toEqual([0, 0]); // "batch" leaves them alone
     net.lossAndGrads(x, y, 4, { mode: 'train' });
@@ -154,9 +172,16 @@ describe('MLP forward, batch norm and state', () => {
     }
     // eval: uˡ = γ (z − running mean)/√(running var + ε) + β for each example on its own
     const one = net.forward(x.subarray(0, 3), 1, { mode: 'eval' }).slice();
-    const u = [0, 1].map((j) => (net.params.gamma1[j] * (z[0][j] - net.buffers.runningMean1[j])) / Math.sqrt(net.buffers.runningVar1[j] + 1e-5) + net.params.beta1[j]);
+    const u = [0, 1].map(
+      (j) =>
+        (net.params.gamma1[j] * (z[0][j] - net.buffers.runningMean1[j])) /
+          Math.sqrt(net.buffers.runningVar1[j] + 1e-5) +
+        net.params.beta1[j],
+    );
     const a = u.map((v) => 1 / (1 + Math.exp(-v)));
-    const out = [0, 1].map((j) => 1 / (1 + Math.exp(-(net.params.w2[j * 2] * a[0] + net.params.w2[j * 2 + 1] * a[1] + net.params.b2[j]))));
+    const out = [0, 1].map(
+      (j) => 1 / (1 + Math.exp(-(net.params.w2[j * 2] * a[0] + net.params.w2[j * 2 + 1] * a[1] + net.params.b2[j]))),
+    );
     expect(maxAbsDiff(one, out)).toBeLessThan(1e-14);
   });
 

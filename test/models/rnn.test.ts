@@ -38,7 +38,10 @@ describe('float64 reference (self-checks)', () => {
     const [a, b, c, d] = [1.5, -0.3, 0.7, 2.2];
     const s = a * a + b * b + c * c + d * d;
     const det = a * d - b * c;
-    expect(ref.spectralNorm64([a, b, c, d], 2, 2)).toBeCloseTo(Math.sqrt((s + Math.sqrt(s * s - 4 * det * det)) / 2), 12);
+    expect(ref.spectralNorm64([a, b, c, d], 2, 2)).toBeCloseTo(
+      Math.sqrt((s + Math.sqrt(s * s - 4 * det * det)) / 2),
+      12,
+    );
     expect(ref.spectralNorm64([3, 0, 0, 0, -5, 0, 0, 0, 1], 3, 3)).toBeCloseTo(5, 12);
     expect(ref.spectralNorm64([2e-200, 0, 0, 1e-200], 2, 2) / 2e-200).toBeCloseTo(1, 12);
   });
@@ -65,7 +68,9 @@ describe('float64 reference (self-checks)', () => {
   it.each(NLS)('FD Jacobian of the reference equals the closed form (%s)', (nl) => {
     const { spec, w, xs, s0 } = problem(`self-${nl}`, nl, 5);
     for (let k = 0; k < 5; k++) {
-      expect(ref.maxRelErr(ref.jacobianFD(spec, w, xs[0], s0[0], k, 5, 'h'), ref.rnnClosedForm(spec, w, xs[0], s0[0], k, 5))).toBeLessThan(1e-5);
+      expect(
+        ref.maxRelErr(ref.jacobianFD(spec, w, xs[0], s0[0], k, 5, 'h'), ref.rnnClosedForm(spec, w, xs[0], s0[0], k, 5)),
+      ).toBeLessThan(1e-5);
     }
     const chained = ref.chainedJacobians(spec, w, xs[1], s0[1], 'h');
     for (let gap = 1; gap <= 5; gap++) {
@@ -112,13 +117,19 @@ describe('RNNCell parameter gradients', () => {
     const coef = ref.randomStates64(new Rng(`coef-${nl}`), spec, BATCH, 1).map((s) => s[0]); // [batch][H]
     // L = Σ_b Σ_i coef_bi · h_T,bi
     const loss64 = (wp: ref.Weights64) =>
-      s0.reduce((acc, sb, b) => acc + ref.run64(spec, wp, xs[b], sb)[T][0].reduce((a, h, i) => a + coef[b][i] * h, 0), 0);
+      s0.reduce(
+        (acc, sb, b) => acc + ref.run64(spec, wp, xs[b], sb)[T][0].reduce((a, h, i) => a + coef[b][i] * h, 0),
+        0,
+      );
     const expected = ref.weightGradsFD(w, loss64);
 
     await withCell(p, async ({ cell, xsT, s0T, own }) => {
       const coefT = own(tf.tensor2d(ref.packRows(coef), [BATCH, spec.hiddenSize]));
       const vars = cell.variables();
-      const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(runCell(cell, xsT, s0T)[0], coefT)) as tf.Scalar, Object.values(vars));
+      const { value, grads } = tf.variableGrads(
+        () => tf.sum(tf.mul(runCell(cell, xsT, s0T)[0], coefT)) as tf.Scalar,
+        Object.values(vars),
+      );
       expect(((await value.data())[0] - loss64(w)) / Math.abs(loss64(w))).toBeLessThan(1e-5);
       await expectWeightGrads(vars, grads, spec, expected);
       tf.dispose([value, ...Object.values(grads)]);
@@ -152,7 +163,9 @@ describe('jacobianNorms on the RNN', () => {
   });
 
   it('leaves tf.memory().numTensors unchanged', async () => {
-    await withCell(problem('leak', 'tanh', 5), (t) => expectProbesLeakNothing(t, [{ keepMatrices: true, allPairs: true }]));
+    await withCell(problem('leak', 'tanh', 5), (t) =>
+      expectProbesLeakNothing(t, [{ keepMatrices: true, allPairs: true }]),
+    );
   });
 });
 
@@ -166,7 +179,12 @@ describe('long gaps (T = 300)', () => {
   it('W_hh = Q/2 at h = 0: ‖∂h_T/∂h_k‖ = 2^−gap·(1, √H) exactly, far below float32 range', async () => {
     const [T, H, I] = [300, 4, 2];
     // zero input, zero bias, h_0 = 0 ⇒ h_t = 0, tanh′ = 1 and ∂h_T/∂h_k = (Q/2)^gap
-    const w = { weight_ih: ref.uniform64(new Rng('lg'), H * I, 0.5), weight_hh: rotations(0.3, 1.1).map((q) => q / 2), bias_ih: [0, 0, 0, 0], bias_hh: [0, 0, 0, 0] };
+    const w = {
+      weight_ih: ref.uniform64(new Rng('lg'), H * I, 0.5),
+      weight_hh: rotations(0.3, 1.1).map((q) => q / 2),
+      bias_ih: [0, 0, 0, 0],
+      bias_hh: [0, 0, 0, 0],
+    };
     const xs = () => tf.zeros([T, BATCH, I]) as tf.Tensor3D;
     await withCell({ spec: { kind: 'rnn', inputSize: I, hiddenSize: H }, w, xs }, async ({ cell, xsT }) => {
       const res = await jacobianNorms(cell, xsT);
@@ -185,7 +203,12 @@ describe('long gaps (T = 300)', () => {
 
   it('W_hh = Q/1000: a 1e−3 decay per step still gives exact, positive norms (rescaling keeps up)', async () => {
     const [T, H] = [40, 4];
-    const w = { weight_ih: [0, 0, 0, 0], weight_hh: rotations(0.7, -0.2).map((q) => q / 1000), bias_ih: [0, 0, 0, 0], bias_hh: [0, 0, 0, 0] };
+    const w = {
+      weight_ih: [0, 0, 0, 0],
+      weight_hh: rotations(0.7, -0.2).map((q) => q / 1000),
+      bias_ih: [0, 0, 0, 0],
+      bias_hh: [0, 0, 0, 0],
+    };
     const xs = () => tf.zeros([T, 1, 1]) as tf.Tensor3D;
     await withCell({ spec: { kind: 'rnn', inputSize: 1, hiddenSize: H }, w, xs }, async ({ cell, xsT }) => {
       const res = await jacobianNorms(cell, xsT);
@@ -223,7 +246,9 @@ describe('long gaps (T = 300)', () => {
 
   it('random inputs (tanh): the probe equals the float64 closed form at every gap', async () => {
     const [T, H, I] = [300, 4, 2];
-    const p = randomProblem('long-tanh', { kind: 'rnn', inputSize: I, hiddenSize: H, nonlinearity: 'tanh' }, T, { scale: 0.5 });
+    const p = randomProblem('long-tanh', { kind: 'rnn', inputSize: I, hiddenSize: H, nonlinearity: 'tanh' }, T, {
+      scale: 0.5,
+    });
     const { spec, w, xs, s0 } = p;
     await withCell(p, async ({ cell, xsT, s0T }) => {
       const res = await jacobianNorms(cell, xsT, s0T, { keepMatrices: true });

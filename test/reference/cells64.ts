@@ -64,7 +64,13 @@ export function numStates64(kind: Kind64): 1 | 2 {
 }
 
 /** W v + b, W rows×cols row-major. */
-function affine(w: ArrayLike<number>, rows: number, cols: number, v: ArrayLike<number>, b: ArrayLike<number>): number[] {
+function affine(
+  w: ArrayLike<number>,
+  rows: number,
+  cols: number,
+  v: ArrayLike<number>,
+  b: ArrayLike<number>,
+): number[] {
   const out = new Array<number>(rows);
   for (let r = 0; r < rows; r++) {
     let s = b[r];
@@ -190,7 +196,12 @@ export function jacobianFD(
 export function stepJacobianFD(spec: Spec64, w: Weights64, x: number[], s: State64, eps = 1e-6): Float64Array {
   const ns = numStates64(spec.kind);
   const v = flatState(s);
-  return centralDifferences(v, v.length, (u) => flatState(step64(spec, w, x, unflatState(u, ns, spec.hiddenSize))), eps);
+  return centralDifferences(
+    v,
+    v.length,
+    (u) => flatState(step64(spec, w, x, unflatState(u, ns, spec.hiddenSize))),
+    eps,
+  );
 }
 
 /**
@@ -198,7 +209,13 @@ export function stepJacobianFD(spec: Spec64, w: Weights64, x: number[], s: State
  * for long gaps, where perturbing h_k no longer moves h_T above float64 rounding.
  * The "h" block of the product is ∂h_T/∂h_k with c_k fixed. Returns matrices by gap (index gap − 1).
  */
-export function chainedJacobians(spec: Spec64, w: Weights64, xs: number[][], s0: State64, mode: Mode64): Float64Array[] {
+export function chainedJacobians(
+  spec: Spec64,
+  w: Weights64,
+  xs: number[][],
+  s0: State64,
+  mode: Mode64,
+): Float64Array[] {
   const T = xs.length;
   const states = run64(spec, w, xs, s0);
   const S = numStates64(spec.kind) * spec.hiddenSize;
@@ -215,7 +232,14 @@ export function chainedJacobians(spec: Spec64, w: Weights64, xs: number[][], s0:
 }
 
 /** Vanilla RNN: ∂h_t/∂h_k = ∏_{j=t..k+1} diag(φ′(a_j)) W_hh, a_j the pre-activation of step j. */
-export function rnnClosedForm(spec: Spec64, w: Weights64, xs: number[][], s0: State64, k: number, t: number): Float64Array {
+export function rnnClosedForm(
+  spec: Spec64,
+  w: Weights64,
+  xs: number[][],
+  s0: State64,
+  k: number,
+  t: number,
+): Float64Array {
   const H = spec.hiddenSize;
   const nl = spec.nonlinearity ?? 'tanh';
   const states = run64(spec, w, xs, s0, 0, t);

@@ -65,11 +65,14 @@ export function cost64(net: Net64, params: Record<string, number[]>, xs: number[
       for (let j = 0; j < nOut; j++) {
         const mean = zs.reduce((s, z) => s + z[j], 0) / m;
         const variance = zs.reduce((s, z) => s + (z[j] - mean) ** 2, 0) / m;
-        for (let b = 0; b < m; b++) us[b][j] = (params[`gamma${l}`][j] * (zs[b][j] - mean)) / Math.sqrt(variance + 1e-5) + params[`beta${l}`][j];
+        for (let b = 0; b < m; b++)
+          us[b][j] = (params[`gamma${l}`][j] * (zs[b][j] - mean)) / Math.sqrt(variance + 1e-5) + params[`beta${l}`][j];
       }
     }
     if (l < L) {
-      acts = us.map((u) => u.map((v, j) => act64(net.activation, v, net.activation === 'prelu' ? params[`slope${l}`][j] : net.slope)));
+      acts = us.map((u) =>
+        u.map((v, j) => act64(net.activation, v, net.activation === 'prelu' ? params[`slope${l}`][j] : net.slope)),
+      );
     } else {
       acts = us.map((u) => {
         if (net.output === 'linear') return u.slice();
@@ -93,7 +96,13 @@ export function cost64(net: Net64, params: Record<string, number[]>, xs: number[
 }
 
 /** ∂C/∂p for every entry of every parameter by central differences, step h. */
-export function gradFD64(net: Net64, params: Record<string, number[]>, xs: number[][], ys: number[][], h = 1e-5): Record<string, number[]> {
+export function gradFD64(
+  net: Net64,
+  params: Record<string, number[]>,
+  xs: number[][],
+  ys: number[][],
+  h = 1e-5,
+): Record<string, number[]> {
   const out: Record<string, number[]> = {};
   for (const [name, p] of Object.entries(params)) {
     out[name] = p.map((v, i) => {

@@ -22,7 +22,14 @@ export function writeRun(dir: string, run: FixtureRun): void {
   mkdirSync(dir, { recursive: true });
   const task = run.task ?? 'agreement';
   const seqLen = run.seqLen ?? T;
-  const config = { backend: 'wasm', task: { task }, taskName: task, model: { cell: run.cell, hiddenSize: 4, outputSize: 2 }, train: { steps: 20 }, params: 100 };
+  const config = {
+    backend: 'wasm',
+    task: { task },
+    taskName: task,
+    model: { cell: run.cell, hiddenSize: 4, outputSize: 2 },
+    train: { steps: 20 },
+    params: 100,
+  };
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
   const lines: unknown[] = [{ type: 'start', backend: 'wasm', params: 100 }];
   const gradflow = (step: number, rate: number) => ({
@@ -35,26 +42,67 @@ export function writeRun(dir: string, run: FixtureRun): void {
     gap: Array.from({ length: seqLen }, (_, i) => i + 1),
     spectral: Array.from({ length: seqLen }, (_, i) => rate ** (i + 1)),
     frobenius: Array.from({ length: seqLen }, (_, i) => 2 * rate ** (i + 1)),
-    summary: { spectral: { decayPerStep: -Math.log(rate), horizon: null }, frobenius: { decayPerStep: -Math.log(rate), horizon: null } },
+    summary: {
+      spectral: { decayPerStep: -Math.log(rate), horizon: null },
+      frobenius: { decayPerStep: -Math.log(rate), horizon: null },
+    },
     lossGrad: Array.from({ length: seqLen + 1 }, (_, k) => 0.1 * rate ** (seqLen - k)),
   });
   lines.push(gradflow(0, run.rate / 2));
   for (let step = 1; step <= 20; step++) lines.push({ type: 'step', step, loss: 1 / step, gradNorm: 0.5, lr: 0.01 });
   const metrics = (step: number) => {
     const acc = (d: number) => Math.min(1, 0.5 + step / 40 - d / 100);
-    return { accuracy: 0.5 + step / 50, loss: 1 / step, 'accuracy@d=2': acc(2), 'accuracy@d=8': acc(8), 'n@d=2': 10, 'n@d=8': 10, 'accuracy@a=0': 0.7, 'accuracy@a=1': 0.6, 'n@a=0': 12, 'n@a=1': 8 };
+    return {
+      accuracy: 0.5 + step / 50,
+      loss: 1 / step,
+      'accuracy@d=2': acc(2),
+      'accuracy@d=8': acc(8),
+      'n@d=2': 10,
+      'n@d=8': 10,
+      'accuracy@a=0': 0.7,
+      'accuracy@a=1': 0.6,
+      'n@a=0': 12,
+      'n@a=1': 8,
+    };
   };
   for (const step of [10, 20]) lines.push({ type: 'eval', step, loss: 1 / step, metrics: metrics(step) });
   lines.push(gradflow(20, run.rate));
   if (run.deltas) {
     // as the MLP trainer logs them: once before training and after each epoch, on a fixed probe set
-    for (const epoch of [0, 1, 2]) lines.push({ type: 'gradflow', step: epoch * 10, epoch, kind: 'probe', examples: 100, deltaNorms: [0.001 * (epoch + 1), 0.01 * (epoch + 1), 0.1] });
+    for (const epoch of [0, 1, 2])
+      lines.push({
+        type: 'gradflow',
+        step: epoch * 10,
+        epoch,
+        kind: 'probe',
+        examples: 100,
+        deltaNorms: [0.001 * (epoch + 1), 0.01 * (epoch + 1), 0.1],
+      });
   }
-  lines.push({ type: 'pairs', step: 20, layer: 0, mode: 'h', T: seqLen, norm: 'frobenius', pairs: Array.from({ length: seqLen }, (_, t) => Array.from({ length: t + 1 }, (_, k) => run.rate ** (t + 1 - k))) });
+  lines.push({
+    type: 'pairs',
+    step: 20,
+    layer: 0,
+    mode: 'h',
+    T: seqLen,
+    norm: 'frobenius',
+    pairs: Array.from({ length: seqLen }, (_, t) => Array.from({ length: t + 1 }, (_, k) => run.rate ** (t + 1 - k))),
+  });
   lines.push({ type: 'checkpoint', step: 20, file: 'checkpoint.json' });
   lines.push({ type: 'end', step: 20, status: 'completed', elapsedMs: 100, stepsPerSec: 200, gradflowMs: 1 });
   writeFileSync(join(dir, 'log.jsonl'), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
-  writeFileSync(join(dir, 'metrics.json'), JSON.stringify({ task, cell: run.cell, backend: 'wasm', status: 'completed', steps: 20, params: 100, eval: { step: 20, loss: 0.05, metrics: metrics(20) } }));
+  writeFileSync(
+    join(dir, 'metrics.json'),
+    JSON.stringify({
+      task,
+      cell: run.cell,
+      backend: 'wasm',
+      status: 'completed',
+      steps: 20,
+      params: 100,
+      eval: { step: 20, loss: 0.05, metrics: metrics(20) },
+    }),
+  );
 }
 
 /** A comparison directory: compare.json and one run per cell (and per length, when several). */
@@ -64,7 +112,17 @@ export function writeCompare(dir: string, runs: FixtureRun[], task = 'agreement'
     const name = sweep ? `${r.cell}-T${r.seqLen}` : r.cell;
     writeRun(join(dir, name), { ...r, task });
     const mse = 0.01 * (r.seqLen ?? T) * (r.cell === 'rnn' ? 2 : 1);
-    return { cell: r.cell, seqLen: r.seqLen ?? null, hiddenSize: 4, params: 100, status: 'completed', steps: 20, evalLoss: 0.05, metrics: task === 'adding' ? { mse, baselineMse: 0.1667 } : { accuracy: 0.9 }, runDir: join(dir, name) };
+    return {
+      cell: r.cell,
+      seqLen: r.seqLen ?? null,
+      hiddenSize: 4,
+      params: 100,
+      status: 'completed',
+      steps: 20,
+      evalLoss: 0.05,
+      metrics: task === 'adding' ? { mse, baselineMse: 0.1667 } : { accuracy: 0.9 },
+      runDir: join(dir, name),
+    };
   });
   writeFileSync(join(dir, 'compare.json'), JSON.stringify({ backend: 'wasm', task, rows, outDir: dir }));
 }

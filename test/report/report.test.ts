@@ -10,7 +10,11 @@ import { writeCompare, writeRun } from './fixtures.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'seqlab-report-test-'));
 // SEQLAB_KEEP_REPORTS=1 keeps the rendered fixtures, to look at the plots
-afterAll(() => (process.env.SEQLAB_KEEP_REPORTS ? console.log(`reports kept in ${tmp}`) : rmSync(tmp, { recursive: true, force: true })));
+afterAll(() =>
+  process.env.SEQLAB_KEEP_REPORTS
+    ? console.log(`reports kept in ${tmp}`)
+    : rmSync(tmp, { recursive: true, force: true }),
+);
 
 const PNG_MAGIC = Buffer.from([0x89, 0x50, 0x4e, 0x47]);
 
@@ -87,7 +91,12 @@ describe('report of one training run', () => {
   it('renders only what the log holds, and replaces the plots of an earlier report', async () => {
     const dir = join(tmp, 'bare');
     mkdirSync(dir);
-    writeFileSync(join(dir, 'log.jsonl'), [{ type: 'start' }, { type: 'step', step: 1, loss: 2 }, { type: 'step', step: 2, loss: 1 }].map((x) => JSON.stringify(x)).join('\n') + '\n{"type":"st');
+    writeFileSync(
+      join(dir, 'log.jsonl'),
+      [{ type: 'start' }, { type: 'step', step: 1, loss: 2 }, { type: 'step', step: 2, loss: 1 }]
+        .map((x) => JSON.stringify(x))
+        .join('\n') + '\n{"type":"st',
+    );
     mkdirSync(join(dir, 'plots'));
     writeFileSync(join(dir, 'plots', 'stale.svg'), '<svg/>');
     const r = await writeReport(dir, { png: false });

@@ -49,12 +49,31 @@ describe('LMTask', () => {
   it('a model with a zero read-out (uniform predictions) has perplexity = vocabulary size', async () => {
     const task = new LMTask({ corpus: tinyCorpus(), batchSize: 4, bptt: 5, evalBatchSize: 2 }, 8);
     const V = task.vocabSize;
-    const config = { ...MODEL_DEFAULTS, cell: 'gru' as const, inputSize: 8, hiddenSize: 6, outputSize: V, vocabSize: V };
+    const config = {
+      ...MODEL_DEFAULTS,
+      cell: 'gru' as const,
+      inputSize: 8,
+      hiddenSize: 6,
+      outputSize: V,
+      vocabSize: V,
+    };
     const layer = SequenceModel.random(config, new Rng(1));
     const sd = await layer.stateDict();
     layer.dispose();
-    const weights = [{ weight_ih: (sd.weight_ih_l0 as number[][]).flat(), weight_hh: (sd.weight_hh_l0 as number[][]).flat(), bias_ih: sd.bias_ih_l0 as number[], bias_hh: sd.bias_hh_l0 as number[] }];
-    const model = new SequenceModel(config, weights, { weight: new Float64Array(V * 6), bias: new Float64Array(V) }, (sd['embedding.weight'] as number[][]).flat());
+    const weights = [
+      {
+        weight_ih: (sd.weight_ih_l0 as number[][]).flat(),
+        weight_hh: (sd.weight_hh_l0 as number[][]).flat(),
+        bias_ih: sd.bias_ih_l0 as number[],
+        bias_hh: sd.bias_hh_l0 as number[],
+      },
+    ];
+    const model = new SequenceModel(
+      config,
+      weights,
+      { weight: new Float64Array(V * 6), bias: new Float64Array(V) },
+      (sd['embedding.weight'] as number[][]).flat(),
+    );
     const ev = await evaluate(model, task);
     expect(ev.metrics.perplexity).toBeCloseTo(V, 3);
     model.dispose();
@@ -87,8 +106,22 @@ describe('training, checkpoint, sampling', () => {
     const again = await evaluate(ck.model, task);
     expect(again.loss).toBeCloseTo(ev.loss, 5);
     ck.model.dispose();
-    const a = await sampleRun({ checkpoint: out, prompt: 'the cat', length: 10, temperature: 0.8, topK: null, seed: 7 });
-    const b = await sampleRun({ checkpoint: out, prompt: 'the cat', length: 10, temperature: 0.8, topK: null, seed: 7 });
+    const a = await sampleRun({
+      checkpoint: out,
+      prompt: 'the cat',
+      length: 10,
+      temperature: 0.8,
+      topK: null,
+      seed: 7,
+    });
+    const b = await sampleRun({
+      checkpoint: out,
+      prompt: 'the cat',
+      length: 10,
+      temperature: 0.8,
+      topK: null,
+      seed: 7,
+    });
     expect(a.tokens).toEqual(b.tokens);
     expect(a.tokens).toHaveLength(10);
     expect(tf.memory().numTensors).toBe(before);

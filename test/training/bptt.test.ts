@@ -10,15 +10,33 @@ import { Rng } from '../../src/util/rng.js';
 // The hand-written BPTT (the trainer's fast path) against tfjs autodiff through the
 // plain per-step forward (the straightforward path): same loss, same gradients.
 
-function makeChunk(rng: Rng, T: number, B: number, I: number, readout: 'last' | 'every', O: number, xent: boolean): ChunkTensors {
-  const inputs = tf.tensor3d(Float32Array.from({ length: T * B * I }, () => rng.normal()), [T, B, I]);
+function makeChunk(
+  rng: Rng,
+  T: number,
+  B: number,
+  I: number,
+  readout: 'last' | 'every',
+  O: number,
+  xent: boolean,
+): ChunkTensors {
+  const inputs = tf.tensor3d(
+    Float32Array.from({ length: T * B * I }, () => rng.normal()),
+    [T, B, I],
+  );
   const mask = new Float32Array(T * B);
-  if (readout === 'last') for (let b = 0; b < B; b++) mask[(T - 1 - (b % 2)) * B + b] = 1; // varied readout steps
+  if (readout === 'last')
+    for (let b = 0; b < B; b++) mask[(T - 1 - (b % 2)) * B + b] = 1; // varied readout steps
   else mask.fill(1).fill(0, 0, B); // first step not counted
   const n = readout === 'last' ? B : T * B;
   const targets = xent
-    ? tf.tensor1d(Int32Array.from({ length: n }, () => rng.int(O)), 'int32')
-    : tf.tensor2d(Float32Array.from({ length: n * O }, () => rng.normal()), [n, O]);
+    ? tf.tensor1d(
+        Int32Array.from({ length: n }, () => rng.int(O)),
+        'int32',
+      )
+    : tf.tensor2d(
+        Float32Array.from({ length: n * O }, () => rng.normal()),
+        [n, O],
+      );
   let count = 0;
   mask.forEach((m) => (count += m));
   return { inputs, tokens: null, tokenIds: null, targets, mask: tf.tensor2d(mask, [T, B]), count };
@@ -33,11 +51,16 @@ describe('modelLossAndGrads (hand-written BPTT) = autodiff', () => {
       it(`${cell}, ${layers} layer(s), readout ${readout}, ${xent ? 'xent' : 'mse'}`, async () => {
         const rng = new Rng(`bptt-${cell}-${layers}`);
         const [T, B, I, H, O] = [6, 3, 4, 5, 3];
-        const model = SequenceModel.random({ ...CELL_DEFAULTS, cell, inputSize: I, hiddenSize: H, numLayers: layers, outputSize: O }, rng);
+        const model = SequenceModel.random(
+          { ...CELL_DEFAULTS, cell, inputSize: I, hiddenSize: H, numLayers: layers, outputSize: O },
+          rng,
+        );
         const chunk = makeChunk(rng, T, B, I, readout, O, xent);
         const loss = xent ? 'xent' : 'mse';
         // a non-zero initial state exercises ∂L/∂s_0 paths too
-        const state0 = model.layers.map((c) => Array.from({ length: c.numStates }, () => tf.randomNormal([B, H], 0, 0.5, 'float32', 7) as tf.Tensor2D));
+        const state0 = model.layers.map((c) =>
+          Array.from({ length: c.numStates }, () => tf.randomNormal([B, H], 0, 0.5, 'float32', 7) as tf.Tensor2D),
+        );
         const before = tf.memory().numTensors;
         const fast = modelLossAndGrads(model, chunk, state0, readout, loss, true);
         const vars = model.variables();
@@ -49,10 +72,26 @@ describe('modelLossAndGrads (hand-written BPTT) = autodiff', () => {
         }
         // ∂L/∂h_k from the fast path = autodiff through zero perturbations of h_k
         const eps = Array.from({ length: T + 1 }, () => tf.zeros([B, H]) as tf.Tensor2D);
-        const g = tf.grads((...p: tf.Tensor[]) => chunkLoss(model, chunk, state0, readout, loss, p as tf.Tensor2D[]).loss)(eps);
+        const g = tf.grads(
+          (...p: tf.Tensor[]) => chunkLoss(model, chunk, state0, readout, loss, p as tf.Tensor2D[]).loss,
+        )(eps);
         const norms = (fast.dHNorms as tf.Tensor1D).dataSync();
-        g.forEach((gk, k) => expect(norms[k]).toBeCloseTo(tf.tidy(() => tf.norm(gk).dataSync()[0]), 5));
-        tf.dispose([fast.loss, ...Object.values(fast.grads), ...fast.final.flat(), fast.dHNorms as tf.Tensor, auto.value, ...Object.values(auto.grads), ...eps, ...g]);
+        g.forEach((gk, k) =>
+          expect(norms[k]).toBeCloseTo(
+            tf.tidy(() => tf.norm(gk).dataSync()[0]),
+            5,
+          ),
+        );
+        tf.dispose([
+          fast.loss,
+          ...Object.values(fast.grads),
+          ...fast.final.flat(),
+          fast.dHNorms as tf.Tensor,
+          auto.value,
+          ...Object.values(auto.grads),
+          ...eps,
+          ...g,
+        ]);
         expect(tf.memory().numTensors).toBe(before);
         tf.dispose([chunk.inputs as tf.Tensor, chunk.targets, chunk.mask, ...state0.flat()]);
         model.dispose();
@@ -65,10 +104,16 @@ describe('token inputs: the embedding gradient', () => {
   it('equals ∂L/∂x (autodiff through the embedded inputs) summed per token id', () => {
     const rng = new Rng('bptt-embedding');
     const [T, B, V, E, H] = [5, 3, 7, 4, 6];
-    const model = SequenceModel.random({ ...CELL_DEFAULTS, cell: 'lstm', inputSize: E, hiddenSize: H, numLayers: 2, outputSize: V, vocabSize: V }, rng);
+    const model = SequenceModel.random(
+      { ...CELL_DEFAULTS, cell: 'lstm', inputSize: E, hiddenSize: H, numLayers: 2, outputSize: V, vocabSize: V },
+      rng,
+    );
     const ids = Int32Array.from({ length: T * B }, () => rng.int(V));
     ids[0] = ids[4] = ids[9] = 2; // a repeated token must accumulate
-    const targets = tf.tensor1d(Int32Array.from({ length: T * B }, () => rng.int(V)), 'int32');
+    const targets = tf.tensor1d(
+      Int32Array.from({ length: T * B }, () => rng.int(V)),
+      'int32',
+    );
     const mask = tf.ones([T, B]) as tf.Tensor2D;
     const tokens = tf.tensor2d(ids, [T, B], 'int32');
     const chunk: ChunkTensors = { inputs: null, tokens, tokenIds: ids, targets, mask, count: T * B };
@@ -77,7 +122,9 @@ describe('token inputs: the embedding gradient', () => {
     // reference: embed outside autodiff, differentiate w.r.t. the embedded inputs, scatter-add by hand
     const xs = model.embed(tokens);
     const dense: ChunkTensors = { ...chunk, inputs: xs, tokens: null, tokenIds: null };
-    const [dXs] = tf.grads((x: tf.Tensor) => chunkLoss(model, { ...dense, inputs: x as tf.Tensor3D }, state0, 'every', 'xent').loss)([xs]);
+    const [dXs] = tf.grads(
+      (x: tf.Tensor) => chunkLoss(model, { ...dense, inputs: x as tf.Tensor3D }, state0, 'every', 'xent').loss,
+    )([xs]);
     const dx = dXs.dataSync();
     const expected = new Float32Array(V * E);
     ids.forEach((v, n) => {
@@ -86,12 +133,30 @@ describe('token inputs: the embedding gradient', () => {
     expect(relErr(fast.grads['embedding.weight'].dataSync() as Float32Array, expected)).toBeLessThan(1e-4);
     // and the recurrent weights agree with autodiff through the dense path
     const vars = model.variables();
-    const auto = tf.variableGrads(() => chunkLoss(model, dense, state0, 'every', 'xent').loss, Object.values(vars).filter((v) => v !== model.embedding));
+    const auto = tf.variableGrads(
+      () => chunkLoss(model, dense, state0, 'every', 'xent').loss,
+      Object.values(vars).filter((v) => v !== model.embedding),
+    );
     for (const [name, v] of Object.entries(vars)) {
       if (v === model.embedding) continue;
-      expect(relErr(fast.grads[name].dataSync() as Float32Array, auto.grads[v.name].dataSync() as Float32Array), name).toBeLessThan(1e-4);
+      expect(
+        relErr(fast.grads[name].dataSync() as Float32Array, auto.grads[v.name].dataSync() as Float32Array),
+        name,
+      ).toBeLessThan(1e-4);
     }
-    tf.dispose([fast.loss, ...Object.values(fast.grads), ...fast.final.flat(), xs, dXs, auto.value, ...Object.values(auto.grads), tokens, targets, mask, ...state0.flat()]);
+    tf.dispose([
+      fast.loss,
+      ...Object.values(fast.grads),
+      ...fast.final.flat(),
+      xs,
+      dXs,
+      auto.value,
+      ...Object.values(auto.grads),
+      tokens,
+      targets,
+      mask,
+      ...state0.flat(),
+    ]);
     model.dispose();
   });
 });
@@ -100,9 +165,16 @@ describe('dropout masks on the non-recurrent connections', () => {
   it('hand-written gradients = autodiff through the same masked forward pass', () => {
     const rng = new Rng('bptt-dropout');
     const [T, B, I, H, O] = [5, 3, 4, 6, 3];
-    const model = SequenceModel.random({ ...CELL_DEFAULTS, cell: 'gru', inputSize: I, hiddenSize: H, numLayers: 2, outputSize: O }, rng);
+    const model = SequenceModel.random(
+      { ...CELL_DEFAULTS, cell: 'gru', inputSize: I, hiddenSize: H, numLayers: 2, outputSize: O },
+      rng,
+    );
     const chunk = makeChunk(rng, T, B, I, 'every', O, true);
-    const mask = (D: number) => tf.tensor3d(Float32Array.from({ length: T * B * D }, () => (rng.uniform() < 0.3 ? 0 : 1 / 0.7)), [T, B, D]);
+    const mask = (D: number) =>
+      tf.tensor3d(
+        Float32Array.from({ length: T * B * D }, () => (rng.uniform() < 0.3 ? 0 : 1 / 0.7)),
+        [T, B, D],
+      );
     const masks = [mask(I), mask(H), mask(H)];
     const state0 = model.initState(B);
     const fast = modelLossAndGrads(model, chunk, state0, 'every', 'xent', false, masks);
@@ -123,9 +195,23 @@ describe('dropout masks on the non-recurrent connections', () => {
     const auto = tf.variableGrads(masked, Object.values(vars));
     expect(fast.loss.dataSync()[0]).toBeCloseTo(auto.value.dataSync()[0], 5);
     for (const [name, v] of Object.entries(vars)) {
-      expect(relErr(fast.grads[name].dataSync() as Float32Array, auto.grads[v.name].dataSync() as Float32Array), name).toBeLessThan(1e-4);
+      expect(
+        relErr(fast.grads[name].dataSync() as Float32Array, auto.grads[v.name].dataSync() as Float32Array),
+        name,
+      ).toBeLessThan(1e-4);
     }
-    tf.dispose([fast.loss, ...Object.values(fast.grads), ...fast.final.flat(), auto.value, ...Object.values(auto.grads), ...masks, chunk.inputs as tf.Tensor, chunk.targets, chunk.mask, ...state0.flat()]);
+    tf.dispose([
+      fast.loss,
+      ...Object.values(fast.grads),
+      ...fast.final.flat(),
+      auto.value,
+      ...Object.values(auto.grads),
+      ...masks,
+      chunk.inputs as tf.Tensor,
+      chunk.targets,
+      chunk.mask,
+      ...state0.flat(),
+    ]);
     model.dispose();
   });
 });
@@ -134,11 +220,27 @@ describe('tied embedding and read-out', () => {
   it('∂L/∂E = scatter-add of ∂L/∂x + (∂L/∂W_out)ᵀ, each by autodiff', () => {
     const rng = new Rng('bptt-tied');
     const [T, B, V, H] = [4, 3, 7, 5];
-    const model = SequenceModel.random({ ...CELL_DEFAULTS, cell: 'lstm', inputSize: H, hiddenSize: H, numLayers: 1, outputSize: V, vocabSize: V, dropout: 0, tieWeights: true }, rng);
+    const model = SequenceModel.random(
+      {
+        ...CELL_DEFAULTS,
+        cell: 'lstm',
+        inputSize: H,
+        hiddenSize: H,
+        numLayers: 1,
+        outputSize: V,
+        vocabSize: V,
+        dropout: 0,
+        tieWeights: true,
+      },
+      rng,
+    );
     expect(Object.keys(model.variables())).not.toContain('head.weight_T');
     const ids = Int32Array.from({ length: T * B }, () => rng.int(V));
     const tokens = tf.tensor2d(ids, [T, B], 'int32');
-    const targets = tf.tensor1d(Int32Array.from({ length: T * B }, () => rng.int(V)), 'int32');
+    const targets = tf.tensor1d(
+      Int32Array.from({ length: T * B }, () => rng.int(V)),
+      'int32',
+    );
     const mask = tf.ones([T, B]) as tf.Tensor2D;
     const chunk: ChunkTensors = { inputs: null, tokens, tokenIds: ids, targets, mask, count: T * B };
     const state0 = model.initState(B);
@@ -157,7 +259,19 @@ describe('tied embedding and read-out', () => {
     });
     for (let v = 0; v < V; v++) for (let e = 0; e < H; e++) expected[v * H + e] += dw[e * V + v];
     expect(relErr(fast.grads['embedding.weight'].dataSync() as Float32Array, expected)).toBeLessThan(1e-4);
-    tf.dispose([fast.loss, ...Object.values(fast.grads), ...fast.final.flat(), xs, wOut, dXs, dW, tokens, targets, mask, ...state0.flat()]);
+    tf.dispose([
+      fast.loss,
+      ...Object.values(fast.grads),
+      ...fast.final.flat(),
+      xs,
+      wOut,
+      dXs,
+      dW,
+      tokens,
+      targets,
+      mask,
+      ...state0.flat(),
+    ]);
     model.dispose();
   });
 });
@@ -171,7 +285,10 @@ describe('chunkLossFast (evaluation through the trainer forward path) = chunkLos
     it(`${cell}, readout ${readout}, ${loss}`, () => {
       const rng = new Rng(`fast-eval-${cell}`);
       const [T, B, I, H, O] = [5, 3, 4, 6, 7];
-      const model = SequenceModel.random({ ...CELL_DEFAULTS, cell, inputSize: I, hiddenSize: H, numLayers: 2, outputSize: O }, rng);
+      const model = SequenceModel.random(
+        { ...CELL_DEFAULTS, cell, inputSize: I, hiddenSize: H, numLayers: 2, outputSize: O },
+        rng,
+      );
       const chunk = makeChunk(rng, T, B, I, readout, O, loss === 'xent');
       const state0 = model.initState(B);
       const before = tf.memory().numTensors;
@@ -181,7 +298,9 @@ describe('chunkLossFast (evaluation through the trainer forward path) = chunkLos
         return { loss: r.loss, final: r.final };
       });
       expect(fast.loss.dataSync()[0]).toBeCloseTo(plain.loss.dataSync()[0], 5);
-      plain.final.forEach((layer, l) => layer.forEach((s, j) => expect(relErr(fast.final[l][j].dataSync(), s.dataSync())).toBeLessThan(1e-5)));
+      plain.final.forEach((layer, l) =>
+        layer.forEach((s, j) => expect(relErr(fast.final[l][j].dataSync(), s.dataSync())).toBeLessThan(1e-5)),
+      );
       tf.dispose([fast.loss, plain.loss, ...fast.final.flat(), ...plain.final.flat()]);
       expect(tf.memory().numTensors).toBe(before);
       tf.dispose([...state0.flat(), chunk.inputs as tf.Tensor, chunk.targets, chunk.mask]);

@@ -26,7 +26,12 @@ describe('spectralNorm', () => {
 describe('logSlope', () => {
   it('recovers the rate of an exponential', () => {
     const xs = [1, 2, 3, 4, 5];
-    expect(logSlope(xs, xs.map((x) => 3 * Math.exp(-0.7 * x)))).toBeCloseTo(-0.7, 12);
+    expect(
+      logSlope(
+        xs,
+        xs.map((x) => 3 * Math.exp(-0.7 * x)),
+      ),
+    ).toBeCloseTo(-0.7, 12);
   });
   it('skips zeros and needs two points', () => {
     expect(logSlope([1, 2, 3], [Math.exp(-1), 0, Math.exp(-3)])).toBeCloseTo(-1, 12);

@@ -4,7 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MLP_DEFAULTS, Mlp, type MlpConfig } from '../../src/models/mlp.js';
-import { MLP_TRAIN_DEFAULTS, arrayExamples, evaluateMlp, probeDeltaNorms, trainMlp, type MlpTrainConfig } from '../../src/training/mlp-trainer.js';
+import {
+  MLP_TRAIN_DEFAULTS,
+  arrayExamples,
+  evaluateMlp,
+  probeDeltaNorms,
+  trainMlp,
+  type MlpTrainConfig,
+} from '../../src/training/mlp-trainer.js';
 import { ArrayOptimizer, clipScale, globalNormArrays } from '../../src/training/optim-array.js';
 import { OPTIMIZERS, OPTIMIZER_DEFAULTS, Optimizer, clipByGlobalNorm } from '../../src/training/optim.js';
 import { RunDir } from '../../src/runlog/rundir.js';
@@ -24,7 +31,10 @@ describe('ArrayOptimizer follows the tensor Optimizer (optim.ts) step by step', 
       const rng = new Rng(`opt/${optimizer}`);
       const config = { ...OPTIMIZER_DEFAULTS, optimizer, lr: 0.05, weightDecay: 0.1 };
       const params = { w: rand(rng, 6), b: rand(rng, 3) };
-      const vars = { w: tf.variable(tf.tensor(Float32Array.from(params.w))), b: tf.variable(tf.tensor(Float32Array.from(params.b))) };
+      const vars = {
+        w: tf.variable(tf.tensor(Float32Array.from(params.w))),
+        b: tf.variable(tf.tensor(Float32Array.from(params.b))),
+      };
       const tensorOpt = new Optimizer(config);
       const arrayOpt = new ArrayOptimizer(config);
       const before = tf.memory().numTensors;
@@ -50,7 +60,10 @@ describe('ArrayOptimizer follows the tensor Optimizer (optim.ts) step by step', 
 
   it('decays only the named parameters, as Nielsen’s L2: w ← (1 − ηλ/n) w − η∇C', () => {
     const [eta, lambda, n] = [0.1, 5, 1000];
-    const opt = new ArrayOptimizer({ ...OPTIMIZER_DEFAULTS, optimizer: 'sgd', lr: eta, weightDecay: lambda / n }, new Set(['w1']));
+    const opt = new ArrayOptimizer(
+      { ...OPTIMIZER_DEFAULTS, optimizer: 'sgd', lr: eta, weightDecay: lambda / n },
+      new Set(['w1']),
+    );
     const p = { w1: Float64Array.from([2, -1]), b1: Float64Array.from([3]) };
     opt.apply(p, { w1: Float64Array.from([0.5, 0.25]), b1: Float64Array.from([1]) });
     expect(p.w1[0]).toBeCloseTo((1 - (eta * lambda) / n) * 2 - eta * 0.5, 14);
@@ -75,7 +88,16 @@ describe('trainMlp', () => {
   const ys = Float64Array.from({ length: 200 }, (_, i) => (xs[2 * i] + xs[2 * i + 1] > 0 ? 1 : 0));
   const data = arrayExamples(xs, ys, 2, 1, 'threshold');
   const config: MlpConfig = { ...MLP_DEFAULTS, layers: [2, 4, 4, 1], activation: 'tanh' };
-  const train: MlpTrainConfig = { ...MLP_TRAIN_DEFAULTS, epochs: 3, batchSize: 10, lr: 0.5, lambda: 1, gradflowEvery: 5, probeSize: 50, logEvery: 5 };
+  const train: MlpTrainConfig = {
+    ...MLP_TRAIN_DEFAULTS,
+    epochs: 3,
+    batchSize: 10,
+    lr: 0.5,
+    lambda: 1,
+    gradflowEvery: 5,
+    probeSize: 50,
+    logEvery: 5,
+  };
 
   it('learns, logs the δ records, and writes a run directory', () => {
     const dir = RunDir.create(join(tmp, 'run'));
@@ -91,7 +113,10 @@ describe('trainMlp', () => {
     expect(r.probes.map((p) => p.epoch)).toEqual([0, 1, 2, 3]);
     expect(r.probes[0].deltaNorms).toEqual(probe0);
     expect(r.batchDeltaNorms).toHaveLength(12);
-    const log = readFileSync(dir.file('log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const log = readFileSync(dir.file('log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const types = log.map((l) => l.type);
     expect(types.filter((t) => t === 'step')).toHaveLength(12);
     expect(types.filter((t) => t === 'eval')).toHaveLength(3);
@@ -101,24 +126,42 @@ describe('trainMlp', () => {
     expect(readdirSync(dir.path).sort()).toEqual(['checkpoint.json', 'log.jsonl']);
     const ck = JSON.parse(readFileSync(dir.file('checkpoint.json'), 'utf8'));
     expect(ck).toMatchObject({ format: 'seqlab-mlp-checkpoint/1', epoch: 3, step: 60 });
-    expect(Array.from(Mlp.fromStateDict(config, ck.state_dict).forward(xs.subarray(0, 20), 10))).toEqual(Array.from(net.forward(xs.subarray(0, 20), 10)));
+    expect(Array.from(Mlp.fromStateDict(config, ck.state_dict).forward(xs.subarray(0, 20), 10))).toEqual(
+      Array.from(net.forward(xs.subarray(0, 20), 10)),
+    );
   });
 
   it('is deterministic for a seed, and the seed changes the data order', () => {
-    const run = (seed: number) => trainMlp(Mlp.random(config, new Rng('same')), data, { ...train, seed }, { validation: data });
+    const run = (seed: number) =>
+      trainMlp(Mlp.random(config, new Rng('same')), data, { ...train, seed }, { validation: data });
     expect(run(3).evals).toEqual(run(3).evals);
     expect(run(4).evals.at(-1)!.loss).not.toBe(run(3).evals.at(-1)!.loss);
   });
 
   it('stops early and reports divergence as a SeqlabError', () => {
-    const r = trainMlp(Mlp.random(config, new Rng('t')), data, { ...train, epochs: 50, earlyStop: 1, lr: 0 }, { validation: data });
+    const r = trainMlp(
+      Mlp.random(config, new Rng('t')),
+      data,
+      { ...train, epochs: 50, earlyStop: 1, lr: 0 },
+      { validation: data },
+    );
     expect(r.status).toBe('early-stopped');
     expect(r.epochs).toBe(2);
-    const huge = { ...MLP_DEFAULTS, layers: [2, 4, 1], activation: 'tanh', output: 'linear', cost: 'quadratic' } as MlpConfig;
+    const huge = {
+      ...MLP_DEFAULTS,
+      layers: [2, 4, 1],
+      activation: 'tanh',
+      output: 'linear',
+      cost: 'quadratic',
+    } as MlpConfig;
     const targets = Float64Array.from(ys, (y) => y * 1e3);
     let err: unknown;
     try {
-      trainMlp(Mlp.random(huge, new Rng('t')), arrayExamples(xs, targets, 2, 1, 'none'), { ...train, epochs: 20, lr: 10 }); // |1 − η(1 + Σh²)| > 1: grows ×10³ per step until it overflows
+      trainMlp(Mlp.random(huge, new Rng('t')), arrayExamples(xs, targets, 2, 1, 'none'), {
+        ...train,
+        epochs: 20,
+        lr: 10,
+      }); // |1 − η(1 + Σh²)| > 1: grows ×10³ per step until it overflows
     } catch (e) {
       err = e;
     }

@@ -16,7 +16,10 @@ describe('jacobianNorms with the norm thread', () => {
       const rng = new Rng(`norm-thread-${kind}`);
       const cell = randomCell(kind, 3, 6, CELL_DEFAULTS, rng);
       const [T, B] = [70, 2];
-      const xs = tf.tensor3d(Float32Array.from({ length: T * B * 3 }, () => rng.normal()), [T, B, 3]);
+      const xs = tf.tensor3d(
+        Float32Array.from({ length: T * B * 3 }, () => rng.normal()),
+        [T, B, 3],
+      );
       const inline = await jacobianNorms(cell, xs, undefined, { mode, normThread: false });
       const threaded = await jacobianNorms(cell, xs, undefined, { mode, normThread: true });
       expect(threaded.rows.map((r) => r.gap)).toEqual(inline.rows.map((r) => r.gap));

@@ -93,13 +93,24 @@ function expectClose(actual: number[][], expected: number[][], tol = 2e-6) {
   actual.forEach((row, s) =>
     row.forEach((x, j) => {
       const e = expected[s][j];
-      expect(Math.abs(x - e), `step ${s + 1}, entry ${j}: got ${x}, expected ${e}`).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(e)));
+      expect(Math.abs(x - e), `step ${s + 1}, entry ${j}: got ${x}, expected ${e}`).toBeLessThanOrEqual(
+        tol * Math.max(1, Math.abs(e)),
+      );
     }),
   );
 }
 
 // Non-default hyper-parameters (ε = 1e-3 so that √v + ε vs √(v + ε) would show).
-const BASE: OptimizerConfig = { ...OPTIMIZER_DEFAULTS, lr: 0.1, momentum: 0.8, beta1: 0.85, beta2: 0.99, alpha: 0.9, eps: 1e-3, weightDecay: 0 };
+const BASE: OptimizerConfig = {
+  ...OPTIMIZER_DEFAULTS,
+  lr: 0.1,
+  momentum: 0.8,
+  beta1: 0.85,
+  beta2: 0.99,
+  alpha: 0.9,
+  eps: 1e-3,
+  weightDecay: 0,
+};
 
 describe('Optimizer update rules (torch.optim, by hand in float64)', () => {
   for (const optimizer of ['sgd', 'momentum', 'adam', 'rmsprop'] as const) {
@@ -193,7 +204,12 @@ describe('clipByGlobalNorm (torch.nn.utils.clip_grad_norm_)', () => {
 
 describe('clipByValue', () => {
   it('clamps every entry to [−c, c] and keeps the rest', async () => {
-    const g = { w: tf.tensor2d([[-3, 0.2], [0.5, 7]]) };
+    const g = {
+      w: tf.tensor2d([
+        [-3, 0.2],
+        [0.5, 7],
+      ]),
+    };
     const c = clipByValue(g, 0.5);
     expect(Array.from(await c.w.data())).toEqual([-0.5, Math.fround(0.2), 0.5, 0.5]);
     expect(c.w.shape).toEqual([2, 2]);

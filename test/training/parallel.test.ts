@@ -21,7 +21,9 @@ function expectSame(one: ModelGrads, two: ModelGrads): void {
     expect(two.grads[name].shape, name).toEqual(one.grads[name].shape);
     expect(relErr(two.grads[name].dataSync(), one.grads[name].dataSync()), name).toBeLessThan(1e-5);
   }
-  one.final.forEach((layer, l) => layer.forEach((s, j) => expect(relErr(two.final[l][j].dataSync(), s.dataSync())).toBeLessThan(1e-6)));
+  one.final.forEach((layer, l) =>
+    layer.forEach((s, j) => expect(relErr(two.final[l][j].dataSync(), s.dataSync())).toBeLessThan(1e-6)),
+  );
   if (one.dHNorms) expect(relErr((two.dHNorms as tf.Tensor1D).dataSync(), one.dHNorms.dataSync())).toBeLessThan(1e-5);
 }
 
@@ -33,8 +35,32 @@ describe('GradWorkers: data-parallel gradients on two threads', () => {
   const [V, E, H, T, B] = [17, 6, 5, 7, 5];
 
   beforeAll(async () => {
-    lm = SequenceModel.random({ ...MODEL_DEFAULTS, cell: 'lstm', inputSize: E, hiddenSize: H, numLayers: 2, outputSize: V, vocabSize: V, dropout: 0.3 }, new Rng('par-lm'));
-    dense = SequenceModel.random({ ...MODEL_DEFAULTS, ...CELL_DEFAULTS, cell: 'gru', inputSize: 3, hiddenSize: H, numLayers: 1, outputSize: 2, vocabSize: null }, new Rng('par-dense'));
+    lm = SequenceModel.random(
+      {
+        ...MODEL_DEFAULTS,
+        cell: 'lstm',
+        inputSize: E,
+        hiddenSize: H,
+        numLayers: 2,
+        outputSize: V,
+        vocabSize: V,
+        dropout: 0.3,
+      },
+      new Rng('par-lm'),
+    );
+    dense = SequenceModel.random(
+      {
+        ...MODEL_DEFAULTS,
+        ...CELL_DEFAULTS,
+        cell: 'gru',
+        inputSize: 3,
+        hiddenSize: H,
+        numLayers: 1,
+        outputSize: 2,
+        vocabSize: null,
+      },
+      new Rng('par-dense'),
+    );
     [lmWorkers, denseWorkers] = await Promise.all([GradWorkers.create(lm), GradWorkers.create(dense)]);
   }, 60_000);
 
@@ -52,12 +78,27 @@ describe('GradWorkers: data-parallel gradients on two threads', () => {
       inputs: null,
       tokens: tf.tensor2d(ids, [T, B], 'int32'),
       tokenIds: ids,
-      targets: tf.tensor1d(Int32Array.from({ length: T * B }, () => rng.int(V)), 'int32'),
+      targets: tf.tensor1d(
+        Int32Array.from({ length: T * B }, () => rng.int(V)),
+        'int32',
+      ),
       mask: tf.tensor2d(mask, [T, B]),
       count: T * B - 2,
     };
-    const state0 = lm.layers.map((c) => Array.from({ length: c.numStates }, () => tf.tensor2d(Float32Array.from({ length: B * H }, () => rng.normal() * 0.5), [B, H])));
-    const masks = [E, H, H].map((D) => tf.tensor3d(Float32Array.from({ length: T * B * D }, () => (rng.uniform() < 0.3 ? 0 : 1 / 0.7)), [T, B, D]));
+    const state0 = lm.layers.map((c) =>
+      Array.from({ length: c.numStates }, () =>
+        tf.tensor2d(
+          Float32Array.from({ length: B * H }, () => rng.normal() * 0.5),
+          [B, H],
+        ),
+      ),
+    );
+    const masks = [E, H, H].map((D) =>
+      tf.tensor3d(
+        Float32Array.from({ length: T * B * D }, () => (rng.uniform() < 0.3 ? 0 : 1 / 0.7)),
+        [T, B, D],
+      ),
+    );
     const before = tf.memory().numTensors;
     const one = modelLossAndGrads(lm, chunk, state0, 'every', 'xent', true, masks);
     const two = lmWorkers.lossAndGrads(lm, chunk, state0, 'every', 'xent', true, masks);
@@ -73,10 +114,16 @@ describe('GradWorkers: data-parallel gradients on two threads', () => {
     const maskArr = new Float32Array(T * B);
     for (let b = 0; b < B; b++) maskArr[(T - 1 - (b % 3)) * B + b] = 1;
     const chunk: ChunkTensors = {
-      inputs: tf.tensor3d(Float32Array.from({ length: T * B * 3 }, () => rng.normal()), [T, B, 3]),
+      inputs: tf.tensor3d(
+        Float32Array.from({ length: T * B * 3 }, () => rng.normal()),
+        [T, B, 3],
+      ),
       tokens: null,
       tokenIds: null,
-      targets: tf.tensor2d(Float32Array.from({ length: B * 2 }, () => rng.normal()), [B, 2]),
+      targets: tf.tensor2d(
+        Float32Array.from({ length: B * 2 }, () => rng.normal()),
+        [B, 2],
+      ),
       mask: tf.tensor2d(maskArr, [T, B]),
       count: B,
     };

@@ -23,7 +23,10 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 const config = (over: Partial<TrainConfig>): Readonly<TrainConfig> => ({ ...TRAIN_DEFAULTS, ...over });
 
-function model(over: Partial<ModelConfig> & Pick<ModelConfig, 'inputSize' | 'outputSize'>, seed = 'model'): SequenceModel {
+function model(
+  over: Partial<ModelConfig> & Pick<ModelConfig, 'inputSize' | 'outputSize'>,
+  seed = 'model',
+): SequenceModel {
   return SequenceModel.random({ ...MODEL_DEFAULTS, hiddenSize: 4, ...over }, new Rng(seed));
 }
 
@@ -100,13 +103,18 @@ describe('train: no tensor leaks', () => {
     const runDir = RunDir.create(freshDir('leak'));
     const before = tf.memory().numTensors;
     const seen = new Map<number, number>();
-    const res = await train(m, task, config({ steps: 100, batchSize: 4, evalEvery: 10, gradflowEvery: 5, gradflowAllLayers: true, seed: 3 }), {
-      runDir,
-      onProgress: (p) => {
-        // the per-step report (eval reports carry evalLoss)
-        if (p.evalLoss === undefined && (p.step === 10 || p.step === 100)) seen.set(p.step, tf.memory().numTensors);
+    const res = await train(
+      m,
+      task,
+      config({ steps: 100, batchSize: 4, evalEvery: 10, gradflowEvery: 5, gradflowAllLayers: true, seed: 3 }),
+      {
+        runDir,
+        onProgress: (p) => {
+          // the per-step report (eval reports carry evalLoss)
+          if (p.evalLoss === undefined && (p.step === 10 || p.step === 100)) seen.set(p.step, tf.memory().numTensors);
+        },
       },
-    });
+    );
     expect(res.steps).toBe(100);
     expect(seen.get(10)).toBeDefined();
     expect(seen.get(100)).toBe(seen.get(10));
@@ -140,7 +148,11 @@ describe('train: no tensor leaks', () => {
     const m = model({ cell: 'rnn', inputSize: 2, outputSize: 1 });
     const before = tf.memory().numTensors;
     // lr so small the weights cannot move: the second eval is no better than the first
-    const res = await train(m, task, config({ optimizer: 'sgd', lr: 1e-30, steps: 50, batchSize: 4, evalEvery: 1, earlyStop: 1, gradflowEvery: 0 }));
+    const res = await train(
+      m,
+      task,
+      config({ optimizer: 'sgd', lr: 1e-30, steps: 50, batchSize: 4, evalEvery: 1, earlyStop: 1, gradflowEvery: 0 }),
+    );
     expect(res.status).toBe('early-stopped');
     expect(res.steps).toBe(2);
     expect(tf.memory().numTensors).toBe(before);
@@ -225,7 +237,10 @@ describe('train: divergence', () => {
     const values = flat(Object.values(ckpt.state_dict));
     expect(values.every((v) => typeof v === 'number' && Number.isFinite(v))).toBe(true);
     const w = parseRecurrentWeights(ckpt, 'checkpoint.json', 'rnn');
-    const restored = new SequenceModel(ckpt.model, w.layers, { weight: flat(ckpt.state_dict['head.weight']), bias: ckpt.state_dict['head.bias'] });
+    const restored = new SequenceModel(ckpt.model, w.layers, {
+      weight: flat(ckpt.state_dict['head.weight']),
+      bias: ckpt.state_dict['head.bias'],
+    });
     const ev = await evaluate(restored, new AddingTask({ seqLen: 6, evalSize: 16, seed: 1 }));
     restored.dispose();
     expect(Number.isFinite(ev.loss), `eval loss of the kept checkpoint: ${ev.loss}`).toBe(true);
@@ -252,7 +267,9 @@ describe('train: divergence', () => {
       const ckptPath = join(out, 'checkpoint.json');
       if (existsSync(ckptPath)) {
         const ckpt = JSON.parse(readFileSync(ckptPath, 'utf8'));
-        expect(flat(Object.values(ckpt.state_dict)).every((v) => typeof v === 'number' && Number.isFinite(v))).toBe(true);
+        expect(flat(Object.values(ckpt.state_dict)).every((v) => typeof v === 'number' && Number.isFinite(v))).toBe(
+          true,
+        );
       } else {
         expect((err as Error).message).not.toMatch(/checkpoint/);
       }
@@ -263,7 +280,9 @@ describe('train: divergence', () => {
     const task = new AddingTask({ seqLen: 6, evalSize: 16 });
     const m = model({ cell: 'lstm', inputSize: 2, outputSize: 1 });
     const before = tf.memory().numTensors;
-    await expect(train(m, task, config({ ...cfgDivergeLate, evalEvery: 100 }))).rejects.toMatchObject({ code: 'diverged' });
+    await expect(train(m, task, config({ ...cfgDivergeLate, evalEvery: 100 }))).rejects.toMatchObject({
+      code: 'diverged',
+    });
     expect(tf.memory().numTensors).toBe(before);
     m.dispose();
   });
@@ -283,11 +302,18 @@ describe('train: truncated BPTT', () => {
       const task = new EchoTask(10);
       const m = model({ cell: 'rnn', inputSize: 1, outputSize: 1 });
       const runDir = RunDir.create(freshDir('bptt'));
-      const res = await train(m, task, config({ steps, batchSize: 2, bptt, evalEvery: 100, gradflowEvery: 0 }), { runDir, checkpoint: false });
+      const res = await train(m, task, config({ steps, batchSize: 2, bptt, evalEvery: 100, gradflowEvery: 0 }), {
+        runDir,
+        checkpoint: false,
+      });
       m.dispose();
       expect(res.steps).toBe(steps);
       expect(task.batches.length, `bptt ${bptt}, ${steps} steps`).toBe(batches);
-      expect(readLog(runDir.path).filter((r) => r.type === 'step').map((r) => r.step)).toEqual(Array.from({ length: steps }, (_, i) => i + 1));
+      expect(
+        readLog(runDir.path)
+          .filter((r) => r.type === 'step')
+          .map((r) => r.step),
+      ).toEqual(Array.from({ length: steps }, (_, i) => i + 1));
     }
   });
 
@@ -309,7 +335,21 @@ describe('train: truncated BPTT', () => {
     const m = model({ cell: 'rnn', hiddenSize: H, inputSize: 1, outputSize: 1, init: 'normal', initStd: 1 }, 'bptt-fd');
     const sd = await m.stateDict();
     const runDir = RunDir.create(freshDir('bptt-fd'));
-    await train(m, task, config({ optimizer: 'sgd', lr: 1e-30, clipNorm: null, steps: 2, batchSize: B, bptt: L, evalEvery: 100, gradflowEvery: 0 }), { runDir, checkpoint: false });
+    await train(
+      m,
+      task,
+      config({
+        optimizer: 'sgd',
+        lr: 1e-30,
+        clipNorm: null,
+        steps: 2,
+        batchSize: B,
+        bptt: L,
+        evalEvery: 100,
+        gradflowEvery: 0,
+      }),
+      { runDir, checkpoint: false },
+    );
     const after = await m.stateDict();
     m.dispose();
     // (zero biases move by ~1e-30, nothing else moves at all)
@@ -317,10 +357,20 @@ describe('train: truncated BPTT', () => {
     expect(Math.max(...flat(Object.values(after)).map((v, i) => Math.abs(v - before0[i])))).toBeLessThan(1e-20);
     expect(task.batches).toHaveLength(1);
     const batch = task.batches[0];
-    const steps = readLog(runDir.path).filter((r) => r.type === 'step') as unknown as { loss: number; gradNorm: number }[];
+    const steps = readLog(runDir.path).filter((r) => r.type === 'step') as unknown as {
+      loss: number;
+      gradNorm: number;
+    }[];
 
     // θ = [weight_ih (H×1), weight_hh (H×H), bias_ih, bias_hh, head.weight (1×H), head.bias]
-    const theta0 = [...flat(sd.weight_ih_l0), ...flat(sd.weight_hh_l0), ...flat(sd.bias_ih_l0), ...flat(sd.bias_hh_l0), ...flat(sd['head.weight']), ...flat(sd['head.bias'])];
+    const theta0 = [
+      ...flat(sd.weight_ih_l0),
+      ...flat(sd.weight_hh_l0),
+      ...flat(sd.bias_ih_l0),
+      ...flat(sd.bias_hh_l0),
+      ...flat(sd['head.weight']),
+      ...flat(sd['head.bias']),
+    ];
     const spec: Spec64 = { kind: 'rnn', inputSize: 1, hiddenSize: H, nonlinearity: 'tanh' };
     const unpack = (th: number[]) => {
       let i = 0;
@@ -370,7 +420,9 @@ describe('train: truncated BPTT', () => {
     const truncated = gradNormFD((th) => chunkLoss(th, L, T, first.final).loss);
     const full = gradNormFD((th) => chunkLoss(th, L, T, chunkLoss(th, 0, L, zeros).final).loss);
     expect(Math.abs(truncated - full) / full).toBeGreaterThan(1e-2); // the two really differ here
-    expect(Math.abs(steps[0].gradNorm - gradNormFD((th) => chunkLoss(th, 0, L, zeros).loss)) / steps[0].gradNorm).toBeLessThan(1e-4);
+    expect(
+      Math.abs(steps[0].gradNorm - gradNormFD((th) => chunkLoss(th, 0, L, zeros).loss)) / steps[0].gradNorm,
+    ).toBeLessThan(1e-4);
     expect(Math.abs(steps[1].gradNorm - truncated) / truncated).toBeLessThan(1e-4);
   });
 });
@@ -392,9 +444,30 @@ describe('trainRun: the run directory', () => {
     const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
     expect(cfg.backend).toBe(tf.getBackend());
     expect(Object.keys(cfg.train).sort()).toEqual(Object.keys(TRAIN_DEFAULTS).sort());
-    expect(cfg.train).toEqual({ ...TRAIN_DEFAULTS, steps: 4, batchSize: 4, evalEvery: 2, gradflowEvery: 2, lr: 0.01, threads: 1 }); // "auto" resolved: a tiny model runs on one thread
-    expect(cfg.model).toEqual({ ...MODEL_DEFAULTS, cell: 'lstm', hiddenSize: 4, numLayers: 2, inputSize: 2, outputSize: 1 });
-    expect(cfg.task).toEqual({ ...ADDING_DEFAULTS, task: 'adding', seqLen: 6, evalSize: 16, seed: TRAIN_DEFAULTS.seed });
+    expect(cfg.train).toEqual({
+      ...TRAIN_DEFAULTS,
+      steps: 4,
+      batchSize: 4,
+      evalEvery: 2,
+      gradflowEvery: 2,
+      lr: 0.01,
+      threads: 1,
+    }); // "auto" resolved: a tiny model runs on one thread
+    expect(cfg.model).toEqual({
+      ...MODEL_DEFAULTS,
+      cell: 'lstm',
+      hiddenSize: 4,
+      numLayers: 2,
+      inputSize: 2,
+      outputSize: 1,
+    });
+    expect(cfg.task).toEqual({
+      ...ADDING_DEFAULTS,
+      task: 'adding',
+      seqLen: 6,
+      evalSize: 16,
+      seed: TRAIN_DEFAULTS.seed,
+    });
     // lstm, H 4, I 2, 2 layers, head 4→1: 4·4·(2+4+2) + 4·4·(4+4+2) + 5
     expect(cfg.params).toBe(128 + 160 + 5);
 
@@ -431,15 +504,35 @@ describe('trainRun: the run directory', () => {
 
   it('checkpoint.json loads back through parseRecurrentWeights with PyTorch names and equals the model', async () => {
     const task = new AddingTask({ seqLen: 5, evalSize: 16 });
-    const cfgModel = { ...MODEL_DEFAULTS, cell: 'gru' as const, hiddenSize: 4, numLayers: 2, inputSize: 2, outputSize: 1 };
+    const cfgModel = {
+      ...MODEL_DEFAULTS,
+      cell: 'gru' as const,
+      hiddenSize: 4,
+      numLayers: 2,
+      inputSize: 2,
+      outputSize: 1,
+    };
     const m = SequenceModel.random(cfgModel, new Rng('ckpt'));
     const runDir = RunDir.create(freshDir('ckpt'));
-    const res = await train(m, task, config({ steps: 3, batchSize: 4, evalEvery: 2, gradflowEvery: 0, lr: 0.05 }), { runDir });
+    const res = await train(m, task, config({ steps: 3, batchSize: 4, evalEvery: 2, gradflowEvery: 0, lr: 0.05 }), {
+      runDir,
+    });
     const ckpt = JSON.parse(readFileSync(runDir.file('checkpoint.json'), 'utf8'));
     expect(ckpt.step).toBe(3); // the final evaluation checkpoints too
     expect(ckpt.cell).toBe('gru');
     expect(Object.keys(ckpt.state_dict).sort()).toEqual(
-      ['bias_hh_l0', 'bias_hh_l1', 'bias_ih_l0', 'bias_ih_l1', 'head.bias', 'head.weight', 'weight_hh_l0', 'weight_hh_l1', 'weight_ih_l0', 'weight_ih_l1'].sort(),
+      [
+        'bias_hh_l0',
+        'bias_hh_l1',
+        'bias_ih_l0',
+        'bias_ih_l1',
+        'head.bias',
+        'head.weight',
+        'weight_hh_l0',
+        'weight_hh_l1',
+        'weight_ih_l0',
+        'weight_ih_l1',
+      ].sort(),
     );
     expect([ckpt.state_dict.weight_ih_l0.length, ckpt.state_dict.weight_ih_l0[0].length]).toEqual([12, 2]);
     expect([ckpt.state_dict.weight_hh_l1.length, ckpt.state_dict.weight_hh_l1[0].length]).toEqual([12, 4]);
@@ -455,7 +548,10 @@ describe('trainRun: the run directory', () => {
       expect(Array.from(w.layers[l].bias_hh)).toEqual(flat(sd.bias_hh));
     }
     // and a model rebuilt from it evaluates exactly as the trained one did
-    const restored = new SequenceModel(ckpt.model, w.layers, { weight: flat(ckpt.state_dict['head.weight']), bias: ckpt.state_dict['head.bias'] });
+    const restored = new SequenceModel(ckpt.model, w.layers, {
+      weight: flat(ckpt.state_dict['head.weight']),
+      bias: ckpt.state_dict['head.bias'],
+    });
     expect((await evaluate(restored, task)).loss).toBe(res.finalEval.loss);
     restored.dispose();
     m.dispose();
@@ -552,7 +648,12 @@ describe('evaluate', () => {
 
     // from an independent float64 forward pass (test/reference/cells64.ts)
     const spec: Spec64 = { kind: 'gru', inputSize: 2, hiddenSize: H };
-    const w: Weights64 = { weight_ih: flat(sd.weight_ih_l0), weight_hh: flat(sd.weight_hh_l0), bias_ih: flat(sd.bias_ih_l0), bias_hh: flat(sd.bias_hh_l0) };
+    const w: Weights64 = {
+      weight_ih: flat(sd.weight_ih_l0),
+      weight_hh: flat(sd.weight_hh_l0),
+      bias_ih: flat(sd.bias_ih_l0),
+      bias_hh: flat(sd.bias_hh_l0),
+    };
     const [headW, headB] = [flat(sd['head.weight']), flat(sd['head.bias'])[0]];
     let sq64 = 0;
     let worst = 0;
@@ -560,7 +661,8 @@ describe('evaluate', () => {
       const B = batch.batchSize;
       for (let b = 0; b < B; b++) {
         let s: State64 = [new Array(H).fill(0)];
-        for (let t = 0; t < T; t++) s = step64(spec, w, [batch.inputs[(t * B + b) * 2], batch.inputs[(t * B + b) * 2 + 1]], s);
+        for (let t = 0; t < T; t++)
+          s = step64(spec, w, [batch.inputs[(t * B + b) * 2], batch.inputs[(t * B + b) * 2 + 1]], s);
         const out = headB + s[0].reduce((acc, h, j) => acc + h * headW[j], 0);
         worst = Math.max(worst, Math.abs(out - task.captured[i][b]));
         sq64 += (out - batch.targets[b]) ** 2;

@@ -41,7 +41,11 @@ export function activationsDemo(points: number[] = ACTIVATION_POINTS): Activatio
         maxDerivative = Math.abs(d);
         argmax = z;
       }
-      if (Math.abs(z) > 2 * h) derivativeCheck = Math.max(derivativeCheck, Math.abs(d - (act.fn(z + h, slope) - act.fn(z - h, slope)) / (2 * h)));
+      if (Math.abs(z) > 2 * h)
+        derivativeCheck = Math.max(
+          derivativeCheck,
+          Math.abs(d - (act.fn(z + h, slope) - act.fn(z - h, slope)) / (2 * h)),
+        );
     }
     return {
       name,

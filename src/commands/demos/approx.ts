@@ -1,5 +1,11 @@
 import { MLP_DEFAULTS, Mlp, type MlpConfig } from '../../models/mlp.js';
-import { MLP_TRAIN_DEFAULTS, arrayExamples, evaluateMlp, trainMlp, type MlpTrainConfig } from '../../training/mlp-trainer.js';
+import {
+  MLP_TRAIN_DEFAULTS,
+  arrayExamples,
+  evaluateMlp,
+  trainMlp,
+  type MlpTrainConfig,
+} from '../../training/mlp-trainer.js';
 import { usageError } from '../../util/errors.js';
 import { Rng } from '../../util/rng.js';
 
@@ -29,8 +35,24 @@ const CIRCLES = [
 
 export const APPROX_TARGETS: readonly ApproxTarget[] = [
   { name: 'square', description: 'x² on [0, 1]', inputSize: 1, kind: 'regression', from: 0, to: 1, f: ([x]) => x * x },
-  { name: 'inverse', description: '1/x on [0.1, 1]', inputSize: 1, kind: 'regression', from: 0.1, to: 1, f: ([x]) => 1 / x },
-  { name: 'sin', description: 'sin x on [−π, π]', inputSize: 1, kind: 'regression', from: -Math.PI, to: Math.PI, f: ([x]) => Math.sin(x) },
+  {
+    name: 'inverse',
+    description: '1/x on [0.1, 1]',
+    inputSize: 1,
+    kind: 'regression',
+    from: 0.1,
+    to: 1,
+    f: ([x]) => 1 / x,
+  },
+  {
+    name: 'sin',
+    description: 'sin x on [−π, π]',
+    inputSize: 1,
+    kind: 'regression',
+    from: -Math.PI,
+    to: Math.PI,
+    f: ([x]) => Math.sin(x),
+  },
   {
     name: 'circles',
     description: 'inside either of two circles, points in [−1.5, 1.5]²',
@@ -52,7 +74,13 @@ export interface ApproxOptions {
   seed: number;
 }
 
-export const APPROX_DEFAULTS: Readonly<ApproxOptions> = { widths: [1, 2, 4, 8, 16, 32], updates: 30_000, lr: 0.03, targets: APPROX_TARGETS.map((t) => t.name), seed: 1 };
+export const APPROX_DEFAULTS: Readonly<ApproxOptions> = {
+  widths: [1, 2, 4, 8, 16, 32],
+  updates: 30_000,
+  lr: 0.03,
+  targets: APPROX_TARGETS.map((t) => t.name),
+  seed: 1,
+};
 
 export interface ApproxRow {
   target: string;
@@ -94,7 +122,8 @@ export function approxDemo(options: Partial<ApproxOptions> = {}): ApproxResult {
   const started = performance.now();
   const targets = o.targets.map((name) => {
     const t = APPROX_TARGETS.find((x) => x.name === name);
-    if (!t) throw usageError(`unknown approximation target "${name}"; use ${APPROX_TARGETS.map((x) => x.name).join(', ')}`);
+    if (!t)
+      throw usageError(`unknown approximation target "${name}"; use ${APPROX_TARGETS.map((x) => x.name).join(', ')}`);
     return t;
   });
   const rows = targets.map((t): ApproxRow => {
@@ -105,12 +134,29 @@ export function approxDemo(options: Partial<ApproxOptions> = {}): ApproxResult {
     const errors: number[] = [];
     const rmse: (number | null)[] = [];
     for (const width of o.widths) {
-      const config: MlpConfig = { ...MLP_DEFAULTS, layers: [t.inputSize, width, 1], activation: 'sigmoid', output: isReg ? 'linear' : 'sigmoid', cost: isReg ? 'quadratic' : 'xent', init: 'xavier' };
+      const config: MlpConfig = {
+        ...MLP_DEFAULTS,
+        layers: [t.inputSize, width, 1],
+        activation: 'sigmoid',
+        output: isReg ? 'linear' : 'sigmoid',
+        cost: isReg ? 'quadratic' : 'xent',
+        init: 'xavier',
+      };
       const net = Mlp.random(config, new Rng(`${o.seed}/approx/${t.name}/${width}`));
       const epochs = Math.max(1, Math.round((o.updates * 10) / train.y.length));
       const trainConfig: MlpTrainConfig = {
-        ...MLP_TRAIN_DEFAULTS, optimizer: 'adam', lr: o.lr, epochs, batchSize: 10, schedule: 'step', decayEvery: Math.ceil(o.updates / 4), decayFactor: 0.5,
-        gradflowEvery: 0, probeSize: 0, logEvery: o.updates, seed: o.seed,
+        ...MLP_TRAIN_DEFAULTS,
+        optimizer: 'adam',
+        lr: o.lr,
+        epochs,
+        batchSize: 10,
+        schedule: 'step',
+        decayEvery: Math.ceil(o.updates / 4),
+        decayFactor: 0.5,
+        gradflowEvery: 0,
+        probeSize: 0,
+        logEvery: o.updates,
+        seed: o.seed,
       };
       trainMlp(net, arrayExamples(train.x, train.y, t.inputSize, 1, isReg ? 'none' : 'threshold'), trainConfig);
       if (isReg) {

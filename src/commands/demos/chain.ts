@@ -70,7 +70,12 @@ const sub = (j: number) => String(j).replace(/\d/g, (d) => '₀₁₂₃₄₅�
 const sigmaPrime = (z: number) => sigmoid(z) * sigmoid(-z);
 
 /** Forward pass in float64: z and a for every neuron, and the cost. */
-export function chainForward(weights: number[], biases: number[], x: number, y: number): { z: number[]; a: number[]; cost: number } {
+export function chainForward(
+  weights: number[],
+  biases: number[],
+  x: number,
+  y: number,
+): { z: number[]; a: number[]; cost: number } {
   const z: number[] = [];
   const a: number[] = [];
   let prev = x;
@@ -85,7 +90,8 @@ export function chainForward(weights: number[], biases: number[], x: number, y: 
 /** The factors of ∂C/∂b₁, in the order the formula writes them, with running products. */
 export function chainFactors(weights: number[], z: number[], aLast: number, y: number): ChainFactor[] {
   const raw: [string, number][] = [[`σ′(z${sub(1)})`, sigmaPrime(z[0])]];
-  for (let j = 1; j < weights.length; j++) raw.push([`w${sub(j + 1)}`, weights[j]], [`σ′(z${sub(j + 1)})`, sigmaPrime(z[j])]);
+  for (let j = 1; j < weights.length; j++)
+    raw.push([`w${sub(j + 1)}`, weights[j]], [`σ′(z${sub(j + 1)})`, sigmaPrime(z[j])]);
   raw.push([`∂C/∂a${sub(weights.length)}`, aLast - y]);
   let product = 1;
   return raw.map(([name, value]) => ({ name, value, product: (product *= value) }));
@@ -118,7 +124,14 @@ export function chainAutograd(weights: number[], biases: number[], x: number, y:
   return value;
 }
 
-function chainCase(name: string, description: string, weights: number[], biases: number[], x: number, y: number): ChainCase {
+function chainCase(
+  name: string,
+  description: string,
+  weights: number[],
+  biases: number[],
+  x: number,
+  y: number,
+): ChainCase {
   const { z, a, cost } = chainForward(weights, biases, x, y);
   const factors = chainFactors(weights, z, a[a.length - 1], y);
   // Richardson-extrapolated central difference (error O(h⁴)): the exploding chain's cost curves steeply in b₁
@@ -151,8 +164,12 @@ export function chainDemo(options: Partial<ChainOptions> = {}, backend = tf.getB
   const rng = new Rng(`${o.seed}/chain`);
   const D = o.weights?.length ?? o.biases?.length ?? o.depth;
   if (!Number.isInteger(D) || D < 2) throw usageError(`the chain needs at least 2 neurons, got ${D}`);
-  if (o.weights && o.biases && o.weights.length !== o.biases.length) throw usageError(`--weights has ${o.weights.length} values but --biases has ${o.biases.length}; give one per neuron`);
-  for (const v of [...(o.weights ?? []), ...(o.biases ?? []), o.x, o.y]) if (!Number.isFinite(v)) throw usageError(`chain weights, biases, x and y must be finite numbers, got ${v}`);
+  if (o.weights && o.biases && o.weights.length !== o.biases.length)
+    throw usageError(
+      `--weights has ${o.weights.length} values but --biases has ${o.biases.length}; give one per neuron`,
+    );
+  for (const v of [...(o.weights ?? []), ...(o.biases ?? []), o.x, o.y])
+    if (!Number.isFinite(v)) throw usageError(`chain weights, biases, x and y must be finite numbers, got ${v}`);
   const weights = o.weights ?? Array.from({ length: D }, () => rng.normal());
   const biases = o.biases ?? Array.from({ length: D }, () => rng.normal());
   const vanishingW = Array.from({ length: D }, (_, j) => [0.9, -0.7, 0.8, -0.6][j % 4]);
@@ -168,9 +185,23 @@ export function chainDemo(options: Partial<ChainOptions> = {}, backend = tf.getB
     y: o.y,
     backend,
     cases: [
-      chainCase('given', o.weights ? 'the weights and biases given' : `weights and biases N(0, 1), seed ${o.seed}`, weights, biases, o.x, o.y),
+      chainCase(
+        'given',
+        o.weights ? 'the weights and biases given' : `weights and biases N(0, 1), seed ${o.seed}`,
+        weights,
+        biases,
+        o.x,
+        o.y,
+      ),
       chainCase('vanishing', '|wⱼ| < 1, so every |wⱼσ′(zⱼ)| < 1/4', vanishingW, biases, o.x, o.y),
-      chainCase('exploding', 'wⱼ = 100, bⱼ = −100·aⱼ₋₁: zⱼ = 0, σ′ = 1/4, wⱼσ′(zⱼ) = 25', explodingW, explodingB, o.x, o.y),
+      chainCase(
+        'exploding',
+        'wⱼ = 100, bⱼ = −100·aⱼ₋₁: zⱼ = 0, σ′ = 1/4, wⱼσ′(zⱼ) = 25',
+        explodingW,
+        explodingB,
+        o.x,
+        o.y,
+      ),
     ],
   };
 }

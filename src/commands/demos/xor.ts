@@ -1,5 +1,11 @@
 import { MLP_DEFAULTS, Mlp, type MlpConfig } from '../../models/mlp.js';
-import { MLP_TRAIN_DEFAULTS, arrayExamples, evaluateMlp, trainMlp, type MlpTrainConfig } from '../../training/mlp-trainer.js';
+import {
+  MLP_TRAIN_DEFAULTS,
+  arrayExamples,
+  evaluateMlp,
+  trainMlp,
+  type MlpTrainConfig,
+} from '../../training/mlp-trainer.js';
 import { Rng } from '../../util/rng.js';
 
 /**
@@ -22,7 +28,15 @@ export interface XorOptions {
   seed: number;
 }
 
-export const XOR_DEFAULTS: Readonly<XorOptions> = { epochs: 3000, lr: 2, optimizer: 'sgd', init: 'normal', grid: 21, survey: 20, seed: 1 };
+export const XOR_DEFAULTS: Readonly<XorOptions> = {
+  epochs: 3000,
+  lr: 2,
+  optimizer: 'sgd',
+  init: 'normal',
+  grid: 21,
+  survey: 20,
+  seed: 1,
+};
 
 export const XOR_INPUTS = [0, 0, 0, 1, 1, 0, 1, 1];
 export const XOR_TARGETS = [0, 1, 1, 0];
@@ -60,13 +74,18 @@ export function xorDemo(options: Partial<XorOptions> = {}): XorResult {
   }
   const surface = Array.from(net.forward(grid, n * n));
   const unsolved: number[] = [];
-  for (let s = 1; s <= o.survey; s++) if (evaluateMlp(trainXor(o, s).net, xorExamples()).accuracy !== 1) unsolved.push(s);
+  for (let s = 1; s <= o.survey; s++)
+    if (evaluateMlp(trainXor(o, s).net, xorExamples()).accuracy !== 1) unsolved.push(s);
   return {
     layers: net.config.layers,
     epochs: o.epochs,
     accuracy: final.accuracy ?? 0,
     cost: final.loss,
-    outputs: XOR_TARGETS.map((target, i) => ({ x: [XOR_INPUTS[2 * i], XOR_INPUTS[2 * i + 1]], target, output: outs[i] })),
+    outputs: XOR_TARGETS.map((target, i) => ({
+      x: [XOR_INPUTS[2 * i], XOR_INPUTS[2 * i + 1]],
+      target,
+      output: outs[i],
+    })),
     surface: { from, to, values: Array.from({ length: n }, (_, r) => surface.slice(r * n, (r + 1) * n)) },
     params: net.stateDict(),
     costs,
@@ -78,11 +97,30 @@ const xorExamples = () => arrayExamples(XOR_INPUTS, XOR_TARGETS, 2, 1, 'threshol
 
 /** Train a fresh [2, 2, 1] network from `seed`, full batch. */
 function trainXor(o: XorOptions, seed: number): { net: Mlp; costs: XorResult['costs'] } {
-  const config: MlpConfig = { ...MLP_DEFAULTS, layers: [2, 2, 1], activation: 'sigmoid', output: 'sigmoid', cost: 'xent', init: o.init };
+  const config: MlpConfig = {
+    ...MLP_DEFAULTS,
+    layers: [2, 2, 1],
+    activation: 'sigmoid',
+    output: 'sigmoid',
+    cost: 'xent',
+    init: o.init,
+  };
   const net = Mlp.random(config, new Rng(`${seed}/xor`));
   const costs: XorResult['costs'] = [];
-  const train: MlpTrainConfig = { ...MLP_TRAIN_DEFAULTS, optimizer: o.optimizer, lr: o.lr, epochs: o.epochs, batchSize: 4, gradflowEvery: 0, probeSize: 0, logEvery: 100, seed };
-  trainMlp(net, xorExamples(), train, { onProgress: (p) => Number.isFinite(p.loss) && costs.push({ epoch: p.step, cost: p.loss }) });
+  const train: MlpTrainConfig = {
+    ...MLP_TRAIN_DEFAULTS,
+    optimizer: o.optimizer,
+    lr: o.lr,
+    epochs: o.epochs,
+    batchSize: 4,
+    gradflowEvery: 0,
+    probeSize: 0,
+    logEvery: 100,
+    seed,
+  };
+  trainMlp(net, xorExamples(), train, {
+    onProgress: (p) => Number.isFinite(p.loss) && costs.push({ epoch: p.step, cost: p.loss }),
+  });
   return { net, costs };
 }
 

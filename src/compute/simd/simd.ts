@@ -11,15 +11,81 @@ export interface SimdKernels {
   /** dst[i] = f(src[i]) for n floats (n % 4 = 0); kind 0 exp, 1 sigmoid, 2 tanh. */
   map(src: number, dst: number, n: number, kind: number): void;
   softmax_xent(z: number, bias: number, w: number, out: number, stats: number, N: number, O: number): void;
-  lstm_forward(xw: number, hw: number, c: number, hN: number, cN: number, P: number, dcH: number, f: number, B: number, H: number): void;
-  gru_forward(xw: number, hw: number, h: number, bhh: number, hN: number, ph: number, px: number, z: number, B: number, H: number): void;
+  lstm_forward(
+    xw: number,
+    hw: number,
+    c: number,
+    hN: number,
+    cN: number,
+    P: number,
+    dcH: number,
+    f: number,
+    B: number,
+    H: number,
+  ): void;
+  gru_forward(
+    xw: number,
+    hw: number,
+    h: number,
+    bhh: number,
+    hN: number,
+    ph: number,
+    px: number,
+    z: number,
+    B: number,
+    H: number,
+  ): void;
   rnn_forward(xw: number, hw: number, y: number, dphi: number, n: number, nl: number): void;
-  lstm_backward(above: number, viaW: number, carry: number, P: number, dcH: number, f: number, G: number, da: number, dcPrev: number, B: number, H: number, first: number): void;
-  gru_backward(above: number, viaW: number, carry: number, ph: number, px: number, z: number, G: number, dah: number, dax: number, direct: number, B: number, H: number, first: number): void;
+  lstm_backward(
+    above: number,
+    viaW: number,
+    carry: number,
+    P: number,
+    dcH: number,
+    f: number,
+    G: number,
+    da: number,
+    dcPrev: number,
+    B: number,
+    H: number,
+    first: number,
+  ): void;
+  gru_backward(
+    above: number,
+    viaW: number,
+    carry: number,
+    ph: number,
+    px: number,
+    z: number,
+    G: number,
+    dah: number,
+    dax: number,
+    direct: number,
+    B: number,
+    H: number,
+    first: number,
+  ): void;
   rnn_backward(above: number, viaW: number, dphi: number, G: number, da: number, n: number, first: number): void;
   /** dst [cols, rows] = src [rows, cols]ᵀ (float32; rows, cols multiples of 4). */
   transpose(src: number, dst: number, rows: number, cols: number): void;
-  pullback(kind: number, gh: number, gx: number, jac: number, scaleOut: number, dah: number, direct: number, l0: number, l1: number, l2: number, B: number, R: number, H: number, normalize: number, state: number, pull: number): void;
+  pullback(
+    kind: number,
+    gh: number,
+    gx: number,
+    jac: number,
+    scaleOut: number,
+    dah: number,
+    direct: number,
+    l0: number,
+    l1: number,
+    l2: number,
+    B: number,
+    R: number,
+    H: number,
+    normalize: number,
+    state: number,
+    pull: number,
+  ): void;
 }
 
 let enabled = true;

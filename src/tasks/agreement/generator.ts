@@ -43,9 +43,24 @@ import {
  * preposition and adjective takes.
  */
 
-export type Construction = 'pp' | 'name' | 'adverb' | 'adjective' | 'subject-adjective' | 'subject-relative' | 'object-relative';
+export type Construction =
+  | 'pp'
+  | 'name'
+  | 'adverb'
+  | 'adjective'
+  | 'subject-adjective'
+  | 'subject-relative'
+  | 'object-relative';
 
-export const CONSTRUCTIONS: readonly Construction[] = ['pp', 'name', 'adverb', 'adjective', 'subject-adjective', 'subject-relative', 'object-relative'];
+export const CONSTRUCTIONS: readonly Construction[] = [
+  'pp',
+  'name',
+  'adverb',
+  'adjective',
+  'subject-adjective',
+  'subject-relative',
+  'object-relative',
+];
 
 /**
  * Named construction mixes. "no-cue": nothing between subject and verb agrees with the
@@ -70,13 +85,21 @@ export const CUE_CONSTRUCTIONS: readonly Construction[] = ['subject-adjective', 
  * → the constructions, in canonical order. Unknown names are usage errors.
  */
 export function resolveConstructions(spec: string | readonly string[]): Construction[] {
-  const names = (typeof spec === 'string' ? spec.split(',') : [...spec]).map((s) => String(s).trim()).filter((s) => s !== '');
-  if (names.length === 0) throw usageError(`--constructions is empty; use a preset (${Object.keys(CONSTRUCTION_PRESETS).join(', ')}) or constructions (${CONSTRUCTIONS.join(', ')})`);
+  const names = (typeof spec === 'string' ? spec.split(',') : [...spec])
+    .map((s) => String(s).trim())
+    .filter((s) => s !== '');
+  if (names.length === 0)
+    throw usageError(
+      `--constructions is empty; use a preset (${Object.keys(CONSTRUCTION_PRESETS).join(', ')}) or constructions (${CONSTRUCTIONS.join(', ')})`,
+    );
   const chosen = new Set<Construction>();
   for (const name of names) {
     if (name in CONSTRUCTION_PRESETS) CONSTRUCTION_PRESETS[name as ConstructionPreset].forEach((c) => chosen.add(c));
     else if ((CONSTRUCTIONS as readonly string[]).includes(name)) chosen.add(name as Construction);
-    else throw usageError(`unknown construction ${JSON.stringify(name)}; use a preset (${Object.keys(CONSTRUCTION_PRESETS).join(', ')}) or ${CONSTRUCTIONS.join(', ')}`);
+    else
+      throw usageError(
+        `unknown construction ${JSON.stringify(name)}; use a preset (${Object.keys(CONSTRUCTION_PRESETS).join(', ')}) or ${CONSTRUCTIONS.join(', ')}`,
+      );
   }
   return CONSTRUCTIONS.filter((c) => chosen.has(c));
 }
@@ -173,15 +196,26 @@ export function generateExample(lex: Lexicon, rng: Rng, req: ExampleRequest): Ag
     const isAttractor = new Set(order.slice(0, need));
     slotNumbers = Array.from({ length: slots }, (_, i) => (isAttractor.has(i) ? other : number));
   }
-  const ex = new Realizer(lex, rng, slotNumbers, req.indefiniteRate ?? GENERATOR_DEFAULTS.indefiniteRate).sentence(number, withSubjectAdjective, plan);
+  const ex = new Realizer(lex, rng, slotNumbers, req.indefiniteRate ?? GENERATOR_DEFAULTS.indefiniteRate).sentence(
+    number,
+    withSubjectAdjective,
+    plan,
+  );
   if (ex.distance !== distance || (req.attractors !== 'free' && ex.attractors !== need)) {
-    throw new Error(`agreement generator: planned distance ${distance}/${need} attractors, built ${ex.distance}/${ex.attractors}: ${ex.tokens.join(' ')}`);
+    throw new Error(
+      `agreement generator: planned distance ${distance}/${need} attractors, built ${ex.distance}/${ex.attractors}: ${ex.tokens.join(' ')}`,
+    );
   }
   return ex;
 }
 
 /** `count` sentences, distance and attractor count drawn per sentence from the config's ranges. */
-export function generateExamples(lex: Lexicon, rng: Rng, config: Partial<GeneratorConfig>, count: number): AgreementExample[] {
+export function generateExamples(
+  lex: Lexicon,
+  rng: Rng,
+  config: Partial<GeneratorConfig>,
+  count: number,
+): AgreementExample[] {
   const cfg = resolveGeneratorConfig(config);
   const draw = distanceDrawer(lex, cfg);
   return Array.from({ length: count }, () => {
@@ -196,12 +230,20 @@ export function resolveGeneratorConfig(config: Partial<GeneratorConfig>): Genera
   const [lo, hi] = checkRange('distance', cfg.distance);
   const attractors = cfg.attractors === 'free' ? 'free' : checkRange('attractors', cfg.attractors);
   const rate = cfg.indefiniteRate;
-  if (typeof rate !== 'number' || !(rate >= 0 && rate <= 1)) throw usageError(`indefiniteRate must be in [0, 1], got ${rate}`);
-  return { ...cfg, distance: [lo, hi], attractors, constructions: resolveConstructions(cfg.constructions), maxDepth: nonNegativeInt('--max-depth', cfg.maxDepth) };
+  if (typeof rate !== 'number' || !(rate >= 0 && rate <= 1))
+    throw usageError(`indefiniteRate must be in [0, 1], got ${rate}`);
+  return {
+    ...cfg,
+    distance: [lo, hi],
+    attractors,
+    constructions: resolveConstructions(cfg.constructions),
+    maxDepth: nonNegativeInt('--max-depth', cfg.maxDepth),
+  };
 }
 
 function checkRange(name: string, range: unknown): [number, number] {
-  if (!Array.isArray(range) || range.length !== 2) throw usageError(`${name} must be a [min, max] pair, got ${JSON.stringify(range)}`);
+  if (!Array.isArray(range) || range.length !== 2)
+    throw usageError(`${name} must be a [min, max] pair, got ${JSON.stringify(range)}`);
   const lo = nonNegativeInt(`${name} min`, range[0]);
   const hi = nonNegativeInt(`${name} max`, range[1]);
   if (lo > hi) throw usageError(`${name} range [${lo}, ${hi}] is empty (min > max)`);
@@ -209,7 +251,10 @@ function checkRange(name: string, range: unknown): [number, number] {
 }
 
 /** Draws (distance, attractors) pairs that the constructions can build; a usageError up front if some distance cannot be built. */
-function distanceDrawer(lex: Lexicon, cfg: GeneratorConfig): (rng: Rng) => { distance: number; attractors: number | 'free' } {
+function distanceDrawer(
+  lex: Lexicon,
+  cfg: GeneratorConfig,
+): (rng: Rng) => { distance: number; attractors: number | 'free' } {
   const planner = plannerFor(lex, cfg.constructions, cfg.maxDepth);
   const [lo, hi] = cfg.distance;
   const options = new Map<number, (number | 'free')[]>();
@@ -223,7 +268,9 @@ function distanceDrawer(lex: Lexicon, cfg: GeneratorConfig): (rng: Rng) => { dis
     }
     if (ks.length === 0) {
       const what = cfg.attractors === 'free' ? '' : ` with ${cfg.attractors[0]}..${cfg.attractors[1]} attractors`;
-      throw usageError(`cannot build sentences at distance ${d}${what} from the constructions ${cfg.constructions.join(', ')} (max depth ${cfg.maxDepth})`);
+      throw usageError(
+        `cannot build sentences at distance ${d}${what} from the constructions ${cfg.constructions.join(', ')} (max depth ${cfg.maxDepth})`,
+      );
     }
     options.set(d, ks);
   }
@@ -276,9 +323,11 @@ export function makeSplit(opts: SplitOptions, rng: Rng): Split {
   if (trainMin > trainMax) throw usageError(`trainMinDistance ${trainMin} > trainMaxDistance ${trainMax}`);
   const trainSize = positiveInt('trainSize', opts.trainSize);
   const testSize = positiveInt('testSize', opts.testSize);
-  if (!Array.isArray(opts.testDistances) || opts.testDistances.length === 0) throw usageError('testDistances must list at least one distance');
+  if (!Array.isArray(opts.testDistances) || opts.testDistances.length === 0)
+    throw usageError('testDistances must list at least one distance');
   const testDistances = opts.testDistances.map((d) => nonNegativeInt('test distance', d));
-  if (new Set(testDistances).size !== testDistances.length) throw usageError(`testDistances has a repeated distance: ${testDistances.join(', ')}`);
+  if (new Set(testDistances).size !== testDistances.length)
+    throw usageError(`testDistances has a repeated distance: ${testDistances.join(', ')}`);
   const lexicon = opts.lexicon ?? loadLexicon();
   const base = {
     attractors: opts.attractors ?? GENERATOR_DEFAULTS.attractors,
@@ -295,7 +344,8 @@ export function makeSplit(opts: SplitOptions, rng: Rng): Split {
     const r = rng.fork(`test/d=${d}`);
     const seen = new Set<string>();
     for (let tries = 0; seen.size < testSize; tries++) {
-      if (tries >= MAX_DRAWS_PER_SENTENCE * testSize) throw tooFew(seen.size, testSize, `test sentences at distance ${d}`);
+      if (tries >= MAX_DRAWS_PER_SENTENCE * testSize)
+        throw tooFew(seen.size, testSize, `test sentences at distance ${d}`);
       const ex = generateExample(lexicon, r, { ...cfg, ...draw(r) });
       const key = ex.tokens.join(' ');
       if (seen.has(key)) continue;
@@ -327,7 +377,9 @@ export function prefixKey(ex: AgreementExample): string {
 }
 
 function tooFew(got: number, wanted: number, what: string) {
-  return usageError(`could only generate ${got} distinct ${what} of ${wanted} wanted; lower the size or use a bigger lexicon`);
+  return usageError(
+    `could only generate ${got} distinct ${what} of ${wanted} wanted; lower the size or use a bigger lexicon`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -358,7 +410,13 @@ type Move =
   | { kind: 'object-relative'; adjective: boolean; inner: PlanState; next: PlanState };
 
 /** How often each kind of segment is chosen when several fit. */
-const WEIGHTS: Readonly<Record<Move['kind'], number>> = { pp: 3, name: 1, adverb: 2, 'subject-relative': 2, 'object-relative': 2 };
+const WEIGHTS: Readonly<Record<Move['kind'], number>> = {
+  pp: 3,
+  name: 1,
+  adverb: 2,
+  'subject-relative': 2,
+  'object-relative': 2,
+};
 
 /** "que" + verb + article + noun. */
 const RELATIVE_BASE_LENGTH = 4;
@@ -397,9 +455,17 @@ class Planner {
 
   /** The initial state for a distance and attractor count, or null if no plan reaches them. */
   start(distance: number, need: number): PlanState | null {
-    const s: PlanState = { budget: distance, need, depth: this.maxDepth, canRelativize: true, isTop: true, afterName: false };
+    const s: PlanState = {
+      budget: distance,
+      need,
+      depth: this.maxDepth,
+      canRelativize: true,
+      isTop: true,
+      afterName: false,
+    };
     if (this.feasible(s)) return s;
-    if (this.allowed.has('subject-adjective') && distance > 0 && this.feasible({ ...s, budget: distance - 1 })) return s;
+    if (this.allowed.has('subject-adjective') && distance > 0 && this.feasible({ ...s, budget: distance - 1 }))
+      return s;
     return null;
   }
 
@@ -423,7 +489,10 @@ class Planner {
     const move = rng.pick(moves.filter((m) => m.kind === kind));
     switch (move.kind) {
       case 'pp':
-        return [{ kind: 'pp', prep: rng.pick(this.pps.get(move.length)!), adjective: move.adjective }, ...this.sample(rng, move.next)];
+        return [
+          { kind: 'pp', prep: rng.pick(this.pps.get(move.length)!), adjective: move.adjective },
+          ...this.sample(rng, move.next),
+        ];
       case 'name':
         return [{ kind: 'name', name: rng.pick(this.names.get(move.length)!) }, ...this.sample(rng, move.next)];
       case 'adverb':
@@ -475,13 +544,18 @@ class Planner {
         if (next.budget >= 0) moves.push({ kind: 'name', length, next });
       }
     }
-    if (this.allowed.has('adverb') && s.isTop && s.need === 0 && this.adverbs.has(s.budget)) moves.push({ kind: 'adverb', length: s.budget });
+    if (this.allowed.has('adverb') && s.isTop && s.need === 0 && this.adverbs.has(s.budget))
+      moves.push({ kind: 'adverb', length: s.budget });
     if (s.canRelativize && s.depth > 0) {
       for (const adjective of adjectives) {
         const base = RELATIVE_BASE_LENGTH + +adjective;
         if (this.allowed.has('subject-relative') && s.budget >= base) {
           // everything after it sits inside it (right-branching), one level deeper
-          moves.push({ kind: 'subject-relative', adjective, next: { ...s, budget: s.budget - base, need: less(1), depth: s.depth - 1, afterName: false } });
+          moves.push({
+            kind: 'subject-relative',
+            adjective,
+            next: { ...s, budget: s.budget - base, need: less(1), depth: s.depth - 1, afterName: false },
+          });
         }
         if (this.allowed.has('object-relative')) {
           // que [embedded subject] [inner material] verb — then no further relative at this level
@@ -490,8 +564,21 @@ class Planner {
               moves.push({
                 kind: 'object-relative',
                 adjective,
-                inner: { budget: innerBudget, need: innerNeed, depth: s.depth - 1, canRelativize: true, isTop: false, afterName: false },
-                next: { ...s, budget: s.budget - base - innerBudget, need: less(1 + innerNeed), canRelativize: false, afterName: false },
+                inner: {
+                  budget: innerBudget,
+                  need: innerNeed,
+                  depth: s.depth - 1,
+                  canRelativize: true,
+                  isTop: false,
+                  afterName: false,
+                },
+                next: {
+                  ...s,
+                  budget: s.budget - base - innerBudget,
+                  need: less(1 + innerNeed),
+                  canRelativize: false,
+                  afterName: false,
+                },
               });
             }
           }
@@ -574,7 +661,9 @@ class Realizer {
     this.complement(verb);
 
     const between = this.numbers.slice(subject.index + 1, verbIndex);
-    const attractors = between.filter((n, i) => this.controllers[subject.index + 1 + i] === subject.index + 1 + i && n !== number).length;
+    const attractors = between.filter(
+      (n, i) => this.controllers[subject.index + 1 + i] === subject.index + 1 + i && n !== number,
+    ).length;
     return {
       tokens: this.tokens,
       subjectIndex: subject.index,
@@ -643,7 +732,12 @@ class Realizer {
   }
 
   /** [preposition] article noun; the article (or the preposition's contraction with it) agrees with the noun. */
-  private nounPhrase(noun: Noun, number: GrammaticalNumber, article: 'definite' | 'indefinite', prep: readonly string[] = []): NounRef {
+  private nounPhrase(
+    noun: Noun,
+    number: GrammaticalNumber,
+    article: 'definite' | 'indefinite',
+    prep: readonly string[] = [],
+  ): NounRef {
     const art = this.lex.determiners[article][noun.gender][number];
     const words = prep.length > 0 ? prepositionWithArticle(this.lex, prep, art) : [art];
     const index = this.tokens.length + words.length;

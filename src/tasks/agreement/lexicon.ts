@@ -125,7 +125,10 @@ export function parseLexicon(raw: unknown, source: string): Lexicon {
     definite: v.genders(v.field(det, 'definite', 'determiners'), 'determiners.definite'),
     indefinite: v.genders(v.field(det, 'indefinite', 'determiners'), 'determiners.indefinite'),
   };
-  const definiteArticles = (['m', 'f'] as const).flatMap((g) => [determiners.definite[g].sg, determiners.definite[g].pl]);
+  const definiteArticles = (['m', 'f'] as const).flatMap((g) => [
+    determiners.definite[g].sg,
+    determiners.definite[g].pl,
+  ]);
 
   const contractions: Record<string, Record<string, string>> = {};
   const rawContractions = v.object(v.field(top, 'contractions', 'the top level'), 'contractions');
@@ -135,7 +138,9 @@ export function parseLexicon(raw: unknown, source: string): Lexicon {
     const out: Record<string, string> = {};
     for (const [article, form] of Object.entries(t)) out[lower(article)] = v.word(form, `${where}.${article}`);
     // a preposition contracts with all definite articles or none, so a PP's length never depends on the noun
-    for (const a of definiteArticles) if (!(a in out)) v.fail(`${where} has no entry for the article "${a}" (give all of ${definiteArticles.join(', ')})`);
+    for (const a of definiteArticles)
+      if (!(a in out))
+        v.fail(`${where} has no entry for the article "${a}" (give all of ${definiteArticles.join(', ')})`);
     contractions[lower(prep)] = out;
   }
 
@@ -155,7 +160,8 @@ export function parseLexicon(raw: unknown, source: string): Lexicon {
   const kinds = new Set(nouns.map((n) => n.kind));
   const kindList = (value: unknown, where: string) => {
     const ks = v.words(value, where);
-    for (const k of ks) if (!kinds.has(k)) v.fail(`${where} names the kind "${k}", which no noun has (kinds: ${[...kinds].join(', ')})`);
+    for (const k of ks)
+      if (!kinds.has(k)) v.fail(`${where} names the kind "${k}", which no noun has (kinds: ${[...kinds].join(', ')})`);
     return ks;
   };
 
@@ -184,17 +190,23 @@ export function parseLexicon(raw: unknown, source: string): Lexicon {
     };
     for (const tense of ['perfeito', 'imperfeito'] as const) {
       // the wrong form is the other number's: it must differ
-      if (verb[tense].sg === verb[tense].pl) v.fail(`${where}.${tense} has the same singular and plural form "${verb[tense].sg}"`);
+      if (verb[tense].sg === verb[tense].pl)
+        v.fail(`${where}.${tense} has the same singular and plural form "${verb[tense].sg}"`);
     }
-    if (verb.place !== null && !kinds.has(PLACE_KIND)) v.fail(`${where}.place needs nouns of kind "${PLACE_KIND}", and there are none`);
+    if (verb.place !== null && !kinds.has(PLACE_KIND))
+      v.fail(`${where}.place needs nouns of kind "${PLACE_KIND}", and there are none`);
     return verb;
   });
-  if (!verbs.some((verb) => verb.objects !== null)) v.fail('verbs has no transitive verb (one with "objects"); relative clauses need one');
+  if (!verbs.some((verb) => verb.objects !== null))
+    v.fail('verbs has no transitive verb (one with "objects"); relative clauses need one');
 
   const prepositions = v.list(top, 'prepositions').map((item, i): Preposition => {
     const where = `prepositions[${i}]`;
     const o = v.object(item, where);
-    return { words: v.words(v.field(o, 'words', where), `${where}.words`), kinds: kindList(v.field(o, 'kinds', where), `${where}.kinds`) };
+    return {
+      words: v.words(v.field(o, 'words', where), `${where}.words`),
+      kinds: kindList(v.field(o, 'kinds', where), `${where}.kinds`),
+    };
   });
 
   const namePreposition = v.word(v.field(top, 'namePreposition', 'the top level'), 'namePreposition');
@@ -209,7 +221,19 @@ export function parseLexicon(raw: unknown, source: string): Lexicon {
 
   const adverbs = v.list(top, 'adverbs').map((item, i) => v.phrase(item, `adverbs[${i}]`));
 
-  const lexicon: Lexicon = { source, determiners, contractions, relativePronoun, nouns, adjectives, verbs, prepositions, namePreposition, names, adverbs };
+  const lexicon: Lexicon = {
+    source,
+    determiners,
+    contractions,
+    relativePronoun,
+    nouns,
+    adjectives,
+    verbs,
+    prepositions,
+    namePreposition,
+    names,
+    adverbs,
+  };
   checkVerbFormsAreUnique(lexicon, v);
   return lexicon;
 }
@@ -256,7 +280,8 @@ function checkVerbFormsAreUnique(lex: Lexicon, v: Validator): void {
   for (const n of lex.nouns) [n.sg, n.pl].forEach((w) => note(w, `the noun "${n.sg}"`));
   for (const a of lex.adjectives) [a.ms, a.fs, a.mp, a.fp].forEach((w) => note(w, `the adjective "${a.ms}"`));
   for (const kind of ['definite', 'indefinite'] as const) {
-    for (const g of ['m', 'f'] as const) [lex.determiners[kind][g].sg, lex.determiners[kind][g].pl].forEach((w) => note(w, 'a determiner'));
+    for (const g of ['m', 'f'] as const)
+      [lex.determiners[kind][g].sg, lex.determiners[kind][g].pl].forEach((w) => note(w, 'a determiner'));
   }
   for (const p of lex.prepositions) p.words.forEach((w) => note(w, `the preposition "${p.words.join(' ')}"`));
   for (const n of lex.names) note(n.word, `the name "${n.word}"`);
@@ -269,7 +294,8 @@ function checkVerbFormsAreUnique(lex: Lexicon, v: Validator): void {
       const clash = other.get(form);
       if (clash) v.fail(`the verb form "${form}" (${verb.lemma}) is also ${clash}; verb forms must be only verb forms`);
       const owner = seen.get(form);
-      if (owner !== undefined && owner !== verb.lemma) v.fail(`the verb form "${form}" belongs to both "${owner}" and "${verb.lemma}"`);
+      if (owner !== undefined && owner !== verb.lemma)
+        v.fail(`the verb form "${form}" belongs to both "${owner}" and "${verb.lemma}"`);
       seen.set(form, verb.lemma);
     }
   }
@@ -296,7 +322,8 @@ class Validator {
   }
 
   object(value: unknown, where: string): Record<string, unknown> {
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) this.fail(`${where} must be an object, got ${kindOf(value)}`);
+    if (value === null || typeof value !== 'object' || Array.isArray(value))
+      this.fail(`${where} must be an object, got ${kindOf(value)}`);
     return value as Record<string, unknown>;
   }
 
@@ -315,7 +342,10 @@ class Validator {
   /** A non-empty string, lower-cased and trimmed, possibly of several words. */
   phrase(value: unknown, where: string): string[] {
     if (typeof value !== 'string') this.fail(`${where} must be a string, got ${kindOf(value)}`);
-    const words = lower(value).trim().split(/\s+/).filter((w) => w !== '');
+    const words = lower(value)
+      .trim()
+      .split(/\s+/)
+      .filter((w) => w !== '');
     if (words.length === 0) this.fail(`${where} is an empty string`);
     return words;
   }
@@ -347,7 +377,10 @@ class Validator {
 
   genders(value: unknown, where: string): Record<Gender, NumberForms> {
     const o = this.object(value, where);
-    return { m: this.numberForms(this.field(o, 'm', where), `${where}.m`), f: this.numberForms(this.field(o, 'f', where), `${where}.f`) };
+    return {
+      m: this.numberForms(this.field(o, 'm', where), `${where}.m`),
+      f: this.numberForms(this.field(o, 'f', where), `${where}.f`),
+    };
   }
 }
 

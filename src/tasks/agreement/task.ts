@@ -147,7 +147,8 @@ class AgreementData {
     const cfg = { ...AGREEMENT_DEFAULTS, ...stripUndefined(config) };
     positiveInt('--probe-size', cfg.probeSize);
     nonNegativeInt('--max-depth', cfg.maxDepth);
-    if (!Array.isArray(cfg.testDistances) || cfg.testDistances.length === 0) throw usageError('--test-distances must list at least one distance');
+    if (!Array.isArray(cfg.testDistances) || cfg.testDistances.length === 0)
+      throw usageError('--test-distances must list at least one distance');
     this.constructions = resolveConstructions(cfg.constructions);
     this.config = { ...cfg, testDistances: [...cfg.testDistances] };
     this.lexicon = loadLexicon(cfg.lexicon);
@@ -301,7 +302,8 @@ export class AgreementTask extends AgreementTaskBase implements SequenceTask {
     const tally = new AgreementTally();
     outputs.forEach((out, i) => {
       const group = this.data.evalGroups[i];
-      if (out.length !== group.length * 2) throw new Error(`agreement evaluate: batch ${i} has ${out.length} outputs, expected ${group.length} × 2`);
+      if (out.length !== group.length * 2)
+        throw new Error(`agreement evaluate: batch ${i} has ${out.length} outputs, expected ${group.length} × 2`);
       group.forEach((ex, b) => tally.add(ex, (out[2 * b + 1] > out[2 * b] ? 1 : 0) === (ex.number === 'sg' ? 0 : 1)));
     });
     return { accuracy: tally.accuracy, loss, ...tally.breakdown() };
@@ -341,7 +343,10 @@ export class AgreementLMTask extends AgreementTaskBase implements SequenceTask {
         const counted = new Int32Array(T * B).fill(-1);
         let n = 0;
         for (let k = 0; k < T * B; k++) if (mask[k] > 0) counted[k] = n++;
-        if (out.length !== n * V) throw new Error(`agreement-lm evaluate: batch ${i} has ${out.length} outputs, expected ${T * B} or ${n} rows of ${V}`);
+        if (out.length !== n * V)
+          throw new Error(
+            `agreement-lm evaluate: batch ${i} has ${out.length} outputs, expected ${T * B} or ${n} rows of ${V}`,
+          );
         rowOf = (t, b) => counted[t * B + b];
       }
       group.forEach((ex, b) => {

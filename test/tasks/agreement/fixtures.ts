@@ -20,7 +20,15 @@ export function tinyLexiconJson(): Record<string, unknown> {
     relativePronoun: 'que',
     nouns: [{ sg: 'homem', pl: 'homens', gender: 'm', kind: 'person' }],
     adjectives: [{ ms: 'velho', fs: 'velha', mp: 'velhos', fp: 'velhas', kinds: ['person'] }],
-    verbs: [{ lemma: 'ver', perfeito: { sg: 'viu', pl: 'viram' }, imperfeito: { sg: 'via', pl: 'viam' }, subjects: ['person'], objects: ['person'] }],
+    verbs: [
+      {
+        lemma: 'ver',
+        perfeito: { sg: 'viu', pl: 'viram' },
+        imperfeito: { sg: 'via', pl: 'viam' },
+        subjects: ['person'],
+        objects: ['person'],
+      },
+    ],
     prepositions: [{ words: ['perto', 'de'], kinds: ['person'] }],
     namePreposition: 'de',
     names: [{ word: 'lisboa' }],

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../../src/util/rng.js';
-import { adjectiveForm, loadLexicon, parseLexicon, type GrammaticalNumber, type Lexicon } from '../../../src/tasks/agreement/lexicon.js';
+import {
+  adjectiveForm,
+  loadLexicon,
+  parseLexicon,
+  type GrammaticalNumber,
+  type Lexicon,
+} from '../../../src/tasks/agreement/lexicon.js';
 import {
   CONSTRUCTION_PRESETS,
   CUE_CONSTRUCTIONS,
@@ -104,20 +110,30 @@ describe('hand-checked sentences (tiny lexicon: every word forced)', () => {
     [['object-relative'], 2, 8, 2, 'sg', 'o homem que os homens que os homens viam viam', 'viu'],
   ];
 
-  it.each(cases)('%j depth %i, distance %i, attractors %s, %s', (constructions, maxDepth, distance, attractors, number, prefix, verb) => {
-    for (const seed of [1, 2, 3]) {
-      const ex = generateExample(tiny, new Rng(seed), request({ constructions, maxDepth, distance, attractors, number }));
-      expect(ex.tokens.slice(0, ex.verbIndex).join(' ')).toBe(prefix);
-      expect(ex.subjectIndex).toBe(1);
-      expect(ex.verbIndex).toBe(prefix.split(' ').length);
-      expect(ex.correct).toBe(verb);
-      expect(ex.wrong).toBe(verb === 'viu' ? 'viram' : 'viu');
-      expect(ex.distance).toBe(distance);
-      // the tiny lexicon's only verb takes an object: "o homem" or "os homens"
-      expect([['o', 'homem'], ['os', 'homens']]).toContainEqual(ex.tokens.slice(ex.verbIndex + 1));
-      checkSentence(tiny, ex);
-    }
-  });
+  it.each(cases)(
+    '%j depth %i, distance %i, attractors %s, %s',
+    (constructions, maxDepth, distance, attractors, number, prefix, verb) => {
+      for (const seed of [1, 2, 3]) {
+        const ex = generateExample(
+          tiny,
+          new Rng(seed),
+          request({ constructions, maxDepth, distance, attractors, number }),
+        );
+        expect(ex.tokens.slice(0, ex.verbIndex).join(' ')).toBe(prefix);
+        expect(ex.subjectIndex).toBe(1);
+        expect(ex.verbIndex).toBe(prefix.split(' ').length);
+        expect(ex.correct).toBe(verb);
+        expect(ex.wrong).toBe(verb === 'viu' ? 'viram' : 'viu');
+        expect(ex.distance).toBe(distance);
+        // the tiny lexicon's only verb takes an object: "o homem" or "os homens"
+        expect([
+          ['o', 'homem'],
+          ['os', 'homens'],
+        ]).toContainEqual(ex.tokens.slice(ex.verbIndex + 1));
+        checkSentence(tiny, ex);
+      }
+    },
+  );
 
   it('attractor counts on hand-checked sentences', () => {
     const count = (constructions: Construction[], distance: number, attractors: number, number: GrammaticalNumber) =>
@@ -128,20 +144,52 @@ describe('hand-checked sentences (tiny lexicon: every word forced)', () => {
     // one attractor among two PP nouns: either one, never both
     const seen = new Set<string>();
     for (let seed = 0; seed < 20; seed++) {
-      const ex = generateExample(tiny, new Rng(seed), request({ constructions: ['pp'], distance: 6, attractors: 1, number: 'pl' }));
+      const ex = generateExample(
+        tiny,
+        new Rng(seed),
+        request({ constructions: ['pp'], distance: 6, attractors: 1, number: 'pl' }),
+      );
       seen.add(ex.tokens.slice(0, ex.verbIndex).join(' '));
       expect(ex.attractors).toBe(1);
     }
-    expect([...seen].sort()).toEqual(['os homens perto do homem perto dos homens', 'os homens perto dos homens perto do homem']);
+    expect([...seen].sort()).toEqual([
+      'os homens perto do homem perto dos homens',
+      'os homens perto dos homens perto do homem',
+    ]);
   });
 
   it('impossible requests are usage errors', () => {
-    expectSeqlabError(() => generateExample(tiny, new Rng(1), request({ constructions: ['pp'], distance: 2 })), 'usage', /cannot build a sentence with distance 2 from the constructions pp/);
-    expectSeqlabError(() => generateExample(tiny, new Rng(1), request({ constructions: ['pp'], distance: 3, attractors: 2 })), 'usage', /distance 3 and 2 attractors/);
-    expectSeqlabError(() => generateExample(tiny, new Rng(1), request({ constructions: ['name'], distance: 4 })), 'usage', /distance 4/);
-    expectSeqlabError(() => generateExample(tiny, new Rng(1), request({ constructions: ['object-relative'], maxDepth: 1, distance: 8 })), 'usage', /max depth 1/);
-    expectSeqlabError(() => generateExample(lex, new Rng(1), request({ distance: 1, attractors: 1 })), 'usage', /distance 1 and 1 attractor from/);
-    expectSeqlabError(() => generateExample(lex, new Rng(1), request({ distance: -1 })), 'usage', /distance must be a non-negative integer/);
+    expectSeqlabError(
+      () => generateExample(tiny, new Rng(1), request({ constructions: ['pp'], distance: 2 })),
+      'usage',
+      /cannot build a sentence with distance 2 from the constructions pp/,
+    );
+    expectSeqlabError(
+      () => generateExample(tiny, new Rng(1), request({ constructions: ['pp'], distance: 3, attractors: 2 })),
+      'usage',
+      /distance 3 and 2 attractors/,
+    );
+    expectSeqlabError(
+      () => generateExample(tiny, new Rng(1), request({ constructions: ['name'], distance: 4 })),
+      'usage',
+      /distance 4/,
+    );
+    expectSeqlabError(
+      () =>
+        generateExample(tiny, new Rng(1), request({ constructions: ['object-relative'], maxDepth: 1, distance: 8 })),
+      'usage',
+      /max depth 1/,
+    );
+    expectSeqlabError(
+      () => generateExample(lex, new Rng(1), request({ distance: 1, attractors: 1 })),
+      'usage',
+      /distance 1 and 1 attractor from/,
+    );
+    expectSeqlabError(
+      () => generateExample(lex, new Rng(1), request({ distance: -1 })),
+      'usage',
+      /distance must be a non-negative integer/,
+    );
   });
 });
 
@@ -158,14 +206,24 @@ describe('generator on the shipped lexicon', () => {
   it('every sentence agrees, in every preset', () => {
     for (const preset of Object.keys(CONSTRUCTION_PRESETS) as (keyof typeof CONSTRUCTION_PRESETS)[]) {
       const lo = preset.startsWith('no-cue') ? 0 : 4;
-      const examples = generateExamples(lex, new Rng(`agree-${preset}`), { constructions: CONSTRUCTION_PRESETS[preset], distance: [lo, 16], maxDepth: 3 }, 400);
+      const examples = generateExamples(
+        lex,
+        new Rng(`agree-${preset}`),
+        { constructions: CONSTRUCTION_PRESETS[preset], distance: [lo, 16], maxDepth: 3 },
+        400,
+      );
       for (const ex of examples) checkSentence(lex, ex);
       expect(new Set(examples.map((ex) => ex.number))).toEqual(new Set(['sg', 'pl']));
     }
   });
 
   it('uses every allowed construction and no other', () => {
-    const all = generateExamples(lex, new Rng('mix'), { constructions: CONSTRUCTION_PRESETS.all, distance: [1, 16] }, 500);
+    const all = generateExamples(
+      lex,
+      new Rng('mix'),
+      { constructions: CONSTRUCTION_PRESETS.all, distance: [1, 16] },
+      500,
+    );
     expect(new Set(all.flatMap((ex) => ex.constructions))).toEqual(new Set(CONSTRUCTION_PRESETS.all));
     const noCue = generateExamples(lex, new Rng('mix'), {}, 500);
     expect(new Set(noCue.flatMap((ex) => ex.constructions))).toEqual(new Set(CONSTRUCTION_PRESETS['no-cue']));
@@ -186,7 +244,8 @@ describe('generator on the shipped lexicon', () => {
             continue;
           }
           for (let i = 0; i < 10; i++) {
-            if (i > 0) ex = generateExample(lex, rng, request({ constructions, distance, attractors, indefiniteRate: 0.25 }));
+            if (i > 0)
+              ex = generateExample(lex, rng, request({ constructions, distance, attractors, indefiniteRate: 0.25 }));
             expect(ex.distance).toBe(distance);
             expect(ex.attractors).toBe(attractors);
             checkSentence(lex, ex);
@@ -229,7 +288,11 @@ describe('generator on the shipped lexicon', () => {
     expect(new Set(examples.filter((ex) => ex.distance === 3).map((ex) => ex.attractors))).toEqual(new Set([1]));
     expect(new Set(examples.map((ex) => ex.attractors))).toEqual(new Set([1, 2]));
     // distance 1 holds only an adverb in the no-cue preset: no attractor fits
-    expectSeqlabError(() => generateExamples(lex, new Rng('range'), { distance: [1, 10], attractors: [1, 2] }, 10), 'usage', /cannot build sentences at distance 1 with 1\.\.2 attractors/);
+    expectSeqlabError(
+      () => generateExamples(lex, new Rng('range'), { distance: [1, 10], attractors: [1, 2] }, 10),
+      'usage',
+      /cannot build sentences at distance 1 with 1\.\.2 attractors/,
+    );
   });
 
   it('resolves presets and construction lists', () => {
@@ -274,11 +337,16 @@ describe('length-generalization split', () => {
 
   it('a lexicon too small for the split is a usage error', () => {
     expectSeqlabError(
-      () => makeSplit({ lexicon: tiny, trainMaxDistance: 1, testDistances: [3], trainSize: 50, testSize: 2 }, new Rng(1)),
+      () =>
+        makeSplit({ lexicon: tiny, trainMaxDistance: 1, testDistances: [3], trainSize: 50, testSize: 2 }, new Rng(1)),
       'usage',
       /could only generate \d+ distinct training sentences of 50 wanted/,
     );
     expectSeqlabError(() => makeSplit({ ...opts, testDistances: [] }, new Rng(1)), 'usage', /at least one distance/);
-    expectSeqlabError(() => makeSplit({ ...opts, trainMaxDistance: 0, trainMinDistance: 2 }, new Rng(1)), 'usage', /trainMinDistance 2 > trainMaxDistance 0/);
+    expectSeqlabError(
+      () => makeSplit({ ...opts, trainMaxDistance: 0, trainMinDistance: 2 }, new Rng(1)),
+      'usage',
+      /trainMinDistance 2 > trainMaxDistance 0/,
+    );
   });
 });

@@ -1,5 +1,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { adjectiveForm, lexiconWords, loadLexicon, parseLexicon, prepositionWithArticle } from '../../../src/tasks/agreement/lexicon.js';
+import {
+  adjectiveForm,
+  lexiconWords,
+  loadLexicon,
+  parseLexicon,
+  prepositionWithArticle,
+} from '../../../src/tasks/agreement/lexicon.js';
 import { expectSeqlabError, tempFiles, tinyLexiconJson } from './fixtures.js';
 
 const files = tempFiles();
@@ -36,7 +42,9 @@ describe('shipped lexicon', () => {
   it('noun forms are unambiguous in number, and verb forms are only verb forms', () => {
     const sg = new Set(lex.nouns.map((n) => n.sg));
     for (const n of lex.nouns) expect(sg.has(n.pl), n.pl).toBe(false);
-    const verbForms = new Set(lex.verbs.flatMap((v) => [v.perfeito.sg, v.perfeito.pl, v.imperfeito.sg, v.imperfeito.pl]));
+    const verbForms = new Set(
+      lex.verbs.flatMap((v) => [v.perfeito.sg, v.perfeito.pl, v.imperfeito.sg, v.imperfeito.pl]),
+    );
     expect(verbForms.size).toBe(lex.verbs.length * 4);
     for (const n of lex.nouns) expect(verbForms.has(n.sg) || verbForms.has(n.pl)).toBe(false);
   });
@@ -114,6 +122,10 @@ describe('malformed lexicon files: one clear line each', () => {
     const lex = tinyLexiconJson() as Record<string, any>;
     delete lex.nouns[0].pl;
     const path = files.write(JSON.stringify(lex));
-    expectSeqlabError(() => loadLexicon(path), 'input', new RegExp(`^lexicon ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: `));
+    expectSeqlabError(
+      () => loadLexicon(path),
+      'input',
+      new RegExp(`^lexicon ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: `),
+    );
   });
 });

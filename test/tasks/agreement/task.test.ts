@@ -5,7 +5,11 @@ import { TRAIN_DEFAULTS, evaluate, train } from '../../../src/training/trainer.j
 import type { Batch } from '../../../src/tasks/task.js';
 import { createTask } from '../../../src/tasks/registry.js';
 import { parseLexicon } from '../../../src/tasks/agreement/lexicon.js';
-import { CONSTRUCTION_PRESETS, generateExample, type AgreementExample } from '../../../src/tasks/agreement/generator.js';
+import {
+  CONSTRUCTION_PRESETS,
+  generateExample,
+  type AgreementExample,
+} from '../../../src/tasks/agreement/generator.js';
 import {
   AGREEMENT_DEFAULTS,
   AgreementLMTask,
@@ -19,14 +23,35 @@ import {
 } from '../../../src/tasks/agreement/task.js';
 import { expectSeqlabError, tinyLexiconJson } from './fixtures.js';
 
-const SMALL: Partial<AgreementConfig> = { trainMaxDistance: 4, testDistances: [2, 5, 9], trainSize: 300, testSize: 12, probeSize: 4, seed: 3 };
+const SMALL: Partial<AgreementConfig> = {
+  trainMaxDistance: 4,
+  testDistances: [2, 5, 9],
+  trainSize: 300,
+  testSize: 12,
+  probeSize: 4,
+  seed: 3,
+};
 
 const tiny = parseLexicon(tinyLexiconJson(), 'tiny');
 const tinyVocab = Vocabulary.fromLexicon(tiny);
 /** "o homem perto dos homens viu …" (d = 3) and "os homens também viram …" (d = 1). */
 const handExamples: AgreementExample[] = [
-  generateExample(tiny, new Rng(1), { distance: 3, attractors: 1, number: 'sg', constructions: ['pp'], maxDepth: 1, indefiniteRate: 0 }),
-  generateExample(tiny, new Rng(2), { distance: 1, attractors: 'free', number: 'pl', constructions: ['adverb'], maxDepth: 1, indefiniteRate: 0 }),
+  generateExample(tiny, new Rng(1), {
+    distance: 3,
+    attractors: 1,
+    number: 'sg',
+    constructions: ['pp'],
+    maxDepth: 1,
+    indefiniteRate: 0,
+  }),
+  generateExample(tiny, new Rng(2), {
+    distance: 1,
+    attractors: 'free',
+    number: 'pl',
+    constructions: ['adverb'],
+    maxDepth: 1,
+    indefiniteRate: 0,
+  }),
 ];
 
 /** The 1-positions of a one-hot [T, B, V] array as [t, b, word]. */
@@ -121,7 +146,11 @@ describe('batches from hand-checked sentences', () => {
     });
     expect(tinyVocab.words[batch.targets[4 * B + 0]]).toBe('viu');
     expect(tinyVocab.words[batch.targets[2 * B + 1]]).toBe('viram');
-    expect(hot(batch, tinyVocab).filter(([, b]) => b === 1).map(([, , w]) => w)).toEqual(handExamples[1].tokens);
+    expect(
+      hot(batch, tinyVocab)
+        .filter(([, b]) => b === 1)
+        .map(([, , w]) => w),
+    ).toEqual(handExamples[1].tokens);
   });
 });
 
@@ -265,7 +294,12 @@ describe('AgreementLMTask (language model)', () => {
     expect(m['n@d=9']).toBe(12);
     expect(Object.keys(m).some((k) => k.startsWith('accuracy@a='))).toBe(true);
     // a tie is not a win
-    expect(task.evaluate(handOutputs(() => true).map((o) => o.fill(0)), 1).accuracy).toBe(0);
+    expect(
+      task.evaluate(
+        handOutputs(() => true).map((o) => o.fill(0)),
+        1,
+      ).accuracy,
+    ).toBe(0);
   });
 
   it('evaluate accepts rows for the counted positions only', () => {
@@ -292,18 +326,37 @@ describe('registry and bad options', () => {
   });
 
   it('bad options are one-line errors', () => {
-    expectSeqlabError(() => createTask('agreement', { seed: 1, seqLen: 20, agreement: SMALL }), 'usage', /--seq-len does not apply to the agreement task/);
-    expectSeqlabError(() => new AgreementTask({ ...SMALL, constructions: 'nope' }), 'usage', /unknown construction "nope"/);
-    expectSeqlabError(() => new AgreementTask({ ...SMALL, lexicon: '/nonexistent/lex.json' }), 'input', /lexicon file not found/);
+    expectSeqlabError(
+      () => createTask('agreement', { seed: 1, seqLen: 20, agreement: SMALL }),
+      'usage',
+      /--seq-len does not apply to the agreement task/,
+    );
+    expectSeqlabError(
+      () => new AgreementTask({ ...SMALL, constructions: 'nope' }),
+      'usage',
+      /unknown construction "nope"/,
+    );
+    expectSeqlabError(
+      () => new AgreementTask({ ...SMALL, lexicon: '/nonexistent/lex.json' }),
+      'input',
+      /lexicon file not found/,
+    );
     expectSeqlabError(() => new AgreementTask({ ...SMALL, testDistances: [] }), 'usage', /at least one distance/);
-    expectSeqlabError(() => new AgreementTask({ ...SMALL, constructions: 'relatives', trainMinDistance: 1 }), 'usage', /cannot build sentences at distance 1/);
+    expectSeqlabError(
+      () => new AgreementTask({ ...SMALL, constructions: 'relatives', trainMinDistance: 1 }),
+      'usage',
+      /cannot build sentences at distance 1/,
+    );
   });
 });
 
 describe('with a real model and the trainer', () => {
   it('both framings evaluate and train a few steps', async () => {
     for (const task of [new AgreementTask(SMALL), new AgreementLMTask(SMALL)]) {
-      const model = SequenceModel.random({ ...MODEL_DEFAULTS, cell: 'rnn', hiddenSize: 4, inputSize: task.inputSize, outputSize: task.outputSize }, new Rng('m'));
+      const model = SequenceModel.random(
+        { ...MODEL_DEFAULTS, cell: 'rnn', hiddenSize: 4, inputSize: task.inputSize, outputSize: task.outputSize },
+        new Rng('m'),
+      );
       try {
         const { loss, metrics } = await evaluate(model, task);
         expect(Number.isFinite(loss)).toBe(true);
@@ -311,7 +364,13 @@ describe('with a real model and the trainer', () => {
           expect(metrics[`accuracy@d=${d}`]).toBeGreaterThanOrEqual(0);
           expect(metrics[`accuracy@d=${d}`]).toBeLessThanOrEqual(1);
         }
-        const res = await train(model, task, { ...TRAIN_DEFAULTS, steps: 2, batchSize: 4, evalEvery: 2, gradflowEvery: 2 });
+        const res = await train(model, task, {
+          ...TRAIN_DEFAULTS,
+          steps: 2,
+          batchSize: 4,
+          evalEvery: 2,
+          gradflowEvery: 2,
+        });
         expect(res.steps).toBe(2);
         expect(res.gradflow.length).toBeGreaterThan(0);
       } finally {
