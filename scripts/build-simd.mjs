@@ -32,8 +32,8 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
       process.exit(1);
     }
   } else {
-    writeFileSync(out + '.tmp', text);
-    renameSync(out + '.tmp', out);
+    writeFileSync(`${out}.tmp`, text);
+    renameSync(`${out}.tmp`, out);
     console.error(
       `wrote ${out} (${
         Buffer.from(

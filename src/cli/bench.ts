@@ -133,7 +133,7 @@ export async function benchCommand(argv: BenchArgs): Promise<void> {
   }
   const all = [ours as unknown as Record<string, unknown>, ...peers];
   process.stdout.write(
-    [
+    `${[
       `LM training step: embedding → ${cfg.cell}(${cfg.hidden}) → linear(${cfg.vocab}) → softmax xent → backward → clip 5 → SGD; batch ${cfg.batch} × ${cfg.bptt} steps`,
       table(
         ['impl', 'ms/batch', 'tokens/s', 'seqlab ×'],
@@ -157,6 +157,6 @@ export async function benchCommand(argv: BenchArgs): Promise<void> {
         : '',
     ]
       .filter(Boolean)
-      .join('\n') + '\n',
+      .join('\n')}\n`,
   );
 }

@@ -37,7 +37,7 @@ export function noteBackend(backend: string, quiet: boolean): void {
 }
 
 export function printJson(value: unknown): void {
-  process.stdout.write(JSON.stringify(value, jsonNumbers, 2) + '\n');
+  process.stdout.write(`${JSON.stringify(value, jsonNumbers, 2)}\n`);
 }
 
 /** JSON has no NaN/Infinity: write them as null rather than produce an invalid document. */
@@ -66,7 +66,7 @@ export function table(header: string[], rows: (string | number)[][]): string {
  */
 export function metricLines(label: string, loss: number, metrics: Record<string, number | null>): string[] {
   const plain = Object.entries(metrics).filter(([k]) => !k.includes('@'));
-  const lines = [`${label} loss ${fmt(loss)}  ` + plain.map(([k, v]) => `${k} ${fmt(v)}`).join('  ')];
+  const lines = [`${label} loss ${fmt(loss)}  ${plain.map(([k, v]) => `${k} ${fmt(v)}`).join('  ')}`];
   const groups = new Map<string, string[]>();
   for (const [k, v] of Object.entries(metrics)) {
     const m = /^([^@]+)@([^=]+)=(.+)$/.exec(k);

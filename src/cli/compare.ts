@@ -73,7 +73,7 @@ export async function compareCommand(argv: CompareArgs): Promise<void> {
     return;
   }
   process.stdout.write(
-    renderCompare(result) + '\n' + (report ? [...report.sparklines, `report: ${report.html}`].join('\n') + '\n' : ''),
+    `${renderCompare(result)}\n${report ? `${[...report.sparklines, `report: ${report.html}`].join('\n')}\n` : ''}`,
   );
 }
 

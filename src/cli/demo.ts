@@ -109,7 +109,7 @@ export async function demoCommand(argv: DemoArgs): Promise<void> {
     }
   }
   if (a.json) printJson({ demo: name, seed, ...(doc as object) });
-  else process.stdout.write(text + '\n');
+  else process.stdout.write(`${text}\n`);
 }
 
 export function renderChain(r: ChainResult): string {

@@ -7,7 +7,6 @@ import { OPTIMIZERS } from '../training/optim.js';
 import { MLP_TRAIN_DEFAULTS } from '../training/mlp-trainer.js';
 import {
   MNIST_EXPERIMENTS,
-  MNIST_PRESETS,
   REMEDIES,
   mnistRun,
   type MnistResult,
@@ -164,7 +163,7 @@ export async function mnistCommand(argv: MnistArgs): Promise<void> {
   });
   (progress as ProgressReporter | null)?.done();
   if (a.json) printJson(result);
-  else process.stdout.write(renderMnist(result) + '\n');
+  else process.stdout.write(`${renderMnist(result)}\n`);
 }
 
 const sup = (l: number) => String(l).replace(/\d/g, (d) => '⁰¹²³⁴⁵⁶⁷⁸⁹'[Number(d)]);

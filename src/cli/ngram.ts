@@ -99,13 +99,13 @@ export async function ngramCommand(argv: NgramArgs): Promise<void> {
       ? `from ${v.source}`
       : `min count ${v.minCount}${v.maxSize === null ? '' : `, at most ${v.maxSize}`}`;
   process.stdout.write(
-    [
+    `${[
       `Kneser–Ney ${model.order}-gram (interpolated, modified) · ${corpus.description} · boundary ${model.boundary} · ${(res.elapsedMs.total / 1000).toFixed(2)} s`,
       `split: ${corpus.splitRule}`,
       `vocabulary: ${v.size} ids incl. <unk>, <eos> (${rule}; fingerprint ${v.fingerprint})`,
       table(['split', 'tokens', 'sentences', 'words', '<unk>', 'ppl'], rows),
       `n-grams per order: ${model.ngramTypes.join(' ')} · discounts D1/D2/D3+ of order ${model.order}: ${model.discounts[model.order - 1].map((d) => fmt(d, 3)).join(' ')}`,
       `time: corpus ${(res.elapsedMs.corpus / 1000).toFixed(2)} s, vocabulary ${(res.elapsedMs.vocabulary / 1000).toFixed(2)} s, counting ${(res.elapsedMs.train / 1000).toFixed(2)} s, scoring ${(res.elapsedMs.evaluate / 1000).toFixed(2)} s`,
-    ].join('\n') + '\n',
+    ].join('\n')}\n`,
   );
 }

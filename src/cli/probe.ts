@@ -82,7 +82,7 @@ export async function probeCommand(argv: ProbeArgs): Promise<void> {
   const s = res.summary;
   const horizon = (h: number | null) => (h === null ? `none within T=${res.T}` : String(h));
   process.stdout.write(
-    [
+    `${[
       `${res.cell} · H ${res.hiddenSize} · T ${res.T} · batch ${res.batch} · mode ${res.mode} · weights ${res.weights} · ${(res.elapsedMs / 1000).toFixed(2)} s`,
       `‖∂h_T/∂h_k‖ (batch mean)`,
       table(['gap', 'k', 'spectral', 'frobenius'], rows),
@@ -92,6 +92,6 @@ export async function probeCommand(argv: ProbeArgs): Promise<void> {
       `frobenius: decay ${fmt(s.frobenius.decayPerStep, 3)} nats/step, horizon (< 1e-3) ${horizon(s.frobenius.horizon)}`,
     ]
       .filter(Boolean)
-      .join('\n') + '\n',
+      .join('\n')}\n`,
   );
 }

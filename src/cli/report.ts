@@ -30,7 +30,7 @@ export async function reportCommand(argv: ReportArgs): Promise<void> {
     printJson({ dir: r.dir, kind: r.kind, html: r.html, plots: r.plots });
     return;
   }
-  if (!a.quiet) process.stdout.write(r.summary + '\n');
+  if (!a.quiet) process.stdout.write(`${r.summary}\n`);
   process.stdout.write(
     `report: ${r.html} (${r.plots.length} plots, SVG${a.png ? ' and PNG' : ''} in ${r.dir}/plots)\n`,
   );

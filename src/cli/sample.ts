@@ -30,5 +30,5 @@ export async function sampleCommand(argv: SampleArgs): Promise<void> {
   const r = await sampleRun(opts);
   noteBackend(backend, Boolean(a.quiet));
   if (a.json) printJson(r);
-  else process.stdout.write(r.text + '\n');
+  else process.stdout.write(`${r.text}\n`);
 }

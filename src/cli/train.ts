@@ -466,5 +466,5 @@ export async function trainCommand(argv: TrainArgs): Promise<void> {
   }
   if (report) lines.push(...report.sparklines, `report: ${report.html}`);
   lines.push(`run directory: ${run.runDir}`);
-  process.stdout.write(lines.join('\n') + '\n');
+  process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -364,7 +364,7 @@ export class KneserNeyModel implements TokenLM {
         discountsEstimated.push(est.estimated);
       } else {
         const d = opts.discounts[k - 1];
-        if (!d || d.length !== 3 || !d.every((x, j) => Number.isFinite(x) && x > 0 && x <= j + 1)) {
+        if (d?.length !== 3 || !d.every((x, j) => Number.isFinite(x) && x > 0 && x <= j + 1)) {
           throw usageError(`discounts for level ${k} must be [D1, D2, D3+] with 0 < D_j ≤ j, got ${JSON.stringify(d)}`);
         }
         discounts.push([d[0], d[1], d[2]]);

@@ -111,7 +111,7 @@ function splitSentencePeriods(tokens: string[]): string[] {
       let j = i + 1;
       while (j < tokens.length && CLOSERS.has(tokens[j])) j++;
       const next = tokens[j];
-      if (next === undefined || /^[\p{Lu}\p{N}"'`(\[“‘]/u.test(next)) {
+      if (next === undefined || /^[\p{Lu}\p{N}"'`([“‘]/u.test(next)) {
         out.push(body, '.');
         continue;
       }

@@ -1,5 +1,5 @@
 import embed, { type Result as EmbedResult } from 'vega-embed';
-import { SequenceModel } from '../models/model.js';
+import type { SequenceModel } from '../models/model.js';
 import {
   breakdownPlots,
   gradflowPlot,

@@ -182,7 +182,7 @@ export function gradflowPlot(runs: RunData[]): Plot | null {
       `‖∂h_T/∂h_k‖ (${normName}, mean over the probe batch) against the gap T − k, on a log axis: a straight falling line is exponential vanishing ` +
       `(slope = decay per step). The dashed line is the horizon threshold ${HORIZON_THRESHOLD}. ${modeNote(withData)}.`,
     spec: {
-      title: { text: 'Gradient flow ‖∂h_T/∂h_k‖ against gap', subtitle: normName + ', mean over the probe batch' },
+      title: { text: 'Gradient flow ‖∂h_T/∂h_k‖ against gap', subtitle: `${normName}, mean over the probe batch` },
       ...spec,
     },
     series: withData.length > 1 ? withData.map((r) => r.label) : steps.map(stepLabel),

@@ -34,7 +34,7 @@ export function sweepResults(source: ReportSource): SweepResults {
     const run = byDir.get(l.dir);
     const row: Record<string, Cell> = { name: l.name };
     for (const k of settingKeys) row[k] = l.settings?.[k] ?? null;
-    if (!run || !run.metrics) {
+    if (!run?.metrics) {
       row.status = run ? 'unfinished' : 'missing';
       return row;
     }
@@ -76,8 +76,8 @@ export function toCsv(results: SweepResults): string {
     return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
   };
   return (
-    [results.columns.map(quote), ...results.rows.map((r) => results.columns.map((c) => quote(r[c])))]
+    `${[results.columns.map(quote), ...results.rows.map((r) => results.columns.map((c) => quote(r[c])))]
       .map((l) => l.join(','))
-      .join('\n') + '\n'
+      .join('\n')}\n`
   );
 }

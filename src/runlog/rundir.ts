@@ -50,7 +50,7 @@ export class RunDir {
   }
 
   log(record: LogRecord): void {
-    appendFileSync(this.file('log.jsonl'), JSON.stringify(record) + '\n');
+    appendFileSync(this.file('log.jsonl'), `${JSON.stringify(record)}\n`);
   }
 }
 

@@ -7,7 +7,7 @@ import {
   type CorpusOptions,
   type Splits,
 } from '../data/corpus.js';
-import { Vocabulary } from '../data/vocab.js';
+import type { Vocabulary } from '../data/vocab.js';
 import type { Batch, SequenceTask } from './task.js';
 import { inputError, positiveInt } from '../util/errors.js';
 import type { Rng } from '../util/rng.js';

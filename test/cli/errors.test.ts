@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../src/util/rng.js';
 import { EXIT_CODES } from '../../src/util/errors.js';
 import * as ref from '../reference/cells64.js';
-import { BIN, ROOT, runSeqlab, type Result } from './run.js';
+import { ROOT, runSeqlab, type Result } from './run.js';
 
 // The `seqlab` binary as a user runs it: every failure is one "seqlab: …" line on
 // stderr, nothing on stdout, no stack trace, a non-zero exit; --json prints one document.

@@ -67,7 +67,7 @@ describe.concurrent('seqlab sweep: bad input is one line and a non-zero exit', (
   ];
   for (const [name, args, code, message] of cases) {
     it(name, async () => {
-      const r = await sweep([...args(), '--out', join(tmp, 'out-' + name.replace(/\W+/g, '-'))]);
+      const r = await sweep([...args(), '--out', join(tmp, `out-${name.replace(/\W+/g, '-')}`)]);
       expectOneLineError(r, code, message);
     });
   }

@@ -15,7 +15,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const ptb = join(tmp, 'ptb');
 mkdirSync(ptb);
 const sentences = ['the cat sat on the mat', 'the dog sat on the log', 'a cat saw the dog', 'the <unk> ran'];
-writeFileSync(join(ptb, 'train.txt'), Array.from({ length: 30 }, (_, i) => ` ${sentences[i % 4]} `).join('\n') + '\n');
+writeFileSync(join(ptb, 'train.txt'), `${Array.from({ length: 30 }, (_, i) => ` ${sentences[i % 4]} `).join('\n')}\n`);
 writeFileSync(join(ptb, 'valid.txt'), ' the cat sat on the log \n a dog saw the cat \n');
 writeFileSync(join(ptb, 'test.txt'), ' the dog ran \n the bird sat on the mat \n');
 

@@ -12,7 +12,7 @@ function tinyCorpus(): string {
   const dir = mkdtempSync(join(tmpdir(), 'seqlab-resume-'));
   const path = join(dir, 'tiny.txt');
   const text = ['the cat sat on the mat .', 'the dog sat on the log .', 'a cat and a dog ran .', 'the dog ate .'];
-  writeFileSync(path, Array.from({ length: 80 }, (_, i) => text[(i * 7) % 4]).join('\n') + '\n');
+  writeFileSync(path, `${Array.from({ length: 80 }, (_, i) => text[(i * 7) % 4]).join('\n')}\n`);
   return path;
 }
 

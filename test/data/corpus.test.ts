@@ -46,7 +46,7 @@ function errorOf(fn: () => unknown): string {
   throw new Error('expected a SeqlabError');
 }
 
-const numbered = (n: number) => Array.from({ length: n }, (_, i) => `line ${i} here`).join('\n') + '\n';
+const numbered = (n: number) => `${Array.from({ length: n }, (_, i) => `line ${i} here`).join('\n')}\n`;
 
 describe('plain text files', () => {
   it('one <eos> per non-blank line; the last tenth test, the tenth before valid, the rest train', () => {

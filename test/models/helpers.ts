@@ -115,8 +115,8 @@ export async function expectStepsMatchReference({ cell, xsT, s0T }: CellTensors,
     s = next;
   }
   for (let i = 0; i < p.s0[0].length; i++) {
-    const expected1 = p.s0.map((sb, b) => ref.step64(p.spec, p.w, p.xs[b][0], sb)[i]).flat();
-    const expectedT = p.s0.map((sb, b) => ref.run64(p.spec, p.w, p.xs[b], sb)[T][i]).flat();
+    const expected1 = p.s0.flatMap((sb, b) => ref.step64(p.spec, p.w, p.xs[b][0], sb)[i]);
+    const expectedT = p.s0.flatMap((sb, b) => ref.run64(p.spec, p.w, p.xs[b], sb)[T][i]);
     expect(ref.maxRelErr(await first[i].data(), expected1)).toBeLessThan(1e-5);
     expect(ref.maxRelErr(await s[i].data(), expectedT)).toBeLessThan(1e-5);
   }

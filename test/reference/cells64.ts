@@ -13,7 +13,7 @@
  * ∂h_t/∂h_k = ∏_{j=t..k+1} diag(φ′(a_j)) W_hh, which the FD Jacobian checks in turn.
  * Matrices are row-major Float64Arrays: J[r·C + c] = ∂out_r/∂in_c.
  */
-import { Rng } from '../../src/util/rng.js';
+import type { Rng } from '../../src/util/rng.js';
 
 export type Kind64 = 'rnn' | 'lstm' | 'gru';
 export type Nonlinearity64 = 'tanh' | 'relu' | 'sigmoid';
@@ -45,7 +45,7 @@ const sigmoid = (a: number): number => 1 / (1 + Math.exp(-a));
 /** φ(a) of the vanilla RNN. */
 export function phi64(nl: Nonlinearity64, a: number): number {
   if (nl === 'tanh') return Math.tanh(a);
-  if (nl === 'relu') return a > 0 ? a : 0;
+  if (nl === 'relu') return Math.max(a , 0);
   return sigmoid(a);
 }
 

@@ -90,7 +90,7 @@ export function writeRun(dir: string, run: FixtureRun): void {
   });
   lines.push({ type: 'checkpoint', step: 20, file: 'checkpoint.json' });
   lines.push({ type: 'end', step: 20, status: 'completed', elapsedMs: 100, stepsPerSec: 200, gradflowMs: 1 });
-  writeFileSync(join(dir, 'log.jsonl'), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+  writeFileSync(join(dir, 'log.jsonl'), `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
   writeFileSync(
     join(dir, 'metrics.json'),
     JSON.stringify({

@@ -93,9 +93,9 @@ describe('report of one training run', () => {
     mkdirSync(dir);
     writeFileSync(
       join(dir, 'log.jsonl'),
-      [{ type: 'start' }, { type: 'step', step: 1, loss: 2 }, { type: 'step', step: 2, loss: 1 }]
+      `${[{ type: 'start' }, { type: 'step', step: 1, loss: 2 }, { type: 'step', step: 2, loss: 1 }]
         .map((x) => JSON.stringify(x))
-        .join('\n') + '\n{"type":"st',
+        .join('\n')}\n{"type":"st`,
     );
     mkdirSync(join(dir, 'plots'));
     writeFileSync(join(dir, 'plots', 'stale.svg'), '<svg/>');

@@ -16,7 +16,7 @@ function tinyCorpus(lines = 90): string {
   const dir = mkdtempSync(join(tmpdir(), 'seqlab-lm-'));
   const path = join(dir, 'tiny.txt');
   const text = ['the cat sat on the mat .', 'the dog sat on the log .', 'a cat and a dog ran .'];
-  writeFileSync(path, Array.from({ length: lines }, (_, i) => text[i % 3]).join('\n') + '\n');
+  writeFileSync(path, `${Array.from({ length: lines }, (_, i) => text[i % 3]).join('\n')}\n`);
   return path;
 }
 

@@ -1,4 +1,4 @@
-import { Rng } from '../../util/rng.js';
+import type { Rng } from '../../util/rng.js';
 import { nonNegativeInt, positiveInt, usageError } from '../../util/errors.js';
 import { stripUndefined } from '../../util/objects.js';
 import {
