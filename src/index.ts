@@ -28,17 +28,12 @@ export { parseRecurrentWeights, type RecurrentWeights } from './models/statedict
 export * from './training/gradflow.js';
 export { forwardSequence, backwardSequence, modelLossAndGrads } from './training/bptt.js';
 export * from './training/optim.js';
-export {
-  train,
-  evaluate,
-  probeGradientFlow,
-  writeCheckpoint,
-  TRAIN_DEFAULTS,
-  type TrainConfig,
-  type TrainResult,
-  type Progress,
-} from './training/trainer.js';
-export { RunDir, type LogRecord } from './runlog/rundir.js';
+export { train, type TrainResult, type Progress } from './training/trainer.js';
+export { TRAIN_DEFAULTS, type TrainConfig } from './training/config.js';
+export { evaluate, probeGradientFlow } from './training/measure.js';
+export { writeCheckpoint, loadCheckpoint } from './training/checkpoint.js';
+export { RunDir } from './runlog/rundir.js';
+export { parseLog, type LogRecord } from './runlog/schema.js';
 export type { Batch, SequenceTask, Readout, LossName } from './tasks/task.js';
 export { AddingTask, ADDING_DEFAULTS, ADDING_BASELINE_MSE } from './tasks/adding.js';
 export { CopyTask, COPY_DEFAULTS } from './tasks/copy.js';
@@ -188,7 +183,8 @@ export {
   type ReportOptions,
   type ReportResult,
 } from './report/report.js';
-export { readSource, readRun, type ReportSource, type RunData } from './report/rundata.js';
+export { readSource, readRun, type ReportSource } from './report/rundata.js';
+export type { RunData } from './report/runlog.js';
 export { sweepResults, toCsv, type SweepResults } from './report/sweep-table.js';
 export { specToSvg, svgToPng } from './report/render.js';
 export {

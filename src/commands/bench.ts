@@ -8,7 +8,7 @@ import type { ChunkTensors } from '../training/loss.js';
 import { Optimizer, OPTIMIZER_DEFAULTS, clipByGlobalNorm, globalNorm } from '../training/optim.js';
 import { GradWorkers, resolveThreads } from '../training/parallel.js';
 import { Rng } from '../util/rng.js';
-import { TRAIN_DEFAULTS } from '../training/trainer.js';
+import { TRAIN_DEFAULTS } from '../training/config.js';
 import { trainRun } from './train.js';
 import { randomCell } from '../models/model.js';
 

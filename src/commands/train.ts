@@ -2,16 +2,9 @@ import { SequenceModel, MODEL_DEFAULTS, type ModelConfig } from '../models/model
 import { RunDir } from '../runlog/rundir.js';
 import { resolveThreads } from '../training/parallel.js';
 import type { JacobianMode } from '../training/gradflow.js';
-import {
-  TRAIN_DEFAULTS,
-  evaluate,
-  probeGradientFlow,
-  train,
-  type Progress,
-  type ResumeState,
-  type TrainConfig,
-  type TrainResult,
-} from '../training/trainer.js';
+import { TRAIN_DEFAULTS, type TrainConfig } from '../training/config.js';
+import { evaluate, probeGradientFlow } from '../training/measure.js';
+import { train, type Progress, type ResumeState, type TrainResult } from '../training/trainer.js';
 import type { SequenceTask } from '../tasks/task.js';
 import { readJsonFile, writeJsonAtomic } from '../util/files.js';
 import { join } from 'node:path';
@@ -149,8 +142,7 @@ async function runAndReport(ctx: RunContext): Promise<TrainRunResult> {
       resume: ctx.resume,
     });
     const test = task.testBatches ? await evaluate(model, task, task.testBatches()) : null;
-    if (test)
-      runDir?.log({ type: 'eval', step: result.steps, loss: test.loss, metrics: { ...test.metrics, split: null } });
+    if (test) runDir?.log({ type: 'test', step: result.steps, loss: test.loss, metrics: test.metrics });
     if (ctx.pairs && runDir && trainConfig.gradflowEvery > 0)
       await logPairs(model, task, trainConfig.gradflowMode, runDir, result.steps);
     const last = result.gradflow.filter((g) => g.layer === modelConfig.numLayers - 1).at(-1) ?? null;
@@ -206,15 +198,7 @@ async function logPairs(
   if (probe.seqLen > 64 || flops > PAIRS_BUDGET_FLOPS) return;
   const [rec] = await probeGradientFlow(model, task, probe, mode, false, true);
   if (!rec?.pairs) return;
-  runDir.log({
-    type: 'pairs',
-    step,
-    layer: rec.layer as number,
-    mode: rec.mode as string,
-    T: rec.T as number,
-    norm: 'frobenius',
-    pairs: rec.pairs as number[][],
-  });
+  runDir.log({ type: 'pairs', step, layer: rec.layer, mode: rec.mode, T: rec.T, norm: 'frobenius', pairs: rec.pairs });
 }
 
 /**

@@ -112,7 +112,7 @@ function cellForward({
     const nl = attrs.nonlinearity;
     for (let k = 0; k < B * H; k++) {
       const a = xw[x0 + k] + hw[k];
-      const v = nl === 'tanh' ? tanh(a) : nl === 'sigmoid' ? sigmoid(a) : Math.max(a , 0);
+      const v = nl === 'tanh' ? tanh(a) : nl === 'sigmoid' ? sigmoid(a) : Math.max(a, 0);
       const vf = Math.fround(v);
       y[k] = vf;
       dphi[k] = nl === 'tanh' ? 1 - vf * vf : nl === 'sigmoid' ? vf * (1 - vf) : vf > 0 ? 1 : 0;

@@ -10,8 +10,9 @@ import {
   type Plot,
 } from '../report/plots.js';
 import { PLOT_CONFIG } from '../report/render.js';
-import type { RunData } from '../report/rundata.js';
-import { parseLog, runFromLog } from '../report/runlog.js';
+import type { RunData } from '../report/runlog.js';
+import { runFromLog } from '../report/runlog.js';
+import { parseLog } from '../runlog/schema.js';
 import { checkpointModel } from '../training/checkpoint.js';
 import { loadLexicon, provideShippedLexicon } from '../tasks/agreement/lexicon.js';
 import { Vocabulary, type AgreementTask } from '../tasks/agreement/task.js';

@@ -3,7 +3,7 @@ import { CELL_KINDS, type Cell, type CellKind } from '../models/cell.js';
 import { INITS, type InitName } from '../models/init.js';
 import { MODEL_DEFAULTS, SequenceModel, type ModelConfig } from '../models/model.js';
 import { runFromLog } from '../report/runlog.js';
-import type { RunData } from '../report/rundata.js';
+import type { RunData } from '../report/runlog.js';
 import { AddingTask } from '../tasks/adding.js';
 import { AgreementTask } from '../tasks/agreement/task.js';
 import { CopyTask } from '../tasks/copy.js';
@@ -11,9 +11,12 @@ import type { TaskOptions } from '../tasks/registry.js';
 import { forwardSequence } from '../training/bptt.js';
 import type { JacobianMode } from '../training/gradflow.js';
 import { spectralNorm } from '../training/linalg.js';
-import type { LogRecord, RunDir } from '../runlog/rundir.js';
+import type { RunLog } from '../runlog/rundir.js';
+import type { LogRecord } from '../runlog/schema.js';
 import type { Batch, SequenceTask } from '../tasks/task.js';
-import { TRAIN_DEFAULTS, probeGradientFlow, train, type TrainConfig, type TrainResult } from '../training/trainer.js';
+import { TRAIN_DEFAULTS, type TrainConfig } from '../training/config.js';
+import { probeGradientFlow } from '../training/measure.js';
+import { train, type TrainResult } from '../training/trainer.js';
 import { finiteNumber, oneOf, positiveInt, usageError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 
@@ -271,13 +274,7 @@ export class LabSession {
   /** Runs as the report's plots read them (label = cell). */
   runData(): RunData[] {
     return this.runs.map((r) =>
-      runFromLog(
-        r.cell,
-        r.cell,
-        { taskName: r.spec.task, train: r.config },
-        null,
-        r.records as unknown as Record<string, unknown>[],
-      ),
+      runFromLog(r.cell, r.cell, { taskName: r.spec.task, train: r.config }, null, r.records),
     );
   }
 
@@ -294,17 +291,14 @@ export class LabSession {
   }
 
   private async runOne(run: CellRun): Promise<void> {
-    // the trainer logs into a RunDir; this one keeps the records in memory and writes no files
-    const log: RunDir = {
-      path: `(browser)/${run.cell}`,
-      file: (name: string) => name,
-      writeJson: () => {},
+    // the records stay in memory: the page plots them with the report's own code
+    const log: RunLog = {
       log: (rec: LogRecord) => {
         run.records.push(rec);
         if (rec.type === 'step') run.step = rec.step;
         this.hooks.onUpdate(run);
       },
-    } as unknown as RunDir;
+    };
     let probedAt = -1;
     const extraProbes = async (step: number) => {
       if (probedAt === step) return;
@@ -316,8 +310,7 @@ export class LabSession {
     this.hooks.onUpdate(run);
     try {
       run.result = await train(run.model, run.task, run.config, {
-        runDir: log,
-        checkpoint: false,
+        log,
         beforeStep: async (step) => {
           await this.gate();
           // after the trainer's own probe at this step: the heat map and the "why" numbers on the same weights
@@ -344,15 +337,13 @@ export class LabSession {
       run.records.push({
         type: 'pairs',
         step,
-        layer: rec.layer as number,
-        mode: rec.mode as string,
-        T: rec.T as number,
+        layer: rec.layer,
+        mode: rec.mode,
+        T: rec.T,
         norm: 'frobenius',
-        pairs: rec.pairs as number[][],
+        pairs: rec.pairs,
       });
-    const last = [...run.records].reverse().find((r) => r.type === 'gradflow') as
-      | { spectral?: (number | null)[] }
-      | undefined;
+    const last = run.records.findLast((r) => r.type === 'gradflow');
     run.why = {
       step,
       oneStepGain: last?.spectral?.[0] ?? null,

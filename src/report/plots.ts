@@ -1,4 +1,4 @@
-import type { DeltaSnapshot, GradflowSnapshot, RunData } from './rundata.js';
+import type { DeltaSnapshot, GradflowSnapshot, RunData } from './runlog.js';
 import type { VegaLiteSpec } from './render.js';
 
 /**

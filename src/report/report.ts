@@ -15,7 +15,8 @@ import {
   type Plot,
 } from './plots.js';
 import { specToSvg, svgToPng } from './render.js';
-import { readSource, type ReportSource, type RunData } from './rundata.js';
+import { readSource, type ReportSource } from './rundata.js';
+import type { RunData } from './runlog.js';
 import { sweepResults, type SweepResults } from './sweep-table.js';
 import {
   MAIN_METRIC,

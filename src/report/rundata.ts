@@ -2,79 +2,14 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { SeqlabError, inputError } from '../util/errors.js';
 import { readJsonFile } from '../util/files.js';
-import { parseLog, runFromLog } from './runlog.js';
-
-export { parseLog, runFromLog };
-
-/**
- * What the report reads: run directories and the plain JSON a command wrote
- * beside them (compare.json, sweep.json, results.json). Nothing here imports the
- * trainer; the log is read as typed JSON lines and unknown record types are skipped,
- * so a report of a newer or older run still renders what it understands.
- */
-
-/** ‖∂h_T/∂h_k‖ on the probe batch at one training step (a `gradflow` log record). */
-export interface GradflowSnapshot {
-  step: number;
-  layer: number;
-  mode: string;
-  T: number;
-  gap: number[];
-  spectral: (number | null)[];
-  frobenius: number[];
-  /** ‖∂L/∂h_k‖ for k = 0..T (top layer only). */
-  lossGrad: number[] | null;
-  horizon: number | null;
-  decayPerStep: number | null;
-}
-
-/** ‖∂h_t/∂h_k‖ for every k < t ≤ T (a `pairs` log record): pairs[t−1][k]. */
-export interface PairsSnapshot {
-  step: number;
-  layer: number;
-  mode: string;
-  T: number;
-  norm: string;
-  pairs: number[][];
-}
+import { type LogRecord, type UnknownRecord, parseLog } from '../runlog/schema.js';
+import { type RunData, runFromLog } from './runlog.js';
 
 /**
- * Per-layer ‖δˡ‖ = ‖∂C/∂bˡ‖ of an MLP at one step, hidden layers first to last. The
- * MLP trainer logs {type: 'gradflow', step, epoch, kind: 'probe' | 'batch', deltaNorms}
- * (probe: on a fixed probe set once an epoch; batch: the mean over the last training
- * batches); {type: 'deltas', step, epoch?, norms} is read too.
+ * What the report reads: run directories and the plain JSON a command wrote beside them
+ * (compare.json, sweep.json). Nothing here imports the trainer: the log is read through its
+ * schema (src/runlog/schema.ts), and records of kinds a newer seqlab added are counted, not read.
  */
-export interface DeltaSnapshot {
-  step: number;
-  epoch: number | null;
-  kind: string;
-  norms: number[];
-}
-
-export interface EvalPoint {
-  step: number;
-  loss: number;
-  metrics: Record<string, number | null>;
-}
-
-/** One run directory, as the report sees it. */
-export interface RunData {
-  dir: string;
-  /** How plots name the run: the cell in a comparison, else the directory name. */
-  label: string;
-  config: Record<string, unknown>;
-  metrics: Record<string, unknown> | null;
-  /** Training loss per optimizer step. */
-  steps: { step: number; loss: number }[];
-  evals: EvalPoint[];
-  /** The held-out test evaluation at the end, when the task has one. */
-  test: EvalPoint | null;
-  gradflow: GradflowSnapshot[];
-  pairs: PairsSnapshot[];
-  deltas: DeltaSnapshot[];
-  /** Extra log records of types the report does not plot, counted by type. */
-  other: Record<string, number>;
-}
 
 /** A run, a comparison of runs, a sweep or any directory of runs. */
 export interface ReportSource {
@@ -86,7 +21,7 @@ export interface ReportSource {
 }
 
 /** Parse log.jsonl; a torn last line (a run killed mid-write) is ignored, other bad lines are an input error. */
-export function readLog(path: string): Record<string, unknown>[] {
+export function readLog(path: string): (LogRecord | UnknownRecord)[] {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');

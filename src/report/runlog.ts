@@ -1,54 +1,70 @@
-import { inputError } from '../util/errors.js';
-import type { GradflowSnapshot, RunData } from './rundata.js';
+import type { DeltasRecord, GradflowRecord, LogRecord, PairsRecord, UnknownRecord } from '../runlog/schema.js';
 
 /**
- * A run log (log.jsonl) as the report sees it, from text or records already in
- * memory: no file system, so the browser lab reads the same logs with the same code.
- * rundata.ts adds the directory reading on top.
+ * A run as the report sees it, built from its log records (src/runlog/schema.ts) and, when
+ * known, config.json and metrics.json. No file system here, so the browser lab builds the same
+ * RunData from the records it holds in memory; rundata.ts adds the directory reading on top.
  */
 
-const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-const numArray = (v: unknown): number[] | null =>
-  Array.isArray(v) && v.every((x) => typeof x === 'number' || x === null) ? (v as number[]) : null;
-
-/** The records of log.jsonl text; `path` names it in error messages. */
-export function parseLog(text: string, path: string): Record<string, unknown>[] {
-  const lines = text.split('\n');
-  const out: Record<string, unknown>[] = [];
-  lines.forEach((line, i) => {
-    if (line.trim() === '') return;
-    try {
-      const rec = JSON.parse(line) as unknown;
-      if (rec && typeof rec === 'object' && !Array.isArray(rec)) out.push(rec as Record<string, unknown>);
-    } catch {
-      const isLast = lines.slice(i + 1).every((l) => l.trim() === '');
-      if (!isLast) throw inputError(`${path} line ${i + 1} is not valid JSON`);
-    }
-  });
-  return out;
+/** ‖∂h_T/∂h_k‖ on the probe batch at one training step, with the summary of its headline curve. */
+export interface GradflowSnapshot
+  extends Omit<GradflowRecord, 'type' | 'frobenius' | 'lossGrad' | 'summary' | 'batch'> {
+  frobenius: number[];
+  /** ‖∂L/∂h_k‖ for k = 0..T (top layer only). */
+  lossGrad: number[] | null;
+  /** Of the spectral curve when there is one, else of the Frobenius curve. */
+  horizon: number | null;
+  decayPerStep: number | null;
 }
 
-function gradflowOf(r: Record<string, unknown>): GradflowSnapshot | null {
-  const gap = numArray(r.gap);
-  const frobenius = numArray(r.frobenius);
-  const step = num(r.step);
-  if (!gap || !frobenius || step === null) return null;
-  const summary = (r.summary ?? {}) as {
-    spectral?: { horizon?: number | null; decayPerStep?: number | null } | null;
-    frobenius?: { horizon?: number | null; decayPerStep?: number | null };
-  };
-  const s = summary.spectral ?? summary.frobenius ?? {};
+/** ‖∂h_t/∂h_k‖ for every k < t ≤ T: pairs[t−1][k]. */
+export type PairsSnapshot = Omit<PairsRecord, 'type'>;
+
+/** An MLP's per-layer ‖δˡ‖ at one step, hidden layers first to last. */
+export interface DeltaSnapshot {
+  step: number;
+  epoch: number;
+  kind: DeltasRecord['kind'];
+  norms: number[];
+}
+
+export interface EvalPoint {
+  step: number;
+  loss: number;
+  metrics: Record<string, number | null>;
+}
+
+/** One run directory, as the report sees it. */
+export interface RunData {
+  dir: string;
+  /** How plots name the run: the cell in a comparison, else the directory name. */
+  label: string;
+  config: Record<string, unknown>;
+  metrics: Record<string, unknown> | null;
+  /** Training loss per optimizer step. */
+  steps: { step: number; loss: number }[];
+  evals: EvalPoint[];
+  /** The held-out test evaluation at the end, when the task has one. */
+  test: EvalPoint | null;
+  gradflow: GradflowSnapshot[];
+  pairs: PairsSnapshot[];
+  deltas: DeltaSnapshot[];
+  /** Log records of kinds the report does not plot, counted by kind. */
+  other: Record<string, number>;
+}
+
+/** The report treats a value the log could only write as null (NaN, ±Infinity) as missing: NaN. */
+const missingAsNaN = (xs: readonly (number | null)[]): number[] => xs.map((v) => v ?? Number.NaN);
+
+function snapshot(r: GradflowRecord): GradflowSnapshot {
+  const { type: _type, summary, frobenius, lossGrad, batch: _batch, ...curves } = r;
+  const headline = summary.spectral ?? summary.frobenius;
   return {
-    step,
-    layer: num(r.layer) ?? 0,
-    mode: String(r.mode ?? 'h'),
-    T: num(r.T) ?? gap.length,
-    gap,
-    spectral: numArray(r.spectral) ?? gap.map(() => null),
-    frobenius,
-    lossGrad: numArray(r.lossGrad),
-    horizon: num(s.horizon),
-    decayPerStep: num(s.decayPerStep),
+    ...curves,
+    frobenius: missingAsNaN(frobenius),
+    lossGrad: lossGrad ? missingAsNaN(lossGrad) : null,
+    horizon: headline.horizon,
+    decayPerStep: headline.decayPerStep,
   };
 }
 
@@ -58,7 +74,7 @@ export function runFromLog(
   label: string,
   config: Record<string, unknown>,
   metrics: Record<string, unknown> | null,
-  records: Record<string, unknown>[],
+  records: readonly (LogRecord | UnknownRecord)[],
 ): RunData {
   const run: RunData = {
     dir,
@@ -73,57 +89,45 @@ export function runFromLog(
     deltas: [],
     other: {},
   };
+  const count = (kind: string) => {
+    run.other[kind] = (run.other[kind] ?? 0) + 1;
+  };
   for (const r of records) {
-    const step = num(r.step);
     switch (r.type) {
-      case 'step': {
-        const loss = num(r.loss);
-        if (step !== null && loss !== null) run.steps.push({ step, loss });
+      // a loss the log holds as null was not finite: the run diverged there, nothing to plot
+      case 'step':
+        if (r.loss !== null) run.steps.push({ step: r.step, loss: r.loss });
         break;
-      }
-      case 'eval': {
-        const loss = num(r.loss);
-        const metrics = (r.metrics ?? {}) as Record<string, number | null>;
-        if (step === null || loss === null) break;
-        // the end-of-run test evaluation carries a `split` key (see commands/train.ts)
-        if ('split' in metrics) {
-          const { split: _split, ...rest } = metrics;
-          run.test = { step, loss, metrics: rest };
-        } else run.evals.push({ step, loss, metrics });
+      case 'eval':
+        if (r.loss !== null) run.evals.push({ step: r.step, loss: r.loss, metrics: r.metrics });
         break;
-      }
-      case 'gradflow': {
-        const deltaNorms = numArray(r.deltaNorms);
-        if (deltaNorms && step !== null) {
-          run.deltas.push({ step, epoch: num(r.epoch), kind: String(r.kind ?? 'probe'), norms: deltaNorms });
-          break;
-        }
-        const g = gradflowOf(r);
-        if (g) run.gradflow.push(g);
+      case 'test':
+        if (r.loss !== null) run.test = { step: r.step, loss: r.loss, metrics: r.metrics };
         break;
-      }
+      case 'gradflow':
+        run.gradflow.push(snapshot(r));
+        break;
       case 'pairs': {
-        const pairs = r.pairs;
-        if (step !== null && Array.isArray(pairs) && pairs.every((row) => numArray(row))) {
-          run.pairs.push({
-            step,
-            layer: num(r.layer) ?? 0,
-            mode: String(r.mode ?? 'h'),
-            T: num(r.T) ?? pairs.length,
-            norm: String(r.norm ?? 'frobenius'),
-            pairs: pairs as number[][],
-          });
-        }
+        const { type: _type, ...pairs } = r;
+        run.pairs.push(pairs);
         break;
       }
-      case 'deltas': {
-        const norms = numArray(r.norms);
-        if (step !== null && norms)
-          run.deltas.push({ step, epoch: num(r.epoch), kind: String(r.kind ?? 'probe'), norms });
+      case 'deltas':
+        run.deltas.push({ step: r.step, epoch: r.epoch, kind: r.kind, norms: missingAsNaN(r.deltaNorms) });
         break;
+      case 'unknown':
+        count(r.kind);
+        break;
+      case 'start':
+      case 'checkpoint':
+      case 'end':
+      case 'diverged':
+        count(r.type);
+        break;
+      default: {
+        const unhandled: never = r;
+        throw new Error(`run log record not handled: ${JSON.stringify(unhandled)}`);
       }
-      default:
-        run.other[String(r.type)] = (run.other[String(r.type)] ?? 0) + 1;
     }
   }
   // a resumed run logs the steps after its checkpoint again: keep the last record of each step

@@ -1,5 +1,5 @@
 import { finalMetrics, plainMetrics } from './plots.js';
-import type { GradflowSnapshot, RunData } from './rundata.js';
+import type { GradflowSnapshot, RunData } from './runlog.js';
 
 /** Plain tables and text shared by the HTML report and the terminal summary. */
 

@@ -2,17 +2,12 @@ import { appendFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } 
 import { join } from 'node:path';
 import { SeqlabError } from '../util/errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/files.js';
+import type { LogRecord } from './schema.js';
 
-/** A typed record of the run log (one JSON object per line of log.jsonl). */
-export type LogRecord =
-  | { type: 'start'; backend: string; params: number }
-  | { type: 'step'; step: number; loss: number; gradNorm: number; lr: number }
-  | { type: 'eval'; step: number; loss: number; metrics: Record<string, number | null> }
-  | { type: 'gradflow'; step: number; [key: string]: unknown }
-  | { type: 'checkpoint'; step: number; file: string }
-  | { type: 'pairs'; step: number; layer: number; mode: string; T: number; norm: 'frobenius'; pairs: number[][] }
-  | { type: 'end'; step: number; status: string; elapsedMs: number; stepsPerSec: number; gradflowMs: number }
-  | { type: 'diverged'; step: number; loss: number; gradNorm: number };
+/** Where a trainer's records go: a run directory's log.jsonl, or (the browser lab) memory. */
+export interface RunLog {
+  log(record: LogRecord): void;
+}
 
 /** The files a run writes. */
 export const RUN_FILES = ['config.json', 'log.jsonl', 'metrics.json', 'checkpoint.json'] as const;
@@ -21,7 +16,7 @@ export const RUN_FILES = ['config.json', 'log.jsonl', 'metrics.json', 'checkpoin
  * A run directory: config.json (fully resolved), log.jsonl, metrics.json and
  * checkpoint.json. JSON files are replaced atomically; the log grows by whole lines.
  */
-export class RunDir {
+export class RunDir implements RunLog {
   constructor(readonly path: string) {}
 
   /** Create the directory; refuse a non-empty one unless `overwrite`. */

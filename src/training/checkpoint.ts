@@ -5,12 +5,70 @@ import { parseRecurrentWeights } from '../models/statedict.js';
 import { Vocabulary } from '../data/vocab.js';
 import { inputError } from '../util/errors.js';
 import { readJsonFile } from '../util/files.js';
+import type { Mlp } from '../models/mlp.js';
+import type { RunDir } from '../runlog/rundir.js';
+import type { TrainConfig } from './config.js';
 
 /**
- * Load a seqlab checkpoint (a run directory or its checkpoint.json): the model with
- * its weights, and the vocabulary saved with it (token tasks). Every way the file can
- * be wrong is one clear line.
+ * checkpoint.json, written and read in one place. A recurrent model's checkpoint is its
+ * PyTorch-named weights (loadable by `seqlab probe --weights`) with the model and training
+ * configs, the vocabulary of a token task, and the resume record; an MLP's has its own format.
+ * Writes are atomic (RunDir.writeJson): a checkpoint on disk is always a whole one.
  */
+
+export const CHECKPOINT_FILE = 'checkpoint.json';
+
+/**
+ * Write a recurrent model's checkpoint and log it. Returns false, writing nothing, if any
+ * weight is NaN/Inf (JSON would store it as null).
+ */
+export async function writeCheckpoint(
+  model: SequenceModel,
+  runDir: RunDir,
+  step: number,
+  trainConfig: Readonly<TrainConfig>,
+  extra: Record<string, unknown> = {},
+): Promise<boolean> {
+  const stateDict = await model.stateDict();
+  if (!Object.values(stateDict).every((w) => w.flat().every(Number.isFinite))) return false;
+  runDir.writeJson(CHECKPOINT_FILE, {
+    format: 'seqlab-checkpoint/1',
+    step,
+    cell: model.config.cell,
+    nonlinearity: model.config.nonlinearity,
+    model: model.config,
+    train: trainConfig,
+    ...extra,
+    state_dict: stateDict,
+  });
+  runDir.log({ type: 'checkpoint', step, file: CHECKPOINT_FILE });
+  return true;
+}
+
+/** Write an MLP's checkpoint and log it; false, writing nothing, if any weight is NaN/Inf. */
+export function writeMlpCheckpoint(
+  net: Mlp,
+  runDir: RunDir,
+  at: { step: number; epoch: number },
+  trainConfig: Readonly<object>,
+  optimizer: unknown,
+): boolean {
+  const stateDict = net.stateDict();
+  if (!Object.values(stateDict).every((w) => w.every(Number.isFinite))) return false;
+  runDir.writeJson(CHECKPOINT_FILE, {
+    format: 'seqlab-mlp-checkpoint/1',
+    step: at.step,
+    epoch: at.epoch,
+    model: net.config,
+    train: trainConfig,
+    optimizer,
+    state_dict: stateDict,
+  });
+  runDir.log({ type: 'checkpoint', step: at.step, file: CHECKPOINT_FILE });
+  return true;
+}
+
+/** A loaded checkpoint: the model with its weights, and the vocabulary saved with it (token tasks). */
 export interface LoadedCheckpoint {
   path: string;
   model: SequenceModel;
@@ -32,9 +90,10 @@ function matrixOf(value: unknown, rows: number, cols: number, what: string): Flo
   return out;
 }
 
+/** Load a checkpoint (a run directory or its checkpoint.json); every way the file can be wrong is one clear line. */
 export function loadCheckpoint(pathOrDir: string): LoadedCheckpoint {
   const path =
-    existsSync(pathOrDir) && statSync(pathOrDir).isDirectory() ? join(pathOrDir, 'checkpoint.json') : pathOrDir;
+    existsSync(pathOrDir) && statSync(pathOrDir).isDirectory() ? join(pathOrDir, CHECKPOINT_FILE) : pathOrDir;
   const doc = readJsonFile(path, 'checkpoint') as Record<string, unknown>;
   const { model, vocabulary } = checkpointModel(doc, path);
   return { path, model, vocabulary, step: Number(doc.step ?? 0), doc };

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { SequenceModel } from '../models/model.js';
 import type { State } from '../models/cell.js';
-import type { LossName, Readout } from '../tasks/task.js';
+import type { Batch, LossName, Readout, SequenceTask } from '../tasks/task.js';
 import { fusedKernels, fusedSoftmaxXent } from '../compute/fused-kernels.js';
 
 /** One chunk of a batch as tensors: time steps [t0, t0 + T). */
@@ -19,6 +19,42 @@ export function disposeChunk(c: ChunkTensors): void {
   tf.dispose([c.targets, c.mask]);
   if (c.inputs) c.inputs.dispose();
   if (c.tokens) c.tokens.dispose();
+}
+
+/**
+ * Time steps [t0, t1) of `batch` as tensors. Without an explicit mask, "last" counts the last
+ * step of each sequence and "every" counts every step. Targets: class ids (xent) or values (mse).
+ */
+export function chunkTensors(batch: Batch, task: SequenceTask, t0: number, t1: number): ChunkTensors {
+  const { batchSize: B, seqLen: T } = batch;
+  const { inputSize: I, outputSize: O, readout } = task;
+  const isXent = task.loss === 'xent';
+  const len = t1 - t0;
+  const mask = batch.mask ?? defaultMask(T, B, readout);
+  const maskChunk = mask.subarray(t0 * B, t1 * B);
+  let count = 0;
+  for (const w of maskChunk) count += w;
+  // "last": one target per sequence, whatever the chunk; "every": the chunk's own targets
+  const per = isXent ? 1 : O;
+  const slice = readout === 'last' ? batch.targets : batch.targets.subarray(t0 * B * per, t1 * B * per);
+  const rows = readout === 'last' ? B : len * B;
+  const targets = isXent ? tf.tensor1d(slice as Int32Array, 'int32') : tf.tensor2d(slice as Float32Array, [rows, O]);
+  const tokenIds = batch.tokens ? batch.tokens.subarray(t0 * B, t1 * B) : null;
+  return {
+    inputs: tokenIds ? null : tf.tensor3d(batch.inputs.subarray(t0 * B * I, t1 * B * I), [len, B, I]),
+    tokens: tokenIds ? tf.tensor2d(tokenIds, [len, B], 'int32') : null,
+    tokenIds,
+    targets,
+    mask: tf.tensor2d(maskChunk, [len, B]),
+    count,
+  };
+}
+
+function defaultMask(T: number, B: number, readout: Readout): Float32Array {
+  if (readout === 'every') return new Float32Array(T * B).fill(1);
+  const m = new Float32Array(T * B);
+  m.fill(1, (T - 1) * B, T * B);
+  return m;
 }
 
 /** The chunk's inputs to the first layer: dense, or the embeddings of its tokens. */

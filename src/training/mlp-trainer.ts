@@ -252,7 +252,7 @@ export function trainMlp(
     const deltaNorms = probeDeltaNorms(net, probeSet);
     gradflowMs += performance.now() - t0;
     probes.push({ epoch: done, step, deltaNorms });
-    runDir?.log({ type: 'gradflow', step, epoch: done, kind: 'probe', examples: probeSet.count, deltaNorms });
+    runDir?.log({ type: 'deltas', step, epoch: done, kind: 'probe', examples: probeSet.count, deltaNorms });
   };
 
   const checkpoint = (done: number) => {
@@ -312,7 +312,7 @@ export function trainMlp(
       if (config.gradflowEvery > 0 && step % config.gradflowEvery === 0) {
         const deltaNorms = Array.from(deltaSum, (s) => s / deltaCount);
         batchDeltaNorms.push({ step, deltaNorms });
-        runDir?.log({ type: 'gradflow', step, epoch: epoch + 1, kind: 'batch', steps: deltaCount, deltaNorms }); // epoch: the one in progress, from 1
+        runDir?.log({ type: 'deltas', step, epoch: epoch + 1, kind: 'batch', steps: deltaCount, deltaNorms }); // epoch: the one in progress, from 1
         deltaSum.fill(0);
         deltaCount = 0;
       }

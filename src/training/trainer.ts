@@ -1,95 +1,66 @@
 import * as tf from '@tensorflow/tfjs';
 import type { State } from '../models/cell.js';
 import type { SequenceModel } from '../models/model.js';
+import type { RunDir, RunLog } from '../runlog/rundir.js';
+import type { Batch, SequenceTask } from '../tasks/task.js';
 import { SeqlabError } from '../util/errors.js';
 import { Rng, type RngState } from '../util/rng.js';
-import { chunkInputs, chunkLoss, disposeChunk, type ChunkTensors } from './loss.js';
-import { jacobianNorms, layerInputs, type JacobianMode } from './gradflow.js';
-import { chunkLossFast, modelLossAndGrads } from './bptt.js';
-import { GradWorkers, resolveThreads } from './parallel.js';
+import { modelLossAndGrads } from './bptt.js';
+import { writeCheckpoint } from './checkpoint.js';
+import type { TrainConfig } from './config.js';
+import { chunkInputs, chunkTensors, disposeChunk, type ChunkTensors } from './loss.js';
+import { type Evaluation, evaluate, probeGradientFlow } from './measure.js';
 import {
-  OPTIMIZER_DEFAULTS,
-  Optimizer,
-  PlateauTracker,
-  SCHEDULE_DEFAULTS,
   clipByGlobalNorm,
   clipByValue,
   globalNorm,
-  stepDecayLr,
-  type OptimizerConfig,
+  type Grads,
+  Optimizer,
   type OptimizerState,
-  type ScheduleConfig,
+  PlateauTracker,
+  stepDecayLr,
 } from './optim.js';
-import type { RunDir } from '../runlog/rundir.js';
-import type { Batch, SequenceTask } from '../tasks/task.js';
+import { GradWorkers, resolveThreads } from './parallel.js';
 
 /**
- * The one BPTT trainer. Each optimizer step: lr (schedule) → forward over a chunk
- * → loss → backward → clip → update → log; every evalEvery steps: validation,
- * checkpoint, plateau/early stopping; every gradflowEvery steps: the gradient-flow
- * probes on a fixed probe batch.
+ * The one BPTT trainer. Each pass of the loop in train() is one optimizer step, its phases in
+ * the order they run (nanoGPT's train.py reads the same way):
  *
- * Truncated BPTT (bptt > 0) cuts each batch into chunks of `bptt` steps, one update
- * per chunk that holds targets; the hidden state is carried to the next chunk but cut
- * from the graph, so gradients never flow further back than one chunk.
+ *   probe       every gradflowEvery steps: ‖∂h_T/∂h_k‖ and ‖∂L/∂h_k‖ on the fixed probe batch
+ *   evaluate    every evalEvery steps: validation loss and metrics, the plateau schedule, the
+ *               checkpoint (with the probe of the same step in it), early stopping
+ *   stop        after `steps` updates
+ *   data        the next chunk: batches from the task, cut into chunks of `bptt` steps
+ *   schedule    the step schedule's learning rate
+ *   forward/backward   loss and exact gradients (hand-written BPTT, bptt.ts), on two threads when
+ *               that pays (parallel.ts); a non-finite loss or gradient norm ends the run here
+ *   clip/update by global norm and/or value, then the optimizer's update
+ *   log         the step record and the progress callback
+ *
+ * Truncated BPTT (bptt > 0) cuts each batch into chunks, one update per chunk that holds targets;
+ * the hidden state is carried to the next chunk but cut from the graph, so gradients never flow
+ * further back than one chunk. A stateful task (an LM reading its text as parallel streams) also
+ * carries the state from one batch to the next.
+ *
+ * A checkpoint is resumable when written at a batch boundary: it holds everything besides the
+ * weights (optimizer, data and dropout generators, task position, carried state, schedule), so a
+ * resumed run is bit-identical to one never interrupted.
  */
-export interface TrainConfig extends OptimizerConfig, ScheduleConfig {
-  /** Optimizer updates. Default 1000. */
-  steps: number;
-  /** Sequences per batch. Default 32. */
-  batchSize: number;
-  /** Chunk length for truncated BPTT; 0 = full BPTT over the whole sequence. Default 0. */
-  bptt: number;
-  /** Clip gradients to this global L2 norm; null = off. Default 1. */
-  clipNorm: number | null;
-  /** Clamp each gradient entry to ±clipValue; null = off. Default null. */
-  clipValue: number | null;
-  /** Validate (and checkpoint) every N steps. Default 100. */
-  evalEvery: number;
-  /** Stop after this many evaluations without a better validation loss; 0 = never. Default 0. */
-  earlyStop: number;
-  /** Log gradient flow every N steps; 0 = off. Default 250 (the probes then take under 10 % of training time). */
-  gradflowEvery: number;
-  /** Jacobian mode for LSTM probes. Default "h". */
-  gradflowMode: JacobianMode;
-  /** Probe every layer, or only the top one. Default false (top only). */
-  gradflowAllLayers: boolean;
-  /** Seed of data order (initial weights are seeded by the caller). Default 1. */
-  seed: number;
-  /**
-   * Threads computing each batch's gradients (data-parallel halves, see parallel.ts): 1, 2,
-   * or "auto" (2 on the wasm backend with two cores or more). Default "auto".
-   */
-  threads: number | 'auto';
-}
-
-export const TRAIN_DEFAULTS: Readonly<TrainConfig> = {
-  ...OPTIMIZER_DEFAULTS,
-  ...SCHEDULE_DEFAULTS,
-  steps: 1000,
-  batchSize: 32,
-  bptt: 0,
-  clipNorm: 1,
-  clipValue: null,
-  evalEvery: 100,
-  earlyStop: 0,
-  gradflowEvery: 250,
-  gradflowMode: 'h',
-  gradflowAllLayers: false,
-  seed: 1,
-  threads: 'auto',
-};
 
 export interface Progress {
   step: number;
   steps: number;
+  /** The step's training loss; NaN on the progress call that follows an evaluation. */
   loss: number;
   lr: number;
   evalLoss?: number;
 }
 
 export interface TrainOptions {
+  /** Where the log records go and checkpoint.json is written; nothing is written without it. */
   runDir?: RunDir;
+  /** The log records only, when there is no run directory (the browser lab keeps them in memory). */
+  log?: RunLog;
   onProgress?: (p: Progress) => void;
   /** Write checkpoint.json at each evaluation and at the end. Default true when runDir is set. */
   checkpoint?: boolean;
@@ -98,18 +69,14 @@ export interface TrainOptions {
   /** Continue from a checkpoint's `resume` record (the model must already hold its weights). */
   resume?: ResumeState;
   /**
-   * Awaited before every optimizer step (and its chunk's tensors). The browser lab yields
-   * to the event loop here so the page stays responsive, waits while paused, and throws
-   * to stop; whatever it throws propagates after the trainer has freed its tensors.
+   * Awaited before every chunk. The browser lab yields to the event loop here so the page
+   * stays responsive, waits while paused, and throws to stop; whatever it throws propagates
+   * after the trainer has freed its tensors.
    */
   beforeStep?: (step: number) => Promise<void>;
 }
 
-/**
- * Everything besides the weights that a run needs to continue exactly where a
- * checkpoint was written: written at batch boundaries, so a resumed run is
- * bit-identical to an uninterrupted one.
- */
+/** Everything besides the weights that a run needs to continue exactly where a checkpoint was written. */
 export interface ResumeState {
   step: number;
   optimizer: OptimizerState;
@@ -119,12 +86,13 @@ export interface ResumeState {
   taskPosition: unknown;
   /** A stateful task's hidden state carried into the next batch, per layer and state tensor. */
   carried: { shape: [number, number]; values: number[] }[][] | null;
-  evals: TrainResult['evals'];
+  evals: EvalResult[];
   gradflow: GradflowSummary[];
 }
 
 export type TrainStatus = 'completed' | 'early-stopped';
 
+/** The headline numbers of one probe of one layer. */
 export interface GradflowSummary {
   step: number;
   layer: number;
@@ -135,195 +103,20 @@ export interface GradflowSummary {
   T: number;
 }
 
+export interface EvalResult extends Evaluation {
+  step: number;
+}
+
 export interface TrainResult {
   status: TrainStatus;
   steps: number;
-  finalEval: { step: number; loss: number; metrics: Record<string, number | null> };
+  finalEval: EvalResult;
   bestEval: { step: number; loss: number };
   /** Every evaluation, in order. */
-  evals: { step: number; loss: number; metrics: Record<string, number | null> }[];
+  evals: EvalResult[];
   gradflow: GradflowSummary[];
   elapsedMs: number;
   gradflowMs: number;
-}
-
-function toTensors(
-  batch: Batch,
-  inputSize: number,
-  t0: number,
-  t1: number,
-  readout: 'last' | 'every',
-  outputSize: number,
-  isXent: boolean,
-): ChunkTensors {
-  const { batchSize: B, seqLen: T } = batch;
-  const len = t1 - t0;
-  const mask = batch.mask ?? defaultMask(T, B, readout);
-  const maskChunk = mask.subarray(t0 * B, t1 * B);
-  let count = 0;
-  for (const w of maskChunk) count += w;
-  let targets: tf.Tensor;
-  if (readout === 'last') {
-    targets = isXent
-      ? tf.tensor1d(batch.targets as Int32Array, 'int32')
-      : tf.tensor2d(batch.targets as Float32Array, [B, outputSize]);
-  } else {
-    const per = isXent ? 1 : outputSize;
-    const slice = batch.targets.subarray(t0 * B * per, t1 * B * per);
-    targets = isXent
-      ? tf.tensor1d(slice as Int32Array, 'int32')
-      : tf.tensor2d(slice as Float32Array, [len * B, outputSize]);
-  }
-  const tokenIds = batch.tokens ? batch.tokens.subarray(t0 * B, t1 * B) : null;
-  return {
-    inputs: tokenIds
-      ? null
-      : tf.tensor3d(batch.inputs.subarray(t0 * B * inputSize, t1 * B * inputSize), [len, B, inputSize]),
-    tokens: tokenIds ? tf.tensor2d(tokenIds, [len, B], 'int32') : null,
-    tokenIds,
-    targets,
-    mask: tf.tensor2d(maskChunk, [len, B]),
-    count,
-  };
-}
-
-function defaultMask(T: number, B: number, readout: 'last' | 'every'): Float32Array {
-  if (readout === 'every') return new Float32Array(T * B).fill(1);
-  const m = new Float32Array(T * B);
-  m.fill(1, (T - 1) * B, T * B);
-  return m;
-}
-
-function chunkBounds(T: number, bptt: number): [number, number][] {
-  const len = bptt > 0 ? bptt : T;
-  const out: [number, number][] = [];
-  for (let t0 = 0; t0 < T; t0 += len) out.push([t0, Math.min(T, t0 + len)]);
-  return out;
-}
-
-/** The model's state detached from any graph, owned by the caller. */
-function keepState(s: State[]): State[] {
-  return s.map((layer) => layer.map((t) => tf.keep(tf.clone(t)) as tf.Tensor2D));
-}
-
-/**
- * Run the gradient-flow probes on `batch`; one log record per probed layer. With
- * `allPairs`, each record also holds `pairs` (‖∂h_t/∂h_k‖ for every k < t, Frobenius:
- * spectral norms of all O(T²) pairs would cost far more than training), for the heat map.
- */
-export async function probeGradientFlow(
-  model: SequenceModel,
-  task: SequenceTask,
-  batch: Batch,
-  mode: JacobianMode,
-  allLayers: boolean,
-  allPairs = false,
-): Promise<Record<string, unknown>[]> {
-  const chunk = toTensors(batch, task.inputSize, 0, batch.seqLen, task.readout, task.outputSize, task.loss === 'xent');
-  const records: Record<string, unknown>[] = [];
-  try {
-    const top = model.layers.length - 1;
-    const layers = allLayers ? model.layers.map((_, l) => l) : [top];
-    for (const l of layers) {
-      const xs = chunkInputs(model, chunk);
-      const inputs = layerInputs(model.layers, xs, l);
-      if (xs !== chunk.inputs) xs.dispose();
-      const jac = await jacobianNorms(
-        model.layers[l],
-        inputs,
-        undefined,
-        allPairs ? { mode, allPairs, spectral: false } : { mode },
-      );
-      inputs.dispose();
-      const rec: Record<string, unknown> = {
-        layer: l,
-        mode: jac.mode,
-        T: jac.T,
-        batch: jac.batch,
-        gap: jac.rows.map((r) => r.gap),
-        spectral: jac.rows.map((r) => r.spectral),
-        frobenius: jac.rows.map((r) => r.frobenius),
-        summary: jac.summary,
-        ...(jac.pairs ? { pairs: jac.pairs } : {}),
-      };
-      if (l === top) {
-        // ‖∂L/∂h_k‖, k = 0..T, on the top layer: the error signal BPTT delivers to each step
-        const state0 = model.initState(batch.batchSize);
-        const g = modelLossAndGrads(model, chunk, state0, task.readout, task.loss, true);
-        rec.lossGrad = Array.from(await (g.dHNorms as tf.Tensor1D).data());
-        tf.dispose([...state0, g.loss, ...Object.values(g.grads), ...g.final.flat(), g.dHNorms as tf.Tensor1D]);
-      }
-      records.push(rec);
-    }
-  } finally {
-    disposeChunk(chunk);
-  }
-  return records;
-}
-
-/** Inverted-dropout masks (0, or 1/(1 − p)) for every non-recurrent connection of one chunk, from the seeded Rng. */
-function dropoutMasks(model: SequenceModel, chunk: ChunkTensors, p: number, rng: Rng): tf.Tensor3D[] {
-  const T = chunk.mask.shape[0];
-  const B = chunk.mask.shape[1];
-  const widths = [model.config.inputSize, ...model.layers.map((c) => c.hiddenSize)];
-  const keep = 1 / (1 - p);
-  return widths.map((D) => {
-    const m = new Float32Array(T * B * D);
-    for (let i = 0; i < m.length; i++) m[i] = rng.uniform() < p ? 0 : keep;
-    return tf.tensor3d(m, [T, B, D]);
-  });
-}
-
-/** Validation loss (mean over counted targets) and task metrics on the task's eval set. */
-/**
- * Loss (mean over counted targets) and task metrics on `batches` (default: the task's
- * eval set). A stateful task's batches are one stream: the state carries across them.
- */
-export async function evaluate(
-  model: SequenceModel,
-  task: SequenceTask,
-  batches: Batch[] = task.evalBatches(),
-): Promise<{ loss: number; metrics: Record<string, number | null> }> {
-  const outputs: Float32Array[] = [];
-  let lossSum = 0;
-  let count = 0;
-  let state: State[] | null = null;
-  try {
-    for (const batch of batches) {
-      const chunk = toTensors(
-        batch,
-        task.inputSize,
-        0,
-        batch.seqLen,
-        task.readout,
-        task.outputSize,
-        task.loss === 'xent',
-      );
-      const s0: State[] = state ?? model.initState(batch.batchSize);
-      const kept = tf.tidy(() => {
-        // a task that needs only the loss (an LM) takes the trainer's forward path
-        if (task.usesOutputs === false) return chunkLossFast(model, chunk, s0, task.readout, task.loss);
-        const { loss, outputs: out, final } = chunkLoss(model, chunk, s0, task.readout, task.loss);
-        return { loss, final, out };
-      }) as unknown as { loss: tf.Scalar; final: State[]; out?: tf.Tensor2D };
-      const r = { ...kept, out: kept.out ?? null };
-      if (task.stateful) {
-        tf.dispose(s0.flat());
-        state = r.final;
-      } else {
-        tf.dispose([...s0.flat(), ...r.final.flat()]);
-      }
-      lossSum += (await r.loss.data())[0] * chunk.count;
-      count += chunk.count;
-      if (r.out) outputs.push((await r.out.data()) as Float32Array);
-      tf.dispose([r.loss, ...(r.out ? [r.out] : [])]);
-      disposeChunk(chunk);
-    }
-  } finally {
-    if (state) tf.dispose((state as State[]).flat());
-  }
-  const loss = lossSum / Math.max(count, 1);
-  return { loss, metrics: task.evaluate(outputs, loss) };
 }
 
 /** Train `model` on `task`. Throws SeqlabError("diverged") on NaN/Inf, after logging it; the last good checkpoint stays. */
@@ -333,237 +126,367 @@ export async function train(
   config: Readonly<TrainConfig>,
   options: TrainOptions = {},
 ): Promise<TrainResult> {
-  const { runDir, onProgress } = options;
-  const saveCheckpoints = options.checkpoint ?? runDir !== undefined;
-  const resume = options.resume;
-  const dataRng = resume ? Rng.restore(resume.dataRng) : new Rng(`${config.seed}/data`);
-  const dropoutRng = resume?.dropoutRng ? Rng.restore(resume.dropoutRng) : new Rng(`${config.seed}/dropout`);
-  const dropout = model.config.dropout ?? 0;
-  const optimizer = new Optimizer(config);
-  const vars = model.variables();
-  if (resume) optimizer.restore(resume.optimizer, vars);
-  const plateau = new PlateauTracker();
-  if (resume) Object.assign(plateau, { ...resume.plateau, best: resume.plateau.best ?? Infinity });
-  if (resume && resume.taskPosition !== undefined) task.seek?.(resume.taskPosition);
-  const isXent = task.loss === 'xent';
-  const gradflow: GradflowSummary[] = resume ? [...resume.gradflow] : [];
-  const evals: TrainResult['evals'] = resume ? [...resume.evals] : [];
-  const probe = config.gradflowEvery > 0 ? task.probeBatch() : null;
-  let gradflowMs = 0;
-  let carried: State[] | null = resume?.carried
-    ? resume.carried.map((layer) => layer.map((s) => tf.tensor2d(s.values, s.shape)))
-    : null;
-  let finalEval: TrainResult['finalEval'] | null = evals.at(-1) ?? null;
-  let status: TrainStatus = 'completed';
-  let step = resume?.step ?? 0;
-  let state: State[] = []; // the current batch's state; freed in `finally` on every exit
-  let checkpointStep: number | null = resume?.step ?? null;
-  const started = performance.now();
-  const workers =
-    resolveThreads(config.threads, model.config, config.batchSize) > 1 ? await GradWorkers.create(model) : null;
-  const lossAndGrads = workers ? workers.lossAndGrads.bind(workers) : modelLossAndGrads;
+  const run = await TrainingRun.start(model, task, config, options);
+  try {
+    for (;;) {
+      if (run.isProbeDue()) await run.probe();
+      if (run.isEvalDue() && (await run.evaluate())) break; // early stop
+      if (run.step >= config.steps) break;
+      const chunk = await run.nextChunk();
+      try {
+        run.schedule();
+        const { loss, gradNorm, grads } = await run.forwardBackward(chunk);
+        run.clipAndUpdate(grads, gradNorm);
+        run.log(loss, gradNorm);
+      } finally {
+        disposeChunk(chunk);
+      }
+    }
+    return await run.finish();
+  } finally {
+    await run.dispose();
+  }
+}
 
-  /** Log and throw: the last checkpoint written (if any) is the last good one. */
-  const diverge = (what: string, loss: number, gradNorm: number): never => {
-    runDir?.log({ type: 'diverged', step, loss, gradNorm });
-    const kept =
-      runDir && checkpointStep !== null
-        ? `; last good checkpoint (step ${checkpointStep}) kept in ${runDir.file('checkpoint.json')}`
-        : '';
-    throw new SeqlabError('diverged', `training diverged: ${what} at step ${step}${kept}`);
-  };
+/** One training run's state between the phases of the loop in train(). */
+class TrainingRun {
+  step: number;
+  private readonly optimizer: Optimizer;
+  private readonly vars: Record<string, tf.Variable>;
+  private readonly plateau = new PlateauTracker();
+  private readonly dropoutRng: Rng;
+  private readonly probeBatch: Batch | null;
+  private readonly evals: EvalResult[];
+  private readonly gradflow: GradflowSummary[];
+  private readonly sink: RunLog | undefined;
+  private readonly saveCheckpoints: boolean;
+  private readonly started = performance.now();
+  private gradflowMs = 0;
+  private earlyStopped = false;
+  /** Steps at which the last probe and evaluation ran (−1: none yet). */
+  private probedAt = -1;
+  private evaluatedAt = -1;
+  /** Step of the last checkpoint written, if any: the last good one when a run diverges. */
+  private checkpointAt: number | null;
 
-  const runProbe = async () => {
-    if (!probe) return;
+  private constructor(
+    private readonly model: SequenceModel,
+    private readonly task: SequenceTask,
+    private readonly config: Readonly<TrainConfig>,
+    private readonly options: TrainOptions,
+    readonly data: ChunkStream,
+    private readonly workers: GradWorkers | null,
+  ) {
+    const resume = options.resume;
+    this.step = resume?.step ?? 0;
+    this.optimizer = new Optimizer(config);
+    this.vars = model.variables();
+    if (resume) {
+      this.optimizer.restore(resume.optimizer, this.vars);
+      Object.assign(this.plateau, { ...resume.plateau, best: resume.plateau.best ?? Number.POSITIVE_INFINITY });
+      // the checkpoint was written after this step's evaluation, and after its probe when one was due
+      this.evaluatedAt = resume.step;
+      if (config.gradflowEvery > 0 && resume.step % config.gradflowEvery === 0) this.probedAt = resume.step;
+    }
+    this.dropoutRng = resume?.dropoutRng ? Rng.restore(resume.dropoutRng) : new Rng(`${config.seed}/dropout`);
+    this.evals = resume ? [...resume.evals] : [];
+    this.gradflow = resume ? [...resume.gradflow] : [];
+    this.checkpointAt = resume?.step ?? null;
+    this.probeBatch = config.gradflowEvery > 0 ? task.probeBatch() : null;
+    this.sink = options.log ?? options.runDir;
+    this.saveCheckpoints = options.checkpoint ?? options.runDir !== undefined;
+  }
+
+  static async start(
+    model: SequenceModel,
+    task: SequenceTask,
+    config: Readonly<TrainConfig>,
+    options: TrainOptions,
+  ): Promise<TrainingRun> {
+    const resume = options.resume;
+    if (resume && resume.taskPosition !== undefined) task.seek?.(resume.taskPosition);
+    const dataRng = resume ? Rng.restore(resume.dataRng) : new Rng(`${config.seed}/data`);
+    const carried = resume?.carried
+      ? resume.carried.map((layer) => layer.map((s) => tf.tensor2d(s.values, s.shape)))
+      : null;
+    const data = new ChunkStream(model, task, config, dataRng, carried);
+    const threads = resolveThreads(config.threads, model.config, config.batchSize);
+    const workers = threads > 1 ? await GradWorkers.create(model) : null;
+    return new TrainingRun(model, task, config, options, data, workers);
+  }
+
+  /** The next chunk with targets, after the beforeStep hook (which may pause, or throw to stop). */
+  nextChunk(): Promise<ChunkTensors> {
+    const { beforeStep } = this.options;
+    return this.data.next(beforeStep && (() => beforeStep(this.step)));
+  }
+
+  isProbeDue(): boolean {
+    return this.probeBatch !== null && this.step % this.config.gradflowEvery === 0 && this.probedAt !== this.step;
+  }
+
+  isEvalDue(): boolean {
+    return this.step > 0 && this.step % this.config.evalEvery === 0 && this.evaluatedAt !== this.step;
+  }
+
+  /** The gradient-flow probes at this step's weights: a log record and a summary per probed layer. */
+  async probe(): Promise<void> {
+    if (!this.probeBatch) return;
+    this.probedAt = this.step;
     const t0 = performance.now();
-    const records = await probeGradientFlow(model, task, probe, config.gradflowMode, config.gradflowAllLayers);
-    gradflowMs += performance.now() - t0;
+    const { gradflowMode, gradflowAllLayers } = this.config;
+    const records = await probeGradientFlow(this.model, this.task, this.probeBatch, gradflowMode, gradflowAllLayers);
+    this.gradflowMs += performance.now() - t0;
     for (const rec of records) {
-      runDir?.log({ type: 'gradflow', step, ...rec });
-      const s = rec.summary as {
-        spectral: { decayPerStep: number | null; horizon: number | null } | null;
-        frobenius: { decayPerStep: number | null; horizon: number | null };
-      };
-      gradflow.push({
-        step,
-        layer: rec.layer as number,
-        T: rec.T as number,
-        spectralDecayPerStep: s.spectral?.decayPerStep ?? null,
-        spectralHorizon: s.spectral?.horizon ?? null,
-        frobeniusDecayPerStep: s.frobenius.decayPerStep,
-        frobeniusHorizon: s.frobenius.horizon,
+      this.sink?.log({ type: 'gradflow', step: this.step, ...rec });
+      const { spectral, frobenius } = rec.summary;
+      this.gradflow.push({
+        step: this.step,
+        layer: rec.layer,
+        T: rec.T,
+        spectralDecayPerStep: spectral?.decayPerStep ?? null,
+        spectralHorizon: spectral?.horizon ?? null,
+        frobeniusDecayPerStep: frobenius.decayPerStep,
+        frobeniusHorizon: frobenius.horizon,
       });
     }
-  };
-
-  /** The resume record at the end of the current batch (`nextCarried`: the state the next batch starts from). */
-  const resumeState = async (nextCarried: State[] | null): Promise<ResumeState> => ({
-    step,
-    optimizer: await optimizer.snapshot(),
-    dataRng: dataRng.snapshot(),
-    dropoutRng: dropoutRng.snapshot(),
-    plateau: { best: plateau.best, bestStep: plateau.bestStep, sinceBest: plateau.sinceBest },
-    taskPosition: task.position?.(),
-    carried: nextCarried
-      ? await Promise.all(
-          nextCarried.map((layer) =>
-            Promise.all(
-              layer.map(async (s) => ({ shape: s.shape as [number, number], values: Array.from(await s.data()) })),
-            ),
-          ),
-        )
-      : null,
-    evals: [...evals],
-    gradflow: [...gradflow],
-  });
-
-  const runEval = async (atBatchEnd = true): Promise<boolean> => {
-    const ev = await evaluate(model, task);
-    // an overflowed model can still step with a finite loss; never checkpoint it
-    if (!Number.isFinite(ev.loss)) diverge(`validation loss became ${ev.loss}`, ev.loss, NaN);
-    finalEval = { step, ...ev };
-    evals.push(finalEval);
-    runDir?.log({ type: 'eval', step, loss: ev.loss, metrics: ev.metrics });
-    const improved = plateau.observe(ev.loss, step);
-    if (!improved && config.schedule === 'plateau' && plateau.sinceBest % config.patience === 0) {
-      optimizer.lr *= config.decayFactor;
-    }
-    if (saveCheckpoints && runDir) {
-      // resumable only between batches (a truncated-BPTT batch may be cut mid-way)
-      const extra = {
-        ...options.checkpointExtra?.(),
-        ...(atBatchEnd ? { resume: await resumeState(task.stateful ? state : null) } : {}),
-      };
-      if (!(await writeCheckpoint(model, runDir, step, config, extra)))
-        diverge('weights became non-finite', ev.loss, NaN);
-      checkpointStep = step;
-    }
-    onProgress?.({ step, steps: config.steps, loss: NaN, lr: optimizer.lr, evalLoss: ev.loss });
-    return config.earlyStop > 0 && plateau.sinceBest >= config.earlyStop;
-  };
-
-  try {
-    if (!resume) await runProbe();
-    outer: while (step < config.steps) {
-      const restart = task.startsStream?.() ?? false; // e.g. the next batch begins a new pass over an LM's text
-      const batch = task.trainBatch(dataRng, config.batchSize);
-      if (carried && (restart || !task.stateful)) {
-        tf.dispose(carried.flat());
-        carried = null;
-      }
-      state = carried ?? model.initState(batch.batchSize);
-      carried = null;
-      const bounds = chunkBounds(batch.seqLen, config.bptt);
-      for (const [t0, t1] of bounds) {
-        if (options.beforeStep) await options.beforeStep(step);
-        const chunk = toTensors(batch, task.inputSize, t0, t1, task.readout, task.outputSize, isXent);
-        if (chunk.count === 0) {
-          // no targets here: advance the state only
-          const next = tf.tidy(() => keepState(model.run(chunkInputs(model, chunk), state).final));
-          tf.dispose(state.flat());
-          state = next;
-          disposeChunk(chunk);
-          continue;
-        }
-        if (config.schedule === 'step') optimizer.lr = stepDecayLr(config.lr, step, config);
-        const masks = dropout > 0 ? dropoutMasks(model, chunk, dropout, dropoutRng) : [];
-        const {
-          loss: value,
-          grads: named,
-          final: next,
-        } = lossAndGrads(model, chunk, state, task.readout, task.loss, false, masks);
-        tf.dispose(masks);
-        const grads = named;
-        const normT = globalNorm(named);
-        const [lossValue, gradNorm] = [(await value.data())[0], (await normT.data())[0]];
-        tf.dispose(state.flat());
-        state = next;
-        disposeChunk(chunk);
-        step++;
-        if (!Number.isFinite(lossValue) || !Number.isFinite(gradNorm)) {
-          tf.dispose([value, normT, ...Object.values(grads)]);
-          diverge(
-            Number.isFinite(lossValue) ? `gradient norm became ${gradNorm}` : `loss became ${lossValue}`,
-            lossValue,
-            gradNorm,
-          );
-        }
-        tf.tidy(() => {
-          let g = named;
-          if (config.clipValue !== null) g = clipByValue(g, config.clipValue);
-          if (config.clipNorm !== null) g = clipByGlobalNorm(g, gradNorm, config.clipNorm);
-          optimizer.apply(vars, g);
-        });
-        tf.dispose([value, normT, ...Object.values(grads)]);
-        runDir?.log({ type: 'step', step, loss: lossValue, gradNorm, lr: optimizer.lr });
-        onProgress?.({ step, steps: config.steps, loss: lossValue, lr: optimizer.lr });
-        if (config.gradflowEvery > 0 && step % config.gradflowEvery === 0) await runProbe();
-        if (step % config.evalEvery === 0 && (await runEval(t1 === bounds[bounds.length - 1][1]))) {
-          status = 'early-stopped';
-          break outer;
-        }
-        if (step >= config.steps) break;
-      }
-      if (task.stateful) {
-        carried = state; // taken (and cleared) at the top of the next batch
-      } else {
-        tf.dispose(state.flat());
-      }
-    }
-    if (!finalEval || (finalEval as { step: number }).step !== step) await runEval();
-    if (config.gradflowEvery > 0 && step % config.gradflowEvery !== 0) await runProbe();
-  } finally {
-    tf.dispose(state.flat()); // no-op for tensors already freed (or carried)
-    if (carried) tf.dispose((carried as State[]).flat());
-    optimizer.dispose();
-    await workers?.dispose();
   }
-  const elapsedMs = performance.now() - started;
-  // a resumed run times only the steps it ran itself
-  runDir?.log({
-    type: 'end',
-    step,
-    status,
-    elapsedMs,
-    stepsPerSec: (step - (resume?.step ?? 0)) / (elapsedMs / 1000),
-    gradflowMs,
-  });
-  const fe = finalEval as unknown as TrainResult['finalEval'];
-  return {
-    status,
-    steps: step,
-    finalEval: fe,
-    bestEval: { step: plateau.bestStep, loss: plateau.best },
-    evals,
-    gradflow,
-    elapsedMs,
-    gradflowMs,
-  };
+
+  /**
+   * Validation, the plateau schedule, the checkpoint. Returns true when early stopping says stop.
+   * A checkpoint is resumable only between batches (truncated BPTT can evaluate mid-batch).
+   */
+  async evaluate(): Promise<boolean> {
+    const { config, step } = this;
+    this.evaluatedAt = step;
+    const ev = await evaluate(this.model, this.task);
+    // an overflowed model can still step with a finite loss; never checkpoint it
+    if (!Number.isFinite(ev.loss)) this.diverge(`validation loss became ${ev.loss}`, ev.loss, Number.NaN);
+    this.evals.push({ step, ...ev });
+    this.sink?.log({ type: 'eval', step, loss: ev.loss, metrics: ev.metrics });
+    const improved = this.plateau.observe(ev.loss, step);
+    if (!improved && config.schedule === 'plateau' && this.plateau.sinceBest % config.patience === 0) {
+      this.optimizer.lr *= config.decayFactor;
+    }
+    const { runDir } = this.options;
+    if (this.saveCheckpoints && runDir) {
+      const resume = this.data.atBatchEnd ? { resume: await this.resumeState() } : {};
+      const extra = { ...this.options.checkpointExtra?.(), ...resume };
+      if (!(await writeCheckpoint(this.model, runDir, step, config, extra))) {
+        this.diverge('weights became non-finite', ev.loss, Number.NaN);
+      }
+      this.checkpointAt = step;
+    }
+    this.options.onProgress?.({
+      step,
+      steps: config.steps,
+      loss: Number.NaN,
+      lr: this.optimizer.lr,
+      evalLoss: ev.loss,
+    });
+    this.earlyStopped = config.earlyStop > 0 && this.plateau.sinceBest >= config.earlyStop;
+    return this.earlyStopped;
+  }
+
+  /** The step schedule's learning rate for the update about to run (plateau decays at evaluations). */
+  schedule(): void {
+    if (this.config.schedule === 'step') this.optimizer.lr = stepDecayLr(this.config.lr, this.step, this.config);
+  }
+
+  /**
+   * Loss and gradients of one chunk from the carried state; the chunk's final state becomes the
+   * next one's. Ends the run (diverged) on a non-finite loss or gradient norm.
+   */
+  async forwardBackward(chunk: ChunkTensors): Promise<{ loss: number; gradNorm: number; grads: Grads }> {
+    const { model, task } = this;
+    const dropout = model.config.dropout ?? 0;
+    const masks = dropout > 0 ? dropoutMasks(model, chunk, dropout, this.dropoutRng) : [];
+    const lossAndGrads = this.workers ? this.workers.lossAndGrads.bind(this.workers) : modelLossAndGrads;
+    const out = lossAndGrads(model, chunk, this.data.state, task.readout, task.loss, false, masks);
+    tf.dispose(masks);
+    const normT = globalNorm(out.grads);
+    const loss = (await out.loss.data())[0];
+    const gradNorm = (await normT.data())[0];
+    tf.dispose([out.loss, normT]);
+    this.data.advance(out.final);
+    this.step++;
+    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+      tf.dispose(Object.values(out.grads));
+      this.diverge(Number.isFinite(loss) ? `gradient norm became ${gradNorm}` : `loss became ${loss}`, loss, gradNorm);
+    }
+    return { loss, gradNorm, grads: out.grads };
+  }
+
+  /** Clip (by value, then by global norm) and apply the update; frees the gradients. */
+  clipAndUpdate(grads: Grads, gradNorm: number): void {
+    const { clipValue, clipNorm } = this.config;
+    tf.tidy(() => {
+      let g = grads;
+      if (clipValue !== null) g = clipByValue(g, clipValue);
+      if (clipNorm !== null) g = clipByGlobalNorm(g, gradNorm, clipNorm);
+      this.optimizer.apply(this.vars, g);
+    });
+    tf.dispose(Object.values(grads));
+  }
+
+  log(loss: number, gradNorm: number): void {
+    const { step, optimizer } = this;
+    this.sink?.log({ type: 'step', step, loss, gradNorm, lr: optimizer.lr });
+    this.options.onProgress?.({ step, steps: this.config.steps, loss, lr: optimizer.lr });
+  }
+
+  /** After the loop: the last evaluation and probe if the loop did not just run them, the end record. */
+  async finish(): Promise<TrainResult> {
+    if (this.evaluatedAt !== this.step) await this.evaluate();
+    if (this.probeBatch && this.probedAt !== this.step) await this.probe();
+    const elapsedMs = performance.now() - this.started;
+    const status: TrainStatus = this.earlyStopped ? 'early-stopped' : 'completed';
+    // a resumed run times only the steps it ran itself
+    const stepsRun = this.step - (this.options.resume?.step ?? 0);
+    const { gradflowMs } = this;
+    this.sink?.log({
+      type: 'end',
+      step: this.step,
+      status,
+      elapsedMs,
+      stepsPerSec: stepsRun / (elapsedMs / 1000),
+      gradflowMs,
+    });
+    return {
+      status,
+      steps: this.step,
+      finalEval: this.evals[this.evals.length - 1],
+      bestEval: { step: this.plateau.bestStep, loss: this.plateau.best },
+      evals: this.evals,
+      gradflow: this.gradflow,
+      elapsedMs,
+      gradflowMs,
+    };
+  }
+
+  async dispose(): Promise<void> {
+    this.data.dispose();
+    this.optimizer.dispose();
+    await this.workers?.dispose();
+  }
+
+  /** Log and throw: the last checkpoint written (if any) is the last good one. */
+  private diverge(what: string, loss: number, gradNorm: number): never {
+    const { runDir } = this.options;
+    this.sink?.log({ type: 'diverged', step: this.step, loss, gradNorm });
+    const kept =
+      runDir && this.checkpointAt !== null
+        ? `; last good checkpoint (step ${this.checkpointAt}) kept in ${runDir.file('checkpoint.json')}`
+        : '';
+    throw new SeqlabError('diverged', `training diverged: ${what} at step ${this.step}${kept}`);
+  }
+
+  /** The resume record after the current batch. */
+  private async resumeState(): Promise<ResumeState> {
+    const carried = this.task.stateful ? this.data.state : null;
+    return {
+      step: this.step,
+      optimizer: await this.optimizer.snapshot(),
+      dataRng: this.data.rng.snapshot(),
+      dropoutRng: this.dropoutRng.snapshot(),
+      plateau: { best: this.plateau.best, bestStep: this.plateau.bestStep, sinceBest: this.plateau.sinceBest },
+      taskPosition: this.task.position?.(),
+      carried: carried
+        ? await Promise.all(
+            carried.map((layer) =>
+              Promise.all(
+                layer.map(async (s) => ({
+                  shape: [s.shape[0], s.shape[1]] as [number, number],
+                  values: Array.from(await s.data()),
+                })),
+              ),
+            ),
+          )
+        : null,
+      evals: [...this.evals],
+      gradflow: [...this.gradflow],
+    };
+  }
 }
 
 /**
- * checkpoint.json: the PyTorch-style weights file (loadable by `seqlab probe --weights`) plus the step and config.
- * Returns false, writing nothing, if any weight is NaN/Inf (JSON would store it as null).
+ * The training data as chunks that hold targets: batches drawn from the task with the seeded
+ * data generator, each cut into chunks of `bptt` steps (the whole sequence when 0), and the
+ * recurrent state that flows from chunk to chunk. Chunks without targets only advance the state.
  */
-export async function writeCheckpoint(
-  model: SequenceModel,
-  runDir: RunDir,
-  step: number,
-  trainConfig: Readonly<TrainConfig>,
-  extra: Record<string, unknown> = {},
-): Promise<boolean> {
-  const stateDict = await model.stateDict();
-  if (!Object.values(stateDict).every((w) => w.flat().every(Number.isFinite))) return false;
-  runDir.writeJson('checkpoint.json', {
-    format: 'seqlab-checkpoint/1',
-    step,
-    cell: model.config.cell,
-    nonlinearity: model.config.nonlinearity,
-    model: model.config,
-    train: trainConfig,
-    ...extra,
-    state_dict: stateDict,
+class ChunkStream {
+  /** The state the next chunk starts from (owned here). */
+  state: State[];
+  private batch: Batch | null = null;
+  private bounds: [number, number][] = [];
+  private next_ = 0;
+
+  constructor(
+    private readonly model: SequenceModel,
+    private readonly task: SequenceTask,
+    private readonly config: Readonly<TrainConfig>,
+    readonly rng: Rng,
+    carried: State[] | null,
+  ) {
+    this.state = carried ?? [];
+  }
+
+  /** True when the last chunk handed out ended its batch. */
+  get atBatchEnd(): boolean {
+    return this.next_ === this.bounds.length;
+  }
+
+  /** The next chunk with targets; the caller disposes it. */
+  async next(beforeChunk?: () => Promise<void>): Promise<ChunkTensors> {
+    for (;;) {
+      if (this.batch === null || this.atBatchEnd) this.nextBatch();
+      if (beforeChunk) await beforeChunk();
+      const [t0, t1] = this.bounds[this.next_++];
+      const chunk = chunkTensors(this.batch as Batch, this.task, t0, t1);
+      if (chunk.count > 0) return chunk;
+      // no targets here: advance the state only
+      const { model } = this;
+      const after = tf.tidy(() => model.run(chunkInputs(model, chunk), this.state).final.map(keep));
+      this.advance(after);
+      disposeChunk(chunk);
+    }
+  }
+
+  /** Replace the carried state (the old one is freed). */
+  advance(next: State[]): void {
+    tf.dispose(this.state.flat());
+    this.state = next;
+  }
+
+  dispose(): void {
+    tf.dispose(this.state.flat());
+    this.state = [];
+  }
+
+  private nextBatch(): void {
+    const { task, model, config } = this;
+    const restart = task.startsStream?.() ?? false; // e.g. the next batch begins a new pass over an LM's text
+    const batch = task.trainBatch(this.rng, config.batchSize);
+    if (this.state.length === 0 || restart || !task.stateful) this.advance(model.initState(batch.batchSize));
+    this.batch = batch;
+    const len = config.bptt > 0 ? config.bptt : batch.seqLen;
+    this.bounds = [];
+    for (let t0 = 0; t0 < batch.seqLen; t0 += len) this.bounds.push([t0, Math.min(batch.seqLen, t0 + len)]);
+    this.next_ = 0;
+  }
+}
+
+/** The model's state detached from any graph: kept past the tidy that made it. */
+const keep = (layer: State): State => layer.map((t) => tf.keep(tf.clone(t)) as tf.Tensor2D);
+
+/** Inverted-dropout masks (0, or 1/(1 − p)) for every non-recurrent connection of one chunk, from the seeded Rng. */
+function dropoutMasks(model: SequenceModel, chunk: ChunkTensors, p: number, rng: Rng): tf.Tensor3D[] {
+  const [T, B] = chunk.mask.shape;
+  const widths = [model.config.inputSize, ...model.layers.map((c) => c.hiddenSize)];
+  const scale = 1 / (1 - p);
+  return widths.map((D) => {
+    const m = new Float32Array(T * B * D);
+    for (let i = 0; i < m.length; i++) m[i] = rng.uniform() < p ? 0 : scale;
+    return tf.tensor3d(m, [T, B, D]);
   });
-  runDir.log({ type: 'checkpoint', step, file: 'checkpoint.json' });
-  return true;
 }

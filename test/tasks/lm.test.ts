@@ -8,7 +8,7 @@ import { LMTask, batchify, streamBatches } from '../../src/tasks/lm.js';
 import { loadCheckpoint } from '../../src/training/checkpoint.js';
 import { sampleRun, drawToken } from '../../src/commands/sample.js';
 import { trainRun } from '../../src/commands/train.js';
-import { evaluate } from '../../src/training/trainer.js';
+import { evaluate } from '../../src/training/measure.js';
 import { SequenceModel, MODEL_DEFAULTS } from '../../src/models/model.js';
 import { Rng } from '../../src/util/rng.js';
 

@@ -9,7 +9,9 @@ import { ADDING_BASELINE_MSE, ADDING_DEFAULTS, AddingTask, addingBatch } from '.
 import { trainRun } from '../../src/commands/train.js';
 import { RunDir } from '../../src/runlog/rundir.js';
 import type { Batch, SequenceTask } from '../../src/tasks/task.js';
-import { TRAIN_DEFAULTS, evaluate, train, type TrainConfig } from '../../src/training/trainer.js';
+import { TRAIN_DEFAULTS, type TrainConfig } from '../../src/training/config.js';
+import { evaluate } from '../../src/training/measure.js';
+import { train } from '../../src/training/trainer.js';
 import { SeqlabError } from '../../src/util/errors.js';
 import { Rng } from '../../src/util/rng.js';
 import { step64, type Spec64, type State64, type Weights64 } from '../reference/cells64.js';

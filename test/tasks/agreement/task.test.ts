@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../../src/util/rng.js';
 import { MODEL_DEFAULTS, SequenceModel } from '../../../src/models/model.js';
-import { TRAIN_DEFAULTS, evaluate, train } from '../../../src/training/trainer.js';
+import { TRAIN_DEFAULTS } from '../../../src/training/config.js';
+import { evaluate } from '../../../src/training/measure.js';
+import { train } from '../../../src/training/trainer.js';
 import type { Batch } from '../../../src/tasks/task.js';
 import { createTask } from '../../../src/tasks/registry.js';
 import { parseLexicon } from '../../../src/tasks/agreement/lexicon.js';
