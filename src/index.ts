@@ -43,7 +43,6 @@ export { probeRun, type ProbeRunOptions } from './commands/probe.js';
 export {
   compareRun,
   parseCells,
-  COMPARE_PRESETS,
   type CompareOptions,
   type CompareResult,
 } from './commands/compare.js';

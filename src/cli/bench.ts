@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Argv } from 'yargs';
-import { CELL_KINDS } from '../models/cell.js';
+import { CELL_KINDS, cellKindList } from '../models/registry.js';
 import {
   BENCH_DEFAULTS,
   benchGradflowOverhead,
@@ -10,12 +10,13 @@ import {
   type BenchResult,
 } from '../commands/bench.js';
 import { inputError, nonNegativeInt, oneOf, positiveInt } from '../util/errors.js';
-import { threadCount } from './train.js';
-import { fmt, noteBackend, printJson, startBackend, table, withCommon } from './common.js';
+import { threadCount } from './options.js';
+import { noteBackend, printJson, startBackend, withCommon } from './common.js';
+import { fmt, table } from '../util/format.js';
 
 export function benchOptions<T>(y: Argv<T>) {
   return withCommon(y)
-    .option('cell', { type: 'string', default: BENCH_DEFAULTS.cell, describe: 'rnn, lstm or gru' })
+    .option('cell', { type: 'string', default: BENCH_DEFAULTS.cell, describe: cellKindList() })
     .option('hidden', { type: 'number', default: BENCH_DEFAULTS.hidden, describe: 'hidden units (= embedding size)' })
     .option('vocab', { type: 'number', default: BENCH_DEFAULTS.vocab, describe: 'vocabulary size' })
     .option('batch', { type: 'number', default: BENCH_DEFAULTS.batch, describe: 'sequences per batch' })

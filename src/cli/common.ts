@@ -1,5 +1,6 @@
 import type { Argv } from 'yargs';
 import { BACKENDS, setBackend } from '../compute/backend.js';
+import { fmt } from '../util/format.js';
 
 /** Options every results-producing command takes. */
 export function withCommon<T>(y: Argv<T>) {
@@ -43,21 +44,6 @@ export function printJson(value: unknown): void {
 /** JSON has no NaN/Infinity: write them as null rather than produce an invalid document. */
 function jsonNumbers(_key: string, value: unknown): unknown {
   return typeof value === 'number' && !Number.isFinite(value) ? null : value;
-}
-
-/** Format a norm for a table: 4 significant digits, exponent when small or large. */
-export function fmt(x: number | null | undefined, digits = 4): string {
-  if (x === null || x === undefined || Number.isNaN(x)) return '-';
-  if (x === 0) return '0';
-  const a = Math.abs(x);
-  return a >= 1e-3 && a < 1e5 ? x.toPrecision(digits) : x.toExponential(digits - 1);
-}
-
-/** A plain-text table with right-aligned columns. */
-export function table(header: string[], rows: (string | number)[][]): string {
-  const cells = [header, ...rows.map((r) => r.map(String))];
-  const widths = header.map((_, c) => Math.max(...cells.map((r) => r[c].length)));
-  return cells.map((r) => r.map((v, c) => v.padStart(widths[c])).join('  ')).join('\n');
 }
 
 /**

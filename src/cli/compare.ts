@@ -1,15 +1,24 @@
+import { CELL_KINDS } from '../models/registry.js';
 import type { Argv } from 'yargs';
-import { COMPARE_PRESETS, compareRun, parseCells, type CompareResult } from '../commands/compare.js';
+import { compareRun, parseCells, type CompareResult } from '../commands/compare.js';
 import { positiveInt, usageError } from '../util/errors.js';
-import { fmt, noteBackend, printJson, startBackend, table } from './common.js';
+import { noteBackend, printJson, startBackend } from './common.js';
+import { fmt, table } from '../util/format.js';
 import { ProgressReporter } from './progress.js';
 import { reportAfterRun } from './report.js';
-import { declareTrainOptions, parseTrainArgs, timestamp, trainOptionDefaults } from './train.js';
+import {
+  COMPARE_DEFAULT_TASK,
+  COMPARE_PRESETS,
+  declareTrainOptions,
+  parseTrainArgs,
+  resolveOptions,
+  timestamp,
+} from './options.js';
 
 export function compareOptions<T>(y: Argv<T>) {
   // no yargs defaults for the training options: the task's compare preset fills what the user left out
   return declareTrainOptions(y, false)
-    .option('cells', { type: 'string', default: 'rnn,lstm,gru', describe: 'cells to compare, comma-separated' })
+    .option('cells', { type: 'string', default: CELL_KINDS.join(','), describe: 'cells to compare, comma-separated' })
     .option('match-params', {
       type: 'boolean',
       default: false,
@@ -37,8 +46,7 @@ function parseSeqLens(value: unknown): (number | undefined)[] {
 export async function compareCommand(argv: CompareArgs): Promise<void> {
   const a = argv as Record<string, unknown>;
   const task = String(a.task ?? COMPARE_DEFAULT_TASK);
-  const given = Object.fromEntries(Object.entries(a).filter(([, v]) => v !== undefined));
-  const merged = { ...trainOptionDefaults(), ...(COMPARE_PRESETS[task] ?? {}), ...given, task };
+  const merged = { ...resolveOptions(a, COMPARE_PRESETS[task]), task };
   const base = parseTrainArgs(merged);
   const cells = parseCells(String(a.cells));
   const seqLens = parseSeqLens(a['seq-len']);
@@ -76,8 +84,6 @@ export async function compareCommand(argv: CompareArgs): Promise<void> {
     `${renderCompare(result)}\n${report ? `${[...report.sparklines, `report: ${report.html}`].join('\n')}\n` : ''}`,
   );
 }
-
-export const COMPARE_DEFAULT_TASK = 'agreement';
 
 const horizon = (g: { horizon: number | null; T: number }) => (g.horizon === null ? `>${g.T}` : String(g.horizon));
 

@@ -5,7 +5,8 @@ import { APPROX_DEFAULTS, approxDemo, type ApproxResult } from '../commands/demo
 import { CHAIN_DEFAULTS, chainDemo, type ChainResult } from '../commands/demos/chain.js';
 import { XOR_DEFAULTS, renderSurface, xorDemo, type XorResult } from '../commands/demos/xor.js';
 import { finiteNumber, nonNegativeInt, oneOf, positiveInt, usageError } from '../util/errors.js';
-import { fmt, noteBackend, printJson, startBackend, table, withCommon } from './common.js';
+import { noteBackend, printJson, startBackend, withCommon } from './common.js';
+import { fmt, table } from '../util/format.js';
 
 export const DEMOS = ['chain', 'xor', 'activations', 'approx'] as const;
 

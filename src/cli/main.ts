@@ -1,5 +1,6 @@
 import yargs from 'yargs';
 import { Parser } from 'yargs/helpers';
+import { CELL_KINDS } from '../models/registry.js';
 import { EXIT_CODES, SeqlabError } from '../util/errors.js';
 import { benchCommand, benchOptions } from './bench.js';
 import { sampleCommand, sampleOptions } from './sample.js';
@@ -30,7 +31,7 @@ export async function main(args: string[]): Promise<number> {
       .usage('$0 <command> [options]')
       .command(
         'compare',
-        'train rnn/lstm/gru side by side on one task (default: the agreement probe)',
+        `train ${CELL_KINDS.join('/')} side by side on one task (default: the agreement probe)`,
         compareOptions,
         compareCommand,
       )
@@ -45,7 +46,7 @@ export async function main(args: string[]): Promise<number> {
       .command('sample', 'generate text from a language-model checkpoint', sampleOptions, sampleCommand)
       .command(
         'lab',
-        'the lab in the browser: train rnn/lstm/gru side by side and watch ‖∂h_T/∂h_k‖ live (--port, --out DIR)',
+        `the lab in the browser: train ${CELL_KINDS.join('/')} side by side and watch ‖∂h_T/∂h_k‖ live (--port, --out DIR)`,
         labOptions,
         labCommand,
       )

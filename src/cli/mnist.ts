@@ -7,9 +7,13 @@ import { OPTIMIZERS } from '../training/optim.js';
 import { MLP_TRAIN_DEFAULTS } from '../training/mlp-trainer.js';
 import { MNIST_EXPERIMENTS, REMEDIES, mnistRun, type MnistResult, type MnistRow } from '../commands/mnist.js';
 import { finiteNumber, nonNegativeInt, oneOf, positiveInt, usageError } from '../util/errors.js';
-import { fmt, printJson, table, withCommon } from './common.js';
+import { printJson, withCommon } from './common.js';
+import { fmt, table } from '../util/format.js';
 import { ProgressReporter } from './progress.js';
-import { timestamp } from './train.js';
+import { timestamp } from './options.js';
+
+/** Defaults of the options only `seqlab mnist` declares (`train --task mnist` runs without them). */
+const MNIST_OPTION_DEFAULTS = { 'probe-size': 1000, inits: 1, 'no-out': false } as const;
 
 export function mnistOptions<T>(y: Argv<T>) {
   return withCommon(y)
@@ -57,12 +61,12 @@ export function mnistOptions<T>(y: Argv<T>) {
     })
     .option('probe-size', {
       type: 'number',
-      default: 1000,
+      default: MNIST_OPTION_DEFAULTS['probe-size'],
       describe: 'images of the δ measurement (the first N training images)',
     })
     .option('inits', {
       type: 'number',
-      default: 1,
+      default: MNIST_OPTION_DEFAULTS.inits,
       describe: 'random initializations averaged for the δ norms at init',
     })
     .option('variants', {
@@ -78,16 +82,19 @@ export function mnistOptions<T>(y: Argv<T>) {
       describe:
         'run directories and mnist-<experiment>.json (training experiments: default runs/mnist-<experiment>-<time>)',
     })
-    .option('no-out', { type: 'boolean', default: false, describe: 'write no run directories' })
+    .option('no-out', {
+      type: 'boolean',
+      default: MNIST_OPTION_DEFAULTS['no-out'],
+      describe: 'write no run directories',
+    })
     .option('overwrite', { type: 'boolean', default: false, describe: 'reuse a non-empty --out' });
 }
 
-type MnistArgs = Awaited<ReturnType<typeof mnistOptions>['argv']>;
-
 const opt = <T>(v: unknown, parse: (v: unknown) => T): T | undefined => (v === undefined ? undefined : parse(v));
 
-export async function mnistCommand(argv: MnistArgs): Promise<void> {
-  const a = argv as Record<string, unknown>;
+/** `seqlab mnist EXPERIMENT`, from option values keyed by flag (also `seqlab train --task mnist`). */
+export async function mnistCommand(argv: Readonly<Record<string, unknown>>): Promise<void> {
+  const a: Readonly<Record<string, unknown>> = { ...MNIST_OPTION_DEFAULTS, ...argv };
   const experiment = oneOf('experiment', a.experiment, MNIST_EXPERIMENTS);
   oneOf('backend', a.backend, BACKENDS); // the MLP runs in plain TypeScript; the name is still checked
   const nets = opt(a.layers, (v) =>

@@ -4,7 +4,8 @@ import { BOUNDARIES, MAX_ORDER, NGRAM_DEFAULTS } from '../data/ngram.js';
 import { TOKENIZER_NAMES } from '../data/tokenize.js';
 import { ngramRun } from '../commands/ngram.js';
 import { finiteNumber, oneOf, positiveInt, usageError } from '../util/errors.js';
-import { fmt, printJson, table } from './common.js';
+import { printJson } from './common.js';
+import { fmt, table } from '../util/format.js';
 
 export function ngramOptions<T>(y: Argv<T>) {
   return y

@@ -1,14 +1,19 @@
 import type { Argv } from 'yargs';
-import { CELL_KINDS } from '../models/cell.js';
+import { CELL_KINDS, cellKindList } from '../models/registry.js';
+import { MODEL_DEFAULTS } from '../models/model.js';
 import { INITS } from '../models/init.js';
 import { NONLINEARITIES } from '../models/activations.js';
 import { loadProbeSetup, probeRun } from '../commands/probe.js';
 import { finiteNumber, nonNegativeInt, oneOf, positiveInt } from '../util/errors.js';
-import { fmt, noteBackend, printJson, startBackend, table, withCommon } from './common.js';
+import { noteBackend, printJson, startBackend, withCommon } from './common.js';
+import { fmt, table } from '../util/format.js';
 
 export function probeOptions<T>(y: Argv<T>) {
   return withCommon(y)
-    .option('cell', { type: 'string', describe: 'rnn, lstm or gru (default lstm; with --weights, the file’s)' })
+    .option('cell', {
+      type: 'string',
+      describe: `${cellKindList()} (default ${MODEL_DEFAULTS.cell}; with --weights, the file’s)`,
+    })
     .option('weights', {
       type: 'string',
       describe: 'PyTorch-style weights JSON ({"cell","nonlinearity","state_dict"}) or a seqlab checkpoint.json',

@@ -1,3 +1,4 @@
+import { TRAIN_DEFAULTS } from '../training/config.js';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,11 +17,12 @@ import {
   writeSweepJson,
   type SweepRun,
 } from '../commands/sweep.js';
-import { CELL_KINDS } from '../models/cell.js';
+import { CELL_KINDS } from '../models/registry.js';
 import { SeqlabError, oneOf, positiveInt, usageError } from '../util/errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/files.js';
-import { fmt, printJson, table } from './common.js';
-import { TRAIN_OPTIONS, parseTrainArgs, withPreset } from './train.js';
+import { printJson } from './common.js';
+import { fmt, table } from '../util/format.js';
+import { TRAIN_OPTIONS, parseTrainArgs, resolveOptions } from './options.js';
 import { formatSeconds } from './progress.js';
 
 export function sweepOptions<T>(y: Argv<T>) {
@@ -71,7 +73,7 @@ function checkRun(run: SweepRun): void {
       if (!SWEEP_KEYS.includes(k))
         throw usageError(`unknown option "${k}"${RESERVED.includes(k) ? ' (the sweep sets it)' : ''}`);
     }
-    const a = withPreset(run.options, { seed: 1 });
+    const a = resolveOptions(run.options, { seed: TRAIN_DEFAULTS.seed });
     oneOf('cell', a.cell, CELL_KINDS);
     oneOf('task', a.task, TASK_NAMES);
     if (a['seq-len'] !== undefined) positiveInt('--seq-len', a['seq-len']);

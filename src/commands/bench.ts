@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import type { CellKind } from '../models/cell.js';
+import type { CellKind } from '../models/registry.js';
 import { CELL_DEFAULTS } from '../models/cell.js';
-import { MODEL_DEFAULTS, SequenceModel } from '../models/model.js';
+import { SequenceModel, modelConfigFor } from '../models/model.js';
 import { modelLossAndGrads } from '../training/bptt.js';
 import { jacobianNorms } from '../training/gradflow.js';
 import type { ChunkTensors } from '../training/loss.js';
@@ -64,18 +64,8 @@ export interface BenchResult {
 export async function benchTrainStep(config: Partial<BenchConfig> = {}): Promise<BenchResult> {
   const c = { ...BENCH_DEFAULTS, ...config };
   const rng = new Rng(c.seed);
-  const model = SequenceModel.random(
-    {
-      ...MODEL_DEFAULTS,
-      cell: c.cell,
-      inputSize: c.hidden,
-      hiddenSize: c.hidden,
-      numLayers: 1,
-      outputSize: c.vocab,
-      vocabSize: c.vocab,
-    },
-    rng,
-  );
+  const data = { inputSize: 0, outputSize: c.vocab, vocabSize: c.vocab };
+  const model = SequenceModel.random(modelConfigFor(data, { cell: c.cell, hiddenSize: c.hidden, numLayers: 1 }), rng);
   const ids = Int32Array.from({ length: c.bptt * c.batch }, () => rng.int(c.vocab));
   const targets = Int32Array.from({ length: c.bptt * c.batch }, () => rng.int(c.vocab));
   const chunk: ChunkTensors = {

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { CELL_KINDS, type CellKind } from '../models/cell.js';
-import { MODEL_DEFAULTS, countParams, type ModelConfig } from '../models/model.js';
+import { CELL_KINDS, type CellKind, cellKindList } from '../models/registry.js';
+import { type DataShape, type ModelOptions, countParams, modelConfigFor } from '../models/model.js';
 import { prepareOutDir } from '../runlog/rundir.js';
 import { TRAIN_DEFAULTS, type TrainConfig } from '../training/config.js';
 import type { Progress, TrainResult } from '../training/trainer.js';
@@ -21,7 +21,7 @@ export interface CompareOptions {
   taskOptions: Omit<TaskOptions, 'seed' | 'seqLen'>;
   /** Sequence lengths to sweep; [undefined] = the task's default. */
   seqLens: (number | undefined)[];
-  model: Partial<Omit<ModelConfig, 'inputSize' | 'outputSize' | 'cell'>>;
+  model: Partial<Omit<ModelOptions, 'cell'>>;
   matchParams: boolean;
   train: Partial<TrainConfig>;
   out?: string;
@@ -61,55 +61,32 @@ export interface CompareResult {
   outDir: string | null;
 }
 
-/**
- * Defaults of `seqlab compare` per task, as CLI option values (anything the user
- * passes wins). Chosen so that the default run finishes in minutes on 2 cores.
- */
-export const COMPARE_PRESETS: Readonly<Record<string, Record<string, string | number | boolean>>> = {
-  // Trained only on distances 8-16 (no short sentences to learn the memory from), tested up to 28.
-  // With this budget the vanilla RNN never gets the subject's number across (its error signal at the
-  // subject is ~1e-8 of that at the verb when training starts); LSTM and GRU learn it by step 300-400.
-  // The Jacobians use "state" mode: an LSTM keeps its memory in c.
-  agreement: {
-    hidden: 32,
-    steps: 500,
-    'eval-every': 100,
-    'gradflow-every': 100,
-    'gradflow-mode': 'state',
-    'train-distances': '8-16',
-    'test-distances': '8,12,16,20,24,28',
-  },
-  adding: { steps: 1000, hidden: 32, 'eval-every': 100, 'eval-size': 500 },
-  copy: { steps: 1000, hidden: 32, 'eval-every': 100, 'eval-size': 200 },
-};
-
 /** Parse "rnn,lstm,gru" into cells, each known, at least one, no repeats. */
 export function parseCells(list: string): CellKind[] {
   const names = list
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '');
-  if (names.length === 0) throw usageError('--cells is empty; use a comma-separated list of rnn, lstm, gru');
+  if (names.length === 0) throw usageError(`--cells is empty; use a comma-separated list of ${CELL_KINDS.join(', ')}`);
   for (const n of names) {
     if (!(CELL_KINDS as readonly string[]).includes(n))
-      throw usageError(`unknown cell "${n}" in --cells; use rnn, lstm or gru`);
+      throw usageError(`unknown cell "${n}" in --cells; use ${cellKindList()}`);
   }
   if (new Set(names).size !== names.length) throw usageError(`--cells lists a cell twice: ${list}`);
   return names as CellKind[];
 }
 
-/** The hidden size of `cell` whose parameter count is closest to `budget`. */
+/** The hidden size of `cell` whose parameter count (model `options` on `data`) is closest to `budget`. */
 export function hiddenForBudget(
   cell: CellKind,
   budget: number,
-  inputSize: number,
-  numLayers: number,
-  outputSize: number,
+  data: DataShape,
+  options: Partial<ModelOptions>,
 ): number {
+  const params = (hiddenSize: number) => countParams(modelConfigFor(data, { ...options, cell, hiddenSize }));
   let best = 1;
-  for (let h = 1; countParams(cell, inputSize, h, numLayers, outputSize) <= 2 * budget; h++) {
-    const d = Math.abs(countParams(cell, inputSize, h, numLayers, outputSize) - budget);
-    if (d < Math.abs(countParams(cell, inputSize, best, numLayers, outputSize) - budget)) best = h;
+  for (let h = 1; params(h) <= 2 * budget; h++) {
+    if (Math.abs(params(h) - budget) < Math.abs(params(best) - budget)) best = h;
   }
   return best;
 }
@@ -129,17 +106,15 @@ export async function compareRun(opts: CompareOptions): Promise<CompareResult> {
   // one task instance just to learn its shapes and target (construction validates the options)
   const probeTask = createTask(opts.task, { ...opts.taskOptions, seqLen: opts.seqLens[0], seed });
   if (opts.out) prepareOutDir(opts.out, opts.overwrite);
-  const hidden = opts.model.hiddenSize ?? MODEL_DEFAULTS.hiddenSize;
-  const layers = opts.model.numLayers ?? MODEL_DEFAULTS.numLayers;
-  const budget = countParams('lstm', probeTask.inputSize, hidden, layers, probeTask.outputSize);
+  const reference = modelConfigFor(probeTask, { ...opts.model, cell: 'lstm' });
+  const { hiddenSize: hidden, numLayers: layers } = reference;
+  const budget = countParams(reference);
   const rows: CompareRow[] = [];
   const total = opts.cells.length * opts.seqLens.length;
   let index = 0;
   for (const seqLen of opts.seqLens) {
     for (const cell of opts.cells) {
-      const hiddenSize = opts.matchParams
-        ? hiddenForBudget(cell, budget, probeTask.inputSize, layers, probeTask.outputSize)
-        : hidden;
+      const hiddenSize = opts.matchParams ? hiddenForBudget(cell, budget, probeTask, opts.model) : hidden;
       const name = opts.seqLens.length > 1 ? `${cell}-T${seqLen}` : cell;
       const started = performance.now();
       const run = await trainRun({

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { CELL_DEFAULTS, initialWeights, type CellKind, type CellOptions, type State } from '../models/cell.js';
+import { CELL_DEFAULTS, type CellOptions, type State } from '../models/cell.js';
+import { type CellKind, initialWeights } from '../models/registry.js';
 import { createCell } from '../models/model.js';
 import { parseRecurrentWeights, type RecurrentWeights } from '../models/statedict.js';
 import { jacobianNorms, layerInputs, type JacobianMode, type JacobianResult } from '../training/gradflow.js';

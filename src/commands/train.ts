@@ -1,4 +1,5 @@
-import { SequenceModel, MODEL_DEFAULTS, type ModelConfig } from '../models/model.js';
+import { type ModelOptions, SequenceModel, modelConfigFor } from '../models/model.js';
+import { CELL_SPECS, gateCount } from '../models/registry.js';
 import { RunDir } from '../runlog/rundir.js';
 import { resolveThreads } from '../training/parallel.js';
 import type { JacobianMode } from '../training/gradflow.js';
@@ -17,7 +18,7 @@ import { createTask, type TaskOptions } from '../tasks/registry.js';
 export interface TrainRunOptions {
   task: string;
   taskOptions: Omit<TaskOptions, 'seed'>;
-  model: Partial<Omit<ModelConfig, 'inputSize' | 'outputSize'>>;
+  model: Partial<ModelOptions>;
   train: Partial<TrainConfig>;
   /** Tasks with epochs (lm): train this many passes; sets steps (a given train.steps caps them) and evalEvery to one epoch unless given. */
   epochs?: number;
@@ -48,10 +49,8 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
   // stripUndefined: an option passed as undefined keeps its default instead of erasing it
   const given = stripUndefined(opts.train);
   const seed = given.seed ?? TRAIN_DEFAULTS.seed;
-  const hiddenSize = opts.model.hiddenSize ?? MODEL_DEFAULTS.hiddenSize;
   const taskOptions: TaskOptions = {
     ...opts.taskOptions,
-    embedSize: opts.taskOptions.embedSize ?? hiddenSize,
     lm: { ...opts.taskOptions.lm, ...(given.batchSize !== undefined ? { batchSize: given.batchSize } : {}) },
     seed,
   };
@@ -80,13 +79,7 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
     ...inEpochs,
     ...(fixedBatch !== undefined ? { batchSize: fixedBatch } : {}),
   });
-  const modelConfig: Readonly<ModelConfig> = Object.freeze({
-    ...MODEL_DEFAULTS,
-    ...stripUndefined(opts.model),
-    inputSize: task.inputSize,
-    outputSize: task.outputSize,
-    vocabSize: task.vocabSize ?? null,
-  });
+  const modelConfig = modelConfigFor(task, opts.model);
   // resolved here, so config.json (and a resumed run) records the thread count that ran
   const trainConfig: Readonly<TrainConfig> = Object.freeze({
     ...baseConfig,
@@ -178,7 +171,6 @@ async function runAndReport(ctx: RunContext): Promise<TrainRunResult> {
 
 /** Multiply-adds the heat map may cost; past this (long sequences, wide layers) it is left out. */
 const PAIRS_BUDGET_FLOPS = 2.5e10;
-const GATES: Record<string, number> = { rnn: 1, gru: 3, lstm: 4 };
 
 /**
  * Log ‖∂h_t/∂h_k‖ (Frobenius, probe-batch mean) for every k < t ≤ T of the top layer:
@@ -193,8 +185,8 @@ async function logPairs(
 ): Promise<void> {
   const probe = task.probeBatch();
   const { cell, hiddenSize: H } = model.config;
-  const rows = cell === 'lstm' && mode === 'state' ? 2 * H : H;
-  const flops = ((probe.seqLen * (probe.seqLen + 1)) / 2) * 2 * probe.batchSize * rows * (GATES[cell] ?? 4) * H * H;
+  const rows = mode === 'state' ? CELL_SPECS[cell].states.length * H : H;
+  const flops = ((probe.seqLen * (probe.seqLen + 1)) / 2) * 2 * probe.batchSize * rows * gateCount(cell) * H * H;
   if (probe.seqLen > 64 || flops > PAIRS_BUDGET_FLOPS) return;
   const [rec] = await probeGradientFlow(model, task, probe, mode, false, true);
   if (!rec?.pairs) return;

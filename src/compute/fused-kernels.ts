@@ -28,6 +28,14 @@ export function setFusedKernels(on: boolean): void {
   enabled = on;
 }
 
+/** The cell kinds that have fused step kernels; other kinds always run the composite ops. */
+export const FUSED_CELL_KINDS = ['rnn', 'lstm', 'gru'] as const;
+export type FusedCellKind = (typeof FUSED_CELL_KINDS)[number];
+
+export function isFusedCellKind(kind: string): kind is FusedCellKind {
+  return (FUSED_CELL_KINDS as readonly string[]).includes(kind);
+}
+
 /** True when the fused kernels will run: wasm backend, and not turned off. */
 export function fusedKernels(): boolean {
   return enabled && tf.getBackend() === 'wasm';
@@ -44,7 +52,7 @@ function outputs(backend: WasmBackendLike, shapes: number[][]): [TensorInfo[], (
   return [infos, () => infos.map((o) => backend.typedArrayFromHeap(o) as Float32Array)];
 }
 
-type ForwardAttrs = { kind: 'rnn' | 'lstm' | 'gru'; nonlinearity: 'tanh' | 'relu' | 'sigmoid'; t: number };
+type ForwardAttrs = { kind: FusedCellKind; nonlinearity: 'tanh' | 'relu' | 'sigmoid'; t: number };
 
 /**
  * inputs: xw [T·B, G·H], hw [B, G·H], h [B, H], then c [B, H] (lstm) or b_hh [3H] (gru).
@@ -170,7 +178,7 @@ function cellForward({
   return infos;
 }
 
-type BackwardAttrs = { kind: 'rnn' | 'lstm' | 'gru'; t: number; first: boolean };
+type BackwardAttrs = { kind: FusedCellKind; t: number; first: boolean };
 
 /**
  * Step t of the backward sweep. inputs: above [T·B, H] (∂L/∂h_t from the layer above or
@@ -369,7 +377,7 @@ function softmaxXent({
   return infos;
 }
 
-type PullbackAttrs = { kind: 'rnn' | 'lstm' | 'gru'; normalize: boolean; state: boolean; pull: boolean };
+type PullbackAttrs = { kind: FusedCellKind; normalize: boolean; state: boolean; pull: boolean };
 
 /**
  * One step of the probes' backward sweep (gradflow.ts) on row cotangents [B·R, H]:

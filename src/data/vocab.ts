@@ -6,7 +6,8 @@
  * A vocabulary travels with what was trained on it: toJSON() goes into a checkpoint, and
  * its fingerprint (a hash of the token list) tells a model that its ids mean other words.
  */
-import { createHash } from 'node:crypto';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import { inputError, usageError } from '../util/errors.js';
 
 export const UNK = '<unk>';
@@ -40,7 +41,8 @@ export class Vocabulary {
 
   private constructor(readonly tokens: readonly string[]) {
     this.ids = new Map(tokens.map((t, i) => [t, i]));
-    this.fingerprint = createHash('sha256').update(JSON.stringify(tokens)).digest('hex').slice(0, 16);
+    // sha256 in JS (not node:crypto): the browser lab builds vocabularies too
+    this.fingerprint = bytesToHex(sha256(utf8ToBytes(JSON.stringify(tokens)))).slice(0, 16);
   }
 
   /**

@@ -1,3 +1,5 @@
+import { CELL_KINDS } from '../models/registry.js';
+
 /** The lab page's markup and style; src/lab/page.ts fills it in (element ids are its interface). */
 export const LAB_PAGE_HTML = `<!doctype html>
 <html lang="en">
@@ -56,7 +58,7 @@ export const LAB_PAGE_HTML = `<!doctype html>
     <label>task <select id="task">
       <option value="agreement">agreement probe (pt)</option><option value="adding">adding problem</option><option value="copy">copy task</option></select></label>
     <fieldset><legend>cells</legend>
-      <label><input type="checkbox" id="cell-rnn"> rnn</label><label><input type="checkbox" id="cell-lstm"> lstm</label><label><input type="checkbox" id="cell-gru"> gru</label></fieldset>
+      ${CELL_KINDS.map((c) => `<label><input type="checkbox" id="cell-${c}"> ${c}</label>`).join('')}</fieldset>
     <label>hidden size <input type="number" id="hidden" min="1"></label>
     <label><span id="length-label">distance D</span> <input type="number" id="length" min="1"></label>
     <label>initializer <select id="init">

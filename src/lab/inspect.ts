@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { SequenceModel } from '../models/model.js';
 import { loadLexicon } from '../tasks/agreement/lexicon.js';
-import type { Vocabulary } from '../tasks/agreement/task.js';
+import type { Vocabulary } from '../data/vocab.js';
 import { jacobianNorms, type JacobianMode } from '../training/gradflow.js';
 import { usageError } from '../util/errors.js';
 
@@ -31,7 +31,7 @@ export function sentenceIds(text: string, vocab: Vocabulary): { words: string[];
     .split(/\s+/)
     .filter((w) => w !== '');
   if (words.length === 0) throw usageError(`type a sentence first, e.g. "${EXAMPLE_SENTENCE}"`);
-  const known = new Set(vocab.words.slice(2)); // not <pad>, <eos>
+  const known = new Set(vocab.tokens.slice(2)); // not <unk>, <eos>
   const unknown = words.filter((w) => !known.has(w));
   if (unknown.length > 0) {
     const list = [...new Set(unknown)].map((w) => `"${w}"`).join(', ');

@@ -15,12 +15,14 @@ import { runFromLog } from '../report/runlog.js';
 import { parseLog } from '../runlog/schema.js';
 import { checkpointModel } from '../training/checkpoint.js';
 import { loadLexicon, provideShippedLexicon } from '../tasks/agreement/lexicon.js';
-import { Vocabulary, type AgreementTask } from '../tasks/agreement/task.js';
+import type { Vocabulary } from '../data/vocab.js';
+import { agreementVocabulary, type AgreementTask } from '../tasks/agreement/task.js';
 import { SeqlabError, usageError } from '../util/errors.js';
 import { LAB_BACKENDS, setLabBackend, type LabBackend } from '../compute/browser.js';
 import { EXAMPLE_SENTENCE, readSentence } from './inspect.js';
 import { LAB_DEFAULTS, LabSession, type CellRun, type LabSettings } from './session.js';
-import type { CellKind } from '../models/cell.js';
+import { CELL_KINDS, cellSpec } from '../models/registry.js';
+import { fmt } from '../util/format.js';
 import type { JacobianMode } from '../training/gradflow.js';
 
 /**
@@ -66,7 +68,7 @@ function numberField(id: string, label: string): number {
 }
 
 function readSettings(): LabSettings {
-  const cells = (['rnn', 'lstm', 'gru'] as CellKind[]).filter((c) => $<HTMLInputElement>(`cell-${c}`).checked);
+  const cells = CELL_KINDS.filter((c) => $<HTMLInputElement>(`cell-${c}`).checked);
   const clip = $<HTMLInputElement>('clip').value.trim();
   return {
     task: $<HTMLSelectElement>('task').value as LabSettings['task'],
@@ -89,7 +91,7 @@ function fillDefaults(): void {
   const d = LAB_DEFAULTS;
   const set = (id: string, v: unknown) => ($<HTMLInputElement>(id).value = String(v));
   set('task', d.task);
-  for (const c of ['rnn', 'lstm', 'gru'] as CellKind[]) $<HTMLInputElement>(`cell-${c}`).checked = d.cells.includes(c);
+  for (const c of CELL_KINDS) $<HTMLInputElement>(`cell-${c}`).checked = d.cells.includes(c);
   set('hidden', d.hiddenSize);
   set('length', d.length);
   set('init', d.init);
@@ -108,8 +110,7 @@ function fillDefaults(): void {
   }
   const cells = params.get('cells');
   if (cells !== null)
-    for (const c of ['rnn', 'lstm', 'gru'] as CellKind[])
-      $<HTMLInputElement>(`cell-${c}`).checked = cells.split(',').includes(c);
+    for (const c of CELL_KINDS) $<HTMLInputElement>(`cell-${c}`).checked = cells.split(',').includes(c);
   syncLengthLabel();
 }
 
@@ -272,9 +273,6 @@ function renderCounter(): void {
       : runs.map((r) => `${r.cell} ${r.step}/${r.config.steps}`).join(' · ') + (session?.isPaused ? ' (paused)' : '');
 }
 
-const fmt = (x: number | null | undefined, digits = 6): string =>
-  x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toPrecision(digits);
-
 function cell(field: string, value: number | null | undefined, digits = 6): string {
   const v = value === null || value === undefined ? '' : String(value);
   return `<td data-field="${field}" data-value="${v}">${fmt(value, digits)}</td>`;
@@ -317,11 +315,10 @@ function renderWhy(): void {
     .map((r) => {
       const w = r.why!;
       const gain = `one-step gain σ<sub>max</sub>(∂s<sub>T</sub>/∂s<sub>T−1</sub>) = ${fmt(w.oneStepGain, 3)}`;
-      if (r.cell === 'rnn')
-        return `<li><b>rnn</b> (step ${w.step}): ${gain} ≤ max|φ′(a<sub>T</sub>)|·‖U‖<sub>2</sub> = ${fmt(w.bound, 3)}, with ‖U‖<sub>2</sub> = ${fmt(w.recurrentNorm, 3)}. J<sub>t</sub> = diag(φ′(a<sub>t</sub>))·U, so while this bound is below 1 every step shrinks the gradient by at least that factor: over a gap of g steps, by its g-th power.</li>`;
-      if (r.cell === 'lstm')
-        return `<li><b>lstm</b> (step ${w.step}): ${gain}; mean forget gate f = ${fmt(w.gateMean, 3)}. The cell state's path c<sub>t</sub> = f ⊙ c<sub>t−1</sub> + … multiplies the gradient by f per step, not by a weight matrix: f near 1 keeps it alive.</li>`;
-      return `<li><b>gru</b> (step ${w.step}): ${gain}; mean update gate z = ${fmt(w.gateMean, 3)}. h<sub>t</sub> = (1 − z) ⊙ n + z ⊙ h<sub>t−1</sub>: where z is near 1 the state, and its gradient, pass through unchanged.</li>`;
+      const gate = cellSpec(r.cell).memoryGate;
+      if (gate)
+        return `<li><b>${r.cell}</b> (step ${w.step}): ${gain}; mean ${gate.name} gate = ${fmt(w.gateMean, 3)}. ${gate.role}.</li>`;
+      return `<li><b>${r.cell}</b> (step ${w.step}): ${gain} ≤ max|φ′(a<sub>T</sub>)|·‖U‖<sub>2</sub> = ${fmt(w.bound, 3)}, with ‖U‖<sub>2</sub> = ${fmt(w.recurrentNorm, 3)}. J<sub>t</sub> = diag(φ′(a<sub>t</sub>))·U, so while this bound is below 1 every step shrinks the gradient by at least that factor: over a gap of g steps, by its g-th power.</li>`;
     });
   $('why-list').innerHTML =
     items.join('') || '<li class="empty">appears with the first gradient-flow probe of a run</li>';
@@ -356,7 +353,7 @@ async function inspect(): Promise<void> {
       mode = session.settings.gradflowMode;
     } else {
       model = loadedModels.get(choice.slice('file:'.length));
-      vocab = Vocabulary.fromLexicon(loadLexicon());
+      vocab = agreementVocabulary(loadLexicon());
     }
     if (!model)
       throw usageError(

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import { CELL_KINDS, type Cell, type CellKind } from '../models/cell.js';
+import type { Cell } from '../models/cell.js';
+import { CELL_KINDS, type CellKind, cellKindList, specOf } from '../models/registry.js';
 import { INITS, type InitName } from '../models/init.js';
-import { MODEL_DEFAULTS, SequenceModel, type ModelConfig } from '../models/model.js';
+import { type ModelOptions, SequenceModel, modelConfigFor } from '../models/model.js';
 import { runFromLog } from '../report/runlog.js';
 import type { RunData } from '../report/runlog.js';
 import { AddingTask } from '../tasks/adding.js';
@@ -36,7 +37,7 @@ export type LabTask = (typeof LAB_TASKS)[number];
 export interface LabSettings {
   /** Default "agreement" (number prediction). */
   task: LabTask;
-  /** Default rnn, lstm, gru. */
+  /** Default: every registered kind. */
   cells: CellKind[];
   /** Default 16. */
   hiddenSize: number;
@@ -64,7 +65,7 @@ export interface LabSettings {
 
 export const LAB_DEFAULTS: Readonly<LabSettings> = {
   task: 'agreement',
-  cells: ['rnn', 'lstm', 'gru'],
+  cells: [...CELL_KINDS],
   hiddenSize: 16,
   length: 8,
   init: 'pytorch',
@@ -86,7 +87,7 @@ const SYNTHETIC_EVAL_SIZE = 200;
 /** The page's inputs checked: each mistake is a SeqlabError whose message the page shows inline. */
 export function checkSettings(s: LabSettings): Readonly<LabSettings> {
   oneOf('task', s.task, LAB_TASKS);
-  if (s.cells.length === 0) throw usageError('choose at least one cell: rnn, lstm or gru');
+  if (s.cells.length === 0) throw usageError(`choose at least one cell: ${cellKindList()}`);
   for (const c of s.cells) oneOf('cell', c, CELL_KINDS);
   positiveInt('hidden size', s.hiddenSize);
   if (s.hiddenSize > 256) throw usageError(`hidden size ${s.hiddenSize} is too large for the page; use at most 256`);
@@ -112,7 +113,7 @@ export function checkSettings(s: LabSettings): Readonly<LabSettings> {
 export interface LabRunSpec {
   task: LabTask;
   taskOptions: Omit<TaskOptions, 'seed'>;
-  model: Partial<Omit<ModelConfig, 'inputSize' | 'outputSize'>>;
+  model: Partial<ModelOptions>;
   train: Partial<TrainConfig>;
 }
 
@@ -169,7 +170,7 @@ export interface WhyStats {
   /** Vanilla RNN: ‖U‖₂ = σ_max(W_hh) and the bound max|φ′(a_T)|·‖U‖₂ on the one-step gain (mean over the probe). */
   recurrentNorm?: number;
   bound?: number;
-  /** LSTM: mean forget gate f over the probe's steps. GRU: mean update gate z (the share of h_{t−1} kept). */
+  /** Cells with a memory gate (CellSpec.memoryGate: the LSTM's f, the GRU's z): its mean over the probe's steps. */
   gateMean?: number;
 }
 
@@ -218,14 +219,7 @@ export class LabSession {
       const spec = labRunSpec(this.settings, cell);
       const task = labTask(spec, this.settings.seed);
       const config: Readonly<TrainConfig> = Object.freeze({ ...TRAIN_DEFAULTS, ...spec.train });
-      const modelConfig: ModelConfig = {
-        ...MODEL_DEFAULTS,
-        ...spec.model,
-        inputSize: task.inputSize,
-        outputSize: task.outputSize,
-        vocabSize: null,
-      } as ModelConfig;
-      const model = SequenceModel.random(modelConfig, new Rng(`${config.seed}/init`));
+      const model = SequenceModel.random(modelConfigFor(task, spec.model), new Rng(`${config.seed}/init`));
       return {
         cell,
         spec,
@@ -364,14 +358,15 @@ export async function gateStats(
   const xs = tf.tensor3d(probe.inputs, [T, B, cell.inputSize]);
   const H = cell.hiddenSize;
   try {
-    // the pullback factors of every step: rnn [φ′(a_t)], lstm [·, ·, f_t], gru [·, ·, z_t]
+    // the pullback factors of every step: the memory gate's of every step, else the last step's φ′(a_T)
+    const gate = specOf(cell).memoryGate;
     const factors = tf.tidy(() => {
       const locals = forwardSequence(cell, xs, cell.initState(B)).locals;
-      return cell.kind === 'rnn' ? locals[T - 1][0].clone() : tf.stack(locals.map((l) => l[2]));
+      return gate ? tf.stack(locals.map((l) => l[gate.local])) : locals[T - 1][0].clone();
     });
     const values = (await factors.data()) as Float32Array;
     factors.dispose();
-    if (cell.kind !== 'rnn') return { gateMean: values.reduce((s, v) => s + v, 0) / values.length };
+    if (gate) return { gateMean: values.reduce((s, v) => s + v, 0) / values.length };
     const U = cell.recurrentWeight(); // [H, H]
     const u = await U.data();
     U.dispose();

@@ -1,13 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Rng } from '../util/rng.js';
-import { INIT_DEFAULTS, initRecurrentLayer, type InitOptions } from './init.js';
+import { INIT_DEFAULTS, type InitOptions, type InitialWeights } from './init.js';
 import type { Nonlinearity } from './activations.js';
 
 /** [h] or [h, c], each [batch, hiddenSize]. */
 export type State = tf.Tensor2D[];
-
-export const CELL_KINDS = ['rnn', 'lstm', 'gru'] as const;
-export type CellKind = (typeof CELL_KINDS)[number];
 
 /** One step plus the per-example factors its pullback needs (all [batch, ·]). */
 export interface StepTrace {
@@ -33,7 +29,8 @@ export interface StepGrad<T extends tf.Tensor> {
  * gate order), so a state_dict moves between the two unchanged.
  */
 export interface Cell {
-  readonly kind: CellKind;
+  /** Its CellSpec's kind (models/registry.ts). */
+  readonly kind: string;
   readonly inputSize: number;
   readonly hiddenSize: number;
   /** Number of state tensors: 1 (h) or 2 (h, c). */
@@ -78,6 +75,37 @@ export interface CellOptions extends InitOptions {
 
 export const CELL_DEFAULTS: Readonly<CellOptions> = { ...INIT_DEFAULTS, nonlinearity: 'tanh', forgetBias: null };
 
+/**
+ * What registers a cell kind (models/registry.ts): its name, gate and state layout, and how to
+ * build a layer. The cell's own file states it beside the cell's math.
+ */
+export interface CellSpec {
+  /** The name on the command line, in config.json and in checkpoints. */
+  readonly kind: string;
+  /** Gate blocks of weight_ih / weight_hh, in PyTorch's row order (their count is the G of [G·H, ·]). */
+  readonly gates: readonly string[];
+  /** The state tensors, in State order: ['h'] or ['h', 'c']. */
+  readonly states: readonly string[];
+  /** One line for help texts. */
+  readonly describe: string;
+  /**
+   * The gate that decides how much of the state passes a step unchanged, if the cell has one:
+   * its name, its index among localFactors(), and what it does to the gradient (the lab explains
+   * a cell's gradient flow with its mean over the probe).
+   */
+  readonly memoryGate?: { readonly name: string; readonly local: number; readonly role: string };
+  /** A layer with the given PyTorch-layout weights. */
+  create(
+    inputSize: number,
+    hiddenSize: number,
+    weights: LayerWeights,
+    options: Pick<CellOptions, 'nonlinearity'>,
+    name: string,
+  ): Cell;
+  /** Kind-specific changes to freshly initialized weights (the LSTM's forget-gate bias). */
+  adjustInit?(weights: InitialWeights, hiddenSize: number, options: CellOptions): void;
+}
+
 export interface LayerWeights {
   weight_ih: ArrayLike<number>; // [gates·H, I] row-major
   weight_hh: ArrayLike<number>; // [gates·H, H]
@@ -103,7 +131,7 @@ function toRows(data: Float32Array, rows: number, cols: number): number[][] {
  * with untransposed matMuls (the fast path on wasm).
  */
 export abstract class RecurrentCellBase {
-  abstract readonly kind: CellKind;
+  abstract readonly kind: string;
   abstract readonly numStates: 1 | 2;
   readonly wihT: tf.Variable; // [I, gates·H]
   readonly whhT: tf.Variable; // [H, gates·H]
@@ -186,26 +214,6 @@ export abstract class RecurrentCellBase {
     for (const v of [this.wihT, this.whhT, this.bih, this.bhh]) v.dispose();
   }
 }
-
-/** Initial weights of one layer of `kind` from the seeded Rng. */
-export function initialWeights(
-  kind: CellKind,
-  inputSize: number,
-  hiddenSize: number,
-  opts: CellOptions,
-  rng: Rng,
-): LayerWeights {
-  const gates = GATES[kind];
-  const w = initRecurrentLayer(rng, gates, inputSize, hiddenSize, opts);
-  if (kind === 'lstm' && opts.forgetBias !== null) {
-    // gate order i, f, g, o: the f block is rows H..2H
-    w.bias_ih.fill(opts.forgetBias, hiddenSize, 2 * hiddenSize);
-    w.bias_hh.fill(0, hiddenSize, 2 * hiddenSize);
-  }
-  return w;
-}
-
-export const GATES: Readonly<Record<CellKind, number>> = { rnn: 1, lstm: 4, gru: 3 };
 
 /**
  * Per-example factors [batch, X] shaped to multiply a cotangent: as they are for

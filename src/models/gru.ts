@@ -1,5 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
-import { RecurrentCellBase, rowsOf, type Cell, type LayerWeights, type State, type StepGrad } from './cell.js';
+import {
+  type Cell,
+  type CellSpec,
+  type LayerWeights,
+  RecurrentCellBase,
+  rowsOf,
+  type State,
+  type StepGrad,
+} from './cell.js';
 
 /**
  * GRU (PyTorch nn.GRU, gate order r, z, n):
@@ -16,7 +24,7 @@ export class GRUCell extends RecurrentCellBase implements Cell {
   readonly numStates = 1 as const;
 
   constructor(inputSize: number, hiddenSize: number, weights: LayerWeights, name = 'gru') {
-    super(3, inputSize, hiddenSize, weights, name);
+    super(GRU_SPEC.gates.length, inputSize, hiddenSize, weights, name);
   }
 
   stepProjected(xw: tf.Tensor2D, [h]: State) {
@@ -45,3 +53,16 @@ export class GRUCell extends RecurrentCellBase implements Cell {
     };
   }
 }
+
+export const GRU_SPEC = {
+  kind: 'gru',
+  gates: ['r', 'z', 'n'],
+  states: ['h'],
+  describe: 'gated recurrent unit (nn.GRU)',
+  memoryGate: {
+    name: 'update',
+    local: 2,
+    role: 'h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}: where z is near 1 the state, and its gradient, pass through unchanged',
+  },
+  create: (inputSize, hiddenSize, weights, _options, name) => new GRUCell(inputSize, hiddenSize, weights, name),
+} as const satisfies CellSpec;

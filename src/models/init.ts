@@ -64,13 +64,21 @@ export function randomOrthogonal(rng: Rng, n: number): Float64Array {
  * - orthogonal: recurrent blocks orthogonal, input blocks xavier, biases 0.
  * - identity: IRNN (Le et al. 2015): recurrent blocks = identityScale·I, input N(0, 0.001²), biases 0.
  */
+/** One recurrent layer's weights as drawn, PyTorch layout (see LayerWeights), before any cell-specific change. */
+export interface InitialWeights {
+  weight_ih: Float64Array;
+  weight_hh: Float64Array;
+  bias_ih: Float64Array;
+  bias_hh: Float64Array;
+}
+
 export function initRecurrentLayer(
   rng: Rng,
   gates: number,
   inputSize: number,
   hiddenSize: number,
   opts: InitOptions,
-): { weight_ih: Float64Array; weight_hh: Float64Array; bias_ih: Float64Array; bias_hh: Float64Array } {
+): InitialWeights {
   const G = gates * hiddenSize;
   const H = hiddenSize;
   const zeros = () => new Float64Array(G);

@@ -1,5 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
-import { RecurrentCellBase, rowsOf, type Cell, type LayerWeights, type State, type StepGrad } from './cell.js';
+import {
+  type Cell,
+  type CellSpec,
+  type LayerWeights,
+  RecurrentCellBase,
+  rowsOf,
+  type State,
+  type StepGrad,
+} from './cell.js';
 
 /**
  * LSTM (PyTorch nn.LSTM, gate order i, f, g, o):
@@ -19,7 +27,7 @@ export class LSTMCell extends RecurrentCellBase implements Cell {
   readonly numStates = 2 as const;
 
   constructor(inputSize: number, hiddenSize: number, weights: LayerWeights, name = 'lstm') {
-    super(4, inputSize, hiddenSize, weights, name);
+    super(LSTM_SPEC.gates.length, inputSize, hiddenSize, weights, name);
   }
 
   // both biases act like one outside the recurrence: fold them into the projection
@@ -55,3 +63,22 @@ export class LSTMCell extends RecurrentCellBase implements Cell {
     return { dah: da, dax: da, direct: [null, tf.mul(dc, rowsOf(f, gh)) as T] };
   }
 }
+
+export const LSTM_SPEC = {
+  kind: 'lstm',
+  gates: ['i', 'f', 'g', 'o'],
+  states: ['h', 'c'],
+  describe: 'long short-term memory (nn.LSTM)',
+  memoryGate: {
+    name: 'forget',
+    local: 2,
+    role: 'c_t = f ⊙ c_{t−1} + … multiplies the gradient by f per step, not by a weight matrix: f near 1 keeps it alive',
+  },
+  create: (inputSize, hiddenSize, weights, _options, name) => new LSTMCell(inputSize, hiddenSize, weights, name),
+  adjustInit(weights, hiddenSize, options) {
+    if (options.forgetBias === null) return;
+    // the f block is rows H..2H of both biases: b_ih gets the bias, b_hh 0
+    weights.bias_ih.fill(options.forgetBias, hiddenSize, 2 * hiddenSize);
+    weights.bias_hh.fill(0, hiddenSize, 2 * hiddenSize);
+  },
+} as const satisfies CellSpec;

@@ -1,19 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../util/rng.js';
-import { SeqlabError } from '../util/errors.js';
-import {
-  CELL_DEFAULTS,
-  GATES,
-  initialWeights,
-  type Cell,
-  type CellKind,
-  type CellOptions,
-  type LayerWeights,
-  type State,
-} from './cell.js';
-import { GRUCell } from './gru.js';
-import { LSTMCell } from './lstm.js';
-import { RNNCell } from './rnn.js';
+import { SeqlabError, usageError } from '../util/errors.js';
+import { stripUndefined } from '../util/objects.js';
+import { CELL_DEFAULTS, type Cell, type CellOptions, type LayerWeights, type State } from './cell.js';
+import { CELL_SPECS, type CellKind, gateCount, initialWeights } from './registry.js';
 
 export interface ModelConfig extends CellOptions {
   cell: CellKind;
@@ -59,14 +49,7 @@ export function createCell(
   opts: Pick<CellOptions, 'nonlinearity'> = CELL_DEFAULTS,
   name: string = kind,
 ): Cell {
-  switch (kind) {
-    case 'rnn':
-      return new RNNCell(inputSize, hiddenSize, weights, opts.nonlinearity, name);
-    case 'lstm':
-      return new LSTMCell(inputSize, hiddenSize, weights, name);
-    case 'gru':
-      return new GRUCell(inputSize, hiddenSize, weights, name);
-  }
+  return CELL_SPECS[kind].create(inputSize, hiddenSize, weights, opts, name);
 }
 
 /** A cell of `kind` with weights drawn from the seeded initializer. */
@@ -247,17 +230,42 @@ export class SequenceModel {
   }
 }
 
-/** Parameter count of a model, without building it (for --match-params). */
-export function countParams(
-  cell: CellKind,
-  inputSize: number,
-  hiddenSize: number,
-  numLayers: number,
-  outputSize: number,
-  vocabSize: number | null = null,
-): number {
-  const G = GATES[cell] * hiddenSize;
+/** Parameter count of a model, without building it (e.g. to match sizes across cells). */
+export function countParams(config: Readonly<ModelConfig>): number {
+  const { cell, inputSize, hiddenSize: H, numLayers, outputSize, vocabSize, tieWeights } = config;
+  const G = gateCount(cell) * H;
   let n = vocabSize === null ? 0 : vocabSize * inputSize;
-  for (let l = 0; l < numLayers; l++) n += G * ((l === 0 ? inputSize : hiddenSize) + hiddenSize + 2);
-  return n + outputSize * (hiddenSize + 1);
+  for (let l = 0; l < numLayers; l++) n += G * ((l === 0 ? inputSize : H) + H + 2);
+  return n + outputSize * ((tieWeights ? 0 : H) + 1);
+}
+
+/** The data side of a model's shape, as a task states it. */
+export interface DataShape {
+  /** Features per step of dense inputs (unused for token inputs). */
+  inputSize: number;
+  outputSize: number;
+  /** Token inputs: the vocabulary size. */
+  vocabSize?: number;
+}
+
+/** What a user chooses of a model: ModelConfig without the data's widths, and the embedding size of token inputs. */
+export type ModelOptions = Omit<ModelConfig, 'inputSize' | 'outputSize' | 'vocabSize'> & {
+  /** Token inputs: the embedding width (nn.Embedding's embedding_dim). Default: hiddenSize. */
+  embedSize: number | null;
+};
+
+/**
+ * The one way a ModelConfig is made: the defaults, then `options`, then the widths of the data
+ * (token inputs get an embedding of embedSize). Frozen: it is what config.json records.
+ */
+export function modelConfigFor(data: DataShape, options: Partial<ModelOptions> = {}): Readonly<ModelConfig> {
+  const { embedSize, ...rest } = stripUndefined(options);
+  const base = { ...MODEL_DEFAULTS, ...rest };
+  const isTokens = data.vocabSize !== undefined;
+  if (embedSize !== undefined && embedSize !== null && !isTokens)
+    throw usageError('embedSize applies to token inputs only (a task with a vocabulary)');
+  const inputSize = isTokens ? (embedSize ?? base.hiddenSize) : data.inputSize;
+  if (base.tieWeights && isTokens && inputSize !== base.hiddenSize)
+    throw usageError(`tieWeights needs embedSize = hiddenSize, got ${inputSize} and ${base.hiddenSize}`);
+  return Object.freeze({ ...base, inputSize, outputSize: data.outputSize, vocabSize: data.vocabSize ?? null });
 }

@@ -1,6 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { ACTIVATIONS, type Nonlinearity } from './activations.js';
-import { RecurrentCellBase, rowsOf, type Cell, type LayerWeights, type State, type StepGrad } from './cell.js';
+import {
+  type Cell,
+  type CellSpec,
+  type LayerWeights,
+  RecurrentCellBase,
+  rowsOf,
+  type State,
+  type StepGrad,
+} from './cell.js';
 
 /**
  * Vanilla RNN (PyTorch nn.RNN):  a_t = W_ih x_t + b_ih + W_hh h_{t−1} + b_hh,  h_t = φ(a_t).
@@ -19,7 +27,7 @@ export class RNNCell extends RecurrentCellBase implements Cell {
     readonly nonlinearity: Nonlinearity = 'tanh',
     name = 'rnn',
   ) {
-    super(1, inputSize, hiddenSize, weights, name);
+    super(RNN_SPEC.gates.length, inputSize, hiddenSize, weights, name);
   }
 
   // both biases act like one outside the recurrence: fold them into the projection
@@ -42,3 +50,12 @@ export class RNNCell extends RecurrentCellBase implements Cell {
     return { dah: da, dax: da, direct: [null] };
   }
 }
+
+export const RNN_SPEC = {
+  kind: 'rnn',
+  gates: ['h'],
+  states: ['h'],
+  describe: 'vanilla RNN h_t = φ(W_ih x_t + W_hh h_{t−1} + b) (nn.RNN)',
+  create: (inputSize, hiddenSize, weights, options, name) =>
+    new RNNCell(inputSize, hiddenSize, weights, options.nonlinearity, name),
+} as const satisfies CellSpec;

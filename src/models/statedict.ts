@@ -1,5 +1,6 @@
 import { inputError } from '../util/errors.js';
-import { CELL_KINDS, GATES, type CellKind, type LayerWeights } from './cell.js';
+import type { LayerWeights } from './cell.js';
+import { CELL_KINDS, type CellKind, cellKindList, gateCount } from './registry.js';
 import { NONLINEARITIES, type Nonlinearity } from './activations.js';
 
 /**
@@ -62,7 +63,7 @@ export function parseRecurrentWeights(doc: unknown, source: string, expectCell?:
   const o = doc as Record<string, unknown>;
   const cell = (o.cell ?? expectCell) as CellKind;
   if (!CELL_KINDS.includes(cell))
-    throw inputError(`${source}: unknown cell ${JSON.stringify(o.cell)}; use rnn, lstm or gru`);
+    throw inputError(`${source}: unknown cell ${JSON.stringify(o.cell)}; use ${cellKindList()}`);
   if (expectCell && cell !== expectCell)
     throw inputError(`${source}: weights are for cell "${cell}" but --cell is "${expectCell}"`);
   const nonlinearity = (o.nonlinearity ?? 'tanh') as Nonlinearity;
@@ -75,7 +76,7 @@ export function parseRecurrentWeights(doc: unknown, source: string, expectCell?:
     throw inputError(`${source}: missing "state_dict" object`);
   const dict = sd as Record<string, unknown>;
   if (!('weight_hh_l0' in dict)) throw inputError(`${source}: state_dict has no "weight_hh_l0"`);
-  const gates = GATES[cell];
+  const gates = gateCount(cell);
   const whh0 = matrix(dict, 'weight_hh_l0', null, null, source);
   const hiddenSize = whh0.cols;
   if (whh0.rows !== gates * hiddenSize) {

@@ -1,8 +1,9 @@
+import { fmtNum } from '../util/format.js';
 import { basename, relative } from 'node:path';
 import type { RenderedPlot } from './report.js';
 import type { ReportSource } from './rundata.js';
 import type { SweepResults } from './sweep-table.js';
-import { breakdownTables, fmtNum, runTable, taskOf, type SummaryTable } from './tables.js';
+import { breakdownTables, runTable, taskOf, type SummaryTable } from './tables.js';
 
 /**
  * report.html: one self-contained page (inline SVG, inline CSS, no scripts, no

@@ -1,3 +1,5 @@
+import { CELL_KINDS } from '../models/registry.js';
+import { HORIZON_THRESHOLD } from '../runlog/schema.js';
 import type { DeltaSnapshot, GradflowSnapshot, RunData } from './runlog.js';
 import type { VegaLiteSpec } from './render.js';
 
@@ -18,9 +20,6 @@ export interface Plot {
   /** The names of the series in the legend (runs, layers, steps), for tests and the summary. */
   series: string[];
 }
-
-/** Where the Jacobian norm counts as vanished (DESIGN.md: the horizon). */
-export const HORIZON_THRESHOLD = 1e-3;
 
 const positive = (x: number | null | undefined): x is number => typeof x === 'number' && Number.isFinite(x) && x > 0;
 
@@ -94,7 +93,7 @@ function modeNote(runs: RunData[]): string {
 const runColor = (runs: RunData[]) => ({
   field: 'run',
   type: 'nominal',
-  title: runs.every((r) => /^(rnn|lstm|gru)\b/.test(r.label)) ? 'cell' : 'run',
+  title: runs.every((r) => CELL_KINDS.some((c) => r.label === c || r.label.startsWith(`${c} `))) ? 'cell' : 'run',
   sort: runs.map((r) => r.label),
 });
 

@@ -1,3 +1,4 @@
+import { fmtNum } from '../util/format.js';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/files.js';
@@ -18,16 +19,7 @@ import { specToSvg, svgToPng } from './render.js';
 import { readSource, type ReportSource } from './rundata.js';
 import type { RunData } from './runlog.js';
 import { sweepResults, type SweepResults } from './sweep-table.js';
-import {
-  MAIN_METRIC,
-  breakdownTables,
-  fmtNum,
-  lastGradflow,
-  runTable,
-  sparkline,
-  taskOf,
-  textTable,
-} from './tables.js';
+import { MAIN_METRIC, breakdownTables, lastGradflow, runTable, sparkline, taskOf, textTable } from './tables.js';
 
 /**
  * `seqlab report DIR`: read a run, comparison, sweep or directory of runs, draw

@@ -1,3 +1,4 @@
+import { fmtNum, table } from '../util/format.js';
 import { finalMetrics, plainMetrics } from './plots.js';
 import type { GradflowSnapshot, RunData } from './runlog.js';
 
@@ -17,15 +18,6 @@ export function taskOf(run: RunData): string {
   return String(
     run.config.taskName ?? (run.config.task as { task?: string } | undefined)?.task ?? run.metrics?.task ?? 'unknown',
   );
-}
-
-/** 4 significant digits, exponent when small or large; '-' for nothing. */
-export function fmtNum(x: unknown, digits = 4): string {
-  if (typeof x !== 'number' || Number.isNaN(x)) return '-';
-  if (x === 0) return '0';
-  const a = Math.abs(x);
-  if (Number.isInteger(x) && a < 1e7) return String(x);
-  return a >= 1e-3 && a < 1e5 ? x.toPrecision(digits) : x.toExponential(digits - 1);
 }
 
 /** The last gradient-flow snapshot of the top layer, or null. */
@@ -129,9 +121,7 @@ export function breakdownTables(runs: RunData[]): { title: string; table: Summar
   });
 }
 
-/** A plain-text table with right-aligned columns. */
+/** A summary table as plain text. */
 export function textTable(t: SummaryTable): string {
-  const cells = [t.header, ...t.rows];
-  const widths = t.header.map((_, c) => Math.max(...cells.map((r) => (r[c] ?? '').length)));
-  return cells.map((r) => r.map((v, c) => (v ?? '').padStart(widths[c])).join('  ')).join('\n');
+  return table(t.header, t.rows);
 }

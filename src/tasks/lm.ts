@@ -93,7 +93,8 @@ export class LMTask implements SequenceTask {
   readonly vocab: Vocabulary;
   readonly vocabSize: number;
   readonly outputSize: number;
-  readonly inputSize: number;
+  /** Token inputs: no dense features (the model's embedding makes them). */
+  readonly inputSize = 0;
   readonly ids: Splits<Int32Array>;
   readonly corpusName: string;
   private readonly train: Batch[];
@@ -103,7 +104,7 @@ export class LMTask implements SequenceTask {
   /** Completed passes over the training stream. */
   epoch = 0;
 
-  constructor(config: Partial<LMConfig> = {}, embedSize = 200) {
+  constructor(config: Partial<LMConfig> = {}) {
     this.config = { ...LM_DEFAULTS, ...config };
     const c = this.config;
     positiveInt('--batch', c.batchSize);
@@ -119,7 +120,6 @@ export class LMTask implements SequenceTask {
     this.ids = encodeCorpus(corpus, this.vocab);
     this.vocabSize = this.vocab.size;
     this.outputSize = this.vocab.size;
-    this.inputSize = embedSize;
     if (this.ids.train.length < c.batchSize * (c.bptt + 1)) {
       throw inputError(
         `corpus ${c.corpus} is too small: its train split has ${this.ids.train.length} tokens, fewer than one batch (${c.batchSize} streams × ${c.bptt + 1} steps)`,

@@ -18,8 +18,6 @@ export interface TaskOptions {
   agreement?: Partial<AgreementConfig>;
   /** lm: corpus, vocabulary and batching (LM_DEFAULTS). */
   lm?: Partial<LMConfig>;
-  /** Token tasks: the embedding size (default: the hidden size). */
-  embedSize?: number;
 }
 
 /** Build a task by name; unknown names are a usage error listing the known ones. */
@@ -52,7 +50,6 @@ export function createTask(name: string, opts: TaskOptions): SequenceTask {
       // --eval-size for a language model: evaluate on that many tokens of valid and test
       return new LMTask(
         stripUndefined({ ...opts.lm, evalTokens: opts.evalSize ?? opts.lm?.evalTokens, seed: opts.seed }),
-        opts.embedSize ?? 200,
       );
     default:
       throw usageError(`unknown task ${JSON.stringify(name)}; use ${TASK_NAMES.join(', ')}`);

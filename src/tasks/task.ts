@@ -28,7 +28,7 @@ export type LossName = 'mse' | 'xent';
 
 export interface SequenceTask {
   readonly name: string;
-  /** Features per step of dense inputs; for token inputs, the suggested embedding size. */
+  /** Features per step of dense inputs; 0 for token inputs (the model embeds them: ModelOptions.embedSize). */
   readonly inputSize: number;
   readonly outputSize: number;
   /** Token inputs: the vocabulary size (batches carry `tokens`). */

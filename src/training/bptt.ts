@@ -1,7 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { RecurrentCellBase, type Cell, type State } from '../models/cell.js';
 import { RNNCell } from '../models/rnn.js';
-import { fusedCellBackward, fusedCellForward, fusedKernels, fusedSoftmaxXent } from '../compute/fused-kernels.js';
+import {
+  type FusedCellKind,
+  fusedCellBackward,
+  fusedCellForward,
+  fusedKernels,
+  fusedSoftmaxXent,
+  isFusedCellKind,
+} from '../compute/fused-kernels.js';
 import type { SequenceModel } from '../models/model.js';
 import { chunkInputs, headLossAndGrads, lossFromStates, type ChunkTensors } from './loss.js';
 import type { LossName, Readout } from '../tasks/task.js';
@@ -35,7 +42,9 @@ export interface SequenceTrace {
 export function forwardSequence(cell: Cell, xs: tf.Tensor3D, s0: State): SequenceTrace {
   const [T, B, I] = xs.shape;
   const x2d = tf.reshape(xs, [T * B, I]) as tf.Tensor2D;
-  if (fusedKernels() && cell instanceof RecurrentCellBase) return forwardFused(cell, x2d, T, B, s0);
+  const { kind } = cell;
+  if (fusedKernels() && isFusedCellKind(kind) && cell instanceof RecurrentCellBase)
+    return forwardFused(cell, kind, x2d, T, B, s0);
   const xw = tf.unstack(tf.reshape(cell.project(x2d), [T, B, -1])) as tf.Tensor2D[];
   const states: State[] = [s0];
   const saved: tf.Tensor2D[][] = [];
@@ -57,6 +66,7 @@ export function forwardSequence(cell: Cell, xs: tf.Tensor3D, s0: State): Sequenc
 /** forwardSequence with one fused kernel per step for the element-wise work (wasm). */
 function forwardFused(
   cell: RecurrentCellBase & Cell,
+  kind: FusedCellKind,
   x2d: tf.Tensor2D,
   T: number,
   B: number,
@@ -69,12 +79,12 @@ function forwardFused(
   for (let t = 0; t < T; t++) {
     const [h, c] = states[t];
     const hw = tf.matMul(h, cell.whhT) as tf.Tensor2D;
-    const out = fusedCellForward(cell.kind, nonlinearity, t, {
+    const out = fusedCellForward(kind, nonlinearity, t, {
       xw,
       hw,
       h,
-      ...(cell.kind === 'lstm' ? { c } : {}),
-      ...(cell.kind === 'gru' ? { bhh: cell.bhh as tf.Tensor1D } : {}),
+      ...(kind === 'lstm' ? { c } : {}),
+      ...(kind === 'gru' ? { bhh: cell.bhh as tf.Tensor1D } : {}),
     });
     const n = cell.numStates;
     states.push(out.slice(0, n));
@@ -109,8 +119,9 @@ export function backwardSequence(
 ): SequenceGrads {
   const [T, B, H] = trace.hs.shape;
   const weightHH = cell.recurrentWeight(); // [G·H, H]
-  const fused = fusedKernels() && !dFinal && cell instanceof RecurrentCellBase;
-  if (fused) return weightGrads(cell, trace, ...backwardFused(cell.kind, trace, dHs, weightHH), needInputGrad);
+  const { kind } = cell;
+  if (fusedKernels() && isFusedCellKind(kind) && !dFinal && cell instanceof RecurrentCellBase)
+    return weightGrads(cell, trace, ...backwardFused(kind, trace, dHs, weightHH), needInputGrad);
   const fromAbove = tf.unstack(dHs) as tf.Tensor2D[];
   let carry: (tf.Tensor2D | null)[] = dFinal ? [...dFinal] : Array.from({ length: cell.numStates }, () => null);
   const dahs: tf.Tensor2D[] = new Array(T);
@@ -133,7 +144,7 @@ export function backwardSequence(
 
 /** The backward sweep with one fused kernel per step (wasm): dah, dax per step, ∂L/∂h_k, ∂L/∂s_0. */
 function backwardFused(
-  kind: Cell['kind'],
+  kind: FusedCellKind,
   trace: SequenceTrace,
   dHs: tf.Tensor3D,
   weightHH: tf.Tensor2D,

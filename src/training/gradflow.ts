@@ -2,9 +2,10 @@ import * as tf from '@tensorflow/tfjs';
 import type { Cell, State } from '../models/cell.js';
 import { forwardSequence } from './bptt.js';
 import { RecurrentCellBase } from '../models/cell.js';
-import { fusedCellPullback, fusedKernels } from '../compute/fused-kernels.js';
+import { type FusedCellKind, fusedCellPullback, fusedKernels, isFusedCellKind } from '../compute/fused-kernels.js';
 import { frobeniusNorm, logSlope, spectralNorm } from './linalg.js';
 import { AsyncNorms, normThreadAvailable } from './norms-async.js';
+import { type CurveSummary, HORIZON_THRESHOLD } from '../runlog/schema.js';
 
 /**
  * Exact gradient-flow probes (DESIGN.md, "Gradient-flow quantities").
@@ -28,7 +29,7 @@ export interface JacobianOptions {
   allPairs: boolean;
   /** Keep the Jacobian matrices themselves (for tests and small probes). Default false. */
   keepMatrices: boolean;
-  /** Norm falls below this → the horizon. Default 1e-3. */
+  /** Norm falls below this → the horizon. Default HORIZON_THRESHOLD (1e-3). */
   horizonThreshold: number;
   /**
    * Compute the norms on a second thread while the sweep runs (Node only): "auto" does
@@ -42,7 +43,7 @@ export const JACOBIAN_DEFAULTS: Readonly<JacobianOptions> = {
   spectral: true,
   allPairs: false,
   keepMatrices: false,
-  horizonThreshold: 1e-3,
+  horizonThreshold: HORIZON_THRESHOLD,
   normThread: 'auto',
 };
 
@@ -53,13 +54,6 @@ export interface JacobianRow {
   frobenius: number; // batch mean
   spectralPerSeq: number[] | null;
   frobeniusPerSeq: number[];
-}
-
-export interface CurveSummary {
-  /** −(least-squares slope of ln‖·‖ against gap), nats per step; > 0 means vanishing. */
-  decayPerStep: number | null;
-  /** First gap with norm below the threshold, or null: none within T. */
-  horizon: number | null;
 }
 
 export interface JacobianResult {
@@ -161,8 +155,9 @@ async function sweep(
   visit: (k: number, data: Float32Array, logScale: Float64Array) => void,
 ): Promise<void> {
   const records = new Readback(batch, visit);
-  if (fusedKernels() && cell instanceof RecurrentCellBase)
-    return sweepFused(cell, locals, t, batch, mode, weightHH, records);
+  const { kind } = cell;
+  if (fusedKernels() && isFusedCellKind(kind) && cell instanceof RecurrentCellBase)
+    return sweepFused(cell, kind, locals, t, batch, mode, weightHH, records);
   let cot = seeds(cell, batch, mode);
   for (let k = t - 1; k >= 0; k--) {
     const raw = cell.pullback(locals[k], cot, weightHH);
@@ -237,6 +232,7 @@ class Readback {
  */
 async function sweepFused(
   cell: RecurrentCellBase & Cell,
+  kind: FusedCellKind,
   locals: tf.Tensor2D[][],
   t: number,
   batch: number,
@@ -251,15 +247,15 @@ async function sweepFused(
     const s = seeds(cell, batch, mode).map((x) => tf.reshape(x, [-1, H]) as tf.Tensor2D);
     return [s[0], s[1] ?? tf.zerosLike(s[0])];
   });
-  const first = fusedCellPullback(cell.kind, gh, gx, locals[t - 1], batch, { normalize: false, state });
+  const first = fusedCellPullback(kind, gh, gx, locals[t - 1], batch, { normalize: false, state });
   let [, , dah, direct] = first;
   tf.dispose([gh, gx, first[0], first[1]]);
   for (let k = t - 1; k >= 0; k--) {
     const viaW = tf.matMul(dah, weightHH) as tf.Tensor2D;
     const out = fusedCellPullback(
-      cell.kind,
+      kind,
       viaW,
-      cell.kind === 'rnn' ? viaW : (direct as tf.Tensor2D),
+      kind === 'rnn' ? viaW : (direct as tf.Tensor2D),
       k > 0 ? locals[k - 1] : null,
       batch,
       { normalize: true, state },

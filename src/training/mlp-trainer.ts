@@ -11,6 +11,7 @@ import {
   type ScheduleConfig,
 } from './optim.js';
 import type { RunDir } from '../runlog/rundir.js';
+import { writeMlpCheckpoint } from './checkpoint.js';
 import type { Progress } from './trainer.js';
 
 /**
@@ -257,19 +258,8 @@ export function trainMlp(
 
   const checkpoint = (done: number) => {
     if (!saveCheckpoints || !runDir) return;
-    const stateDict = net.stateDict();
-    if (!Object.values(stateDict).every((w) => w.every(Number.isFinite)))
-      diverge('weights became non-finite', NaN, NaN);
-    runDir.writeJson('checkpoint.json', {
-      format: 'seqlab-mlp-checkpoint/1',
-      step,
-      epoch: done,
-      model: net.config,
-      train: config,
-      optimizer: optimizer.snapshot(),
-      state_dict: stateDict,
-    });
-    runDir.log({ type: 'checkpoint', step, file: 'checkpoint.json' });
+    if (!writeMlpCheckpoint(net, runDir, { step, epoch: done }, config, optimizer.snapshot()))
+      diverge('weights became non-finite', Number.NaN, Number.NaN);
   };
 
   // running sums between log records

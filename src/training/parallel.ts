@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { GATES, type State } from '../models/cell.js';
+import type { State } from '../models/cell.js';
+import { gateCount } from '../models/registry.js';
 import type { ModelConfig, SequenceModel } from '../models/model.js';
 import { modelLossAndGrads, type ModelGrads } from './bptt.js';
 import { disposeChunk, type ChunkTensors } from './loss.js';
@@ -71,7 +72,7 @@ export interface WorkerInit {
 export function macsPerToken(
   config: Pick<ModelConfig, 'cell' | 'inputSize' | 'hiddenSize' | 'numLayers' | 'outputSize'>,
 ): number {
-  const G = GATES[config.cell] * config.hiddenSize;
+  const G = gateCount(config.cell) * config.hiddenSize;
   let n = config.hiddenSize * config.outputSize;
   for (let l = 0; l < config.numLayers; l++)
     n += G * ((l === 0 ? config.inputSize : config.hiddenSize) + config.hiddenSize);

@@ -1,9 +1,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { GradflowRecord, LogRecord } from '../../src/runlog/schema.js';
 
 /**
  * Small run directories written by hand in the format the trainer logs
- * (src/runlog/rundir.ts), so the report tests need no training. The numbers
+ * (typed by src/runlog/schema.ts), so the report tests need no training. The numbers
  * are made up but shaped like real ones: norms that decay geometrically with the gap.
  */
 export interface FixtureRun {
@@ -31,8 +32,8 @@ export function writeRun(dir: string, run: FixtureRun): void {
     params: 100,
   };
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
-  const lines: unknown[] = [{ type: 'start', backend: 'wasm', params: 100 }];
-  const gradflow = (step: number, rate: number) => ({
+  const lines: LogRecord[] = [{ type: 'start', backend: 'wasm', params: 100 }];
+  const gradflow = (step: number, rate: number): GradflowRecord => ({
     type: 'gradflow',
     step,
     layer: 0,
@@ -71,7 +72,7 @@ export function writeRun(dir: string, run: FixtureRun): void {
     // as the MLP trainer logs them: once before training and after each epoch, on a fixed probe set
     for (const epoch of [0, 1, 2])
       lines.push({
-        type: 'gradflow',
+        type: 'deltas',
         step: epoch * 10,
         epoch,
         kind: 'probe',

@@ -93,7 +93,11 @@ describe('report of one training run', () => {
     mkdirSync(dir);
     writeFileSync(
       join(dir, 'log.jsonl'),
-      `${[{ type: 'start' }, { type: 'step', step: 1, loss: 2 }, { type: 'step', step: 2, loss: 1 }]
+      `${[
+        { type: 'start', backend: 'cpu', params: 3 },
+        { type: 'step', step: 1, loss: 2, gradNorm: 1, lr: 0.1 },
+        { type: 'step', step: 2, loss: 1, gradNorm: 1, lr: 0.1 },
+      ]
         .map((x) => JSON.stringify(x))
         .join('\n')}\n{"type":"st`,
     );
@@ -137,7 +141,10 @@ describe('bad input', () => {
   it('a corrupt log line before the end is an input error naming the line', () => {
     const dir = join(tmp, 'corrupt');
     mkdirSync(dir);
-    writeFileSync(join(dir, 'log.jsonl'), '{"type":"start"}\n{oops\n{"type":"end","step":1}\n');
+    writeFileSync(
+      join(dir, 'log.jsonl'),
+      '{"type":"start","backend":"cpu","params":3}\n{oops\n{"type":"end","step":1}\n',
+    );
     expect(() => readSource(dir)).toThrow(/line 2 is not valid JSON/);
   });
 });

@@ -47,7 +47,7 @@ describe('LMTask', () => {
   });
 
   it('a model with a zero read-out (uniform predictions) has perplexity = vocabulary size', async () => {
-    const task = new LMTask({ corpus: tinyCorpus(), batchSize: 4, bptt: 5, evalBatchSize: 2 }, 8);
+    const task = new LMTask({ corpus: tinyCorpus(), batchSize: 4, bptt: 5, evalBatchSize: 2 });
     const V = task.vocabSize;
     const config = {
       ...MODEL_DEFAULTS,
@@ -102,7 +102,7 @@ describe('training, checkpoint, sampling', () => {
     expect(run.metrics.test).toBeDefined();
     const ck = loadCheckpoint(out);
     expect(ck.vocabulary?.size).toBe(V);
-    const task = new LMTask({ corpus, batchSize: 4, bptt: 5 }, 16);
+    const task = new LMTask({ corpus, batchSize: 4, bptt: 5 });
     const again = await evaluate(ck.model, task);
     expect(again.loss).toBeCloseTo(ev.loss, 5);
     ck.model.dispose();

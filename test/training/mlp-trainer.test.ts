@@ -120,8 +120,8 @@ describe('trainMlp', () => {
     const types = log.map((l) => l.type);
     expect(types.filter((t) => t === 'step')).toHaveLength(12);
     expect(types.filter((t) => t === 'eval')).toHaveLength(3);
-    expect(log.filter((l) => l.type === 'gradflow' && l.kind === 'probe')).toHaveLength(4);
-    expect(log.filter((l) => l.type === 'gradflow' && l.kind === 'batch')[0].deltaNorms).toHaveLength(2);
+    expect(log.filter((l) => l.type === 'deltas' && l.kind === 'probe')).toHaveLength(4);
+    expect(log.filter((l) => l.type === 'deltas' && l.kind === 'batch')[0].deltaNorms).toHaveLength(2);
     expect(types.at(-1)).toBe('end');
     expect(readdirSync(dir.path).sort()).toEqual(['checkpoint.json', 'log.jsonl']);
     const ck = JSON.parse(readFileSync(dir.file('checkpoint.json'), 'utf8'));

@@ -2,6 +2,7 @@ import { Rng } from '../../util/rng.js';
 import { nonNegativeInt, positiveInt, usageError } from '../../util/errors.js';
 import { stripUndefined } from '../../util/objects.js';
 import type { Batch, SequenceTask } from '../task.js';
+import { EOS, EOS_ID, UNK, Vocabulary } from '../../data/vocab.js';
 import { lexiconWords, loadLexicon, type Lexicon } from './lexicon.js';
 import { makeSplit, resolveConstructions, type AgreementExample, type Construction } from './generator.js';
 
@@ -59,32 +60,9 @@ export const AGREEMENT_DEFAULTS: Readonly<AgreementConfig> = {
 /** Test sentences per eval batch (one or more batches per distance). */
 const EVAL_BATCH = 250;
 
-export const PAD = '<pad>';
-export const EOS = '<eos>';
-
-/** Word ↔ id: 0 = <pad> (never a 1 in an input), 1 = <eos>, then the lexicon's words in code-unit order. */
-export class Vocabulary {
-  readonly words: readonly string[];
-  private readonly ids: Map<string, number>;
-
-  constructor(words: readonly string[]) {
-    this.words = [PAD, EOS, ...words];
-    this.ids = new Map(this.words.map((w, i) => [w, i]));
-  }
-
-  static fromLexicon(lex: Lexicon): Vocabulary {
-    return new Vocabulary(lexiconWords(lex));
-  }
-
-  get size(): number {
-    return this.words.length;
-  }
-
-  id(word: string): number {
-    const id = this.ids.get(word);
-    if (id === undefined) throw new Error(`agreement vocabulary has no word ${JSON.stringify(word)}`);
-    return id;
-  }
+/** The task's vocabulary: <unk> (id 0, never in a sentence: padding's target), <eos> (1), then the lexicon's words in code-unit order. */
+export function agreementVocabulary(lex: Lexicon): Vocabulary {
+  return Vocabulary.fromTokens([UNK, EOS, ...lexiconWords(lex)]);
 }
 
 /**
@@ -110,14 +88,14 @@ export function numberBatch(examples: readonly AgreementExample[], vocab: Vocabu
 
 /**
  * Language modeling: inputs [T, B, V] one-hot of whole sentences, right-padded with zero
- * rows; targets [T, B]: the next word's id (<eos> after the last word, <pad> on padding);
+ * rows; targets [T, B]: the next word's id (<eos> after the last word, <unk> (masked) on padding);
  * mask [T, B]: 1 on the sentence's words, 0 on padding.
  */
 export function lmBatch(examples: readonly AgreementExample[], vocab: Vocabulary): Batch {
   const B = examples.length;
   const T = Math.max(1, ...examples.map((ex) => ex.tokens.length));
   const V = vocab.size;
-  const eos = vocab.id(EOS);
+  const eos = EOS_ID;
   const inputs = new Float32Array(T * B * V);
   const targets = new Int32Array(T * B);
   const mask = new Float32Array(T * B);
@@ -152,7 +130,7 @@ class AgreementData {
     this.constructions = resolveConstructions(cfg.constructions);
     this.config = { ...cfg, testDistances: [...cfg.testDistances] };
     this.lexicon = loadLexicon(cfg.lexicon);
-    this.vocab = Vocabulary.fromLexicon(this.lexicon);
+    this.vocab = agreementVocabulary(this.lexicon);
     const split = makeSplit(
       {
         trainMinDistance: cfg.trainMinDistance,

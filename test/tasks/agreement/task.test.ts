@@ -16,13 +16,12 @@ import {
   AGREEMENT_DEFAULTS,
   AgreementLMTask,
   AgreementTask,
-  EOS,
-  PAD,
-  Vocabulary,
+  agreementVocabulary,
   lmBatch,
   numberBatch,
   type AgreementConfig,
 } from '../../../src/tasks/agreement/task.js';
+import { EOS, UNK, type Vocabulary } from '../../../src/data/vocab.js';
 import { expectSeqlabError, tinyLexiconJson } from './fixtures.js';
 
 const SMALL: Partial<AgreementConfig> = {
@@ -35,7 +34,7 @@ const SMALL: Partial<AgreementConfig> = {
 };
 
 const tiny = parseLexicon(tinyLexiconJson(), 'tiny');
-const tinyVocab = Vocabulary.fromLexicon(tiny);
+const tinyVocab = agreementVocabulary(tiny);
 /** "o homem perto dos homens viu …" (d = 3) and "os homens também viram …" (d = 1). */
 const handExamples: AgreementExample[] = [
   generateExample(tiny, new Rng(1), {
@@ -65,7 +64,7 @@ function hot(batch: Batch, vocab: Vocabulary): [number, number, string][] {
       expect(x).toBe(1);
       const v = k % V;
       const tb = (k - v) / V;
-      out.push([Math.floor(tb / batch.batchSize), tb % batch.batchSize, vocab.words[v]]);
+      out.push([Math.floor(tb / batch.batchSize), tb % batch.batchSize, vocab.tokens[v]]);
     }
   });
   return out;
@@ -102,9 +101,9 @@ describe('batches from hand-checked sentences', () => {
   });
 
   it('vocabulary: <pad> = 0, <eos> = 1, then the words', () => {
-    expect(tinyVocab.words.slice(0, 2)).toEqual([PAD, EOS]);
-    expect(tinyVocab.id(PAD)).toBe(0);
-    expect(tinyVocab.words).toContain('dos');
+    expect(tinyVocab.tokens.slice(0, 2)).toEqual([UNK, EOS]);
+    expect(tinyVocab.id(UNK)).toBe(0);
+    expect(tinyVocab.tokens).toContain('dos');
     expect(() => tinyVocab.id('cachorro')).toThrow(/no word "cachorro"/);
   });
 
@@ -142,12 +141,12 @@ describe('batches from hand-checked sentences', () => {
       const L = ex.tokens.length;
       for (let t = 0; t < T; t++) {
         expect(batch.mask![t * B + b]).toBe(t < L ? 1 : 0);
-        const want = t < L - 1 ? ex.tokens[t + 1] : t === L - 1 ? EOS : PAD;
-        expect(tinyVocab.words[batch.targets[t * B + b]]).toBe(want);
+        const want = t < L - 1 ? ex.tokens[t + 1] : t === L - 1 ? EOS : UNK;
+        expect(tinyVocab.tokens[batch.targets[t * B + b]]).toBe(want);
       }
     });
-    expect(tinyVocab.words[batch.targets[4 * B + 0]]).toBe('viu');
-    expect(tinyVocab.words[batch.targets[2 * B + 1]]).toBe('viram');
+    expect(tinyVocab.tokens[batch.targets[4 * B + 0]]).toBe('viu');
+    expect(tinyVocab.tokens[batch.targets[2 * B + 1]]).toBe('viram');
     expect(
       hot(batch, tinyVocab)
         .filter(([, b]) => b === 1)
@@ -266,7 +265,7 @@ describe('AgreementLMTask (language model)', () => {
         for (let t = 0; t < T; t++) n += batch.mask![t * B + b];
         expect(n).toBe(ex.tokens.length);
         // the row before the verb is where the model must predict it
-        expect(task.vocab.words[batch.targets[(ex.verbIndex - 1) * B + b]]).toBe(ex.correct);
+        expect(task.vocab.tokens[batch.targets[(ex.verbIndex - 1) * B + b]]).toBe(ex.correct);
       });
     });
     expect(task.probeBatch().batchSize).toBe(4);
