@@ -1,8 +1,26 @@
-// seqlab as a library: everything a command does can be imported from here.
+// seqlab as a library: everything a command does can be imported from here. The API is this list,
+// named export by named export (no `export *`): a module's other exports are internal.
 export { setBackend, BACKENDS, type BackendName } from './compute/backend.js';
 export { SeqlabError, EXIT_CODES, type ErrorCode } from './util/errors.js';
 export { Rng } from './util/rng.js';
-export * from './models/cell.js';
+export {
+  CELL_DEFAULTS,
+  RecurrentCellBase,
+  type Cell,
+  type CellOptions,
+  type CellSpec,
+  type LayerWeights,
+  type State,
+  type StepGrad,
+} from './models/cell.js';
+export {
+  CELL_KINDS,
+  CELL_SPECS,
+  cellSpec,
+  gateCount,
+  initialWeights,
+  type CellKind,
+} from './models/registry.js';
 export { RNNCell } from './models/rnn.js';
 export { LSTMCell } from './models/lstm.js';
 export { GRUCell } from './models/gru.js';
@@ -21,19 +39,76 @@ export {
   createCell,
   randomCell,
   countParams,
+  modelConfigFor,
+  type DataShape,
   type ModelConfig,
+  type ModelOptions,
   type StateDict,
 } from './models/model.js';
 export { parseRecurrentWeights, type RecurrentWeights } from './models/statedict.js';
-export * from './training/gradflow.js';
+export {
+  JACOBIAN_DEFAULTS,
+  jacobianNorms,
+  layerInputs,
+  type JacobianMode,
+  type JacobianOptions,
+  type JacobianResult,
+  type JacobianRow,
+} from './training/gradflow.js';
 export { forwardSequence, backwardSequence, modelLossAndGrads } from './training/bptt.js';
-export * from './training/optim.js';
-export { train, type TrainResult, type Progress } from './training/trainer.js';
+export {
+  OPTIMIZERS,
+  OPTIMIZER_DEFAULTS,
+  SCHEDULES,
+  SCHEDULE_DEFAULTS,
+  Optimizer,
+  PlateauTracker,
+  clipByGlobalNorm,
+  clipByValue,
+  globalNorm,
+  stepDecayLr,
+  type Grads,
+  type OptimizerConfig,
+  type OptimizerName,
+  type OptimizerState,
+  type ScheduleConfig,
+  type ScheduleName,
+} from './training/optim.js';
+export {
+  train,
+  type GradflowSummary,
+  type Progress,
+  type ResumeState,
+  type TrainOptions,
+  type TrainResult,
+} from './training/trainer.js';
 export { TRAIN_DEFAULTS, type TrainConfig } from './training/config.js';
-export { evaluate, probeGradientFlow } from './training/measure.js';
-export { writeCheckpoint, loadCheckpoint } from './training/checkpoint.js';
-export { RunDir } from './runlog/rundir.js';
-export { parseLog, type LogRecord } from './runlog/schema.js';
+export {
+  evaluate,
+  probeGradientFlow,
+  type Evaluation as TaskEvaluation,
+  type GradflowProbe,
+} from './training/measure.js';
+export {
+  CHECKPOINT_FILE,
+  checkpointModel,
+  loadCheckpoint,
+  writeCheckpoint,
+  writeMlpCheckpoint,
+  type LoadedCheckpoint,
+} from './training/checkpoint.js';
+export { RunDir, prepareOutDir, type RunLog } from './runlog/rundir.js';
+export {
+  HORIZON_THRESHOLD,
+  LOG_RECORD_TYPES,
+  parseLog,
+  recordProblem,
+  type CurveSummary,
+  type LogRecord,
+  type LogRecordType,
+  type UnknownRecord,
+} from './runlog/schema.js';
+export { fmt, fmtNum, table } from './util/format.js';
 export type { Batch, SequenceTask, Readout, LossName } from './tasks/task.js';
 export { AddingTask, ADDING_DEFAULTS, ADDING_BASELINE_MSE } from './tasks/adding.js';
 export { CopyTask, COPY_DEFAULTS } from './tasks/copy.js';
@@ -108,7 +183,7 @@ export {
   type Discounts,
   type NgramOptions,
   type TokenLM,
-  type Evaluation,
+  type Evaluation as NgramEvaluation,
 } from './data/ngram.js';
 export {
   ngramRun,

@@ -1,6 +1,6 @@
 import { fmtNum } from '../util/format.js';
 import { basename, relative } from 'node:path';
-import type { RenderedPlot } from './report.js';
+import type { RenderedPlot } from './plots.js';
 import type { ReportSource } from './rundata.js';
 import type { SweepResults } from './sweep-table.js';
 import { breakdownTables, runTable, taskOf, type SummaryTable } from './tables.js';

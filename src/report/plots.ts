@@ -21,6 +21,13 @@ export interface Plot {
   series: string[];
 }
 
+/** A plot rendered to files: its SVG text, and where the SVG (and PNG) went. */
+export interface RenderedPlot extends Plot {
+  svg: string;
+  svgFile: string;
+  pngFile: string | null;
+}
+
 const positive = (x: number | null | undefined): x is number => typeof x === 'number' && Number.isFinite(x) && x > 0;
 
 /** A log scale when the positive values span more than a decade, else a linear one that need not start at 0. */

@@ -14,6 +14,7 @@ import {
   paramPlot,
   type ParamPoint,
   type Plot,
+  type RenderedPlot,
 } from './plots.js';
 import { specToSvg, svgToPng } from './render.js';
 import { readSource, type ReportSource } from './rundata.js';
@@ -34,12 +35,6 @@ export interface ReportOptions {
 }
 
 export const REPORT_DEFAULTS: Readonly<ReportOptions> = { png: true, maxRunsPerPlot: 12 };
-
-export interface RenderedPlot extends Plot {
-  svg: string;
-  svgFile: string;
-  pngFile: string | null;
-}
 
 export interface ReportResult {
   dir: string;

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CELL_DEFAULTS, CELL_KINDS } from '../../src/models/cell.js';
+import { CELL_DEFAULTS } from '../../src/models/cell.js';
+import { CELL_KINDS } from '../../src/models/registry.js';
 import { SequenceModel } from '../../src/models/model.js';
 import { fusedKernels, setFusedKernels } from '../../src/compute/fused-kernels.js';
 import { modelLossAndGrads, type ModelGrads } from '../../src/training/bptt.js';

@@ -6,7 +6,8 @@ import type { Browser, Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setBackend } from '../../src/compute/backend.js';
 import { LAB_DEFAULTS, labRunSpec, type LabSettings } from '../../src/lab/session.js';
-import { readRun, type RunData } from '../../src/report/rundata.js';
+import { readRun } from '../../src/report/rundata.js';
+import type { RunData } from '../../src/report/runlog.js';
 import { trainRun } from '../../src/commands/train.js';
 import { BIN, ROOT } from '../cli/run.js';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CELL_DEFAULTS, initialWeights, type CellKind } from '../../src/models/cell.js';
+import { CELL_DEFAULTS } from '../../src/models/cell.js';
+import { type CellKind, initialWeights } from '../../src/models/registry.js';
 import { INIT_DEFAULTS, INITS, initRecurrentLayer, randomOrthogonal, type InitOptions } from '../../src/models/init.js';
 import { randomCell } from '../../src/models/model.js';
 import { Rng } from '../../src/util/rng.js';

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { CELL_DEFAULTS, CELL_KINDS } from '../../src/models/cell.js';
-import { SequenceModel } from '../../src/models/model.js';
+import { CELL_DEFAULTS } from '../../src/models/cell.js';
+import { CELL_KINDS } from '../../src/models/registry.js';
+import { MODEL_DEFAULTS, SequenceModel } from '../../src/models/model.js';
 import { chunkLossFast, modelLossAndGrads } from '../../src/training/bptt.js';
 import { chunkLoss, lossFromStates, type ChunkTensors } from '../../src/training/loss.js';
 import { relErr } from '../numeric.js';
@@ -52,7 +53,7 @@ describe('modelLossAndGrads (hand-written BPTT) = autodiff', () => {
         const rng = new Rng(`bptt-${cell}-${layers}`);
         const [T, B, I, H, O] = [6, 3, 4, 5, 3];
         const model = SequenceModel.random(
-          { ...CELL_DEFAULTS, cell, inputSize: I, hiddenSize: H, numLayers: layers, outputSize: O },
+          { ...MODEL_DEFAULTS, cell, inputSize: I, hiddenSize: H, numLayers: layers, outputSize: O },
           rng,
         );
         const chunk = makeChunk(rng, T, B, I, readout, O, xent);
@@ -105,7 +106,7 @@ describe('token inputs: the embedding gradient', () => {
     const rng = new Rng('bptt-embedding');
     const [T, B, V, E, H] = [5, 3, 7, 4, 6];
     const model = SequenceModel.random(
-      { ...CELL_DEFAULTS, cell: 'lstm', inputSize: E, hiddenSize: H, numLayers: 2, outputSize: V, vocabSize: V },
+      { ...MODEL_DEFAULTS, cell: 'lstm', inputSize: E, hiddenSize: H, numLayers: 2, outputSize: V, vocabSize: V },
       rng,
     );
     const ids = Int32Array.from({ length: T * B }, () => rng.int(V));
@@ -166,7 +167,7 @@ describe('dropout masks on the non-recurrent connections', () => {
     const rng = new Rng('bptt-dropout');
     const [T, B, I, H, O] = [5, 3, 4, 6, 3];
     const model = SequenceModel.random(
-      { ...CELL_DEFAULTS, cell: 'gru', inputSize: I, hiddenSize: H, numLayers: 2, outputSize: O },
+      { ...MODEL_DEFAULTS, cell: 'gru', inputSize: I, hiddenSize: H, numLayers: 2, outputSize: O },
       rng,
     );
     const chunk = makeChunk(rng, T, B, I, 'every', O, true);
@@ -286,7 +287,7 @@ describe('chunkLossFast (evaluation through the trainer forward path) = chunkLos
       const rng = new Rng(`fast-eval-${cell}`);
       const [T, B, I, H, O] = [5, 3, 4, 6, 7];
       const model = SequenceModel.random(
-        { ...CELL_DEFAULTS, cell, inputSize: I, hiddenSize: H, numLayers: 2, outputSize: O },
+        { ...MODEL_DEFAULTS, cell, inputSize: I, hiddenSize: H, numLayers: 2, outputSize: O },
         rng,
       );
       const chunk = makeChunk(rng, T, B, I, readout, O, loss === 'xent');

@@ -606,7 +606,7 @@ describe('AddingTask', () => {
 
   it('predicting 1 scores about the documented baseline MSE 1/6', () => {
     const batch = addingBatch(new Rng('baseline'), 4000, 4);
-    const mse = batch.targets.reduce((acc, y) => acc + (y - 1) ** 2, 0) / batch.targets.length;
+    const mse = Array.from(batch.targets).reduce((acc, y) => acc + (y - 1) ** 2, 0) / batch.targets.length;
     // Var(U1 + U2) = 1/6; standard error of the mean ≈ 0.0024 at n = 4000
     expect(Math.abs(mse - ADDING_BASELINE_MSE)).toBeLessThan(0.01);
   });
