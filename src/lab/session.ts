@@ -347,7 +347,7 @@ export class LabSession {
 }
 
 /**
- * Vanilla RNN: ‖U‖₂ and the bound ‖J_T‖ ≤ max|φ′(a_T)|·‖U‖₂ (J_T = diag(φ′(a_T)) U, DESIGN.md);
+ * Vanilla RNN: ‖U‖₂ and the bound ‖J_T‖ ≤ max|φ′(a_T)|·‖U‖₂ (J_T = diag(φ′(a_T)) U, docs/ARCHITECTURE.md);
  * LSTM: the mean forget gate; GRU: the mean update gate. On the probe batch, one layer deep.
  */
 export async function gateStats(

@@ -12,7 +12,7 @@ import {
 
 /**
  * Vanilla RNN (PyTorch nn.RNN):  a_t = W_ih x_t + b_ih + W_hh h_{t−1} + b_hh,  h_t = φ(a_t).
- * Step Jacobian:  J_t = ∂h_t/∂h_{t−1} = diag(φ′(a_t)) W_hh   (DESIGN.md, gradient flow),
+ * Step Jacobian:  J_t = ∂h_t/∂h_{t−1} = diag(φ′(a_t)) W_hh   (docs/ARCHITECTURE.md, gradient flow),
  * so ∂h_T/∂h_k = ∏_{j=T..k+1} diag(φ′(a_j)) W_hh, the closed form the tests check.
  * Backward of a cotangent G on h_t:  da = G ⊙ φ′(a_t),  G_{t−1} = da · W_hh.
  */

@@ -8,7 +8,7 @@ import { AsyncNorms, normThreadAvailable } from './norms-async.js';
 import { type CurveSummary, HORIZON_THRESHOLD } from '../runlog/schema.js';
 
 /**
- * Exact gradient-flow probes (DESIGN.md, "Gradient-flow quantities").
+ * Exact gradient-flow probes (docs/ARCHITECTURE.md, "Gradient flow").
  *
  * ∂h_T/∂h_k for every k comes from one backward sweep: seed row cotangents
  * G_T = I (one row per component of h_T) and pull them back step by step with the
