@@ -200,146 +200,236 @@ export interface MlpTrainOptions {
   onProgress?: (p: Progress & { epoch: number }) => void;
 }
 
-/** Train `net` on `train`; throws SeqlabError("diverged") on NaN/Inf, after logging it. */
+/**
+ * Train `net` on `train`; throws SeqlabError("diverged") on NaN/Inf, after logging it. Each epoch
+ * reads top to bottom: shuffle → for each mini-batch (schedule → forward/backward → δ sums →
+ * update → log) → probe → evaluate → checkpoint → early stop; Nielsen's probe also runs once
+ * before the first epoch.
+ */
 export function trainMlp(
   net: Mlp,
   train: Examples,
   config: Readonly<MlpTrainConfig>,
   options: MlpTrainOptions = {},
 ): MlpTrainResult {
-  const { runDir, onProgress } = options;
-  const validation = options.validation ?? null;
-  const saveCheckpoints = options.checkpoint ?? runDir !== undefined;
   if (train.inputSize !== net.inputSize || train.outputSize !== net.outputSize) {
     throw new SeqlabError(
       'usage',
       `the network maps ${net.inputSize} → ${net.outputSize} but the data is ${train.inputSize} → ${train.outputSize}; use --layers ${train.inputSize},…,${train.outputSize}`,
     );
   }
-  const n = train.count;
-  const B = Math.min(config.batchSize, n);
-  const dataRng = new Rng(`${config.seed}/data`);
-  const optimizer = new ArrayOptimizer({ ...config, weightDecay: config.lambda / n }, new Set(net.weightNames()));
-  const plateau = new PlateauTracker();
-  const probeSet = config.probeSize > 0 ? firstExamples(train, config.probeSize) : null;
-  const stepsPerEpoch = Math.ceil(n / B);
-  const totalSteps = config.epochs * stepsPerEpoch;
-  const order = Int32Array.from({ length: n }, (_, i) => i);
-  const x = new Float64Array(B * train.inputSize);
-  const y = new Float64Array(B * train.outputSize);
-  const hidden = net.numLayers - 1;
-  const evals: MlpTrainResult['evals'] = [];
-  const probes: MlpProbe[] = [];
-  const batchDeltaNorms: MlpTrainResult['batchDeltaNorms'] = [];
-  let best: MlpTrainResult['best'] | null = null;
-  let gradflowMs = 0;
-  let status: MlpTrainResult['status'] = 'completed';
-  let step = 0;
-  let epoch = 0;
-  const started = performance.now();
-
-  const diverge = (what: string, loss: number, gradNorm: number): never => {
-    runDir?.log({ type: 'diverged', step, loss, gradNorm });
-    throw new SeqlabError(
-      'diverged',
-      `training diverged: ${what} at step ${step} (epoch ${epoch + 1}); try a smaller --lr`,
-    );
-  };
-
-  /** Nielsen's measurement after `done` epochs (0: at initialization). */
-  const probe = (done: number) => {
-    if (!probeSet) return;
-    const t0 = performance.now();
-    const deltaNorms = probeDeltaNorms(net, probeSet);
-    gradflowMs += performance.now() - t0;
-    probes.push({ epoch: done, step, deltaNorms });
-    runDir?.log({ type: 'deltas', step, epoch: done, kind: 'probe', examples: probeSet.count, deltaNorms });
-  };
-
-  const checkpoint = (done: number) => {
-    if (!saveCheckpoints || !runDir) return;
-    if (!writeMlpCheckpoint(net, runDir, { step, epoch: done }, config, optimizer.snapshot()))
-      diverge('weights became non-finite', Number.NaN, Number.NaN);
-  };
-
-  // running sums between log records
-  let lossSum = 0;
-  let lossCount = 0;
-  let lastGradNorm = 0;
-  const deltaSum = new Float64Array(hidden);
-  let deltaCount = 0;
-
-  probe(0);
-  for (epoch = 0; epoch < config.epochs; epoch++) {
-    dataRng.shuffle(order as unknown as number[]);
-    for (let start = 0; start < n; start += B) {
-      const m = Math.min(B, n - start);
-      const idx = order.subarray(start, start + m);
-      const xb = m === B ? x : x.subarray(0, m * train.inputSize);
-      const yb = m === B ? y : y.subarray(0, m * train.outputSize);
-      train.fill(idx, xb, yb);
-      if (config.schedule === 'step') optimizer.lr = stepDecayLr(config.lr, step, config);
-      const { cost, grads } = net.lossAndGrads(xb, yb, m);
-      const gradNorm = globalNormArrays(grads);
-      step++;
-      if (!Number.isFinite(cost) || !Number.isFinite(gradNorm))
-        diverge(Number.isFinite(cost) ? `gradient norm became ${gradNorm}` : `loss became ${cost}`, cost, gradNorm);
-      if (config.gradflowEvery > 0) {
-        const norms = net.deltaNorms(grads);
-        for (let l = 0; l < hidden; l++) deltaSum[l] += norms[l];
-        deltaCount++;
-      }
-      optimizer.apply(net.params, grads, clipScale(gradNorm, config.clipNorm));
-      lossSum += cost;
-      lossCount++;
-      lastGradNorm = gradNorm;
-      if (step % config.logEvery === 0) {
-        runDir?.log({ type: 'step', step, loss: lossSum / lossCount, gradNorm: lastGradNorm, lr: optimizer.lr });
-        onProgress?.({ step, steps: totalSteps, loss: lossSum / lossCount, lr: optimizer.lr, epoch });
-        lossSum = 0;
-        lossCount = 0;
-      }
-      if (config.gradflowEvery > 0 && step % config.gradflowEvery === 0) {
-        const deltaNorms = Array.from(deltaSum, (s) => s / deltaCount);
-        batchDeltaNorms.push({ step, deltaNorms });
-        runDir?.log({ type: 'deltas', step, epoch: epoch + 1, kind: 'batch', steps: deltaCount, deltaNorms }); // epoch: the one in progress, from 1
-        deltaSum.fill(0);
-        deltaCount = 0;
-      }
+  const run = new MlpTrainingRun(net, train, config, options);
+  run.probe(0);
+  for (; run.epoch < config.epochs; run.epoch++) {
+    for (const batch of run.batches()) {
+      run.schedule();
+      const { cost, grads, gradNorm } = run.forwardBackward(batch);
+      run.sumDeltas(grads);
+      run.update(grads, gradNorm);
+      run.log(cost, gradNorm);
     }
-    probe(epoch + 1);
-    if (validation) {
-      const ev = { epoch: epoch + 1, step, ...evaluateMlp(net, validation) };
-      if (!Number.isFinite(ev.loss)) diverge(`validation loss became ${ev.loss}`, ev.loss, NaN);
-      evals.push(ev);
-      runDir?.log({ type: 'eval', step, loss: ev.loss, metrics: { epoch: epoch + 1, accuracy: ev.accuracy } });
-      onProgress?.({ step, steps: totalSteps, loss: NaN, lr: optimizer.lr, evalLoss: ev.loss, epoch });
-      // a better score: higher accuracy when there is one, else lower loss
-      const improved = plateau.observe(ev.accuracy !== null ? -ev.accuracy : ev.loss, step);
-      if (improved) best = ev;
-      if (!improved && config.schedule === 'plateau' && plateau.sinceBest % config.patience === 0)
-        optimizer.lr *= config.decayFactor;
-    }
-    checkpoint(epoch + 1);
-    if (validation && config.earlyStop > 0 && plateau.sinceBest >= config.earlyStop) {
-      epoch++;
-      status = 'early-stopped';
+    run.probe(run.epoch + 1);
+    run.evaluate();
+    run.checkpoint(run.epoch + 1);
+    if (run.isEarlyStop()) {
+      run.epoch++;
       break;
     }
   }
-  const elapsedMs = performance.now() - started;
-  const stepsPerSec = step / (elapsedMs / 1000);
-  runDir?.log({ type: 'end', step, status, elapsedMs, stepsPerSec, gradflowMs });
-  return {
-    status,
-    steps: step,
-    epochs: Math.min(epoch, config.epochs),
-    evals,
-    best: best ?? { epoch: 0, step: 0, loss: NaN, accuracy: null },
-    probes,
-    batchDeltaNorms,
-    elapsedMs,
-    gradflowMs,
-    stepsPerSec,
-  };
+  return run.finish();
+}
+
+/** One MLP training run's state between the phases of trainMlp's loop. */
+class MlpTrainingRun {
+  step = 0;
+  epoch = 0;
+  private readonly B: number;
+  private readonly dataRng: Rng;
+  private readonly optimizer: ArrayOptimizer;
+  private readonly plateau = new PlateauTracker();
+  private readonly probeSet: Examples | null;
+  private readonly totalSteps: number;
+  private readonly order: Int32Array;
+  private readonly x: Float64Array;
+  private readonly y: Float64Array;
+  private readonly validation: Examples | null;
+  private readonly evals: MlpTrainResult['evals'] = [];
+  private readonly probes: MlpProbe[] = [];
+  private readonly batchDeltaNorms: MlpTrainResult['batchDeltaNorms'] = [];
+  private best: MlpTrainResult['best'] | null = null;
+  private gradflowMs = 0;
+  private status: MlpTrainResult['status'] = 'completed';
+  private readonly started = performance.now();
+  // running sums between log records
+  private lossSum = 0;
+  private lossCount = 0;
+  private readonly deltaSum: Float64Array;
+  private deltaCount = 0;
+
+  constructor(
+    private readonly net: Mlp,
+    private readonly train: Examples,
+    private readonly config: Readonly<MlpTrainConfig>,
+    private readonly options: MlpTrainOptions,
+  ) {
+    const n = train.count;
+    this.B = Math.min(config.batchSize, n);
+    this.dataRng = new Rng(`${config.seed}/data`);
+    // Nielsen's L2 term λ/(2n)Σw² as weight decay λ/n on the weights (not the biases)
+    this.optimizer = new ArrayOptimizer({ ...config, weightDecay: config.lambda / n }, new Set(net.weightNames()));
+    this.probeSet = config.probeSize > 0 ? firstExamples(train, config.probeSize) : null;
+    this.totalSteps = config.epochs * Math.ceil(n / this.B);
+    this.order = Int32Array.from({ length: n }, (_, i) => i);
+    this.x = new Float64Array(this.B * train.inputSize);
+    this.y = new Float64Array(this.B * train.outputSize);
+    this.validation = options.validation ?? null;
+    this.deltaSum = new Float64Array(net.numLayers - 1);
+  }
+
+  /** This epoch's mini-batches: a fresh shuffle, then m ≤ B examples at a time, filled into reused buffers. */
+  *batches(): Generator<{ x: Float64Array; y: Float64Array; m: number }> {
+    const { train, B, order, x, y } = this;
+    const n = train.count;
+    this.dataRng.shuffle(order as unknown as number[]);
+    for (let start = 0; start < n; start += B) {
+      const m = Math.min(B, n - start);
+      const xb = m === B ? x : x.subarray(0, m * train.inputSize);
+      const yb = m === B ? y : y.subarray(0, m * train.outputSize);
+      train.fill(order.subarray(start, start + m), xb, yb);
+      yield { x: xb, y: yb, m };
+    }
+  }
+
+  schedule(): void {
+    const { config } = this;
+    if (config.schedule === 'step') this.optimizer.lr = stepDecayLr(config.lr, this.step, config);
+  }
+
+  /** Cost and gradients of one mini-batch; ends the run (diverged) on a non-finite cost or gradient norm. */
+  forwardBackward(batch: { x: Float64Array; y: Float64Array; m: number }) {
+    const { cost, grads } = this.net.lossAndGrads(batch.x, batch.y, batch.m);
+    const gradNorm = globalNormArrays(grads);
+    this.step++;
+    if (!Number.isFinite(cost) || !Number.isFinite(gradNorm))
+      this.diverge(Number.isFinite(cost) ? `gradient norm became ${gradNorm}` : `loss became ${cost}`, cost, gradNorm);
+    return { cost, grads, gradNorm };
+  }
+
+  /** Mini-batch ‖δˡ‖, summed until the next `deltas` record. */
+  sumDeltas(grads: Parameters<Mlp['deltaNorms']>[0]): void {
+    if (this.config.gradflowEvery <= 0) return;
+    const norms = this.net.deltaNorms(grads);
+    for (let l = 0; l < this.deltaSum.length; l++) this.deltaSum[l] += norms[l];
+    this.deltaCount++;
+  }
+
+  update(grads: Parameters<Mlp['deltaNorms']>[0], gradNorm: number): void {
+    this.optimizer.apply(this.net.params, grads, clipScale(gradNorm, this.config.clipNorm));
+  }
+
+  /** Every logEvery steps the mean training cost; every gradflowEvery steps the mean mini-batch ‖δˡ‖. */
+  log(cost: number, gradNorm: number): void {
+    const { step, config, optimizer } = this;
+    const { runDir, onProgress } = this.options;
+    this.lossSum += cost;
+    this.lossCount++;
+    if (step % config.logEvery === 0) {
+      const loss = this.lossSum / this.lossCount;
+      runDir?.log({ type: 'step', step, loss, gradNorm, lr: optimizer.lr });
+      onProgress?.({ step, steps: this.totalSteps, loss, lr: optimizer.lr, epoch: this.epoch });
+      this.lossSum = 0;
+      this.lossCount = 0;
+    }
+    if (config.gradflowEvery > 0 && step % config.gradflowEvery === 0) {
+      const deltaNorms = Array.from(this.deltaSum, (s) => s / this.deltaCount);
+      this.batchDeltaNorms.push({ step, deltaNorms });
+      // epoch: the one in progress, from 1
+      runDir?.log({ type: 'deltas', step, epoch: this.epoch + 1, kind: 'batch', steps: this.deltaCount, deltaNorms });
+      this.deltaSum.fill(0);
+      this.deltaCount = 0;
+    }
+  }
+
+  /** Nielsen's measurement after `done` epochs (0: at initialization). */
+  probe(done: number): void {
+    const { probeSet, step } = this;
+    if (!probeSet) return;
+    const t0 = performance.now();
+    const deltaNorms = probeDeltaNorms(this.net, probeSet);
+    this.gradflowMs += performance.now() - t0;
+    this.probes.push({ epoch: done, step, deltaNorms });
+    this.options.runDir?.log({
+      type: 'deltas',
+      step,
+      epoch: done,
+      kind: 'probe',
+      examples: probeSet.count,
+      deltaNorms,
+    });
+  }
+
+  /** Validation after an epoch; the best so far (higher accuracy when there is one, else lower loss); plateau decay. */
+  evaluate(): void {
+    const { validation, step, config, optimizer } = this;
+    if (!validation) return;
+    const epoch = this.epoch + 1;
+    const ev = { epoch, step, ...evaluateMlp(this.net, validation) };
+    if (!Number.isFinite(ev.loss)) this.diverge(`validation loss became ${ev.loss}`, ev.loss, Number.NaN);
+    this.evals.push(ev);
+    this.options.runDir?.log({ type: 'eval', step, loss: ev.loss, metrics: { epoch, accuracy: ev.accuracy } });
+    this.options.onProgress?.({
+      step,
+      steps: this.totalSteps,
+      loss: Number.NaN,
+      lr: optimizer.lr,
+      evalLoss: ev.loss,
+      epoch: this.epoch,
+    });
+    const improved = this.plateau.observe(ev.accuracy !== null ? -ev.accuracy : ev.loss, step);
+    if (improved) this.best = ev;
+    if (!improved && config.schedule === 'plateau' && this.plateau.sinceBest % config.patience === 0)
+      optimizer.lr *= config.decayFactor;
+  }
+
+  /** checkpoint.json after `done` epochs, when the run has a directory to write it to. */
+  checkpoint(done: number): void {
+    const { runDir, checkpoint } = this.options;
+    if (!(checkpoint ?? runDir !== undefined) || !runDir) return;
+    if (!writeMlpCheckpoint(this.net, runDir, { step: this.step, epoch: done }, this.config, this.optimizer.snapshot()))
+      this.diverge('weights became non-finite', Number.NaN, Number.NaN);
+  }
+
+  isEarlyStop(): boolean {
+    const stop =
+      this.validation !== null && this.config.earlyStop > 0 && this.plateau.sinceBest >= this.config.earlyStop;
+    if (stop) this.status = 'early-stopped';
+    return stop;
+  }
+
+  finish(): MlpTrainResult {
+    const { step, status, gradflowMs } = this;
+    const elapsedMs = performance.now() - this.started;
+    const stepsPerSec = step / (elapsedMs / 1000);
+    this.options.runDir?.log({ type: 'end', step, status, elapsedMs, stepsPerSec, gradflowMs });
+    return {
+      status,
+      steps: step,
+      epochs: Math.min(this.epoch, this.config.epochs),
+      evals: this.evals,
+      best: this.best ?? { epoch: 0, step: 0, loss: Number.NaN, accuracy: null },
+      probes: this.probes,
+      batchDeltaNorms: this.batchDeltaNorms,
+      elapsedMs,
+      gradflowMs,
+      stepsPerSec,
+    };
+  }
+
+  private diverge(what: string, loss: number, gradNorm: number): never {
+    this.options.runDir?.log({ type: 'diverged', step: this.step, loss, gradNorm });
+    throw new SeqlabError(
+      'diverged',
+      `training diverged: ${what} at step ${this.step} (epoch ${this.epoch + 1}); try a smaller --lr`,
+    );
+  }
 }
