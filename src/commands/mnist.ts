@@ -170,6 +170,22 @@ export function mnistExamples(split: Split, pixels: number, classes: number, lim
 const ratio = (norms: number[]) => (norms.length > 0 ? norms[norms.length - 1] / norms[0] : NaN);
 const netName = (layers: number[]) => layers.join('-');
 
+/** What every network of an experiment shares, resolved from the options and the data. */
+interface MnistSetup {
+  opts: MnistRunOptions;
+  data: MnistData;
+  seed: number;
+  model: Omit<MlpConfig, 'layers'>;
+  trainConfig: Readonly<MlpTrainConfig>;
+  trainSize: number;
+  isTraining: boolean;
+  inits: number;
+  train: Examples;
+  validation: Examples;
+  test: Examples;
+  probeSet: Examples;
+}
+
 /** Run one of the MNIST experiments; see the module comment. */
 export function mnistRun(opts: MnistRunOptions, data: MnistData = loadMnist({ dir: opts.data })): MnistResult {
   const started = performance.now();
@@ -177,19 +193,16 @@ export function mnistRun(opts: MnistRunOptions, data: MnistData = loadMnist({ di
   if (!preset) throw usageError(`unknown experiment "${opts.experiment}"; use ${MNIST_EXPERIMENTS.join(', ')}`);
   const seed = opts.seed ?? 1;
   const pixels = data.rows * data.cols;
-  const nets = opts.nets ?? preset.nets.map((n) => [pixels, ...n.slice(1, -1), data.classes]);
-  for (const layers of nets) {
-    if (layers[0] !== pixels)
-      throw usageError(
-        `--layers must start with the image size ${pixels} (${data.rows}×${data.cols}), got ${layers.join(',')}`,
-      );
-    if (layers[layers.length - 1] !== data.classes)
-      throw usageError(`--layers must end with the number of classes ${data.classes}, got ${layers.join(',')}`);
-  }
   const model: Omit<MlpConfig, 'layers'> = {
     ...(({ layers: _, ...rest }) => rest)(MLP_DEFAULTS),
     ...stripUndefined(opts.model ?? {}),
   };
+  const configs = networks(
+    opts,
+    data,
+    model,
+    opts.nets ?? preset.nets.map((n) => [pixels, ...n.slice(1, -1), data.classes]),
+  );
   const isTraining =
     opts.experiment !== 'deltas' &&
     !(opts.experiment === 'remedies' && (opts.train?.epochs ?? preset.train.epochs) === 0);
@@ -202,127 +215,28 @@ export function mnistRun(opts: MnistRunOptions, data: MnistData = loadMnist({ di
     probeSize,
     seed,
   });
-  const inits = opts.inits ?? 1;
-
-  const variants: [string, Partial<MlpConfig>][] =
-    opts.experiment === 'remedies'
-      ? (opts.variants ?? Object.keys(REMEDIES)).map((v) => {
-          if (!REMEDIES[v]) throw usageError(`unknown remedy "${v}"; use ${Object.keys(REMEDIES).join(', ')}`);
-          return [v, REMEDIES[v]];
-        })
-      : [['', {}]];
-  const configs = nets.flatMap((layers) =>
-    variants.map(([variant, over]) => {
-      const config: MlpConfig = { ...model, ...over, layers };
-      validateMlpConfig(config);
-      return {
-        name: variant ? (nets.length > 1 ? `${variant} ${netName(layers)}` : variant) : netName(layers),
-        config,
-      };
-    }),
-  );
   if (opts.out) prepareOutDir(opts.out, opts.overwrite);
-
   const train = mnistExamples(data.train, pixels, data.classes, trainSize);
-  const validation = mnistExamples(data.validation, pixels, data.classes);
-  const test = mnistExamples(data.test, pixels, data.classes);
-  const probeSet = firstExamples(train, probeSize);
-  const rows: MnistRow[] = configs.map(({ name, config }, index) => {
-    // the same seed gives the same first network in every experiment
-    const initProbes = Array.from({ length: inits }, (_, i) =>
-      probeDeltas(Mlp.random(config, new Rng(`${seed}/init${i === 0 ? '' : `/${i}`}`)), probeSet),
-    );
-    const meanOver = (pick: (p: (typeof initProbes)[number]) => number[]) =>
-      pick(initProbes[0]).map((_, l) => initProbes.reduce((s, p) => s + pick(p)[l], 0) / inits);
-    const deltaNormsInit = meanOver((p) => p.deltaNorms);
-    const deltaRmsInit = meanOver((p) => p.deltaRms);
-    const net = Mlp.random(config, new Rng(`${seed}/init`));
-    const row: MnistRow = {
-      name,
-      layers: config.layers,
-      activation: config.activation,
-      init: config.init,
-      batchNorm: config.batchNorm,
-      params: net.numParams(),
-      deltaNormsInit,
-      ratioInit: ratio(deltaNormsInit),
-      deltaRmsInit,
-      ratioRmsInit: ratio(deltaRmsInit),
-    };
-    if (!isTraining) return row;
-    const runDir = opts.out ? RunDir.create(join(opts.out, name.replace(/\s+/g, '_')), opts.overwrite) : undefined;
-    runDir?.writeJson('config.json', {
-      experiment: opts.experiment,
-      engine: MLP_ENGINE,
-      data: data.source,
-      trainSize,
-      model: config,
-      train: trainConfig,
-      params: net.numParams(),
-    });
-    runDir?.log({ type: 'start', backend: MLP_ENGINE, params: net.numParams() });
-    const withValidation = opts.experiment !== 'speed';
-    let result: MlpTrainResult;
-    try {
-      result = trainMlp(net, train, trainConfig, {
-        validation: withValidation ? validation : undefined,
-        runDir,
-        onProgress: (p) => opts.onProgress?.({ index, total: configs.length, name }, p),
-      });
-    } catch (e) {
-      if (!(e instanceof SeqlabError && e.code === 'diverged')) throw e;
-      // one network blowing up (e.g. ReLU at a high rate) is a result, not the end of the experiment
-      runDir?.writeJson('metrics.json', { status: 'diverged', error: e.message });
-      row.training = {
-        epochs: 0,
-        steps: 0,
-        status: 'diverged',
-        error: e.message,
-        bestValidation: null,
-        finalValidation: null,
-        validation: [],
-        test: null,
-        deltaNorms: [],
-        ratioFinal: NaN,
-        elapsedMs: NaN,
-        runDir: runDir?.path ?? null,
-      };
-      return row;
-    }
-    const testEval = withValidation ? evaluateMlp(net, test) : null;
-    if (testEval)
-      runDir?.log({
-        type: 'eval',
-        step: result.steps,
-        loss: testEval.loss,
-        metrics: { accuracy: testEval.accuracy, split: null },
-      });
-    const deltaNorms = result.probes.map((p) => p.deltaNorms);
-    row.training = {
-      epochs: result.epochs,
-      steps: result.steps,
-      status: result.status,
-      bestValidation: withValidation ? result.best : null,
-      finalValidation: result.evals.at(-1) ?? null,
-      validation: result.evals.map(({ epoch, loss, accuracy }) => ({ epoch, loss, accuracy })),
-      test: testEval,
-      deltaNorms,
-      ratioFinal: ratio(deltaNorms.at(-1) ?? []),
-      elapsedMs: result.elapsedMs,
-      runDir: runDir?.path ?? null,
-    };
-    runDir?.writeJson('metrics.json', {
-      status: result.status,
-      epochs: result.epochs,
-      steps: result.steps,
-      params: net.numParams(),
-      best: result.best,
-      final: row.training.finalValidation,
-      test: testEval,
-      deltaNorms: deltaNorms.at(-1),
-    });
+  const setup: MnistSetup = {
+    opts,
+    data,
+    seed,
+    model,
+    trainConfig,
+    trainSize,
+    isTraining,
+    inits: opts.inits ?? 1,
+    train,
+    validation: mnistExamples(data.validation, pixels, data.classes),
+    test: mnistExamples(data.test, pixels, data.classes),
+    probeSet: firstExamples(train, probeSize),
+  };
+  const rows = configs.map(({ name, config }, index) => {
+    const row = measureAtInit(setup, name, config);
+    if (isTraining) row.training = trainNetwork(setup, name, config, { index, total: configs.length });
     return row;
   });
+  const { validation, test, probeSet, inits } = setup;
   const result: MnistResult = {
     experiment: opts.experiment,
     engine: MLP_ENGINE,
@@ -346,4 +260,142 @@ export function mnistRun(opts: MnistRunOptions, data: MnistData = loadMnist({ di
   };
   if (opts.out) writeJsonAtomic(join(opts.out, `mnist-${opts.experiment}.json`), result);
   return result;
+}
+
+/** The networks of an experiment: each layer list (checked against the data), times each remedy variant. */
+function networks(
+  opts: MnistRunOptions,
+  data: MnistData,
+  model: Omit<MlpConfig, 'layers'>,
+  nets: number[][],
+): { name: string; config: MlpConfig }[] {
+  const pixels = data.rows * data.cols;
+  for (const layers of nets) {
+    if (layers[0] !== pixels)
+      throw usageError(
+        `--layers must start with the image size ${pixels} (${data.rows}×${data.cols}), got ${layers.join(',')}`,
+      );
+    if (layers[layers.length - 1] !== data.classes)
+      throw usageError(`--layers must end with the number of classes ${data.classes}, got ${layers.join(',')}`);
+  }
+  const variants: [string, Partial<MlpConfig>][] =
+    opts.experiment === 'remedies'
+      ? (opts.variants ?? Object.keys(REMEDIES)).map((v) => {
+          if (!REMEDIES[v]) throw usageError(`unknown remedy "${v}"; use ${Object.keys(REMEDIES).join(', ')}`);
+          return [v, REMEDIES[v]];
+        })
+      : [['', {}]];
+  return nets.flatMap((layers) =>
+    variants.map(([variant, over]) => {
+      const config: MlpConfig = { ...model, ...over, layers };
+      validateMlpConfig(config);
+      return {
+        name: variant ? (nets.length > 1 ? `${variant} ${netName(layers)}` : variant) : netName(layers),
+        config,
+      };
+    }),
+  );
+}
+
+/** A network's row with Nielsen's δ norms at initialization, averaged over `inits` seeded draws. */
+function measureAtInit({ seed, inits, probeSet }: MnistSetup, name: string, config: MlpConfig): MnistRow {
+  // the same seed gives the same first network in every experiment
+  const initProbes = Array.from({ length: inits }, (_, i) =>
+    probeDeltas(Mlp.random(config, new Rng(`${seed}/init${i === 0 ? '' : `/${i}`}`)), probeSet),
+  );
+  const meanOver = (pick: (p: (typeof initProbes)[number]) => number[]) =>
+    pick(initProbes[0]).map((_, l) => initProbes.reduce((s, p) => s + pick(p)[l], 0) / inits);
+  const deltaNormsInit = meanOver((p) => p.deltaNorms);
+  const deltaRmsInit = meanOver((p) => p.deltaRms);
+  return {
+    name,
+    layers: config.layers,
+    activation: config.activation,
+    init: config.init,
+    batchNorm: config.batchNorm,
+    params: Mlp.random(config, new Rng(`${seed}/init`)).numParams(),
+    deltaNormsInit,
+    ratioInit: ratio(deltaNormsInit),
+    deltaRmsInit,
+    ratioRmsInit: ratio(deltaRmsInit),
+  };
+}
+
+/**
+ * Train one network (its run directory under --out), then its test accuracy and δ norms per epoch.
+ * A network that diverges is a result (e.g. ReLU at a high rate), not the end of the experiment.
+ */
+function trainNetwork(
+  setup: MnistSetup,
+  name: string,
+  config: MlpConfig,
+  at: { index: number; total: number },
+): NonNullable<MnistRow['training']> {
+  const { opts, data, seed, trainConfig, trainSize, train, validation, test } = setup;
+  const net = Mlp.random(config, new Rng(`${seed}/init`));
+  const runDir = opts.out ? RunDir.create(join(opts.out, name.replace(/\s+/g, '_')), opts.overwrite) : undefined;
+  runDir?.writeJson('config.json', {
+    experiment: opts.experiment,
+    engine: MLP_ENGINE,
+    data: data.source,
+    trainSize,
+    model: config,
+    train: trainConfig,
+    params: net.numParams(),
+  });
+  runDir?.log({ type: 'start', backend: MLP_ENGINE, params: net.numParams() });
+  const withValidation = opts.experiment !== 'speed';
+  let result: MlpTrainResult;
+  try {
+    result = trainMlp(net, train, trainConfig, {
+      validation: withValidation ? validation : undefined,
+      runDir,
+      onProgress: (p) => opts.onProgress?.({ ...at, name }, p),
+    });
+  } catch (e) {
+    if (!(e instanceof SeqlabError && e.code === 'diverged')) throw e;
+    runDir?.writeJson('metrics.json', { status: 'diverged', error: e.message });
+    return {
+      epochs: 0,
+      steps: 0,
+      status: 'diverged',
+      error: e.message,
+      bestValidation: null,
+      finalValidation: null,
+      validation: [],
+      test: null,
+      deltaNorms: [],
+      ratioFinal: Number.NaN,
+      elapsedMs: Number.NaN,
+      runDir: runDir?.path ?? null,
+    };
+  }
+  const testEval = withValidation ? evaluateMlp(net, test) : null;
+  if (testEval)
+    runDir?.log({ type: 'test', step: result.steps, loss: testEval.loss, metrics: { accuracy: testEval.accuracy } });
+  const deltaNorms = result.probes.map((p) => p.deltaNorms);
+  const training = {
+    epochs: result.epochs,
+    steps: result.steps,
+    status: result.status,
+    bestValidation: withValidation ? result.best : null,
+    finalValidation: result.evals.at(-1) ?? null,
+    validation: result.evals.map(({ epoch, loss, accuracy }) => ({ epoch, loss, accuracy })),
+    test: testEval,
+    deltaNorms,
+    ratioFinal: ratio(deltaNorms.at(-1) ?? []),
+    elapsedMs: result.elapsedMs,
+    runDir: runDir?.path ?? null,
+  };
+  runDir?.writeJson('metrics.json', {
+    status: result.status,
+    epochs: result.epochs,
+    steps: result.steps,
+    params: net.numParams(),
+    best: result.best,
+    final: training.finalValidation,
+    test: testEval,
+    deltaNorms: deltaNorms.at(-1),
+  });
+  return training;
 }
