@@ -5,13 +5,7 @@ import { MLP_INITS } from '../models/init.js';
 import { MLP_COSTS, MLP_OUTPUTS, parseLayers } from '../models/mlp.js';
 import { OPTIMIZERS } from '../training/optim.js';
 import { MLP_TRAIN_DEFAULTS } from '../training/mlp-trainer.js';
-import {
-  MNIST_EXPERIMENTS,
-  REMEDIES,
-  mnistRun,
-  type MnistResult,
-  type MnistRow,
-} from '../commands/mnist.js';
+import { MNIST_EXPERIMENTS, REMEDIES, mnistRun, type MnistResult, type MnistRow } from '../commands/mnist.js';
 import { finiteNumber, nonNegativeInt, oneOf, positiveInt, usageError } from '../util/errors.js';
 import { fmt, printJson, table, withCommon } from './common.js';
 import { ProgressReporter } from './progress.js';

@@ -79,7 +79,7 @@ export const ACTIVATIONS64: Readonly<Record<MlpActivation, ScalarActivation>> = 
     bound: { value: 1, at: '0', text: 'tanh′ = 1 − tanh² ≤ 1' },
   },
   relu: {
-    fn: (z) => (Math.max(z , 0)),
+    fn: (z) => Math.max(z, 0),
     prime: (z) => (z > 0 ? 1 : 0), // 0 at z = 0, as PyTorch
     bound: { value: 1, at: 'z > 0', text: 'ReLU′ ∈ {0, 1}' },
   },

@@ -45,7 +45,7 @@ const sigmoid = (a: number): number => 1 / (1 + Math.exp(-a));
 /** φ(a) of the vanilla RNN. */
 export function phi64(nl: Nonlinearity64, a: number): number {
   if (nl === 'tanh') return Math.tanh(a);
-  if (nl === 'relu') return Math.max(a , 0);
+  if (nl === 'relu') return Math.max(a, 0);
   return sigmoid(a);
 }
 
