@@ -350,8 +350,10 @@ async function inspect(): Promise<void> {
     let mode: JacobianMode = 'h';
     if (choice.startsWith('run:') && session) {
       const run = session.runs.find((r) => `run:${r.cell}` === choice);
-      model = run?.model;
-      vocab = (run?.task as AgreementTask).vocab;
+      // a bug if missing: fillInspectChoices lists this session's runs whenever the session changes
+      if (!run) throw new Error(`the choice ${choice} names no run of this page`);
+      model = run.model;
+      vocab = (run.task as AgreementTask).vocab;
       mode = session.settings.gradflowMode;
     } else {
       model = loadedModels.get(choice.slice('file:'.length));

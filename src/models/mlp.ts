@@ -195,7 +195,10 @@ export class Mlp {
 
   private workspace(m: number): Workspace {
     const cached = this.workspaces.get(m);
-    if (cached) return (this.ws = cached);
+    if (cached) {
+      this.ws = cached;
+      return cached;
+    }
     if (this.workspaces.size >= 4) this.workspaces.clear();
     const sizes = this.config.layers;
     const per = (from: number) => sizes.map((n, l) => (l < from ? new Float64Array(0) : new Float64Array(m * n)));

@@ -9,13 +9,13 @@ import { breakdownTables, fmtNum, runTable, taskOf, type SummaryTable } from './
  * network), so it can be mailed or opened from a cluster's scratch directory.
  */
 
-const escape = (s: string) =>
+const escapeHtml = (s: string) =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 function tableHtml(t: SummaryTable): string {
-  const head = `<tr>${t.header.map((h) => `<th>${escape(h)}</th>`).join('')}</tr>`;
+  const head = `<tr>${t.header.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr>`;
   const body = t.rows
-    .map((r) => `<tr>${r.map((c, i) => (i === 0 ? `<th>${escape(c)}</th>` : `<td>${escape(c)}</td>`)).join('')}</tr>`)
+    .map((r) => `<tr>${r.map((c, i) => (i === 0 ? `<th>${escapeHtml(c)}</th>` : `<td>${escapeHtml(c)}</td>`)).join('')}</tr>`)
     .join('\n');
   return `<table>\n${head}\n${body}\n</table>`;
 }
@@ -63,15 +63,15 @@ export function renderHtml(source: ReportSource, plots: RenderedPlot[], sweep: S
   const runsTable = runTable(source.runs);
   const parts: string[] = [];
   parts.push(
-    `<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>seqlab report: ${escape(heading)}</title>\n<style>${CSS}</style>\n</head>\n<body>`,
+    `<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>seqlab report: ${escapeHtml(heading)}</title>\n<style>${CSS}</style>\n</head>\n<body>`,
   );
-  parts.push(`<h1>${escape(heading)}</h1>`);
+  parts.push(`<h1>${escapeHtml(heading)}</h1>`);
   const backend = source.runs.map((r) => r.metrics?.backend ?? r.config.backend).find((b) => b);
   parts.push(
-    `<p class="meta">${escape(source.kind)} report of <code>${escape(source.dir)}</code>${backend ? ` · backend ${escape(String(backend))}` : ''} · ${source.runs.length} run${source.runs.length === 1 ? '' : 's'}</p>`,
+    `<p class="meta">${escapeHtml(source.kind)} report of <code>${escapeHtml(source.dir)}</code>${backend ? ` · backend ${escapeHtml(String(backend))}` : ''} · ${source.runs.length} run${source.runs.length === 1 ? '' : 's'}</p>`,
   );
   if (plots.length > 0)
-    parts.push(`<nav>${plots.map((p) => `<a href="#${p.id}">${escape(p.title)}</a>`).join(' ')}</nav>`);
+    parts.push(`<nav>${plots.map((p) => `<a href="#${p.id}">${escapeHtml(p.title)}</a>`).join(' ')}</nav>`);
   if (sweep) {
     parts.push(
       '<h2>Results</h2>',
@@ -87,24 +87,24 @@ export function renderHtml(source: ReportSource, plots: RenderedPlot[], sweep: S
   for (const p of plots) {
     const files = [p.svgFile, p.pngFile]
       .filter((f): f is string => f !== null)
-      .map((f) => `<a href="${escape(relative(source.dir, f))}">${escape(f.endsWith('.png') ? 'PNG' : 'SVG')}</a>`);
+      .map((f) => `<a href="${escapeHtml(relative(source.dir, f))}">${escapeHtml(f.endsWith('.png') ? 'PNG' : 'SVG')}</a>`);
     parts.push(
-      `<figure id="${p.id}">\n<h2>${escape(p.title)}</h2>\n${p.svg.replace(/^<\?xml[^>]*>\s*/, '')}\n<figcaption>${escape(p.caption)} ${files.join(' · ')}</figcaption>\n</figure>`,
+      `<figure id="${p.id}">\n<h2>${escapeHtml(p.title)}</h2>\n${p.svg.replace(/^<\?xml[^>]*>\s*/, '')}\n<figcaption>${escapeHtml(p.caption)} ${files.join(' · ')}</figcaption>\n</figure>`,
     );
   }
   const breakdowns = breakdownTables(source.runs.slice(0, 24));
   if (breakdowns.length > 0) {
     parts.push('<h2>Breakdowns</h2>');
-    for (const b of breakdowns) parts.push(`<h3>${escape(b.title)}</h3>`, tableHtml(b.table));
+    for (const b of breakdowns) parts.push(`<h3>${escapeHtml(b.title)}</h3>`, tableHtml(b.table));
   }
   parts.push('<h2>Configuration</h2>');
   if (source.summary)
     parts.push(
-      `<details open><summary>${source.kind}.json</summary><pre>${escape(JSON.stringify(source.summary, null, 2))}</pre></details>`,
+      `<details open><summary>${source.kind}.json</summary><pre>${escapeHtml(JSON.stringify(source.summary, null, 2))}</pre></details>`,
     );
   for (const r of source.runs.slice(0, 24)) {
     parts.push(
-      `<details${source.runs.length === 1 ? ' open' : ''}><summary>${escape(r.label)}: config.json (resolved)</summary><pre>${escape(JSON.stringify(r.config, null, 2))}</pre></details>`,
+      `<details${source.runs.length === 1 ? ' open' : ''}><summary>${escapeHtml(r.label)}: config.json (resolved)</summary><pre>${escapeHtml(JSON.stringify(r.config, null, 2))}</pre></details>`,
     );
   }
   parts.push('</body>\n</html>\n');

@@ -240,9 +240,8 @@ export function heatmapPlot(runs: RunData[]): Plot | null {
     T = Math.max(T, p.T);
     norm = p.norm === 'frobenius' ? 'Frobenius' : p.norm;
     step = p.step;
-    p.pairs.forEach((row, i) =>
-      row.forEach((v, k) => positive(v) && rows.push({ run: r.label, t: i + 1, k, norm: v })),
-    );
+    for (const [i, row] of p.pairs.entries())
+      for (const [k, v] of row.entries()) if (positive(v)) rows.push({ run: r.label, t: i + 1, k, norm: v });
   }
   if (rows.length === 0) return null;
   const tick = T <= 12 ? 1 : T <= 30 ? 5 : T <= 60 ? 10 : 20;

@@ -88,17 +88,19 @@ export function resolveConstructions(spec: string | readonly string[]): Construc
   const names = (typeof spec === 'string' ? spec.split(',') : [...spec])
     .map((s) => String(s).trim())
     .filter((s) => s !== '');
+  const presets = Object.keys(CONSTRUCTION_PRESETS).join(', ');
   if (names.length === 0)
     throw usageError(
-      `--constructions is empty; use a preset (${Object.keys(CONSTRUCTION_PRESETS).join(', ')}) or constructions (${CONSTRUCTIONS.join(', ')})`,
+      `--constructions is empty; use a preset (${presets}) or constructions (${CONSTRUCTIONS.join(', ')})`,
     );
   const chosen = new Set<Construction>();
   for (const name of names) {
-    if (name in CONSTRUCTION_PRESETS) CONSTRUCTION_PRESETS[name as ConstructionPreset].forEach((c) => chosen.add(c));
-    else if ((CONSTRUCTIONS as readonly string[]).includes(name)) chosen.add(name as Construction);
+    if (name in CONSTRUCTION_PRESETS) {
+      for (const c of CONSTRUCTION_PRESETS[name as ConstructionPreset]) chosen.add(c);
+    } else if ((CONSTRUCTIONS as readonly string[]).includes(name)) chosen.add(name as Construction);
     else
       throw usageError(
-        `unknown construction ${JSON.stringify(name)}; use a preset (${Object.keys(CONSTRUCTION_PRESETS).join(', ')}) or ${CONSTRUCTIONS.join(', ')}`,
+        `unknown construction ${JSON.stringify(name)}; use a preset (${presets}) or ${CONSTRUCTIONS.join(', ')}`,
       );
   }
   return CONSTRUCTIONS.filter((c) => chosen.has(c));
@@ -425,11 +427,17 @@ const planners = new WeakMap<Lexicon, Map<string, Planner>>();
 
 function plannerFor(lex: Lexicon, constructions: readonly Construction[], maxDepth: number): Planner {
   let byKey = planners.get(lex);
-  if (!byKey) planners.set(lex, (byKey = new Map()));
+  if (!byKey) {
+    byKey = new Map();
+    planners.set(lex, byKey);
+  }
   const allowed = resolveConstructions(constructions);
   const key = `${allowed.join(',')}|${maxDepth}`;
   let planner = byKey.get(key);
-  if (!planner) byKey.set(key, (planner = new Planner(lex, new Set(allowed), maxDepth)));
+  if (!planner) {
+    planner = new Planner(lex, new Set(allowed), maxDepth);
+    byKey.set(key, planner);
+  }
   return planner;
 }
 
@@ -482,7 +490,10 @@ class Planner {
     if (s.budget === 0) return [];
     const key = stateKey(s);
     let moves = this.workingMoves.get(key);
-    if (!moves) this.workingMoves.set(key, (moves = this.moves(s).filter((m) => this.works(m))));
+    if (!moves) {
+      moves = this.moves(s).filter((m) => this.works(m));
+      this.workingMoves.set(key, moves);
+    }
     if (moves.length === 0) throw new Error(`agreement planner: no move from a feasible state ${JSON.stringify(s)}`);
     const kinds = [...new Set(moves.map((m) => m.kind))];
     const kind = weightedPick(rng, kinds, (k) => WEIGHTS[k]);
@@ -741,7 +752,10 @@ class Realizer {
     const art = this.lex.determiners[article][noun.gender][number];
     const words = prep.length > 0 ? prepositionWithArticle(this.lex, prep, art) : [art];
     const index = this.tokens.length + words.length;
-    words.forEach((w, i) => (i === words.length - 1 ? this.emit(w, index, number) : this.emit(w, -1, null)));
+    for (const [i, w] of words.entries()) {
+      if (i === words.length - 1) this.emit(w, index, number);
+      else this.emit(w, -1, null);
+    }
     this.emit(number === 'sg' ? noun.sg : noun.pl, index, number);
     return { index, noun, number };
   }
