@@ -22,7 +22,7 @@ describe('chain: ∂C/∂b₁ = σ′(z₁) w₂σ′(z₂) w₃σ′(z₃) w₄
     const [, vanishing, exploding] = r.cases;
     expect(Math.max(...vanishing.wSigmaPrime)).toBeLessThan(0.25);
     // exploding: every z = 0, so ∂C/∂b₁ = (1/4) · 25³ · ∂C/∂a₄ with a₄ = σ(0) = 1/2, y = 0
-    exploding.z.forEach((z) => expect(z).toBe(0));
+    for (const z of exploding.z) expect(z).toBe(0);
     expect(exploding.formula).toBeCloseTo(0.25 * 25 ** 3 * 0.5, 9);
     // the earlier the neuron, the smaller its gradient (vanishing) or the larger (exploding)
     const mags = (c: typeof vanishing) => c.biasGradients.map(Math.abs);

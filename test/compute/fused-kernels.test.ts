@@ -123,9 +123,9 @@ describe.runIf(process.env.SEQLAB_BACKEND === undefined || process.env.SEQLAB_BA
             expect(fused.loss.dataSync()[0]).toBeCloseTo(plain.loss.dataSync()[0], 5);
             for (const name of Object.keys(plain.grads))
               expect(relErr(fused.grads[name].dataSync(), plain.grads[name].dataSync()), name).toBeLessThan(2e-6);
-            plain.final.forEach((layer, l) =>
-              layer.forEach((s, j) => expect(relErr(fused.final[l][j].dataSync(), s.dataSync())).toBeLessThan(2e-6)),
-            );
+            for (const [l, layer] of plain.final.entries())
+              for (const [j, s] of layer.entries())
+                expect(relErr(fused.final[l][j].dataSync(), s.dataSync())).toBeLessThan(2e-6);
             expect(
               relErr((fused.dHNorms as tf.Tensor1D).dataSync(), (plain.dHNorms as tf.Tensor1D).dataSync()),
             ).toBeLessThan(2e-6);
@@ -169,7 +169,8 @@ describe.runIf(process.env.SEQLAB_BACKEND === undefined || process.env.SEQLAB_BA
           const composite = await run(false, false);
           const variants = [await run(true, false), ...(H % 4 === 0 ? [await run(true, true)] : [])];
           for (const fused of variants)
-            composite.forEach((m, gap) => expect(relErr(fused[gap], m), `gap ${gap + 1}`).toBeLessThan(2e-6));
+            for (const [gap, m] of composite.entries())
+              expect(relErr(fused[gap], m), `gap ${gap + 1}`).toBeLessThan(2e-6);
           xs.dispose();
           c.dispose();
         });

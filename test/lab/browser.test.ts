@@ -174,7 +174,8 @@ describe.skipIf(!CHROMIUM)('seqlab lab in headless Chromium', () => {
       const g = lib.gradflow.at(-1)!;
       expect(row.gradflowStep).toBe(g.step);
       expect(row.curve).toHaveLength(g.spectral.length);
-      row.curve.forEach((v, i) => expectClose(v, g.spectral[i] as number, `${row.cell} ‖∂h_T/∂h_k‖ at gap ${i + 1}`));
+      for (const [i, v] of row.curve.entries())
+        expectClose(v, g.spectral[i] as number, `${row.cell} ‖∂h_T/∂h_k‖ at gap ${i + 1}`);
     }
   });
 

@@ -187,7 +187,7 @@ describe('initialWeights (cell.ts)', () => {
       expect((sd.weight_hh as number[][])[0]).toHaveLength(H);
       for (const name of ['weight_ih', 'weight_hh', 'bias_ih', 'bias_hh'] as const) {
         const got = (sd[name] as number[] | number[][]).flat();
-        got.forEach((v, i) => expect(v).toBeCloseTo(w[name][i], 6));
+        for (const [i, v] of got.entries()) expect(v).toBeCloseTo(w[name][i], 6);
       }
       if (kind === 'lstm') expect((sd.bias_ih as number[]).slice(H, 2 * H)).toEqual([2, 2, 2, 2]);
     } finally {

@@ -82,7 +82,8 @@ describe('MLP backpropagation vs float64 central differences', () => {
       // ‖δˡ‖ = ‖∂C/∂bˡ‖ (∂C/∂βˡ with batch norm) for the two hidden layers
       const deltas = net.deltaNorms(grads);
       expect(deltas).toHaveLength(2);
-      deltas.forEach((d, i) => expect(d).toBeCloseTo(norm(fd[config.batchNorm ? `beta${i + 1}` : `b${i + 1}`]), 8));
+      for (const [i, d] of deltas.entries())
+        expect(d).toBeCloseTo(norm(fd[config.batchNorm ? `beta${i + 1}` : `b${i + 1}`]), 8);
     });
   }
 

@@ -90,14 +90,13 @@ async function run(cfg: OptimizerConfig): Promise<number[][]> {
 
 function expectClose(actual: number[][], expected: number[][], tol = 2e-6) {
   expect(actual.length).toBe(expected.length);
-  actual.forEach((row, s) =>
-    row.forEach((x, j) => {
+  for (const [s, row] of actual.entries())
+    for (const [j, x] of row.entries()) {
       const e = expected[s][j];
       expect(Math.abs(x - e), `step ${s + 1}, entry ${j}: got ${x}, expected ${e}`).toBeLessThanOrEqual(
         tol * Math.max(1, Math.abs(e)),
       );
-    }),
-  );
+    }
 }
 
 // Non-default hyper-parameters (ε = 1e-3 so that √v + ε vs √(v + ε) would show).

@@ -374,7 +374,11 @@ describe('train: truncated BPTT', () => {
     const spec: Spec64 = { kind: 'rnn', inputSize: 1, hiddenSize: H, nonlinearity: 'tanh' };
     const unpack = (th: number[]) => {
       let i = 0;
-      const take = (n: number) => th.slice(i, (i += n));
+      const take = (n: number) => {
+        const part = th.slice(i, i + n);
+        i += n;
+        return part;
+      };
       const w: Weights64 = { weight_ih: take(H), weight_hh: take(H * H), bias_ih: take(H), bias_hh: take(H) };
       return { w, headW: take(H), headB: take(1)[0] };
     };
