@@ -36,7 +36,8 @@ export function sentenceIds(text: string, vocab: Vocabulary): { words: string[];
   if (unknown.length > 0) {
     const list = [...new Set(unknown)].map((w) => `"${w}"`).join(', ');
     throw usageError(
-      `unknown word${unknown.length > 1 ? 's' : ''} ${list}: the probe knows only its generator's ${known.size} words; try "${EXAMPLE_SENTENCE}"`,
+      `unknown word${unknown.length > 1 ? 's' : ''} ${list}: ` +
+        `the probe knows only its generator's ${known.size} words; try "${EXAMPLE_SENTENCE}"`,
     );
   }
   return { words, ids: words.map((w) => vocab.id(w)) };

@@ -172,7 +172,10 @@ export const GENERATOR_DEFAULTS: Readonly<GeneratorConfig> = {
   indefiniteRate: 0.25,
 };
 
-/** One sentence with exactly the requested distance and attractor count; a usageError if the constructions cannot make it. */
+/**
+ * One sentence with exactly the requested distance and attractor count; a usageError if the constructions
+ * cannot make it.
+ */
 export function generateExample(lex: Lexicon, rng: Rng, req: ExampleRequest): AgreementExample {
   const distance = nonNegativeInt('distance', req.distance);
   const maxDepth = nonNegativeInt('--max-depth', req.maxDepth);
@@ -182,7 +185,9 @@ export function generateExample(lex: Lexicon, rng: Rng, req: ExampleRequest): Ag
   if (!start) {
     const what = req.attractors === 'free' ? '' : ` and ${need} attractor${need === 1 ? '' : 's'}`;
     throw usageError(
-      `cannot build a sentence with distance ${distance}${what} from the constructions ${req.constructions.join(', ') || '(none)'} (max depth ${maxDepth}); allow more constructions or change the distance`,
+      `cannot build a sentence with distance ${distance}${what} ` +
+        `from the constructions ${req.constructions.join(', ') || '(none)'} (max depth ${maxDepth}); ` +
+        'allow more constructions or change the distance',
     );
   }
   const number = req.number ?? (rng.uniform() < 0.5 ? 'sg' : 'pl');
@@ -205,7 +210,8 @@ export function generateExample(lex: Lexicon, rng: Rng, req: ExampleRequest): Ag
   );
   if (ex.distance !== distance || (req.attractors !== 'free' && ex.attractors !== need)) {
     throw new Error(
-      `agreement generator: planned distance ${distance}/${need} attractors, built ${ex.distance}/${ex.attractors}: ${ex.tokens.join(' ')}`,
+      `agreement generator: planned distance ${distance}/${need} attractors, ` +
+        `built ${ex.distance}/${ex.attractors}: ${ex.tokens.join(' ')}`,
     );
   }
   return ex;
@@ -252,7 +258,10 @@ function checkRange(name: string, range: unknown): [number, number] {
   return [lo, hi];
 }
 
-/** Draws (distance, attractors) pairs that the constructions can build; a usageError up front if some distance cannot be built. */
+/**
+ * Draws (distance, attractors) pairs that the constructions can build; a usageError up front if some distance
+ * cannot be built.
+ */
 function distanceDrawer(
   lex: Lexicon,
   cfg: GeneratorConfig,
@@ -271,7 +280,8 @@ function distanceDrawer(
     if (ks.length === 0) {
       const what = cfg.attractors === 'free' ? '' : ` with ${cfg.attractors[0]}..${cfg.attractors[1]} attractors`;
       throw usageError(
-        `cannot build sentences at distance ${d}${what} from the constructions ${cfg.constructions.join(', ')} (max depth ${cfg.maxDepth})`,
+        `cannot build sentences at distance ${d}${what} ` +
+          `from the constructions ${cfg.constructions.join(', ')} (max depth ${cfg.maxDepth})`,
       );
     }
     options.set(d, ks);

@@ -194,7 +194,10 @@ class AgreementData {
   }
 }
 
-/** Right/total counts by distance and by attractor count, flattened to `accuracy@d=…`, `n@d=…`, `accuracy@a=…`, `n@a=…`. */
+/**
+ * Right/total counts by distance and by attractor count, flattened to `accuracy@d=…`, `n@d=…`, `accuracy@a=…`,
+ * `n@a=…`.
+ */
 export class AgreementTally {
   private right = 0;
   private total = 0;
