@@ -57,7 +57,8 @@ describe('xor', () => {
     const r = xorDemo({ seed: 1, survey: 0, grid: 5 });
     expect(r.accuracy).toBe(1);
     for (const o of r.outputs) expect(Math.abs(o.output - o.target)).toBeLessThan(0.1);
-    // grid over [−0.5, 1.5]², 5 points per side: (0, 0) is row 3 col 1, (1, 1) row 1 col 3, (0, 1) row 1 col 1, (1, 0) row 3 col 3
+    // grid over [−0.5, 1.5]², 5 points per side: (0, 0) is row 3 col 1, (1, 1) row 1 col 3, (0, 1) row 1 col 1,
+    // (1, 0) row 3 col 3
     const v = r.surface.values;
     expect([v[3][1], v[1][3]].every((o) => o < 0.5)).toBe(true);
     expect([v[1][1], v[3][3]].every((o) => o > 0.5)).toBe(true);

@@ -35,7 +35,8 @@ describe.runIf(process.env.SEQLAB_BACKEND === undefined || process.env.SEQLAB_BA
     ];
     for (const { cell, nonlinearity } of cases)
       for (const { H, V, path } of widths) {
-        it(`${cell}${cell === 'rnn' ? ` (${nonlinearity})` : ''}, ${path}: 2 layers, token inputs, xent at every step; then dense inputs, xent at the last step`, () => {
+        const variant = `${cell}${cell === 'rnn' ? ` (${nonlinearity})` : ''}, ${path}`;
+        it(`${variant}: 2 layers, token inputs, xent at every step; then dense inputs, xent at the last step`, () => {
           expect(simdKernels(tf.backend()) !== null).toBe(true);
           const rng = new Rng(`fused-${cell}-${nonlinearity}`);
           const [T, B, E] = [6, 3, 4];
@@ -151,8 +152,9 @@ describe.runIf(process.env.SEQLAB_BACKEND === undefined || process.env.SEQLAB_BA
       ['gru', 'h'],
     ];
     for (const [cell, mode] of probeCases)
-      for (const H of [5, 8])
-        it(`probe sweep, ${cell} (${mode} mode), H ${H}: fused = composite${H % 4 === 0 ? ', SIMD = JS loops' : ''}`, async () => {
+      for (const H of [5, 8]) {
+        const simdNote = H % 4 === 0 ? ', SIMD = JS loops' : '';
+        it(`probe sweep, ${cell} (${mode} mode), H ${H}: fused = composite${simdNote}`, async () => {
           const rng = new Rng(`pullback-${cell}-${mode}-${H}`);
           const c = randomCell(cell, 3, H, CELL_DEFAULTS, rng);
           const [T, B] = [12, 2];
@@ -174,6 +176,7 @@ describe.runIf(process.env.SEQLAB_BACKEND === undefined || process.env.SEQLAB_BA
           xs.dispose();
           c.dispose();
         });
+      }
     for (const outputSize of [3, 4])
       it(`rejects a target outside the classes (${outputSize} classes)`, () => {
         const model = SequenceModel.random(

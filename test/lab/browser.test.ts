@@ -36,7 +36,9 @@ const SETTINGS: LabSettings = {
   evalEvery: 10,
   gradflowEvery: 10,
 };
-const QUERY = `?backend=cpu&hidden=${SETTINGS.hiddenSize}&length=${SETTINGS.length}&steps=${SETTINGS.steps}&batch=${SETTINGS.batchSize}&every=${SETTINGS.evalEvery}`;
+const QUERY =
+  `?backend=cpu&hidden=${SETTINGS.hiddenSize}&length=${SETTINGS.length}&steps=${SETTINGS.steps}` +
+  `&batch=${SETTINGS.batchSize}&every=${SETTINGS.evalEvery}`;
 
 /**
  * Equal up to float32 rounding. Chromium's V8 and Node's run the same JS kernels, so in

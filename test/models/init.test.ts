@@ -40,7 +40,10 @@ function expectStd(xs: ArrayLike<number>, sigma: number): void {
   expect(Math.abs(std - sigma)).toBeLessThan((5 * sigma) / Math.sqrt(2 * xs.length));
 }
 
-/** U(±bound): every entry inside, the extremes near the bound, variance bound²/3 (SE of a variance of U ≈ bound²·0.30/√n). */
+/**
+ * U(±bound): every entry inside, the extremes near the bound, variance bound²/3 (SE of a variance of U
+ * ≈ bound²·0.30/√n).
+ */
 function expectUniform(xs: ArrayLike<number>, bound: number): void {
   const { mean, std, maxAbs } = moments(xs);
   expect(maxAbs).toBeLessThanOrEqual(bound);

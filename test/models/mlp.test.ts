@@ -33,7 +33,10 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return d;
 }
 
-/** A random net whose PReLU slopes and batch-norm γ, β are not at their initial values, so their gradients are exercised. */
+/**
+ * A random net whose PReLU slopes and batch-norm γ, β are not at their initial values, so their gradients are
+ * exercised.
+ */
 function randomNet(config: MlpConfig, seed: string): Mlp {
   const rng = new Rng(seed);
   const net = Mlp.random(config, rng);
