@@ -28,7 +28,8 @@ export function benchOptions<T>(y: Argv<T>) {
       type: 'boolean',
       default: false,
       describe:
-        'also measure the gradient-flow logging overhead in training (adding task, H 64, T 50, 300 steps, probes every 250 vs off; ~1 min)',
+        'also measure the gradient-flow logging overhead in training ' +
+        '(adding task, H 64, T 50, 300 steps, probes every 250 vs off; ~1 min)',
     })
     .option('torch', {
       type: 'string',
@@ -135,7 +136,8 @@ export async function benchCommand(argv: BenchArgs): Promise<void> {
   const all = [ours as unknown as Record<string, unknown>, ...peers];
   process.stdout.write(
     `${[
-      `LM training step: embedding → ${cfg.cell}(${cfg.hidden}) → linear(${cfg.vocab}) → softmax xent → backward → clip 5 → SGD; batch ${cfg.batch} × ${cfg.bptt} steps`,
+      `LM training step: embedding → ${cfg.cell}(${cfg.hidden}) → linear(${cfg.vocab}) → softmax xent → backward → ` +
+        `clip 5 → SGD; batch ${cfg.batch} × ${cfg.bptt} steps`,
       table(
         ['impl', 'ms/batch', 'tokens/s', 'seqlab ×'],
         all.map((r) => [
@@ -149,12 +151,20 @@ export async function benchCommand(argv: BenchArgs): Promise<void> {
               : '-',
         ]),
       ),
-      `memory over ${cfg.steps} steps: RSS ${ours.memory.rssMiB[0]} → ${ours.memory.rssMiB.at(-1)} MiB (peak ${ours.memory.peakRssMiB} MiB), live tensors ${ours.memory.tensors[0]} → ${ours.memory.tensors.at(-1)}`,
+      `memory over ${cfg.steps} steps: RSS ${ours.memory.rssMiB[0]} → ${ours.memory.rssMiB.at(-1)} MiB ` +
+        `(peak ${ours.memory.peakRssMiB} MiB), live tensors ${ours.memory.tensors[0]} → ${ours.memory.tensors.at(-1)}`,
       gradflow
-        ? `gradient-flow logging every ${gradflow.gradflowEvery} steps (adding, ${gradflow.cell} H${gradflow.hidden} T${gradflow.seqLen}, ${gradflow.steps} steps): ${(gradflow.withProbesMs / 1000).toFixed(1)} s vs ${(gradflow.withoutProbesMs / 1000).toFixed(1)} s without (${gradflow.overheadPercent >= 0 ? '+' : ''}${gradflow.overheadPercent} %; probes' own share ${gradflow.probeSharePercent} %)`
+        ? `gradient-flow logging every ${gradflow.gradflowEvery} steps ` +
+          `(adding, ${gradflow.cell} H${gradflow.hidden} T${gradflow.seqLen}, ${gradflow.steps} steps): ` +
+          `${(gradflow.withProbesMs / 1000).toFixed(1)} s vs ` +
+          `${(gradflow.withoutProbesMs / 1000).toFixed(1)} s without ` +
+          `(${gradflow.overheadPercent >= 0 ? '+' : ''}${gradflow.overheadPercent} %; ` +
+          `probes' own share ${gradflow.probeSharePercent} %)`
         : '',
       probe
-        ? `probe: ${probe.cell} H${probe.hidden} T${probe.T}, all k, spectral + Frobenius: ${(probe.ms / 1000).toFixed(2)} s (the first probe in the process: ${(probe.firstMs / 1000).toFixed(2)} s)`
+        ? `probe: ${probe.cell} H${probe.hidden} T${probe.T}, all k, spectral + Frobenius: ` +
+          `${(probe.ms / 1000).toFixed(2)} s ` +
+          `(the first probe in the process: ${(probe.firstMs / 1000).toFixed(2)} s)`
         : '',
     ]
       .filter(Boolean)

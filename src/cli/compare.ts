@@ -68,7 +68,8 @@ export async function compareCommand(argv: CompareArgs): Promise<void> {
       if (run.index !== current) {
         progress?.done();
         current = run.index;
-        const label = `[${run.index + 1}/${run.total}] ${run.cell}${run.seqLen !== undefined && seqLens.length > 1 ? ` T=${run.seqLen}` : ''}`;
+        const lengthNote = run.seqLen !== undefined && seqLens.length > 1 ? ` T=${run.seqLen}` : '';
+        const label = `[${run.index + 1}/${run.total}] ${run.cell}${lengthNote}`;
         progress = new ProgressReporter(label, base.train.steps, process.stderr, !quiet);
       }
       if (Number.isFinite(p.loss)) progress?.update(p.step, `loss ${fmt(p.loss)}`);
@@ -142,9 +143,13 @@ export function renderCompare(r: CompareResult): string {
       ),
     );
   }
+  const modeNote =
+    r.gradflowMode === 'state' ? '; LSTM in "state" mode: s = [h; c]' : '; LSTM in "h" mode: c_k held fixed';
   parts.push(
-    `horizon: first gap k at which the Jacobian norm ‖∂h_T/∂h_k‖ (spectral, batch mean on the probe batch${r.gradflowMode === 'state' ? '; LSTM in "state" mode: s = [h; c]' : '; LSTM in "h" mode: c_k held fixed'}) falls below 1e-3, ` +
-      "before training and after it; decay/step: −slope of ln‖·‖ per step of gap (nats). The same probes are logged every --gradflow-every steps in each run's log.jsonl.",
+    'horizon: first gap k at which the Jacobian norm ‖∂h_T/∂h_k‖ ' +
+      `(spectral, batch mean on the probe batch${modeNote}) falls below 1e-3, before training and after it; ` +
+      'decay/step: −slope of ln‖·‖ per step of gap (nats). ' +
+      "The same probes are logged every --gradflow-every steps in each run's log.jsonl.",
   );
   if (r.outDir) parts.push(`runs and compare.json in ${r.outDir}`);
   return parts.join('\n');

@@ -25,7 +25,9 @@ export function demoOptions<T>(y: Argv<T>) {
     .option('epochs', { type: 'number', default: XOR_DEFAULTS.epochs, describe: 'xor: full-batch updates' })
     .option('lr', {
       type: 'number',
-      describe: `learning rate (xor: ${XOR_DEFAULTS.lr} with ${XOR_DEFAULTS.optimizer}; approx: ${APPROX_DEFAULTS.lr} with adam)`,
+      describe:
+        `learning rate (xor: ${XOR_DEFAULTS.lr} with ${XOR_DEFAULTS.optimizer}; ` +
+        `approx: ${APPROX_DEFAULTS.lr} with adam)`,
     })
     .option('optimizer', { type: 'string', default: XOR_DEFAULTS.optimizer, describe: `xor: ${OPTIMIZERS.join(', ')}` })
     .option('survey', {
@@ -115,13 +117,15 @@ export async function demoCommand(argv: DemoArgs): Promise<void> {
 
 export function renderChain(r: ChainResult): string {
   const parts = [
-    `chain: one sigmoid neuron per layer, a₀ = ${r.x}, C = ½(a_D − ${r.y})²;  ∂C/∂b₁ = σ′(z₁) w₂σ′(z₂) … w_Dσ′(z_D) ∂C/∂a_D`,
+    `chain: one sigmoid neuron per layer, a₀ = ${r.x}, C = ½(a_D − ${r.y})²;  ` +
+      '∂C/∂b₁ = σ′(z₁) w₂σ′(z₂) … w_Dσ′(z_D) ∂C/∂a_D',
   ];
   for (const c of r.cases) {
     parts.push('', `${c.name}: ${c.description}`);
-    parts.push(
-      `  w = [${c.weights.map((v) => fmt(v, 3)).join(', ')}]  b = [${c.biases.map((v) => fmt(v, 3)).join(', ')}]  z = [${c.z.map((v) => fmt(v, 3)).join(', ')}]`,
-    );
+    const w = c.weights.map((v) => fmt(v, 3)).join(', ');
+    const b = c.biases.map((v) => fmt(v, 3)).join(', ');
+    const z = c.z.map((v) => fmt(v, 3)).join(', ');
+    parts.push(`  w = [${w}]  b = [${b}]  z = [${z}]`);
     parts.push(
       table(
         ['factor', 'value', 'running product'],
@@ -130,31 +134,35 @@ export function renderChain(r: ChainResult): string {
     );
     parts.push(`  |wⱼσ′(zⱼ)|, j = 2..${c.weights.length}: ${c.wSigmaPrime.map((v) => fmt(v, 3)).join(', ')}`);
     parts.push(
-      `  ∂C/∂b₁: formula ${fmt(c.formula, 7)} · autograd (tfjs ${r.backend}, float32) ${fmt(c.autograd, 7)} · central difference (float64) ${fmt(c.centralDifference, 7)}`,
+      `  ∂C/∂b₁: formula ${fmt(c.formula, 7)} · autograd (tfjs ${r.backend}, float32) ${fmt(c.autograd, 7)} · ` +
+        `central difference (float64) ${fmt(c.centralDifference, 7)}`,
     );
     parts.push(`  |∂C/∂bⱼ|, j = 1..${c.weights.length}: ${c.biasGradients.map((v) => fmt(Math.abs(v), 3)).join(', ')}`);
   }
   parts.push(
     '',
-    'σ′ ≤ 1/4, so |wⱼσ′(zⱼ)| < 1/4 whenever |wⱼ| < 1 and the early neurons learn slowest; large w with z ≈ 0 makes every factor 25 and the gradient explodes.',
+    'σ′ ≤ 1/4, so |wⱼσ′(zⱼ)| < 1/4 whenever |wⱼ| < 1 and the early neurons learn slowest; ' +
+      'large w with z ≈ 0 makes every factor 25 and the gradient explodes.',
   );
   return parts.join('\n');
 }
 
 export function renderXor(r: XorResult): string {
   const parts = [
-    `xor: [${r.layers.join(', ')}] sigmoid MLP, cross-entropy, ${r.epochs} full-batch updates · accuracy ${(100 * r.accuracy).toFixed(0)} % · cost ${fmt(r.cost)}`,
+    `xor: [${r.layers.join(', ')}] sigmoid MLP, cross-entropy, ${r.epochs} full-batch updates · ` +
+      `accuracy ${(100 * r.accuracy).toFixed(0)} % · cost ${fmt(r.cost)}`,
     table(
       ['x₁', 'x₂', 'target', 'output'],
       r.outputs.map((o) => [o.x[0], o.x[1], o.target, fmt(o.output)]),
     ),
-    `decision surface on [${r.surface.from}, ${r.surface.to}]² (x₁ → right, x₂ ↑; # output > 0.5, . below; the four inputs as their targets):`,
+    `decision surface on [${r.surface.from}, ${r.surface.to}]² ` +
+      '(x₁ → right, x₂ ↑; # output > 0.5, . below; the four inputs as their targets):',
     ...renderSurface(r).map((l) => `  ${l}`),
   ];
   if (r.survey) {
-    parts.push(
-      `seeds 1..${r.survey.tried}: ${r.survey.solved} reach 100 %${r.survey.unsolvedSeeds.length ? `; the others (${r.survey.unsolvedSeeds.join(', ')}) stop in a local minimum` : ''}`,
-    );
+    const { unsolvedSeeds } = r.survey;
+    const others = unsolvedSeeds.length ? `; the others (${unsolvedSeeds.join(', ')}) stop in a local minimum` : '';
+    parts.push(`seeds 1..${r.survey.tried}: ${r.survey.solved} reach 100 %${others}`);
   }
   return parts.join('\n');
 }
@@ -192,9 +200,11 @@ export function renderApprox(r: ApproxResult): string {
     if (row.kind === 'regression') rows.push(['', 'rmse', ...row.rmse.map((e) => fmt(e, 3))]);
   }
   return [
-    `universal approximation: one hidden layer of h sigmoid neurons, ${r.updates} Adam updates per fit · ${(r.elapsedMs / 1000).toFixed(1)} s`,
+    `universal approximation: one hidden layer of h sigmoid neurons, ${r.updates} Adam updates per fit · ` +
+      `${(r.elapsedMs / 1000).toFixed(1)} s`,
     table(head, rows),
     r.rows.map((row) => `${row.target}: ${row.description}`).join(' · '),
-    'regression: linear output, quadratic cost, error on 1 000 grid points; circles: sigmoid output, cross-entropy, error rate on 2 000 fresh points.',
+    'regression: linear output, quadratic cost, error on 1 000 grid points; ' +
+      'circles: sigmoid output, cross-entropy, error rate on 2 000 fresh points.',
   ].join('\n');
 }

@@ -78,7 +78,8 @@ export async function main(args: string[]): Promise<number> {
       .option('verbose', { type: 'boolean', default: false, describe: 'stack traces on errors' })
       .demandCommand(
         1,
-        'name a command: compare, train, probe, sample, ngram, report, sweep, mnist, demo, bench (seqlab --help lists them)',
+        'name a command: compare, train, probe, sample, ngram, report, sweep, mnist, demo, bench ' +
+          '(seqlab --help lists them)',
       )
       .strict()
       .parserConfiguration({ 'duplicate-arguments-array': false }) // a repeated option: the last one wins

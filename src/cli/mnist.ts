@@ -187,13 +187,17 @@ function shownEpochs(last: number): number[] {
 export function renderMnist(r: MnistResult): string {
   const m = r.model;
   const setting = (row?: MnistRow) =>
-    `${row?.activation ?? m.activation} · ${m.cost} cost · ${m.output} outputs · init ${row?.init ?? m.init}${(row?.batchNorm ?? m.batchNorm) ? ' · batch norm' : ''}`;
+    `${row?.activation ?? m.activation} · ${m.cost} cost · ${m.output} outputs · init ${row?.init ?? m.init}` +
+    ((row?.batchNorm ?? m.batchNorm) ? ' · batch norm' : '');
   const t = r.train;
   const schedule = t ? `${t.epochs} epochs · mini-batch ${t.batchSize} · ${t.optimizer} η ${t.lr} · λ ${t.lambda}` : '';
   const data = `${r.data.train} train / ${r.data.validation} validation / ${r.data.test} test images`;
   const parts: string[] = [];
   const width = deltaHeader(r.rows).length;
-  const measure = `‖δˡ‖ = ‖∂C/∂bˡ‖ per hidden layer l, δ averaged over the first ${r.data.probe} training images (Nielsen ch. 5)${r.inits > 1 ? `, mean over ${r.inits} initializations` : ''}`;
+  const initsNote = r.inits > 1 ? `, mean over ${r.inits} initializations` : '';
+  const measure =
+    `‖δˡ‖ = ‖∂C/∂bˡ‖ per hidden layer l, δ averaged over the first ${r.data.probe} training images ` +
+    `(Nielsen ch. 5)${initsNote}`;
   const ratioNote = 'last/first = ‖δ^(L−1)‖/‖δ¹‖: how many times faster the last hidden layer learns than the first.';
   switch (r.experiment) {
     case 'deltas': {
@@ -209,7 +213,8 @@ export function renderMnist(r: MnistResult): string {
     }
     case 'speed': {
       parts.push(
-        `MNIST: speed of learning per layer · ${setting()} · full batch of ${r.data.train} images · ${schedule} · seed ${r.seed}`,
+        `MNIST: speed of learning per layer · ${setting()} · full batch of ${r.data.train} images · ` +
+          `${schedule} · seed ${r.seed}`,
       );
       for (const row of r.rows) {
         const series = row.training!.deltaNorms;
@@ -237,9 +242,13 @@ export function renderMnist(r: MnistResult): string {
     case 'train':
     case 'remedies': {
       const isRemedies = r.experiment === 'remedies';
-      parts.push(
-        `MNIST: ${isRemedies ? `remedies on ${r.rows[0].layers.join('-')}` : r.experiment === 'depth' ? 'accuracy by depth' : 'one network'} · ${isRemedies ? `${m.cost} cost · ${m.output} outputs` : setting()} · ${t ? `${schedule} · ` : ''}${data} · seed ${r.seed}`,
-      );
+      const what = isRemedies
+        ? `remedies on ${r.rows[0].layers.join('-')}`
+        : r.experiment === 'depth'
+          ? 'accuracy by depth'
+          : 'one network';
+      const how = isRemedies ? `${m.cost} cost · ${m.output} outputs` : setting();
+      parts.push(`MNIST: ${what} · ${how} · ${t ? `${schedule} · ` : ''}${data} · seed ${r.seed}`);
       const trained = r.rows.some((row) => row.training);
       const header = [
         isRemedies ? 'variant' : 'network',
@@ -276,11 +285,13 @@ export function renderMnist(r: MnistResult): string {
       parts.push(`₀: at initialization; end: after the last epoch. ${measure}.`, ratioNote);
       if (isRemedies)
         parts.push(
-          'rms: the same ratio for the per-example size √(mean ‖δˡ_x‖²), which batch norm cannot cancel: below a batch-norm layer the batch mean of δ is taken out, so ‖mean δ‖ shrinks there by construction.',
+          'rms: the same ratio for the per-example size √(mean ‖δˡ_x‖²), which batch norm cannot cancel: ' +
+            'below a batch-norm layer the batch mean of δ is taken out, so ‖mean δ‖ shrinks there by construction.',
         );
       if (trained)
         parts.push(
-          'test: the network after the last epoch on the 10 000 test images; time: training, validation and δ measurements.',
+          'test: the network after the last epoch on the 10 000 test images; ' +
+            'time: training, validation and δ measurements.',
         );
       break;
     }

@@ -35,7 +35,9 @@ export function ngramOptions<T>(y: Argv<T>) {
     .option('tokenizer', {
       type: 'string',
       default: 'en',
-      describe: `text files: ${TOKENIZER_NAMES.join(', ')} (en: natural TreebankWordTokenizer, pt: natural AggressiveTokenizerPt)`,
+      describe:
+        `text files: ${TOKENIZER_NAMES.join(', ')} ` +
+        '(en: natural TreebankWordTokenizer, pt: natural AggressiveTokenizerPt)',
     })
     .option('eos', {
       type: 'string',
@@ -99,14 +101,19 @@ export async function ngramCommand(argv: NgramArgs): Promise<void> {
     v.minCount === null
       ? `from ${v.source}`
       : `min count ${v.minCount}${v.maxSize === null ? '' : `, at most ${v.maxSize}`}`;
+  const seconds = (ms: number) => (ms / 1000).toFixed(2);
+  const elapsed = res.elapsedMs;
+  const discounts = model.discounts[model.order - 1].map((d) => fmt(d, 3)).join(' ');
   process.stdout.write(
     `${[
-      `Kneser–Ney ${model.order}-gram (interpolated, modified) · ${corpus.description} · boundary ${model.boundary} · ${(res.elapsedMs.total / 1000).toFixed(2)} s`,
+      `Kneser–Ney ${model.order}-gram (interpolated, modified) · ${corpus.description} · ` +
+        `boundary ${model.boundary} · ${seconds(elapsed.total)} s`,
       `split: ${corpus.splitRule}`,
       `vocabulary: ${v.size} ids incl. <unk>, <eos> (${rule}; fingerprint ${v.fingerprint})`,
       table(['split', 'tokens', 'sentences', 'words', '<unk>', 'ppl'], rows),
-      `n-grams per order: ${model.ngramTypes.join(' ')} · discounts D1/D2/D3+ of order ${model.order}: ${model.discounts[model.order - 1].map((d) => fmt(d, 3)).join(' ')}`,
-      `time: corpus ${(res.elapsedMs.corpus / 1000).toFixed(2)} s, vocabulary ${(res.elapsedMs.vocabulary / 1000).toFixed(2)} s, counting ${(res.elapsedMs.train / 1000).toFixed(2)} s, scoring ${(res.elapsedMs.evaluate / 1000).toFixed(2)} s`,
+      `n-grams per order: ${model.ngramTypes.join(' ')} · discounts D1/D2/D3+ of order ${model.order}: ${discounts}`,
+      `time: corpus ${seconds(elapsed.corpus)} s, vocabulary ${seconds(elapsed.vocabulary)} s, ` +
+        `counting ${seconds(elapsed.train)} s, scoring ${seconds(elapsed.evaluate)} s`,
     ].join('\n')}\n`,
   );
 }

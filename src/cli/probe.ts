@@ -88,13 +88,16 @@ export async function probeCommand(argv: ProbeArgs): Promise<void> {
   const horizon = (h: number | null) => (h === null ? `none within T=${res.T}` : String(h));
   process.stdout.write(
     `${[
-      `${res.cell} · H ${res.hiddenSize} · T ${res.T} · batch ${res.batch} · mode ${res.mode} · weights ${res.weights} · ${(res.elapsedMs / 1000).toFixed(2)} s`,
+      `${res.cell} · H ${res.hiddenSize} · T ${res.T} · batch ${res.batch} · mode ${res.mode} · ` +
+        `weights ${res.weights} · ${(res.elapsedMs / 1000).toFixed(2)} s`,
       `‖∂h_T/∂h_k‖ (batch mean)`,
       table(['gap', 'k', 'spectral', 'frobenius'], rows),
       s.spectral
-        ? `spectral: decay ${fmt(s.spectral.decayPerStep, 3)} nats/step, horizon (< 1e-3) ${horizon(s.spectral.horizon)}`
+        ? `spectral: decay ${fmt(s.spectral.decayPerStep, 3)} nats/step, ` +
+          `horizon (< 1e-3) ${horizon(s.spectral.horizon)}`
         : '',
-      `frobenius: decay ${fmt(s.frobenius.decayPerStep, 3)} nats/step, horizon (< 1e-3) ${horizon(s.frobenius.horizon)}`,
+      `frobenius: decay ${fmt(s.frobenius.decayPerStep, 3)} nats/step, ` +
+        `horizon (< 1e-3) ${horizon(s.frobenius.horizon)}`,
     ]
       .filter(Boolean)
       .join('\n')}\n`,

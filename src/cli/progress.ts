@@ -35,9 +35,8 @@ export class ProgressReporter {
       if (now - this.lastLineAt < 100 && done < this.total) return;
       const width = 24;
       const filled = Math.round(fraction * width);
-      this.stream.write(
-        `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% ${text}\x1b[K`,
-      );
+      const bar = `${'#'.repeat(filled)}${'.'.repeat(width - filled)}`;
+      this.stream.write(`\r[${bar}] ${(fraction * 100).toFixed(0).padStart(3)}% ${text}\x1b[K`);
       this.drawn = true;
       this.lastLineAt = now;
     } else if (Math.floor(fraction * 10) > Math.floor(this.lastFraction * 10) || now - this.lastLineAt > 15000) {

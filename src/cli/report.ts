@@ -46,7 +46,8 @@ export async function reportAfterRun(dir: string | null): Promise<ReportResult |
     return await writeReport(dir);
   } catch (e) {
     process.stderr.write(
-      `seqlab: the run finished, but its report failed: ${(e as Error).message.split('\n')[0]} (seqlab report ${dir} retries)\n`,
+      `seqlab: the run finished, but its report failed: ${(e as Error).message.split('\n')[0]} ` +
+        `(seqlab report ${dir} retries)\n`,
     );
     return null;
   }

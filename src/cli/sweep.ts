@@ -132,9 +132,12 @@ export async function sweepCommand(argv: SweepArgs): Promise<void> {
   }
   if (!quiet)
     process.stderr.write(
-      `seqlab: sweep ${spec.name}: ${where}${mine.length} of ${runs.length} configurations, ${mine.length - pending.length} already finished, ${pending.length} to run on ${workers} worker${workers > 1 ? 's' : ''} → ${out}\n`,
+      `seqlab: sweep ${spec.name}: ${where}${mine.length} of ${runs.length} configurations, ` +
+        `${mine.length - pending.length} already finished, ` +
+        `${pending.length} to run on ${workers} worker${workers > 1 ? 's' : ''} → ${out}\n`,
     );
-  // one thread per run: the sweep's parallelism is its workers, and every run computes the same way however many there are
+  // one thread per run: the sweep's parallelism is its workers, and every run computes the same way however many
+  // there are
   const threads: Record<string, number> = 'threads' in TRAIN_OPTIONS ? { threads: 1 } : {};
   const result = await runConfigs({
     out,
@@ -164,13 +167,15 @@ export async function sweepCommand(argv: SweepArgs): Promise<void> {
   });
   if (!quiet)
     process.stderr.write(
-      `seqlab: ran ${result.ran.length} configuration${result.ran.length === 1 ? '' : 's'} in ${formatSeconds(result.elapsedMs / 1000)} (${(result.elapsedMs / 1000).toFixed(1)} s)\n`,
+      `seqlab: ran ${result.ran.length} configuration${result.ran.length === 1 ? '' : 's'} ` +
+        `in ${formatSeconds(result.elapsedMs / 1000)} (${(result.elapsedMs / 1000).toFixed(1)} s)\n`,
     );
   if (result.failed.length > 0) {
     const f = result.failed[0];
     throw new SeqlabError(
       'input',
-      `${result.failed.length} of ${pending.length} configurations failed (first: ${f.name}: ${f.message.replace(/^seqlab: /, '')}); logs in ${join(out, 'logs')}`,
+      `${result.failed.length} of ${pending.length} configurations failed ` +
+        `(first: ${f.name}: ${f.message.replace(/^seqlab: /, '')}); logs in ${join(out, 'logs')}`,
     );
   }
   if (shard) {
@@ -178,7 +183,8 @@ export async function sweepCommand(argv: SweepArgs): Promise<void> {
       printJson({ out, shard, ran: result.ran, skipped: mine.length - pending.length, elapsedMs: result.elapsedMs });
     else
       process.stdout.write(
-        `${where}done (${result.ran.length} ran, ${mine.length - pending.length} skipped); when every shard has finished: seqlab sweep --collect ${out}\n`,
+        `${where}done (${result.ran.length} ran, ${mine.length - pending.length} skipped); ` +
+          `when every shard has finished: seqlab sweep --collect ${out}\n`,
       );
     return;
   }
@@ -212,7 +218,8 @@ async function collect(dir: string, json: boolean, quiet: boolean, elapsedMs?: n
   const missing = results.rows.filter((r) => r.status === 'missing' || r.status === 'unfinished').length;
   if (missing > 0 && !quiet)
     process.stderr.write(
-      `seqlab: ${missing} of ${results.rows.length} configurations have no results yet (status "missing" or "unfinished" in the table)\n`,
+      `seqlab: ${missing} of ${results.rows.length} configurations have no results yet ` +
+        '(status "missing" or "unfinished" in the table)\n',
     );
   if (json) {
     printJson({

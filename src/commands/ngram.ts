@@ -132,7 +132,8 @@ export function ngramRun(options: Partial<NgramRunOptions> & Pick<NgramRunOption
   const t2 = performance.now();
 
   progress(
-    `${describeCorpus(corpus)}: counting ${opts.order}-grams on ${ids.train.length} train tokens (vocabulary ${vocab.size})`,
+    `${describeCorpus(corpus)}: counting ${opts.order}-grams on ${ids.train.length} train tokens ` +
+      `(vocabulary ${vocab.size})`,
   );
   const model = KneserNeyModel.train(ids.train, { order: opts.order, vocabSize: vocab.size, boundary: opts.boundary });
   const t3 = performance.now();

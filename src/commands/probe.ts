@@ -69,7 +69,7 @@ function numericArray(value: unknown, depth: number, what: string): { flat: numb
         `${what}${path} has ${Array.isArray(v) ? v.length : 'no'} entries, expected ${shape[d]} (ragged rows)`,
       );
     }
-    v.forEach((x, i) => walk(x, d + 1, `${path}[${i}]`));
+    for (const [i, x] of v.entries()) walk(x, d + 1, `${path}[${i}]`);
   };
   walk(value, 0, '');
   return { flat, shape };

@@ -60,7 +60,10 @@ export interface CorpusOptions {
 
 export const CORPUS_DEFAULTS: Readonly<CorpusOptions> = { lowercase: false, tokenizer: 'en', eos: 'line' };
 
-/** Bengio et al. (2003), section 4.1: 800 000 words train, 200 000 valid, the rest test; words seen ≤ 3 times → <unk>. */
+/**
+ * Bengio et al. (2003), section 4.1: 800 000 words train, 200 000 valid, the rest test; words seen ≤ 3 times
+ * → <unk>.
+ */
 export const BENGIO_BROWN_SPLIT = { trainWords: 800_000, validWords: 200_000, minCount: 4 } as const;
 
 // ---------------------------------------------------------------------------------------------
@@ -203,7 +206,9 @@ export function readBrown(options: Partial<BrownOptions> = {}): Corpus {
     train: stream(tagged.train.map(words)),
     valid: stream(tagged.valid.map(words)),
     test: stream(tagged.test.map(words)),
-    splitRule: `Bengio et al. 2003: the first ${opts.trainWords} words train, the next ${opts.validWords} valid, the rest test (cuts at sentence ends; punctuation counts as words)`,
+    splitRule:
+      `Bengio et al. 2003: the first ${opts.trainWords} words train, the next ${opts.validWords} valid, ` +
+      'the rest test (cuts at sentence ends; punctuation counts as words)',
     vocabDefaults: { minCount: BENGIO_BROWN_SPLIT.minCount, maxSize: null },
   };
 }
@@ -235,7 +240,8 @@ export function readTextCorpus(path: string, options: Partial<CorpusOptions> = {
   const sizes = positionSplitSizes(nonEmpty.length);
   if (sizes.train < 1) {
     throw inputError(
-      `corpus too small to split: ${path} has ${nonEmpty.length} ${opts.eos === 'line' ? 'non-blank lines' : 'sentences'}; train, valid and test need at least 1 each`,
+      `corpus too small to split: ${path} has ${nonEmpty.length} ` +
+        `${opts.eos === 'line' ? 'non-blank lines' : 'sentences'}; train, valid and test need at least 1 each`,
     );
   }
   const unit = opts.eos === 'line' ? 'lines' : 'sentences';
@@ -247,7 +253,9 @@ export function readTextCorpus(path: string, options: Partial<CorpusOptions> = {
     train: stream(nonEmpty.slice(0, sizes.train)),
     valid: stream(nonEmpty.slice(sizes.train, sizes.train + sizes.valid)),
     test: stream(nonEmpty.slice(sizes.train + sizes.valid)),
-    splitRule: `by position: of ${nonEmpty.length} ${unit}, the first ${sizes.train} train, the next ${sizes.valid} valid, the last ${sizes.test} test`,
+    splitRule:
+      `by position: of ${nonEmpty.length} ${unit}, the first ${sizes.train} train, ` +
+      `the next ${sizes.valid} valid, the last ${sizes.test} test`,
     // a word seen once in train becomes <unk>, so a model learns what to do with unseen words
     vocabDefaults: { minCount: 2, maxSize: null },
   };
@@ -273,7 +281,8 @@ export function readPtbDir(dir: string, options: Partial<Pick<CorpusOptions, 'lo
   const missing = SPLITS.filter((_, i) => paths[i] === null);
   if (missing.length > 0) {
     throw inputError(
-      `corpus directory ${dir} has no ${missing.map((s) => `${s}.txt`).join(', ')}; a Penn-Treebank-style directory needs train.txt, valid.txt and test.txt`,
+      `corpus directory ${dir} has no ${missing.map((s) => `${s}.txt`).join(', ')}; ` +
+        'a Penn-Treebank-style directory needs train.txt, valid.txt and test.txt',
     );
   }
   const tokenizer = createTokenizer({ name: 'whitespace', lowercase });

@@ -39,7 +39,8 @@ export function parseIdx(bytes: Uint8Array, name: string): IdxArray {
   const ndims = bytes[3];
   if (bytes[0] !== 0 || bytes[1] !== 0 || ndims === 0 || !IDX_TYPES.includes(type)) {
     throw inputError(
-      `${name} is not an IDX file: magic number ${hex(magic)} (expected ${hex(LABELS_MAGIC)} for labels or ${hex(IMAGES_MAGIC)} for images)`,
+      `${name} is not an IDX file: magic number ${hex(magic)} ` +
+        `(expected ${hex(LABELS_MAGIC)} for labels or ${hex(IMAGES_MAGIC)} for images)`,
     );
   }
   if (type !== UBYTE)
@@ -93,12 +94,14 @@ export function readLabeledImages(imagesPath: string, labelsPath: string): Label
   const labels = readIdx(labelsPath);
   if (images.dims.length !== 3) {
     throw inputError(
-      `${basename(imagesPath)} should hold images [count, rows, cols] (magic ${hex(IMAGES_MAGIC)}), but has ${images.dims.length} dimension(s): ${images.dims.join('×')}`,
+      `${basename(imagesPath)} should hold images [count, rows, cols] (magic ${hex(IMAGES_MAGIC)}), ` +
+        `but has ${images.dims.length} dimension(s): ${images.dims.join('×')}`,
     );
   }
   if (labels.dims.length !== 1) {
     throw inputError(
-      `${basename(labelsPath)} should hold labels [count] (magic ${hex(LABELS_MAGIC)}), but has ${labels.dims.length} dimensions: ${labels.dims.join('×')}`,
+      `${basename(labelsPath)} should hold labels [count] (magic ${hex(LABELS_MAGIC)}), ` +
+        `but has ${labels.dims.length} dimensions: ${labels.dims.join('×')}`,
     );
   }
   const [count, rows, cols] = images.dims;
@@ -111,7 +114,10 @@ export function readLabeledImages(imagesPath: string, labelsPath: string): Label
   return { count, rows, cols, images: images.data, labels: labels.data };
 }
 
-/** The four files of an MNIST-style directory, by the names LeCun's site uses (also with ".gz", or "." for the "-" before idx). */
+/**
+ * The four files of an MNIST-style directory, by the names LeCun's site uses (also with ".gz", or "." for the
+ * "-" before idx).
+ */
 export const MNIST_FILES = {
   trainImages: 'train-images-idx3-ubyte',
   trainLabels: 'train-labels-idx1-ubyte',

@@ -349,7 +349,8 @@ export class KneserNeyModel implements TokenLM {
       const v = nodes.word[g];
       const next = nodes.size;
       const h = table.getOrInsert(prefix[s], v, next);
-      if (h === next) nodes.add(prefix[s], v, k - 1); // a context that never occurred as an n-gram: only the leading sentinel <eos> can be one
+      // a context that never occurred as an n-gram: only the leading sentinel <eos> can be one
+      if (h === next) nodes.add(prefix[s], v, k - 1);
       prefix[g] = h;
     }
 

@@ -71,7 +71,8 @@ export class Vocabulary {
   static fromTokens(tokens: readonly string[], what = 'vocabulary'): Vocabulary {
     if (tokens[UNK_ID] !== UNK || tokens[EOS_ID] !== EOS) {
       throw inputError(
-        `${what} must start with "${UNK}", "${EOS}" (ids ${UNK_ID}, ${EOS_ID}), got ${JSON.stringify(tokens.slice(0, 2))}`,
+        `${what} must start with "${UNK}", "${EOS}" (ids ${UNK_ID}, ${EOS_ID}), ` +
+          `got ${JSON.stringify(tokens.slice(0, 2))}`,
       );
     }
     const seen = new Set<string>();
@@ -98,7 +99,8 @@ export class Vocabulary {
       throw inputError(`${what} says size ${o.size} but lists ${vocab.size} tokens`);
     if (o.fingerprint !== undefined && o.fingerprint !== vocab.fingerprint) {
       throw inputError(
-        `${what} fingerprint ${o.fingerprint} does not match its tokens (${vocab.fingerprint}): the file was edited or damaged`,
+        `${what} fingerprint ${o.fingerprint} does not match its tokens (${vocab.fingerprint}): ` +
+          'the file was edited or damaged',
       );
     }
     return vocab;
@@ -159,7 +161,8 @@ export class Vocabulary {
   assertFingerprint(fingerprint: string, what = 'model'): void {
     if (fingerprint !== this.fingerprint) {
       throw inputError(
-        `${what} was trained on vocabulary ${fingerprint}, not this one (${this.fingerprint}, ${this.size} tokens); use the vocabulary saved with it`,
+        `${what} was trained on vocabulary ${fingerprint}, not this one (${this.fingerprint}, ${this.size} tokens); ` +
+          'use the vocabulary saved with it',
       );
     }
   }

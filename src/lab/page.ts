@@ -124,7 +124,10 @@ function syncLengthLabel(): void {
 
 // ---------------------------------------------------------------- training
 
-/** A macrotask yield (MessageChannel: no 4 ms clamp like nested setTimeout), so clicks and paints get through between steps. */
+/**
+ * A macrotask yield (MessageChannel: no 4 ms clamp like nested setTimeout), so clicks and paints get through
+ * between steps.
+ */
 function yieldNow(): Promise<void> {
   return new Promise((resolve) => {
     const ch = new MessageChannel();
@@ -291,7 +294,8 @@ function renderNumbers(runs: RunData[]): void {
     const curve = g ? g.spectral : [];
     const status = session?.runs.find((x) => x.cell === r.label)?.status ?? 'loaded';
     return (
-      `<tr data-cell="${r.label}" data-status="${status}" data-gradflow-step="${g?.step ?? ''}" data-curve='${JSON.stringify(curve)}'>` +
+      `<tr data-cell="${r.label}" data-status="${status}" data-gradflow-step="${g?.step ?? ''}" ` +
+      `data-curve='${JSON.stringify(curve)}'>` +
       `<th>${r.label}</th><td>${status}</td>` +
       `<td data-field="step" data-value="${last?.step ?? ''}">${last?.step ?? '–'}</td>` +
       cell('loss', last?.loss) +
@@ -317,8 +321,16 @@ function renderWhy(): void {
       const gain = `one-step gain σ<sub>max</sub>(∂s<sub>T</sub>/∂s<sub>T−1</sub>) = ${fmt(w.oneStepGain, 3)}`;
       const gate = cellSpec(r.cell).memoryGate;
       if (gate)
-        return `<li><b>${r.cell}</b> (step ${w.step}): ${gain}; mean ${gate.name} gate = ${fmt(w.gateMean, 3)}. ${gate.role}.</li>`;
-      return `<li><b>${r.cell}</b> (step ${w.step}): ${gain} ≤ max|φ′(a<sub>T</sub>)|·‖U‖<sub>2</sub> = ${fmt(w.bound, 3)}, with ‖U‖<sub>2</sub> = ${fmt(w.recurrentNorm, 3)}. J<sub>t</sub> = diag(φ′(a<sub>t</sub>))·U, so while this bound is below 1 every step shrinks the gradient by at least that factor: over a gap of g steps, by its g-th power.</li>`;
+        return (
+          `<li><b>${r.cell}</b> (step ${w.step}): ${gain}; mean ${gate.name} gate = ${fmt(w.gateMean, 3)}. ` +
+          `${gate.role}.</li>`
+        );
+      return (
+        `<li><b>${r.cell}</b> (step ${w.step}): ${gain} ≤ max|φ′(a<sub>T</sub>)|·‖U‖<sub>2</sub> = ${fmt(w.bound, 3)}, ` +
+        `with ‖U‖<sub>2</sub> = ${fmt(w.recurrentNorm, 3)}. J<sub>t</sub> = diag(φ′(a<sub>t</sub>))·U, ` +
+        'so while this bound is below 1 every step shrinks the gradient by at least that factor: ' +
+        'over a gap of g steps, by its g-th power.</li>'
+      );
     });
   $('why-list').innerHTML =
     items.join('') || '<li class="empty">appears with the first gradient-flow probe of a run</li>';
@@ -348,8 +360,10 @@ async function inspect(): Promise<void> {
     let mode: JacobianMode = 'h';
     if (choice.startsWith('run:') && session) {
       const run = session.runs.find((r) => `run:${r.cell}` === choice);
-      model = run?.model;
-      vocab = (run?.task as AgreementTask).vocab;
+      // a bug if missing: fillInspectChoices lists this session's runs whenever the session changes
+      if (!run) throw new Error(`the choice ${choice} names no run of this page`);
+      model = run.model;
+      vocab = (run.task as AgreementTask).vocab;
       mode = session.settings.gradflowMode;
     } else {
       model = loadedModels.get(choice.slice('file:'.length));
@@ -362,11 +376,16 @@ async function inspect(): Promise<void> {
     const words = await readSentence(model, vocab, text, mode);
     const rows = words.map(
       (w) =>
-        `<tr${w.subject ? ' class="subject"' : ''}><td>${w.word}${w.subject ? ` <small>subject, ${w.subject === 'sg' ? 'singular' : 'plural'}</small>` : ''}</td>` +
-        `<td>${w.pPlural >= 0.5 ? 'plural' : 'singular'}</td><td data-value="${w.pPlural}"><span class="bar" style="width:${(100 * w.pPlural).toFixed(0)}%"></span>${w.pPlural.toFixed(3)}</td>` +
+        `<tr${w.subject ? ' class="subject"' : ''}><td>${w.word}` +
+        `${w.subject ? ` <small>subject, ${w.subject === 'sg' ? 'singular' : 'plural'}</small>` : ''}</td>` +
+        `<td>${w.pPlural >= 0.5 ? 'plural' : 'singular'}</td><td data-value="${w.pPlural}">` +
+        `<span class="bar" style="width:${(100 * w.pPlural).toFixed(0)}%"></span>${w.pPlural.toFixed(3)}</td>` +
         `<td data-value="${w.flow ?? ''}">${w.flow === null ? '1 (h<sub>T</sub> itself)' : fmt(w.flow, 3)}</td></tr>`,
     );
-    out.innerHTML = `<table><thead><tr><th>word</th><th>prediction</th><th>p(plural)</th><th>‖∂h<sub>T</sub>/∂h<sub>t</sub>‖</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+    out.innerHTML =
+      '<table><thead><tr><th>word</th><th>prediction</th><th>p(plural)</th>' +
+      '<th>‖∂h<sub>T</sub>/∂h<sub>t</sub>‖</th></tr></thead>' +
+      `<tbody>${rows.join('')}</tbody></table>`;
   } catch (e) {
     msg.textContent = describe(e);
   }
@@ -374,7 +393,10 @@ async function inspect(): Promise<void> {
 
 // ---------------------------------------------------------------- load a CLI run
 
-/** Files from a run directory (or a compare directory of runs): log.jsonl (+ config.json, metrics.json) per run, checkpoint.json for inspection. */
+/**
+ * Files from a run directory (or a compare directory of runs): log.jsonl (+ config.json, metrics.json) per run,
+ * checkpoint.json for inspection.
+ */
 async function loadFiles(files: FileList | null): Promise<void> {
   const msg = $('load-message');
   msg.textContent = '';
@@ -417,7 +439,8 @@ async function loadFiles(files: FileList | null): Promise<void> {
     }
     if (runs.length === 0 && models === 0)
       throw usageError(
-        'no log.jsonl or checkpoint.json among the chosen files; choose a run directory written by seqlab train or seqlab compare',
+        'no log.jsonl or checkpoint.json among the chosen files; ' +
+          'choose a run directory written by seqlab train or seqlab compare',
       );
     if (runs.length > 0) {
       session?.dispose();
@@ -428,7 +451,8 @@ async function loadFiles(files: FileList | null): Promise<void> {
     fillInspectChoices();
     renderNow();
     msg.className = 'inline-note';
-    msg.textContent = `loaded ${runs.length} run${runs.length === 1 ? '' : 's'}${models ? ` and ${models} checkpoint${models === 1 ? '' : 's'}` : ''}`;
+    const checkpoints = models ? ` and ${models} checkpoint${models === 1 ? '' : 's'}` : '';
+    msg.textContent = `loaded ${runs.length} run${runs.length === 1 ? '' : 's'}${checkpoints}`;
   } catch (e) {
     msg.textContent = e instanceof SyntaxError ? `a file is not valid JSON: ${e.message}` : describe(e);
   }

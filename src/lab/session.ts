@@ -41,7 +41,10 @@ export interface LabSettings {
   cells: CellKind[];
   /** Default 16. */
   hiddenSize: number;
-  /** adding, copy: the sequence length T. agreement: the longest training distance D (tests at 2, 4, …, 2D). Default 8. */
+  /**
+   * adding, copy: the sequence length T. agreement: the longest training distance D (tests at 2, 4, …, 2D).
+   * Default 8.
+   */
   length: number;
   /** Default "pytorch". */
   init: InitName;
@@ -109,7 +112,10 @@ export function checkSettings(s: LabSettings): Readonly<LabSettings> {
   return Object.freeze({ ...s, cells: [...s.cells] });
 }
 
-/** One cell of the lab as options of the library's trainRun (`seqlab train`): the same options give the same numbers. */
+/**
+ * One cell of the lab as options of the library's trainRun (`seqlab train`): the same options give the same
+ * numbers.
+ */
 export interface LabRunSpec {
   task: LabTask;
   taskOptions: Omit<TaskOptions, 'seed'>;

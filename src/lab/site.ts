@@ -46,7 +46,8 @@ const NODE_STUBS: Readonly<Record<string, readonly string[]>> = {
 
 function stubSource(module: string): string {
   const lines = [
-    `const fail = (name) => function () { throw new Error(\`${module} \${name} is not available in the browser lab\`); };`,
+    'const fail = (name) => function () { ' +
+      `throw new Error(\`${module} \${name} is not available in the browser lab\`); };`,
   ];
   for (const name of NODE_STUBS[module]) lines.push(`export const ${name} = fail(${JSON.stringify(name)});`);
   return lines.join('\n');
@@ -60,7 +61,9 @@ const nodeStubs: Plugin = {
       return {
         errors: [
           {
-            text: `${args.path} (imported by ${args.importer}) is Node-only and has no browser stub; keep it off the lab page's imports`,
+            text:
+              `${args.path} (imported by ${args.importer}) is Node-only and has no browser stub; ` +
+              "keep it off the lab page's imports",
           },
         ],
       };

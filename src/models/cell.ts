@@ -40,7 +40,10 @@ export interface Cell {
   step(x: tf.Tensor2D, prev: State): State;
   /** The same step, also returning what `pullback`/`backStep` need. */
   traceStep(x: tf.Tensor2D, prev: State): StepTrace;
-  /** Input projection for many steps at once: [N, inputSize] → [N, gates·H] (x W_ihᵀ + biases that do not interact with h). */
+  /**
+   * Input projection for many steps at once: [N, inputSize] → [N, gates·H] (x W_ihᵀ + biases that do not
+   * interact with h).
+   */
   project(x: tf.Tensor2D): tf.Tensor2D;
   /** One step from a projected input (xw = project(x_t)); `saved` are the activations localFactors needs. */
   stepProjected(xw: tf.Tensor2D, prev: State): { next: State; saved: tf.Tensor2D[] };

@@ -65,7 +65,8 @@ const BN_MOMENTUM = 0.1; // running = (1 − 0.1) running + 0.1 batch, as PyTorc
 export function validateMlpConfig(c: MlpConfig): void {
   if (!Array.isArray(c.layers) || c.layers.length < 2) {
     throw usageError(
-      `--layers needs at least an input and an output size, e.g. 784,30,10; got ${JSON.stringify(c.layers?.join(',') ?? c.layers)}`,
+      '--layers needs at least an input and an output size, e.g. 784,30,10; ' +
+        `got ${JSON.stringify(c.layers?.join(',') ?? c.layers)}`,
     );
   }
   for (const n of c.layers) {
@@ -107,7 +108,10 @@ interface Workspace {
 }
 
 export interface ForwardOptions {
-  /** Batch-norm statistics: "train" (batch, and update the running averages), "batch" (batch, no update), "eval" (running). */
+  /**
+   * Batch-norm statistics: "train" (batch, and update the running averages), "batch" (batch, no update), "eval"
+   * (running).
+   */
   mode: 'train' | 'batch' | 'eval';
 }
 
@@ -195,7 +199,10 @@ export class Mlp {
 
   private workspace(m: number): Workspace {
     const cached = this.workspaces.get(m);
-    if (cached) return (this.ws = cached);
+    if (cached) {
+      this.ws = cached;
+      return cached;
+    }
     if (this.workspaces.size >= 4) this.workspaces.clear();
     const sizes = this.config.layers;
     const per = (from: number) => sizes.map((n, l) => (l < from ? new Float64Array(0) : new Float64Array(m * n)));

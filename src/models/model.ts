@@ -98,7 +98,8 @@ export class SequenceModel {
     ) {
       throw new SeqlabError(
         'usage',
-        `tied weights need token inputs with embedding size = hidden size (${inputSize} vs ${hiddenSize}) and outputs = vocabulary`,
+        `tied weights need token inputs with embedding size = hidden size (${inputSize} vs ${hiddenSize}) ` +
+          'and outputs = vocabulary',
       );
     }
     this.headB = tf.tidy(() => tf.variable(tf.tensor1d(Float32Array.from(head.bias))));

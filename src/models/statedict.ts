@@ -27,7 +27,8 @@ function matrix(sd: Record<string, unknown>, key: string, rows: number | null, c
   m.forEach((row, r) => {
     if (!Array.isArray(row) || row.length !== width) {
       throw inputError(
-        `${source}: state_dict["${key}"] has ragged rows (row ${r} has ${Array.isArray(row) ? row.length : 'no'} entries, row 0 has ${width})`,
+        `${source}: state_dict["${key}"] has ragged rows ` +
+          `(row ${r} has ${Array.isArray(row) ? row.length : 'no'} entries, row 0 has ${width})`,
       );
     }
     row.forEach((v, c) => {
@@ -81,7 +82,8 @@ export function parseRecurrentWeights(doc: unknown, source: string, expectCell?:
   const hiddenSize = whh0.cols;
   if (whh0.rows !== gates * hiddenSize) {
     throw inputError(
-      `${source}: state_dict["weight_hh_l0"] has shape [${whh0.rows}, ${whh0.cols}]; a ${cell} cell needs [${gates}·H, H] = [${gates * hiddenSize}, ${hiddenSize}]`,
+      `${source}: state_dict["weight_hh_l0"] has shape [${whh0.rows}, ${whh0.cols}]; ` +
+        `a ${cell} cell needs [${gates}·H, H] = [${gates * hiddenSize}, ${hiddenSize}]`,
     );
   }
   const layers: LayerWeights[] = [];

@@ -10,23 +10,25 @@ import { breakdownTables, runTable, taskOf, type SummaryTable } from './tables.j
  * network), so it can be mailed or opened from a cluster's scratch directory.
  */
 
-const escape = (s: string) =>
+const escapeHtml = (s: string) =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 function tableHtml(t: SummaryTable): string {
-  const head = `<tr>${t.header.map((h) => `<th>${escape(h)}</th>`).join('')}</tr>`;
-  const body = t.rows
-    .map((r) => `<tr>${r.map((c, i) => (i === 0 ? `<th>${escape(c)}</th>` : `<td>${escape(c)}</td>`)).join('')}</tr>`)
-    .join('\n');
+  const head = `<tr>${t.header.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr>`;
+  const cell = (c: string, i: number) => (i === 0 ? `<th>${escapeHtml(c)}</th>` : `<td>${escapeHtml(c)}</td>`);
+  const body = t.rows.map((r) => `<tr>${r.map(cell).join('')}</tr>`).join('\n');
   return `<table>\n${head}\n${body}\n</table>`;
 }
 
-const CSS = `
-body { font-family: "DejaVu Sans", Arial, Helvetica, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; padding: 0 1em; }
+const CSS =
+  `
+body { font-family: "DejaVu Sans", Arial, Helvetica, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; ` +
+  `padding: 0 1em; }
 h1 { font-size: 1.5em; margin-bottom: 0.2em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ddd; }
 .meta { color: #555; }
 table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
-th, td { padding: 0.25em 0.7em; border-bottom: 1px solid #e4e4e4; text-align: right; font-variant-numeric: tabular-nums; }
+th, td { padding: 0.25em 0.7em; border-bottom: 1px solid #e4e4e4; text-align: right; ` +
+  `font-variant-numeric: tabular-nums; }
 tr:first-child th { border-bottom: 2px solid #bbb; } th:first-child { text-align: left; }
 figure { margin: 1.5em 0; } figcaption { color: #444; max-width: 60em; font-size: 0.92em; }
 figure svg { max-width: 100%; height: auto; }
@@ -64,48 +66,60 @@ export function renderHtml(source: ReportSource, plots: RenderedPlot[], sweep: S
   const runsTable = runTable(source.runs);
   const parts: string[] = [];
   parts.push(
-    `<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>seqlab report: ${escape(heading)}</title>\n<style>${CSS}</style>\n</head>\n<body>`,
+    '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n' +
+      `<title>seqlab report: ${escapeHtml(heading)}</title>\n<style>${CSS}</style>\n</head>\n<body>`,
   );
-  parts.push(`<h1>${escape(heading)}</h1>`);
+  parts.push(`<h1>${escapeHtml(heading)}</h1>`);
   const backend = source.runs.map((r) => r.metrics?.backend ?? r.config.backend).find((b) => b);
+  const backendNote = backend ? ` · backend ${escapeHtml(String(backend))}` : '';
   parts.push(
-    `<p class="meta">${escape(source.kind)} report of <code>${escape(source.dir)}</code>${backend ? ` · backend ${escape(String(backend))}` : ''} · ${source.runs.length} run${source.runs.length === 1 ? '' : 's'}</p>`,
+    `<p class="meta">${escapeHtml(source.kind)} report of <code>${escapeHtml(source.dir)}</code>${backendNote} · ` +
+      `${source.runs.length} run${source.runs.length === 1 ? '' : 's'}</p>`,
   );
   if (plots.length > 0)
-    parts.push(`<nav>${plots.map((p) => `<a href="#${p.id}">${escape(p.title)}</a>`).join(' ')}</nav>`);
+    parts.push(`<nav>${plots.map((p) => `<a href="#${p.id}">${escapeHtml(p.title)}</a>`).join(' ')}</nav>`);
   if (sweep) {
     parts.push(
       '<h2>Results</h2>',
-      `<p>One row per configuration (also in <code>results.csv</code> and <code>results.json</code> after <code>seqlab sweep --collect</code>).</p>`,
+      '<p>One row per configuration (also in <code>results.csv</code> and <code>results.json</code> ' +
+        'after <code>seqlab sweep --collect</code>).</p>',
       sweepTableHtml(sweep),
     );
   } else {
     parts.push('<h2>Runs</h2>', tableHtml(runsTable));
     parts.push(
-      '<p class="meta">horizon: first gap at which ‖∂h_T/∂h_k‖ falls below 1e-3 at the last probe (“&gt;T”: not within T); decay/step: −slope of ln‖∂h_T/∂h_k‖ against the gap (nats per step).</p>',
+      '<p class="meta">horizon: first gap at which ‖∂h_T/∂h_k‖ falls below 1e-3 at the last probe ' +
+        '(“&gt;T”: not within T); decay/step: −slope of ln‖∂h_T/∂h_k‖ against the gap (nats per step).</p>',
     );
   }
   for (const p of plots) {
     const files = [p.svgFile, p.pngFile]
       .filter((f): f is string => f !== null)
-      .map((f) => `<a href="${escape(relative(source.dir, f))}">${escape(f.endsWith('.png') ? 'PNG' : 'SVG')}</a>`);
+      .map((f) => {
+        const format = f.endsWith('.png') ? 'PNG' : 'SVG';
+        return `<a href="${escapeHtml(relative(source.dir, f))}">${escapeHtml(format)}</a>`;
+      });
+    const svg = p.svg.replace(/^<\?xml[^>]*>\s*/, '');
     parts.push(
-      `<figure id="${p.id}">\n<h2>${escape(p.title)}</h2>\n${p.svg.replace(/^<\?xml[^>]*>\s*/, '')}\n<figcaption>${escape(p.caption)} ${files.join(' · ')}</figcaption>\n</figure>`,
+      `<figure id="${p.id}">\n<h2>${escapeHtml(p.title)}</h2>\n${svg}\n` +
+        `<figcaption>${escapeHtml(p.caption)} ${files.join(' · ')}</figcaption>\n</figure>`,
     );
   }
   const breakdowns = breakdownTables(source.runs.slice(0, 24));
   if (breakdowns.length > 0) {
     parts.push('<h2>Breakdowns</h2>');
-    for (const b of breakdowns) parts.push(`<h3>${escape(b.title)}</h3>`, tableHtml(b.table));
+    for (const b of breakdowns) parts.push(`<h3>${escapeHtml(b.title)}</h3>`, tableHtml(b.table));
   }
   parts.push('<h2>Configuration</h2>');
-  if (source.summary)
-    parts.push(
-      `<details open><summary>${source.kind}.json</summary><pre>${escape(JSON.stringify(source.summary, null, 2))}</pre></details>`,
-    );
+  if (source.summary) {
+    const summary = escapeHtml(JSON.stringify(source.summary, null, 2));
+    parts.push(`<details open><summary>${source.kind}.json</summary><pre>${summary}</pre></details>`);
+  }
   for (const r of source.runs.slice(0, 24)) {
+    const open = source.runs.length === 1 ? ' open' : '';
+    const config = escapeHtml(JSON.stringify(r.config, null, 2));
     parts.push(
-      `<details${source.runs.length === 1 ? ' open' : ''}><summary>${escape(r.label)}: config.json (resolved)</summary><pre>${escape(JSON.stringify(r.config, null, 2))}</pre></details>`,
+      `<details${open}><summary>${escapeHtml(r.label)}: config.json (resolved)</summary><pre>${config}</pre></details>`,
     );
   }
   parts.push('</body>\n</html>\n');

@@ -185,7 +185,8 @@ export function gradflowPlot(runs: RunData[]): Plot | null {
     id: 'gradflow',
     title: 'Gradient flow: how much h_T still depends on h_k',
     caption:
-      `‖∂h_T/∂h_k‖ (${normName}, mean over the probe batch) against the gap T − k, on a log axis: a straight falling line is exponential vanishing ` +
+      `‖∂h_T/∂h_k‖ (${normName}, mean over the probe batch) against the gap T − k, on a log axis: ` +
+      'a straight falling line is exponential vanishing ' +
       `(slope = decay per step). The dashed line is the horizon threshold ${HORIZON_THRESHOLD}. ${modeNote(withData)}.`,
     spec: {
       title: { text: 'Gradient flow ‖∂h_T/∂h_k‖ against gap', subtitle: `${normName}, mean over the probe batch` },
@@ -227,7 +228,9 @@ export function lossGradPlot(runs: RunData[]): Plot | null {
     id: 'loss-gradient',
     title: 'Error signal ‖∂L/∂h_k‖ at each step',
     caption:
-      '‖∂L/∂h_k‖ on the probe batch (Frobenius norm over the batch): how much of the loss gradient BPTT delivers to the hidden state at step k. Where it is tiny, the weights get no signal from those steps.',
+      '‖∂L/∂h_k‖ on the probe batch (Frobenius norm over the batch): ' +
+      'how much of the loss gradient BPTT delivers to the hidden state at step k. ' +
+      'Where it is tiny, the weights get no signal from those steps.',
     spec: { title: { text: 'Error signal ‖∂L/∂h_k‖ along the sequence', subtitle: 'top layer, probe batch' }, ...spec },
     series: withData.length > 1 ? withData.map((r) => r.label) : steps.map(stepLabel),
   };
@@ -246,9 +249,8 @@ export function heatmapPlot(runs: RunData[]): Plot | null {
     T = Math.max(T, p.T);
     norm = p.norm === 'frobenius' ? 'Frobenius' : p.norm;
     step = p.step;
-    p.pairs.forEach((row, i) =>
-      row.forEach((v, k) => positive(v) && rows.push({ run: r.label, t: i + 1, k, norm: v })),
-    );
+    for (const [i, row] of p.pairs.entries())
+      for (const [k, v] of row.entries()) if (positive(v)) rows.push({ run: r.label, t: i + 1, k, norm: v });
   }
   if (rows.length === 0) return null;
   const tick = T <= 12 ? 1 : T <= 30 ? 5 : T <= 60 ? 10 : 20;
@@ -302,7 +304,10 @@ export function heatmapPlot(runs: RunData[]): Plot | null {
   return {
     id: 'gradflow-heatmap',
     title: 'Jacobian norms for every pair of steps',
-    caption: `‖∂h_t/∂h_k‖ (${norm} norm, mean over the probe batch) for every k < t ≤ T at step ${step}, colour on a log scale. Each row t is the gradient-flow curve of a sequence ending at t; the diagonal is one step back.`,
+    caption:
+      `‖∂h_t/∂h_k‖ (${norm} norm, mean over the probe batch) for every k < t ≤ T at step ${step}, ` +
+      'colour on a log scale. Each row t is the gradient-flow curve of a sequence ending at t; ' +
+      'the diagonal is one step back.',
     spec: {
       title: { text: '‖∂h_t/∂h_k‖ for every pair k < t', subtitle: `${norm} norm, after ${step} training steps` },
       ...spec,
@@ -392,7 +397,9 @@ export function lossCurvePlot(runs: RunData[]): Plot | null {
   return {
     id: 'loss',
     title: 'Loss during training',
-    caption: `Training loss (${name}; ${width > 1 ? `mean over bins of ${width} steps` : 'per step'}, solid) and validation loss at each evaluation (dashed, dots).`,
+    caption:
+      `Training loss (${name}; ${width > 1 ? `mean over bins of ${width} steps` : 'per step'}, solid) ` +
+      'and validation loss at each evaluation (dashed, dots).',
     spec: {
       title: { text: 'Loss during training', subtitle: name },
       data: { values: finite },
@@ -455,7 +462,8 @@ export function metricCurvesPlot(runs: RunData[]): Plot | null {
     id: 'metrics',
     title: 'Validation metrics during training',
     caption:
-      'Each validation metric at every evaluation. Accuracies are fractions of the validation set; perplexity is exp(cross-entropy per word).',
+      'Each validation metric at every evaluation. Accuracies are fractions of the validation set; ' +
+      'perplexity is exp(cross-entropy per word).',
     spec: { title: { text: 'Validation metrics during training' }, data: { values: rows }, vconcat: names.map(panel) },
     series: withData.length > 1 ? withData.map((r) => r.label) : names,
   };
@@ -614,7 +622,9 @@ export function deltasPlot(runs: RunData[]): Plot | null {
     id: 'deltas',
     title: 'Speed of learning: ‖δˡ‖ per layer',
     caption:
-      'The gradient with respect to each hidden layer’s biases, ‖δˡ‖ = ‖∂C/∂bˡ‖, averaged over a batch: the speed at which layer l learns (layer 1 is nearest the input). In deep sigmoid nets the early layers learn orders of magnitude slower (vanishing gradient).',
+      'The gradient with respect to each hidden layer’s biases, ‖δˡ‖ = ‖∂C/∂bˡ‖, averaged over a batch: ' +
+      'the speed at which layer l learns (layer 1 is nearest the input). ' +
+      'In deep sigmoid nets the early layers learn orders of magnitude slower (vanishing gradient).',
     spec: { title: { text: 'Speed of learning ‖δˡ‖ by layer' }, ...spec },
     series: layers,
   };

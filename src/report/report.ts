@@ -72,13 +72,17 @@ function compareLengthPlot(source: ReportSource): Plot | null {
   const main = MAIN_METRIC[task]?.metric ?? 'loss';
   const points: ParamPoint[] = rows.map((r) => ({ series: r.cell, x: Number(r.seqLen), y: Number(r.metrics[main]) }));
   const baseline = rows.map((r) => r.metrics.baselineMse).find((v) => typeof v === 'number') ?? null;
+  const baselineNote =
+    baseline !== null
+      ? `; the dashed line is the baseline of always predicting the mean (MSE ${fmtNum(baseline, 3)})`
+      : '';
   return paramPlot(
     `${main}-by-length`,
     points,
     'sequence length T (time steps)',
     `final validation ${main}`,
     `${task}: ${main} against sequence length`,
-    `The final validation ${main} of each cell at each sequence length${baseline !== null ? `; the dashed line is the baseline of always predicting the mean (MSE ${fmtNum(baseline, 3)})` : ''}.`,
+    `The final validation ${main} of each cell at each sequence length${baselineNote}.`,
     baseline,
   );
 }
@@ -102,13 +106,14 @@ function sweepParamPlots(source: ReportSource): Plot[] {
     const baseline =
       task === 'adding' ? (rows.map((r) => r.baselineMse).find((v) => typeof v === 'number') ?? null) : null;
     const xTitle = key === 'seq-len' ? 'sequence length T (time steps)' : key;
+    const baselineNote = baseline !== null ? ' Dashed: the predict-the-mean baseline.' : '';
     const plot = paramPlot(
       `${main}-by-${key}`.replace(/[^\w.-]+/g, '-'),
       points,
       xTitle,
       `final validation ${main}`,
       `${main} against ${key === 'seq-len' ? 'sequence length' : key}`,
-      `Each point is one run (seeds as separate points); the line is the mean over seeds.${baseline !== null ? ' Dashed: the predict-the-mean baseline.' : ''}`,
+      `Each point is one run (seeds as separate points); the line is the mean over seeds.${baselineNote}`,
       baseline as number | null,
     );
     if (plot) plots.push(plot);
@@ -133,12 +138,14 @@ export function sparklines(runs: RunData[]): string[] {
     const all = norms.flat().filter((v) => v > 0 && Number.isFinite(v));
     const range: [number, number] = [Math.min(...all), Math.max(...all)];
     lines.push(
-      `‖∂h_T/∂h_k‖ against gap 1…T at the last probe (log scale from ${fmtNum(range[0], 2)} ▁ to ${fmtNum(range[1], 2)} █):`,
+      '‖∂h_T/∂h_k‖ against gap 1…T at the last probe ' +
+        `(log scale from ${fmtNum(range[0], 2)} ▁ to ${fmtNum(range[1], 2)} █):`,
     );
     curves.forEach(({ r, g }, i) => {
       const positive = norms[i].filter((v) => v > 0);
       lines.push(
-        `  ${r.label.padEnd(width)}  ${sparkline(norms[i], 60, range)}  ${fmtNum(positive[0], 2)} → ${fmtNum(positive.at(-1), 2)} (step ${g!.step}, T ${g!.T})`,
+        `  ${r.label.padEnd(width)}  ${sparkline(norms[i], 60, range)}  ` +
+          `${fmtNum(positive[0], 2)} → ${fmtNum(positive.at(-1), 2)} (step ${g!.step}, T ${g!.T})`,
       );
     });
   }

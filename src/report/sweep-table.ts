@@ -75,7 +75,6 @@ export function toCsv(results: SweepResults): string {
     const s = String(v);
     return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
   };
-  return `${[results.columns.map(quote), ...results.rows.map((r) => results.columns.map((c) => quote(r[c])))]
-    .map((l) => l.join(','))
-    .join('\n')}\n`;
+  const lines = [results.columns.map(quote), ...results.rows.map((r) => results.columns.map((c) => quote(r[c])))];
+  return `${lines.map((l) => l.join(',')).join('\n')}\n`;
 }

@@ -84,8 +84,8 @@ export class AsyncNorms {
     const per = this.batch * this.R * this.C;
     const data = new Float32Array(count * per);
     const logScale = new Float64Array(count * this.batch);
-    this.data.forEach((d, i) => data.set(d, i * per));
-    this.scales.forEach((s, i) => logScale.set(s, i * this.batch));
+    for (const [i, d] of this.data.entries()) data.set(d, i * per);
+    for (const [i, s] of this.scales.entries()) logScale.set(s, i * this.batch);
     const req: NormRequest = {
       id: nextId++,
       first: this.first,

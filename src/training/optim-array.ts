@@ -104,7 +104,10 @@ export function globalNormArrays(grads: Record<string, ArrayLike<number>>): numb
   return Math.sqrt(s);
 }
 
-/** The factor clipByGlobalNorm (torch.nn.utils.clip_grad_norm_) multiplies every gradient by: maxNorm/(norm + 1e-6) when norm > maxNorm, else 1. */
+/**
+ * The factor clipByGlobalNorm (torch.nn.utils.clip_grad_norm_) multiplies every gradient by:
+ * maxNorm/(norm + 1e-6) when norm > maxNorm, else 1.
+ */
 export function clipScale(norm: number, maxNorm: number | null): number {
   return maxNorm !== null && norm > maxNorm ? maxNorm / (norm + 1e-6) : 1;
 }

@@ -79,7 +79,10 @@ export function macsPerToken(
   return n;
 }
 
-/** Below this many multiply-adds per token, per-op overhead dominates and a second thread only adds its hand-off (measured: agreement, H 32). */
+/**
+ * Below this many multiply-adds per token, per-op overhead dominates and a second thread only adds its hand-off
+ * (measured: agreement, H 32).
+ */
 const MIN_MACS_PER_TOKEN = 40_000;
 
 /**

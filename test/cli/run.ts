@@ -28,7 +28,10 @@ export function runSeqlab(args: string[], cwd: string = ROOT): Promise<Result> {
   });
 }
 
-/** A user mistake as the CLI reports it: exit `code`, nothing on stdout, one "seqlab: …" line on stderr matching `message`. */
+/**
+ * A user mistake as the CLI reports it: exit `code`, nothing on stdout, one "seqlab: …" line on stderr matching
+ * `message`.
+ */
 export function expectOneLineError(r: Result, code: number, message: RegExp): void {
   expect(r.status).toBe(code);
   expect(r.stdout).toBe('');

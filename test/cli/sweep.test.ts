@@ -85,7 +85,9 @@ function killAfterFirst(args: string[]): Promise<void> {
 }
 
 describe('seqlab sweep', () => {
-  it('gives the same table at once (2 workers) as in two shards, one killed half way and resumed, + --collect', async () => {
+  const title =
+    'gives the same table at once (2 workers) as in two shards, one killed half way and resumed, + --collect';
+  it(title, async () => {
     const whole = join(tmp, 'whole');
     const sharded = join(tmp, 'sharded');
     // shard 1/2 runs beside the whole sweep; shard 0/2 is killed after its first configuration

@@ -22,7 +22,7 @@ describe('chain: ∂C/∂b₁ = σ′(z₁) w₂σ′(z₂) w₃σ′(z₃) w₄
     const [, vanishing, exploding] = r.cases;
     expect(Math.max(...vanishing.wSigmaPrime)).toBeLessThan(0.25);
     // exploding: every z = 0, so ∂C/∂b₁ = (1/4) · 25³ · ∂C/∂a₄ with a₄ = σ(0) = 1/2, y = 0
-    exploding.z.forEach((z) => expect(z).toBe(0));
+    for (const z of exploding.z) expect(z).toBe(0);
     expect(exploding.formula).toBeCloseTo(0.25 * 25 ** 3 * 0.5, 9);
     // the earlier the neuron, the smaller its gradient (vanishing) or the larger (exploding)
     const mags = (c: typeof vanishing) => c.biasGradients.map(Math.abs);
@@ -57,7 +57,8 @@ describe('xor', () => {
     const r = xorDemo({ seed: 1, survey: 0, grid: 5 });
     expect(r.accuracy).toBe(1);
     for (const o of r.outputs) expect(Math.abs(o.output - o.target)).toBeLessThan(0.1);
-    // grid over [−0.5, 1.5]², 5 points per side: (0, 0) is row 3 col 1, (1, 1) row 1 col 3, (0, 1) row 1 col 1, (1, 0) row 3 col 3
+    // grid over [−0.5, 1.5]², 5 points per side: (0, 0) is row 3 col 1, (1, 1) row 1 col 3, (0, 1) row 1 col 1,
+    // (1, 0) row 3 col 3
     const v = r.surface.values;
     expect([v[3][1], v[1][3]].every((o) => o < 0.5)).toBe(true);
     expect([v[1][1], v[3][3]].every((o) => o > 0.5)).toBe(true);

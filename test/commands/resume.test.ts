@@ -80,7 +80,9 @@ describe('resume', () => {
     expect(readFileSync(join(b, 'metrics.json'), 'utf8')).toBe(readFileSync(join(a, 'metrics.json'), 'utf8'));
   });
 
-  it('--epochs on resume sets a new total: a 3-epoch run stopped at 2 epochs and continued = the 3-epoch run', async () => {
+  const epochsTitle =
+    '--epochs on resume sets a new total: a 3-epoch run stopped at 2 epochs and continued = the 3-epoch run';
+  it(epochsTitle, async () => {
     const corpus = tinyCorpus();
     const base = (out: string, epochs: number): TrainRunOptions => ({
       task: 'lm',

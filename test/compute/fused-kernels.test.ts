@@ -36,7 +36,8 @@ describe.runIf(process.env.SEQLAB_BACKEND === undefined || process.env.SEQLAB_BA
     ];
     for (const { cell, nonlinearity } of cases)
       for (const { H, V, path } of widths) {
-        it(`${cell}${cell === 'rnn' ? ` (${nonlinearity})` : ''}, ${path}: 2 layers, token inputs, xent at every step; then dense inputs, xent at the last step`, () => {
+        const variant = `${cell}${cell === 'rnn' ? ` (${nonlinearity})` : ''}, ${path}`;
+        it(`${variant}: 2 layers, token inputs, xent at every step; then dense inputs, xent at the last step`, () => {
           expect(simdKernels(tf.backend()) !== null).toBe(true);
           const rng = new Rng(`fused-${cell}-${nonlinearity}`);
           const [T, B, E] = [6, 3, 4];
@@ -124,9 +125,9 @@ describe.runIf(process.env.SEQLAB_BACKEND === undefined || process.env.SEQLAB_BA
             expect(fused.loss.dataSync()[0]).toBeCloseTo(plain.loss.dataSync()[0], 5);
             for (const name of Object.keys(plain.grads))
               expect(relErr(fused.grads[name].dataSync(), plain.grads[name].dataSync()), name).toBeLessThan(2e-6);
-            plain.final.forEach((layer, l) =>
-              layer.forEach((s, j) => expect(relErr(fused.final[l][j].dataSync(), s.dataSync())).toBeLessThan(2e-6)),
-            );
+            for (const [l, layer] of plain.final.entries())
+              for (const [j, s] of layer.entries())
+                expect(relErr(fused.final[l][j].dataSync(), s.dataSync())).toBeLessThan(2e-6);
             expect(
               relErr((fused.dHNorms as tf.Tensor1D).dataSync(), (plain.dHNorms as tf.Tensor1D).dataSync()),
             ).toBeLessThan(2e-6);
@@ -152,8 +153,9 @@ describe.runIf(process.env.SEQLAB_BACKEND === undefined || process.env.SEQLAB_BA
       ['gru', 'h'],
     ];
     for (const [cell, mode] of probeCases)
-      for (const H of [5, 8])
-        it(`probe sweep, ${cell} (${mode} mode), H ${H}: fused = composite${H % 4 === 0 ? ', SIMD = JS loops' : ''}`, async () => {
+      for (const H of [5, 8]) {
+        const simdNote = H % 4 === 0 ? ', SIMD = JS loops' : '';
+        it(`probe sweep, ${cell} (${mode} mode), H ${H}: fused = composite${simdNote}`, async () => {
           const rng = new Rng(`pullback-${cell}-${mode}-${H}`);
           const c = randomCell(cell, 3, H, CELL_DEFAULTS, rng);
           const [T, B] = [12, 2];
@@ -170,10 +172,12 @@ describe.runIf(process.env.SEQLAB_BACKEND === undefined || process.env.SEQLAB_BA
           const composite = await run(false, false);
           const variants = [await run(true, false), ...(H % 4 === 0 ? [await run(true, true)] : [])];
           for (const fused of variants)
-            composite.forEach((m, gap) => expect(relErr(fused[gap], m), `gap ${gap + 1}`).toBeLessThan(2e-6));
+            for (const [gap, m] of composite.entries())
+              expect(relErr(fused[gap], m), `gap ${gap + 1}`).toBeLessThan(2e-6);
           xs.dispose();
           c.dispose();
         });
+      }
     for (const outputSize of [3, 4])
       it(`rejects a target outside the classes (${outputSize} classes)`, () => {
         const model = SequenceModel.random(

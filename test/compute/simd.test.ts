@@ -77,7 +77,10 @@ describe.runIf(process.env.SEQLAB_BACKEND === undefined || process.env.SEQLAB_BA
         tf.dispose([x, y]);
       });
 
-    it('2-D transpose: SIMD (both sides multiples of 4, float32 and int32) equals the index definition; other shapes go to the stock kernel', () => {
+    const transposeTitle =
+      '2-D transpose: SIMD (both sides multiples of 4, float32 and int32) equals the index definition; ' +
+      'other shapes go to the stock kernel';
+    it(transposeTitle, () => {
       for (const [rows, cols] of [
         [4, 4],
         [8, 12],

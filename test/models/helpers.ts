@@ -96,7 +96,10 @@ export async function withCell<R>(
   }
 }
 
-/** The state after stepping the cell from s0T through every x_t (intermediate states are not disposed: for tf.variableGrads). */
+/**
+ * The state after stepping the cell from s0T through every x_t (intermediate states are not disposed: for
+ * tf.variableGrads).
+ */
 export function runCell(cell: Cell, xsT: tf.Tensor3D, s0T: State): State {
   let s = s0T;
   for (const x of tf.unstack(xsT) as tf.Tensor2D[]) s = cell.step(x, s);
@@ -229,7 +232,10 @@ export function expectChainedNorms(res: JacobianResult, p: Problem, mode: ref.Mo
   }
 }
 
-/** jacobianNorms once with each of `optionSets`, then with no initial state and defaults: tf.memory().numTensors unchanged. */
+/**
+ * jacobianNorms once with each of `optionSets`, then with no initial state and defaults: tf.memory().numTensors
+ * unchanged.
+ */
 export async function expectProbesLeakNothing(
   { cell, xsT, s0T }: CellTensors,
   optionSets: Partial<JacobianOptions>[],

@@ -41,7 +41,10 @@ function expectStd(xs: ArrayLike<number>, sigma: number): void {
   expect(Math.abs(std - sigma)).toBeLessThan((5 * sigma) / Math.sqrt(2 * xs.length));
 }
 
-/** U(±bound): every entry inside, the extremes near the bound, variance bound²/3 (SE of a variance of U ≈ bound²·0.30/√n). */
+/**
+ * U(±bound): every entry inside, the extremes near the bound, variance bound²/3 (SE of a variance of U
+ * ≈ bound²·0.30/√n).
+ */
 function expectUniform(xs: ArrayLike<number>, bound: number): void {
   const { mean, std, maxAbs } = moments(xs);
   expect(maxAbs).toBeLessThanOrEqual(bound);
@@ -188,7 +191,7 @@ describe('initialWeights (cell.ts)', () => {
       expect((sd.weight_hh as number[][])[0]).toHaveLength(H);
       for (const name of ['weight_ih', 'weight_hh', 'bias_ih', 'bias_hh'] as const) {
         const got = (sd[name] as number[] | number[][]).flat();
-        got.forEach((v, i) => expect(v).toBeCloseTo(w[name][i], 6));
+        for (const [i, v] of got.entries()) expect(v).toBeCloseTo(w[name][i], 6);
       }
       if (kind === 'lstm') expect((sd.bias_ih as number[]).slice(H, 2 * H)).toEqual([2, 2, 2, 2]);
     } finally {

@@ -33,7 +33,10 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return d;
 }
 
-/** A random net whose PReLU slopes and batch-norm γ, β are not at their initial values, so their gradients are exercised. */
+/**
+ * A random net whose PReLU slopes and batch-norm γ, β are not at their initial values, so their gradients are
+ * exercised.
+ */
 function randomNet(config: MlpConfig, seed: string): Mlp {
   const rng = new Rng(seed);
   const net = Mlp.random(config, rng);
@@ -82,7 +85,8 @@ describe('MLP backpropagation vs float64 central differences', () => {
       // ‖δˡ‖ = ‖∂C/∂bˡ‖ (∂C/∂βˡ with batch norm) for the two hidden layers
       const deltas = net.deltaNorms(grads);
       expect(deltas).toHaveLength(2);
-      deltas.forEach((d, i) => expect(d).toBeCloseTo(norm(fd[config.batchNorm ? `beta${i + 1}` : `b${i + 1}`]), 8));
+      for (const [i, d] of deltas.entries())
+        expect(d).toBeCloseTo(norm(fd[config.batchNorm ? `beta${i + 1}` : `b${i + 1}`]), 8);
     });
   }
 

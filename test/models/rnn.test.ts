@@ -102,7 +102,7 @@ describe('RNNCell step', () => {
       const h = tf.tensor2d([[0.4, -0.6]]);
       const [next] = cell.step(x, [h]);
       const got = Array.from(await next.data());
-      got.forEach((v, j) => expect(v).toBeCloseTo(expected[nl][j], 6));
+      for (const [j, v] of got.entries()) expect(v).toBeCloseTo(expected[nl][j], 6);
       tf.dispose([x, h, next]);
       cell.dispose();
     }
@@ -158,7 +158,7 @@ describe('jacobianNorms on the RNN', () => {
       expect(res.pairs!.map((row) => row.length)).toEqual([1, 2, 3, 4]);
       expectPairNorms(res, p, 'h', 4, false);
       // the row t = T is the main curve
-      res.rows.forEach((r) => expect(ref.relErr(res.pairs![T - 1][r.k], r.spectral!)).toBeLessThan(1e-6));
+      for (const r of res.rows) expect(ref.relErr(res.pairs![T - 1][r.k], r.spectral!)).toBeLessThan(1e-6);
     });
   });
 

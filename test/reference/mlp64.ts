@@ -43,7 +43,10 @@ export function act64(name: Act64, z: number, slope: number): number {
   }
 }
 
-/** Mean cost of the batch xs (each [n₀]) with targets ys (each [n_L]); params by name as in src (w1, b1, gamma1, beta1, slope1, …). */
+/**
+ * Mean cost of the batch xs (each [n₀]) with targets ys (each [n_L]); params by name as in src (w1, b1, gamma1,
+ * beta1, slope1, …).
+ */
 export function cost64(net: Net64, params: Record<string, number[]>, xs: number[][], ys: number[][]): number {
   const L = net.layers.length - 1;
   let acts = xs.map((x) => x.slice());

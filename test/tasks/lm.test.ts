@@ -81,7 +81,9 @@ describe('LMTask', () => {
 });
 
 describe('training, checkpoint, sampling', () => {
-  it('learns a tiny corpus, saves model + vocabulary, reloads to the same loss, and samples deterministically', async () => {
+  const title =
+    'learns a tiny corpus, saves model + vocabulary, reloads to the same loss, and samples deterministically';
+  it(title, async () => {
     const out = mkdtempSync(join(tmpdir(), 'seqlab-lmrun-'));
     const corpus = tinyCorpus();
     const before = tf.memory().numTensors;

@@ -39,7 +39,7 @@ function makeChunk(
         [n, O],
       );
   let count = 0;
-  mask.forEach((m) => (count += m));
+  for (const m of mask) count += m;
   return { inputs, tokens: null, tokenIds: null, targets, mask: tf.tensor2d(mask, [T, B]), count };
 }
 
@@ -77,12 +77,11 @@ describe('modelLossAndGrads (hand-written BPTT) = autodiff', () => {
           (...p: tf.Tensor[]) => chunkLoss(model, chunk, state0, readout, loss, p as tf.Tensor2D[]).loss,
         )(eps);
         const norms = (fast.dHNorms as tf.Tensor1D).dataSync();
-        g.forEach((gk, k) =>
+        for (const [k, gk] of g.entries())
           expect(norms[k]).toBeCloseTo(
             tf.tidy(() => tf.norm(gk).dataSync()[0]),
             5,
-          ),
-        );
+          );
         tf.dispose([
           fast.loss,
           ...Object.values(fast.grads),
@@ -299,9 +298,9 @@ describe('chunkLossFast (evaluation through the trainer forward path) = chunkLos
         return { loss: r.loss, final: r.final };
       });
       expect(fast.loss.dataSync()[0]).toBeCloseTo(plain.loss.dataSync()[0], 5);
-      plain.final.forEach((layer, l) =>
-        layer.forEach((s, j) => expect(relErr(fast.final[l][j].dataSync(), s.dataSync())).toBeLessThan(1e-5)),
-      );
+      for (const [l, layer] of plain.final.entries())
+        for (const [j, s] of layer.entries())
+          expect(relErr(fast.final[l][j].dataSync(), s.dataSync())).toBeLessThan(1e-5);
       tf.dispose([fast.loss, plain.loss, ...fast.final.flat(), ...plain.final.flat()]);
       expect(tf.memory().numTensors).toBe(before);
       tf.dispose([...state0.flat(), chunk.inputs as tf.Tensor, chunk.targets, chunk.mask]);

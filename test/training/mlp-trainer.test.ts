@@ -46,7 +46,8 @@ describe('ArrayOptimizer follows the tensor Optimizer (optim.ts) step by step', 
         arrayOpt.apply(params, grads);
         for (const k of ['w', 'b'] as const) {
           const t = vars[k].dataSync();
-          params[k].forEach((v, i) => expect(Math.abs(v - t[i]), `${k}[${i}] step ${step}`).toBeLessThan(1e-5));
+          for (const [i, v] of params[k].entries())
+            expect(Math.abs(v - t[i]), `${k}[${i}] step ${step}`).toBeLessThan(1e-5);
         }
         if (step === 0) expect(tf.memory().numTensors).toBeGreaterThanOrEqual(before); // slots created once
       }

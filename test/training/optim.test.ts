@@ -13,7 +13,7 @@ import {
 
 // Each optimizer against torch.optim's update rule, written out by hand in float64:
 //   SGD       p ← p − lr g
-//   momentum  buf ← μ buf + g;  p ← p − lr buf                   (torch: buf = g at step 1, the same thing from buf = 0)
+//   momentum  buf ← μ buf + g;  p ← p − lr buf       (torch: buf = g at step 1, the same thing from buf = 0)
 //   Adam      m ← β1 m + (1−β1) g;  v ← β2 v + (1−β2) g²;  p ← p − lr (m/(1−β1ᵗ)) / (√(v/(1−β2ᵗ)) + ε)
 //   RMSprop   v ← α v + (1−α) g²;  p ← p − lr g / (√v + ε)
 // weight_decay λ: g ← g + λ p before the rule (L2, not AdamW).
@@ -90,14 +90,13 @@ async function run(cfg: OptimizerConfig): Promise<number[][]> {
 
 function expectClose(actual: number[][], expected: number[][], tol = 2e-6) {
   expect(actual.length).toBe(expected.length);
-  actual.forEach((row, s) =>
-    row.forEach((x, j) => {
+  for (const [s, row] of actual.entries())
+    for (const [j, x] of row.entries()) {
       const e = expected[s][j];
       expect(Math.abs(x - e), `step ${s + 1}, entry ${j}: got ${x}, expected ${e}`).toBeLessThanOrEqual(
         tol * Math.max(1, Math.abs(e)),
       );
-    }),
-  );
+    }
 }
 
 // Non-default hyper-parameters (ε = 1e-3 so that √v + ε vs √(v + ε) would show).

@@ -21,9 +21,8 @@ function expectSame(one: ModelGrads, two: ModelGrads): void {
     expect(two.grads[name].shape, name).toEqual(one.grads[name].shape);
     expect(relErr(two.grads[name].dataSync(), one.grads[name].dataSync()), name).toBeLessThan(1e-5);
   }
-  one.final.forEach((layer, l) =>
-    layer.forEach((s, j) => expect(relErr(two.final[l][j].dataSync(), s.dataSync())).toBeLessThan(1e-6)),
-  );
+  for (const [l, layer] of one.final.entries())
+    for (const [j, s] of layer.entries()) expect(relErr(two.final[l][j].dataSync(), s.dataSync())).toBeLessThan(1e-6);
   if (one.dHNorms) expect(relErr((two.dHNorms as tf.Tensor1D).dataSync(), one.dHNorms.dataSync())).toBeLessThan(1e-5);
 }
 

@@ -99,7 +99,8 @@ function echoBatch(rng: Rng, B: number, T: number): Batch {
 }
 
 describe('train: no tensor leaks', () => {
-  it('numTensors is the same after step 10 and step 100, with gradient-flow probes, eval and checkpoints on', async () => {
+  const title = 'numTensors is the same after step 10 and step 100, with gradient-flow probes, eval and checkpoints on';
+  it(title, async () => {
     const task = new AddingTask({ seqLen: 8, evalSize: 16, probeSize: 4, seed: 3 });
     const m = model({ cell: 'lstm', numLayers: 2, inputSize: 2, outputSize: 1 });
     const runDir = RunDir.create(freshDir('leak'));
@@ -328,7 +329,9 @@ describe('train: truncated BPTT', () => {
     expect(task.batches).toBe(4);
   });
 
-  it('carries the state across chunks and cuts the gradient at chunk boundaries (float64 finite differences)', async () => {
+  const chunksTitle =
+    'carries the state across chunks and cuts the gradient at chunk boundaries (float64 finite differences)';
+  it(chunksTitle, async () => {
     // vanilla RNN, H = 3, T = 6, bptt 3: two updates on one batch. sgd with lr 1e-30
     // leaves the float32 weights unchanged, so both chunks see θ0.
     const [H, T, B, L] = [3, 6, 2, 3];
@@ -376,7 +379,11 @@ describe('train: truncated BPTT', () => {
     const spec: Spec64 = { kind: 'rnn', inputSize: 1, hiddenSize: H, nonlinearity: 'tanh' };
     const unpack = (th: number[]) => {
       let i = 0;
-      const take = (n: number) => th.slice(i, (i += n));
+      const take = (n: number) => {
+        const part = th.slice(i, i + n);
+        i += n;
+        return part;
+      };
       const w: Weights64 = { weight_ih: take(H), weight_hh: take(H * H), bias_ih: take(H), bias_hh: take(H) };
       return { w, headW: take(H), headB: take(1)[0] };
     };

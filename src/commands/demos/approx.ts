@@ -86,7 +86,10 @@ export interface ApproxRow {
   target: string;
   description: string;
   kind: ApproxTarget['kind'];
-  /** Per width: max |f − net| on 1 000 grid points (regression) or the error rate on 2 000 fresh points (classification). */
+  /**
+   * Per width: max |f − net| on 1 000 grid points (regression) or the error rate on 2 000 fresh points
+   * (classification).
+   */
   errors: number[];
   /** Regression: root-mean-square error per width. */
   rmse: (number | null)[];
@@ -99,7 +102,10 @@ export interface ApproxResult {
   elapsedMs: number;
 }
 
-/** n points of a target: inputs (regression: rescaled from [from, to] to [−1, 1]) and targets; a grid when rng is null. */
+/**
+ * n points of a target: inputs (regression: rescaled from [from, to] to [−1, 1]) and targets; a grid when rng
+ * is null.
+ */
 function samples(t: ApproxTarget, n: number, rng: Rng | null): { x: number[]; y: number[] } {
   const x: number[] = [];
   const y: number[] = [];

@@ -94,7 +94,10 @@ export function chainFactors(weights: number[], z: number[], aLast: number, y: n
     raw.push([`w${sub(j + 1)}`, weights[j]], [`σ′(z${sub(j + 1)})`, sigmaPrime(z[j])]);
   raw.push([`∂C/∂a${sub(weights.length)}`, aLast - y]);
   let product = 1;
-  return raw.map(([name, value]) => ({ name, value, product: (product *= value) }));
+  return raw.map(([name, value]) => {
+    product *= value;
+    return { name, value, product };
+  });
 }
 
 /** ∂C/∂bⱼ for all j by the chain formula: σ′(zⱼ) ∏_{i>j} wᵢσ′(zᵢ) · ∂C/∂a_D. */

@@ -124,7 +124,10 @@ function trainXor(o: XorOptions, seed: number): { net: Mlp; costs: XorResult['co
   return { net, costs };
 }
 
-/** The surface as characters: '#' where the network says 1 (output > 0.5), '.' where 0, and the four inputs as their targets. */
+/**
+ * The surface as characters: '#' where the network says 1 (output > 0.5), '.' where 0, and the four inputs as
+ * their targets.
+ */
 export function renderSurface(r: XorResult): string[] {
   const n = r.surface.values.length;
   const step = (r.surface.to - r.surface.from) / (n - 1);

@@ -88,17 +88,19 @@ export function resolveConstructions(spec: string | readonly string[]): Construc
   const names = (typeof spec === 'string' ? spec.split(',') : [...spec])
     .map((s) => String(s).trim())
     .filter((s) => s !== '');
+  const presets = Object.keys(CONSTRUCTION_PRESETS).join(', ');
   if (names.length === 0)
     throw usageError(
-      `--constructions is empty; use a preset (${Object.keys(CONSTRUCTION_PRESETS).join(', ')}) or constructions (${CONSTRUCTIONS.join(', ')})`,
+      `--constructions is empty; use a preset (${presets}) or constructions (${CONSTRUCTIONS.join(', ')})`,
     );
   const chosen = new Set<Construction>();
   for (const name of names) {
-    if (name in CONSTRUCTION_PRESETS) CONSTRUCTION_PRESETS[name as ConstructionPreset].forEach((c) => chosen.add(c));
-    else if ((CONSTRUCTIONS as readonly string[]).includes(name)) chosen.add(name as Construction);
+    if (name in CONSTRUCTION_PRESETS) {
+      for (const c of CONSTRUCTION_PRESETS[name as ConstructionPreset]) chosen.add(c);
+    } else if ((CONSTRUCTIONS as readonly string[]).includes(name)) chosen.add(name as Construction);
     else
       throw usageError(
-        `unknown construction ${JSON.stringify(name)}; use a preset (${Object.keys(CONSTRUCTION_PRESETS).join(', ')}) or ${CONSTRUCTIONS.join(', ')}`,
+        `unknown construction ${JSON.stringify(name)}; use a preset (${presets}) or ${CONSTRUCTIONS.join(', ')}`,
       );
   }
   return CONSTRUCTIONS.filter((c) => chosen.has(c));
@@ -170,7 +172,10 @@ export const GENERATOR_DEFAULTS: Readonly<GeneratorConfig> = {
   indefiniteRate: 0.25,
 };
 
-/** One sentence with exactly the requested distance and attractor count; a usageError if the constructions cannot make it. */
+/**
+ * One sentence with exactly the requested distance and attractor count; a usageError if the constructions
+ * cannot make it.
+ */
 export function generateExample(lex: Lexicon, rng: Rng, req: ExampleRequest): AgreementExample {
   const distance = nonNegativeInt('distance', req.distance);
   const maxDepth = nonNegativeInt('--max-depth', req.maxDepth);
@@ -180,7 +185,9 @@ export function generateExample(lex: Lexicon, rng: Rng, req: ExampleRequest): Ag
   if (!start) {
     const what = req.attractors === 'free' ? '' : ` and ${need} attractor${need === 1 ? '' : 's'}`;
     throw usageError(
-      `cannot build a sentence with distance ${distance}${what} from the constructions ${req.constructions.join(', ') || '(none)'} (max depth ${maxDepth}); allow more constructions or change the distance`,
+      `cannot build a sentence with distance ${distance}${what} ` +
+        `from the constructions ${req.constructions.join(', ') || '(none)'} (max depth ${maxDepth}); ` +
+        'allow more constructions or change the distance',
     );
   }
   const number = req.number ?? (rng.uniform() < 0.5 ? 'sg' : 'pl');
@@ -203,7 +210,8 @@ export function generateExample(lex: Lexicon, rng: Rng, req: ExampleRequest): Ag
   );
   if (ex.distance !== distance || (req.attractors !== 'free' && ex.attractors !== need)) {
     throw new Error(
-      `agreement generator: planned distance ${distance}/${need} attractors, built ${ex.distance}/${ex.attractors}: ${ex.tokens.join(' ')}`,
+      `agreement generator: planned distance ${distance}/${need} attractors, ` +
+        `built ${ex.distance}/${ex.attractors}: ${ex.tokens.join(' ')}`,
     );
   }
   return ex;
@@ -250,7 +258,10 @@ function checkRange(name: string, range: unknown): [number, number] {
   return [lo, hi];
 }
 
-/** Draws (distance, attractors) pairs that the constructions can build; a usageError up front if some distance cannot be built. */
+/**
+ * Draws (distance, attractors) pairs that the constructions can build; a usageError up front if some distance
+ * cannot be built.
+ */
 function distanceDrawer(
   lex: Lexicon,
   cfg: GeneratorConfig,
@@ -269,7 +280,8 @@ function distanceDrawer(
     if (ks.length === 0) {
       const what = cfg.attractors === 'free' ? '' : ` with ${cfg.attractors[0]}..${cfg.attractors[1]} attractors`;
       throw usageError(
-        `cannot build sentences at distance ${d}${what} from the constructions ${cfg.constructions.join(', ')} (max depth ${cfg.maxDepth})`,
+        `cannot build sentences at distance ${d}${what} ` +
+          `from the constructions ${cfg.constructions.join(', ')} (max depth ${cfg.maxDepth})`,
       );
     }
     options.set(d, ks);
@@ -425,11 +437,17 @@ const planners = new WeakMap<Lexicon, Map<string, Planner>>();
 
 function plannerFor(lex: Lexicon, constructions: readonly Construction[], maxDepth: number): Planner {
   let byKey = planners.get(lex);
-  if (!byKey) planners.set(lex, (byKey = new Map()));
+  if (!byKey) {
+    byKey = new Map();
+    planners.set(lex, byKey);
+  }
   const allowed = resolveConstructions(constructions);
   const key = `${allowed.join(',')}|${maxDepth}`;
   let planner = byKey.get(key);
-  if (!planner) byKey.set(key, (planner = new Planner(lex, new Set(allowed), maxDepth)));
+  if (!planner) {
+    planner = new Planner(lex, new Set(allowed), maxDepth);
+    byKey.set(key, planner);
+  }
   return planner;
 }
 
@@ -482,7 +500,10 @@ class Planner {
     if (s.budget === 0) return [];
     const key = stateKey(s);
     let moves = this.workingMoves.get(key);
-    if (!moves) this.workingMoves.set(key, (moves = this.moves(s).filter((m) => this.works(m))));
+    if (!moves) {
+      moves = this.moves(s).filter((m) => this.works(m));
+      this.workingMoves.set(key, moves);
+    }
     if (moves.length === 0) throw new Error(`agreement planner: no move from a feasible state ${JSON.stringify(s)}`);
     const kinds = [...new Set(moves.map((m) => m.kind))];
     const kind = weightedPick(rng, kinds, (k) => WEIGHTS[k]);
@@ -741,7 +762,10 @@ class Realizer {
     const art = this.lex.determiners[article][noun.gender][number];
     const words = prep.length > 0 ? prepositionWithArticle(this.lex, prep, art) : [art];
     const index = this.tokens.length + words.length;
-    words.forEach((w, i) => (i === words.length - 1 ? this.emit(w, index, number) : this.emit(w, -1, null)));
+    for (const [i, w] of words.entries()) {
+      if (i === words.length - 1) this.emit(w, index, number);
+      else this.emit(w, -1, null);
+    }
     this.emit(number === 'sg' ? noun.sg : noun.pl, index, number);
     return { index, noun, number };
   }

@@ -254,7 +254,9 @@ export function prepositionWithArticle(lex: Lexicon, words: readonly string[], a
 /** Every word a generated sentence can contain, sorted (code-unit order) and unique. */
 export function lexiconWords(lex: Lexicon): string[] {
   const words = new Set<string>([lex.relativePronoun, lex.namePreposition]);
-  const add = (...ws: string[]) => ws.forEach((w) => words.add(w));
+  const add = (...ws: string[]) => {
+    for (const w of ws) words.add(w);
+  };
   for (const kind of ['definite', 'indefinite'] as const) {
     for (const g of ['m', 'f'] as const) add(lex.determiners[kind][g].sg, lex.determiners[kind][g].pl);
   }
@@ -274,20 +276,19 @@ export function lexiconWords(lex: Lexicon): string[] {
 /** A verb form that is also a noun, adjective, … would make "the verb" ambiguous to the probe. */
 function checkVerbFormsAreUnique(lex: Lexicon, v: Validator): void {
   const other = new Map<string, string>();
-  const note = (word: string, what: string) => {
-    if (!other.has(word)) other.set(word, what);
+  const note = (what: string, ...ws: string[]) => {
+    for (const w of ws) if (!other.has(w)) other.set(w, what);
   };
-  for (const n of lex.nouns) [n.sg, n.pl].forEach((w) => note(w, `the noun "${n.sg}"`));
-  for (const a of lex.adjectives) [a.ms, a.fs, a.mp, a.fp].forEach((w) => note(w, `the adjective "${a.ms}"`));
+  for (const n of lex.nouns) note(`the noun "${n.sg}"`, n.sg, n.pl);
+  for (const a of lex.adjectives) note(`the adjective "${a.ms}"`, a.ms, a.fs, a.mp, a.fp);
   for (const kind of ['definite', 'indefinite'] as const) {
-    for (const g of ['m', 'f'] as const)
-      [lex.determiners[kind][g].sg, lex.determiners[kind][g].pl].forEach((w) => note(w, 'a determiner'));
+    for (const g of ['m', 'f'] as const) note('a determiner', lex.determiners[kind][g].sg, lex.determiners[kind][g].pl);
   }
-  for (const p of lex.prepositions) p.words.forEach((w) => note(w, `the preposition "${p.words.join(' ')}"`));
-  for (const n of lex.names) note(n.word, `the name "${n.word}"`);
-  for (const a of lex.adverbs) a.forEach((w) => note(w, `the adverb "${a.join(' ')}"`));
-  for (const table of Object.values(lex.contractions)) Object.values(table).forEach((w) => note(w, 'a contraction'));
-  note(lex.relativePronoun, 'the relative pronoun');
+  for (const p of lex.prepositions) note(`the preposition "${p.words.join(' ')}"`, ...p.words);
+  for (const n of lex.names) note(`the name "${n.word}"`, n.word);
+  for (const a of lex.adverbs) note(`the adverb "${a.join(' ')}"`, ...a);
+  for (const table of Object.values(lex.contractions)) note('a contraction', ...Object.values(table));
+  note('the relative pronoun', lex.relativePronoun);
   const seen = new Map<string, string>();
   for (const verb of lex.verbs) {
     for (const form of [verb.perfeito.sg, verb.perfeito.pl, verb.imperfeito.sg, verb.imperfeito.pl]) {

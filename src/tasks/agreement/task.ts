@@ -172,7 +172,10 @@ class AgreementData {
   }
 }
 
-/** Right/total counts by distance and by attractor count, flattened to `accuracy@d=…`, `n@d=…`, `accuracy@a=…`, `n@a=…`. */
+/**
+ * Right/total counts by distance and by attractor count, flattened to `accuracy@d=…`, `n@d=…`, `accuracy@a=…`,
+ * `n@a=…`.
+ */
 export class AgreementTally {
   private right = 0;
   private total = 0;
@@ -282,7 +285,8 @@ export class AgreementTask extends AgreementTaskBase implements SequenceTask {
       const group = this.data.evalGroups[i];
       if (out.length !== group.length * 2)
         throw new Error(`agreement evaluate: batch ${i} has ${out.length} outputs, expected ${group.length} × 2`);
-      group.forEach((ex, b) => tally.add(ex, (out[2 * b + 1] > out[2 * b] ? 1 : 0) === (ex.number === 'sg' ? 0 : 1)));
+      for (const [b, ex] of group.entries())
+        tally.add(ex, (out[2 * b + 1] > out[2 * b] ? 1 : 0) === (ex.number === 'sg' ? 0 : 1));
     });
     return { accuracy: tally.accuracy, loss, ...tally.breakdown() };
   }

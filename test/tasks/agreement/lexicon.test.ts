@@ -11,9 +11,26 @@ import { expectSeqlabError, tempFiles, tinyLexiconJson } from './fixtures.js';
 const files = tempFiles();
 afterAll(files.cleanup);
 
+/**
+ * The tiny fixture's JSON as these tests edit it: what they delete is optional, what they set admits the
+ * wrong values they set it to (a whole list, deleted or replaced by a string, through a wider type).
+ */
+interface TinyLexiconJson {
+  nouns: { sg: string | number; pl?: string; gender?: string }[];
+  adjectives: unknown[];
+  verbs: {
+    perfeito: { sg: string; pl?: string };
+    imperfeito?: { sg: string; pl: string };
+    subjects: string | string[];
+    objects: string[] | null;
+    place?: string;
+  }[];
+  contractions: Record<string, Record<string, string>>;
+}
+
 /** The tiny lexicon with one change, written to a file, loaded: must fail with `pattern`. */
-function expectBad(change: (lex: Record<string, any>) => void, pattern: RegExp): void {
-  const lex = tinyLexiconJson() as Record<string, any>;
+function expectBad(change: (lex: TinyLexiconJson) => void, pattern: RegExp): void {
+  const lex = tinyLexiconJson() as unknown as TinyLexiconJson;
   change(lex);
   const path = files.write(JSON.stringify(lex));
   expectSeqlabError(() => loadLexicon(path), 'input', pattern);
@@ -80,7 +97,7 @@ describe('malformed lexicon files: one clear line each', () => {
   });
 
   it('a missing field', () => {
-    expectBad((l) => delete l.verbs, /the top level has no "verbs" field/);
+    expectBad((l) => delete (l as Partial<TinyLexiconJson>).verbs, /the top level has no "verbs" field/);
     expectBad((l) => delete l.nouns[0].gender, /nouns\[0\] \("homem"\) has no "gender" field/);
     expectBad((l) => delete l.verbs[0].imperfeito, /verbs\[0\] \("ver"\) has no "imperfeito" field/);
   });
@@ -95,7 +112,7 @@ describe('malformed lexicon files: one clear line each', () => {
   });
 
   it('wrong types', () => {
-    expectBad((l) => (l.nouns = 'homem'), /nouns must be a list, got the string "homem"/);
+    expectBad((l) => ((l as { nouns: unknown }).nouns = 'homem'), /nouns must be a list, got the string "homem"/);
     expectBad((l) => (l.nouns[0].sg = 3), /nouns\[0\]\.sg must be a string, got a number/);
     expectBad((l) => (l.nouns[0].gender = 'n'), /gender must be "m" or "f", got "n"/);
     expectBad((l) => (l.verbs[0].subjects = 'person'), /subjects must be a list of strings/);
@@ -119,7 +136,7 @@ describe('malformed lexicon files: one clear line each', () => {
   });
 
   it('names the file in the message', () => {
-    const lex = tinyLexiconJson() as Record<string, any>;
+    const lex = tinyLexiconJson() as unknown as TinyLexiconJson;
     delete lex.nouns[0].pl;
     const path = files.write(JSON.stringify(lex));
     expectSeqlabError(

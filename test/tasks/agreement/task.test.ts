@@ -181,7 +181,7 @@ describe('AgreementTask (number prediction)', () => {
     expect(batch.batchSize).toBe(16);
     expect(batch.inputs).toHaveLength(batch.seqLen * 16 * task.inputSize);
     for (const ex of task.trainExamples) expect(ex.distance).toBeLessThanOrEqual(4);
-    task.evalBatches().forEach((b, i) => checkNumberBatch(b, task.evalExamples[i], task.vocab));
+    for (const [i, b] of task.evalBatches().entries()) checkNumberBatch(b, task.evalExamples[i], task.vocab);
     expect(task.evalExamples.map((g) => g[0].distance)).toEqual([2, 5, 9]);
   });
 
@@ -229,12 +229,11 @@ describe('AgreementTask (number prediction)', () => {
     for (const d of [2, 5, 9]) expect(m[`n@d=${d}`]).toBe(12);
     // by attractors: counted here straight from the sentences
     const byA = new Map<number, [number, number]>();
-    task.evalExamples.forEach((group) =>
-      group.forEach((ex, b) => {
+    for (const group of task.evalExamples)
+      for (const [b, ex] of group.entries()) {
         const c = byA.get(ex.attractors) ?? [0, 0];
         byA.set(ex.attractors, [c[0] + +isRight(ex, b), c[1] + 1]);
-      }),
-    );
+      }
     expect(byA.size).toBeGreaterThan(1);
     for (const [a, [right, n]] of byA) {
       expect(m[`accuracy@a=${a}`]).toBeCloseTo(right / n, 12);
