@@ -46,7 +46,8 @@ export async function main(args: string[]): Promise<number> {
       .command('sample', 'generate text from a language-model checkpoint', sampleOptions, sampleCommand)
       .command(
         'lab',
-        `the lab in the browser: train ${CELL_KINDS.join('/')} side by side and watch ‖∂h_T/∂h_k‖ live (--port, --out DIR)`,
+        `the lab in the browser: train ${CELL_KINDS.join('/')} side by side and watch ‖∂h_T/∂h_k‖ live ` +
+          '(--port, --out DIR)',
         labOptions,
         labCommand,
       )

@@ -25,7 +25,8 @@ interface OptionSpec {
 
 /** Named settings (as option values; anything given on the command line wins): `--preset NAME`. */
 export const TRAIN_PRESETS: Readonly<Record<string, Record<string, string | number | boolean>>> = {
-  // Zaremba et al. (2014) "small": 2 × 200 LSTM, U(±0.1), bptt 20, batch 20, SGD lr 1 halved each epoch after the 4th, clip 5, 13 epochs
+  // Zaremba et al. (2014) "small": 2 × 200 LSTM, U(±0.1), bptt 20, batch 20, SGD lr 1 halved each epoch
+  // after the 4th, clip 5, 13 epochs
   small: {
     task: 'lm',
     cell: 'lstm',
@@ -45,7 +46,8 @@ export const TRAIN_PRESETS: Readonly<Record<string, Record<string, string | numb
     'decay-unit': 'epochs',
     epochs: 13,
   },
-  // Zaremba et al. (2014) "medium": 2 × 650 LSTM, dropout 0.5, U(±0.05), bptt 35, lr 1 divided by 1.2 each epoch after the 6th, 39 epochs
+  // Zaremba et al. (2014) "medium": 2 × 650 LSTM, dropout 0.5, U(±0.05), bptt 35, lr 1 divided by 1.2 each
+  // epoch after the 6th, 39 epochs
   medium: {
     task: 'lm',
     cell: 'lstm',

@@ -1,17 +1,10 @@
 import type { Argv } from 'yargs';
 import { CELL_KINDS, cellKindList } from '../models/registry.js';
-import { INITS } from '../models/init.js';
-import { NONLINEARITIES } from '../models/activations.js';
-import { OPTIMIZERS, SCHEDULES } from '../training/optim.js';
-import { TRAIN_DEFAULTS } from '../training/config.js';
 import type { Progress } from '../training/trainer.js';
 import { MODEL_DEFAULTS } from '../models/model.js';
 import { resumeRun, trainRun } from '../commands/train.js';
-import { TASK_NAMES } from '../tasks/registry.js';
-import { finiteNumber, nonNegativeInt, oneOf, positiveInt, usageError } from '../util/errors.js';
-import { LM_DEFAULTS } from '../tasks/lm.js';
-import { TOKENIZER_NAMES } from '../data/tokenize.js';
-import { metricLines, noteBackend, printJson, startBackend, withCommon } from './common.js';
+import { oneOf, positiveInt, usageError } from '../util/errors.js';
+import { metricLines, noteBackend, printJson, startBackend } from './common.js';
 import { fmt } from '../util/format.js';
 import { ProgressReporter } from './progress.js';
 import { reportAfterRun } from './report.js';
@@ -27,7 +20,8 @@ export function trainOptions<T>(y: Argv<T>) {
     .option('resume', {
       type: 'string',
       describe:
-        'continue the run in this directory from its checkpoint (its own config; other training options are ignored, except --steps/--epochs: a new total length)',
+        'continue the run in this directory from its checkpoint (its own config; other training options are ' +
+        'ignored, except --steps/--epochs: a new total length)',
     });
 }
 
@@ -132,7 +126,9 @@ export async function trainCommand(argv: TrainArgs): Promise<void> {
   }
   const m = run.result.finalEval;
   const lines = [
-    `${run.metrics.task} · ${run.metrics.cell} · hidden ${(run.config.model as { hiddenSize: number }).hiddenSize} · ${run.metrics.params} params · ${run.result.steps} steps (${run.result.status}) in ${(elapsedMs / 1000).toFixed(1)} s`,
+    `${run.metrics.task} · ${run.metrics.cell} · hidden ${(run.config.model as { hiddenSize: number }).hiddenSize} · ` +
+      `${run.metrics.params} params · ${run.result.steps} steps (${run.result.status}) ` +
+      `in ${(elapsedMs / 1000).toFixed(1)} s`,
     ...metricLines('eval', m.loss, m.metrics),
   ];
   const test = run.metrics.test as { loss: number; metrics: Record<string, number | null> } | undefined;
@@ -140,7 +136,8 @@ export async function trainCommand(argv: TrainArgs): Promise<void> {
   const g = run.result.gradflow.at(-1);
   if (g) {
     lines.push(
-      `gradient flow (step ${g.step}, T ${g.T}): ‖∂h_T/∂h_k‖ decays ${fmt(g.spectralDecayPerStep, 3)} nats/step, horizon ${g.spectralHorizon ?? `none within ${g.T}`}`,
+      `gradient flow (step ${g.step}, T ${g.T}): ‖∂h_T/∂h_k‖ decays ${fmt(g.spectralDecayPerStep, 3)} nats/step, ` +
+        `horizon ${g.spectralHorizon ?? `none within ${g.T}`}`,
     );
   }
   if (report) lines.push(...report.sparklines, `report: ${report.html}`);

@@ -20,7 +20,10 @@ export interface TrainRunOptions {
   taskOptions: Omit<TaskOptions, 'seed'>;
   model: Partial<ModelOptions>;
   train: Partial<TrainConfig>;
-  /** Tasks with epochs (lm): train this many passes; sets steps (a given train.steps caps them) and evalEvery to one epoch unless given. */
+  /**
+   * Tasks with epochs (lm): train this many passes; sets steps (a given train.steps caps them) and evalEvery to
+   * one epoch unless given.
+   */
   epochs?: number;
   /** Units of decayEvery/decayStart: optimizer steps, or epochs (tasks with epochs). Default steps. */
   decayUnit?: 'steps' | 'epochs';
@@ -29,7 +32,7 @@ export interface TrainRunOptions {
   overwrite?: boolean;
   backend: string;
   onProgress?: (p: Progress) => void;
-  /** After training, log ‖∂h_t/∂h_k‖ for every pair k < t (the report's heat map) when it is cheap enough. Default false. */
+  /** After training, log ‖∂h_t/∂h_k‖ for every pair k < t (the report's heat map) when it is cheap enough. */
   pairs?: boolean;
 }
 
@@ -225,7 +228,8 @@ export async function resumeRun(
   if (ck.vocabulary && fingerprint !== undefined && ck.vocabulary.fingerprint !== fingerprint) {
     ck.model.dispose();
     throw inputError(
-      `${ck.path} was trained with another vocabulary (fingerprint ${ck.vocabulary.fingerprint}, the corpus now gives ${fingerprint})`,
+      `${ck.path} was trained with another vocabulary (fingerprint ${ck.vocabulary.fingerprint}, ` +
+        `the corpus now gives ${fingerprint})`,
     );
   }
   const saved = { ...TRAIN_DEFAULTS, ...(config.train as Partial<TrainConfig>) };

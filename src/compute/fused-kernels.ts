@@ -559,7 +559,7 @@ export function fusedCellBackward(
     viaW: viaW ?? (placeholder as tf.Tensor),
     carry: carry ?? viaW ?? (placeholder as tf.Tensor),
   };
-  local.forEach((l, i) => (inputs[`l${i}`] = l));
+  for (const [i, l] of local.entries()) inputs[`l${i}`] = l;
   const out = tf
     .engine()
     .runKernel(
@@ -582,7 +582,7 @@ export function fusedCellPullback(
 ): tf.Tensor[] {
   const inputs: Record<string, tf.Tensor> = { gh, gx };
   const placeholder = local ? null : tf.zeros([batch]);
-  if (local) local.forEach((l, i) => (inputs[`l${i}`] = l));
+  if (local) for (const [i, l] of local.entries()) inputs[`l${i}`] = l;
   else inputs.batch = placeholder as tf.Tensor;
   const out = tf
     .engine()

@@ -326,7 +326,8 @@ function renderWhy(): void {
           `${gate.role}.</li>`
         );
       return (
-        `<li><b>${r.cell}</b> (step ${w.step}): ${gain} ≤ max|φ′(a<sub>T</sub>)|·‖U‖<sub>2</sub> = ${fmt(w.bound, 3)}, ` +
+        `<li><b>${r.cell}</b> (step ${w.step}): ${gain} ` +
+        `≤ max|φ′(a<sub>T</sub>)|·‖U‖<sub>2</sub> = ${fmt(w.bound, 3)}, ` +
         `with ‖U‖<sub>2</sub> = ${fmt(w.recurrentNorm, 3)}. J<sub>t</sub> = diag(φ′(a<sub>t</sub>))·U, ` +
         'so while this bound is below 1 every step shrinks the gradient by at least that factor: ' +
         'over a gap of g steps, by its g-th power.</li>'

@@ -72,7 +72,9 @@ export const LSTM_SPEC = {
   memoryGate: {
     name: 'forget',
     local: 2,
-    role: 'c_t = f ⊙ c_{t−1} + … multiplies the gradient by f per step, not by a weight matrix: f near 1 keeps it alive',
+    role:
+      'c_t = f ⊙ c_{t−1} + … multiplies the gradient by f per step, not by a weight matrix: ' +
+      'f near 1 keeps it alive',
   },
   create: (inputSize, hiddenSize, weights, _options, name) => new LSTMCell(inputSize, hiddenSize, weights, name),
   adjustInit(weights, hiddenSize, options) {

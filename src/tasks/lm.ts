@@ -122,7 +122,8 @@ export class LMTask implements SequenceTask {
     this.outputSize = this.vocab.size;
     if (this.ids.train.length < c.batchSize * (c.bptt + 1)) {
       throw inputError(
-        `corpus ${c.corpus} is too small: its train split has ${this.ids.train.length} tokens, fewer than one batch (${c.batchSize} streams × ${c.bptt + 1} steps)`,
+        `corpus ${c.corpus} is too small: its train split has ${this.ids.train.length} tokens, ` +
+          `fewer than one batch (${c.batchSize} streams × ${c.bptt + 1} steps)`,
       );
     }
     for (const split of ['valid', 'test'] as const) {

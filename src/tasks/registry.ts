@@ -14,7 +14,7 @@ export interface TaskOptions {
   evalSize?: number;
   probeSize?: number;
   seed: number;
-  /** agreement, agreement-lm: their own settings (AGREEMENT_DEFAULTS); evalSize there = test sentences per test distance. */
+  /** agreement, agreement-lm: their own settings (AGREEMENT_DEFAULTS); evalSize = test sentences per distance. */
   agreement?: Partial<AgreementConfig>;
   /** lm: corpus, vocabulary and batching (LM_DEFAULTS). */
   lm?: Partial<LMConfig>;

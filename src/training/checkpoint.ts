@@ -99,7 +99,10 @@ export function loadCheckpoint(pathOrDir: string): LoadedCheckpoint {
   return { path, model, vocabulary, step: Number(doc.step ?? 0), doc };
 }
 
-/** The model (and vocabulary) of a parsed checkpoint.json; `path` names it in error messages. No file system: the browser lab uses it too. */
+/**
+ * The model (and vocabulary) of a parsed checkpoint.json; `path` names it in error messages. No file system:
+ * the browser lab uses it too.
+ */
 export function checkpointModel(
   doc: Record<string, unknown>,
   path: string,

@@ -33,7 +33,10 @@ export interface MlpTrainConfig extends Omit<OptimizerConfig, 'weightDecay'>, Sc
   epochs: number;
   /** Examples per mini-batch. Default 10. */
   batchSize: number;
-  /** L2 as Nielsen writes it: C + λ/(2n) Σ w² over the weights (n = training examples), i.e. w ← (1 − ηλ/n) w − η∇C. Default 0. */
+  /**
+   * L2 as Nielsen writes it: C + λ/(2n) Σ w² over the weights (n = training examples), i.e.
+   * w ← (1 − ηλ/n) w − η∇C. Default 0.
+   */
   lambda: number;
   /** Clip gradients to this global L2 norm; null = off. Default null (Nielsen clips nothing). */
   clipNorm: number | null;
@@ -72,7 +75,10 @@ export interface Examples {
   outputSize: number;
   /** Write examples idx[0..m) into x [m, inputSize] and targets y [m, outputSize]. */
   fill(idx: ArrayLike<number>, x: Float64Array, y: Float64Array): void;
-  /** How accuracy is scored: argmax of the outputs against the target's (classes), a 0.5 threshold (one output), or not at all. */
+  /**
+   * How accuracy is scored: argmax of the outputs against the target's (classes), a 0.5 threshold (one output),
+   * or not at all.
+   */
   scoring: 'argmax' | 'threshold' | 'none';
 }
 
@@ -87,7 +93,8 @@ export function arrayExamples(
   const count = inputs.length / inputSize;
   if (!Number.isInteger(count) || targets.length !== count * outputSize)
     throw new Error(
-      `examples: ${inputs.length} inputs / ${targets.length} targets do not make [${inputSize}] → [${outputSize}] pairs`,
+      `examples: ${inputs.length} inputs / ${targets.length} targets ` +
+        `do not make [${inputSize}] → [${outputSize}] pairs`,
     );
   return {
     count,
@@ -215,7 +222,8 @@ export function trainMlp(
   if (train.inputSize !== net.inputSize || train.outputSize !== net.outputSize) {
     throw new SeqlabError(
       'usage',
-      `the network maps ${net.inputSize} → ${net.outputSize} but the data is ${train.inputSize} → ${train.outputSize}; use --layers ${train.inputSize},…,${train.outputSize}`,
+      `the network maps ${net.inputSize} → ${net.outputSize} but the data is ` +
+        `${train.inputSize} → ${train.outputSize}; use --layers ${train.inputSize},…,${train.outputSize}`,
     );
   }
   const run = new MlpTrainingRun(net, train, config, options);

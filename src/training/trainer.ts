@@ -119,7 +119,10 @@ export interface TrainResult {
   gradflowMs: number;
 }
 
-/** Train `model` on `task`. Throws SeqlabError("diverged") on NaN/Inf, after logging it; the last good checkpoint stays. */
+/**
+ * Train `model` on `task`. Throws SeqlabError("diverged") on NaN/Inf, after logging it; the last good
+ * checkpoint stays.
+ */
 export async function train(
   model: SequenceModel,
   task: SequenceTask,

@@ -60,7 +60,10 @@ export const AGREEMENT_DEFAULTS: Readonly<AgreementConfig> = {
 /** Test sentences per eval batch (one or more batches per distance). */
 const EVAL_BATCH = 250;
 
-/** The task's vocabulary: <unk> (id 0, never in a sentence: padding's target), <eos> (1), then the lexicon's words in code-unit order. */
+/**
+ * The task's vocabulary: <unk> (id 0, never in a sentence: padding's target), <eos> (1), then the lexicon's
+ * words in code-unit order.
+ */
 export function agreementVocabulary(lex: Lexicon): Vocabulary {
   return Vocabulary.fromTokens([UNK, EOS, ...lexiconWords(lex)]);
 }
