@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CELL_DEFAULTS, initialWeights, type CellKind } from '../../src/models/cell.js';
+import { CELL_DEFAULTS } from '../../src/models/cell.js';
+import { initialWeights, type CellKind } from '../../src/models/registry.js';
 import { INIT_DEFAULTS, INITS, initRecurrentLayer, randomOrthogonal, type InitOptions } from '../../src/models/init.js';
 import { randomCell } from '../../src/models/model.js';
 import { Rng } from '../../src/util/rng.js';
@@ -153,7 +154,7 @@ describe('randomOrthogonal', () => {
   });
 });
 
-describe('initialWeights (cell.ts)', () => {
+describe('initialWeights (registry.ts)', () => {
   it('LSTM forgetBias sets the f block of bias_ih (rows H…2H) and zeroes that of bias_hh, nothing else', () => {
     const [I, H] = [3, 5];
     const base = initialWeights('lstm', I, H, CELL_DEFAULTS, new Rng('fb'));
@@ -187,7 +188,9 @@ describe('initialWeights (cell.ts)', () => {
       expect((sd.weight_hh as number[][])[0]).toHaveLength(H);
       for (const name of ['weight_ih', 'weight_hh', 'bias_ih', 'bias_hh'] as const) {
         const got = (sd[name] as number[] | number[][]).flat();
-        got.forEach((v, i) => expect(v).toBeCloseTo(w[name][i], 6));
+        got.forEach((v, i) => {
+          expect(v).toBeCloseTo(w[name][i], 6);
+        });
       }
       if (kind === 'lstm') expect((sd.bias_ih as number[]).slice(H, 2 * H)).toEqual([2, 2, 2, 2]);
     } finally {

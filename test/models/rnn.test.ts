@@ -102,7 +102,9 @@ describe('RNNCell step', () => {
       const h = tf.tensor2d([[0.4, -0.6]]);
       const [next] = cell.step(x, [h]);
       const got = Array.from(await next.data());
-      got.forEach((v, j) => expect(v).toBeCloseTo(expected[nl][j], 6));
+      got.forEach((v, j) => {
+        expect(v).toBeCloseTo(expected[nl][j], 6);
+      });
       tf.dispose([x, h, next]);
       cell.dispose();
     }
@@ -158,7 +160,7 @@ describe('jacobianNorms on the RNN', () => {
       expect(res.pairs!.map((row) => row.length)).toEqual([1, 2, 3, 4]);
       expectPairNorms(res, p, 'h', 4, false);
       // the row t = T is the main curve
-      res.rows.forEach((r) => expect(ref.relErr(res.pairs![T - 1][r.k], r.spectral!)).toBeLessThan(1e-6));
+      for (const r of res.rows) expect(ref.relErr(res.pairs![T - 1][r.k], r.spectral!)).toBeLessThan(1e-6);
     });
   });
 
@@ -273,7 +275,7 @@ describe('long gaps (T = 300)', () => {
   });
 });
 
-describe('lossGradientNorms through SequenceModel.run', () => {
+describe("lossGradientNorms through the model's cells (runPerturbed)", () => {
   it.each(NLS)('‖∂L/∂h_k‖ equals central differences of the float64 loss (%s)', async (nl) => {
     await expectLossGradientNorms(problem(`lossgrad-${nl}`, nl, 6), `head-${nl}`);
   });

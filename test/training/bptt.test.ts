@@ -1,10 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { CELL_DEFAULTS, CELL_KINDS } from '../../src/models/cell.js';
+import { CELL_DEFAULTS } from '../../src/models/cell.js';
 import { SequenceModel } from '../../src/models/model.js';
+import { CELL_KINDS } from '../../src/models/registry.js';
 import { chunkLossFast, modelLossAndGrads } from '../../src/training/bptt.js';
 import { chunkLoss, lossFromStates, type ChunkTensors } from '../../src/training/loss.js';
 import { relErr } from '../numeric.js';
+import { runPerturbed } from '../models/helpers.js';
 import { Rng } from '../../src/util/rng.js';
 
 // The hand-written BPTT (the trainer's fast path) against tfjs autodiff through the
@@ -38,7 +40,7 @@ function makeChunk(
         [n, O],
       );
   let count = 0;
-  mask.forEach((m) => (count += m));
+  for (const m of mask) count += m;
   return { inputs, tokens: null, tokenIds: null, targets, mask: tf.tensor2d(mask, [T, B]), count };
 }
 
@@ -72,16 +74,21 @@ describe('modelLossAndGrads (hand-written BPTT) = autodiff', () => {
         }
         // ∂L/∂h_k from the fast path = autodiff through zero perturbations of h_k
         const eps = Array.from({ length: T + 1 }, () => tf.zeros([B, H]) as tf.Tensor2D);
-        const g = tf.grads(
-          (...p: tf.Tensor[]) => chunkLoss(model, chunk, state0, readout, loss, p as tf.Tensor2D[]).loss,
-        )(eps);
+        const perturbed = tf.valueAndGrads((...p: tf.Tensor[]) => {
+          const { tops } = runPerturbed(model, chunk.inputs as tf.Tensor3D, state0, p as tf.Tensor2D[]);
+          const hs = tf.stack(tops) as tf.Tensor3D;
+          return lossFromStates(hs, model.headWeight(), model.headB, chunk, readout, loss).loss;
+        })(eps);
+        const g = perturbed.grads;
+        // zero perturbations leave the loss as it was
+        expect(perturbed.value.dataSync()[0]).toBeCloseTo(fast.loss.dataSync()[0], 5);
         const norms = (fast.dHNorms as tf.Tensor1D).dataSync();
-        g.forEach((gk, k) =>
+        g.forEach((gk, k) => {
           expect(norms[k]).toBeCloseTo(
             tf.tidy(() => tf.norm(gk).dataSync()[0]),
             5,
-          ),
-        );
+          );
+        });
         tf.dispose([
           fast.loss,
           ...Object.values(fast.grads),
@@ -89,6 +96,7 @@ describe('modelLossAndGrads (hand-written BPTT) = autodiff', () => {
           fast.dHNorms as tf.Tensor,
           auto.value,
           ...Object.values(auto.grads),
+          perturbed.value,
           ...eps,
           ...g,
         ]);
@@ -298,9 +306,11 @@ describe('chunkLossFast (evaluation through the trainer forward path) = chunkLos
         return { loss: r.loss, final: r.final };
       });
       expect(fast.loss.dataSync()[0]).toBeCloseTo(plain.loss.dataSync()[0], 5);
-      plain.final.forEach((layer, l) =>
-        layer.forEach((s, j) => expect(relErr(fast.final[l][j].dataSync(), s.dataSync())).toBeLessThan(1e-5)),
-      );
+      plain.final.forEach((layer, l) => {
+        layer.forEach((s, j) => {
+          expect(relErr(fast.final[l][j].dataSync(), s.dataSync())).toBeLessThan(1e-5);
+        });
+      });
       tf.dispose([fast.loss, plain.loss, ...fast.final.flat(), ...plain.final.flat()]);
       expect(tf.memory().numTensors).toBe(before);
       tf.dispose([...state0.flat(), chunk.inputs as tf.Tensor, chunk.targets, chunk.mask]);
