@@ -77,9 +77,6 @@ export const CONSTRUCTION_PRESETS = {
 
 export type ConstructionPreset = keyof typeof CONSTRUCTION_PRESETS;
 
-/** Constructions that put a word agreeing with the subject between it and the verb. */
-export const CUE_CONSTRUCTIONS: readonly Construction[] = ['subject-adjective', 'subject-relative'];
-
 /**
  * A preset name, construction names, or a comma-separated mix of both ("no-cue,object-relative")
  * → the constructions, in canonical order. Unknown names are usage errors.
