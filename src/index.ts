@@ -1,6 +1,6 @@
 // seqlab as a library: everything a command does can be imported from here.
 export { setBackend, BACKENDS, type BackendName } from './compute/backend.js';
-export { SeqlabError, EXIT_CODES, type ErrorCode } from './util/errors.js';
+export { SeqlabError, EXIT_CODES, type ErrorCode, type ErrorMessage, type FieldNamer } from './util/errors.js';
 export { Rng } from './util/rng.js';
 export * from './models/cell.js';
 export { RNNCell } from './models/rnn.js';

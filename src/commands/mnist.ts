@@ -87,6 +87,8 @@ export interface MnistRunOptions {
   overwrite?: boolean;
   seed?: number;
   onProgress?: (run: { index: number; total: number; name: string }, p: Progress & { epoch: number }) => void;
+  /** How a diverged network's error reads in its row (the CLI names flags, not fields). Default: its message. */
+  describeError?: (e: SeqlabError) => string;
 }
 
 export interface MnistRow {
@@ -179,12 +181,14 @@ export function mnistRun(opts: MnistRunOptions, data: MnistData = loadMnist({ di
   const pixels = data.rows * data.cols;
   const nets = opts.nets ?? preset.nets.map((n) => [pixels, ...n.slice(1, -1), data.classes]);
   for (const layers of nets) {
-    if (layers[0] !== pixels)
-      throw usageError(
-        `--layers must start with the image size ${pixels} (${data.rows}×${data.cols}), got ${layers.join(',')}`,
-      );
+    if (layers[0] !== pixels) {
+      const size = `${pixels} (${data.rows}×${data.cols})`;
+      throw usageError((field) => `${field('layers')} must start with the image size ${size}, got ${layers.join(',')}`);
+    }
     if (layers[layers.length - 1] !== data.classes)
-      throw usageError(`--layers must end with the number of classes ${data.classes}, got ${layers.join(',')}`);
+      throw usageError(
+        (field) => `${field('layers')} must end with the number of classes ${data.classes}, got ${layers.join(',')}`,
+      );
   }
   const model: Omit<MlpConfig, 'layers'> = {
     ...(({ layers: _, ...rest }) => rest)(MLP_DEFAULTS),
@@ -277,7 +281,7 @@ export function mnistRun(opts: MnistRunOptions, data: MnistData = loadMnist({ di
         epochs: 0,
         steps: 0,
         status: 'diverged',
-        error: e.message,
+        error: opts.describeError?.(e) ?? e.message,
         bestValidation: null,
         finalValidation: null,
         validation: [],

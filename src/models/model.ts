@@ -259,9 +259,13 @@ export function modelConfigFor(data: DataShape, options: Partial<ModelOptions> =
   const base = { ...MODEL_DEFAULTS, ...rest };
   const isTokens = data.vocabSize !== undefined;
   if (embedSize !== undefined && embedSize !== null && !isTokens)
-    throw usageError('embedSize applies to token inputs only (a task with a vocabulary)');
+    throw usageError((field) => `${field('embedSize')} applies to token inputs only (a task with a vocabulary)`);
   const inputSize = isTokens ? (embedSize ?? base.hiddenSize) : data.inputSize;
   if (base.tieWeights && isTokens && inputSize !== base.hiddenSize)
-    throw usageError(`tieWeights needs embedSize = hiddenSize, got ${inputSize} and ${base.hiddenSize}`);
+    throw usageError(
+      (field) =>
+        `${field('tieWeights')} needs ${field('embedSize')} = ${field('hiddenSize')}, ` +
+        `got ${inputSize} and ${base.hiddenSize}`,
+    );
   return Object.freeze({ ...base, inputSize, outputSize: data.outputSize, vocabSize: data.vocabSize ?? null });
 }

@@ -211,9 +211,12 @@ export function trainMlp(
   const validation = options.validation ?? null;
   const saveCheckpoints = options.checkpoint ?? runDir !== undefined;
   if (train.inputSize !== net.inputSize || train.outputSize !== net.outputSize) {
+    const [I, O] = [train.inputSize, train.outputSize];
     throw new SeqlabError(
       'usage',
-      `the network maps ${net.inputSize} → ${net.outputSize} but the data is ${train.inputSize} → ${train.outputSize}; use --layers ${train.inputSize},…,${train.outputSize}`,
+      (field) =>
+        `the network maps ${net.inputSize} → ${net.outputSize} but the data is ${I} → ${O}; ` +
+        `use ${field('layers')} ${I},…,${O}`,
     );
   }
   const n = train.count;
@@ -240,10 +243,8 @@ export function trainMlp(
 
   const diverge = (what: string, loss: number, gradNorm: number): never => {
     runDir?.log({ type: 'diverged', step, loss, gradNorm });
-    throw new SeqlabError(
-      'diverged',
-      `training diverged: ${what} at step ${step} (epoch ${epoch + 1}); try a smaller --lr`,
-    );
+    const at = `${what} at step ${step} (epoch ${epoch + 1})`;
+    throw new SeqlabError('diverged', (field) => `training diverged: ${at}; try a smaller ${field('lr')}`);
   };
 
   /** Nielsen's measurement after `done` epochs (0: at initialization). */

@@ -22,12 +22,14 @@ writeFileSync(join(ptb, 'test.txt'), ' the dog ran \n the bird sat on the mat \n
 async function seqlab(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
-  const out = vi
-    .spyOn(process.stdout, 'write')
-    .mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
-  const err = vi
-    .spyOn(process.stderr, 'write')
-    .mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stdout += String(chunk);
+    return true;
+  });
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stderr += String(chunk);
+    return true;
+  });
   try {
     const code = await main(args);
     return { code, stdout, stderr };
@@ -75,7 +77,7 @@ describe('ngramRun', () => {
 
   it('refuses a vocabulary file together with vocabulary rules, and a damaged one', () => {
     expect(() => ngramRun({ corpus: ptb, vocab: join(tmp, 'vocab.json'), minCount: 2 })).toThrow(
-      /--vocab fixes the vocabulary/,
+      /^vocab fixes the vocabulary; drop minCount and vocabSize$/,
     );
     const bad = join(tmp, 'bad-vocab.json');
     writeFileSync(

@@ -376,7 +376,10 @@ describe('train: truncated BPTT', () => {
     const spec: Spec64 = { kind: 'rnn', inputSize: 1, hiddenSize: H, nonlinearity: 'tanh' };
     const unpack = (th: number[]) => {
       let i = 0;
-      const take = (n: number) => th.slice(i, (i += n));
+      const take = (n: number) => {
+        i += n;
+        return th.slice(i - n, i);
+      };
       const w: Weights64 = { weight_ih: take(H), weight_hh: take(H * H), bias_ih: take(H), bias_hh: take(H) };
       return { w, headW: take(H), headB: take(1)[0] };
     };
@@ -613,7 +616,7 @@ describe('AddingTask', () => {
 
   it('rejects a sequence too short for two markers', () => {
     expect(() => new AddingTask({ seqLen: 1 })).toThrow(SeqlabError);
-    expect(() => new AddingTask({ seqLen: 0 })).toThrow(/--seq-len/);
+    expect(() => new AddingTask({ seqLen: 0 })).toThrow(/^seqLen must be a positive integer, got 0$/);
   });
 });
 

@@ -87,11 +87,13 @@ export function resolveConstructions(spec: string | readonly string[]): Construc
     .filter((s) => s !== '');
   if (names.length === 0)
     throw usageError(
-      `--constructions is empty; use a preset (${Object.keys(CONSTRUCTION_PRESETS).join(', ')}) or constructions (${CONSTRUCTIONS.join(', ')})`,
+      (field) =>
+        `${field('constructions')} is empty; use a preset (${Object.keys(CONSTRUCTION_PRESETS).join(', ')}) ` +
+        `or constructions (${CONSTRUCTIONS.join(', ')})`,
     );
   const chosen = new Set<Construction>();
   for (const name of names) {
-    if (name in CONSTRUCTION_PRESETS) CONSTRUCTION_PRESETS[name as ConstructionPreset].forEach((c) => chosen.add(c));
+    if (name in CONSTRUCTION_PRESETS) for (const c of CONSTRUCTION_PRESETS[name as ConstructionPreset]) chosen.add(c);
     else if ((CONSTRUCTIONS as readonly string[]).includes(name)) chosen.add(name as Construction);
     else
       throw usageError(
@@ -170,7 +172,7 @@ export const GENERATOR_DEFAULTS: Readonly<GeneratorConfig> = {
 /** One sentence with exactly the requested distance and attractor count; a usageError if the constructions cannot make it. */
 export function generateExample(lex: Lexicon, rng: Rng, req: ExampleRequest): AgreementExample {
   const distance = nonNegativeInt('distance', req.distance);
-  const maxDepth = nonNegativeInt('--max-depth', req.maxDepth);
+  const maxDepth = nonNegativeInt('maxDepth', req.maxDepth);
   const need = req.attractors === 'free' ? 0 : nonNegativeInt('attractors', req.attractors);
   const planner = plannerFor(lex, req.constructions, maxDepth);
   const start = planner.start(distance, need);
@@ -234,7 +236,7 @@ export function resolveGeneratorConfig(config: Partial<GeneratorConfig>): Genera
     distance: [lo, hi],
     attractors,
     constructions: resolveConstructions(cfg.constructions),
-    maxDepth: nonNegativeInt('--max-depth', cfg.maxDepth),
+    maxDepth: nonNegativeInt('maxDepth', cfg.maxDepth),
   };
 }
 
@@ -317,14 +319,15 @@ const MAX_DRAWS_PER_SENTENCE = 50;
 export function makeSplit(opts: SplitOptions, rng: Rng): Split {
   const trainMin = nonNegativeInt('trainMinDistance', opts.trainMinDistance ?? 1);
   const trainMax = nonNegativeInt('trainMaxDistance', opts.trainMaxDistance);
-  if (trainMin > trainMax) throw usageError(`trainMinDistance ${trainMin} > trainMaxDistance ${trainMax}`);
+  if (trainMin > trainMax)
+    throw usageError((field) => `${field('trainMinDistance')} ${trainMin} > ${field('trainMaxDistance')} ${trainMax}`);
   const trainSize = positiveInt('trainSize', opts.trainSize);
   const testSize = positiveInt('testSize', opts.testSize);
   if (!Array.isArray(opts.testDistances) || opts.testDistances.length === 0)
-    throw usageError('testDistances must list at least one distance');
+    throw usageError((field) => `${field('testDistances')} must list at least one distance`);
   const testDistances = opts.testDistances.map((d) => nonNegativeInt('test distance', d));
   if (new Set(testDistances).size !== testDistances.length)
-    throw usageError(`testDistances has a repeated distance: ${testDistances.join(', ')}`);
+    throw usageError((field) => `${field('testDistances')} has a repeated distance: ${testDistances.join(', ')}`);
   const lexicon = opts.lexicon ?? loadLexicon();
   const base = {
     attractors: opts.attractors ?? GENERATOR_DEFAULTS.attractors,
@@ -422,11 +425,17 @@ const planners = new WeakMap<Lexicon, Map<string, Planner>>();
 
 function plannerFor(lex: Lexicon, constructions: readonly Construction[], maxDepth: number): Planner {
   let byKey = planners.get(lex);
-  if (!byKey) planners.set(lex, (byKey = new Map()));
+  if (!byKey) {
+    byKey = new Map();
+    planners.set(lex, byKey);
+  }
   const allowed = resolveConstructions(constructions);
   const key = `${allowed.join(',')}|${maxDepth}`;
   let planner = byKey.get(key);
-  if (!planner) byKey.set(key, (planner = new Planner(lex, new Set(allowed), maxDepth)));
+  if (!planner) {
+    planner = new Planner(lex, new Set(allowed), maxDepth);
+    byKey.set(key, planner);
+  }
   return planner;
 }
 
@@ -479,7 +488,10 @@ class Planner {
     if (s.budget === 0) return [];
     const key = stateKey(s);
     let moves = this.workingMoves.get(key);
-    if (!moves) this.workingMoves.set(key, (moves = this.moves(s).filter((m) => this.works(m))));
+    if (!moves) {
+      moves = this.moves(s).filter((m) => this.works(m));
+      this.workingMoves.set(key, moves);
+    }
     if (moves.length === 0) throw new Error(`agreement planner: no move from a feasible state ${JSON.stringify(s)}`);
     const kinds = [...new Set(moves.map((m) => m.kind))];
     const kind = weightedPick(rng, kinds, (k) => WEIGHTS[k]);
@@ -738,7 +750,10 @@ class Realizer {
     const art = this.lex.determiners[article][noun.gender][number];
     const words = prep.length > 0 ? prepositionWithArticle(this.lex, prep, art) : [art];
     const index = this.tokens.length + words.length;
-    words.forEach((w, i) => (i === words.length - 1 ? this.emit(w, index, number) : this.emit(w, -1, null)));
+    words.forEach((w, i) => {
+      if (i === words.length - 1) this.emit(w, index, number);
+      else this.emit(w, -1, null);
+    });
     this.emit(number === 'sg' ? noun.sg : noun.pl, index, number);
     return { index, noun, number };
   }

@@ -123,10 +123,10 @@ class AgreementData {
 
   constructor(config: Partial<AgreementConfig>) {
     const cfg = { ...AGREEMENT_DEFAULTS, ...stripUndefined(config) };
-    positiveInt('--probe-size', cfg.probeSize);
-    nonNegativeInt('--max-depth', cfg.maxDepth);
+    positiveInt('probeSize', cfg.probeSize);
+    nonNegativeInt('maxDepth', cfg.maxDepth);
     if (!Array.isArray(cfg.testDistances) || cfg.testDistances.length === 0)
-      throw usageError('--test-distances must list at least one distance');
+      throw usageError((field) => `${field('testDistances')} must list at least one distance`);
     this.constructions = resolveConstructions(cfg.constructions);
     this.config = { ...cfg, testDistances: [...cfg.testDistances] };
     this.lexicon = loadLexicon(cfg.lexicon);
@@ -282,7 +282,9 @@ export class AgreementTask extends AgreementTaskBase implements SequenceTask {
       const group = this.data.evalGroups[i];
       if (out.length !== group.length * 2)
         throw new Error(`agreement evaluate: batch ${i} has ${out.length} outputs, expected ${group.length} × 2`);
-      group.forEach((ex, b) => tally.add(ex, (out[2 * b + 1] > out[2 * b] ? 1 : 0) === (ex.number === 'sg' ? 0 : 1)));
+      group.forEach((ex, b) => {
+        tally.add(ex, (out[2 * b + 1] > out[2 * b] ? 1 : 0) === (ex.number === 'sg' ? 0 : 1));
+      });
     });
     return { accuracy: tally.accuracy, loss, ...tally.breakdown() };
   }

@@ -181,7 +181,9 @@ describe('AgreementTask (number prediction)', () => {
     expect(batch.batchSize).toBe(16);
     expect(batch.inputs).toHaveLength(batch.seqLen * 16 * task.inputSize);
     for (const ex of task.trainExamples) expect(ex.distance).toBeLessThanOrEqual(4);
-    task.evalBatches().forEach((b, i) => checkNumberBatch(b, task.evalExamples[i], task.vocab));
+    task.evalBatches().forEach((b, i) => {
+      checkNumberBatch(b, task.evalExamples[i], task.vocab);
+    });
     expect(task.evalExamples.map((g) => g[0].distance)).toEqual([2, 5, 9]);
   });
 
@@ -229,12 +231,11 @@ describe('AgreementTask (number prediction)', () => {
     for (const d of [2, 5, 9]) expect(m[`n@d=${d}`]).toBe(12);
     // by attractors: counted here straight from the sentences
     const byA = new Map<number, [number, number]>();
-    task.evalExamples.forEach((group) =>
+    for (const group of task.evalExamples)
       group.forEach((ex, b) => {
         const c = byA.get(ex.attractors) ?? [0, 0];
         byA.set(ex.attractors, [c[0] + +isRight(ex, b), c[1] + 1]);
-      }),
-    );
+      });
     expect(byA.size).toBeGreaterThan(1);
     for (const [a, [right, n]] of byA) {
       expect(m[`accuracy@a=${a}`]).toBeCloseTo(right / n, 12);
@@ -330,7 +331,7 @@ describe('registry and bad options', () => {
     expectSeqlabError(
       () => createTask('agreement', { seed: 1, seqLen: 20, agreement: SMALL }),
       'usage',
-      /--seq-len does not apply to the agreement task/,
+      /^seqLen does not apply to the agreement task/,
     );
     expectSeqlabError(
       () => new AgreementTask({ ...SMALL, constructions: 'nope' }),
