@@ -1,7 +1,7 @@
 // seqlab as a library: everything a command does can be imported from here. The API is this list,
 // named export by named export (no `export *`): a module's other exports are internal.
 export { setBackend, BACKENDS, type BackendName } from './compute/backend.js';
-export { SeqlabError, EXIT_CODES, type ErrorCode } from './util/errors.js';
+export { SeqlabError, EXIT_CODES, type ErrorCode, type ErrorMessage, type FieldNamer } from './util/errors.js';
 export { Rng } from './util/rng.js';
 export {
   CELL_DEFAULTS,

@@ -13,6 +13,7 @@ import { probeCommand, probeOptions } from './probe.js';
 import { reportCommand, reportOptions } from './report.js';
 import { sweepCommand, sweepOptions } from './sweep.js';
 import { trainCommand, trainOptions } from './train.js';
+import { cliMessage } from './options.js';
 
 /**
  * The `seqlab` binary: parse, call one library function, print. Every failure is
@@ -95,7 +96,7 @@ export async function main(args: string[]): Promise<number> {
       .parseAsync();
   } catch (e) {
     if (e instanceof SeqlabError) {
-      fail(e.message, EXIT_CODES[e.code]);
+      fail(cliMessage(e), EXIT_CODES[e.code]);
     } else {
       const err = e as Error;
       fail(

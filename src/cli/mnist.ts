@@ -10,7 +10,7 @@ import { finiteNumber, nonNegativeInt, oneOf, positiveInt, usageError } from '..
 import { printJson, withCommon } from './common.js';
 import { fmt, table } from '../util/format.js';
 import { ProgressReporter } from './progress.js';
-import { timestamp } from './options.js';
+import { cliMessage, timestamp } from './options.js';
 
 /** Defaults of the options only `seqlab mnist` declares (`train --task mnist` runs without them). */
 const MNIST_OPTION_DEFAULTS = { 'probe-size': 1000, inits: 1, 'no-out': false } as const;
@@ -161,6 +161,7 @@ export async function mnistCommand(argv: Readonly<Record<string, unknown>>): Pro
           : `epoch ${p.epoch + 1} validation cost ${fmt(p.evalLoss)}`,
       );
     },
+    describeError: cliMessage,
   });
   (progress as ProgressReporter | null)?.done();
   if (a.json) printJson(result);

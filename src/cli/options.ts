@@ -7,14 +7,15 @@ import { TASK_NAMES } from '../tasks/registry.js';
 import { LM_DEFAULTS } from '../tasks/lm.js';
 import { TRAIN_DEFAULTS } from '../training/config.js';
 import { OPTIMIZERS, SCHEDULES } from '../training/optim.js';
-import { finiteNumber, nonNegativeInt, oneOf, positiveInt, usageError } from '../util/errors.js';
+import { type SeqlabError, finiteNumber, nonNegativeInt, oneOf, positiveInt, usageError } from '../util/errors.js';
 import { withCommon } from './common.js';
 
 /**
  * The options that train, compare and sweep share: their flags (TRAIN_OPTIONS, each default read
  * from the library's DEFAULTS, never restated), the named presets and each command's per-task
  * defaults as option values, one way to merge them (resolveOptions), and one parser from flags to
- * the library's typed options (parseTrainArgs). Messages here name flags; the library's name fields.
+ * the library's typed options (parseTrainArgs). Messages here name flags; the library's name fields,
+ * which the CLI prints as flags (FIELD_FLAGS, cliMessage).
  */
 
 interface OptionSpec {
@@ -192,6 +193,65 @@ export const TRAIN_OPTIONS: Readonly<Record<string, OptionSpec>> = {
     describe: 'end with report.html and plots in the run directory (--no-report: skip)',
   },
 };
+
+/**
+ * The flag that sets each option field a library message names (SeqlabError.messageWith): the library
+ * says `seqLen`, the CLI `--seq-len`. null: no flag sets the field (the CLI keeps its name).
+ * test/cli/flags.test.ts checks that the keys are exactly the fields src names outside src/cli, and
+ * that every flag is one a command declares.
+ */
+export const FIELD_FLAGS: Readonly<Record<string, string | null>> = {
+  // tasks (TaskOptions, the adding/copy/lm configs, AgreementConfig and its generator)
+  task: '--task',
+  seqLen: '--seq-len',
+  evalSize: '--eval-size',
+  probeSize: '--probe-size',
+  bptt: '--bptt',
+  corpus: '--corpus',
+  minCount: '--min-count',
+  vocabSize: '--vocab-size',
+  constructions: '--constructions',
+  attractors: '--attractors',
+  trainMinDistance: '--train-distances',
+  trainMaxDistance: '--train-distances',
+  testDistances: '--test-distances',
+  trainSize: '--train-size',
+  testSize: '--eval-size', // createTask passes evalSize as the agreement task's testSize
+  distance: null,
+  maxDepth: null,
+  // models (ModelOptions, MlpConfig) and training (TrainConfig, MlpTrainConfig)
+  cell: '--cell',
+  hiddenSize: '--hidden',
+  embedSize: '--emsize',
+  tieWeights: '--tie-weights',
+  layers: '--layers',
+  cost: '--cost',
+  output: '--output',
+  slope: '--slope',
+  steps: '--steps',
+  batchSize: '--batch',
+  lr: '--lr',
+  // commands (TrainRunOptions, CompareOptions, ProbeRunOptions, …) and what they hand on
+  epochs: '--epochs',
+  decayUnit: '--decay-unit',
+  cells: '--cells',
+  layer: '--layer',
+  weights: '--weights',
+  biases: '--biases',
+  temperature: '--temperature',
+  vocab: '--vocab',
+  shard: '--shard',
+  dir: '--data', // loadMnist's directory of IDX files
+  backend: '--backend',
+  out: '--out',
+  overwrite: '--overwrite',
+  port: '--port',
+};
+
+/** A SeqlabError as the CLI prints it: every option field it names spelled as its flag. */
+export function cliMessage(e: SeqlabError): string {
+  return e.messageWith((field) => (Object.hasOwn(FIELD_FLAGS, field) ? (FIELD_FLAGS[field] ?? field) : field));
+}
 
 /**
  * Declare TRAIN_OPTIONS on a yargs builder. With `overrides`, those defaults replace

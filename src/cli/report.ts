@@ -1,7 +1,8 @@
 import type { Argv } from 'yargs';
 import { writeReport, type ReportResult } from '../report/report.js';
-import { usageError } from '../util/errors.js';
+import { SeqlabError, usageError } from '../util/errors.js';
 import { printJson } from './common.js';
+import { cliMessage } from './options.js';
 
 export function reportOptions<T>(y: Argv<T>) {
   return y
@@ -45,8 +46,9 @@ export async function reportAfterRun(dir: string | null): Promise<ReportResult |
   try {
     return await writeReport(dir);
   } catch (e) {
+    const message = e instanceof SeqlabError ? cliMessage(e) : (e as Error).message;
     process.stderr.write(
-      `seqlab: the run finished, but its report failed: ${(e as Error).message.split('\n')[0]} ` +
+      `seqlab: the run finished, but its report failed: ${message.split('\n')[0]} ` +
         `(seqlab report ${dir} retries)\n`,
     );
     return null;

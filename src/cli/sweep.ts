@@ -1,5 +1,5 @@
 import { TRAIN_DEFAULTS } from '../training/config.js';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Argv } from 'yargs';
@@ -7,7 +7,6 @@ import { writeReport } from '../report/report.js';
 import { toCsv, type SweepResults } from '../report/sweep-table.js';
 import { TASK_NAMES } from '../tasks/registry.js';
 import {
-  checkSweepDir,
   expandGrid,
   isFinished,
   parseShard,
@@ -18,7 +17,7 @@ import {
   type SweepRun,
 } from '../commands/sweep.js';
 import { CELL_KINDS } from '../models/registry.js';
-import { SeqlabError, oneOf, positiveInt, usageError } from '../util/errors.js';
+import { SeqlabError, inputError, oneOf, positiveInt, usageError } from '../util/errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/files.js';
 import { printJson } from './common.js';
 import { fmt, table } from '../util/format.js';
@@ -79,7 +78,8 @@ function checkRun(run: SweepRun): void {
     if (a['seq-len'] !== undefined) positiveInt('--seq-len', a['seq-len']);
     parseTrainArgs(a);
   } catch (e) {
-    if (e instanceof SeqlabError) throw new SeqlabError('input', `sweep configuration "${run.name}": ${e.message}`);
+    if (e instanceof SeqlabError)
+      throw new SeqlabError('input', (field) => `sweep configuration "${run.name}": ${e.messageWith(field)}`);
     throw e;
   }
 }
@@ -110,6 +110,8 @@ export async function sweepCommand(argv: SweepArgs): Promise<void> {
   const workers = positiveInt('--workers', a.workers);
   const backend = oneOf('backend', a.backend, ['auto', 'tensorflow', 'wasm', 'cpu'] as const);
   const config = String(a.config);
+  if (existsSync(config) && statSync(config).isDirectory())
+    throw inputError(`sweep file is a directory: ${config} (to collect a sweep's results use --collect ${config})`);
   const spec = readSweepFile(config, basename(config, extname(config)));
   const runs = expandGrid(spec);
   runs.forEach(checkRun);
@@ -206,6 +208,12 @@ function claimDir(out: string, runs: SweepRun[]): void {
     }
   }
   mkdirSync(out, { recursive: true });
+}
+
+/** The sweep directory must be one, to collect it. */
+function checkSweepDir(dir: string): void {
+  if (!existsSync(join(dir, 'sweep.json')))
+    throw inputError(`${dir} is not a sweep directory (no sweep.json); run seqlab sweep CONFIG --out ${dir} first`);
 }
 
 /** results.json, results.csv and report.html of a sweep directory. */

@@ -67,12 +67,14 @@ export function parseCells(list: string): CellKind[] {
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '');
-  if (names.length === 0) throw usageError(`--cells is empty; use a comma-separated list of ${CELL_KINDS.join(', ')}`);
+  if (names.length === 0)
+    throw usageError((field) => `${field('cells')} is empty; use a comma-separated list of ${CELL_KINDS.join(', ')}`);
   for (const n of names) {
     if (!(CELL_KINDS as readonly string[]).includes(n))
-      throw usageError(`unknown cell "${n}" in --cells; use ${cellKindList()}`);
+      throw usageError((field) => `unknown cell "${n}" in ${field('cells')}; use ${cellKindList()}`);
   }
-  if (new Set(names).size !== names.length) throw usageError(`--cells lists a cell twice: ${list}`);
+  if (new Set(names).size !== names.length)
+    throw usageError((field) => `${field('cells')} lists a cell twice: ${list}`);
   return names as CellKind[];
 }
 

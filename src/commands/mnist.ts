@@ -87,6 +87,8 @@ export interface MnistRunOptions {
   overwrite?: boolean;
   seed?: number;
   onProgress?: (run: { index: number; total: number; name: string }, p: Progress & { epoch: number }) => void;
+  /** How a diverged network's error reads in its row (the CLI names flags, not fields). Default: its message. */
+  describeError?: (e: SeqlabError) => string;
 }
 
 export interface MnistRow {
@@ -271,12 +273,14 @@ function networks(
 ): { name: string; config: MlpConfig }[] {
   const pixels = data.rows * data.cols;
   for (const layers of nets) {
-    if (layers[0] !== pixels)
-      throw usageError(
-        `--layers must start with the image size ${pixels} (${data.rows}×${data.cols}), got ${layers.join(',')}`,
-      );
+    if (layers[0] !== pixels) {
+      const size = `${pixels} (${data.rows}×${data.cols})`;
+      throw usageError((field) => `${field('layers')} must start with the image size ${size}, got ${layers.join(',')}`);
+    }
     if (layers[layers.length - 1] !== data.classes)
-      throw usageError(`--layers must end with the number of classes ${data.classes}, got ${layers.join(',')}`);
+      throw usageError(
+        (field) => `${field('layers')} must end with the number of classes ${data.classes}, got ${layers.join(',')}`,
+      );
   }
   const variants: [string, Partial<MlpConfig>][] =
     opts.experiment === 'remedies'
@@ -359,7 +363,7 @@ function trainNetwork(
       epochs: 0,
       steps: 0,
       status: 'diverged',
-      error: e.message,
+      error: opts.describeError?.(e) ?? e.message,
       bestValidation: null,
       finalValidation: null,
       validation: [],

@@ -108,7 +108,9 @@ export function loadVocabulary(path: string): Vocabulary {
 export function ngramRun(options: Partial<NgramRunOptions> & Pick<NgramRunOptions, 'corpus'>): NgramRunResult {
   const opts: Readonly<NgramRunOptions> = { ...NGRAM_RUN_DEFAULTS, ...stripUndefined(options), corpus: options.corpus };
   if (opts.vocab !== null && (opts.minCount !== null || opts.vocabSize !== null)) {
-    throw usageError('--vocab fixes the vocabulary; drop --min-count and --vocab-size');
+    throw usageError(
+      (field) => `${field('vocab')} fixes the vocabulary; drop ${field('minCount')} and ${field('vocabSize')}`,
+    );
   }
   const progress = opts.onProgress ?? (() => {});
   const t0 = performance.now();

@@ -130,7 +130,10 @@ export function loadProbeSetup(opts: ProbeRunOptions): ProbeSetup {
   if (opts.weights) {
     weights = parseRecurrentWeights(readJsonFile(opts.weights, 'weights'), opts.weights, opts.cell);
     if (opts.layer >= weights.layers.length)
-      throw usageError(`--layer ${opts.layer} is out of range: the weights have ${weights.layers.length} layer(s)`);
+      throw usageError(
+        (field) =>
+          `${field('layer')} ${opts.layer} is out of range: the weights have ${weights.layers.length} layer(s)`,
+      );
   } else {
     const cellOpts = { ...CELL_DEFAULTS, ...stripUndefined(opts) };
     const cell = opts.cell ?? 'lstm';
@@ -141,7 +144,8 @@ export function loadProbeSetup(opts: ProbeRunOptions): ProbeSetup {
       hiddenSize: opts.hiddenSize,
       layers: [initialWeights(cell, opts.inputSize, opts.hiddenSize, cellOpts, rng.fork('init'))],
     };
-    if (opts.layer !== 0) throw usageError('--layer needs --weights with that many layers');
+    if (opts.layer !== 0)
+      throw usageError((field) => `${field('layer')} needs ${field('weights')} with that many layers`);
   }
   const H = weights.hiddenSize;
   let inputs: ProbeInputs;

@@ -46,11 +46,14 @@ export function drawToken(logits: Float32Array, temperature: number, topK: numbe
 
 export async function sampleRun(opts: SampleOptions): Promise<SampleResult> {
   if (!(opts.temperature > 0) || !Number.isFinite(opts.temperature))
-    throw usageError(`--temperature must be > 0, got ${opts.temperature}`);
+    throw usageError((field) => `${field('temperature')} must be > 0, got ${opts.temperature}`);
   const ck = loadCheckpoint(opts.checkpoint);
   try {
     if (!ck.vocabulary)
-      throw usageError(`${ck.path} is not a language model (no vocabulary); sample needs a checkpoint of --task lm`);
+      throw usageError(
+        (field) =>
+          `${ck.path} is not a language model (no vocabulary); sample needs a checkpoint of ${field('task')} lm`,
+      );
     const vocab = ck.vocabulary;
     const taskCfg = (ck.doc.taskConfig ?? {}) as { tokenizer?: string; lowercase?: boolean };
     const name = (TOKENIZER_NAMES as readonly string[]).includes(String(taskCfg.tokenizer))

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { SeqlabError, inputError, usageError } from '../util/errors.js';
+import { inputError, usageError } from '../util/errors.js';
 import { writeJsonAtomic } from '../util/files.js';
 
 /**
@@ -48,8 +48,7 @@ const isScalar = (v: unknown): v is Scalar =>
 /** Read and check a sweep file (JSON, or YAML by its .yaml/.yml extension); every problem is one line. */
 export function readSweepFile(path: string, defaultName: string): SweepSpec {
   if (!existsSync(path)) throw inputError(`sweep file not found: ${path}`);
-  if (statSync(path).isDirectory())
-    throw inputError(`sweep file is a directory: ${path} (to collect a sweep's results use --collect ${path})`);
+  if (statSync(path).isDirectory()) throw inputError(`sweep file is a directory: ${path}`);
   const text = readFileSync(path, 'utf8');
   const yaml = ['.yaml', '.yml'].includes(extname(path).toLowerCase());
   let doc: unknown;
@@ -120,10 +119,11 @@ export interface Shard {
 /** "i/n" with 0 ≤ i < n. */
 export function parseShard(value: string): Shard {
   const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(value);
-  if (!m) throw usageError(`--shard must be i/n (e.g. 0/4), got ${JSON.stringify(value)}`);
+  if (!m) throw usageError((field) => `${field('shard')} must be i/n (e.g. 0/4), got ${JSON.stringify(value)}`);
   const [index, count] = [Number(m[1]), Number(m[2])];
-  if (count < 1) throw usageError(`--shard ${value}: n must be at least 1`);
-  if (index >= count) throw usageError(`--shard ${value}: i must be below n (shards are numbered 0 … ${count - 1})`);
+  if (count < 1) throw usageError((field) => `${field('shard')} ${value}: n must be at least 1`);
+  if (index >= count)
+    throw usageError((field) => `${field('shard')} ${value}: i must be below n (shards are numbered 0 … ${count - 1})`);
   return { index, count };
 }
 
@@ -237,13 +237,4 @@ export async function runConfigs(opts: SweepRunOptions): Promise<SweepRunResult>
   }
   result.elapsedMs = performance.now() - started;
   return result;
-}
-
-/** The sweep directory must be one, to collect it. */
-export function checkSweepDir(dir: string): void {
-  if (!existsSync(join(dir, 'sweep.json')))
-    throw new SeqlabError(
-      'input',
-      `${dir} is not a sweep directory (no sweep.json); run seqlab sweep CONFIG --out ${dir} first`,
-    );
 }

@@ -10,7 +10,7 @@ import type { SequenceTask } from '../tasks/task.js';
 import { readJsonFile, writeJsonAtomic } from '../util/files.js';
 import { join } from 'node:path';
 import { loadCheckpoint } from '../training/checkpoint.js';
-import { SeqlabError, inputError, usageError } from '../util/errors.js';
+import { type ErrorMessage, SeqlabError, inputError, usageError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { stripUndefined } from '../util/objects.js';
 import { createTask, type TaskOptions } from '../tasks/registry.js';
@@ -60,7 +60,9 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
   const task = createTask(opts.task, taskOptions);
   const perEpoch = task.stepsPerEpoch;
   if (opts.epochs !== undefined && perEpoch === undefined)
-    throw usageError(`--epochs applies to tasks with epochs (lm), not ${opts.task}; use --steps`);
+    throw usageError(
+      (field) => `${field('epochs')} applies to tasks with epochs (lm), not ${opts.task}; use ${field('steps')}`,
+    );
   const byEpochs =
     opts.epochs !== undefined && perEpoch !== undefined
       ? { steps: Math.min(opts.epochs * perEpoch, given.steps ?? Infinity), evalEvery: given.evalEvery ?? perEpoch }
@@ -70,7 +72,7 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
   // an LM's batch is its stream count, fixed by the task
   const fixedBatch = task.fixedBatchSize;
   if (opts.decayUnit === 'epochs' && perEpoch === undefined)
-    throw usageError(`--decay-unit epochs applies to tasks with epochs (lm), not ${opts.task}`);
+    throw usageError((field) => `${field('decayUnit')} epochs applies to tasks with epochs (lm), not ${opts.task}`);
   const inEpochs =
     opts.decayUnit === 'epochs' && perEpoch !== undefined
       ? { decayEvery: (given.decayEvery ?? 1) * perEpoch, decayStart: (given.decayStart ?? 0) * perEpoch }
@@ -237,9 +239,9 @@ export async function resumeRun(
   const perEpoch = task.stepsPerEpoch;
   const steps =
     length.epochs !== undefined && perEpoch !== undefined ? length.epochs * perEpoch : (length.steps ?? saved.steps);
-  const bad =
+  const bad: ErrorMessage | null =
     length.epochs !== undefined && perEpoch === undefined
-      ? `--epochs applies to tasks with epochs (lm), not ${config.taskName}; use --steps`
+      ? (field) => `${field('epochs')} applies to tasks with epochs (lm), not ${config.taskName}; use ${field('steps')}`
       : steps < resume.step
         ? `the checkpoint is at step ${resume.step}; a resumed run cannot end before it (asked for ${steps} steps)`
         : null;

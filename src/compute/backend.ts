@@ -19,9 +19,8 @@ export async function setBackend(requested: string = process.env.SEQLAB_BACKEND 
   for (const candidate of order) {
     if (candidate === 'tensorflow' && !loadNative()) {
       if (name === 'tensorflow') {
-        throw usageError(
-          'backend "tensorflow" needs @tensorflow/tfjs-node, which is not installed here; use --backend wasm',
-        );
+        const missing = 'backend "tensorflow" needs @tensorflow/tfjs-node, which is not installed here';
+        throw usageError((field) => `${missing}; use ${field('backend')} wasm`);
       }
       continue;
     }

@@ -312,14 +312,9 @@ export function readPtbDir(dir: string, options: Partial<Pick<CorpusOptions, 'lo
 export function resolveCorpus(spec: string, options: Partial<CorpusOptions> = {}): Corpus {
   const opts: Readonly<CorpusOptions> = { ...CORPUS_DEFAULTS, ...options };
   if (spec === 'brown') return readBrown({ lowercase: opts.lowercase });
-  if (spec.trim() === '')
-    throw usageError(
-      '--corpus is empty; use "brown", a UTF-8 text file or a directory with train.txt, valid.txt, test.txt',
-    );
-  if (!existsSync(spec))
-    throw inputError(
-      `corpus not found: ${spec} (use "brown", a UTF-8 text file or a directory with train.txt, valid.txt, test.txt)`,
-    );
+  const kinds = '"brown", a UTF-8 text file or a directory with train.txt, valid.txt, test.txt';
+  if (spec.trim() === '') throw usageError((field) => `${field('corpus')} is empty; use ${kinds}`);
+  if (!existsSync(spec)) throw inputError(`corpus not found: ${spec} (use ${kinds})`);
   return statSync(spec).isDirectory() ? readPtbDir(spec, opts) : readTextCorpus(spec, opts);
 }
 

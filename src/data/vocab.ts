@@ -53,7 +53,7 @@ export class Vocabulary {
   static build(stream: Iterable<string>, options: Partial<VocabOptions> = {}): Vocabulary {
     const opts: Readonly<VocabOptions> = { ...VOCAB_DEFAULTS, ...options };
     if (!Number.isInteger(opts.minCount) || opts.minCount < 1)
-      throw usageError(`min-count must be a positive integer, got ${opts.minCount}`);
+      throw usageError((field) => `${field('minCount')} must be a positive integer, got ${opts.minCount}`);
     if (opts.maxSize !== null && (!Number.isInteger(opts.maxSize) || opts.maxSize < RESERVED.length + 1)) {
       throw usageError(
         `vocabulary size must be an integer ≥ ${RESERVED.length + 1} (<unk>, <eos> and one word), got ${opts.maxSize}`,

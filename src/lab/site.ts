@@ -163,7 +163,10 @@ export function serveLabSite(site: LabSite, port: number, host: string): Promise
     server.once('error', (e: NodeJS.ErrnoException) => {
       reject(
         e.code === 'EADDRINUSE'
-          ? new SeqlabError('usage', `port ${port} on ${host} is in use; pass another --port (0 picks a free one)`)
+          ? new SeqlabError(
+              'usage',
+              (field) => `port ${port} on ${host} is in use; pass another ${field('port')} (0 picks a free one)`,
+            )
           : new SeqlabError('io', `cannot listen on ${host}:${port}: ${e.message}`),
       );
     });

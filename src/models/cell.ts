@@ -5,12 +5,6 @@ import type { Nonlinearity } from './activations.js';
 /** [h] or [h, c], each [batch, hiddenSize]. */
 export type State = tf.Tensor2D[];
 
-/** One step plus the per-example factors its pullback needs (all [batch, ·]). */
-export interface StepTrace {
-  next: State;
-  local: tf.Tensor2D[];
-}
-
 /**
  * Cotangents on one step's pre-activations, from cotangents on its output state.
  * `dah` multiplies weight_hh (→ ∂/∂h_{t−1}, ∂W_hh, ∂b_hh); `dax` multiplies weight_ih
@@ -38,8 +32,6 @@ export interface Cell {
   initState(batchSize: number): State;
   /** s_t = f(s_{t−1}, x_t). x: [batch, inputSize]. No mutation, no I/O. */
   step(x: tf.Tensor2D, prev: State): State;
-  /** The same step, also returning what `pullback`/`backStep` need. */
-  traceStep(x: tf.Tensor2D, prev: State): StepTrace;
   /**
    * Input projection for many steps at once: [N, inputSize] → [N, gates·H] (x W_ihᵀ + biases that do not
    * interact with h).
@@ -170,14 +162,6 @@ export abstract class RecurrentCellBase {
 
   step(x: tf.Tensor2D, prev: State): State {
     return tf.tidy(() => this.stepProjected(this.project(x), prev).next);
-  }
-
-  traceStep(x: tf.Tensor2D, prev: State): StepTrace {
-    const out = tf.tidy(() => {
-      const { next, saved } = this.stepProjected(this.project(x), prev);
-      return [...next, ...(this.localFactors(saved, prev) as tf.Tensor2D[])];
-    });
-    return { next: out.slice(0, this.numStates), local: out.slice(this.numStates) };
   }
 
   /** G_{t−1} = [dah · W_hh + direct_h, direct_c]. */

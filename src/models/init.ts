@@ -20,8 +20,6 @@ export interface InitOptions {
 
 export const INIT_DEFAULTS: Readonly<InitOptions> = { init: 'pytorch', initStd: 0.1, initScale: 0.1, identityScale: 1 };
 
-export type Matrix = Float64Array; // row-major
-
 function uniform(rng: Rng, n: number, bound: number): Float64Array {
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) out[i] = rng.range(-bound, bound);

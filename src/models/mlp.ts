@@ -64,14 +64,14 @@ const BN_MOMENTUM = 0.1; // running = (1 − 0.1) running + 0.1 batch, as PyTorc
 /** Check a configuration; every mistake is a one-line usage error. */
 export function validateMlpConfig(c: MlpConfig): void {
   if (!Array.isArray(c.layers) || c.layers.length < 2) {
+    const got = JSON.stringify(c.layers?.join(',') ?? c.layers);
     throw usageError(
-      '--layers needs at least an input and an output size, e.g. 784,30,10; ' +
-        `got ${JSON.stringify(c.layers?.join(',') ?? c.layers)}`,
+      (field) => `${field('layers')} needs at least an input and an output size, e.g. 784,30,10; got ${got}`,
     );
   }
   for (const n of c.layers) {
     if (!Number.isInteger(n) || n <= 0)
-      throw usageError(`--layers sizes must be positive integers, got ${c.layers.join(',')}`);
+      throw usageError((field) => `${field('layers')} sizes must be positive integers, got ${c.layers.join(',')}`);
   }
   if (!MLP_ACTIVATIONS.includes(c.activation))
     throw usageError(`unknown activation ${JSON.stringify(c.activation)}; use ${MLP_ACTIVATIONS.join(', ')}`);
@@ -82,11 +82,16 @@ export function validateMlpConfig(c: MlpConfig): void {
   if (!MLP_INITS.includes(c.init))
     throw usageError(`unknown init ${JSON.stringify(c.init)}; use ${MLP_INITS.join(', ')}`);
   if (c.cost === 'xent' && c.output === 'linear')
-    throw usageError('cost xent needs sigmoid or softmax outputs; use --cost quadratic with --output linear');
+    throw usageError(
+      (field) =>
+        `cost xent needs sigmoid or softmax outputs; use ${field('cost')} quadratic with ${field('output')} linear`,
+    );
   if (c.cost === 'quadratic' && c.output === 'softmax')
-    throw usageError('cost quadratic is not supported with softmax outputs; use --cost xent (log-likelihood)');
+    throw usageError(
+      (field) => `cost quadratic is not supported with softmax outputs; use ${field('cost')} xent (log-likelihood)`,
+    );
   if (c.slope !== null && !Number.isFinite(c.slope))
-    throw usageError(`--slope must be a finite number, got ${c.slope}`);
+    throw usageError((field) => `${field('slope')} must be a finite number, got ${c.slope}`);
 }
 
 /** Parameter names: w1, b1 (b absent on batch-normalized layers), gamma1, beta1, slope1 (PReLU), …, wL, bL. */
@@ -571,8 +576,10 @@ export function parseLayers(text: string): number[] {
     .map((s) => s.trim());
   const sizes = parts.map(Number);
   if (parts.length < 2)
-    throw usageError(`--layers needs at least an input and an output size, e.g. 784,30,10; got "${text}"`);
+    throw usageError(
+      (field) => `${field('layers')} needs at least an input and an output size, e.g. 784,30,10; got "${text}"`,
+    );
   if (parts.some((p, i) => p === '' || !Number.isInteger(sizes[i]) || sizes[i] <= 0))
-    throw usageError(`--layers sizes must be positive integers, got "${text}"`);
+    throw usageError((field) => `${field('layers')} sizes must be positive integers, got "${text}"`);
   return sizes;
 }

@@ -141,23 +141,19 @@ export class SequenceModel {
 
   /**
    * Run the stack over xs ([T, batch, inputSize], time-major) from `state0`.
-   * `perturb`, if given, holds T+1 tensors [batch, H] added to the top layer's
-   * h_0..h_T before they are used: ∂L/∂perturb[k] = ∂L/∂h_k.
    * Returns the top layer's h_1..h_T and the final state of every layer.
    */
-  run(xs: tf.Tensor3D, state0: State[], perturb?: tf.Tensor2D[]): { tops: tf.Tensor2D[]; final: State[] } {
+  run(xs: tf.Tensor3D, state0: State[]): { tops: tf.Tensor2D[]; final: State[] } {
     const top = this.layers.length - 1;
     const states = state0.map((s) => [...s]);
-    if (perturb) states[top][0] = tf.add(states[top][0], perturb[0]) as tf.Tensor2D;
     const inputs = tf.unstack(xs) as tf.Tensor2D[];
     const tops: tf.Tensor2D[] = [];
-    for (let t = 0; t < inputs.length; t++) {
-      let x = inputs[t];
+    for (const input of inputs) {
+      let x = input;
       for (let l = 0; l <= top; l++) {
         states[l] = this.layers[l].step(x, states[l]);
         x = states[l][0];
       }
-      if (perturb) states[top][0] = tf.add(states[top][0], perturb[t + 1]) as tf.Tensor2D;
       tops.push(states[top][0]);
     }
     return { tops, final: states };
@@ -264,9 +260,13 @@ export function modelConfigFor(data: DataShape, options: Partial<ModelOptions> =
   const base = { ...MODEL_DEFAULTS, ...rest };
   const isTokens = data.vocabSize !== undefined;
   if (embedSize !== undefined && embedSize !== null && !isTokens)
-    throw usageError('embedSize applies to token inputs only (a task with a vocabulary)');
+    throw usageError((field) => `${field('embedSize')} applies to token inputs only (a task with a vocabulary)`);
   const inputSize = isTokens ? (embedSize ?? base.hiddenSize) : data.inputSize;
   if (base.tieWeights && isTokens && inputSize !== base.hiddenSize)
-    throw usageError(`tieWeights needs embedSize = hiddenSize, got ${inputSize} and ${base.hiddenSize}`);
+    throw usageError(
+      (field) =>
+        `${field('tieWeights')} needs ${field('embedSize')} = ${field('hiddenSize')}, ` +
+        `got ${inputSize} and ${base.hiddenSize}`,
+    );
   return Object.freeze({ ...base, inputSize, outputSize: data.outputSize, vocabSize: data.vocabSize ?? null });
 }

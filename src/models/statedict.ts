@@ -57,7 +57,7 @@ function vector(sd: Record<string, unknown>, key: string, length: number, source
   });
 }
 
-/** Validate a parsed weights file; `expectCell` (from --cell) must agree with the file's "cell". */
+/** Validate a parsed weights file; `expectCell` (the probe's `cell` option) must agree with the file's "cell". */
 export function parseRecurrentWeights(doc: unknown, source: string, expectCell?: CellKind): RecurrentWeights {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
     throw inputError(`${source}: expected a JSON object with "cell" and "state_dict"`);
@@ -66,7 +66,7 @@ export function parseRecurrentWeights(doc: unknown, source: string, expectCell?:
   if (!CELL_KINDS.includes(cell))
     throw inputError(`${source}: unknown cell ${JSON.stringify(o.cell)}; use ${cellKindList()}`);
   if (expectCell && cell !== expectCell)
-    throw inputError(`${source}: weights are for cell "${cell}" but --cell is "${expectCell}"`);
+    throw inputError((field) => `${source}: weights are for cell "${cell}" but ${field('cell')} is "${expectCell}"`);
   const nonlinearity = (o.nonlinearity ?? 'tanh') as Nonlinearity;
   if (!NONLINEARITIES.includes(nonlinearity))
     throw inputError(

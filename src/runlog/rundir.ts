@@ -54,7 +54,11 @@ export function prepareOutDir(path: string, overwrite = false): void {
   if (existsSync(path)) {
     if (!statSync(path).isDirectory()) throw new SeqlabError('io', `output path is a file, not a directory: ${path}`);
     if (readdirSync(path).length > 0 && !overwrite) {
-      throw new SeqlabError('usage', `output directory ${path} is not empty; pass --overwrite or choose another --out`);
+      throw new SeqlabError(
+        'usage',
+        (field) =>
+          `output directory ${path} is not empty; pass ${field('overwrite')} or choose another ${field('out')}`,
+      );
     }
   }
   try {

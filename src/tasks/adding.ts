@@ -60,10 +60,13 @@ export class AddingTask implements SequenceTask {
 
   constructor(config: Partial<AddingConfig> = {}) {
     this.config = { ...ADDING_DEFAULTS, ...config };
-    positiveInt('--seq-len', this.config.seqLen);
-    positiveInt('--eval-size', this.config.evalSize);
-    if (this.config.seqLen < 2)
-      throw usageError(`--seq-len must be at least 2 for the adding problem (two markers), got ${this.config.seqLen}`);
+    const { seqLen } = this.config;
+    positiveInt('seqLen', seqLen);
+    positiveInt('evalSize', this.config.evalSize);
+    if (seqLen < 2)
+      throw usageError(
+        (field) => `${field('seqLen')} must be at least 2 for the adding problem (two markers), got ${seqLen}`,
+      );
     const rng = new Rng(`${this.config.seed}/adding-eval`);
     const n = this.config.evalSize;
     const per = 250;

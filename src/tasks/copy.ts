@@ -57,8 +57,8 @@ export class CopyTask implements SequenceTask {
 
   constructor(config: Partial<CopyConfig> = {}) {
     this.config = { ...COPY_DEFAULTS, ...config };
-    positiveInt('--seq-len', this.config.seqLen);
-    positiveInt('--eval-size', this.config.evalSize);
+    positiveInt('seqLen', this.config.seqLen);
+    positiveInt('evalSize', this.config.evalSize);
     const { seqLen, symbols, evalSize } = this.config;
     const rng = new Rng(`${this.config.seed}/copy-eval`);
     this.evalSet = [];

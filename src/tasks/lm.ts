@@ -107,8 +107,8 @@ export class LMTask implements SequenceTask {
   constructor(config: Partial<LMConfig> = {}) {
     this.config = { ...LM_DEFAULTS, ...config };
     const c = this.config;
-    positiveInt('--batch', c.batchSize);
-    positiveInt('--bptt', c.bptt);
+    positiveInt('batchSize', c.batchSize);
+    positiveInt('bptt', c.bptt);
     const corpus = resolveCorpus(c.corpus, { lowercase: c.lowercase, tokenizer: c.tokenizer, eos: c.eos });
     this.corpusName = describeCorpus(corpus);
     this.vocab =

@@ -34,7 +34,9 @@ export function createTask(name: string, opts: TaskOptions): SequenceTask {
       // sentence lengths come from the distances, not from a sequence length
       if (opts.seqLen !== undefined)
         throw usageError(
-          `--seq-len does not apply to the ${name} task; its lengths are set by the train and test distances`,
+          (field) =>
+            `${field('seqLen')} does not apply to the ${name} task; ` +
+            'its lengths are set by the train and test distances',
         );
       const config = stripUndefined({
         ...opts.agreement,
@@ -46,8 +48,11 @@ export function createTask(name: string, opts: TaskOptions): SequenceTask {
     }
     case 'lm':
       if (opts.seqLen !== undefined)
-        throw usageError('--seq-len does not apply to the lm task; use --bptt for the truncated-BPTT length');
-      // --eval-size for a language model: evaluate on that many tokens of valid and test
+        throw usageError(
+          (field) =>
+            `${field('seqLen')} does not apply to the lm task; use ${field('bptt')} for the truncated-BPTT length`,
+        );
+      // evalSize for a language model: evaluate on that many tokens of valid and test
       return new LMTask(
         stripUndefined({ ...opts.lm, evalTokens: opts.evalSize ?? opts.lm?.evalTokens, seed: opts.seed }),
       );

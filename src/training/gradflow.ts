@@ -362,36 +362,3 @@ export async function jacobianNorms(
     tf.dispose(locals.flat());
   }
 }
-
-/**
- * ‖∂L/∂h_k‖ for k = 0..T: the error signal BPTT delivers to each step, by autodiff
- * through zero perturbations ε_k added to h_k. `loss(perturb)` must build the loss
- * with perturb[k] ([batch, H]) added to h_k. Norms are Frobenius over the batch.
- */
-export async function lossGradientNorms(
-  loss: (perturb: tf.Tensor2D[]) => tf.Scalar,
-  T: number,
-  batch: number,
-  hiddenSize: number,
-): Promise<number[]> {
-  const eps = Array.from({ length: T + 1 }, () => tf.zeros([batch, hiddenSize]) as tf.Tensor2D);
-  try {
-    const norms = tf.tidy(() => {
-      const grads = tf.grads((...p: tf.Tensor[]) => loss(p as tf.Tensor2D[]))(eps);
-      return tf.stack(grads.map((g) => tf.norm(g)));
-    });
-    const data = await norms.data();
-    norms.dispose();
-    return Array.from(data);
-  } finally {
-    tf.dispose(eps);
-  }
-}
-
-export function summarizeCurve(
-  gaps: number[],
-  norms: number[],
-  threshold = JACOBIAN_DEFAULTS.horizonThreshold,
-): CurveSummary {
-  return summarize(gaps, norms, threshold);
-}

@@ -209,8 +209,8 @@ function headBackward(
 }
 
 /**
- * Forward a chunk from `state0` through the plain per-step path (autodiff-friendly;
- * perturb: see SequenceModel.run) and return its loss, read-outs and final state.
+ * Forward a chunk from `state0` through the plain per-step path (autodiff-friendly)
+ * and return its loss, read-outs and final state.
  */
 export function chunkLoss(
   model: SequenceModel,
@@ -218,9 +218,8 @@ export function chunkLoss(
   state0: State[],
   readout: Readout,
   loss: LossName,
-  perturb?: tf.Tensor2D[],
 ): { loss: tf.Scalar; final: State[]; outputs: tf.Tensor2D } {
-  const { tops, final } = model.run(chunkInputs(model, chunk), state0, perturb);
+  const { tops, final } = model.run(chunkInputs(model, chunk), state0);
   const hs = tf.stack(tops) as tf.Tensor3D;
   return { ...lossFromStates(hs, model.headWeight(), model.headB, chunk, readout, loss), final };
 }

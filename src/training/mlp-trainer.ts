@@ -219,11 +219,14 @@ export function trainMlp(
   config: Readonly<MlpTrainConfig>,
   options: MlpTrainOptions = {},
 ): MlpTrainResult {
-  if (train.inputSize !== net.inputSize || train.outputSize !== net.outputSize) {
+  const { inputSize: I, outputSize: O } = train;
+  if (I !== net.inputSize || O !== net.outputSize) {
+    const [I, O] = [train.inputSize, train.outputSize];
     throw new SeqlabError(
       'usage',
-      `the network maps ${net.inputSize} → ${net.outputSize} but the data is ` +
-        `${train.inputSize} → ${train.outputSize}; use --layers ${train.inputSize},…,${train.outputSize}`,
+      (field) =>
+        `the network maps ${net.inputSize} → ${net.outputSize} but the data is ${I} → ${O}; ` +
+        `use ${field('layers')} ${I},…,${O}`,
     );
   }
   const run = new MlpTrainingRun(net, train, config, options);
@@ -435,9 +438,7 @@ class MlpTrainingRun {
 
   private diverge(what: string, loss: number, gradNorm: number): never {
     this.options.runDir?.log({ type: 'diverged', step: this.step, loss, gradNorm });
-    throw new SeqlabError(
-      'diverged',
-      `training diverged: ${what} at step ${this.step} (epoch ${this.epoch + 1}); try a smaller --lr`,
-    );
+    const at = `${what} at step ${this.step} (epoch ${this.epoch + 1})`;
+    throw new SeqlabError('diverged', (field) => `training diverged: ${at}; try a smaller ${field('lr')}`);
   }
 }

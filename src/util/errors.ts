@@ -1,6 +1,8 @@
 /**
- * User mistakes are SeqlabErrors: a code and a one-line, fix-it message. The CLI
- * prints only the message and exits with the code's exit status. Bugs stay plain Errors.
+ * User mistakes are SeqlabErrors: a code and a one-line, fix-it message. A message names
+ * options by the library's fields (seqLen); the CLI prints it with each field spelled as its
+ * flag (--seq-len: cli/options.ts, FIELD_FLAGS) and exits with the code's exit status.
+ * Bugs stay plain Errors.
  */
 export type ErrorCode = 'usage' | 'input' | 'diverged' | 'io';
 
@@ -11,21 +13,48 @@ export const EXIT_CODES: Readonly<Record<ErrorCode, number>> = {
   io: 5, // could not read or write
 };
 
+/**
+ * Spells an option field in a message. The library spells each field by its own name (seqLen);
+ * the CLI passes its table of flags (--seq-len), so one message serves both.
+ */
+export type FieldNamer = (field: string) => string;
+
+/** A message, or a message that names option fields through `field` (a pure function of it). */
+export type ErrorMessage = string | ((field: FieldNamer) => string);
+
 export class SeqlabError extends Error {
+  /** The options the message names through its namer, in order: the library's fields (a CLI check's flags). */
+  readonly fields: readonly string[];
+  private readonly compose: (field: FieldNamer) => string;
+
   constructor(
     readonly code: ErrorCode,
-    message: string,
+    message: ErrorMessage,
   ) {
-    super(message);
+    const compose = typeof message === 'string' ? () => message : message;
+    const fields: string[] = [];
+    super(
+      compose((f) => {
+        fields.push(f);
+        return f;
+      }),
+    );
     this.name = 'SeqlabError';
+    this.fields = fields;
+    this.compose = compose;
+  }
+
+  /** The message with every field it names spelled by `field` (the CLI: each field's flag). */
+  messageWith(field: FieldNamer): string {
+    return this.compose(field);
   }
 }
 
-export function usageError(message: string): SeqlabError {
+export function usageError(message: ErrorMessage): SeqlabError {
   return new SeqlabError('usage', message);
 }
 
-export function inputError(message: string): SeqlabError {
+export function inputError(message: ErrorMessage): SeqlabError {
   return new SeqlabError('input', message);
 }
 
@@ -34,32 +63,35 @@ function shown(value: unknown): string {
   return typeof value === 'number' ? String(value) : JSON.stringify(value);
 }
 
-/** A positive integer option, or a usage error naming the option. */
+/**
+ * A positive integer option, or a usage error naming it. `name` is the option's field (seqLen),
+ * or, where the caller is the CLI, its flag (--seq-len).
+ */
 export function positiveInt(name: string, value: unknown): number {
   const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isInteger(n) || n <= 0) {
-    throw usageError(`${name} must be a positive integer, got ${shown(value)}`);
+    throw usageError((field) => `${field(name)} must be a positive integer, got ${shown(value)}`);
   }
   return n;
 }
 
-/** A non-negative integer option. */
+/** A non-negative integer option (`name` as for positiveInt). */
 export function nonNegativeInt(name: string, value: unknown): number {
   const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) {
-    throw usageError(`${name} must be a non-negative integer, got ${shown(value)}`);
+    throw usageError((field) => `${field(name)} must be a non-negative integer, got ${shown(value)}`);
   }
   return n;
 }
 
-/** A finite number option, optionally bounded below (exclusive when `strict`). */
+/** A finite number option, optionally bounded below (exclusive when `strict`; `name` as for positiveInt). */
 export function finiteNumber(name: string, value: unknown, min?: number, strict = false): number {
   const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isFinite(n)) {
-    throw usageError(`${name} must be a finite number, got ${shown(value)}`);
+    throw usageError((field) => `${field(name)} must be a finite number, got ${shown(value)}`);
   }
   if (min !== undefined && (strict ? n <= min : n < min)) {
-    throw usageError(`${name} must be ${strict ? '>' : '>='} ${min}, got ${n}`);
+    throw usageError((field) => `${field(name)} must be ${strict ? '>' : '>='} ${min}, got ${n}`);
   }
   return n;
 }

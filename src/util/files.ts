@@ -1,4 +1,4 @@
-import { promises as fsp, readFileSync, renameSync, writeFileSync, existsSync, statSync, mkdirSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync, existsSync, statSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SeqlabError, inputError } from './errors.js';
 
@@ -12,11 +12,6 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
 
 export function writeJsonAtomic(path: string, value: unknown): void {
   writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
-}
-
-/** Append whole lines only: one write call per record. */
-export async function appendLine(path: string, line: string): Promise<void> {
-  await fsp.appendFile(path, line.endsWith('\n') ? line : `${line}\n`);
 }
 
 /** Read a JSON file, turning every way it can be wrong into one clear line. */

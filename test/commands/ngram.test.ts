@@ -77,7 +77,7 @@ describe('ngramRun', () => {
 
   it('refuses a vocabulary file together with vocabulary rules, and a damaged one', () => {
     expect(() => ngramRun({ corpus: ptb, vocab: join(tmp, 'vocab.json'), minCount: 2 })).toThrow(
-      /--vocab fixes the vocabulary/,
+      /^vocab fixes the vocabulary; drop minCount and vocabSize$/,
     );
     const bad = join(tmp, 'bad-vocab.json');
     writeFileSync(

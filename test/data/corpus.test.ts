@@ -159,7 +159,7 @@ describe('bad input', () => {
     );
     expect(errorOf(() => readTextCorpus(join(tmp, 'nope.txt')))).toMatch(/^corpus file not found/);
     expect(errorOf(() => readPtbDir(join(tmp, 'nodir')))).toMatch(/^corpus directory not found/);
-    expect(errorOf(() => resolveCorpus('  '))).toMatch(/--corpus is empty/);
+    expect(errorOf(() => resolveCorpus('  '))).toMatch(/^corpus is empty; use "brown"/);
   });
 
   it('empty corpus', () => {

@@ -37,7 +37,7 @@ describe('Vocabulary.build', () => {
   });
 
   it('rejects a useless min-count or size cap', () => {
-    expect(errorOf(() => Vocabulary.build(stream, { minCount: 0 }))).toMatch(/min-count must be a positive integer/);
+    expect(errorOf(() => Vocabulary.build(stream, { minCount: 0 }))).toMatch(/^minCount must be a positive integer/);
     expect(errorOf(() => Vocabulary.build(stream, { maxSize: 2 }))).toMatch(/vocabulary size must be an integer ≥ 3/);
   });
 });

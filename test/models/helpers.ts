@@ -2,12 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { expect } from 'vitest';
 import type { Cell, State } from '../../src/models/cell.js';
 import { createCell, MODEL_DEFAULTS, SequenceModel } from '../../src/models/model.js';
-import {
-  jacobianNorms,
-  lossGradientNorms,
-  type JacobianOptions,
-  type JacobianResult,
-} from '../../src/training/gradflow.js';
+import { jacobianNorms, type JacobianOptions, type JacobianResult } from '../../src/training/gradflow.js';
 import { Rng } from '../../src/util/rng.js';
 import * as ref from '../reference/cells64.js';
 
@@ -247,6 +242,58 @@ export async function expectProbesLeakNothing(
 }
 
 /**
+ * SequenceModel.run with perturb[k] ([batch, H], k = 0..T) added to the top layer's h_k before it
+ * is used, stepping the cells one by one: the autodiff reference for ∂L/∂h_k = ∂L/∂perturb[k].
+ * Returns the top layer's (perturbed) h_1..h_T and the final state of every layer.
+ */
+export function runPerturbed(
+  model: SequenceModel,
+  xs: tf.Tensor3D,
+  state0: State[],
+  perturb: tf.Tensor2D[],
+): { tops: tf.Tensor2D[]; final: State[] } {
+  const top = model.layers.length - 1;
+  const states = state0.map((s) => [...s]);
+  states[top][0] = tf.add(states[top][0], perturb[0]) as tf.Tensor2D;
+  const tops: tf.Tensor2D[] = [];
+  (tf.unstack(xs) as tf.Tensor2D[]).forEach((input, t) => {
+    let x = input;
+    for (let l = 0; l <= top; l++) {
+      states[l] = model.layers[l].step(x, states[l]);
+      x = states[l][0];
+    }
+    states[top][0] = tf.add(states[top][0], perturb[t + 1]) as tf.Tensor2D;
+    tops.push(states[top][0]);
+  });
+  return { tops, final: states };
+}
+
+/**
+ * ‖∂L/∂h_k‖ for k = 0..T: the error signal BPTT delivers to each step, by autodiff
+ * through zero perturbations ε_k added to h_k. `loss(perturb)` must build the loss
+ * with perturb[k] ([batch, H]) added to h_k (runPerturbed). Norms are Frobenius over the batch.
+ */
+export async function lossGradientNorms(
+  loss: (perturb: tf.Tensor2D[]) => tf.Scalar,
+  T: number,
+  batch: number,
+  hiddenSize: number,
+): Promise<number[]> {
+  const eps = Array.from({ length: T + 1 }, () => tf.zeros([batch, hiddenSize]) as tf.Tensor2D);
+  try {
+    const norms = tf.tidy(() => {
+      const grads = tf.grads((...p: tf.Tensor[]) => loss(p as tf.Tensor2D[]))(eps);
+      return tf.stack(grads.map((g) => tf.norm(g)));
+    });
+    const data = await norms.data();
+    norms.dispose();
+    return Array.from(data);
+  } finally {
+    tf.dispose(eps);
+  }
+}
+
+/**
  * lossGradientNorms through a one-layer SequenceModel with p's weights and a random linear head
  * (from Rng(headSeed)) against central differences of the float64 loss
  * L = mean over batch and outputs of (W_out h_T + b_out − target)², h_k perturbed by ε_k
@@ -308,7 +355,7 @@ export async function expectLossGradientNorms(p: Problem, headSeed: string): Pro
     const before = tf.memory().numTensors;
     const got = await lossGradientNorms(
       (perturb) => {
-        const { tops } = model.run(xsT, [s0T], perturb);
+        const { tops } = runPerturbed(model, xsT, [s0T], perturb);
         return tf.mean(tf.square(tf.sub(model.head(tops[T - 1]), targetT))) as tf.Scalar;
       },
       T,

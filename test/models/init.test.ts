@@ -157,7 +157,7 @@ describe('randomOrthogonal', () => {
   });
 });
 
-describe('initialWeights (cell.ts)', () => {
+describe('initialWeights (registry.ts)', () => {
   it('LSTM forgetBias sets the f block of bias_ih (rows H…2H) and zeroes that of bias_hh, nothing else', () => {
     const [I, H] = [3, 5];
     const base = initialWeights('lstm', I, H, CELL_DEFAULTS, new Rng('fb'));

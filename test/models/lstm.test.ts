@@ -147,7 +147,7 @@ describe('long gaps (T = 300)', () => {
   });
 });
 
-describe('lossGradientNorms through SequenceModel.run', () => {
+describe("lossGradientNorms through the model's cells (runPerturbed)", () => {
   it('‖∂L/∂h_k‖ (c_k fixed) equals central differences of the float64 loss', async () => {
     await expectLossGradientNorms(problem('lossgrad', 6), 'head');
   });

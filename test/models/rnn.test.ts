@@ -273,7 +273,7 @@ describe('long gaps (T = 300)', () => {
   });
 });
 
-describe('lossGradientNorms through SequenceModel.run', () => {
+describe("lossGradientNorms through the model's cells (runPerturbed)", () => {
   it.each(NLS)('‖∂L/∂h_k‖ equals central differences of the float64 loss (%s)', async (nl) => {
     await expectLossGradientNorms(problem(`lossgrad-${nl}`, nl, 6), `head-${nl}`);
   });

@@ -6,6 +6,7 @@ import { MODEL_DEFAULTS, SequenceModel } from '../../src/models/model.js';
 import { chunkLossFast, modelLossAndGrads } from '../../src/training/bptt.js';
 import { chunkLoss, lossFromStates, type ChunkTensors } from '../../src/training/loss.js';
 import { relErr } from '../numeric.js';
+import { runPerturbed } from '../models/helpers.js';
 import { Rng } from '../../src/util/rng.js';
 
 // The hand-written BPTT (the trainer's fast path) against tfjs autodiff through the
@@ -73,9 +74,14 @@ describe('modelLossAndGrads (hand-written BPTT) = autodiff', () => {
         }
         // ∂L/∂h_k from the fast path = autodiff through zero perturbations of h_k
         const eps = Array.from({ length: T + 1 }, () => tf.zeros([B, H]) as tf.Tensor2D);
-        const g = tf.grads(
-          (...p: tf.Tensor[]) => chunkLoss(model, chunk, state0, readout, loss, p as tf.Tensor2D[]).loss,
-        )(eps);
+        const perturbed = tf.valueAndGrads((...p: tf.Tensor[]) => {
+          const { tops } = runPerturbed(model, chunk.inputs as tf.Tensor3D, state0, p as tf.Tensor2D[]);
+          const hs = tf.stack(tops) as tf.Tensor3D;
+          return lossFromStates(hs, model.headWeight(), model.headB, chunk, readout, loss).loss;
+        })(eps);
+        const g = perturbed.grads;
+        // zero perturbations leave the loss as it was
+        expect(perturbed.value.dataSync()[0]).toBeCloseTo(fast.loss.dataSync()[0], 5);
         const norms = (fast.dHNorms as tf.Tensor1D).dataSync();
         for (const [k, gk] of g.entries())
           expect(norms[k]).toBeCloseTo(
@@ -89,6 +95,7 @@ describe('modelLossAndGrads (hand-written BPTT) = autodiff', () => {
           fast.dHNorms as tf.Tensor,
           auto.value,
           ...Object.values(auto.grads),
+          perturbed.value,
           ...eps,
           ...g,
         ]);

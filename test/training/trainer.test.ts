@@ -620,7 +620,7 @@ describe('AddingTask', () => {
 
   it('rejects a sequence too short for two markers', () => {
     expect(() => new AddingTask({ seqLen: 1 })).toThrow(SeqlabError);
-    expect(() => new AddingTask({ seqLen: 0 })).toThrow(/--seq-len/);
+    expect(() => new AddingTask({ seqLen: 0 })).toThrow(/^seqLen must be a positive integer, got 0$/);
   });
 });
 

@@ -167,10 +167,12 @@ export function chainDemo(options: Partial<ChainOptions> = {}, backend = tf.getB
   const rng = new Rng(`${o.seed}/chain`);
   const D = o.weights?.length ?? o.biases?.length ?? o.depth;
   if (!Number.isInteger(D) || D < 2) throw usageError(`the chain needs at least 2 neurons, got ${D}`);
-  if (o.weights && o.biases && o.weights.length !== o.biases.length)
+  if (o.weights && o.biases && o.weights.length !== o.biases.length) {
+    const [nw, nb] = [o.weights.length, o.biases.length];
     throw usageError(
-      `--weights has ${o.weights.length} values but --biases has ${o.biases.length}; give one per neuron`,
+      (field) => `${field('weights')} has ${nw} values but ${field('biases')} has ${nb}; give one per neuron`,
     );
+  }
   for (const v of [...(o.weights ?? []), ...(o.biases ?? []), o.x, o.y])
     if (!Number.isFinite(v)) throw usageError(`chain weights, biases, x and y must be finite numbers, got ${v}`);
   const weights = o.weights ?? Array.from({ length: D }, () => rng.normal());

@@ -77,9 +77,6 @@ export const CONSTRUCTION_PRESETS = {
 
 export type ConstructionPreset = keyof typeof CONSTRUCTION_PRESETS;
 
-/** Constructions that put a word agreeing with the subject between it and the verb. */
-export const CUE_CONSTRUCTIONS: readonly Construction[] = ['subject-adjective', 'subject-relative'];
-
 /**
  * A preset name, construction names, or a comma-separated mix of both ("no-cue,object-relative")
  * → the constructions, in canonical order. Unknown names are usage errors.
@@ -91,13 +88,14 @@ export function resolveConstructions(spec: string | readonly string[]): Construc
   const presets = Object.keys(CONSTRUCTION_PRESETS).join(', ');
   if (names.length === 0)
     throw usageError(
-      `--constructions is empty; use a preset (${presets}) or constructions (${CONSTRUCTIONS.join(', ')})`,
+      (field) =>
+        `${field('constructions')} is empty; use a preset (${Object.keys(CONSTRUCTION_PRESETS).join(', ')}) ` +
+        `or constructions (${CONSTRUCTIONS.join(', ')})`,
     );
   const chosen = new Set<Construction>();
   for (const name of names) {
-    if (name in CONSTRUCTION_PRESETS) {
-      for (const c of CONSTRUCTION_PRESETS[name as ConstructionPreset]) chosen.add(c);
-    } else if ((CONSTRUCTIONS as readonly string[]).includes(name)) chosen.add(name as Construction);
+    if (name in CONSTRUCTION_PRESETS) for (const c of CONSTRUCTION_PRESETS[name as ConstructionPreset]) chosen.add(c);
+    else if ((CONSTRUCTIONS as readonly string[]).includes(name)) chosen.add(name as Construction);
     else
       throw usageError(
         `unknown construction ${JSON.stringify(name)}; use a preset (${presets}) or ${CONSTRUCTIONS.join(', ')}`,
@@ -178,7 +176,7 @@ export const GENERATOR_DEFAULTS: Readonly<GeneratorConfig> = {
  */
 export function generateExample(lex: Lexicon, rng: Rng, req: ExampleRequest): AgreementExample {
   const distance = nonNegativeInt('distance', req.distance);
-  const maxDepth = nonNegativeInt('--max-depth', req.maxDepth);
+  const maxDepth = nonNegativeInt('maxDepth', req.maxDepth);
   const need = req.attractors === 'free' ? 0 : nonNegativeInt('attractors', req.attractors);
   const planner = plannerFor(lex, req.constructions, maxDepth);
   const start = planner.start(distance, need);
@@ -245,7 +243,7 @@ export function resolveGeneratorConfig(config: Partial<GeneratorConfig>): Genera
     distance: [lo, hi],
     attractors,
     constructions: resolveConstructions(cfg.constructions),
-    maxDepth: nonNegativeInt('--max-depth', cfg.maxDepth),
+    maxDepth: nonNegativeInt('maxDepth', cfg.maxDepth),
   };
 }
 
@@ -332,14 +330,15 @@ const MAX_DRAWS_PER_SENTENCE = 50;
 export function makeSplit(opts: SplitOptions, rng: Rng): Split {
   const trainMin = nonNegativeInt('trainMinDistance', opts.trainMinDistance ?? 1);
   const trainMax = nonNegativeInt('trainMaxDistance', opts.trainMaxDistance);
-  if (trainMin > trainMax) throw usageError(`trainMinDistance ${trainMin} > trainMaxDistance ${trainMax}`);
+  if (trainMin > trainMax)
+    throw usageError((field) => `${field('trainMinDistance')} ${trainMin} > ${field('trainMaxDistance')} ${trainMax}`);
   const trainSize = positiveInt('trainSize', opts.trainSize);
   const testSize = positiveInt('testSize', opts.testSize);
   if (!Array.isArray(opts.testDistances) || opts.testDistances.length === 0)
-    throw usageError('testDistances must list at least one distance');
+    throw usageError((field) => `${field('testDistances')} must list at least one distance`);
   const testDistances = opts.testDistances.map((d) => nonNegativeInt('test distance', d));
   if (new Set(testDistances).size !== testDistances.length)
-    throw usageError(`testDistances has a repeated distance: ${testDistances.join(', ')}`);
+    throw usageError((field) => `${field('testDistances')} has a repeated distance: ${testDistances.join(', ')}`);
   const lexicon = opts.lexicon ?? loadLexicon();
   const base = {
     attractors: opts.attractors ?? GENERATOR_DEFAULTS.attractors,

@@ -126,10 +126,10 @@ class AgreementData {
 
   constructor(config: Partial<AgreementConfig>) {
     const cfg = { ...AGREEMENT_DEFAULTS, ...stripUndefined(config) };
-    positiveInt('--probe-size', cfg.probeSize);
-    nonNegativeInt('--max-depth', cfg.maxDepth);
+    positiveInt('probeSize', cfg.probeSize);
+    nonNegativeInt('maxDepth', cfg.maxDepth);
     if (!Array.isArray(cfg.testDistances) || cfg.testDistances.length === 0)
-      throw usageError('--test-distances must list at least one distance');
+      throw usageError((field) => `${field('testDistances')} must list at least one distance`);
     this.constructions = resolveConstructions(cfg.constructions);
     this.config = { ...cfg, testDistances: [...cfg.testDistances] };
     this.lexicon = loadLexicon(cfg.lexicon);

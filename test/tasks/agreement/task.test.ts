@@ -329,7 +329,7 @@ describe('registry and bad options', () => {
     expectSeqlabError(
       () => createTask('agreement', { seed: 1, seqLen: 20, agreement: SMALL }),
       'usage',
-      /--seq-len does not apply to the agreement task/,
+      /^seqLen does not apply to the agreement task/,
     );
     expectSeqlabError(
       () => new AgreementTask({ ...SMALL, constructions: 'nope' }),
