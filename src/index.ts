@@ -46,6 +46,10 @@ export {
   type StateDict,
 } from './models/model.js';
 export { parseRecurrentWeights, type RecurrentWeights } from './models/statedict.js';
+export * from './models/torch-statedict.js';
+export * from './data/safetensors.js';
+export * from './data/word-lm-corpus.js';
+export * from './tasks/torch-lm.js';
 export {
   JACOBIAN_DEFAULTS,
   jacobianNorms,
