@@ -64,6 +64,11 @@ export function randomCell(
   return createCell(kind, inputSize, hiddenSize, initialWeights(kind, inputSize, hiddenSize, opts, rng), opts, name);
 }
 
+/** A Float32Array copy of the values (a memcpy when they are one: a CPU-backend tensor keeps the array it is given). */
+function asFloat32(values: ArrayLike<number>): Float32Array {
+  return values instanceof Float32Array ? values.slice() : Float32Array.from(values);
+}
+
 /** Parameters of the whole model under PyTorch names (weight_ih_l0, …, head.weight, head.bias), row-major. */
 export type StateDict = Record<string, number[] | number[][]>;
 
@@ -87,11 +92,11 @@ export class SequenceModel {
     this.layers = layerWeights.map((w, l) =>
       createCell(cell, l === 0 ? inputSize : hiddenSize, hiddenSize, w, config, `l${l}`),
     );
-    // head.weight is [outputSize, H] as nn.Linear; held transposed for h·W
-    const wT = new Float32Array(hiddenSize * outputSize);
-    for (let o = 0; o < outputSize; o++)
-      for (let h = 0; h < hiddenSize; h++) wT[h * outputSize + o] = head.weight[o * hiddenSize + h];
-    this.headW = config.tieWeights ? null : tf.tidy(() => tf.variable(tf.tensor2d(wT, [hiddenSize, outputSize])));
+    // head.weight is [outputSize, H] as nn.Linear; held transposed for h·W (transposed on the device:
+    // a word LM's read-out has millions of entries)
+    this.headW = config.tieWeights
+      ? null
+      : tf.tidy(() => tf.variable(tf.transpose(tf.tensor2d(asFloat32(head.weight), [outputSize, hiddenSize]))));
     if (
       config.tieWeights &&
       (config.vocabSize == null || config.vocabSize !== outputSize || inputSize !== hiddenSize)
@@ -108,9 +113,7 @@ export class SequenceModel {
     this.embedding =
       config.vocabSize == null || embedding === null
         ? null
-        : tf.tidy(() =>
-            tf.variable(tf.tensor2d(Float32Array.from(embedding), [config.vocabSize as number, inputSize])),
-          );
+        : tf.tidy(() => tf.variable(tf.tensor2d(asFloat32(embedding), [config.vocabSize as number, inputSize])));
   }
 
   static random(config: Readonly<ModelConfig>, rng: Rng): SequenceModel {
