@@ -119,7 +119,10 @@ function isNonNegativeInt(v: unknown): v is number {
 }
 
 /** Parse and check the header; returns the entries sorted by offset and the data's start in `bytes`. */
-function readHeader(bytes: Uint8Array, source: string): { entries: Entry[]; metadata: Record<string, string>; dataStart: number } {
+function readHeader(
+  bytes: Uint8Array,
+  source: string,
+): { entries: Entry[]; metadata: Record<string, string>; dataStart: number } {
   const fail = (msg: string): never => {
     throw inputError(`${source} is not a valid safetensors file: ${msg}`);
   };
@@ -127,7 +130,9 @@ function readHeader(bytes: Uint8Array, source: string): { entries: Entry[]; meta
   const n = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
   if (n > BigInt(MAX_HEADER_BYTES)) fail(`header length ${n} exceeds the format's limit of ${MAX_HEADER_BYTES} bytes`);
   const headerBytes = Number(n);
-  if (8 + headerBytes > bytes.length) fail(`header length ${headerBytes} runs past the end of the file (${bytes.length} bytes)`);
+  if (8 + headerBytes > bytes.length) {
+    fail(`header length ${headerBytes} runs past the end of the file (${bytes.length} bytes)`);
+  }
   let text = '';
   try {
     text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes.subarray(8, 8 + headerBytes));
@@ -160,11 +165,15 @@ function readHeader(bytes: Uint8Array, source: string): { entries: Entry[]; meta
     if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(`${what} is not an object`);
     const info = value as Record<string, unknown>;
     const { dtype, shape, data_offsets: offsets } = info;
-    if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) fail(`${what} has unknown dtype ${JSON.stringify(dtype)}`);
+    if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) {
+      fail(`${what} has unknown dtype ${JSON.stringify(dtype)}`);
+    }
     if (!(READ_DTYPES as readonly string[]).includes(dtype as string)) {
       fail(`${what} has dtype ${dtype}; seqlab reads ${READ_DTYPES.join(', ')}`);
     }
-    if (!Array.isArray(shape) || !shape.every(isNonNegativeInt)) fail(`${what} has a shape that is not a list of sizes ≥ 0`);
+    if (!Array.isArray(shape) || !shape.every(isNonNegativeInt)) {
+      fail(`${what} has a shape that is not a list of sizes ≥ 0`);
+    }
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isNonNegativeInt)) {
       fail(`${what} has "data_offsets" that are not [begin, end] byte offsets`);
     }
@@ -180,7 +189,9 @@ function readHeader(bytes: Uint8Array, source: string): { entries: Entry[]; meta
     }
     const size = DTYPE_BYTES[dtype as string];
     if (count * size !== end - begin) {
-      fail(`${what} has shape [${(shape as number[]).join(', ')}] (${dtype}: ${(shape as number[]).reduce((a, b) => a * b, 1) * size} bytes) but data_offsets [${begin}, ${end}] hold ${end - begin} bytes`);
+      const dims = shape as number[];
+      const declared = dims.reduce((a, b) => a * b, 1) * size;
+      fail(`${what} has shape [${dims.join(', ')}] (${dtype}: ${declared} bytes) but data_offsets [${begin}, ${end}] hold ${end - begin} bytes`);
     }
     entries.push({ name, dtype: dtype as ReadDtype, shape: [...(shape as number[])], begin, end });
   }
@@ -189,12 +200,18 @@ function readHeader(bytes: Uint8Array, source: string): { entries: Entry[]; meta
   let at = 0;
   for (let i = 0; i < sorted.length; i++) {
     const e = sorted[i];
-    if (e.begin < at) fail(`tensors ${JSON.stringify(sorted[i - 1].name)} and ${JSON.stringify(e.name)} overlap (bytes ${e.begin}–${at})`);
-    if (e.begin > at) fail(`bytes ${at}–${e.begin} of the data belong to no tensor (a hole before ${JSON.stringify(e.name)})`);
+    if (e.begin < at) {
+      fail(`tensors ${JSON.stringify(sorted[i - 1].name)} and ${JSON.stringify(e.name)} overlap (bytes ${e.begin}–${at})`);
+    }
+    if (e.begin > at) {
+      fail(`bytes ${at}–${e.begin} of the data belong to no tensor (a hole before ${JSON.stringify(e.name)})`);
+    }
     at = e.end;
   }
   const dataBytes = bytes.length - 8 - headerBytes;
-  if (at !== dataBytes) fail(`the tensors end at byte ${at} of the data but the file holds ${dataBytes} (${dataBytes - at} bytes belong to no tensor)`);
+  if (at !== dataBytes) {
+    fail(`the tensors end at byte ${at} of the data but the file holds ${dataBytes} (${dataBytes - at} bytes belong to no tensor)`);
+  }
   return { entries, metadata, dataStart: 8 + headerBytes };
 }
 
@@ -228,7 +245,9 @@ function decode(bytes: Uint8Array, start: number, entry: Entry): Float32Array | 
       if (!IS_LITTLE_ENDIAN) {
         const view = new DataView(bytes.buffer, offset, nbytes);
         const out = new Ctor(n);
-        for (let i = 0; i < n; i++) out[i] = entry.dtype === 'F32' ? view.getFloat32(4 * i, true) : view.getFloat64(8 * i, true);
+        for (let i = 0; i < n; i++) {
+          out[i] = entry.dtype === 'F32' ? view.getFloat32(4 * i, true) : view.getFloat64(8 * i, true);
+        }
         return out;
       }
       const buffer = bytes.buffer as ArrayBuffer; // a file's bytes are never a SharedArrayBuffer
@@ -283,7 +302,9 @@ export function serializeSafetensors(
   options: Partial<WriteOptions> = {},
 ): Uint8Array {
   const opts: Readonly<WriteOptions> = { ...WRITE_DEFAULTS, ...options };
-  if (!(WRITE_DTYPES as readonly string[]).includes(opts.dtype)) throw new SeqlabError('usage', `cannot write dtype ${JSON.stringify(opts.dtype)}; use ${WRITE_DTYPES.join(' or ')}`);
+  if (!(WRITE_DTYPES as readonly string[]).includes(opts.dtype)) {
+    throw new SeqlabError('usage', `cannot write dtype ${JSON.stringify(opts.dtype)}; use ${WRITE_DTYPES.join(' or ')}`);
+  }
   const list: [string, TensorToWrite][] = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
   const size = DTYPE_BYTES[opts.dtype];
   const header: Record<string, unknown> = {};
@@ -293,9 +314,13 @@ export function serializeSafetensors(
   let offset = 0;
   for (const [name, t] of list) {
     if (name === '' || name === '__metadata__') throw new Error(`cannot name a tensor ${JSON.stringify(name)}`);
-    if (!t.shape.every((d) => isNonNegativeInt(d))) throw new Error(`tensor ${name}: shape [${t.shape.join(', ')}] is not a list of sizes`);
+    if (!t.shape.every((d) => isNonNegativeInt(d))) {
+      throw new Error(`tensor ${name}: shape [${t.shape.join(', ')}] is not a list of sizes`);
+    }
     const count = t.shape.reduce((a, b) => a * b, 1);
-    if (t.data.length !== count) throw new Error(`tensor ${name}: ${t.data.length} values for shape [${t.shape.join(', ')}]`);
+    if (t.data.length !== count) {
+      throw new Error(`tensor ${name}: ${t.data.length} values for shape [${t.shape.join(', ')}]`);
+    }
     header[name] = { dtype: opts.dtype, shape: [...t.shape], data_offsets: [offset, offset + count * size] };
     offset += count * size;
   }

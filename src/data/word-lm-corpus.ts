@@ -56,11 +56,13 @@ function readUtf8(path: string, what: string): string {
 /** The three splits of a word_language_model data directory as token streams. */
 export function readWordLMCorpus(dir: string): Splits<string[]> {
   if (!existsSync(dir)) throw inputError(`corpus directory not found: ${dir}`);
-  if (!statSync(dir).isDirectory())
+  if (!statSync(dir).isDirectory()) {
     throw inputError(`not a directory: ${dir} (word_language_model reads train.txt, valid.txt, test.txt from one)`);
+  }
   const missing = SPLITS.filter((s) => !existsSync(join(dir, `${s}.txt`)));
-  if (missing.length > 0)
+  if (missing.length > 0) {
     throw inputError(`corpus directory ${dir} has no ${missing.map((s) => `${s}.txt`).join(', ')}`);
+  }
   const read = (s: (typeof SPLITS)[number]) => {
     const path = join(dir, `${s}.txt`);
     return wordLMTokens(readUtf8(path, `${s} file`));
@@ -89,18 +91,20 @@ export function parseVocabFile(text: string, source: string): Vocabulary {
   if (lines[lines.length - 1] === '') lines.pop();
   if (lines.length === 0) throw inputError(`vocabulary file ${source} is empty`);
   const blank = lines.indexOf('');
-  if (blank >= 0)
+  if (blank >= 0) {
     throw inputError(`vocabulary file ${source}: line ${blank + 1} is blank; one word a line, in id order`);
+  }
   return Vocabulary.fromWordList(lines, `vocabulary file ${source}`);
 }
 
 /** A vocabulary as file text: one word per line in id order, "\n" after each. */
 export function formatVocabFile(vocab: Vocabulary): string {
   for (const [i, t] of vocab.tokens.entries()) {
-    if (PY_WHITESPACE.test(t))
+    if (PY_WHITESPACE.test(t)) {
       throw inputError(
         `vocabulary token ${i} (${JSON.stringify(t)}) contains whitespace and cannot be one line of a vocabulary file`,
       );
+    }
   }
   return vocab.tokens.map((t) => `${t}\n`).join('');
 }

@@ -60,7 +60,10 @@ export function cellOfRnnType(type: RnnType): { cell: CellKind; nonlinearity: No
 export type NonlinearitySource = 'option' | 'metadata' | 'default' | 'gated';
 
 export interface RecurrentImportOptions {
-  /** Name prefix of the module: '' (a bare nn.LSTM), 'rnn.' (word_language_model); null: the one prefix found. Default null. */
+  /**
+   * Name prefix of the module: '' (a bare nn.LSTM), 'rnn.' (word_language_model); null: the one
+   * prefix found. Default null.
+   */
   prefix: string | null;
   /** Expected cell; must agree with the shapes. null: from the shapes. Default null. */
   cell: CellKind | null;
@@ -70,7 +73,12 @@ export interface RecurrentImportOptions {
   metadata: Readonly<Record<string, string>>;
 }
 
-export const RECURRENT_IMPORT_DEFAULTS: Readonly<RecurrentImportOptions> = { prefix: null, cell: null, nonlinearity: null, metadata: {} };
+export const RECURRENT_IMPORT_DEFAULTS: Readonly<RecurrentImportOptions> = {
+  prefix: null,
+  cell: null,
+  nonlinearity: null,
+  metadata: {},
+};
 
 export interface ImportedRecurrent extends RecurrentWeights {
   prefix: string;
@@ -90,7 +98,9 @@ function shapeText(shape: readonly number[]): string {
 function metadataRnnType(metadata: Readonly<Record<string, string>>, source: string): RnnType | null {
   const t = metadata[RNN_TYPE_KEY];
   if (t === undefined) return null;
-  if (!(RNN_TYPES as readonly string[]).includes(t)) throw inputError(`${source}: metadata ${RNN_TYPE_KEY} is ${JSON.stringify(t)}; expected one of ${RNN_TYPES.join(', ')}`);
+  if (!(RNN_TYPES as readonly string[]).includes(t)) {
+    throw inputError(`${source}: metadata ${RNN_TYPE_KEY} is ${JSON.stringify(t)}; expected one of ${RNN_TYPES.join(', ')}`);
+  }
   return t as RnnType;
 }
 
@@ -98,13 +108,22 @@ function metadataRnnType(metadata: Readonly<Record<string, string>>, source: str
  * The recurrent module of a state dict: cell, sizes and per-layer weights (views on the given
  * arrays, no copies). Every way the names or shapes can be wrong is one line naming `source`.
  */
-export function recurrentFromTensors(tensors: TensorDict, options: Partial<RecurrentImportOptions> = {}, source = 'state dict'): ImportedRecurrent {
+export function recurrentFromTensors(
+  tensors: TensorDict,
+  options: Partial<RecurrentImportOptions> = {},
+  source = 'state dict',
+): ImportedRecurrent {
   const opts: Readonly<RecurrentImportOptions> = { ...RECURRENT_IMPORT_DEFAULTS, ...options };
   let prefix = opts.prefix;
   if (prefix === null) {
     const found = [...tensors.keys()].map((k) => HH0.exec(k)?.[1]).filter((p): p is string => p !== undefined);
-    if (found.length === 0) throw inputError(`${source} has no recurrent weights (no tensor named weight_hh_l0 or <prefix>weight_hh_l0)`);
-    if (found.length > 1) throw inputError(`${source} holds ${found.length} recurrent modules (${found.map((p) => `"${p}"`).join(', ')}); choose one by its prefix`);
+    if (found.length === 0) {
+      throw inputError(`${source} has no recurrent weights (no tensor named weight_hh_l0 or <prefix>weight_hh_l0)`);
+    }
+    if (found.length > 1) {
+      const list = found.map((p) => `"${p}"`).join(', ');
+      throw inputError(`${source} holds ${found.length} recurrent modules (${list}); choose one by its prefix`);
+    }
     prefix = found[0];
   }
   const name = (what: string, l: number) => `${prefix}${what}_l${l}`;
@@ -113,12 +132,18 @@ export function recurrentFromTensors(tensors: TensorDict, options: Partial<Recur
   for (const k of tensors.keys()) {
     if (!k.startsWith(prefix)) continue;
     const rest = k.slice(prefix.length);
-    if (/_reverse$/.test(rest)) throw inputError(`${source}: ${k} belongs to a bidirectional module; seqlab's layers run forward only`);
-    if (/^weight_hr_l\d+$/.test(rest)) throw inputError(`${source}: ${k} is an LSTM projection (proj_size > 0), which seqlab's LSTM does not have`);
+    if (/_reverse$/.test(rest)) {
+      throw inputError(`${source}: ${k} belongs to a bidirectional module; seqlab's layers run forward only`);
+    }
+    if (/^weight_hr_l\d+$/.test(rest)) {
+      throw inputError(`${source}: ${k} is an LSTM projection (proj_size > 0), which seqlab's LSTM does not have`);
+    }
   }
 
   const hh0 = get(name('weight_hh', 0)) as NamedArray;
-  if (hh0.shape.length !== 2) throw inputError(`${source}: ${name('weight_hh', 0)} has shape ${shapeText(hh0.shape)}; expected [gates·H, H]`);
+  if (hh0.shape.length !== 2) {
+    throw inputError(`${source}: ${name('weight_hh', 0)} has shape ${shapeText(hh0.shape)}; expected [gates·H, H]`);
+  }
   const [rows, H] = hh0.shape;
   const ratio = rows / H;
   const fromShape = CELL_KINDS.find((c) => GATES[c] === ratio);
@@ -155,7 +180,9 @@ export function recurrentFromTensors(tensors: TensorDict, options: Partial<Recur
   const vector = (n: string): NamedArray | null => {
     const t = get(n);
     if (!t) return null;
-    if (t.shape.length !== 1 || t.shape[0] !== G) throw inputError(`${source}: ${n} has shape ${shapeText(t.shape)}; expected [${G}]`);
+    if (t.shape.length !== 1 || t.shape[0] !== G) {
+      throw inputError(`${source}: ${n} has shape ${shapeText(t.shape)}; expected [${G}]`);
+    }
     names.push(n);
     return t;
   };
@@ -164,7 +191,9 @@ export function recurrentFromTensors(tensors: TensorDict, options: Partial<Recur
   while (get(name('weight_hh', numLayers))) numLayers++;
   for (const k of tensors.keys()) {
     const m = k.startsWith(prefix) ? /^(?:weight|bias)_(?:ih|hh)_l(\d+)$/.exec(k.slice(prefix.length)) : null;
-    if (m && Number(m[1]) >= numLayers) throw inputError(`${source}: ${k} belongs to layer ${m[1]}, but ${name('weight_hh', numLayers)} is missing`);
+    if (m && Number(m[1]) >= numLayers) {
+      throw inputError(`${source}: ${k} belongs to layer ${m[1]}, but ${name('weight_hh', numLayers)} is missing`);
+    }
   }
   const layers: LayerWeights[] = [];
   let inputSize = 0;
@@ -176,7 +205,8 @@ export function recurrentFromTensors(tensors: TensorDict, options: Partial<Recur
     const bih = vector(name('bias_ih', l));
     const bhh = vector(name('bias_hh', l));
     if ((bih === null) !== (bhh === null)) {
-      throw inputError(`${source} has ${bih ? name('bias_ih', l) : name('bias_hh', l)} but not ${bih ? name('bias_hh', l) : name('bias_ih', l)}`);
+      const [has, lacks] = bih ? [name('bias_ih', l), name('bias_hh', l)] : [name('bias_hh', l), name('bias_ih', l)];
+      throw inputError(`${source} has ${has} but not ${lacks}`);
     }
     if (bih === null) hasBias = false;
     const zeros = new Float32Array(G);
@@ -235,26 +265,40 @@ export function wordLMFromTensors(
   // safetensors' save_model drops all names of a shared tensor but one and records "dropped": "kept"
   if (!encoder && decoder && metadata[ENCODER] === DECODER) [encoder, tie] = [decoder, 'alias'];
   if (!decoder && encoder && metadata[DECODER] === ENCODER) [decoder, tie] = [encoder, 'alias'];
-  if (!encoder) throw inputError(`${source} has no ${ENCODER}: not a word_language_model RNNModel (encoder, rnn, decoder)`);
-  if (!decoder) throw inputError(`${source} has no ${DECODER}: not a word_language_model RNNModel (encoder, rnn, decoder)`);
+  if (!encoder) {
+    throw inputError(`${source} has no ${ENCODER}: not a word_language_model RNNModel (encoder, rnn, decoder)`);
+  }
+  if (!decoder) {
+    throw inputError(`${source} has no ${DECODER}: not a word_language_model RNNModel (encoder, rnn, decoder)`);
+  }
   const bias = tensors.get(DECODER_BIAS);
   if (!bias) throw inputError(`${source} has no ${DECODER_BIAS}`);
-  const rnn = recurrentFromTensors(tensors, { prefix: 'rnn.', cell: opts.cell, nonlinearity: opts.nonlinearity, metadata }, source);
+  const rnnOptions = { prefix: 'rnn.', cell: opts.cell, nonlinearity: opts.nonlinearity, metadata };
+  const rnn = recurrentFromTensors(tensors, rnnOptions, source);
   const known = new Set([ENCODER, DECODER, DECODER_BIAS, ...rnn.names]);
   const extra = [...tensors.keys()].filter((k) => !known.has(k));
   if (extra.length > 0) {
-    throw inputError(`${source} holds tensors an RNNModel does not have (${extra.slice(0, 3).join(', ')}${extra.length > 3 ? ', …' : ''}); word_language_model's Transformer is not supported`);
+    const list = `${extra.slice(0, 3).join(', ')}${extra.length > 3 ? ', …' : ''}`;
+    throw inputError(`${source} holds tensors an RNNModel does not have (${list}); word_language_model's Transformer is not supported`);
   }
-  if (encoder.shape.length !== 2) throw inputError(`${source}: ${ENCODER} has shape ${shapeText(encoder.shape)}; expected [vocabulary, embedding size]`);
+  if (encoder.shape.length !== 2) {
+    throw inputError(`${source}: ${ENCODER} has shape ${shapeText(encoder.shape)}; expected [vocabulary, embedding size]`);
+  }
   const [V, E] = encoder.shape;
   const H = rnn.hiddenSize;
-  if (E !== rnn.inputSize) throw inputError(`${source}: ${ENCODER} has ${E} columns but rnn.weight_ih_l0 expects inputs of size ${rnn.inputSize}`);
+  if (E !== rnn.inputSize) {
+    throw inputError(`${source}: ${ENCODER} has ${E} columns but rnn.weight_ih_l0 expects inputs of size ${rnn.inputSize}`);
+  }
   if (decoder.shape.length !== 2 || decoder.shape[0] !== V || decoder.shape[1] !== H) {
     throw inputError(`${source}: ${DECODER} has shape ${shapeText(decoder.shape)}; expected [${V}, ${H}] (vocabulary × hidden size)`);
   }
-  if (bias.shape.length !== 1 || bias.shape[0] !== V) throw inputError(`${source}: ${DECODER_BIAS} has shape ${shapeText(bias.shape)}; expected [${V}]`);
+  if (bias.shape.length !== 1 || bias.shape[0] !== V) {
+    throw inputError(`${source}: ${DECODER_BIAS} has shape ${shapeText(bias.shape)}; expected [${V}]`);
+  }
   if (tie === null && E === H && sameValues(encoder.data, decoder.data)) tie = 'equal';
-  if (metadata.tie_weights === 'true' && tie === null) throw inputError(`${source}: metadata says tie_weights but ${ENCODER} and ${DECODER} differ`);
+  if (metadata.tie_weights === 'true' && tie === null) {
+    throw inputError(`${source}: metadata says tie_weights but ${ENCODER} and ${DECODER} differ`);
+  }
   const config: ModelConfig = {
     ...MODEL_DEFAULTS,
     cell: rnn.cell,
@@ -312,7 +356,9 @@ export async function recurrentTensors(layers: readonly Cell[], prefix = ''): Pr
     } finally {
       tf.dispose([wih, whh]);
     }
-    for (const b of ['bias_ih', 'bias_hh'] as const) out.set(`${prefix}${b}_l${l}`, { shape: [...vars[b].shape], data: (await vars[b].data()) as Float32Array });
+    for (const b of ['bias_ih', 'bias_hh'] as const) {
+      out.set(`${prefix}${b}_l${l}`, { shape: [...vars[b].shape], data: (await vars[b].data()) as Float32Array });
+    }
   }
   return out;
 }
@@ -343,8 +389,15 @@ export async function wordLMTensors(
   }
   const rnnType = rnnTypeOf(config.cell, config.nonlinearity);
   const tensors = new Map<string, ExportedTensor>();
-  const embedding: ExportedTensor = { shape: [...model.embedding.shape], data: (await model.embedding.data()) as Float32Array };
-  const metadata: Record<string, string> = { format: 'pt', [RNN_TYPE_KEY]: rnnType, tie_weights: String(config.tieWeights) };
+  const embedding: ExportedTensor = {
+    shape: [...model.embedding.shape],
+    data: (await model.embedding.data()) as Float32Array,
+  };
+  const metadata: Record<string, string> = {
+    format: 'pt',
+    [RNN_TYPE_KEY]: rnnType,
+    tie_weights: String(config.tieWeights),
+  };
   if (!(config.tieWeights && opts.dedupeTied)) tensors.set(ENCODER, embedding);
   for (const [k, v] of await recurrentTensors(model.layers, 'rnn.')) tensors.set(k, v);
   if (config.tieWeights) {

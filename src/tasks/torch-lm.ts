@@ -55,15 +55,18 @@ export function weightsFormat(path: string, bytes: Uint8Array): WeightsFormat {
   const ext = extname(path).toLowerCase();
   if (ext === '.safetensors') return 'safetensors';
   if (ext === '.json') return 'json';
-  const first = bytes[0];
-  return first === 0x7b || first === 0x20 || first === 0x0a || first === 0x0d || first === 0x09 || first === 0xef ? 'json' : 'safetensors';
+  // "{", whitespace or a UTF-8 BOM: JSON text; a safetensors file starts with its header length
+  return [0x7b, 0x20, 0x0a, 0x0d, 0x09, 0xef].includes(bytes[0]) ? 'json' : 'safetensors';
 }
 
 /**
  * One recurrent module's weights from a safetensors file (PyTorch's names, any prefix) or a
  * seqlab JSON weights file / checkpoint.json, for the probe.
  */
-export function loadRecurrentWeights(path: string, options: Partial<RecurrentImportOptions> = {}): LoadedRecurrentWeights {
+export function loadRecurrentWeights(
+  path: string,
+  options: Partial<RecurrentImportOptions> = {},
+): LoadedRecurrentWeights {
   const bytes = readBytes(path, 'weights');
   if (weightsFormat(path, bytes) === 'safetensors') {
     const { tensors, metadata } = parseSafetensors(bytes, path);
@@ -74,7 +77,8 @@ export function loadRecurrentWeights(path: string, options: Partial<RecurrentImp
   try {
     doc = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch (e) {
-    throw inputError(`weights file is neither safetensors nor valid JSON: ${path} (${(e as Error).message.split('\n')[0]})`);
+    const why = (e as Error).message.split('\n')[0];
+    throw inputError(`weights file is neither safetensors nor valid JSON: ${path} (${why})`);
   }
   const w = parseRecurrentWeights(doc, path, options.cell ?? undefined);
   return { ...w, format: 'json', prefix: '', nonlinearitySource: 'file' };
@@ -106,7 +110,8 @@ export function loadWordLM(files: WordLMFiles, options: Partial<WordLMImportOpti
   const imported = wordLMFromTensors(tensors, metadata, options, files.weights);
   const vocabulary = readVocabFile(files.vocab);
   if (vocabulary.size !== imported.config.vocabSize) {
-    throw inputError(`vocabulary file ${files.vocab} lists ${vocabulary.size} words but ${files.weights} has ${imported.config.vocabSize} (encoder.weight rows)`);
+    const rows = imported.config.vocabSize;
+    throw inputError(`vocabulary file ${files.vocab} lists ${vocabulary.size} words but ${files.weights} has ${rows} (encoder.weight rows)`);
   }
   const { rnnType, tie, nonlinearitySource, hasBias } = imported;
   return { model: wordLMModel(imported), vocabulary, rnnType, tie, nonlinearitySource, hasBias, metadata };
@@ -118,9 +123,15 @@ export interface WordLMWriteOptions extends WordLMExportOptions {
 }
 
 /** Write a token model as a word_language_model checkpoint: RNNModel-named safetensors and the vocabulary file. */
-export async function exportWordLM(model: SequenceModel, vocabulary: Vocabulary, files: WordLMFiles, options: Partial<WordLMWriteOptions> = {}): Promise<void> {
-  if (vocabulary.size !== model.config.vocabSize) {
-    throw inputError(`the vocabulary has ${vocabulary.size} words but the model ${model.config.vocabSize ?? 'none (dense inputs)'}`);
+export async function exportWordLM(
+  model: SequenceModel,
+  vocabulary: Vocabulary,
+  files: WordLMFiles,
+  options: Partial<WordLMWriteOptions> = {},
+): Promise<void> {
+  const V = model.config.vocabSize;
+  if (vocabulary.size !== V) {
+    throw inputError(`the vocabulary has ${vocabulary.size} words but the model ${V ?? 'none (dense inputs)'}`);
   }
   const { tensors, metadata } = await wordLMTensors(model, options);
   writeSafetensorsFile(files.weights, tensors, { metadata, dtype: options.dtype ?? 'F32' });
@@ -156,17 +167,25 @@ export interface WordLMEvalResult {
  *   loss = Σ_chunks len(chunk) · mean cross-entropy of the chunk / (steps − 1),
  * which equals the mean over all B·(steps − 1) predictions: each chunk holds len · B of them.
  */
-export async function evaluateWordLM(model: SequenceModel, ids: Int32Array, options: Partial<WordLMEvalOptions> = {}): Promise<WordLMEvalResult> {
+export async function evaluateWordLM(
+  model: SequenceModel,
+  ids: Int32Array,
+  options: Partial<WordLMEvalOptions> = {},
+): Promise<WordLMEvalResult> {
   const opts: Readonly<WordLMEvalOptions> = { ...WORD_LM_EVAL_DEFAULTS, ...options };
   const B = positiveInt('batchSize', opts.batchSize);
   positiveInt('bptt', opts.bptt);
   const V = model.config.vocabSize;
   if (V === null || !model.embedding) throw inputError('perplexity needs a token model (one with an embedding)');
   for (let i = 0; i < ids.length; i++) {
-    if (ids[i] < 0 || ids[i] >= V) throw inputError(`token id ${ids[i]} at position ${i} is outside the model's vocabulary (0 … ${V - 1})`);
+    if (ids[i] < 0 || ids[i] >= V) {
+      throw inputError(`token id ${ids[i]} at position ${i} is outside the model's vocabulary (0 … ${V - 1})`);
+    }
   }
   const stream = batchify(ids, B);
-  if (stream.steps < 2) throw inputError(`${ids.length} tokens make fewer than 2 steps of ${B} streams; nothing to predict`);
+  if (stream.steps < 2) {
+    throw inputError(`${ids.length} tokens make fewer than 2 steps of ${B} streams; nothing to predict`);
+  }
   let lossSum = 0;
   let count = 0;
   let state: State[] = model.initState(B);
