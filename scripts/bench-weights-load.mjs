@@ -19,7 +19,15 @@ import { once } from 'node:events';
 import os from 'node:os';
 
 const seqlab = await import(new URL('../dist/src/index.js', import.meta.url).href);
-const { setBackend, readSafetensorsFile, writeSafetensorsFile, wordLMFromTensors, wordLMModel, parseRecurrentWeights, SeqlabError } = seqlab;
+const {
+  setBackend,
+  readSafetensorsFile,
+  writeSafetensorsFile,
+  wordLMFromTensors,
+  wordLMModel,
+  parseRecurrentWeights,
+  SeqlabError,
+} = seqlab;
 const { readJsonFile } = await import(new URL('../dist/src/util/files.js', import.meta.url).href);
 
 const args = process.argv.slice(2);
@@ -83,7 +91,8 @@ async function writeJson(path, tensors) {
     }
     const cols = t.shape[1];
     await write('[');
-    for (let r = 0; r < t.shape[0]; r++) await write(`${r ? ', ' : ''}[${Array.from(d.subarray(r * cols, (r + 1) * cols), String).join(', ')}]`);
+    for (let r = 0; r < t.shape[0]; r++)
+      await write(`${r ? ', ' : ''}[${Array.from(d.subarray(r * cols, (r + 1) * cols), String).join(', ')}]`);
     await write(']');
   }
   await write('}}\n');
@@ -110,7 +119,11 @@ const metadata = tied ? { format: 'pt', 'encoder.weight': 'decoder.weight' } : {
 const stPath = join(dir, 'model.safetensors');
 writeSafetensorsFile(stPath, tensors, { metadata });
 const report = {
-  machine: { cpus: os.cpus().length, loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100), node: process.version },
+  machine: {
+    cpus: os.cpus().length,
+    loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100),
+    node: process.version,
+  },
   model: { vocab: V, hidden: H, layers: L, tied, params: params(tensors), safetensorsBytes: statSync(stPath).size },
 };
 report.safetensors = {

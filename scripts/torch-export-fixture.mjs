@@ -19,9 +19,39 @@ const out = join(fixtures, 'export');
 
 // name, cell, sizes, tie, and whether a tie is written once (safetensors' save_model form)
 const RECIPES = [
-  { name: 'lstm-tied', cell: 'lstm', nonlinearity: 'tanh', emb: 8, hidden: 8, layers: 2, tie: true, dedupeTied: false, seed: 1601 },
-  { name: 'gru-tied-once', cell: 'gru', nonlinearity: 'tanh', emb: 8, hidden: 8, layers: 1, tie: true, dedupeTied: true, seed: 1602 },
-  { name: 'rnn-relu', cell: 'rnn', nonlinearity: 'relu', emb: 6, hidden: 8, layers: 2, tie: false, dedupeTied: false, seed: 1603 },
+  {
+    name: 'lstm-tied',
+    cell: 'lstm',
+    nonlinearity: 'tanh',
+    emb: 8,
+    hidden: 8,
+    layers: 2,
+    tie: true,
+    dedupeTied: false,
+    seed: 1601,
+  },
+  {
+    name: 'gru-tied-once',
+    cell: 'gru',
+    nonlinearity: 'tanh',
+    emb: 8,
+    hidden: 8,
+    layers: 1,
+    tie: true,
+    dedupeTied: true,
+    seed: 1602,
+  },
+  {
+    name: 'rnn-relu',
+    cell: 'rnn',
+    nonlinearity: 'relu',
+    emb: 6,
+    hidden: 8,
+    layers: 2,
+    tie: false,
+    dedupeTied: false,
+    seed: 1603,
+  },
 ];
 
 await setBackend('wasm');

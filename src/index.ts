@@ -46,10 +46,72 @@ export {
   type StateDict,
 } from './models/model.js';
 export { parseRecurrentWeights, type RecurrentWeights } from './models/statedict.js';
-export * from './models/torch-statedict.js';
-export * from './data/safetensors.js';
-export * from './data/word-lm-corpus.js';
-export * from './tasks/torch-lm.js';
+export {
+  RNN_TYPES,
+  RNN_TYPE_KEY,
+  RECURRENT_IMPORT_DEFAULTS,
+  WORD_LM_IMPORT_DEFAULTS,
+  WORD_LM_EXPORT_DEFAULTS,
+  rnnTypeOf,
+  cellOfRnnType,
+  recurrentFromTensors,
+  wordLMFromTensors,
+  wordLMModel,
+  recurrentTensors,
+  wordLMTensors,
+  type NamedArray,
+  type TensorDict,
+  type RnnType,
+  type NonlinearitySource,
+  type RecurrentImportOptions,
+  type ImportedRecurrent,
+  type WordLMImportOptions,
+  type ImportedWordLM,
+  type ExportedTensor,
+  type WordLMExportOptions,
+} from './models/torch-statedict.js';
+export {
+  MAX_HEADER_BYTES,
+  READ_DTYPES,
+  WRITE_DTYPES,
+  WRITE_DEFAULTS as SAFETENSORS_WRITE_DEFAULTS,
+  parseSafetensors,
+  readSafetensorsFile,
+  serializeSafetensors,
+  writeSafetensorsFile,
+  type ReadDtype,
+  type WriteDtype,
+  type SafeTensor,
+  type SafetensorsContents,
+  type TensorToWrite,
+  type WriteOptions as SafetensorsWriteOptions,
+} from './data/safetensors.js';
+export {
+  wordLMTokens,
+  readWordLMCorpus,
+  wordLMDictionary,
+  parseVocabFile,
+  formatVocabFile,
+  readVocabFile,
+  writeVocabFile,
+} from './data/word-lm-corpus.js';
+export {
+  weightsFormat,
+  loadRecurrentWeights,
+  loadWordLM,
+  exportWordLM,
+  type WeightsFormat,
+  type LoadedRecurrentWeights,
+  type WordLMFiles,
+  type LoadedWordLM,
+  type WordLMWriteOptions,
+} from './training/torch-checkpoint.js';
+export {
+  evaluateWordLM,
+  WORD_LM_EVAL_DEFAULTS,
+  type WordLMEvalOptions,
+  type WordLMEvalResult,
+} from './training/word-lm-eval.js';
 export {
   JACOBIAN_DEFAULTS,
   jacobianNorms,

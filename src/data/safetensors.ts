@@ -191,7 +191,9 @@ function readHeader(
     if (count * size !== end - begin) {
       const dims = shape as number[];
       const declared = dims.reduce((a, b) => a * b, 1) * size;
-      fail(`${what} has shape [${dims.join(', ')}] (${dtype}: ${declared} bytes) but data_offsets [${begin}, ${end}] hold ${end - begin} bytes`);
+      fail(
+        `${what} has shape [${dims.join(', ')}] (${dtype}: ${declared} bytes) but data_offsets [${begin}, ${end}] hold ${end - begin} bytes`,
+      );
     }
     entries.push({ name, dtype: dtype as ReadDtype, shape: [...(shape as number[])], begin, end });
   }
@@ -201,7 +203,9 @@ function readHeader(
   for (let i = 0; i < sorted.length; i++) {
     const e = sorted[i];
     if (e.begin < at) {
-      fail(`tensors ${JSON.stringify(sorted[i - 1].name)} and ${JSON.stringify(e.name)} overlap (bytes ${e.begin}–${at})`);
+      fail(
+        `tensors ${JSON.stringify(sorted[i - 1].name)} and ${JSON.stringify(e.name)} overlap (bytes ${e.begin}–${at})`,
+      );
     }
     if (e.begin > at) {
       fail(`bytes ${at}–${e.begin} of the data belong to no tensor (a hole before ${JSON.stringify(e.name)})`);
@@ -210,7 +214,9 @@ function readHeader(
   }
   const dataBytes = bytes.length - 8 - headerBytes;
   if (at !== dataBytes) {
-    fail(`the tensors end at byte ${at} of the data but the file holds ${dataBytes} (${dataBytes - at} bytes belong to no tensor)`);
+    fail(
+      `the tensors end at byte ${at} of the data but the file holds ${dataBytes} (${dataBytes - at} bytes belong to no tensor)`,
+    );
   }
   return { entries, metadata, dataStart: 8 + headerBytes };
 }
@@ -303,7 +309,10 @@ export function serializeSafetensors(
 ): Uint8Array {
   const opts: Readonly<WriteOptions> = { ...WRITE_DEFAULTS, ...options };
   if (!(WRITE_DTYPES as readonly string[]).includes(opts.dtype)) {
-    throw new SeqlabError('usage', `cannot write dtype ${JSON.stringify(opts.dtype)}; use ${WRITE_DTYPES.join(' or ')}`);
+    throw new SeqlabError(
+      'usage',
+      `cannot write dtype ${JSON.stringify(opts.dtype)}; use ${WRITE_DTYPES.join(' or ')}`,
+    );
   }
   const list: [string, TensorToWrite][] = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
   const size = DTYPE_BYTES[opts.dtype];

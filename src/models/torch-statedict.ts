@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { inputError } from '../util/errors.js';
 import type { Nonlinearity } from './activations.js';
-import { CELL_KINDS, GATES, type Cell, type CellKind, type LayerWeights } from './cell.js';
+import type { Cell, LayerWeights } from './cell.js';
 import { MODEL_DEFAULTS, SequenceModel, type ModelConfig } from './model.js';
+import { CELL_KINDS, type CellKind, gateCount } from './registry.js';
 import type { RecurrentWeights } from './statedict.js';
 
 /**
@@ -91,6 +92,12 @@ export interface ImportedRecurrent extends RecurrentWeights {
 
 const HH0 = /^(.*)weight_hh_l0$/;
 
+/** "H (rnn), 4H (lstm) or 3H (gru)": the rows of weight_hh per registered cell kind. */
+function gateRowsText(): string {
+  const rows = CELL_KINDS.map((c) => `${gateCount(c) === 1 ? '' : gateCount(c)}H (${c})`);
+  return `${rows.slice(0, -1).join(', ')} or ${rows[rows.length - 1]}`;
+}
+
 function shapeText(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }
@@ -99,7 +106,9 @@ function metadataRnnType(metadata: Readonly<Record<string, string>>, source: str
   const t = metadata[RNN_TYPE_KEY];
   if (t === undefined) return null;
   if (!(RNN_TYPES as readonly string[]).includes(t)) {
-    throw inputError(`${source}: metadata ${RNN_TYPE_KEY} is ${JSON.stringify(t)}; expected one of ${RNN_TYPES.join(', ')}`);
+    throw inputError(
+      `${source}: metadata ${RNN_TYPE_KEY} is ${JSON.stringify(t)}; expected one of ${RNN_TYPES.join(', ')}`,
+    );
   }
   return t as RnnType;
 }
@@ -146,13 +155,17 @@ export function recurrentFromTensors(
   }
   const [rows, H] = hh0.shape;
   const ratio = rows / H;
-  const fromShape = CELL_KINDS.find((c) => GATES[c] === ratio);
+  const fromShape = CELL_KINDS.find((c) => gateCount(c) === ratio);
   if (H === 0 || fromShape === undefined) {
-    throw inputError(`${source}: ${name('weight_hh', 0)} has shape ${shapeText(hh0.shape)}, which is no cell's: rows must be 4H (LSTM), 3H (GRU) or H (RNN)`);
+    throw inputError(
+      `${source}: ${name('weight_hh', 0)} has shape ${shapeText(hh0.shape)}, which is no cell's: rows must be ${gateRowsText()}`,
+    );
   }
   const cell = fromShape;
   if (opts.cell !== null && opts.cell !== cell) {
-    throw inputError(`${source}: the weights are a ${cell} cell's (${name('weight_hh', 0)} is ${shapeText(hh0.shape)}), not a ${opts.cell} cell's`);
+    throw inputError(
+      `${source}: the weights are a ${cell} cell's (${name('weight_hh', 0)} is ${shapeText(hh0.shape)}), not a ${opts.cell} cell's`,
+    );
   }
   const metaType = metadataRnnType(opts.metadata, source);
   if (metaType !== null && cellOfRnnType(metaType).cell !== cell) {
@@ -166,13 +179,15 @@ export function recurrentFromTensors(
     else nonlinearitySource = 'default';
   }
 
-  const G = GATES[cell] * H;
+  const G = gateCount(cell) * H;
   const names: string[] = [];
   const matrix = (n: string, cols: number | null): NamedArray => {
     const t = get(n);
     if (!t) throw inputError(`${source} has no tensor ${n}`);
     if (t.shape.length !== 2 || t.shape[0] !== G || (cols !== null && t.shape[1] !== cols)) {
-      throw inputError(`${source}: ${n} has shape ${shapeText(t.shape)}; a ${cell} layer of hidden size ${H} needs [${G}, ${cols ?? 'inputSize'}]`);
+      throw inputError(
+        `${source}: ${n} has shape ${shapeText(t.shape)}; a ${cell} layer of hidden size ${H} needs [${G}, ${cols ?? 'inputSize'}]`,
+      );
     }
     names.push(n);
     return t;
@@ -279,18 +294,26 @@ export function wordLMFromTensors(
   const extra = [...tensors.keys()].filter((k) => !known.has(k));
   if (extra.length > 0) {
     const list = `${extra.slice(0, 3).join(', ')}${extra.length > 3 ? ', …' : ''}`;
-    throw inputError(`${source} holds tensors an RNNModel does not have (${list}); word_language_model's Transformer is not supported`);
+    throw inputError(
+      `${source} holds tensors an RNNModel does not have (${list}); word_language_model's Transformer is not supported`,
+    );
   }
   if (encoder.shape.length !== 2) {
-    throw inputError(`${source}: ${ENCODER} has shape ${shapeText(encoder.shape)}; expected [vocabulary, embedding size]`);
+    throw inputError(
+      `${source}: ${ENCODER} has shape ${shapeText(encoder.shape)}; expected [vocabulary, embedding size]`,
+    );
   }
   const [V, E] = encoder.shape;
   const H = rnn.hiddenSize;
   if (E !== rnn.inputSize) {
-    throw inputError(`${source}: ${ENCODER} has ${E} columns but rnn.weight_ih_l0 expects inputs of size ${rnn.inputSize}`);
+    throw inputError(
+      `${source}: ${ENCODER} has ${E} columns but rnn.weight_ih_l0 expects inputs of size ${rnn.inputSize}`,
+    );
   }
   if (decoder.shape.length !== 2 || decoder.shape[0] !== V || decoder.shape[1] !== H) {
-    throw inputError(`${source}: ${DECODER} has shape ${shapeText(decoder.shape)}; expected [${V}, ${H}] (vocabulary × hidden size)`);
+    throw inputError(
+      `${source}: ${DECODER} has shape ${shapeText(decoder.shape)}; expected [${V}, ${H}] (vocabulary × hidden size)`,
+    );
   }
   if (bias.shape.length !== 1 || bias.shape[0] !== V) {
     throw inputError(`${source}: ${DECODER_BIAS} has shape ${shapeText(bias.shape)}; expected [${V}]`);

@@ -30,7 +30,7 @@ function f32Bytes(values: number[]): Uint8Array {
 function u16Bytes(values: number[]): Uint8Array {
   const out = new Uint8Array(2 * values.length);
   const view = new DataView(out.buffer);
-  values.forEach((v, i) => view.setUint16(2 * i, v, true));
+  for (const [i, v] of values.entries()) view.setUint16(2 * i, v, true);
   return out;
 }
 
@@ -49,7 +49,11 @@ function refusal(bytes: Uint8Array): string {
   throw new Error('expected the file to be refused');
 }
 
-const entry = (dtype: string, shape: number[], begin: number, end: number) => ({ dtype, shape, data_offsets: [begin, end] });
+const entry = (dtype: string, shape: number[], begin: number, end: number) => ({
+  dtype,
+  shape,
+  data_offsets: [begin, end],
+});
 
 describe('safetensors: reading files made by hand', () => {
   it('reads F32 tensors at their offsets, in any header order, with metadata and space padding', () => {
@@ -85,7 +89,11 @@ describe('safetensors: reading files made by hand', () => {
   });
 
   it('accepts scalars (shape []) and empty tensors (a zero dimension, no bytes)', () => {
-    const header = JSON.stringify({ s: entry('F32', [], 0, 4), e: entry('F32', [0, 3], 4, 4), z: entry('F64', [2, 0], 4, 4) });
+    const header = JSON.stringify({
+      s: entry('F32', [], 0, 4),
+      e: entry('F32', [0, 3], 4, 4),
+      z: entry('F64', [2, 0], 4, 4),
+    });
     const { tensors } = parseSafetensors(fileOf(header, f32Bytes([7])));
     expect(Array.from(tensors.get('s')!.data)).toEqual([7]);
     expect(tensors.get('e')!.data.length).toBe(0);
@@ -113,7 +121,7 @@ describe('safetensors: F16 and BF16 are widened to float32 exactly', () => {
     const header = JSON.stringify({ h: entry('F16', [bits.length], 0, 2 * bits.length) });
     const data = parseSafetensors(fileOf(header, u16Bytes(bits))).tensors.get('h')!.data;
     expect(data).toBeInstanceOf(Float32Array);
-    cases.forEach(([, v], i) => expect(data[i]).toBe(v));
+    for (const [i, [, v]] of cases.entries()) expect(data[i]).toBe(v);
     expect(Object.is(data[cases.length], -0)).toBe(true);
     expect(Number.isNaN(data[cases.length + 1])).toBe(true);
   });
@@ -127,7 +135,8 @@ describe('safetensors: F16 and BF16 are widened to float32 exactly', () => {
       const s = h >> 15 ? -1 : 1;
       const e = (h >> 10) & 31;
       const m = h & 1023;
-      const want = e === 31 ? (m === 0 ? s * Infinity : NaN) : e === 0 ? s * m * 2 ** -24 : s * 2 ** (e - 15) * (1 + m / 1024);
+      const want =
+        e === 31 ? (m === 0 ? s * Infinity : NaN) : e === 0 ? s * m * 2 ** -24 : s * 2 ** (e - 15) * (1 + m / 1024);
       if (!Object.is(data[h], want) && !(Number.isNaN(want) && Number.isNaN(data[h]))) mismatches++;
     }
     expect(mismatches).toBe(0);
@@ -144,9 +153,11 @@ describe('safetensors: F16 and BF16 are widened to float32 exactly', () => {
     ];
     const header = JSON.stringify({ b: entry('BF16', [cases.length], 0, 2 * cases.length) });
     const data = parseSafetensors(fileOf(header, u16Bytes(cases.map(([b]) => b)))).tensors.get('b')!.data;
-    cases.forEach(([, v], i) => expect(data[i]).toBe(v));
+    for (const [i, [, v]] of cases.entries()) expect(data[i]).toBe(v);
     const all = Array.from({ length: 65536 }, (_, i) => i);
-    const every = parseSafetensors(fileOf(JSON.stringify({ b: entry('BF16', [65536], 0, 131072) }), u16Bytes(all))).tensors.get('b')!.data;
+    const every = parseSafetensors(
+      fileOf(JSON.stringify({ b: entry('BF16', [65536], 0, 131072) }), u16Bytes(all)),
+    ).tensors.get('b')!.data;
     const view = new DataView(new ArrayBuffer(4));
     let mismatches = 0;
     for (const b of all) {
@@ -212,13 +223,17 @@ describe('safetensors: writing', () => {
     const path = join(dir, 'w.safetensors');
     writeSafetensorsFile(path, tensors, { dtype: 'F64' });
     expect(readFileSync(path)).toEqual(Buffer.from(serializeSafetensors(tensors, { dtype: 'F64' })));
-    expect(Array.from(readSafetensorsFile(path).tensors.get('encoder.weight')!.data)).toEqual(tensors.get('encoder.weight')!.data);
+    expect(Array.from(readSafetensorsFile(path).tensors.get('encoder.weight')!.data)).toEqual(
+      tensors.get('encoder.weight')!.data,
+    );
     expect(() => readSafetensorsFile(join(dir, 'nope.safetensors'))).toThrow(/safetensors file not found/);
     expect(() => readSafetensorsFile(dir)).toThrow(/is a directory/);
   });
 
   it('refuses a dtype it cannot write', () => {
-    expect(() => serializeSafetensors(tensors, { dtype: 'F16' as 'F32' })).toThrow(/cannot write dtype "F16"; use F32 or F64/);
+    expect(() => serializeSafetensors(tensors, { dtype: 'F16' as 'F32' })).toThrow(
+      /cannot write dtype "F16"; use F32 or F64/,
+    );
   });
 });
 
@@ -236,20 +251,59 @@ describe('safetensors: a file that lies is refused with one line', () => {
       [fileOf('[1, 2]'), /does not start with "\{"/],
       [fileOf('  {}'), /does not start with "\{"/],
       [fileOf('{"a": 1}  x'), /not valid JSON/],
-      [fileOf(`{"a":${JSON.stringify(entry('F32', [1], 0, 4))},"a":${JSON.stringify(entry('F32', [1], 4, 8))}}`, data.slice(0, 8)), /lists "a" twice/],
-      [fileOf(`{"a":{"dtype":"F32","dtype":"F64","shape":[1],"data_offsets":[0,4]}}`, data.slice(0, 4)), /lists "dtype" twice/],
+      [
+        fileOf(
+          `{"a":${JSON.stringify(entry('F32', [1], 0, 4))},"a":${JSON.stringify(entry('F32', [1], 4, 8))}}`,
+          data.slice(0, 8),
+        ),
+        /lists "a" twice/,
+      ],
+      [
+        fileOf(`{"a":{"dtype":"F32","dtype":"F64","shape":[1],"data_offsets":[0,4]}}`, data.slice(0, 4)),
+        /lists "dtype" twice/,
+      ],
       [fileOf(JSON.stringify({ a: entry('F17', [4], 0, 16) }), data), /tensor "a" has unknown dtype "F17"/],
-      [fileOf(JSON.stringify({ a: entry('I64', [2], 0, 16) }), data), /tensor "a" has dtype I64; seqlab reads F32, F64, F16, BF16/],
-      [fileOf(JSON.stringify({ a: entry('F32', [3], 0, 16) }), data), /shape \[3\] \(F32: 12 bytes\) but data_offsets \[0, 16\] hold 16 bytes/],
-      [fileOf(JSON.stringify({ a: entry('F32', [2, 4], 0, 32) }), data), /data_offsets \[0, 32\] outside the data \(16 bytes\)/],
-      [fileOf(JSON.stringify({ a: entry('F32', [3], 0, 12), b: entry('F32', [2], 8, 16) }), data), /tensors "a" and "b" overlap \(bytes 8–12\)/],
-      [fileOf(JSON.stringify({ a: entry('F32', [1], 0, 4), b: entry('F32', [2], 8, 16) }), data), /bytes 4–8 of the data belong to no tensor/],
-      [fileOf(JSON.stringify({ a: entry('F32', [1], 4, 8), b: entry('F32', [1], 8, 12) }), data), /bytes 0–4 of the data belong to no tensor/],
-      [fileOf(JSON.stringify({ a: entry('F32', [3], 0, 12) }), data), /end at byte 12 of the data but the file holds 16 \(4 bytes belong to no tensor\)/],
+      [
+        fileOf(JSON.stringify({ a: entry('I64', [2], 0, 16) }), data),
+        /tensor "a" has dtype I64; seqlab reads F32, F64, F16, BF16/,
+      ],
+      [
+        fileOf(JSON.stringify({ a: entry('F32', [3], 0, 16) }), data),
+        /shape \[3\] \(F32: 12 bytes\) but data_offsets \[0, 16\] hold 16 bytes/,
+      ],
+      [
+        fileOf(JSON.stringify({ a: entry('F32', [2, 4], 0, 32) }), data),
+        /data_offsets \[0, 32\] outside the data \(16 bytes\)/,
+      ],
+      [
+        fileOf(JSON.stringify({ a: entry('F32', [3], 0, 12), b: entry('F32', [2], 8, 16) }), data),
+        /tensors "a" and "b" overlap \(bytes 8–12\)/,
+      ],
+      [
+        fileOf(JSON.stringify({ a: entry('F32', [1], 0, 4), b: entry('F32', [2], 8, 16) }), data),
+        /bytes 4–8 of the data belong to no tensor/,
+      ],
+      [
+        fileOf(JSON.stringify({ a: entry('F32', [1], 4, 8), b: entry('F32', [1], 8, 12) }), data),
+        /bytes 0–4 of the data belong to no tensor/,
+      ],
+      [
+        fileOf(JSON.stringify({ a: entry('F32', [3], 0, 12) }), data),
+        /end at byte 12 of the data but the file holds 16 \(4 bytes belong to no tensor\)/,
+      ],
       [fileOf(JSON.stringify({ a: entry('F32', [1], 8, 4) }), data), /end before they begin/],
-      [fileOf(JSON.stringify({ a: { dtype: 'F32', shape: [1.5], data_offsets: [0, 4] } }), data), /shape that is not a list of sizes/],
-      [fileOf(JSON.stringify({ a: { dtype: 'F32', shape: [1], data_offsets: [0] } }), data), /"data_offsets" that are not \[begin, end\]/],
-      [fileOf(JSON.stringify({ a: { dtype: 'F32', shape: [4], offsets: [0, 16] } }), data), /"data_offsets" that are not/],
+      [
+        fileOf(JSON.stringify({ a: { dtype: 'F32', shape: [1.5], data_offsets: [0, 4] } }), data),
+        /shape that is not a list of sizes/,
+      ],
+      [
+        fileOf(JSON.stringify({ a: { dtype: 'F32', shape: [1], data_offsets: [0] } }), data),
+        /"data_offsets" that are not \[begin, end\]/,
+      ],
+      [
+        fileOf(JSON.stringify({ a: { dtype: 'F32', shape: [4], offsets: [0, 16] } }), data),
+        /"data_offsets" that are not/,
+      ],
       [fileOf(JSON.stringify({ a: entry('F32', [2 ** 40, 2 ** 40], 0, 16) }), data), /hold 16 bytes/],
       [fileOf(JSON.stringify({ __metadata__: { n: 3 } })), /"__metadata__" value of "n" is not a string/],
       [fileOf(JSON.stringify({ a: [1, 2] })), /tensor "a" is not an object/],
@@ -268,7 +322,7 @@ describe('safetensors: a file that lies is refused with one line', () => {
     expect(refusal(longer)).toMatch(/1 bytes belong to no tensor/);
   });
 
-  it('the header limit is the format reference implementation\'s', () => {
+  it("the header limit is the format reference implementation's", () => {
     expect(MAX_HEADER_BYTES).toBe(100_000_000);
   });
 });

@@ -46,7 +46,10 @@ function errorOf(fn: () => unknown): string {
 }
 
 /** Each layer's h_1..h_T ([T, B, H] flat) and final state, from zeros. xs: [T, B, I]. */
-async function runLayers(cells: Cell[], xs: tf.Tensor3D): Promise<{ outputs: Float32Array[]; finals: Float32Array[][] }> {
+async function runLayers(
+  cells: Cell[],
+  xs: tf.Tensor3D,
+): Promise<{ outputs: Float32Array[]; finals: Float32Array[][] }> {
   const outputs: Float32Array[] = [];
   const finals: Float32Array[][] = [];
   let input = tf.clone(xs);
@@ -78,7 +81,14 @@ describe('word_language_model RNNModel → SequenceModel', () => {
       const { tensors, metadata } = readSafetensorsFile(join(FIXTURES, `lm-${name}.safetensors`));
       const imported = wordLMFromTensors(tensors, metadata, {}, name);
       expect(imported.rnnType).toBe(spec.rnn_type);
-      expect(imported.config).toMatchObject({ inputSize: spec.emb, hiddenSize: spec.hidden, numLayers: spec.layers, vocabSize: spec.vocab, outputSize: spec.vocab, tieWeights: spec.tie });
+      expect(imported.config).toMatchObject({
+        inputSize: spec.emb,
+        hiddenSize: spec.hidden,
+        numLayers: spec.layers,
+        vocabSize: spec.vocab,
+        outputSize: spec.vocab,
+        tieWeights: spec.tie,
+      });
       expect(imported.tie).toBe(spec.tie ? 'alias' : null); // the tied fixture is written as safetensors' save_model writes it
       expect(imported.nonlinearitySource).toBe({ 'rnn-tanh': 'default', 'rnn-relu': 'metadata' }[name] ?? 'gated');
       const before = tf.memory().numTensors;
@@ -96,7 +106,9 @@ describe('word_language_model RNNModel → SequenceModel', () => {
         });
       }
       const logp = tf.tidy(() => {
-        const hT = tf.slice(tf.reshape(tf.tensor(top), [12, 2, spec.hidden]), [11, 0, 0], [1, 2, spec.hidden]).reshape([2, spec.hidden]);
+        const hT = tf
+          .slice(tf.reshape(tf.tensor(top), [12, 2, spec.hidden]), [11, 0, 0], [1, 2, spec.hidden])
+          .reshape([2, spec.hidden]);
         return tf.logSoftmax(model.head(hT as tf.Tensor2D));
       });
       expect(relErr(await logp.data(), flat(ref.float64.logprobs_last))).toBeLessThan(STATE_TOL);
@@ -111,7 +123,10 @@ describe('word_language_model RNNModel → SequenceModel', () => {
     const tanh = readSafetensorsFile(join(FIXTURES, 'lm-rnn-tanh.safetensors'));
     expect(wordLMFromTensors(relu.tensors, relu.metadata).config.nonlinearity).toBe('relu');
     expect(wordLMFromTensors(relu.tensors, {}).config.nonlinearity).toBe('tanh');
-    expect(wordLMFromTensors(relu.tensors, {}, { nonlinearity: 'relu' })).toMatchObject({ nonlinearitySource: 'option', rnnType: 'RNN_RELU' });
+    expect(wordLMFromTensors(relu.tensors, {}, { nonlinearity: 'relu' })).toMatchObject({
+      nonlinearitySource: 'option',
+      rnnType: 'RNN_RELU',
+    });
     expect(wordLMFromTensors(tanh.tensors, {}, { nonlinearity: 'relu' }).rnnType).toBe('RNN_RELU');
     // read as tanh, the ReLU model's states are not PyTorch's: a default is not a free guess
     const wrong = wordLMModel(wordLMFromTensors(relu.tensors, {}));
@@ -126,7 +141,10 @@ describe('word_language_model RNNModel → SequenceModel', () => {
   it('recognises a tie by equal tensors or by an alias in either direction, and a lie about it', () => {
     const { tensors, metadata } = readSafetensorsFile(join(FIXTURES, 'lm-gru-tied.safetensors'));
     const decoder = tensors.get('decoder.weight') as SafeTensor;
-    const both = new Map<string, NamedArray>([['encoder.weight', { shape: decoder.shape, data: Float32Array.from(decoder.data) }], ...tensors]);
+    const both = new Map<string, NamedArray>([
+      ['encoder.weight', { shape: decoder.shape, data: Float32Array.from(decoder.data) }],
+      ...tensors,
+    ]);
     expect(wordLMFromTensors(both, {}).tie).toBe('equal');
     const encoderOnly = new Map<string, NamedArray>([...both].filter(([k]) => k !== 'decoder.weight'));
     expect(wordLMFromTensors(encoderOnly, { 'decoder.weight': 'encoder.weight' }).tie).toBe('alias');
@@ -134,8 +152,12 @@ describe('word_language_model RNNModel → SequenceModel', () => {
     const differs = new Map(both);
     differs.set('encoder.weight', { shape: decoder.shape, data: Float32Array.from(decoder.data, (v) => v + 1) });
     expect(wordLMFromTensors(differs, {}).tie).toBeNull();
-    expect(errorOf(() => wordLMFromTensors(differs, { tie_weights: 'true' }))).toMatch(/metadata says tie_weights but encoder\.weight and decoder\.weight differ/);
-    expect(errorOf(() => wordLMFromTensors(tensors, {}))).toMatch(/has no encoder\.weight: not a word_language_model RNNModel/);
+    expect(errorOf(() => wordLMFromTensors(differs, { tie_weights: 'true' }))).toMatch(
+      /metadata says tie_weights but encoder\.weight and decoder\.weight differ/,
+    );
+    expect(errorOf(() => wordLMFromTensors(tensors, {}))).toMatch(
+      /has no encoder\.weight: not a word_language_model RNNModel/,
+    );
   });
 
   it('every way an RNNModel state dict can be wrong is one line', () => {
@@ -146,15 +168,44 @@ describe('word_language_model RNNModel → SequenceModel', () => {
       [() => wordLMFromTensors(without('decoder.bias'), metadata, {}, 'w'), /w has no decoder\.bias/],
       [() => wordLMFromTensors(without('decoder.weight'), metadata, {}, 'w'), /w has no decoder\.weight/],
       [() => wordLMFromTensors(without('rnn.weight_ih_l1'), metadata, {}, 'w'), /w has no tensor rnn\.weight_ih_l1/],
-      [() => wordLMFromTensors(without('rnn.weight_hh_l1'), metadata, {}, 'w'), /rnn\.weight_ih_l1 belongs to layer 1, but rnn\.weight_hh_l1 is missing/],
-      [() => wordLMFromTensors(without('rnn.bias_hh_l0'), metadata, {}, 'w'), /w has rnn\.bias_ih_l0 but not rnn\.bias_hh_l0/],
-      [() => wordLMFromTensors(plus('pos_encoder.pe', { shape: [1], data: [0] }), metadata, {}, 'w'), /tensors an RNNModel does not have \(pos_encoder\.pe\); word_language_model's Transformer/],
-      [() => wordLMFromTensors(plus('decoder.bias', { shape: [3], data: [0, 0, 0] }), metadata, {}, 'w'), /decoder\.bias has shape \[3\]; expected \[38\]/],
-      [() => wordLMFromTensors(plus('encoder.weight', { shape: [38, 5], data: new Float32Array(190) }), metadata, {}, 'w'), /encoder\.weight has 5 columns but rnn\.weight_ih_l0 expects inputs of size 6/],
-      [() => wordLMFromTensors(plus('decoder.weight', { shape: [37, 8], data: new Float32Array(296) }), metadata, {}, 'w'), /decoder\.weight has shape \[37, 8\]; expected \[38, 8\]/],
-      [() => wordLMFromTensors(tensors, metadata, { cell: 'gru' }, 'w'), /the weights are a lstm cell's \(rnn\.weight_hh_l0 is \[32, 8\]\), not a gru cell's/],
-      [() => wordLMFromTensors(tensors, { rnn_type: 'GRU' }, {}, 'w'), /metadata rnn_type says GRU but the shapes are a lstm cell's/],
-      [() => wordLMFromTensors(tensors, { rnn_type: 'QRNN' }, {}, 'w'), /metadata rnn_type is "QRNN"; expected one of LSTM, GRU, RNN_TANH, RNN_RELU/],
+      [
+        () => wordLMFromTensors(without('rnn.weight_hh_l1'), metadata, {}, 'w'),
+        /rnn\.weight_ih_l1 belongs to layer 1, but rnn\.weight_hh_l1 is missing/,
+      ],
+      [
+        () => wordLMFromTensors(without('rnn.bias_hh_l0'), metadata, {}, 'w'),
+        /w has rnn\.bias_ih_l0 but not rnn\.bias_hh_l0/,
+      ],
+      [
+        () => wordLMFromTensors(plus('pos_encoder.pe', { shape: [1], data: [0] }), metadata, {}, 'w'),
+        /tensors an RNNModel does not have \(pos_encoder\.pe\); word_language_model's Transformer/,
+      ],
+      [
+        () => wordLMFromTensors(plus('decoder.bias', { shape: [3], data: [0, 0, 0] }), metadata, {}, 'w'),
+        /decoder\.bias has shape \[3\]; expected \[38\]/,
+      ],
+      [
+        () =>
+          wordLMFromTensors(plus('encoder.weight', { shape: [38, 5], data: new Float32Array(190) }), metadata, {}, 'w'),
+        /encoder\.weight has 5 columns but rnn\.weight_ih_l0 expects inputs of size 6/,
+      ],
+      [
+        () =>
+          wordLMFromTensors(plus('decoder.weight', { shape: [37, 8], data: new Float32Array(296) }), metadata, {}, 'w'),
+        /decoder\.weight has shape \[37, 8\]; expected \[38, 8\]/,
+      ],
+      [
+        () => wordLMFromTensors(tensors, metadata, { cell: 'gru' }, 'w'),
+        /the weights are a lstm cell's \(rnn\.weight_hh_l0 is \[32, 8\]\), not a gru cell's/,
+      ],
+      [
+        () => wordLMFromTensors(tensors, { rnn_type: 'GRU' }, {}, 'w'),
+        /metadata rnn_type says GRU but the shapes are a lstm cell's/,
+      ],
+      [
+        () => wordLMFromTensors(tensors, { rnn_type: 'QRNN' }, {}, 'w'),
+        /metadata rnn_type is "QRNN"; expected one of LSTM, GRU, RNN_TANH, RNN_RELU/,
+      ],
     ];
     for (const [fn, re] of cases) expect(errorOf(fn)).toMatch(re);
   });
@@ -172,7 +223,9 @@ describe('bare nn.LSTM / nn.GRU / nn.RNN weights (the probe)', () => {
       expect(w.layers.length).toBe(ref.layers);
       const before = tf.memory().numTensors;
       const H = w.hiddenSize;
-      const cells = w.layers.map((lw, l) => createCell(w.cell, l === 0 ? w.inputSize : H, H, lw, { nonlinearity: w.nonlinearity }));
+      const cells = w.layers.map((lw, l) =>
+        createCell(w.cell, l === 0 ? w.inputSize : H, H, lw, { nonlinearity: w.nonlinearity }),
+      );
       const [B, T, I] = [ref.inputs.length, ref.inputs[0].length, ref.inputSize];
       const xs = tf.tidy(() => tf.transpose(tf.tensor3d(flat(ref.inputs), [B, T, I]), [1, 0, 2]) as tf.Tensor3D);
       const { outputs, finals } = await runLayers(cells, xs);
@@ -183,7 +236,10 @@ describe('bare nn.LSTM / nn.GRU / nn.RNN weights (the probe)', () => {
       });
       for (const layer of [0, 1]) {
         const inputs = layerInputs(cells, xs, layer);
-        for (const [mode, perSeq] of Object.entries(ref.jacobians[layer]) as [string, { gap: number; spectral: number; frobenius: number }[][]][]) {
+        for (const [mode, perSeq] of Object.entries(ref.jacobians[layer]) as [
+          string,
+          { gap: number; spectral: number; frobenius: number }[][],
+        ][]) {
           const res = await jacobianNorms(cells[layer], inputs, undefined, { mode: mode as 'h' | 'state' });
           expect(res.rows.map((r) => r.gap)).toEqual(perSeq[0].map((r) => r.gap));
           for (let b = 0; b < B; b++) {
@@ -210,7 +266,9 @@ describe('bare nn.LSTM / nn.GRU / nn.RNN weights (the probe)', () => {
     expect(w).toMatchObject({ prefix: 'rnn.', cell: 'lstm', inputSize: 6, hiddenSize: 8 });
     const cell = readSafetensorsFile(join(FIXTURES, 'cell-gru.safetensors')).tensors;
     const mixed = new Map<string, NamedArray>([...lm.tensors, ...cell]);
-    expect(errorOf(() => recurrentFromTensors(mixed, {}, 'm'))).toMatch(/m holds 2 recurrent modules \("rnn\.", ""\); choose one by its prefix/);
+    expect(errorOf(() => recurrentFromTensors(mixed, {}, 'm'))).toMatch(
+      /m holds 2 recurrent modules \("rnn\.", ""\); choose one by its prefix/,
+    );
     expect(recurrentFromTensors(mixed, { prefix: '' }).cell).toBe('gru');
     expect(recurrentFromTensors(mixed, { prefix: 'rnn.' }).cell).toBe('lstm');
   });
@@ -226,18 +284,44 @@ describe('bare nn.LSTM / nn.GRU / nn.RNN weights (the probe)', () => {
   it('every way a bare module can be wrong is one line', () => {
     const { tensors } = readSafetensorsFile(join(FIXTURES, 'cell-lstm.safetensors'));
     const plus = (name: string, t: NamedArray) => new Map<string, NamedArray>([...tensors, [name, t]]);
-    const replace = (name: string, t: NamedArray) => new Map<string, NamedArray>([...tensors].map(([k, v]) => [k, k === name ? t : v]));
+    const replace = (name: string, t: NamedArray) =>
+      new Map<string, NamedArray>([...tensors].map(([k, v]) => [k, k === name ? t : v]));
     const cases: [() => unknown, RegExp][] = [
       [() => recurrentFromTensors(new Map(), {}, 'w'), /w has no recurrent weights \(no tensor named weight_hh_l0/],
       [() => recurrentFromTensors(tensors, { prefix: 'rnn.' }, 'w'), /w has no tensor rnn\.weight_hh_l0/],
-      [() => recurrentFromTensors(plus('weight_hh_l0_reverse', { shape: [32, 8], data: new Float32Array(256) }), {}, 'w'), /weight_hh_l0_reverse belongs to a bidirectional module/],
-      [() => recurrentFromTensors(plus('weight_hr_l0', { shape: [4, 8], data: new Float32Array(32) }), {}, 'w'), /weight_hr_l0 is an LSTM projection \(proj_size > 0\)/],
-      [() => recurrentFromTensors(replace('weight_hh_l0', { shape: [16, 8], data: new Float32Array(128) }), {}, 'w'), /weight_hh_l0 has shape \[16, 8\], which is no cell's: rows must be 4H \(LSTM\), 3H \(GRU\) or H \(RNN\)/],
-      [() => recurrentFromTensors(replace('weight_hh_l0', { shape: [256], data: new Float32Array(256) }), {}, 'w'), /weight_hh_l0 has shape \[256\]; expected \[gates·H, H\]/],
-      [() => recurrentFromTensors(replace('weight_ih_l1', { shape: [32, 5], data: new Float32Array(160) }), {}, 'w'), /weight_ih_l1 has shape \[32, 5\]; a lstm layer of hidden size 8 needs \[32, 8\]/],
-      [() => recurrentFromTensors(replace('bias_ih_l0', { shape: [8], data: new Float32Array(8) }), {}, 'w'), /bias_ih_l0 has shape \[8\]; expected \[32\]/],
-      [() => recurrentFromTensors(plus('weight_hh_l3', { shape: [32, 8], data: new Float32Array(256) }), {}, 'w'), /weight_hh_l3 belongs to layer 3, but weight_hh_l2 is missing/],
-      [() => recurrentFromTensors(tensors, { cell: 'rnn' }, 'w'), /the weights are a lstm cell's \(weight_hh_l0 is \[32, 8\]\), not a rnn cell's/],
+      [
+        () =>
+          recurrentFromTensors(plus('weight_hh_l0_reverse', { shape: [32, 8], data: new Float32Array(256) }), {}, 'w'),
+        /weight_hh_l0_reverse belongs to a bidirectional module/,
+      ],
+      [
+        () => recurrentFromTensors(plus('weight_hr_l0', { shape: [4, 8], data: new Float32Array(32) }), {}, 'w'),
+        /weight_hr_l0 is an LSTM projection \(proj_size > 0\)/,
+      ],
+      [
+        () => recurrentFromTensors(replace('weight_hh_l0', { shape: [16, 8], data: new Float32Array(128) }), {}, 'w'),
+        /weight_hh_l0 has shape \[16, 8\], which is no cell's: rows must be H \(rnn\), 4H \(lstm\) or 3H \(gru\)/,
+      ],
+      [
+        () => recurrentFromTensors(replace('weight_hh_l0', { shape: [256], data: new Float32Array(256) }), {}, 'w'),
+        /weight_hh_l0 has shape \[256\]; expected \[gates·H, H\]/,
+      ],
+      [
+        () => recurrentFromTensors(replace('weight_ih_l1', { shape: [32, 5], data: new Float32Array(160) }), {}, 'w'),
+        /weight_ih_l1 has shape \[32, 5\]; a lstm layer of hidden size 8 needs \[32, 8\]/,
+      ],
+      [
+        () => recurrentFromTensors(replace('bias_ih_l0', { shape: [8], data: new Float32Array(8) }), {}, 'w'),
+        /bias_ih_l0 has shape \[8\]; expected \[32\]/,
+      ],
+      [
+        () => recurrentFromTensors(plus('weight_hh_l3', { shape: [32, 8], data: new Float32Array(256) }), {}, 'w'),
+        /weight_hh_l3 belongs to layer 3, but weight_hh_l2 is missing/,
+      ],
+      [
+        () => recurrentFromTensors(tensors, { cell: 'rnn' }, 'w'),
+        /the weights are a lstm cell's \(weight_hh_l0 is \[32, 8\]\), not a rnn cell's/,
+      ],
     ];
     for (const [fn, re] of cases) expect(errorOf(fn)).toMatch(re);
   });
@@ -250,14 +334,22 @@ describe('SequenceModel → PyTorch names', () => {
       const model = wordLMModel(wordLMFromTensors(tensors, metadata));
       const out = await wordLMTensors(model);
       const tied = name === 'gru-tied';
-      const expected = ['encoder.weight', ...[...tensors.keys()].filter((k) => k.startsWith('rnn.')), 'decoder.weight', 'decoder.bias'];
+      const expected = [
+        'encoder.weight',
+        ...[...tensors.keys()].filter((k) => k.startsWith('rnn.')),
+        'decoder.weight',
+        'decoder.bias',
+      ];
       expect([...out.tensors.keys()]).toEqual(expected);
       for (const [k, t] of out.tensors) {
         const src = tensors.get(k) ?? (tensors.get('decoder.weight') as SafeTensor); // the tied file names decoder.weight only
         expect(t.shape).toEqual(src.shape);
         expect(Array.from(t.data).every((v, i) => Object.is(v, src.data[i]))).toBe(true);
       }
-      expect(out.metadata).toMatchObject({ rnn_type: json(`lm-${name}.json`).spec.rnn_type, tie_weights: String(tied) });
+      expect(out.metadata).toMatchObject({
+        rnn_type: json(`lm-${name}.json`).spec.rnn_type,
+        tie_weights: String(tied),
+      });
       const dedupe = await wordLMTensors(model, { dedupeTied: true });
       if (tied) {
         expect(dedupe.tensors.has('encoder.weight')).toBe(false);
@@ -282,7 +374,12 @@ describe('SequenceModel → PyTorch names', () => {
   });
 
   it('refuses a model that is not a word LM, and a sigmoid RNN (no nn.RNN counterpart)', async () => {
-    const config = { ...(await import('../../src/models/model.js')).MODEL_DEFAULTS, inputSize: 3, outputSize: 2, hiddenSize: 4 };
+    const config = {
+      ...(await import('../../src/models/model.js')).MODEL_DEFAULTS,
+      inputSize: 3,
+      outputSize: 2,
+      hiddenSize: 4,
+    };
     const dense = SequenceModel.random(config, new (await import('../../src/util/rng.js')).Rng(1));
     await expect(wordLMTensors(dense)).rejects.toThrow(/only a word language model/);
     dense.dispose();

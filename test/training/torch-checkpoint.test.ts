@@ -6,16 +6,16 @@ import { describe, expect, it } from 'vitest';
 import { readSafetensorsFile } from '../../src/data/safetensors.js';
 import { Vocabulary } from '../../src/data/vocab.js';
 import { readVocabFile, readWordLMCorpus } from '../../src/data/word-lm-corpus.js';
-import { SequenceModel } from '../../src/models/model.js';
-import { evaluateWordLM, exportWordLM, loadRecurrentWeights, loadWordLM, weightsFormat } from '../../src/tasks/torch-lm.js';
+import type { SequenceModel } from '../../src/models/model.js';
+import { exportWordLM, loadRecurrentWeights, loadWordLM, weightsFormat } from '../../src/training/torch-checkpoint.js';
+import { evaluateWordLM } from '../../src/training/word-lm-eval.js';
 import { SeqlabError } from '../../src/util/errors.js';
 import { relErr } from '../numeric.js';
 
-// Perplexity, loading and exporting against PyTorch's own numbers (scripts/torch-fixtures.py).
+// Loading and exporting against PyTorch's own numbers (scripts/torch-fixtures.py).
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'torch');
 const json = (path: string) => JSON.parse(readFileSync(join(FIXTURES, path), 'utf8'));
-const manifest = json('manifest.json');
 const corpus = readWordLMCorpus(join(FIXTURES, 'corpus'));
 const EXPORTS = ['lstm-tied', 'gru-tied-once', 'rnn-relu'];
 const PPL_TOL = 1e-4;
@@ -36,7 +36,10 @@ function errorOf(fn: () => unknown): string {
 }
 
 /** The top layer's h per step ([T, B, H] flat) and each layer's final state, on token ids [T, B]. */
-async function forward(model: SequenceModel, tokens: number[][]): Promise<{ top: Float32Array; final: Float32Array[][] }> {
+async function forward(
+  model: SequenceModel,
+  tokens: number[][],
+): Promise<{ top: Float32Array; final: Float32Array[][] }> {
   const [T, B] = [tokens.length, tokens[0].length];
   const out = tf.tidy(() => {
     const xs = model.embed(tf.tensor2d(flat(tokens), [T, B], 'int32'));
@@ -46,67 +49,13 @@ async function forward(model: SequenceModel, tokens: number[][]): Promise<{ top:
   const top = (await out[0].data()) as Float32Array;
   const per = model.layers[0].numStates;
   const final: Float32Array[][] = [];
-  for (let l = 0; l < model.layers.length; l++) final.push(await Promise.all(out.slice(1 + l * per, 1 + (l + 1) * per).map(async (t) => (await t.data()) as Float32Array)));
+  for (let l = 0; l < model.layers.length; l++)
+    final.push(
+      await Promise.all(out.slice(1 + l * per, 1 + (l + 1) * per).map(async (t) => (await t.data()) as Float32Array)),
+    );
   tf.dispose(out);
   return { top, final };
 }
-
-describe("perplexity as word_language_model's evaluate() computes it", () => {
-  for (const name of manifest.models as string[]) {
-    it(`${name}: valid and test perplexity equal PyTorch's (eval batch 10, bptt 35)`, async () => {
-      const ref = json(`lm-${name}.json`);
-      const lm = loadWordLM({ weights: join(FIXTURES, `lm-${name}.safetensors`), vocab: join(FIXTURES, 'vocab.txt') });
-      const before = tf.memory().numTensors;
-      for (const split of ['valid', 'test'] as const) {
-        const ids = lm.vocabulary.encode(corpus[split]);
-        const res = await evaluateWordLM(lm.model, ids, { batchSize: manifest.evalBatchSize, bptt: manifest.bptt });
-        const steps = Math.floor(ids.length / 10);
-        expect(res.tokens).toBe(10 * (steps - 1));
-        expect(res.droppedTokens).toBe(ids.length - 10 * steps);
-        for (const precision of ['float32', 'float64']) {
-          expect(Math.abs(res.perplexity - ref[precision][split].perplexity) / ref[precision][split].perplexity).toBeLessThan(PPL_TOL);
-        }
-      }
-      expect(tf.memory().numTensors).toBe(before);
-      lm.model.dispose();
-    });
-  }
-
-  it('a zero read-out predicts uniformly: perplexity = vocabulary size, for any chunking', async () => {
-    const lm = loadWordLM({ weights: join(FIXTURES, 'lm-lstm.safetensors'), vocab: join(FIXTURES, 'vocab.txt') });
-    const sd = readSafetensorsFile(join(FIXTURES, 'lm-lstm.safetensors')).tensors;
-    const V = lm.vocabulary.size;
-    const zero = new SequenceModel(lm.model.config, lm.model.layers.map((_, l) => ({
-      weight_ih: sd.get(`rnn.weight_ih_l${l}`)!.data,
-      weight_hh: sd.get(`rnn.weight_hh_l${l}`)!.data,
-      bias_ih: sd.get(`rnn.bias_ih_l${l}`)!.data,
-      bias_hh: sd.get(`rnn.bias_hh_l${l}`)!.data,
-    })), { weight: new Float32Array(V * 8), bias: new Float32Array(V) }, sd.get('encoder.weight')!.data);
-    const ids = lm.vocabulary.encode(corpus.valid);
-    for (const bptt of [1, 35, 1000]) expect((await evaluateWordLM(zero, ids, { bptt })).perplexity).toBeCloseTo(V, 4);
-    zero.dispose();
-    lm.model.dispose();
-  });
-
-  it('carries the state across chunks: the chunk length does not change the perplexity', async () => {
-    const lm = loadWordLM({ weights: join(FIXTURES, 'lm-rnn-tanh.safetensors'), vocab: join(FIXTURES, 'vocab.txt') });
-    const ids = lm.vocabulary.encode(corpus.test);
-    const one = await evaluateWordLM(lm.model, ids, { bptt: 1000 });
-    for (const bptt of [1, 7, 35]) expect(Math.abs((await evaluateWordLM(lm.model, ids, { bptt })).loss - one.loss) / one.loss).toBeLessThan(1e-6);
-    // the streams are what batchify makes: other batch sizes cut other streams
-    expect((await evaluateWordLM(lm.model, ids, { batchSize: 3 })).tokens).toBe(3 * (Math.floor(ids.length / 3) - 1));
-    lm.model.dispose();
-  });
-
-  it('refuses ids outside the vocabulary, too few tokens and bad sizes with one line', async () => {
-    const lm = loadWordLM({ weights: join(FIXTURES, 'lm-gru-tied.safetensors'), vocab: join(FIXTURES, 'vocab.txt') });
-    await expect(evaluateWordLM(lm.model, Int32Array.from([1, 2, 38, 3]), { batchSize: 1 })).rejects.toThrow(/token id 38 at position 2 is outside the model's vocabulary \(0 … 37\)/);
-    await expect(evaluateWordLM(lm.model, Int32Array.from([1, 2, 3]), { batchSize: 2 })).rejects.toThrow(/3 tokens make fewer than 2 steps of 2 streams/);
-    await expect(evaluateWordLM(lm.model, Int32Array.from([1, 2, 3]), { batchSize: 0 })).rejects.toThrow(/batchSize must be a positive integer/);
-    await expect(evaluateWordLM(lm.model, Int32Array.from([1, 2, 3]), { bptt: 1.5 })).rejects.toThrow(/bptt must be a positive integer/);
-    lm.model.dispose();
-  });
-});
 
 describe('word_language_model checkpoints in and out', () => {
   it('loads a checkpoint with its vocabulary (a Dictionary in first-appearance order, no <unk>)', () => {
@@ -122,14 +71,21 @@ describe('word_language_model checkpoints in and out', () => {
     const dir = tmp();
     writeFileSync(join(dir, 'short.txt'), 'a\nb\n');
     const weights = join(FIXTURES, 'lm-lstm.safetensors');
-    expect(errorOf(() => loadWordLM({ weights, vocab: join(dir, 'short.txt') }))).toMatch(/lists 2 words but .*lm-lstm\.safetensors has 38 \(encoder\.weight rows\)/);
-    expect(errorOf(() => loadWordLM({ weights: join(dir, 'none.safetensors'), vocab: join(dir, 'short.txt') }))).toMatch(/weights file not found/);
+    expect(errorOf(() => loadWordLM({ weights, vocab: join(dir, 'short.txt') }))).toMatch(
+      /lists 2 words but .*lm-lstm\.safetensors has 38 \(encoder\.weight rows\)/,
+    );
+    expect(
+      errorOf(() => loadWordLM({ weights: join(dir, 'none.safetensors'), vocab: join(dir, 'short.txt') })),
+    ).toMatch(/weights file not found/);
     expect(errorOf(() => loadWordLM({ weights, vocab: join(dir, 'none.txt') }))).toMatch(/vocabulary file not found/);
   });
 
   for (const name of EXPORTS) {
     it(`${name}: seqlab's export loads into PyTorch unchanged and gives seqlab's outputs (round trip)`, async () => {
-      const files = { weights: join(FIXTURES, 'export', `${name}.safetensors`), vocab: join(FIXTURES, 'export', `${name}.vocab.txt`) };
+      const files = {
+        weights: join(FIXTURES, 'export', `${name}.safetensors`),
+        vocab: join(FIXTURES, 'export', `${name}.vocab.txt`),
+      };
       const ref = json(`export/${name}.torch.json`);
       const lm = loadWordLM(files);
       expect(lm.vocabulary.hasReservedIds).toBe(true); // seqlab's own vocabulary: <unk>, <eos> first
@@ -169,7 +125,10 @@ describe('word_language_model checkpoints in and out', () => {
       expect(t.dtype).toBe('F64');
       expect(Array.from(t.data)).toEqual(Array.from(orig.tensors.get(k)!.data));
     }
-    const other = loadWordLM({ weights: join(FIXTURES, 'export', 'rnn-relu.safetensors'), vocab: join(FIXTURES, 'export', 'rnn-relu.vocab.txt') });
+    const other = loadWordLM({
+      weights: join(FIXTURES, 'export', 'rnn-relu.safetensors'),
+      vocab: join(FIXTURES, 'export', 'rnn-relu.vocab.txt'),
+    });
     const fewer = Vocabulary.fromWordList(['a', 'b']);
     const message = `the vocabulary has 2 words but the model ${other.vocabulary.size}`;
     await expect(exportWordLM(other.model, fewer, files)).rejects.toThrow(message);
@@ -186,15 +145,23 @@ describe('weights files for the probe', () => {
     const { tensors } = readSafetensorsFile(path);
     const rows = (name: string) => {
       const t = tensors.get(name)!;
-      return t.shape.length === 1 ? Array.from(t.data) : Array.from({ length: t.shape[0] }, (_, r) => Array.from(t.data.subarray(r * t.shape[1], (r + 1) * t.shape[1])));
+      return t.shape.length === 1
+        ? Array.from(t.data)
+        : Array.from({ length: t.shape[0] }, (_, r) =>
+            Array.from(t.data.subarray(r * t.shape[1], (r + 1) * t.shape[1])),
+          );
     };
     const dir = tmp();
     const jsonPath = join(dir, 'w.json');
-    writeFileSync(jsonPath, JSON.stringify({ cell: 'lstm', state_dict: Object.fromEntries([...tensors.keys()].map((k) => [k, rows(k)])) }));
+    writeFileSync(
+      jsonPath,
+      JSON.stringify({ cell: 'lstm', state_dict: Object.fromEntries([...tensors.keys()].map((k) => [k, rows(k)])) }),
+    );
     const js = loadRecurrentWeights(jsonPath);
     expect(js).toMatchObject({ format: 'json', cell: 'lstm', inputSize: 5, hiddenSize: 8 });
     st.layers.forEach((l, i) => {
-      for (const k of ['weight_ih', 'weight_hh', 'bias_ih', 'bias_hh'] as const) expect(Array.from(js.layers[i][k])).toEqual(Array.from(l[k]));
+      for (const k of ['weight_ih', 'weight_hh', 'bias_ih', 'bias_hh'] as const)
+        expect(Array.from(js.layers[i][k])).toEqual(Array.from(l[k]));
     });
     // without a telling extension the first byte decides
     copyFileSync(path, join(dir, 'w.bin'));
@@ -205,9 +172,17 @@ describe('weights files for the probe', () => {
   });
 
   it('takes the module of a whole RNNModel, a cell check and a nonlinearity', () => {
-    expect(loadRecurrentWeights(join(FIXTURES, 'lm-rnn-relu.safetensors'))).toMatchObject({ prefix: 'rnn.', nonlinearity: 'relu', nonlinearitySource: 'metadata' });
-    expect(loadRecurrentWeights(join(FIXTURES, 'cell-rnn-tanh.safetensors'), { nonlinearity: 'relu' }).nonlinearity).toBe('relu');
-    expect(errorOf(() => loadRecurrentWeights(join(FIXTURES, 'cell-gru.safetensors'), { cell: 'lstm' }))).toMatch(/a gru cell's .* not a lstm cell's/);
+    expect(loadRecurrentWeights(join(FIXTURES, 'lm-rnn-relu.safetensors'))).toMatchObject({
+      prefix: 'rnn.',
+      nonlinearity: 'relu',
+      nonlinearitySource: 'metadata',
+    });
+    expect(
+      loadRecurrentWeights(join(FIXTURES, 'cell-rnn-tanh.safetensors'), { nonlinearity: 'relu' }).nonlinearity,
+    ).toBe('relu');
+    expect(errorOf(() => loadRecurrentWeights(join(FIXTURES, 'cell-gru.safetensors'), { cell: 'lstm' }))).toMatch(
+      /a gru cell's .* not a lstm cell's/,
+    );
   });
 
   it('refuses a file that is neither safetensors nor JSON, and a lying safetensors file, with one line', () => {
@@ -216,8 +191,9 @@ describe('weights files for the probe', () => {
     expect(errorOf(() => loadRecurrentWeights(join(dir, 'w.json')))).toMatch(/neither safetensors nor valid JSON/);
     const cut = readFileSync(join(FIXTURES, 'cell-gru.safetensors')).subarray(0, 100);
     writeFileSync(join(dir, 'cut.safetensors'), cut);
-    expect(errorOf(() => loadRecurrentWeights(join(dir, 'cut.safetensors')))).toMatch(/is not a valid safetensors file: header length \d+ runs past the end of the file \(100 bytes\)/);
+    expect(errorOf(() => loadRecurrentWeights(join(dir, 'cut.safetensors')))).toMatch(
+      /is not a valid safetensors file: header length \d+ runs past the end of the file \(100 bytes\)/,
+    );
     expect(errorOf(() => loadRecurrentWeights(join(dir, 'missing.safetensors')))).toMatch(/weights file not found/);
   });
 });
-
