@@ -87,6 +87,7 @@ export {
   type WriteOptions as SafetensorsWriteOptions,
 } from './data/safetensors.js';
 export {
+  pythonSplit,
   wordLMTokens,
   readWordLMCorpus,
   wordLMDictionary,
@@ -98,12 +99,17 @@ export {
 export {
   weightsFormat,
   loadRecurrentWeights,
+  readWordLMFiles,
   loadWordLM,
+  loadLanguageModel,
   exportWordLM,
   type WeightsFormat,
   type LoadedRecurrentWeights,
   type WordLMFiles,
+  type WordLMFileContents,
   type LoadedWordLM,
+  type LanguageModelSource,
+  type LoadedLanguageModel,
   type WordLMWriteOptions,
 } from './training/torch-checkpoint.js';
 export {
@@ -180,7 +186,17 @@ export { AddingTask, ADDING_DEFAULTS, ADDING_BASELINE_MSE } from './tasks/adding
 export { CopyTask, COPY_DEFAULTS } from './tasks/copy.js';
 export { createTask, TASK_NAMES } from './tasks/registry.js';
 export { trainRun, type TrainRunOptions } from './commands/train.js';
-export { probeRun, type ProbeRunOptions } from './commands/probe.js';
+export { probeRun, type ProbeRunOptions, type ProbeRunResult } from './commands/probe.js';
+export {
+  evalLMRun,
+  EVAL_SPLITS,
+  type EvalSplit,
+  type EvalLMOptions,
+  type EvalLMResult,
+  type EvalLMRow,
+} from './commands/eval-lm.js';
+export { exportRun, type ExportOptions, type ExportResult } from './commands/export.js';
+export { sampleRun, type SampleOptions, type SampleResult } from './commands/sample.js';
 export {
   compareRun,
   parseCells,

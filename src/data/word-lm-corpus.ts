@@ -25,13 +25,18 @@ import { EOS, PY_WHITESPACE, Vocabulary } from './vocab.js';
 
 const SPLIT_ON = new RegExp(`${PY_WHITESPACE.source}+`);
 
+/** Python's str.split(): the words between runs of whitespace (no normalization, nothing else). */
+export function pythonSplit(text: string): string[] {
+  return text.split(SPLIT_ON).filter((w) => w !== '');
+}
+
 /** UTF-8 text → word_language_model's tokens: each line's words, then <eos>. */
 export function wordLMTokens(text: string): string[] {
   const lines = text.split(/\r\n|\r|\n/);
   if (lines[lines.length - 1] === '') lines.pop(); // a final newline ends the last line, it opens none
   const out: string[] = [];
   for (const line of lines) {
-    for (const w of line.split(SPLIT_ON)) if (w !== '') out.push(w);
+    for (const w of pythonSplit(line)) out.push(w);
     out.push(EOS);
   }
   return out;

@@ -69,7 +69,7 @@ export interface RecurrentImportOptions {
   /** Expected cell; must agree with the shapes. null: from the shapes. Default null. */
   cell: CellKind | null;
   /** A plain RNN's nonlinearity; null: metadata "rnn_type", else tanh. Default null. */
-  nonlinearity: 'tanh' | 'relu' | null;
+  nonlinearity: Nonlinearity | null;
   /** The file's metadata (safetensors "__metadata__"). Default {}. */
   metadata: Readonly<Record<string, string>>;
 }
@@ -234,7 +234,7 @@ export interface WordLMImportOptions {
   /** Expected cell (must agree with the shapes); null: from the shapes. Default null. */
   cell: CellKind | null;
   /** A plain RNN's nonlinearity (RNN_TANH / RNN_RELU); null: metadata "rnn_type", else tanh. Default null. */
-  nonlinearity: 'tanh' | 'relu' | null;
+  nonlinearity: Nonlinearity | null;
 }
 
 export const WORD_LM_IMPORT_DEFAULTS: Readonly<WordLMImportOptions> = { cell: null, nonlinearity: null };

@@ -3,9 +3,12 @@ import { extname } from 'node:path';
 import { parseSafetensors, writeSafetensorsFile, type WriteDtype } from '../data/safetensors.js';
 import type { Vocabulary } from '../data/vocab.js';
 import { readVocabFile, writeVocabFile } from '../data/word-lm-corpus.js';
+import type { Nonlinearity } from '../models/activations.js';
 import type { SequenceModel } from '../models/model.js';
+import { loadCheckpoint } from './checkpoint.js';
 import { parseRecurrentWeights, type RecurrentWeights } from '../models/statedict.js';
 import {
+  type ImportedWordLM,
   recurrentFromTensors,
   wordLMFromTensors,
   wordLMModel,
@@ -34,6 +37,7 @@ export interface LoadedRecurrentWeights extends RecurrentWeights {
   format: WeightsFormat;
   /** The module's name prefix in a safetensors file ('' or e.g. 'rnn.'); '' for JSON. */
   prefix: string;
+  /** A plain RNN's φ: from the options, the safetensors metadata, the JSON file's field, or tanh by default. */
   nonlinearitySource: NonlinearitySource | 'file';
 }
 
@@ -65,6 +69,7 @@ export function loadRecurrentWeights(
   options: Partial<RecurrentImportOptions> = {},
 ): LoadedRecurrentWeights {
   const bytes = readBytes(path, 'weights');
+  if (bytes.length === 0) throw inputError(`weights file is empty: ${path}`);
   if (weightsFormat(path, bytes) === 'safetensors') {
     const { tensors, metadata } = parseSafetensors(bytes, path);
     const { names: _names, hasBias: _hasBias, ...w } = recurrentFromTensors(tensors, { ...options, metadata }, path);
@@ -72,13 +77,28 @@ export function loadRecurrentWeights(
   }
   let doc: unknown;
   try {
-    doc = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    if (text.trim() === '') throw inputError(`weights file is empty: ${path}`);
+    doc = JSON.parse(text);
   } catch (e) {
+    if (e instanceof SeqlabError) throw e;
     const why = (e as Error).message.split('\n')[0];
-    throw inputError(`weights file is neither safetensors nor valid JSON: ${path} (${why})`);
+    throw inputError(`weights file is not valid JSON (nor safetensors): ${path} (${why})`);
   }
   const w = parseRecurrentWeights(doc, path, options.cell ?? undefined);
-  return { ...w, format: 'json', prefix: '', nonlinearitySource: 'file' };
+  if (w.cell !== 'rnn') return { ...w, format: 'json', prefix: '', nonlinearitySource: 'gated' };
+  // parseRecurrentWeights has checked that doc is an object
+  const stated = (doc as Record<string, unknown>).nonlinearity;
+  const wanted = options.nonlinearity ?? null;
+  if (stated !== undefined && wanted !== null && stated !== wanted)
+    throw inputError(`${path}: the weights are a ${stated} RNN's ("nonlinearity"), not a ${wanted} RNN's`);
+  const [nonlinearity, nonlinearitySource]: [Nonlinearity, LoadedRecurrentWeights['nonlinearitySource']] =
+    stated !== undefined
+      ? [w.nonlinearity, 'file']
+      : wanted !== null
+        ? [wanted, 'option']
+        : [w.nonlinearity, 'default'];
+  return { ...w, nonlinearity, format: 'json', prefix: '', nonlinearitySource };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -101,8 +121,15 @@ export interface LoadedWordLM {
   metadata: Record<string, string>;
 }
 
-/** A word_language_model RNNModel (safetensors + vocabulary file) as a seqlab model; the caller disposes it. */
-export function loadWordLM(files: WordLMFiles, options: Partial<WordLMImportOptions> = {}): LoadedWordLM {
+/** A word_language_model checkpoint as read and checked, before any tensor is made. */
+export interface WordLMFileContents {
+  imported: ImportedWordLM;
+  vocabulary: Vocabulary;
+  metadata: Record<string, string>;
+}
+
+/** Read and check a word_language_model checkpoint (safetensors + vocabulary file) without touching tfjs. */
+export function readWordLMFiles(files: WordLMFiles, options: Partial<WordLMImportOptions> = {}): WordLMFileContents {
   const { tensors, metadata } = parseSafetensors(readBytes(files.weights, 'weights'), files.weights);
   const imported = wordLMFromTensors(tensors, metadata, options, files.weights);
   const vocabulary = readVocabFile(files.vocab);
@@ -112,8 +139,50 @@ export function loadWordLM(files: WordLMFiles, options: Partial<WordLMImportOpti
       `vocabulary file ${files.vocab} lists ${vocabulary.size} words but ${files.weights} has ${rows} (encoder.weight rows)`,
     );
   }
+  return { imported, vocabulary, metadata };
+}
+
+/** A word_language_model RNNModel (safetensors + vocabulary file) as a seqlab model; the caller disposes it. */
+export function loadWordLM(files: WordLMFiles, options: Partial<WordLMImportOptions> = {}): LoadedWordLM {
+  const { imported, vocabulary, metadata } = readWordLMFiles(files, options);
   const { rnnType, tie, nonlinearitySource, hasBias } = imported;
   return { model: wordLMModel(imported), vocabulary, rnnType, tie, nonlinearitySource, hasBias, metadata };
+}
+
+/** Where a language model comes from: a seqlab run (directory or checkpoint.json), or PyTorch's files. */
+export type LanguageModelSource = { checkpoint: string } | WordLMFiles;
+
+export interface LoadedLanguageModel {
+  model: SequenceModel;
+  vocabulary: Vocabulary;
+  /** What was read, for messages and results: the checkpoint path, or the weights file. */
+  source: string;
+  /** seqlab's checkpoint: its task config (tokenizer, lowercase); PyTorch's files: null. */
+  taskConfig: Record<string, unknown> | null;
+  /** seqlab's checkpoint: the step it was written at; PyTorch's files: null. */
+  step: number | null;
+}
+
+/**
+ * Any word language model seqlab can run, as a model and its vocabulary: a seqlab checkpoint of an
+ * lm run, or a word_language_model RNNModel (safetensors + vocabulary file). The caller disposes
+ * the model. Every consumer of word LMs (eval-lm, sample, the agreement scorer) loads through here.
+ */
+export function loadLanguageModel(
+  source: LanguageModelSource,
+  options: Partial<WordLMImportOptions> = {},
+): LoadedLanguageModel {
+  if ('checkpoint' in source) {
+    const ck = loadCheckpoint(source.checkpoint);
+    if (!ck.vocabulary) {
+      ck.model.dispose();
+      throw inputError(`${ck.path} is not a language model's checkpoint (no vocabulary; an lm task run has one)`);
+    }
+    const taskConfig = (ck.doc.taskConfig ?? null) as Record<string, unknown> | null;
+    return { model: ck.model, vocabulary: ck.vocabulary, source: ck.path, taskConfig, step: ck.step };
+  }
+  const lm = loadWordLM(source, options);
+  return { model: lm.model, vocabulary: lm.vocabulary, source: source.weights, taskConfig: null, step: null };
 }
 
 export interface WordLMWriteOptions extends WordLMExportOptions {
