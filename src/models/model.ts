@@ -28,6 +28,12 @@ export interface ModelConfig extends CellOptions {
    * token inputs with embedding size = hidden size and outputs = vocabulary. Default false.
    */
   tieWeights: boolean;
+  /**
+   * word_language_model's init_weights: the embedding and the read-out weights U(±initRange), the
+   * read-out bias 0; the recurrent layers keep `init`. null: nn.Embedding's N(0, 1) and nn.Linear's
+   * U(±1/√H) (every parameter U(±initScale) under init "uniform"). Default null.
+   */
+  initRange?: number | null;
 }
 
 export const MODEL_DEFAULTS: Readonly<Omit<ModelConfig, 'inputSize' | 'outputSize'>> = {
@@ -35,6 +41,7 @@ export const MODEL_DEFAULTS: Readonly<Omit<ModelConfig, 'inputSize' | 'outputSiz
   vocabSize: null,
   dropout: 0,
   tieWeights: false,
+  initRange: null,
   cell: 'lstm',
   hiddenSize: 64,
   numLayers: 1,
@@ -120,16 +127,18 @@ export class SequenceModel {
     const layers = Array.from({ length: config.numLayers }, (_, l) =>
       initialWeights(config.cell, l === 0 ? config.inputSize : config.hiddenSize, config.hiddenSize, config, rng),
     );
-    // nn.Linear default U(±1/√fanIn) and nn.Embedding N(0, 1); `uniform` makes every parameter U(±initScale)
+    // nn.Linear default U(±1/√fanIn) and nn.Embedding N(0, 1); `uniform` makes every parameter U(±initScale);
+    // initRange: word_language_model's encoder and decoder U(±initRange), decoder bias 0
+    const range = config.initRange ?? null;
     const uniform = config.init === 'uniform';
-    const k = uniform ? config.initScale : 1 / Math.sqrt(config.hiddenSize);
+    const k = range ?? (uniform ? config.initScale : 1 / Math.sqrt(config.hiddenSize));
     const weight = Float64Array.from({ length: config.outputSize * config.hiddenSize }, () => rng.range(-k, k));
-    const bias = Float64Array.from({ length: config.outputSize }, () => rng.range(-k, k));
+    const bias = Float64Array.from({ length: config.outputSize }, () => (range === null ? rng.range(-k, k) : 0));
     const embedding =
       config.vocabSize == null
         ? null
         : Float64Array.from({ length: config.vocabSize * config.inputSize }, () =>
-            uniform ? rng.range(-k, k) : rng.normal(),
+            range !== null || uniform ? rng.range(-k, k) : rng.normal(),
           );
     return new SequenceModel(config, layers, { weight, bias }, embedding);
   }
