@@ -2,7 +2,7 @@
 // Load time of a large word_language_model checkpoint: safetensors against seqlab's JSON weights.
 //
 //   npm run build && node scripts/bench-weights-load.mjs [--vocab 33278] [--hidden 650] [--layers 2]
-//     [--untied] [--json-params 8000000,16000000] [--repeat 5] [--dir /tmp/seqlab-bench]
+//     [--untied] [--json-params 8000000,16000000] [--no-json] [--repeat 5] [--dir /tmp/seqlab-bench]
 //
 // Writes an RNNModel state dict (LSTM, embedding = hidden size, tied read-out written once as
 // safetensors' save_model does, or untied) filled with pseudo-random floats, then times
@@ -41,6 +41,7 @@ const L = Number(opt('layers', 2));
 const untied = args.includes('--untied');
 const repeat = Number(opt('repeat', 5));
 const jsonSizes = String(opt('json-params', '8000000,16000000')).split(',').map(Number);
+const noJson = args.includes('--no-json');
 const dir = opt('dir', join(os.tmpdir(), 'seqlab-bench-load'));
 
 // xorshift32: a fast deterministic filler (the values do not matter, their number does)
@@ -132,6 +133,11 @@ report.safetensors = {
     const { tensors: t, metadata: m } = readSafetensorsFile(stPath);
     wordLMFromTensors(t, m, {}, stPath);
   }),
+  build: (() => {
+    const { tensors: t, metadata: m } = readSafetensorsFile(stPath);
+    const imported = wordLMFromTensors(t, m, {}, stPath);
+    return time(() => wordLMModel(imported).dispose());
+  })(),
   parseMapAndBuild: time(() => {
     const { tensors: t, metadata: m } = readSafetensorsFile(stPath);
     wordLMModel(wordLMFromTensors(t, m, {}, stPath)).dispose();
@@ -139,7 +145,7 @@ report.safetensors = {
 };
 
 report.json = [];
-const sizes = [...jsonSizes.filter((n) => n < params(tensors)), params(tensors)];
+const sizes = noJson ? [] : [...jsonSizes.filter((n) => n < params(tensors)), params(tensors)];
 for (const target of sizes) {
   // the same architecture with a smaller vocabulary, so the state dict holds about `target` numbers
   const rnn = L * (8 * H * H + 8 * H);

@@ -3,6 +3,7 @@
 
     python3 scripts/torch-fixtures.py                    # write the fixtures (weights, corpus, outputs)
     python3 scripts/torch-fixtures.py --check-export     # load seqlab's exports into PyTorch, write its outputs
+    python3 scripts/torch-fixtures.py --train            # word_language_model's training loop, from saved weights
 
 Needs python3-torch (run once; the outputs are committed, the tests never call Python). Seeded:
 a second run writes the same bytes (CPU, one thread).
@@ -25,6 +26,11 @@ The first mode writes:
 The second mode reads export/<name>.safetensors + export/<name>.vocab.txt (written by seqlab:
 scripts/torch-export-fixture.mjs), loads each into the RNNModel below with load_state_dict (and its
 rnn.* into a bare nn.LSTM/GRU/RNN), and writes export/<name>.torch.json with the same outputs.
+
+The third mode writes train-<name>.init.safetensors (an RNNModel before training) and train-<name>.json:
+word_language_model's main.py loop on the fixture corpus from those weights (dropout 0; lr 20 ÷ 4 after
+an epoch without a better validation loss, clip 0.25), each epoch's lr and validation loss, and the test
+perplexity of the best epoch's weights; `seqlab train --preset word-lm --init-from …` runs the same.
 
 The safetensors reader and writer here are small and independent of seqlab's (safetensors, the
 Python package, is not required): 8-byte little-endian header length, JSON header, raw data.
@@ -529,9 +535,53 @@ def check_export():
         print(f'{stem}: loaded into {meta["rnn_type"]} (tied: {tie}); valid ppl {doc["float32"]["valid"]["perplexity"]:.4f}')
 
 
+TRAIN_SPECS = [
+    # word_language_model's main.py loop on the fixture corpus, dropout 0 (its masks come from torch's
+    # generator): SGD lr 20, ÷ 4 after an epoch without a better validation loss, clip 0.25, batch 20,
+    # bptt 35, the test set scored with the best epoch's weights
+    {'name': 'lstm', 'rnn_type': 'LSTM', 'emb': 8, 'hidden': 8, 'layers': 2, 'tie': False, 'epochs': 8},
+    {'name': 'gru-tied', 'rnn_type': 'GRU', 'emb': 8, 'hidden': 8, 'layers': 2, 'tie': True, 'epochs': 8},
+]
+
+
+def train_fixtures():
+    """train-<name>.init.safetensors (the model before training) and train-<name>.json (PyTorch's run)."""
+    torch.set_num_threads(1)
+    tokens = {s: wlm_tokens(os.path.join(OUT, 'corpus', f'{s}.txt')) for s in ('train', 'valid', 'test')}
+    with open(os.path.join(OUT, 'vocab.txt'), encoding='utf8') as f:
+        words = f.read().split('\n')[:-1]
+    word2idx = {w: i for i, w in enumerate(words)}
+    splits = {s: encode(t, word2idx) for s, t in tokens.items()}
+    for i, spec in enumerate(TRAIN_SPECS):
+        torch.manual_seed(300 + i)
+        model = WordLM(spec['rnn_type'], len(words), spec['emb'], spec['hidden'], spec['layers'], tie=spec['tie'])
+        sd = list(model.state_dict().items())
+        if spec['tie']:
+            sd = [(k, v) for k, v in sd if k != 'encoder.weight']
+        meta = {'format': 'pt', 'encoder.weight': 'decoder.weight'} if spec['tie'] else None
+        save_safetensors(os.path.join(OUT, f'train-{spec["name"]}.init.safetensors'), sd, meta)
+        lr, best, best_state, epochs = 20.0, None, None, []
+        for epoch in range(1, spec['epochs'] + 1):
+            train(model, splits['train'], epochs=1, lr=lr)
+            val = perplexity(model, splits['valid'])['loss']
+            epochs.append({'epoch': epoch, 'lr': lr, 'valid': val})
+            if best is None or val < best:
+                best, best_state = val, {k: v.clone() for k, v in model.state_dict().items()}
+            else:
+                lr /= 4.0
+        model.load_state_dict(best_state)
+        doc = {'spec': spec, 'stepsPerEpoch': (splits['train'].size(0) // 20 - 1 + 34) // 35,
+               'epochs': epochs, 'bestEpoch': min(epochs, key=lambda e: e['valid'])['epoch'],
+               'test': perplexity(model, splits['test'])}
+        write_json(os.path.join(OUT, f'train-{spec["name"]}.json'), doc)
+        print(f'train-{spec["name"]}: valid ' + ' '.join(f'{e["valid"]:.4f}' for e in epochs) +
+              f'; best epoch {doc["bestEpoch"]}, test ppl {doc["test"]["perplexity"]:.4f}')
+
+
 if __name__ == '__main__':
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--check-export', action='store_true', help='load seqlab exports into PyTorch')
+    parser.add_argument('--train', action='store_true', help='word_language_model training runs from saved weights')
     args = parser.parse_args()
-    check_export() if args.check_export else write_fixtures()
+    check_export() if args.check_export else train_fixtures() if args.train else write_fixtures()
     sys.exit(0)

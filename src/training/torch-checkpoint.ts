@@ -4,7 +4,8 @@ import { parseSafetensors, writeSafetensorsFile, type WriteDtype } from '../data
 import type { Vocabulary } from '../data/vocab.js';
 import { readVocabFile, writeVocabFile } from '../data/word-lm-corpus.js';
 import type { Nonlinearity } from '../models/activations.js';
-import type { SequenceModel } from '../models/model.js';
+import { type ModelConfig, SequenceModel } from '../models/model.js';
+import type { LayerWeights } from '../models/cell.js';
 import { loadCheckpoint } from './checkpoint.js';
 import { parseRecurrentWeights, type RecurrentWeights } from '../models/statedict.js';
 import {
@@ -147,6 +148,57 @@ export function loadWordLM(files: WordLMFiles, options: Partial<WordLMImportOpti
   const { imported, vocabulary, metadata } = readWordLMFiles(files, options);
   const { rnnType, tie, nonlinearitySource, hasBias } = imported;
   return { model: wordLMModel(imported), vocabulary, rnnType, tie, nonlinearitySource, hasBias, metadata };
+}
+
+/** "2-layer lstm, H 200, inputs 200, 10000 words, tied": what a model config says, for messages. */
+function describeShape(c: Readonly<ModelConfig>): string {
+  const words = c.vocabSize === null ? '' : `, ${c.vocabSize} words${c.tieWeights ? ', tied' : ''}`;
+  const phi = c.cell === 'rnn' ? ` (${c.nonlinearity})` : '';
+  return `${c.numLayers}-layer ${c.cell}${phi}, H ${c.hiddenSize}, inputs ${c.inputSize}, outputs ${c.outputSize}${words}`;
+}
+
+/**
+ * A model of `config` holding the weights of a safetensors file with PyTorch's names instead of
+ * seeded random ones (e.g. word_language_model's model before training, for an exact comparison):
+ * a word_language_model RNNModel for token models; for dense inputs, nn.RNN/LSTM/GRU's names and the
+ * read-out as head.weight [O, H], head.bias [O]. The file's shapes must be the config's.
+ */
+export function modelFromTorchFile(path: string, config: Readonly<ModelConfig>): SequenceModel {
+  const { tensors, metadata } = parseSafetensors(readBytes(path, 'weights'), path);
+  const hint = { cell: config.cell, nonlinearity: config.cell === 'rnn' ? config.nonlinearity : null };
+  let found: ModelConfig;
+  let layers: LayerWeights[];
+  let head: { weight: ArrayLike<number>; bias: ArrayLike<number> };
+  let embedding: ArrayLike<number> | null = null;
+  if (config.vocabSize !== null) {
+    const imported = wordLMFromTensors(tensors, metadata, hint, path);
+    ({ config: found, layers, head, embedding } = imported);
+    // a tie the config does not ask for: two equal matrices, trained apart
+    found = { ...found, tieWeights: config.tieWeights && found.tieWeights };
+  } else {
+    const rnn = recurrentFromTensors(tensors, { ...hint, prefix: '', metadata }, path);
+    const [weight, bias] = [tensors.get('head.weight'), tensors.get('head.bias')];
+    if (!weight || !bias) throw inputError(`${path} has no head.weight and head.bias (the read-out)`);
+    head = { weight: weight.data, bias: bias.data };
+    const outputSize = bias.shape[0];
+    if (weight.shape.join() !== `${outputSize},${rnn.hiddenSize}`)
+      throw inputError(
+        `${path}: head.weight has shape [${weight.shape.join(', ')}], expected [${outputSize}, ${rnn.hiddenSize}]`,
+      );
+    layers = rnn.layers;
+    found = {
+      ...config,
+      cell: rnn.cell,
+      nonlinearity: rnn.nonlinearity,
+      inputSize: rnn.inputSize,
+      hiddenSize: rnn.hiddenSize,
+      numLayers: layers.length,
+      outputSize,
+    };
+  }
+  if (describeShape(found) !== describeShape(config))
+    throw inputError(`${path} holds a ${describeShape(found)}; the model to train is a ${describeShape(config)}`);
+  return new SequenceModel(config, layers, head, embedding);
 }
 
 /** Where a language model comes from: a seqlab run (directory or checkpoint.json), or PyTorch's files. */

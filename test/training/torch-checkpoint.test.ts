@@ -3,11 +3,17 @@ import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readSafetensorsFile } from '../../src/data/safetensors.js';
+import { type TensorToWrite, readSafetensorsFile, writeSafetensorsFile } from '../../src/data/safetensors.js';
 import { Vocabulary } from '../../src/data/vocab.js';
 import { readVocabFile, readWordLMCorpus } from '../../src/data/word-lm-corpus.js';
-import type { SequenceModel } from '../../src/models/model.js';
-import { exportWordLM, loadRecurrentWeights, loadWordLM, weightsFormat } from '../../src/training/torch-checkpoint.js';
+import { type SequenceModel, modelConfigFor } from '../../src/models/model.js';
+import {
+  exportWordLM,
+  loadRecurrentWeights,
+  loadWordLM,
+  modelFromTorchFile,
+  weightsFormat,
+} from '../../src/training/torch-checkpoint.js';
 import { evaluateWordLM } from '../../src/training/word-lm-eval.js';
 import { SeqlabError } from '../../src/util/errors.js';
 import { relErr } from '../numeric.js';
@@ -195,5 +201,56 @@ describe('weights files for the probe', () => {
       /is not a valid safetensors file: header length \d+ runs past the end of the file \(100 bytes\)/,
     );
     expect(errorOf(() => loadRecurrentWeights(join(dir, 'missing.safetensors')))).toMatch(/weights file not found/);
+  });
+});
+
+describe('modelFromTorchFile: a model to train, from PyTorch weights', () => {
+  it('a word LM: the file’s weights in a model of the asked config (a tie kept or untied), other shapes refused', async () => {
+    const path = join(FIXTURES, 'train-gru-tied.init.safetensors');
+    const tied = modelConfigFor(
+      { inputSize: 0, outputSize: 38, vocabSize: 38 },
+      {
+        cell: 'gru',
+        hiddenSize: 8,
+        numLayers: 2,
+        tieWeights: true,
+      },
+    );
+    const model = modelFromTorchFile(path, tied);
+    const enc = readSafetensorsFile(path).tensors.get('decoder.weight')!;
+    expect(Array.from(await model.embedding!.data())).toEqual(Array.from(enc.data));
+    expect(model.headW).toBeNull();
+    model.dispose();
+    // untied: two equal matrices, trained apart
+    const untied = modelFromTorchFile(path, { ...tied, tieWeights: false });
+    const sd = await untied.stateDict();
+    expect((sd['head.weight'] as number[][]).flat()).toEqual(Array.from(enc.data));
+    untied.dispose();
+    expect(errorOf(() => modelFromTorchFile(path, { ...tied, hiddenSize: 16, inputSize: 16 }))).toMatch(
+      /holds a 2-layer gru, H 8, inputs 8, outputs 38, 38 words, tied; the model to train is a 2-layer gru, H 16/,
+    );
+    expect(errorOf(() => modelFromTorchFile(join(FIXTURES, 'train-lstm.init.safetensors'), tied))).toMatch(
+      /not a gru cell's/,
+    );
+  });
+
+  it('dense inputs: nn.LSTM’s names and head.weight/head.bias, as seqlab export --with-head writes them', async () => {
+    const config = modelConfigFor({ inputSize: 5, outputSize: 3 }, { cell: 'lstm', hiddenSize: 8, numLayers: 2 });
+    const path = join(FIXTURES, 'cell-lstm.safetensors');
+    const { tensors } = readSafetensorsFile(path);
+    const dir = tmp();
+    const withHead = join(dir, 'head.safetensors');
+    const head = { shape: [3, 8], data: Float32Array.from({ length: 24 }, (_, i) => i / 24) };
+    const bias = { shape: [3], data: Float32Array.from([1, 2, 3]) };
+    writeSafetensorsFile(
+      withHead,
+      new Map<string, TensorToWrite>([...tensors, ['head.weight', head], ['head.bias', bias]]),
+    );
+    const model = modelFromTorchFile(withHead, config);
+    const sd = await model.stateDict();
+    expect((sd.weight_hh_l1 as number[][]).flat()).toEqual(Array.from(tensors.get('weight_hh_l1')!.data));
+    expect((sd['head.weight'] as number[][]).flat()).toEqual(Array.from(head.data));
+    model.dispose();
+    expect(errorOf(() => modelFromTorchFile(path, config))).toMatch(/has no head\.weight and head\.bias/);
   });
 });
