@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../util/rng.js';
 import { SeqlabError, usageError } from '../util/errors.js';
 import { stripUndefined } from '../util/objects.js';
-import { CELL_DEFAULTS, type Cell, type CellOptions, type LayerWeights, type State } from './cell.js';
+import { CELL_DEFAULTS, type Cell, type CellOptions, type LayerWeights, type State, float32Of } from './cell.js';
 import { CELL_SPECS, type CellKind, gateCount, initialWeights } from './registry.js';
 
 export interface ModelConfig extends CellOptions {
@@ -71,11 +71,6 @@ export function randomCell(
   return createCell(kind, inputSize, hiddenSize, initialWeights(kind, inputSize, hiddenSize, opts, rng), opts, name);
 }
 
-/** A Float32Array copy of the values (a memcpy when they are one: a CPU-backend tensor keeps the array it is given). */
-function asFloat32(values: ArrayLike<number>): Float32Array {
-  return values instanceof Float32Array ? values.slice() : Float32Array.from(values);
-}
-
 /** Parameters of the whole model under PyTorch names (weight_ih_l0, …, head.weight, head.bias), row-major. */
 export type StateDict = Record<string, number[] | number[][]>;
 
@@ -89,6 +84,10 @@ export class SequenceModel {
   readonly headB: tf.Variable; // [outputSize]
   readonly embedding: tf.Variable | null; // [V, inputSize] for token inputs
 
+  /**
+   * Weights in PyTorch's layouts. Float32Arrays are taken without a copy (see float32Of): do not
+   * modify them afterwards.
+   */
   constructor(
     readonly config: Readonly<ModelConfig>,
     layerWeights: LayerWeights[],
@@ -103,7 +102,7 @@ export class SequenceModel {
     // a word LM's read-out has millions of entries)
     this.headW = config.tieWeights
       ? null
-      : tf.tidy(() => tf.variable(tf.transpose(tf.tensor2d(asFloat32(head.weight), [outputSize, hiddenSize]))));
+      : tf.tidy(() => tf.variable(tf.transpose(tf.tensor2d(float32Of(head.weight), [outputSize, hiddenSize]))));
     if (
       config.tieWeights &&
       (config.vocabSize == null || config.vocabSize !== outputSize || inputSize !== hiddenSize)
@@ -120,7 +119,7 @@ export class SequenceModel {
     this.embedding =
       config.vocabSize == null || embedding === null
         ? null
-        : tf.tidy(() => tf.variable(tf.tensor2d(asFloat32(embedding), [config.vocabSize as number, inputSize])));
+        : tf.tidy(() => tf.variable(tf.tensor2d(float32Of(embedding), [config.vocabSize as number, inputSize])));
   }
 
   static random(config: Readonly<ModelConfig>, rng: Rng): SequenceModel {
