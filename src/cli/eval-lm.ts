@@ -72,6 +72,7 @@ export async function evalLMCommand(argv: EvalLMArgs): Promise<void> {
   ]);
   process.stdout.write(
     `${r.model} · ${r.vocabSize} words · ${r.params} parameters · batch ${r.batchSize} · bptt ${r.bptt} · ` +
-      `${(r.elapsedMs / 1000).toFixed(2)} s\n${table(['text', 'tokens', 'predicted', '<unk>', 'loss', 'perplexity'], rows)}\n`,
+      `${(r.elapsedMs / 1000).toFixed(2)} s\n` +
+      `${table(['text', 'tokens', 'predicted', '<unk>', 'loss', 'perplexity'], rows)}\n`,
   );
 }

@@ -208,7 +208,7 @@ export const TRAIN_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   'corpus-reader': {
     type: 'string',
     default: LM_DEFAULTS.reader,
-    describe: `lm: ${LM_READERS.join(' or ')} (word_language_model's data.py: a dir, every line + <eos>, its Dictionary)`,
+    describe: `lm: ${LM_READERS.join(' or ')} (word-lm: word_language_model's data.py, every line + <eos>)`,
   },
   tokenizer: {
     type: 'string',
@@ -291,6 +291,16 @@ export const FIELD_FLAGS: Readonly<Record<string, string | null>> = {
   out: '--out',
   overwrite: '--overwrite',
   port: '--port',
+  // PyTorch's files (probe, sample, eval-lm, export) and the word-lm reader
+  prefix: '--prefix',
+  inputs: '--inputs',
+  text: '--text',
+  batch: '--batch',
+  checkpoint: '--checkpoint',
+  prompt: '--prompt',
+  vocabOut: '--vocab-out',
+  withHead: '--with-head',
+  lowercase: '--lowercase',
 };
 
 /** A SeqlabError as the CLI prints it: every option field it names spelled as its flag. */

@@ -108,7 +108,8 @@ export async function probeCommand(argv: ProbeArgs): Promise<void> {
   const horizon = (h: number | null) => (h === null ? `none within T=${res.T}` : String(h));
   process.stdout.write(
     `${[
-      `${res.cell} · H ${res.hiddenSize} · T ${res.T} · batch ${res.batch} · mode ${res.mode} · weights ${res.weights}` +
+      `${res.cell} · H ${res.hiddenSize} · T ${res.T} · batch ${res.batch} · mode ${res.mode} · ` +
+        `weights ${res.weights}` +
         `${res.layer > 0 ? ` · layer ${res.layer}` : ''}${res.text ? ` · text ${res.text.file}` : ''}` +
         ` · ${(res.elapsedMs / 1000).toFixed(2)} s`,
       `‖∂h_T/∂h_k‖ (batch mean)`,

@@ -54,7 +54,7 @@ export interface EvalLMResult {
 
 export async function evalLMRun(opts: EvalLMOptions): Promise<EvalLMResult> {
   if ((opts.corpus === undefined) === (opts.text === undefined))
-    throw usageError('give a corpus directory or a text file to evaluate on (one of them)');
+    throw usageError((field) => `give ${field('corpus')} (a directory) or ${field('text')} (a file), one of them`);
   const batchSize = opts.batchSize ?? WORD_LM_EVAL_DEFAULTS.batchSize;
   const bptt = opts.bptt ?? WORD_LM_EVAL_DEFAULTS.bptt;
   // read the text first: a wrong path fails before the model is built

@@ -51,7 +51,7 @@ export interface ExportResult {
 function refuseExisting(path: string, overwrite: boolean): void {
   if (!existsSync(path)) return;
   if (statSync(path).isDirectory()) throw usageError(`${path} is a directory; name the file to write`);
-  if (!overwrite) throw usageError(`${path} exists; set overwrite to replace it`);
+  if (!overwrite) throw usageError((field) => `${path} exists; set ${field('overwrite')} to replace it`);
 }
 
 export async function exportRun(opts: ExportOptions): Promise<ExportResult> {
@@ -63,8 +63,9 @@ export async function exportRun(opts: ExportOptions): Promise<ExportResult> {
     const rnnType = rnnTypeOf(config.cell, config.nonlinearity);
     const vocab = vocabulary ? (opts.vocabOut ?? join(dirname(opts.out), 'vocab.txt')) : null;
     if (vocab === null && opts.vocabOut !== undefined)
-      throw usageError(`${ck.path} has no vocabulary to write (not a language model)`);
-    if (vocabulary && opts.withHead) throw usageError('a word LM is written whole (decoder.*): no separate head');
+      throw usageError((field) => `${ck.path} has no vocabulary for ${field('vocabOut')} (not a language model)`);
+    if (vocabulary && opts.withHead)
+      throw usageError((field) => `a word LM is written whole (decoder.*): no ${field('withHead')}`);
     if (vocab === opts.out) throw usageError(`the weights and the vocabulary would both be ${vocab}`);
     for (const path of [opts.out, vocab]) if (path !== null) refuseExisting(path, opts.overwrite ?? false);
     if (vocabulary && vocab !== null) {

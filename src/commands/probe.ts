@@ -158,17 +158,21 @@ function sourceOf(source: NonlinearitySource | 'file'): ProbeRunResult['nonlinea
 /** A word LM's recurrent weights and `text` as B windows of T embedded tokens (host arrays, no tfjs). */
 function textProbe(opts: ProbeRunOptions): ProbeSetup {
   const { weights: path, vocab, text } = opts as ProbeRunOptions & { weights: string; vocab: string; text: string };
-  if (opts.inputs) throw usageError('give --text or --inputs, not both');
+  if (opts.inputs) throw usageError((field) => `give ${field('text')} or ${field('inputs')}, not both`);
   const nonlinearity = opts.nonlinearity ?? null;
   const { imported, vocabulary } = readWordLMFiles({ weights: path, vocab }, { cell: opts.cell ?? null, nonlinearity });
   const { config } = imported;
   if (opts.layer >= config.numLayers)
-    throw usageError(`--layer ${opts.layer} is out of range: the model has ${config.numLayers} layer(s)`);
+    throw usageError(
+      (field) => `${field('layer')} ${opts.layer} is out of range: the model has ${config.numLayers} layer(s)`,
+    );
   const words = wordLMTokens(readTextFile(text, 'text file'));
   const [T, B, E] = [opts.seqLen, opts.batch, config.inputSize];
   if (words.length < T * B) {
     throw inputError(
-      `${text} has ${words.length} tokens (words and one <eos> a line); --batch ${B} × --seq-len ${T} needs ${T * B}`,
+      (field) =>
+        `${text} has ${words.length} tokens (words and one <eos> a line); ` +
+        `${field('batch')} ${B} × ${field('seqLen')} ${T} needs ${T * B}`,
     );
   }
   const ids = vocabulary.encode(words.slice(0, T * B));
@@ -199,7 +203,11 @@ function textProbe(opts: ProbeRunOptions): ProbeSetup {
 export function loadProbeSetup(opts: ProbeRunOptions): ProbeSetup {
   if (opts.text !== undefined || opts.vocab !== undefined) {
     if (opts.text === undefined || opts.vocab === undefined || opts.weights === undefined)
-      throw usageError('a text probe needs --weights (a word_language_model RNNModel), --vocab and --text');
+      throw usageError(
+        (field) =>
+          `a text probe needs ${field('weights')} (a word_language_model RNNModel), ` +
+          `${field('vocab')} and ${field('text')}`,
+      );
     return textProbe(opts);
   }
   const rng = new Rng(opts.seed);
@@ -213,7 +221,9 @@ export function loadProbeSetup(opts: ProbeRunOptions): ProbeSetup {
       prefix: opts.prefix ?? null,
     });
     if (loaded.format === 'json' && opts.prefix !== undefined)
-      throw usageError('--prefix applies to safetensors weights (a JSON weights file has one module)');
+      throw usageError(
+        (field) => `${field('prefix')} applies to safetensors weights (a JSON weights file has one module)`,
+      );
     const { format: _f, prefix: _p, nonlinearitySource: source, ...rest } = loaded;
     weights = rest;
     nonlinearitySource = sourceOf(source);
@@ -223,7 +233,8 @@ export function loadProbeSetup(opts: ProbeRunOptions): ProbeSetup {
           `${field('layer')} ${opts.layer} is out of range: the weights have ${weights.layers.length} layer(s)`,
       );
   } else {
-    if (opts.prefix !== undefined) throw usageError('--prefix needs --weights (a safetensors file)');
+    if (opts.prefix !== undefined)
+      throw usageError((field) => `${field('prefix')} needs ${field('weights')} (a safetensors file)`);
     const cellOpts = { ...CELL_DEFAULTS, ...stripUndefined(opts) };
     const cell = opts.cell ?? 'lstm';
     weights = {

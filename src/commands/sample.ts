@@ -73,7 +73,8 @@ function modelSource(opts: SampleOptions): LanguageModelSource {
     return { weights: opts.weights, vocab: opts.vocab };
   throw usageError(
     (field) =>
-      `sample needs a ${field('checkpoint')}, or ${field('weights')} with their ${field('vocab')} file (one of the two)`,
+      `sample needs a ${field('checkpoint')}, or ${field('weights')} with their ${field('vocab')} file ` +
+      '(one of the two)',
   );
 }
 

@@ -192,7 +192,8 @@ function readHeader(
       const dims = shape as number[];
       const declared = dims.reduce((a, b) => a * b, 1) * size;
       fail(
-        `${what} has shape [${dims.join(', ')}] (${dtype}: ${declared} bytes) but data_offsets [${begin}, ${end}] hold ${end - begin} bytes`,
+        `${what} has shape [${dims.join(', ')}] (${dtype}: ${declared} bytes) ` +
+          `but data_offsets [${begin}, ${end}] hold ${end - begin} bytes`,
       );
     }
     entries.push({ name, dtype: dtype as ReadDtype, shape: [...(shape as number[])], begin, end });
@@ -215,7 +216,8 @@ function readHeader(
   const dataBytes = bytes.length - 8 - headerBytes;
   if (at !== dataBytes) {
     fail(
-      `the tensors end at byte ${at} of the data but the file holds ${dataBytes} (${dataBytes - at} bytes belong to no tensor)`,
+      `the tensors end at byte ${at} of the data but the file holds ${dataBytes} ` +
+        `(${dataBytes - at} bytes belong to no tensor)`,
     );
   }
   return { entries, metadata, dataStart: 8 + headerBytes };

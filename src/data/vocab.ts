@@ -176,7 +176,8 @@ export class Vocabulary {
 
   private unknownWord(token: string): Error {
     return inputError(
-      `the word ${JSON.stringify(token)} is not in the vocabulary (${this.size} words), which has no ${UNK} to stand for it`,
+      `the word ${JSON.stringify(token)} is not in the vocabulary (${this.size} words), ` +
+        `which has no ${UNK} to stand for it`,
     );
   }
 

@@ -131,7 +131,9 @@ export function recurrentFromTensors(
     }
     if (found.length > 1) {
       const list = found.map((p) => `"${p}"`).join(', ');
-      throw inputError(`${source} holds ${found.length} recurrent modules (${list}); choose one by its prefix`);
+      throw inputError(
+        (field) => `${source} holds ${found.length} recurrent modules (${list}); choose one: ${field('prefix')}`,
+      );
     }
     prefix = found[0];
   }
@@ -158,13 +160,15 @@ export function recurrentFromTensors(
   const fromShape = CELL_KINDS.find((c) => gateCount(c) === ratio);
   if (H === 0 || fromShape === undefined) {
     throw inputError(
-      `${source}: ${name('weight_hh', 0)} has shape ${shapeText(hh0.shape)}, which is no cell's: rows must be ${gateRowsText()}`,
+      `${source}: ${name('weight_hh', 0)} has shape ${shapeText(hh0.shape)}, which is no cell's: ` +
+        `rows must be ${gateRowsText()}`,
     );
   }
   const cell = fromShape;
   if (opts.cell !== null && opts.cell !== cell) {
     throw inputError(
-      `${source}: the weights are a ${cell} cell's (${name('weight_hh', 0)} is ${shapeText(hh0.shape)}), not a ${opts.cell} cell's`,
+      `${source}: the weights are a ${cell} cell's (${name('weight_hh', 0)} is ${shapeText(hh0.shape)}), ` +
+        `not a ${opts.cell} cell's`,
     );
   }
   const metaType = metadataRnnType(opts.metadata, source);
@@ -186,7 +190,8 @@ export function recurrentFromTensors(
     if (!t) throw inputError(`${source} has no tensor ${n}`);
     if (t.shape.length !== 2 || t.shape[0] !== G || (cols !== null && t.shape[1] !== cols)) {
       throw inputError(
-        `${source}: ${n} has shape ${shapeText(t.shape)}; a ${cell} layer of hidden size ${H} needs [${G}, ${cols ?? 'inputSize'}]`,
+        `${source}: ${n} has shape ${shapeText(t.shape)}; ` +
+          `a ${cell} layer of hidden size ${H} needs [${G}, ${cols ?? 'inputSize'}]`,
       );
     }
     names.push(n);

@@ -137,7 +137,8 @@ export function readWordLMFiles(files: WordLMFiles, options: Partial<WordLMImpor
   if (vocabulary.size !== imported.config.vocabSize) {
     const rows = imported.config.vocabSize;
     throw inputError(
-      `vocabulary file ${files.vocab} lists ${vocabulary.size} words but ${files.weights} has ${rows} (encoder.weight rows)`,
+      `vocabulary file ${files.vocab} lists ${vocabulary.size} words ` +
+        `but ${files.weights} has ${rows} (encoder.weight rows)`,
     );
   }
   return { imported, vocabulary, metadata };
@@ -154,7 +155,8 @@ export function loadWordLM(files: WordLMFiles, options: Partial<WordLMImportOpti
 function describeShape(c: Readonly<ModelConfig>): string {
   const words = c.vocabSize === null ? '' : `, ${c.vocabSize} words${c.tieWeights ? ', tied' : ''}`;
   const phi = c.cell === 'rnn' ? ` (${c.nonlinearity})` : '';
-  return `${c.numLayers}-layer ${c.cell}${phi}, H ${c.hiddenSize}, inputs ${c.inputSize}, outputs ${c.outputSize}${words}`;
+  const sizes = `H ${c.hiddenSize}, inputs ${c.inputSize}, outputs ${c.outputSize}`;
+  return `${c.numLayers}-layer ${c.cell}${phi}, ${sizes}${words}`;
 }
 
 /**
@@ -228,7 +230,10 @@ export function loadLanguageModel(
     const ck = loadCheckpoint(source.checkpoint);
     if (!ck.vocabulary) {
       ck.model.dispose();
-      throw inputError(`${ck.path} is not a language model's checkpoint (no vocabulary; an lm task run has one)`);
+      throw inputError(
+        (field) =>
+          `${ck.path} is not a language model's checkpoint (no vocabulary): train one with ${field('task')} lm`,
+      );
     }
     const taskConfig = (ck.doc.taskConfig ?? null) as Record<string, unknown> | null;
     return { model: ck.model, vocabulary: ck.vocabulary, source: ck.path, taskConfig, step: ck.step };

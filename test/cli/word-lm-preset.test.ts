@@ -143,7 +143,7 @@ describe('--preset word-lm', () => {
     expect(wrong.code).toBe(3);
     expect(wrong.stderr.trim().split('\n')).toHaveLength(1);
     expect(wrong.stderr).toMatch(
-      /holds a 2-layer lstm, H 8, inputs 8, outputs 38, 38 words; the model to train is a 2-layer lstm, H 200, inputs 200/,
+      /holds a 2-layer lstm, H 8, inputs 8, outputs 38, 38 words; the model to train is a 2-layer lstm, H 200/,
     );
   });
 });

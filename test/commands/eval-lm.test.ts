@@ -49,7 +49,9 @@ describe('evalLMRun', () => {
 
   it('refuses no text or two, and words the vocabulary cannot encode, with one line', async () => {
     const model = { weights: join(FIXTURES, 'lm-lstm.safetensors'), vocab };
-    await expect(evalLMRun({ model, batchSize: 10, bptt: 35 })).rejects.toThrow(/a corpus directory or a text file/);
+    await expect(evalLMRun({ model, batchSize: 10, bptt: 35 })).rejects.toThrow(
+      /give corpus \(a directory\) or text \(a file\)/,
+    );
     await expect(evalLMRun({ model, corpus, text: join(corpus, 'test.txt'), batchSize: 10, bptt: 35 })).rejects.toThrow(
       SeqlabError,
     );

@@ -78,7 +78,7 @@ describe('exportRun: word LMs as word_language_model RNNModels', () => {
 });
 
 describe('exportRun: other models as a bare nn.RNN/LSTM/GRU', () => {
-  it('writes weight_ih_l0 … under nn.GRU’s names (and the read-out on request), the values the checkpoint holds', async () => {
+  it('writes weight_ih_l0 … under nn.GRU’s names (the read-out on request): the checkpoint’s values', async () => {
     const config = modelConfigFor({ inputSize: 3, outputSize: 2 }, { cell: 'gru', hiddenSize: 5, numLayers: 2 });
     const model = SequenceModel.random(config, new Rng('export-gru'));
     const dir = join(tmp, 'gru-run');

@@ -107,7 +107,7 @@ describe('probe --weights a safetensors file', () => {
     expect(errorOf(() => loadProbeSetup({ ...BASE, weights: lm, prefix: 'lstm.' })).message).toMatch(
       /has no tensor lstm\.weight_hh_l0/,
     );
-    expect(errorOf(() => loadProbeSetup({ ...BASE, prefix: 'rnn.' })).message).toMatch(/--prefix needs --weights/);
+    expect(errorOf(() => loadProbeSetup({ ...BASE, prefix: 'rnn.' })).message).toMatch(/prefix needs weights/);
   });
 
   it('reads a safetensors file by its first bytes whatever its name, and an empty file is one line', () => {
@@ -164,15 +164,17 @@ describe('probe on real text through a word LM (--weights, --vocab, --text)', ()
     const short = join(tmp, 'short.txt');
     writeFileSync(short, 'the cat\n');
     expect(errorOf(() => loadProbeSetup({ ...BASE, weights, vocab, text: short, seqLen: 10 })).message).toMatch(
-      /has 3 tokens \(words and one <eos> a line\); --batch 1 × --seq-len 10 needs 10/,
+      /has 3 tokens \(words and one <eos> a line\); batch 1 × seqLen 10 needs 10/,
     );
     expect(errorOf(() => loadProbeSetup({ ...BASE, weights, text })).code).toBe('usage');
-    expect(errorOf(() => loadProbeSetup({ ...BASE, vocab, text })).message).toMatch(/needs --weights/);
+    expect(errorOf(() => loadProbeSetup({ ...BASE, vocab, text })).message).toMatch(
+      /a text probe needs weights \(a word_language_model RNNModel\), vocab and text/,
+    );
     expect(errorOf(() => loadProbeSetup({ ...BASE, weights, vocab, text, inputs: short })).message).toMatch(
-      /--text or --inputs, not both/,
+      /give text or inputs, not both/,
     );
     expect(errorOf(() => loadProbeSetup({ ...BASE, weights, vocab, text, layer: 2 })).message).toMatch(
-      /--layer 2 is out of range: the model has 2 layer\(s\)/,
+      /layer 2 is out of range: the model has 2 layer\(s\)/,
     );
     const unknown = join(tmp, 'unknown.txt');
     writeFileSync(unknown, `${'the zebra '.repeat(10)}\n`);

@@ -42,7 +42,9 @@ describe('sampleRun from PyTorch weights', () => {
 
   it('refuses a half-named model and words the vocabulary cannot encode with one line', async () => {
     const weights = join(FIXTURES, 'lm-lstm.safetensors');
-    await expect(sampleRun({ ...base, weights })).rejects.toThrow(/a checkpoint, or weights with their vocabulary/);
+    await expect(sampleRun({ ...base, weights })).rejects.toThrow(
+      /needs a checkpoint, or weights with their vocab file/,
+    );
     await expect(sampleRun({ ...base, weights, vocab, checkpoint: tmp })).rejects.toThrow(/one of the two/);
     await expect(sampleRun({ ...base, weights, vocab, prompt: 'the okapi' })).rejects.toThrow(
       /the word "okapi" is not in the vocabulary/,

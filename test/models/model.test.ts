@@ -33,7 +33,9 @@ describe('SequenceModel.random: initRange', () => {
     model.dispose();
   });
 
-  it('leaves the recurrent layers to `init` and changes nothing when null (nn.Embedding N(0, 1), nn.Linear U(±1/√H))', async () => {
+  const nullTitle =
+    'leaves the recurrent layers to `init`; null changes nothing (nn.Embedding N(0, 1), nn.Linear U(±1/√H))';
+  it(nullTitle, async () => {
     const base = modelConfigFor(data, { cell: 'gru', hiddenSize: 16 });
     expect(base.initRange).toBeNull();
     const before = tf.memory().numTensors;

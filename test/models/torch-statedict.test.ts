@@ -89,7 +89,8 @@ describe('word_language_model RNNModel → SequenceModel', () => {
         outputSize: spec.vocab,
         tieWeights: spec.tie,
       });
-      expect(imported.tie).toBe(spec.tie ? 'alias' : null); // the tied fixture is written as safetensors' save_model writes it
+      // the tied fixture is written as safetensors' save_model writes it
+      expect(imported.tie).toBe(spec.tie ? 'alias' : null);
       expect(imported.nonlinearitySource).toBe({ 'rnn-tanh': 'default', 'rnn-relu': 'metadata' }[name] ?? 'gated');
       const before = tf.memory().numTensors;
       const model = wordLMModel(imported);
@@ -267,7 +268,7 @@ describe('bare nn.LSTM / nn.GRU / nn.RNN weights (the probe)', () => {
     const cell = readSafetensorsFile(join(FIXTURES, 'cell-gru.safetensors')).tensors;
     const mixed = new Map<string, NamedArray>([...lm.tensors, ...cell]);
     expect(errorOf(() => recurrentFromTensors(mixed, {}, 'm'))).toMatch(
-      /m holds 2 recurrent modules \("rnn\.", ""\); choose one by its prefix/,
+      /m holds 2 recurrent modules \("rnn\.", ""\); choose one: prefix/,
     );
     expect(recurrentFromTensors(mixed, { prefix: '' }).cell).toBe('gru');
     expect(recurrentFromTensors(mixed, { prefix: 'rnn.' }).cell).toBe('lstm');
@@ -328,7 +329,9 @@ describe('bare nn.LSTM / nn.GRU / nn.RNN weights (the probe)', () => {
 });
 
 describe('SequenceModel → PyTorch names', () => {
-  it("writes back an imported RNNModel's tensors bit for bit; a tie under both names, or save_model's form", async () => {
+  const writeBackTitle =
+    "writes back an imported RNNModel's tensors bit for bit; a tie under both names, or save_model's form";
+  it(writeBackTitle, async () => {
     for (const name of LM_NAMES) {
       const { tensors, metadata } = readSafetensorsFile(join(FIXTURES, `lm-${name}.safetensors`));
       const model = wordLMModel(wordLMFromTensors(tensors, metadata));
@@ -342,7 +345,8 @@ describe('SequenceModel → PyTorch names', () => {
       ];
       expect([...out.tensors.keys()]).toEqual(expected);
       for (const [k, t] of out.tensors) {
-        const src = tensors.get(k) ?? (tensors.get('decoder.weight') as SafeTensor); // the tied file names decoder.weight only
+        // the tied file names decoder.weight only
+        const src = tensors.get(k) ?? (tensors.get('decoder.weight') as SafeTensor);
         expect(t.shape).toEqual(src.shape);
         expect(Array.from(t.data).every((v, i) => Object.is(v, src.data[i]))).toBe(true);
       }

@@ -205,7 +205,7 @@ describe('weights files for the probe', () => {
 });
 
 describe('modelFromTorchFile: a model to train, from PyTorch weights', () => {
-  it('a word LM: the file’s weights in a model of the asked config (a tie kept or untied), other shapes refused', async () => {
+  it('a word LM: the file’s weights in the asked config (tied or untied); other shapes refused', async () => {
     const path = join(FIXTURES, 'train-gru-tied.init.safetensors');
     const tied = modelConfigFor(
       { inputSize: 0, outputSize: 38, vocabSize: 38 },
