@@ -47,6 +47,78 @@ export {
 } from './models/model.js';
 export { parseRecurrentWeights, type RecurrentWeights } from './models/statedict.js';
 export {
+  RNN_TYPES,
+  RNN_TYPE_KEY,
+  RECURRENT_IMPORT_DEFAULTS,
+  WORD_LM_IMPORT_DEFAULTS,
+  WORD_LM_EXPORT_DEFAULTS,
+  rnnTypeOf,
+  cellOfRnnType,
+  recurrentFromTensors,
+  wordLMFromTensors,
+  wordLMModel,
+  recurrentTensors,
+  wordLMTensors,
+  type NamedArray,
+  type TensorDict,
+  type RnnType,
+  type NonlinearitySource,
+  type RecurrentImportOptions,
+  type ImportedRecurrent,
+  type WordLMImportOptions,
+  type ImportedWordLM,
+  type ExportedTensor,
+  type WordLMExportOptions,
+} from './models/torch-statedict.js';
+export {
+  MAX_HEADER_BYTES,
+  READ_DTYPES,
+  WRITE_DTYPES,
+  WRITE_DEFAULTS as SAFETENSORS_WRITE_DEFAULTS,
+  parseSafetensors,
+  readSafetensorsFile,
+  serializeSafetensors,
+  writeSafetensorsFile,
+  type ReadDtype,
+  type WriteDtype,
+  type SafeTensor,
+  type SafetensorsContents,
+  type TensorToWrite,
+  type WriteOptions as SafetensorsWriteOptions,
+} from './data/safetensors.js';
+export {
+  pythonSplit,
+  wordLMTokens,
+  readWordLMCorpus,
+  wordLMDictionary,
+  parseVocabFile,
+  formatVocabFile,
+  readVocabFile,
+  writeVocabFile,
+} from './data/word-lm-corpus.js';
+export {
+  weightsFormat,
+  loadRecurrentWeights,
+  readWordLMFiles,
+  loadWordLM,
+  loadLanguageModel,
+  exportWordLM,
+  type WeightsFormat,
+  type LoadedRecurrentWeights,
+  type WordLMFiles,
+  type WordLMFileContents,
+  type LoadedWordLM,
+  type LanguageModelSource,
+  type LoadedLanguageModel,
+  type WordLMWriteOptions,
+} from './training/torch-checkpoint.js';
+export {
+  evaluateWordLM,
+  WORD_LM_EVAL_DEFAULTS,
+  type WordLMEvalOptions,
+  type WordLMEvalResult,
+} from './training/word-lm-eval.js';
+export {
   JACOBIAN_DEFAULTS,
   jacobianNorms,
   layerInputs,
@@ -114,7 +186,17 @@ export { AddingTask, ADDING_DEFAULTS, ADDING_BASELINE_MSE } from './tasks/adding
 export { CopyTask, COPY_DEFAULTS } from './tasks/copy.js';
 export { createTask, TASK_NAMES } from './tasks/registry.js';
 export { trainRun, type TrainRunOptions } from './commands/train.js';
-export { probeRun, type ProbeRunOptions } from './commands/probe.js';
+export { probeRun, type ProbeRunOptions, type ProbeRunResult } from './commands/probe.js';
+export {
+  evalLMRun,
+  EVAL_SPLITS,
+  type EvalSplit,
+  type EvalLMOptions,
+  type EvalLMResult,
+  type EvalLMRow,
+} from './commands/eval-lm.js';
+export { exportRun, type ExportOptions, type ExportResult } from './commands/export.js';
+export { sampleRun, type SampleOptions, type SampleResult } from './commands/sample.js';
 export {
   compareRun,
   parseCells,

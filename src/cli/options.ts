@@ -4,7 +4,7 @@ import { NONLINEARITIES } from '../models/activations.js';
 import { INITS } from '../models/init.js';
 import { MODEL_DEFAULTS } from '../models/model.js';
 import { TASK_NAMES } from '../tasks/registry.js';
-import { LM_DEFAULTS } from '../tasks/lm.js';
+import { LM_DEFAULTS, LM_READERS } from '../tasks/lm.js';
 import { TRAIN_DEFAULTS } from '../training/config.js';
 import { OPTIMIZERS, SCHEDULES } from '../training/optim.js';
 import { type SeqlabError, finiteNumber, nonNegativeInt, oneOf, positiveInt, usageError } from '../util/errors.js';
@@ -68,6 +68,33 @@ export const TRAIN_PRESETS: Readonly<Record<string, Record<string, string | numb
     'decay-every': 1,
     'decay-unit': 'epochs',
     epochs: 39,
+  },
+  // pytorch/examples' word_language_model main.py with its defaults: 2 × 200 LSTM (emsize 200), its
+  // init_weights (encoder and decoder U(±0.1), decoder bias 0), dropout 0.2 on the embedding, between the
+  // layers and before the decoder, bptt 35, batch 20 (eval 10), SGD lr 20 ÷ 4 after an epoch without a better
+  // validation loss, clip 0.25, 40 epochs, the test set scored with the best validation weights, and its
+  // reading of a data directory (--corpus DIR with train.txt, valid.txt, test.txt: every line + <eos>)
+  'word-lm': {
+    task: 'lm',
+    'corpus-reader': 'word-lm',
+    cell: 'lstm',
+    layers: 2,
+    hidden: 200,
+    emsize: 200,
+    init: 'pytorch',
+    'init-range': 0.1,
+    dropout: 0.2,
+    bptt: 35,
+    batch: 20,
+    optimizer: 'sgd',
+    lr: 20,
+    'weight-decay': 0,
+    'clip-norm': 0.25,
+    schedule: 'plateau',
+    'decay-factor': 0.25,
+    patience: 1,
+    'restore-best': true,
+    epochs: 40,
   },
 };
 
@@ -136,6 +163,19 @@ export const TRAIN_OPTIONS: Readonly<Record<string, OptionSpec>> = {
     default: MODEL_DEFAULTS.dropout,
     describe: 'dropout on non-recurrent connections while training (0 ≤ p < 1)',
   },
+  'init-range': {
+    type: 'number',
+    describe: 'embedding and read-out weights U(±a), read-out bias 0: word_language_model’s init_weights (default off)',
+  },
+  'init-from': {
+    type: 'string',
+    describe: 'start from these weights (safetensors, PyTorch names), e.g. word_language_model’s untrained model',
+  },
+  'restore-best': {
+    type: 'boolean',
+    default: TRAIN_DEFAULTS.restoreBest,
+    describe: 'end with the best validation weights (test score, last checkpoint), as word_language_model',
+  },
   'tie-weights': {
     type: 'boolean',
     default: MODEL_DEFAULTS.tieWeights,
@@ -164,6 +204,11 @@ export const TRAIN_OPTIONS: Readonly<Record<string, OptionSpec>> = {
     type: 'string',
     default: LM_DEFAULTS.corpus,
     describe: 'lm: "brown", a UTF-8 text file, or a dir with train/valid/test.txt',
+  },
+  'corpus-reader': {
+    type: 'string',
+    default: LM_DEFAULTS.reader,
+    describe: `lm: ${LM_READERS.join(' or ')} (word-lm: word_language_model's data.py, every line + <eos>)`,
   },
   tokenizer: {
     type: 'string',
@@ -246,6 +291,16 @@ export const FIELD_FLAGS: Readonly<Record<string, string | null>> = {
   out: '--out',
   overwrite: '--overwrite',
   port: '--port',
+  // PyTorch's files (probe, sample, eval-lm, export) and the word-lm reader
+  prefix: '--prefix',
+  inputs: '--inputs',
+  text: '--text',
+  batch: '--batch',
+  checkpoint: '--checkpoint',
+  prompt: '--prompt',
+  vocabOut: '--vocab-out',
+  withHead: '--with-head',
+  lowercase: '--lowercase',
 };
 
 /** A SeqlabError as the CLI prints it: every option field it names spelled as its flag. */
@@ -296,6 +351,7 @@ export function parseTrainArgs(a: Record<string, unknown>) {
       agreement: parseAgreementArgs(a),
       lm: {
         corpus: String(a.corpus),
+        reader: oneOf('corpus reader', a['corpus-reader'], LM_READERS),
         tokenizer: oneOf('tokenizer', a.tokenizer, TOKENIZER_NAMES),
         lowercase: Boolean(a.lowercase),
         minCount: a['min-count'] === undefined ? null : positiveInt('--min-count', a['min-count']),
@@ -313,6 +369,7 @@ export function parseTrainArgs(a: Record<string, unknown>) {
       initScale: finiteNumber('--init-scale', a['init-scale'], 0, true),
       dropout: dropoutRate(a.dropout),
       tieWeights: Boolean(a['tie-weights']),
+      initRange: a['init-range'] === undefined ? null : finiteNumber('--init-range', a['init-range'], 0, true),
       embedSize: a.emsize === undefined ? undefined : positiveInt('--emsize', a.emsize),
       nonlinearity: oneOf('nonlinearity', a.nonlinearity, NONLINEARITIES),
       forgetBias: a['forget-bias'] === undefined ? null : finiteNumber('--forget-bias', a['forget-bias']),
@@ -337,10 +394,12 @@ export function parseTrainArgs(a: Record<string, unknown>) {
       earlyStop: nonNegativeInt('--early-stop', a['early-stop']),
       gradflowEvery: nonNegativeInt('--gradflow-every', a['gradflow-every']),
       gradflowMode: oneOf('gradflow mode', a['gradflow-mode'], ['h', 'state'] as const),
+      restoreBest: Boolean(a['restore-best']),
       seed: finiteNumber('--seed', a.seed),
       threads: threadCount(a.threads),
     },
     overwrite: Boolean(a.overwrite),
+    initFrom: a['init-from'] === undefined ? undefined : String(a['init-from']),
   };
 }
 

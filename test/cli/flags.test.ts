@@ -5,6 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { benchOptions } from '../../src/cli/bench.js';
 import { compareOptions } from '../../src/cli/compare.js';
 import { demoOptions } from '../../src/cli/demo.js';
+import { evalLMOptions } from '../../src/cli/eval-lm.js';
+import { exportOptions } from '../../src/cli/export.js';
 import { labOptions } from '../../src/cli/lab.js';
 import { mnistOptions } from '../../src/cli/mnist.js';
 import { ngramOptions } from '../../src/cli/ngram.js';
@@ -94,6 +96,8 @@ describe('FIELD_FLAGS', () => {
       benchOptions,
       compareOptions,
       demoOptions,
+      evalLMOptions,
+      exportOptions,
       labOptions,
       mnistOptions,
       ngramOptions,
