@@ -225,7 +225,8 @@ wait_ended 30 "$collect"
 left="$(pgrep -f "$OUT")" && fail "processes of the cancelled task outlived it: $(echo $left)"
 pending="$(node bin/seqlab.js sweep "$SWEEP" --out "$OUT" --shard 1/4 --dry-run | head -n 1)"
 log "after the cancel: $pending"
-[[ "$pending" == *"2 of 8 configurations, 1 finished"* ]] || fail "shard 1/4 should have 1 of its 2 configurations finished"
+[[ "$pending" == *"2 of 8 configurations, 1 finished"* ]] ||
+  fail "shard 1/4 should have 1 of its 2 configurations finished"
 
 # --- the cancelled task resubmitted alone, and a new collect job --------------------------------
 again="$(submit --array=1 --output="$work/job-%A_%a.log" scripts/sweep-array.sbatch)" ||
@@ -239,7 +240,8 @@ grep -q '1 already finished, 1 to run' "$work/job-${again}_1.log" ||
   fail "resubmitted task did not resume: $(grep -m1 'seqlab: sweep' "$work/job-${again}_1.log")"
 log "${again}_1: $(grep -m1 -o 'shard 1/4: .* to run' "$work/job-${again}_1.log")"
 wait_ended 60 "$collect2"
-[ "$(state_of "$collect2")" = COMPLETED ] || fail "collect job $collect2 did not complete: $(tail -n 3 "$work/job-$collect2.log")"
+[ "$(state_of "$collect2")" = COMPLETED ] ||
+  fail "collect job $collect2 did not complete: $(tail -n 3 "$work/job-$collect2.log")"
 
 # --- the same sweep at once ------------------------------------------------------------------------
 log "the same sweep at once: node bin/seqlab.js sweep $SWEEP --workers $cpus"
