@@ -200,9 +200,20 @@ export { sampleRun, type SampleOptions, type SampleResult } from './commands/sam
 export {
   compareRun,
   parseCells,
+  seedAggregates,
   type CompareOptions,
   type CompareResult,
+  type CompareRow,
 } from './commands/compare.js';
+export {
+  aggregateSeeds,
+  censoredMedian,
+  groupBySeed,
+  type SeedAggregate,
+  type SeedGroup,
+  type CensoredSummary,
+} from './report/aggregate.js';
+export { studentTQuantile } from './report/student-t.js';
 export {
   createTokenizer,
   describeTokenizer,

@@ -7,13 +7,18 @@ import type { Progress, TrainResult } from '../training/trainer.js';
 import { usageError } from '../util/errors.js';
 import { writeJsonAtomic } from '../util/files.js';
 import { createTask, type TaskOptions } from '../tasks/registry.js';
+import { groupBySeed, type SeedGroup } from '../report/aggregate.js';
+import type { Cell } from '../report/sweep-table.js';
 import { trainRun } from './train.js';
 
 /**
  * `seqlab compare`: the same task, data, seed and schedule for several cells (and
  * optionally several sequence lengths), one run directory per (cell, length), and a
  * combined compare.json. With matchParams every cell gets the hidden size whose
- * parameter count is closest to the LSTM's at the requested size.
+ * parameter count is closest to the LSTM's at the requested size. With several seeds,
+ * every (cell, length) trains once per seed, one after the other in this process, and the
+ * result adds the aggregates over seeds per (cell, length): mean, sd and the t-interval of
+ * each metric, steps to the target and the horizons as "reached by k of n" and a median.
  */
 export interface CompareOptions {
   cells: CellKind[];
@@ -26,8 +31,13 @@ export interface CompareOptions {
   train: Partial<TrainConfig>;
   out?: string;
   overwrite?: boolean;
+  /** Train every (cell, length) once per seed (each the whole of train.seed's role); default [train.seed]. */
+  seeds?: number[];
   backend: string;
-  onProgress?: (run: { cell: CellKind; seqLen?: number; index: number; total: number }, p: Progress) => void;
+  onProgress?: (
+    run: { cell: CellKind; seqLen?: number; seed: number; index: number; total: number },
+    p: Progress,
+  ) => void;
   /** Log each run's (t, k) Jacobian heat map at the end (see trainRun). Default false. */
   pairs?: boolean;
 }
@@ -35,6 +45,7 @@ export interface CompareOptions {
 export interface CompareRow {
   cell: CellKind;
   seqLen: number | null;
+  seed: number;
   hiddenSize: number;
   params: number;
   status: string;
@@ -57,7 +68,12 @@ export interface CompareResult {
   matchParams: boolean;
   /** Jacobian mode of the gradient-flow columns (LSTM: "h" or "state"). */
   gradflowMode: 'h' | 'state';
+  /** The seeds each (cell, length) trained with. */
+  seeds: number[];
+  /** One row per run: (length, cell, seed), seeds fastest. */
   rows: CompareRow[];
+  /** With two or more seeds, per (cell, length) the aggregates over seeds (seedAggregates); else null. */
+  aggregates: SeedGroup[] | null;
   outDir: string | null;
 }
 
@@ -104,7 +120,10 @@ function reached(result: TrainResult, target: CompareResult['target']): number |
 }
 
 export async function compareRun(opts: CompareOptions): Promise<CompareResult> {
-  const seed = opts.train.seed ?? TRAIN_DEFAULTS.seed;
+  const seeds = opts.seeds ?? [opts.train.seed ?? TRAIN_DEFAULTS.seed];
+  if (seeds.length === 0) throw usageError('seeds is empty; give at least one seed');
+  if (new Set(seeds).size !== seeds.length) throw usageError(`seeds lists a seed twice: ${seeds.join(', ')}`);
+  const seed = seeds[0];
   // one task instance just to learn its shapes and target (construction validates the options)
   const probeTask = createTask(opts.task, { ...opts.taskOptions, seqLen: opts.seqLens[0], seed });
   if (opts.out) prepareOutDir(opts.out, opts.overwrite);
@@ -112,44 +131,48 @@ export async function compareRun(opts: CompareOptions): Promise<CompareResult> {
   const { hiddenSize: hidden, numLayers: layers } = reference;
   const budget = countParams(reference);
   const rows: CompareRow[] = [];
-  const total = opts.cells.length * opts.seqLens.length;
+  const total = opts.cells.length * opts.seqLens.length * seeds.length;
   let index = 0;
   for (const seqLen of opts.seqLens) {
     for (const cell of opts.cells) {
       const hiddenSize = opts.matchParams ? hiddenForBudget(cell, budget, probeTask, opts.model) : hidden;
-      const name = opts.seqLens.length > 1 ? `${cell}-T${seqLen}` : cell;
-      const started = performance.now();
-      const run = await trainRun({
-        task: opts.task,
-        taskOptions: { ...opts.taskOptions, seqLen },
-        model: { ...opts.model, cell, hiddenSize },
-        train: opts.train,
-        out: opts.out ? join(opts.out, name) : undefined,
-        overwrite: opts.overwrite,
-        backend: opts.backend,
-        pairs: opts.pairs,
-        onProgress: (p) => opts.onProgress?.({ cell, seqLen, index, total }, p),
-      });
-      const r = run.result;
-      const top = r.gradflow.filter((x) => x.layer === layers - 1);
-      const g = top.at(-1);
-      const g0 = top[0];
-      rows.push({
-        cell,
-        seqLen: seqLen ?? null,
-        hiddenSize,
-        params: run.metrics.params as number,
-        status: r.status,
-        steps: r.steps,
-        evalLoss: r.finalEval.loss,
-        metrics: r.finalEval.metrics,
-        stepsToTarget: reached(r, probeTask.target ?? null),
-        gradflow: g ? { T: g.T, decayPerStep: g.spectralDecayPerStep, horizon: g.spectralHorizon } : null,
-        gradflowStart: g0 ? { T: g0.T, decayPerStep: g0.spectralDecayPerStep, horizon: g0.spectralHorizon } : null,
-        runDir: run.runDir,
-        elapsedMs: performance.now() - started,
-      });
-      index++;
+      for (const runSeed of seeds) {
+        const base = opts.seqLens.length > 1 ? `${cell}-T${seqLen}` : cell;
+        const name = seeds.length > 1 ? `${base}-seed${runSeed}` : base;
+        const started = performance.now();
+        const run = await trainRun({
+          task: opts.task,
+          taskOptions: { ...opts.taskOptions, seqLen },
+          model: { ...opts.model, cell, hiddenSize },
+          train: { ...opts.train, seed: runSeed },
+          out: opts.out ? join(opts.out, name) : undefined,
+          overwrite: opts.overwrite,
+          backend: opts.backend,
+          pairs: opts.pairs,
+          onProgress: (p) => opts.onProgress?.({ cell, seqLen, seed: runSeed, index, total }, p),
+        });
+        const r = run.result;
+        const top = r.gradflow.filter((x) => x.layer === layers - 1);
+        const g = top.at(-1);
+        const g0 = top[0];
+        rows.push({
+          cell,
+          seqLen: seqLen ?? null,
+          seed: runSeed,
+          hiddenSize,
+          params: run.metrics.params as number,
+          status: r.status,
+          steps: r.steps,
+          evalLoss: r.finalEval.loss,
+          metrics: r.finalEval.metrics,
+          stepsToTarget: reached(r, probeTask.target ?? null),
+          gradflow: g ? { T: g.T, decayPerStep: g.spectralDecayPerStep, horizon: g.spectralHorizon } : null,
+          gradflowStart: g0 ? { T: g0.T, decayPerStep: g0.spectralDecayPerStep, horizon: g0.spectralHorizon } : null,
+          runDir: run.runDir,
+          elapsedMs: performance.now() - started,
+        });
+        index++;
+      }
     }
   }
   const result: CompareResult = {
@@ -158,7 +181,9 @@ export async function compareRun(opts: CompareOptions): Promise<CompareResult> {
     target: probeTask.target ?? null,
     matchParams: opts.matchParams,
     gradflowMode: opts.train.gradflowMode ?? TRAIN_DEFAULTS.gradflowMode,
+    seeds,
     rows,
+    aggregates: seeds.length > 1 ? seedAggregates(rows, probeTask.target !== undefined) : null,
     outDir: opts.out ?? null,
   };
   if (opts.out)
@@ -169,4 +194,45 @@ export async function compareRun(opts: CompareOptions): Promise<CompareResult> {
       taskOptions: opts.taskOptions,
     });
   return result;
+}
+
+/** A comparison's row as a flat record of numbers (the metrics under their own names, no breakdown counts). */
+function flatRow(row: CompareRow): Record<string, Cell> {
+  const metrics = Object.entries(row.metrics).filter(([k]) => !k.startsWith('n@'));
+  return {
+    cell: row.cell,
+    seqLen: row.seqLen,
+    hiddenSize: row.hiddenSize,
+    params: row.params,
+    seed: row.seed,
+    steps: row.steps,
+    loss: row.evalLoss,
+    ...Object.fromEntries(metrics),
+    stepsToTarget: row.stepsToTarget,
+    horizon: row.gradflow?.horizon ?? null,
+    T: row.gradflow?.T ?? null,
+    decayPerStep: row.gradflow?.decayPerStep ?? null,
+    horizonStart: row.gradflowStart?.horizon ?? null,
+    TStart: row.gradflowStart?.T ?? null,
+    decayPerStepStart: row.gradflowStart?.decayPerStep ?? null,
+  };
+}
+
+/**
+ * Per (cell, length), the aggregates over its seeds: the validation loss, every metric (breakdowns
+ * too) and the decays per step as mean, sd and 95 % t-interval; steps to the target (when the task
+ * has one) and the horizons at the end and before training as censored measures: a seed that never
+ * reached the target, or whose Jacobian norms stay above the threshold within T, is "beyond".
+ */
+export function seedAggregates(rows: readonly CompareRow[], hasTarget: boolean): SeedGroup[] {
+  const metricKeys = [...new Set(rows.flatMap((r) => Object.keys(r.metrics)))].filter((k) => !k.startsWith('n@'));
+  return groupBySeed(rows.map(flatRow), {
+    settings: ['cell', 'seqLen', 'hiddenSize', 'params'],
+    metrics: ['loss', ...metricKeys, 'decayPerStep', 'decayPerStepStart'],
+    censored: [
+      ...(hasTarget ? [{ column: 'stepsToTarget', bound: 'steps' }] : []),
+      { column: 'horizon', bound: 'T' },
+      { column: 'horizonStart', bound: 'TStart' },
+    ],
+  });
 }

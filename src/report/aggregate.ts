@@ -99,8 +99,22 @@ export function censoredMedian(values: readonly SeedValue[]): CensoredSummary {
 export interface SeedGroup {
   /** The settings the group's runs share: every setting but the seed. */
   settings: Record<string, Cell>;
+  /** The group's seeds, in the order of its rows. */
+  seeds: number[];
   /** Per metric, the aggregate over the group's seeds. */
   metrics: Record<string, SeedAggregate>;
+  /** Per censored measure, how many seeds reached it and the median; its bound (the largest over the seeds). */
+  censored: Record<string, CensoredSummary & { bound: number | null }>;
+}
+
+/**
+ * A censored column of the rows: null there means "not within the bound" that the column `bound`
+ * holds (steps → the steps trained; a horizon → the probe's T). A row without a number in `bound`
+ * (the run did not finish, or logged no probe) has no value and is left out.
+ */
+export interface CensoredColumn {
+  column: string;
+  bound: string;
 }
 
 export interface GroupOptions {
@@ -108,6 +122,8 @@ export interface GroupOptions {
   settings: readonly string[];
   /** Columns to aggregate; a value that is not a number counts as missing. */
   metrics: readonly string[];
+  /** Columns to summarize as censored measures (censoredMedian). */
+  censored?: readonly CensoredColumn[];
   /** The seed column; default "seed". */
   seedKey?: string;
   level?: number;
@@ -132,14 +148,28 @@ export function groupBySeed(rows: readonly Record<string, Cell>[], opts: GroupOp
     if (!groups.has(id)) groups.set(id, { settings, rows: [] });
     groups.get(id)!.rows.push(row);
   }
-  return [...groups.values()].map((g) => ({
-    settings: g.settings,
-    metrics: Object.fromEntries(
-      opts.metrics.map((m) => {
-        const value = (r: Record<string, Cell>) => (typeof r[m] === 'number' ? r[m] : null);
-        const values = g.rows.map((r) => ({ seed: r[seedKey] as number, value: value(r) }));
-        return [m, aggregateSeeds(values, opts.level)];
-      }),
-    ),
-  }));
+  const num = (v: Cell | undefined) => (typeof v === 'number' ? v : null);
+  return [...groups.values()].map((g) => {
+    const seedOf = (r: Record<string, Cell>) => r[seedKey] as number;
+    const censored = (opts.censored ?? []).map(({ column, bound }) => {
+      const counted = g.rows.filter((r) => num(r[bound]) !== null);
+      const bounds = counted.map((r) => num(r[bound])!);
+      const summary = censoredMedian(counted.map((r) => ({ seed: seedOf(r), value: num(r[column]) })));
+      return [column, { ...summary, bound: bounds.length > 0 ? Math.max(...bounds) : null }];
+    });
+    return {
+      settings: g.settings,
+      seeds: g.rows.map(seedOf),
+      metrics: Object.fromEntries(
+        opts.metrics.map((m) => [
+          m,
+          aggregateSeeds(
+            g.rows.map((r) => ({ seed: seedOf(r), value: num(r[m]) })),
+            opts.level,
+          ),
+        ]),
+      ),
+      censored: Object.fromEntries(censored),
+    };
+  });
 }
