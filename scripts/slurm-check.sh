@@ -14,7 +14,8 @@
 #   2. task 1 is cancelled (scancel) once its first configuration has finished: its collect job can
 #      then never start and Slurm cancels it (--kill-on-invalid-dep); the task is resubmitted alone,
 #      skips the configuration it finished, and a new collect job waits for it;
-#   3. the collected results.csv must equal that of the same sweep run at once, in one process.
+#   3. the collected results.csv, and the table over its seeds (seeds.csv), must equal those of the
+#      same sweep run at once, in one process.
 # Job ids and states are logged. Exit 0: passed, or skipped (the tools are missing or this is not
 # root: one line says so); 1: failed (the directory with the daemons' logs is kept).
 set -uo pipefail
@@ -250,4 +251,7 @@ node bin/seqlab.js sweep "$SWEEP" --out "$work/whole" --workers "$cpus" --quiet 
 cmp -s "$OUT/results.csv" "$work/whole/results.csv" ||
   fail "results.csv differs: $(diff "$OUT/results.csv" "$work/whole/results.csv" | head -n 5 | tr '\n' ';')"
 log "results.csv of the collected shards equals the sweep at once ($(($(wc -l <"$OUT/results.csv") - 1)) rows)"
+cmp -s "$OUT/seeds.csv" "$work/whole/seeds.csv" ||
+  fail "seeds.csv differs: $(diff "$OUT/seeds.csv" "$work/whole/seeds.csv" | head -n 5 | tr '\n' ';')"
+log "seeds.csv (over seeds $(sed -n 2p "$OUT/seeds.csv" | cut -d, -f3)) equals too ($(($(wc -l <"$OUT/seeds.csv") - 1)) configurations)"
 passed=1

@@ -1,6 +1,5 @@
 import { SeqlabError } from '../util/errors.js';
 import { studentTQuantile } from './student-t.js';
-import type { Cell } from './sweep-table.js';
 
 /**
  * Results over seeds. For the finite values x₁ … x_n of one metric of one configuration:
@@ -10,6 +9,9 @@ import type { Cell } from './sweep-table.js';
  * A seed whose value is missing (null: no such metric, or the run did not finish) or not finite
  * (NaN, ±∞: the run diverged) is excluded, counted and named: never averaged, never dropped silently.
  */
+
+/** A value of a results table: a setting, a status, a metric; null when there is none. */
+export type Cell = string | number | null;
 
 export interface SeedValue {
   seed: number;

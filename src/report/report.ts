@@ -19,8 +19,19 @@ import {
 import { specToSvg, svgToPng } from './render.js';
 import { readSource, type ReportSource } from './rundata.js';
 import type { RunData } from './runlog.js';
-import { sweepResults, type SweepResults } from './sweep-table.js';
-import { MAIN_METRIC, breakdownTables, lastGradflow, runTable, sparkline, taskOf, textTable } from './tables.js';
+import type { SeedGroup } from './aggregate.js';
+import { sweepResults, sweepSeeds, type SweepResults } from './sweep-table.js';
+import { seedsSummary } from './seeds-table.js';
+import {
+  MAIN_METRIC,
+  type SummaryTable,
+  breakdownTables,
+  lastGradflow,
+  runTable,
+  sparkline,
+  taskOf,
+  textTable,
+} from './tables.js';
 
 /**
  * `seqlab report DIR`: read a run, comparison, sweep or directory of runs, draw
@@ -46,6 +57,17 @@ export interface ReportResult {
   /** Just the sparkline lines of the summary (for commands that print their own table). */
   sparklines: string[];
   sweep: SweepResults | null;
+  /** A comparison over seeds (compare.json's aggregates) or a sweep with a seed axis: per configuration, over seeds. */
+  seeds: SeedGroup[] | null;
+  /** The seeds as the report's table shows them (seedsSummary), for the terminal. */
+  seedsTable: SummaryTable | null;
+}
+
+/** The aggregates over seeds of a source: a comparison's from compare.json, a sweep's from its results table. */
+export function seedGroupsOf(source: ReportSource, sweep: SweepResults | null): SeedGroup[] | null {
+  if (sweep) return sweepSeeds(sweep);
+  const aggregates = source.summary?.aggregates;
+  return source.kind === 'compare' && Array.isArray(aggregates) ? (aggregates as SeedGroup[]) : null;
 }
 
 /** The plots for a source, in the order the report shows them. */
@@ -173,8 +195,10 @@ export async function writeReport(dir: string, options: Partial<ReportOptions> =
     rendered.push({ ...plot, svg, svgFile, pngFile });
   }
   const sweep = source.kind === 'sweep' ? sweepResults(source) : null;
+  const seeds = seedGroupsOf(source, sweep);
   const html = join(dir, 'report.html');
-  writeFileAtomic(html, renderHtml(source, rendered, sweep));
+  writeFileAtomic(html, renderHtml(source, rendered, sweep, seeds));
+  const main = MAIN_METRIC[source.runs[0] ? taskOf(source.runs[0]) : '']?.metric ?? 'loss';
   return {
     dir,
     kind: source.kind,
@@ -183,6 +207,8 @@ export async function writeReport(dir: string, options: Partial<ReportOptions> =
     summary: terminalSummary(source),
     sparklines: sparklines(source.runs),
     sweep,
+    seeds,
+    seedsTable: seeds ? seedsSummary(seeds, main) : null,
   };
 }
 

@@ -117,3 +117,37 @@ export function seedsRows(groups: readonly SeedGroup[]): { columns: string[]; ro
   });
   return { columns, rows };
 }
+
+const CENSORED_TITLES: Record<string, string> = {
+  stepsToTarget: 'steps to target',
+  horizon: 'horizon',
+  horizonStart: 'horizon before training',
+};
+
+/**
+ * The seeds summary of a comparison or a sweep, as the report and `sweep --collect` show it: the
+ * settings that differ between configurations, n, the main metric as mean ± sd with its interval,
+ * the other metrics as mean ± sd, each censored measure as "k of n · median", the decay per step.
+ */
+export function seedsSummary(groups: readonly SeedGroup[], main: string): SummaryTable {
+  const first = groups[0];
+  if (!first) return { header: [], rows: [] };
+  const keys = Object.keys(first.settings);
+  const varying = keys.filter((k) => new Set(groups.map((g) => JSON.stringify(g.settings[k]))).size > 1);
+  const metrics = Object.keys(first.metrics);
+  const shown = metrics.includes(main) ? main : 'loss';
+  const others = metrics.filter((m) => m !== shown && !m.includes('@') && !/^baseline|^decayPerStep|^loss$/.test(m));
+  const level = `${Math.round((first.metrics[shown]?.level ?? 0.95) * 100)} % CI`;
+  const columns: SeedsColumn[] = [
+    ...(varying.length > 0 ? varying : keys.slice(0, 1)).map((k) => ({ kind: 'setting', key: k, title: k }) as const),
+    { kind: 'n', key: shown, title: 'n' },
+    { kind: 'mean', key: shown, title: `${shown} mean ± sd` },
+    { kind: 'interval', key: shown, title: level },
+    ...others.map((m) => ({ kind: 'mean', key: m, title: m, digits: 3 }) as const),
+    ...Object.keys(first.censored).map((c) => ({ kind: 'censored', key: c, title: CENSORED_TITLES[c] ?? c }) as const),
+    ...(metrics.includes('decayPerStep')
+      ? [{ kind: 'mean', key: 'decayPerStep', title: 'decay/step', digits: 2 } as const]
+      : []),
+  ];
+  return seedsTable(groups, columns);
+}
