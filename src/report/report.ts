@@ -16,6 +16,7 @@ import {
   type Plot,
   type RenderedPlot,
 } from './plots.js';
+import { groupRunsBySeed } from './bands.js';
 import { specToSvg, svgToPng } from './render.js';
 import { readSource, type ReportSource } from './rundata.js';
 import type { RunData } from './runlog.js';
@@ -73,12 +74,17 @@ export function seedGroupsOf(source: ReportSource, sweep: SweepResults | null): 
 /** The plots for a source, in the order the report shows them. */
 export function buildPlots(source: ReportSource, opts: Readonly<ReportOptions> = REPORT_DEFAULTS): Plot[] {
   const plots: (Plot | null)[] = [];
-  const runs = source.runs.slice(0, source.kind === 'sweep' ? opts.maxRunsPerPlot : source.runs.length);
+  // a sweep's first configurations (with all their seeds), so the per-run plots stay readable
+  const groups = groupRunsBySeed(source.runs).slice(0, source.kind === 'sweep' ? opts.maxRunsPerPlot : undefined);
+  const runs = groups.flatMap((g) => g.runs);
+  // plots of one run's curves draw the first seed of each configuration
+  const firstSeeds = groups.map((g) => g.runs[0]);
   if (source.kind === 'sweep') plots.push(...sweepParamPlots(source));
   if (source.kind === 'compare') plots.push(compareLengthPlot(source));
   plots.push(gradflowPlot(runs));
   plots.push(...breakdownPlots(runs));
-  plots.push(lossCurvePlot(runs), metricCurvesPlot(runs), lossGradPlot(runs), heatmapPlot(runs), deltasPlot(runs));
+  plots.push(lossCurvePlot(runs), metricCurvesPlot(runs), lossGradPlot(firstSeeds), heatmapPlot(firstSeeds));
+  plots.push(deltasPlot(runs));
   return plots.filter((p): p is Plot => p !== null);
 }
 
