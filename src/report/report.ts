@@ -110,7 +110,10 @@ function compareLengthPlot(source: ReportSource): Plot | null {
     'sequence length T (time steps)',
     `final validation ${main}`,
     `${task}: ${main} against sequence length`,
-    `The final validation ${main} of each cell at each sequence length${baselineNote}.`,
+    `The final validation ${main} of each cell at each sequence length${baselineNote}.` +
+      (Array.isArray(source.summary?.seeds) && source.summary.seeds.length > 1
+        ? ' Each point is one seed; the line is the mean over seeds, the band its 95 % t-interval.'
+        : ''),
     baseline,
   );
 }
@@ -141,7 +144,8 @@ function sweepParamPlots(source: ReportSource): Plot[] {
       xTitle,
       `final validation ${main}`,
       `${main} against ${key === 'seq-len' ? 'sequence length' : key}`,
-      `Each point is one run (seeds as separate points); the line is the mean over seeds.${baselineNote}`,
+      'Each point is one run (seeds as separate points); the line is the mean over seeds, the band (two or more ' +
+        `seeds) its 95 % t-interval.${baselineNote}`,
       baseline as number | null,
     );
     if (plot) plots.push(plot);
