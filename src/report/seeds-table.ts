@@ -118,12 +118,7 @@ export function seedsRows(groups: readonly SeedGroup[]): { columns: string[]; ro
   return { columns, rows };
 }
 
-const CENSORED_TITLES: Record<string, string> = {
-  stepsToTarget: 'steps to target',
-  horizon: 'horizon',
-  horizonStart: 'horizon before training',
-};
-
+const SETTING_TITLES: Record<string, string> = { seqLen: 'T', hiddenSize: 'H' };
 /**
  * The seeds summary of a comparison or a sweep, as the report and `sweep --collect` show it: the
  * settings that differ between configurations, n, the main metric as mean ± sd with its interval,
@@ -138,13 +133,21 @@ export function seedsSummary(groups: readonly SeedGroup[], main: string): Summar
   const shown = metrics.includes(main) ? main : 'loss';
   const others = metrics.filter((m) => m !== shown && !m.includes('@') && !/^baseline|^decayPerStep|^loss$/.test(m));
   const level = `${Math.round((first.metrics[shown]?.level ?? 0.95) * 100)} % CI`;
+  // before training, then at the end
+  const censored = ['stepsToTarget', 'horizonStart', 'horizon'].filter((c) => c in first.censored);
+  censored.push(...Object.keys(first.censored).filter((c) => !censored.includes(c)));
+  const censoredTitle = (c: string) =>
+    (({ stepsToTarget: 'steps to target', horizonStart: 'horizon start' }) as Record<string, string>)[c] ??
+    (c === 'horizon' && censored.includes('horizonStart') ? 'horizon end' : c);
   const columns: SeedsColumn[] = [
-    ...(varying.length > 0 ? varying : keys.slice(0, 1)).map((k) => ({ kind: 'setting', key: k, title: k }) as const),
+    ...(varying.length > 0 ? varying : keys.slice(0, 1)).map(
+      (k) => ({ kind: 'setting', key: k, title: SETTING_TITLES[k] ?? k }) as const,
+    ),
     { kind: 'n', key: shown, title: 'n' },
     { kind: 'mean', key: shown, title: `${shown} mean ± sd` },
     { kind: 'interval', key: shown, title: level },
     ...others.map((m) => ({ kind: 'mean', key: m, title: m, digits: 3 }) as const),
-    ...Object.keys(first.censored).map((c) => ({ kind: 'censored', key: c, title: CENSORED_TITLES[c] ?? c }) as const),
+    ...censored.map((c) => ({ kind: 'censored', key: c, title: censoredTitle(c) }) as const),
     ...(metrics.includes('decayPerStep')
       ? [{ kind: 'mean', key: 'decayPerStep', title: 'decay/step', digits: 2 } as const]
       : []),
