@@ -98,6 +98,15 @@ describe('scripts/sweep-array.sbatch', () => {
     expect(text).toMatch(/--shard "\$SLURM_ARRAY_TASK_ID\/\$shards"/);
   });
 
+  it('is quoted whole in the README, which submits it and its collect job as the Slurm check does', () => {
+    const readme = read('README.md');
+    expect(readme).toContain(`\`\`\`text\n${text}\`\`\`\n`);
+    expect(readme).toMatch(/sbatch --dependency=afterok:\$jobid --kill-on-invalid-dep=yes/);
+    expect(read('scripts/slurm-check.sh')).toMatch(/--dependency=afterok:"\$array" --kill-on-invalid-dep=yes/);
+    expect(readme).not.toMatch(/^[^`\n]*npx seqlab.*--shard/m);
+    expect(readme).toContain('`scripts/sweep-job.yaml` is an indexed Job');
+  });
+
   it('and the Slurm check are valid bash', () => {
     for (const f of ['scripts/sweep-array.sbatch', 'scripts/slurm-check.sh'])
       expect(() => execFileSync('bash', ['-n', join(ROOT, f)], { stdio: 'pipe' }), f).not.toThrow();
