@@ -352,7 +352,8 @@ export {
 } from './report/report.js';
 export { readSource, readRun, type ReportSource } from './report/rundata.js';
 export type { RunData } from './report/runlog.js';
-export { sweepResults, toCsv, type SweepResults } from './report/sweep-table.js';
+export { sweepResults, sweepSeeds, toCsv, type SweepResults } from './report/sweep-table.js';
+export { seedsRows, seedsSummary } from './report/seeds-table.js';
 export { specToSvg, svgToPng } from './report/render.js';
 export {
   readSweepFile,
