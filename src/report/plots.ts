@@ -750,7 +750,7 @@ export function paramPlot(
   };
   const color =
     series.length > 1 || series[0] !== ''
-      ? { field: 'series', type: 'nominal', title: null, sort: series }
+      ? { field: 'series', type: 'nominal', title: null, sort: series, legend: { symbolOpacity: 1 } }
       : { value: '#4c78a8' };
   // the mean over the points at each x of a series (its seeds), and the 95 % t-interval of that mean
   // on a log axis an interval reaching 0 or below is cut at the lowest point drawn
