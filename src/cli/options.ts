@@ -280,6 +280,7 @@ export const FIELD_FLAGS: Readonly<Record<string, string | null>> = {
   epochs: '--epochs',
   decayUnit: '--decay-unit',
   cells: '--cells',
+  seeds: '--seeds',
   layer: '--layer',
   weights: '--weights',
   biases: '--biases',

@@ -121,8 +121,9 @@ function reached(result: TrainResult, target: CompareResult['target']): number |
 
 export async function compareRun(opts: CompareOptions): Promise<CompareResult> {
   const seeds = opts.seeds ?? [opts.train.seed ?? TRAIN_DEFAULTS.seed];
-  if (seeds.length === 0) throw usageError('seeds is empty; give at least one seed');
-  if (new Set(seeds).size !== seeds.length) throw usageError(`seeds lists a seed twice: ${seeds.join(', ')}`);
+  if (seeds.length === 0) throw usageError((field) => `${field('seeds')} is empty; give at least one seed`);
+  if (new Set(seeds).size !== seeds.length)
+    throw usageError((field) => `${field('seeds')} lists a seed twice: ${seeds.join(', ')}`);
   const seed = seeds[0];
   // one task instance just to learn its shapes and target (construction validates the options)
   const probeTask = createTask(opts.task, { ...opts.taskOptions, seqLen: opts.seqLens[0], seed });

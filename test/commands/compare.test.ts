@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { type CompareRow, seedAggregates } from '../../src/commands/compare.js';
+import { cliMessage } from '../../src/cli/options.js';
+import { type CompareOptions, type CompareRow, compareRun, seedAggregates } from '../../src/commands/compare.js';
+import { SeqlabError } from '../../src/util/errors.js';
 
 // The aggregates of `compare --seeds` on rows whose numbers are chosen so that every
 // aggregate is worked by hand. t_{0.975,2} = 0.95 · √(2 / (4 · 0.975 · 0.025)) (ν = 2 has the
@@ -98,5 +100,30 @@ describe('seedAggregates', () => {
 
   it('has no steps to a target when the task has none', () => {
     expect(seedAggregates(rows, false)[0].censored.stepsToTarget).toBeUndefined();
+  });
+});
+
+describe('compareRun', () => {
+  it('refuses no seeds and a seed twice before anything runs, naming the field (the CLI: the flag)', async () => {
+    const opts = (seeds: number[]): CompareOptions => ({
+      cells: ['rnn'],
+      task: 'adding',
+      taskOptions: {},
+      seqLens: [undefined],
+      model: {},
+      matchParams: false,
+      train: {},
+      seeds,
+      backend: 'cpu',
+    });
+    for (const [seeds, message] of [
+      [[], 'seeds is empty; give at least one seed'],
+      [[1, 2, 1], 'seeds lists a seed twice: 1, 2, 1'],
+    ] as const) {
+      const e = await compareRun(opts([...seeds])).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(SeqlabError);
+      expect((e as SeqlabError).message).toBe(message);
+      expect(cliMessage(e as SeqlabError)).toBe(`--${message}`);
+    }
   });
 });
