@@ -33,7 +33,7 @@ export function compareOptions<T>(y: Argv<T>) {
       })
       .option('seeds', {
         type: 'string',
-        describe: 'train each cell once per seed and aggregate over them: a list and ranges, e.g. 1-5 or 1,2,7-9',
+        describe: 'train each cell once per seed, one after another, and aggregate: a list and ranges (1-5, 1,2,7-9)',
       })
       // no default here, so --seed given beside --seeds can be told from the default
       .option('seed', {
