@@ -35,7 +35,7 @@ export interface SequenceTrace {
 export function forwardSequence(cell: Cell, xs: tf.Tensor3D, s0: State): SequenceTrace {
   const [T, B, I] = xs.shape;
   const x2d = tf.reshape(xs, [T * B, I]) as tf.Tensor2D;
-  if (fusedKernels() && cell instanceof RecurrentCellBase) return forwardFused(cell, x2d, T, B, s0);
+  if (fusedKernels(cell.hiddenSize) && cell instanceof RecurrentCellBase) return forwardFused(cell, x2d, T, B, s0);
   const xw = tf.unstack(tf.reshape(cell.project(x2d), [T, B, -1])) as tf.Tensor2D[];
   const states: State[] = [s0];
   const saved: tf.Tensor2D[][] = [];
@@ -109,7 +109,7 @@ export function backwardSequence(
 ): SequenceGrads {
   const [T, B, H] = trace.hs.shape;
   const weightHH = cell.recurrentWeight(); // [G·H, H]
-  const fused = fusedKernels() && !dFinal && cell instanceof RecurrentCellBase;
+  const fused = fusedKernels(cell.hiddenSize) && !dFinal && cell instanceof RecurrentCellBase;
   if (fused) return weightGrads(cell, trace, ...backwardFused(cell.kind, trace, dHs, weightHH), needInputGrad);
   const fromAbove = tf.unstack(dHs) as tf.Tensor2D[];
   let carry: (tf.Tensor2D | null)[] = dFinal ? [...dFinal] : Array.from({ length: cell.numStates }, () => null);

@@ -161,7 +161,7 @@ async function sweep(
   visit: (k: number, data: Float32Array, logScale: Float64Array) => void,
 ): Promise<void> {
   const records = new Readback(batch, visit);
-  if (fusedKernels() && cell instanceof RecurrentCellBase)
+  if (fusedKernels(cell.hiddenSize) && cell instanceof RecurrentCellBase)
     return sweepFused(cell, locals, t, batch, mode, weightHH, records);
   let cot = seeds(cell, batch, mode);
   for (let k = t - 1; k >= 0; k--) {
