@@ -30,10 +30,12 @@ export function fusedKernels(hiddenSize = MIN_FUSED_HIDDEN): boolean {
   return tf.getBackend() === 'wasm' && hiddenSize >= MIN_FUSED_HIDDEN && simdKernels(tf.backend()) !== null;
 }
 
-function simd(backend: WasmBackendLike, width: number): SimdKernels {
+/** The SIMD kernels, for a cell of `hiddenSize` units (the softmax takes rows of any width). */
+function simd(backend: WasmBackendLike, hiddenSize = MIN_FUSED_HIDDEN): SimdKernels {
   const kernels = simdKernels(backend);
   if (!kernels) throw new Error('seqlab fused kernels: the SIMD module cannot run here; check fusedKernels() first');
-  if (width < MIN_FUSED_HIDDEN) throw new Error(`seqlab fused kernels: width ${width} is below ${MIN_FUSED_HIDDEN}`);
+  if (hiddenSize < MIN_FUSED_HIDDEN)
+    throw new Error(`seqlab fused kernels: hidden size ${hiddenSize} is below ${MIN_FUSED_HIDDEN}`);
   return kernels;
 }
 
@@ -141,10 +143,7 @@ function cellBackward({
   return infos;
 }
 
-/**
- * inputs: z [N, O] (h W), bias [O], targets int32 [N], w [N]. outputs: ∂L/∂z [N, O], L [].
- * O a multiple of 4 runs the SIMD kernel; other widths a JS loop (float64, stored as float32).
- */
+/** inputs: z [N, O] (h W), bias [O], targets int32 [N], w [N]. outputs: ∂L/∂z [N, O], L []. */
 function softmaxXent({
   inputs,
   backend,
@@ -153,53 +152,26 @@ function softmaxXent({
   backend: WasmBackendLike;
 }): TensorInfo[] {
   const [N, O] = inputs.z.shape;
+  const kernels = simd(backend);
   const infos = outputs(backend, [[N, O], []]);
-  const statsInfo = O % 4 === 0 ? backend.makeOutput([N, 2], 'float32') : null;
+  const statsInfo = backend.makeOutput([N, 2], 'float32');
   // views after the allocations: they may have grown (and detached) the heap
-  const [z, bias, y, w, dz] = [inputs.z, inputs.bias, inputs.targets, inputs.w, infos[0]].map((i) =>
+  const [z, bias, y, w, dz, stats] = [inputs.z, inputs.bias, inputs.targets, inputs.w, infos[0], statsInfo].map((i) =>
     backend.typedArrayFromHeap(i),
   );
-  const check = (target: number) => {
-    if (target >= 0 && target < O) return;
-    if (statsInfo) backend.disposeData(statsInfo.dataId);
-    throw new Error(`softmax cross-entropy: target ${target} is not a class in [0, ${O - 1}]`);
-  };
+  kernels.softmax_xent(z.byteOffset, bias.byteOffset, w.byteOffset, dz.byteOffset, stats.byteOffset, N, O);
   let total = 0;
-  if (statsInfo) {
-    const stats = backend.typedArrayFromHeap(statsInfo);
-    simd(backend, O).softmax_xent(z.byteOffset, bias.byteOffset, w.byteOffset, dz.byteOffset, stats.byteOffset, N, O);
-    for (let n = 0; n < N; n++) {
-      const target = y[n];
-      check(target);
-      const wn = w[n];
-      total += wn * (Math.log(stats[2 * n + 1]) + stats[2 * n] - (z[n * O + target] + bias[target]));
-      dz[n * O + target] -= wn;
+  for (let n = 0; n < N; n++) {
+    const target = y[n];
+    if (!(target >= 0 && target < O)) {
+      backend.disposeData(statsInfo.dataId);
+      throw new Error(`softmax cross-entropy: target ${target} is not a class in [0, ${O - 1}]`);
     }
-    backend.disposeData(statsInfo.dataId);
-  } else {
-    for (let n = 0; n < N; n++) {
-      const row = n * O;
-      const target = y[n];
-      check(target);
-      let max = -Infinity;
-      for (let o = 0; o < O; o++) {
-        const v = z[row + o] + bias[o];
-        dz[row + o] = v; // the biased logit, overwritten below
-        if (v > max) max = v;
-      }
-      let sum = 0;
-      for (let o = 0; o < O; o++) {
-        const e = Math.exp(dz[row + o] - max);
-        dz[row + o] = e;
-        sum += e;
-      }
-      const wn = w[n];
-      total += wn * (Math.log(sum) + max - (z[row + target] + bias[target]));
-      const scale = wn / sum;
-      for (let o = 0; o < O; o++) dz[row + o] *= scale;
-      dz[row + target] -= wn;
-    }
+    const wn = w[n];
+    total += wn * (Math.log(stats[2 * n + 1]) + stats[2 * n] - (z[n * O + target] + bias[target]));
+    dz[n * O + target] -= wn;
   }
+  backend.disposeData(statsInfo.dataId);
   (backend.typedArrayFromHeap(infos[1]) as Float32Array)[0] = total;
   return infos;
 }

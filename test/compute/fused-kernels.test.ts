@@ -16,8 +16,7 @@ import { jacobianNorms, type JacobianMode } from '../../src/training/gradflow.js
 // recurrent step forward and backward, one for the softmax cross-entropy, one per step of
 // the probes' sweep) against the composite tfjs ops they replace: same loss, gradients,
 // final state and ∂L/∂h_k to float32 tolerance. Hidden sizes and class counts of every
-// residue mod 4 (rows that end in a partial vector); class counts that are not a multiple
-// of 4 take the softmax's JS loop.
+// residue mod 4 (rows that end in a partial vector), and class counts below 4.
 
 afterEach(() => setKernels('fused'));
 

@@ -214,7 +214,7 @@ describe.runIf(process.env.SEQLAB_BACKEND === undefined || process.env.SEQLAB_BA
           call: (k, p) => k.pullback(kind, p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], B, R, H, 1, state, 1),
         });
     }
-    for (const O of [4, 8]) {
+    for (const O of [1, 2, 3, 4, 5, 11]) {
       const N = 3;
       cases.push({
         name: `softmax_xent O ${O}`,

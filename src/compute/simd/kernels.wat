@@ -4,7 +4,7 @@
 ;; byte offset of a tensor on the tfjs heap (TypedArray.byteOffset) and nothing is
 ;; copied. The kernels that work on rows of H floats need H >= 4 (src/compute/fused-kernels.ts
 ;; leaves narrower cells to the composite tfjs ops); H need not be a multiple of 4 (see the note above map).
-;; The softmax takes O a multiple of 4 (fused-kernels.ts runs a JS loop for other widths).
+;; The softmax takes any width O >= 1: whole vectors, then a scalar tail through the same $exp.
 ;;
 ;; exp(x): x = n ln2 + r with n = round(x / ln2) and |r| <= ln2/2 (ln2 split into a
 ;; short high part and a correction so n ln2 is exact), e^r by a degree-7 polynomial
@@ -104,11 +104,13 @@
 
   ;; Softmax cross-entropy rows. z [N, O], bias [O], w [N] → out [N, O] = w_n softmax(z_n + b)
   ;; and stats [N, 2] = (max_n, Σ e^{z_n + b − max_n}); the caller finishes the loss
-  ;; (w_n (log Σ + max − logit)) and subtracts w_n at each target.
+  ;; (w_n (log Σ + max − logit)) and subtracts w_n at each target. Each pass takes the row's
+  ;; whole vectors, then its last O mod 4 floats one at a time (e^x as lane 0 of $exp).
   (func (export "softmax_xent") (param $z i32) (param $bias i32) (param $w i32) (param $out i32) (param $stats i32) (param $N i32) (param $O i32)
-    (local $n i32) (local $i i32) (local $rowBytes i32) (local $zr i32) (local $or i32)
-    (local $v v128) (local $acc v128) (local $m f32) (local $sum f32)
+    (local $n i32) (local $i i32) (local $rowBytes i32) (local $vecBytes i32) (local $zr i32) (local $or i32)
+    (local $v v128) (local $acc v128) (local $m f32) (local $sum f32) (local $x f32)
     (local.set $rowBytes (i32.shl (local.get $O) (i32.const 2)))
+    (local.set $vecBytes (i32.and (local.get $rowBytes) (i32.const -16)))
     (block $rowsDone (loop $row
       (br_if $rowsDone (i32.ge_u (local.get $n) (local.get $N)))
       (local.set $zr (i32.add (local.get $z) (i32.mul (local.get $n) (local.get $rowBytes))))
@@ -117,36 +119,58 @@
       (local.set $acc (v128.const f32x4 -inf -inf -inf -inf))
       (local.set $i (i32.const 0))
       (block $d1 (loop $l1
-        (br_if $d1 (i32.ge_u (local.get $i) (local.get $rowBytes)))
+        (br_if $d1 (i32.ge_u (local.get $i) (local.get $vecBytes)))
         (local.set $v (f32x4.add (v128.load (i32.add (local.get $zr) (local.get $i))) (v128.load (i32.add (local.get $bias) (local.get $i)))))
         (v128.store (i32.add (local.get $or) (local.get $i)) (local.get $v))
         (local.set $acc (f32x4.max (local.get $acc) (local.get $v)))
         (local.set $i (i32.add (local.get $i) (i32.const 16)))
         (br $l1)))
       (local.set $m (call $hmax (local.get $acc)))
+      (block $t1 (loop $tl1
+        (br_if $t1 (i32.ge_u (local.get $i) (local.get $rowBytes)))
+        (local.set $x (f32.add (f32.load (i32.add (local.get $zr) (local.get $i))) (f32.load (i32.add (local.get $bias) (local.get $i)))))
+        (f32.store (i32.add (local.get $or) (local.get $i)) (local.get $x))
+        (local.set $m (f32.max (local.get $m) (local.get $x)))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $tl1)))
       ;; e^{v − max} and its sum
       (local.set $acc (v128.const f32x4 0 0 0 0))
       (local.set $v (f32x4.splat (local.get $m)))
       (local.set $i (i32.const 0))
       (block $d2 (loop $l2
-        (br_if $d2 (i32.ge_u (local.get $i) (local.get $rowBytes)))
+        (br_if $d2 (i32.ge_u (local.get $i) (local.get $vecBytes)))
         (v128.store (i32.add (local.get $or) (local.get $i))
           (call $exp (f32x4.sub (v128.load (i32.add (local.get $or) (local.get $i))) (local.get $v))))
         (local.set $acc (f32x4.add (local.get $acc) (v128.load (i32.add (local.get $or) (local.get $i)))))
         (local.set $i (i32.add (local.get $i) (i32.const 16)))
         (br $l2)))
       (local.set $sum (call $hsum (local.get $acc)))
+      (block $t2 (loop $tl2
+        (br_if $t2 (i32.ge_u (local.get $i) (local.get $rowBytes)))
+        (local.set $x (f32x4.extract_lane 0 (call $exp (f32x4.splat
+          (f32.sub (f32.load (i32.add (local.get $or) (local.get $i))) (local.get $m))))))
+        (f32.store (i32.add (local.get $or) (local.get $i)) (local.get $x))
+        (local.set $sum (f32.add (local.get $sum) (local.get $x)))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $tl2)))
       ;; scale by w_n / Σ
-      (local.set $v (f32x4.splat (f32.div
+      (local.set $x (f32.div
         (f32.load (i32.add (local.get $w) (i32.shl (local.get $n) (i32.const 2))))
-        (local.get $sum))))
+        (local.get $sum)))
+      (local.set $v (f32x4.splat (local.get $x)))
       (local.set $i (i32.const 0))
       (block $d3 (loop $l3
-        (br_if $d3 (i32.ge_u (local.get $i) (local.get $rowBytes)))
+        (br_if $d3 (i32.ge_u (local.get $i) (local.get $vecBytes)))
         (v128.store (i32.add (local.get $or) (local.get $i))
           (f32x4.mul (v128.load (i32.add (local.get $or) (local.get $i))) (local.get $v)))
         (local.set $i (i32.add (local.get $i) (i32.const 16)))
         (br $l3)))
+      (block $t3 (loop $tl3
+        (br_if $t3 (i32.ge_u (local.get $i) (local.get $rowBytes)))
+        (f32.store (i32.add (local.get $or) (local.get $i))
+          (f32.mul (f32.load (i32.add (local.get $or) (local.get $i))) (local.get $x)))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $tl3)))
       (f32.store (i32.add (local.get $stats) (i32.shl (local.get $n) (i32.const 3))) (local.get $m))
       (f32.store offset=4 (i32.add (local.get $stats) (i32.shl (local.get $n) (i32.const 3))) (local.get $sum))
       (local.set $n (i32.add (local.get $n) (i32.const 1)))
