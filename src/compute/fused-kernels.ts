@@ -41,7 +41,7 @@ function simd(backend: WasmBackendLike, hiddenSize = MIN_FUSED_HIDDEN): SimdKern
 
 const outputs = (backend: WasmBackendLike, shapes: number[][]) => shapes.map((s) => backend.makeOutput(s, 'float32'));
 
-/** Byte offset of a tensor on the heap (taken after the outputs are made: an allocation may move the views). */
+/** Byte offset of a tensor on the wasm heap: what the SIMD kernels take (it stays put when the heap grows). */
 const at = (backend: WasmBackendLike, t: TensorInfo) => backend.typedArrayFromHeap(t).byteOffset;
 
 type ForwardAttrs = { kind: 'rnn' | 'lstm' | 'gru'; nonlinearity: 'tanh' | 'relu' | 'sigmoid'; t: number };

@@ -130,6 +130,13 @@ describe.runIf(process.env.SEQLAB_BACKEND === undefined || process.env.SEQLAB_BA
       tf.dispose([x, fast, stock]);
     });
 
+    it('a shared (threaded) heap cannot host the module: null, so the callers take the composite ops', () => {
+      const shared = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+      expect(simdKernels({ wasm: { asm: { memory: shared } } })).toBeNull();
+      expect(simdKernels({})).toBeNull(); // not the wasm backend
+      expect(simdKernels(tf.backend())).not.toBeNull(); // and the module still links to the backend's own heap
+    });
+
     it('NaN in, NaN out', () => {
       const backend = tf.backend() as unknown as WasmBackendLike;
       const simd = simdKernels(backend) as NonNullable<ReturnType<typeof simdKernels>>;
