@@ -113,9 +113,8 @@ export async function benchCommand(argv: BenchArgs): Promise<void> {
     String(cfg.steps),
   ];
   // interleave: seqlab, then each peer, so machine load hits all alike
-  say(
-    `bench: seqlab ${cfg.cell} H${cfg.hidden} V${cfg.vocab} B${cfg.batch} T${cfg.bptt} (threads ${cfg.threads}, kernels ${cfg.kernels})`,
-  );
+  const shapeText = `${cfg.cell} H${cfg.hidden} V${cfg.vocab} B${cfg.batch} T${cfg.bptt}`;
+  say(`bench: seqlab ${shapeText} (threads ${cfg.threads}, kernels ${cfg.kernels})`);
   const ours: BenchResult = await benchTrainStep(cfg);
   rows.push({ ...ours });
   if (a.torch) {

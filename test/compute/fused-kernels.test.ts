@@ -36,7 +36,8 @@ describe.runIf(process.env.SEQLAB_BACKEND === undefined || process.env.SEQLAB_BA
     ];
     for (const { cell, nonlinearity } of cases)
       for (const { H, V } of widths) {
-        it(`${cell}${cell === 'rnn' ? ` (${nonlinearity})` : ''}, H ${H}, V ${V}: 2 layers, token inputs, xent at every step; then dense inputs, xent at the last step`, () => {
+        const name = `${cell}${cell === 'rnn' ? ` (${nonlinearity})` : ''}, H ${H}, V ${V}`;
+        it(`${name}: 2 layers, token inputs, xent at every step; then dense inputs, xent at the last step`, () => {
           expect(simdKernels(tf.backend()) !== null).toBe(true);
           const tensorsBefore = tf.memory().numTensors;
           const rng = new Rng(`fused-${cell}-${nonlinearity}`);

@@ -81,7 +81,7 @@ describe.runIf(process.env.SEQLAB_BACKEND === undefined || process.env.SEQLAB_BA
         tf.dispose([x, y]);
       });
 
-    it('2-D transpose: SIMD (both sides multiples of 4, float32 and int32) equals the index definition; other shapes go to the stock kernel', () => {
+    it('2-D transpose: SIMD (both sides multiples of 4, float32 and int32) = the index definition; else stock', () => {
       for (const [rows, cols] of [
         [4, 4],
         [8, 12],
@@ -231,7 +231,7 @@ describe.runIf(process.env.SEQLAB_BACKEND === undefined || process.env.SEQLAB_BA
       });
     }
 
-    it('no kernel reads or writes outside its arrays, at any row width (a memory of its own, arrays at its end)', () => {
+    it('no kernel reads or writes outside its arrays, at any row width (own memory, arrays at its end)', () => {
       const memory = new WebAssembly.Memory({ initial: 1, maximum: 1 });
       const module = new WebAssembly.Module(Buffer.from(kernelsWasmBase64, 'base64'));
       const kernels = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as SimdKernels;
