@@ -156,7 +156,7 @@ async function sweep(
 ): Promise<void> {
   const records = new Readback(batch, visit);
   const { kind } = cell;
-  if (fusedKernels() && isFusedCellKind(kind) && cell instanceof RecurrentCellBase)
+  if (fusedKernels(cell.hiddenSize) && isFusedCellKind(kind) && cell instanceof RecurrentCellBase)
     return sweepFused(cell, kind, locals, t, batch, mode, weightHH, records);
   let cot = seeds(cell, batch, mode);
   for (let k = t - 1; k >= 0; k--) {
