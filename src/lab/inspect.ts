@@ -57,7 +57,9 @@ export async function readSentence(
       'this model was not trained on the agreement probe (number prediction); train one with task "agreement"',
     );
   const onehot = new Float32Array(T * V);
-  ids.forEach((id, t) => (onehot[t * V + id] = 1));
+  ids.forEach((id, t) => {
+    onehot[t * V + id] = 1;
+  });
   const xs = tf.tensor3d(onehot, [T, 1, V]); // [T, batch 1, V]
   try {
     const probs = tf.tidy(() => {
