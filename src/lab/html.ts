@@ -34,7 +34,7 @@ export const LAB_PAGE_HTML = `<!doctype html>
   #message.info { background: #e8f4fd; color: #0d47a1; border-color: #b6dcfb; }
   #step-counter { font-weight: bold; margin-left: 8px; }
   table { border-collapse: collapse; }
-  #numbers { table-layout: fixed; width: 66em; }
+  #numbers { table-layout: fixed; width: 68em; }
   th, td { padding: 3px 9px; border-bottom: 1px solid #eee; text-align: right; }
   th:first-child, td:first-child { text-align: left; }
   thead th { font-size: 12px; color: #555; font-weight: normal; border-bottom: 1px solid #ccc; }
@@ -92,7 +92,7 @@ export const LAB_PAGE_HTML = `<!doctype html>
 </section>
 <section>
   <h2>Numbers <span id="step-counter" data-steps="0">not started</span></h2>
-  <table id="numbers"><colgroup><col style="width: 4em"><col style="width: 5em"><col style="width: 4em"><col style="width: 7em"><col style="width: 7em"><col style="width: 9em"><col style="width: 8em"><col style="width: 8em"><col style="width: 8em"><col style="width: 6em"></colgroup><thead><tr><th>cell</th><th>status</th><th>step</th><th>train loss</th><th>eval loss</th><th>metric</th>
+  <table id="numbers"><colgroup><col style="width: 4em"><col style="width: 5em"><col style="width: 4em"><col style="width: 7em"><col style="width: 7em"><col style="width: 9em"><col style="width: 8em"><col style="width: 8em"><col style="width: 10em"><col style="width: 6em"></colgroup><thead><tr><th>cell</th><th>status</th><th>step</th><th>train loss</th><th>eval loss</th><th>metric</th>
     <th>‖∂h<sub>T</sub>/∂h<sub>T−1</sub>‖</th><th>‖∂h<sub>T</sub>/∂h<sub>0</sub>‖</th><th>horizon</th><th>decay/step</th></tr></thead>
     <tbody id="numbers-body"></tbody></table>
   <small>Norms: spectral, mean over the probe batch, at the last probe. Horizon: first gap with norm &lt; 1e-3. Decay: −slope of ln‖·‖ per step of gap.</small>
