@@ -19,7 +19,7 @@ export interface LabTraining {
   readonly settings: Readonly<LabSettings>;
   readonly runs: readonly CellRunState[];
   readonly isPaused: boolean;
-  /** Paused, and every run still training has stopped before its next step (the numbers shown are final until resume). */
+  /** Paused, and every run still training has stopped before its next step (the numbers stay until resume). */
   readonly isHeld: boolean;
   /** Resolves when every run has ended; rejects (a SeqlabError for a user's mistake) if the session could not start. */
   readonly done: Promise<void>;

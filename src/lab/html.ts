@@ -39,12 +39,14 @@ export const LAB_PAGE_HTML = `<!doctype html>
   th:first-child, td:first-child { text-align: left; }
   thead th { font-size: 12px; color: #555; font-weight: normal; border-bottom: 1px solid #ccc; }
   .charts { display: flex; flex-wrap: wrap; gap: 12px; }
-  .chart { background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: 6px; margin: 0; min-width: 300px; min-height: 120px; overflow-x: auto; }
+  .chart { background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: 6px; margin: 0;
+    min-width: 300px; min-height: 120px; overflow-x: auto; }
   .chart figcaption { font-size: 12px; color: #555; max-width: 560px; margin: 4px 6px 2px; }
   label[hidden] { display: none; }
   .setup { display: flex; gap: 16px; align-items: end; flex-wrap: wrap; margin-top: 8px; }
   #link { width: 28em; }
-  #cli-command { display: block; font-size: 12px; background: #f3f3f3; padding: 3px 6px; border-radius: 3px; max-width: 900px; overflow-wrap: anywhere; }
+  #cli-command { display: block; font-size: 12px; background: #f3f3f3; padding: 3px 6px; border-radius: 3px;
+    max-width: 900px; overflow-wrap: anywhere; }
   .empty { color: #888; font-style: italic; }
   #why-list li { margin-bottom: 4px; }
   tr.subject td { background: #fff8e1; }
@@ -68,17 +70,23 @@ export const LAB_PAGE_HTML = `<!doctype html>
     <fieldset><legend>cells</legend>
       ${CELL_KINDS.map((c) => `<label><input type="checkbox" id="cell-${c}"> ${c}</label>`).join('')}</fieldset>
     <label>hidden size <input type="number" id="hidden" min="1"></label>
-    <label data-tasks="agreement">train distances <input type="text" id="train-distances" title="subject–verb distances of the training sentences, MIN-MAX"></label>
-    <label data-tasks="agreement">test distances <input type="text" id="test-distances" style="width: 10em" title="distances of the test sentences, comma-separated"></label>
-    <label data-tasks="adding copy" hidden>sequence length T <input type="number" id="seq-len" min="2" placeholder="task's" title="time steps per sequence; empty = the task's default"></label>
+    <label data-tasks="agreement">train distances <input type="text" id="train-distances"
+      title="subject–verb distances of the training sentences, MIN-MAX"></label>
+    <label data-tasks="agreement">test distances <input type="text" id="test-distances" style="width: 10em"
+      title="distances of the test sentences, comma-separated"></label>
+    <label data-tasks="adding copy" hidden>sequence length T <input type="number" id="seq-len" min="2"
+      placeholder="task's" title="time steps per sequence; empty = the task's default"></label>
     <label>initializer <select id="init">${INITS.map((i) => `<option>${i}</option>`).join('')}</select></label>
     <label>clip norm <input type="text" id="clip-norm" title="global-norm clipping threshold; 0 = off"></label>
     <label>learning rate <input type="number" id="lr" step="any"></label>
     <label>steps <input type="number" id="steps" min="1"></label>
     <label>batch <input type="number" id="batch" min="1"></label>
-    <label>eval every <input type="number" id="eval-every" min="1" title="evaluate on the test set every N steps"></label>
-    <label>probe every <input type="number" id="gradflow-every" min="1" title="probe the gradient flow every N steps"></label>
-    <label>LSTM Jacobian <select id="gradflow-mode"><option value="state">state [h; c]</option><option value="h">h (c fixed)</option></select></label>
+    <label>eval every <input type="number" id="eval-every" min="1"
+      title="evaluate on the test set every N steps"></label>
+    <label>probe every <input type="number" id="gradflow-every" min="1"
+      title="probe the gradient flow every N steps"></label>
+    <label>LSTM Jacobian <select id="gradflow-mode"><option value="state">state [h; c]</option>
+      <option value="h">h (c fixed)</option></select></label>
     <label>seed <input type="number" id="seed"></label>
     <button type="button" id="start">Start</button>
     <button type="button" id="pause">Pause</button>
@@ -92,20 +100,29 @@ export const LAB_PAGE_HTML = `<!doctype html>
 </section>
 <section>
   <h2>Numbers <span id="step-counter" data-steps="0">not started</span></h2>
-  <table id="numbers"><colgroup><col style="width: 4em"><col style="width: 5em"><col style="width: 4em"><col style="width: 7em"><col style="width: 7em"><col style="width: 9em"><col style="width: 8em"><col style="width: 8em"><col style="width: 10em"><col style="width: 6em"></colgroup><thead><tr><th>cell</th><th>status</th><th>step</th><th>train loss</th><th>eval loss</th><th>metric</th>
+  <table id="numbers"><colgroup>
+    <col style="width: 4em"><col style="width: 5em"><col style="width: 4em">
+    <col style="width: 7em"><col style="width: 7em"><col style="width: 9em">
+    <col style="width: 8em"><col style="width: 8em"><col style="width: 10em">
+    <col style="width: 6em">
+  </colgroup><thead><tr><th>cell</th><th>status</th><th>step</th><th>train loss</th><th>eval loss</th><th>metric</th>
     <th>‖∂h<sub>T</sub>/∂h<sub>T−1</sub>‖</th><th>‖∂h<sub>T</sub>/∂h<sub>0</sub>‖</th><th>horizon</th><th>decay/step</th></tr></thead>
     <tbody id="numbers-body"></tbody></table>
   <small>Norms: spectral, mean over the probe batch, at the last probe. Horizon: first gap with norm &lt; 1e-3. Decay: −slope of ln‖·‖ per step of gap.</small>
 </section>
 <div class="charts">
   <figure class="chart" id="chart-gradflow" data-empty="gradient flow: appears with the first probe"></figure>
-  <figure class="chart" id="chart-distance" data-empty="accuracy by distance: agreement task, after the first evaluation"></figure>
+  <figure class="chart" id="chart-distance"
+    data-empty="accuracy by distance: agreement task, after the first evaluation"></figure>
   <figure class="chart" id="chart-loss" data-empty="loss: appears with the first step"></figure>
   <figure class="chart" id="chart-metrics" data-empty="validation metrics: after two evaluations"></figure>
   <figure class="chart" id="chart-heatmap" data-empty="(t, k) heat map: appears with the first probe"></figure>
-  <figure class="chart" id="chart-lossgrad" data-empty="error signal ‖∂L/∂h_k‖: appears with the first probe"></figure>
-  <figure class="chart" id="chart-attractors" data-empty="accuracy by attractors: agreement task, after the first evaluation"></figure>
-  <figure class="chart" id="chart-spectrum" data-empty="singular-value spectrum of ∂h_T/∂h_k and Lyapunov exponents: coming with the spectra probe (not in this version)"></figure>
+  <figure class="chart" id="chart-lossgrad"
+    data-empty="error signal ‖∂L/∂h_k‖: appears with the first probe"></figure>
+  <figure class="chart" id="chart-attractors"
+    data-empty="accuracy by attractors: agreement task, after the first evaluation"></figure>
+  <figure class="chart" id="chart-spectrum" data-empty="singular-value spectrum of ∂h_T/∂h_k and Lyapunov
+    exponents: coming with the spectra probe (not in this version)"></figure>
 </div>
 <section>
   <h2>Why</h2>

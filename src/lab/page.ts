@@ -267,7 +267,8 @@ function renderNumbers(runs: RunData[]): void {
       `<td data-field="step" data-value="${last?.step ?? ''}">${last?.step ?? '–'}</td>` +
       cell('loss', last?.loss) +
       cell('evalLoss', ev?.loss) +
-      `<td data-field="metric" data-value="${metric ?? ''}">${metricName ? `${metricName} ${fmt(metric, 3)}` : '–'}</td>` +
+      `<td data-field="metric" data-value="${metric ?? ''}">` +
+      `${metricName ? `${metricName} ${fmt(metric, 3)}` : '–'}</td>` +
       cell('gap1', g?.spectral[0] ?? null, 4) +
       cell('gapT', g?.spectral.at(-1) ?? null, 4) +
       `<td>${g ? (g.horizon ?? `none within ${g.T}`) : '–'}</td>` +

@@ -140,7 +140,7 @@ export function checkSettings(s: LabSettings): Readonly<LabSettings> {
   });
 }
 
-/** One cell of the lab as options of the library's trainRun (`seqlab train`): the same options give the same numbers. */
+/** One cell of the lab as options of the library's trainRun (`seqlab train`): the same options, the same numbers. */
 export interface LabRunSpec {
   task: LabTask;
   taskOptions: Omit<TaskOptions, 'seed'>;

@@ -587,7 +587,8 @@ export function breakdownPlots(runs: RunData[]): Plot[] {
         `Final ${metric} broken down by ${BREAKDOWN_AXES[key] ?? key}` +
         (chance !== null ? '; the dashed line is chance (0.5: singular or plural).' : '.') +
         (counted
-          ? ` A point's area grows with the test examples behind it; hollow points, not joined by the line, have fewer than ${FEW_EXAMPLES} (their ${metric} is mostly noise)${few > 0 ? `: ${few} here` : ''}.`
+          ? " A point's area grows with the test examples behind it; hollow points, not joined by the line, " +
+            `have fewer than ${FEW_EXAMPLES} (their ${metric} is mostly noise)${few > 0 ? `: ${few} here` : ''}.`
           : ' Points with few examples are noisy: the counts are in the table below.'),
       spec: {
         title: { text: `${metric} by ${keyName}` },

@@ -44,7 +44,9 @@ export function viewSize(view: View): { width: number; height: number } {
       height: Math.ceil(inner._viewHeight! + pad.top + pad.bottom),
     };
   // without vega's own numbers: the scenegraph's bounds, padded (within a pixel of the above)
-  const scene = view.scenegraph() as unknown as { root: { bounds: { x1: number; y1: number; x2: number; y2: number } } };
+  const scene = view.scenegraph() as unknown as {
+    root: { bounds: { x1: number; y1: number; x2: number; y2: number } };
+  };
   const b = scene.root.bounds;
   return {
     width: Math.ceil(b.x2 - b.x1 + pad.left + pad.right),

@@ -10,7 +10,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'seqlab-lab-site-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('the lab site', () => {
-  it('bundles the page, its training and chart workers and their shared chunks, with the Node built-ins stubbed out', async () => {
+  it('bundles the page, its two workers and their shared chunks, the Node built-ins stubbed out', async () => {
     const site = await buildLabSite({ minify: false });
     const names = [...site.keys()].sort();
     const chunks = names.filter((n) => /^chunk-[\w-]+\.js$/.test(n));
