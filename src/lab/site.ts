@@ -40,7 +40,7 @@ const NODE_STUBS: Readonly<Record<string, readonly string[]>> = {
   'node:path': ['join', 'dirname', 'basename', 'resolve'],
   'node:worker_threads': ['Worker', 'MessageChannel', 'receiveMessageOnPort', 'workerData', 'parentPort'],
   'node:crypto': ['createHash'],
-  // svgToPng's lazy import in report/render.ts (the page draws with vega-embed instead)
+  // svgToPng's lazy import in report/render.ts (the lab's chart worker draws on canvases instead)
   '@resvg/resvg-js': ['Resvg'],
 };
 
