@@ -205,6 +205,7 @@ export {
   type CompareResult,
   type CompareRow,
 } from './commands/compare.js';
+export { COMPARE_AGREEMENT_DEFAULTS, type CompareAgreementDefaults } from './commands/compare-defaults.js';
 export {
   aggregateSeeds,
   censoredMedian,
@@ -365,15 +366,22 @@ export {
   type SweepRun,
   type Shard,
 } from './commands/sweep.js';
+export { LabSession, type CellRun, type WhyStats } from './lab/session.js';
 export {
-  LabSession,
   LAB_DEFAULTS,
   LAB_TASKS,
+  LAB_DATA,
   checkSettings,
   labRunSpec,
   type LabSettings,
   type LabRunSpec,
-  type CellRun,
-  type WhyStats,
-} from './lab/session.js';
+} from './lab/settings.js';
+export {
+  LAB_FIELDS,
+  compareCommand,
+  fieldsToSettings,
+  readQuery,
+  settingsQuery,
+  settingsToFields,
+} from './lab/link.js';
 export { buildLabSite, writeLabSite, serveLabSite, type LabSite } from './lab/site.js';

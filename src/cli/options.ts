@@ -1,4 +1,5 @@
 import type { Argv } from 'yargs';
+import { COMPARE_AGREEMENT_DEFAULTS, type CompareAgreementDefaults } from '../commands/compare-defaults.js';
 import { TOKENIZER_NAMES } from '../data/tokenize.js';
 import { NONLINEARITIES } from '../models/activations.js';
 import { INITS } from '../models/init.js';
@@ -452,22 +453,24 @@ function parseAgreementArgs(a: Record<string, unknown>) {
  * passes wins). Chosen so that the default run finishes in minutes on 2 cores.
  */
 export const COMPARE_PRESETS: Readonly<Record<string, Record<string, string | number | boolean>>> = {
-  // Trained only on distances 8-16 (no short sentences to learn the memory from), tested up to 28.
-  // With this budget the vanilla RNN never gets the subject's number across (its error signal at the
-  // subject is ~1e-8 of that at the verb when training starts); LSTM and GRU learn it by step 300-400.
-  // The Jacobians use "state" mode: an LSTM keeps its memory in c.
-  agreement: {
-    hidden: 32,
-    steps: 500,
-    'eval-every': 100,
-    'gradflow-every': 100,
-    'gradflow-mode': 'state',
-    'train-distances': '8-16',
-    'test-distances': '8,12,16,20,24,28',
-  },
+  // the agreement probe's defaults live in commands/compare-defaults.ts (the lab starts from them too)
+  agreement: agreementPreset(COMPARE_AGREEMENT_DEFAULTS),
   adding: { steps: 1000, hidden: 32, 'eval-every': 100, 'eval-size': 500 },
   copy: { steps: 1000, hidden: 32, 'eval-every': 100, 'eval-size': 200 },
 };
+
+/** The agreement defaults as option values. */
+function agreementPreset(d: Readonly<CompareAgreementDefaults>): Record<string, string | number> {
+  return {
+    hidden: d.hiddenSize,
+    steps: d.steps,
+    'eval-every': d.evalEvery,
+    'gradflow-every': d.gradflowEvery,
+    'gradflow-mode': d.gradflowMode,
+    'train-distances': `${d.trainMinDistance}-${d.trainMaxDistance}`,
+    'test-distances': d.testDistances.join(','),
+  };
+}
 
 /** The task `seqlab compare` runs when none is given: the agreement probe. */
 export const COMPARE_DEFAULT_TASK = 'agreement';

@@ -32,10 +32,27 @@ export interface RenderedPlot extends Plot {
 const positive = (x: number | null | undefined): x is number => typeof x === 'number' && Number.isFinite(x) && x > 0;
 
 /** A log scale when the positive values span more than a decade, else a linear one that need not start at 0. */
-function scaleFor(values: number[]): { type: 'log' } | { zero: false } {
+function scaleFor(values: number[]): { type: 'log' } | LinearScale {
   const v = values.filter(positive);
+  if (v.length > 0 && Math.max(...v) / Math.min(...v) > 10) return { type: 'log' };
+  return linearScale(values);
+}
+
+type LinearScale = { zero: false; domain?: [number, number] };
+
+/**
+ * A linear scale that need not start at 0. A flat series (every value equal) gets a domain
+ * around its value: vega would otherwise draw a zero-width domain as one tick with all the
+ * digits it has ("1.000000").
+ */
+export function linearScale(values: number[]): LinearScale {
+  const v = values.filter((x) => Number.isFinite(x));
   if (v.length === 0) return { zero: false };
-  return Math.max(...v) / Math.min(...v) > 10 ? { type: 'log' } : { zero: false };
+  const lo = Math.min(...v);
+  const hi = Math.max(...v);
+  if (hi - lo > 1e-9 * Math.max(1, Math.abs(hi))) return { zero: false };
+  const pad = lo === 0 ? 1 : Math.abs(lo) / 10;
+  return { zero: false, domain: [lo - pad, lo + pad] };
 }
 
 const isLog = (s: ReturnType<typeof scaleFor>) => 'type' in s;
@@ -505,7 +522,12 @@ export function metricCurvesPlot(runs: RunData[]): Plot | null {
       field: 'value',
       type: 'quantitative',
       title: `${m}${logMetrics.includes(m) ? ' (log scale)' : ''}${/accuracy/i.test(m) ? ' (fraction)' : ''}`,
-      scale: logMetrics.includes(m) ? { type: 'log' } : { zero: false },
+      // fractions on [0, 1]: a run at 1.00 throughout is then a line along the top, not a lone tick
+      scale: logMetrics.includes(m)
+        ? { type: 'log' }
+        : /accuracy/i.test(m)
+          ? { domain: [0, 1] }
+          : linearScale(rows.filter((r) => r.metric === m).map((r) => r.value)),
       axis: logMetrics.includes(m) ? decadeAxis(values(m)) : {},
     };
     const line = { mark: { type: 'line', point: { size: 20 } }, encoding: { x, y, color } };
@@ -528,6 +550,12 @@ export function metricCurvesPlot(runs: RunData[]): Plot | null {
     series: labels.length > 1 ? labels.map((r) => r.label) : names,
   };
 }
+
+/**
+ * Breakdown bins backed by fewer test examples than this are drawn hollow and left out of the
+ * line: at accuracy 0.5, 20 examples already give a standard error of 0.11.
+ */
+export const FEW_EXAMPLES = 20;
 
 /** Axis titles of the breakdown keys the tasks write (metric@key=value). */
 const BREAKDOWN_AXES: Record<string, string> = {
@@ -562,29 +590,40 @@ export function breakdownPlots(runs: RunData[]): Plot[] {
         .map(([k, v]) => {
           const m = /^([^@]+)@([^=]+)=(.+)$/.exec(k);
           if (!m || m[1] !== metric || m[2] !== key || typeof v !== 'number') return null;
-          return { run, value: Number(m[3]), label: m[3], y: v };
+          const n = fm[`n@${key}=${m[3]}`];
+          return { run, value: Number(m[3]), label: m[3], y: v, n: typeof n === 'number' ? n : null };
         })
         .filter((x) => x !== null);
     };
     const single = runs.flatMap((r) => perRun(r, r.label));
     const order = [...new Set(single.map((r) => r.label))];
     // several seeds: per group and breakdown value the mean over the seeds and its t-interval
-    const rows: { run: string; value: number; label: string; y: number; lo?: number | null; hi?: number | null }[] =
-      banded
-        ? bandPoints(
-            seedGroups.flatMap((g) =>
-              g.runs.flatMap((r) =>
-                perRun(r, g.label).map((p) => ({ series: p.run, key: p.label, x: order.indexOf(p.label), value: p.y })),
-              ),
+    // over seeds the band shows the spread, so the points carry no example counts (n null)
+    const rows: {
+      run: string;
+      value: number;
+      label: string;
+      y: number;
+      n: number | null;
+      lo?: number | null;
+      hi?: number | null;
+    }[] = banded
+      ? bandPoints(
+          seedGroups.flatMap((g) =>
+            g.runs.flatMap((r) =>
+              perRun(r, g.label).map((p) => ({ series: p.run, key: p.label, x: order.indexOf(p.label), value: p.y })),
             ),
-          ).map((b) => ({ run: b.series, value: Number(b.key), label: b.key, y: b.mean, lo: b.lo, hi: b.hi }))
-        : single;
+          ),
+        ).map((b) => ({ run: b.series, value: Number(b.key), label: b.key, y: b.mean, n: null, lo: b.lo, hi: b.hi }))
+      : single;
     if (new Set(rows.map((r) => r.label)).size < 2) continue;
     const numeric = rows.every((r) => Number.isFinite(r.value));
     const isAccuracy = /accuracy/i.test(metric);
     const keyName = BREAKDOWN_NAMES[key] ?? key;
     const chance = isAccuracy && runs.some((r) => String(r.config.taskName) === 'agreement') ? 0.5 : null;
     const color = labels.length > 1 ? runColor(labels) : { value: '#4c78a8' };
+    const counted = rows.some((r) => r.n !== null);
+    const maxN = Math.max(1, ...rows.map((r) => r.n ?? 0));
     const x = numeric
       ? {
           field: 'value',
@@ -598,22 +637,51 @@ export function breakdownPlots(runs: RunData[]): Plot[] {
       field: 'y',
       type: 'quantitative',
       title: `${metric}${isAccuracy ? ' (fraction correct)' : ''}`,
-      scale: isAccuracy ? { domain: [0, 1] } : { zero: false },
+      scale: isAccuracy ? { domain: [0, 1] } : linearScale(rows.map((r) => r.y)),
     };
+    // a point's area ∝ its examples; bins under FEW_EXAMPLES are hollow and left out of the line
+    const size = counted
+      ? { field: 'n', type: 'quantitative', title: 'test examples', scale: { domain: [0, maxN], range: [16, 260] } }
+      : { value: 50 };
+    const isFew = `datum.n !== null && datum.n < ${FEW_EXAMPLES}`;
+    const tooltip = [
+      { field: 'run', title: 'run' },
+      { field: 'label', title: BREAKDOWN_NAMES[key] ?? key },
+      { field: 'y', title: metric, format: '.3f' },
+      { field: 'n', title: 'examples' },
+    ];
     const layers: Record<string, unknown>[] = [
       ...(banded ? [bandLayer(x, y, color)] : []),
-      { mark: { type: 'line', point: { size: 40 } }, encoding: { x, y, color } },
+      {
+        transform: [{ filter: `!(${isFew})` }],
+        mark: { type: 'line' },
+        encoding: { x, y, color },
+      },
+      {
+        transform: [{ filter: `!(${isFew})` }],
+        mark: { type: 'point', filled: true, opacity: 1 },
+        encoding: { x, y, color, size, tooltip },
+      },
+      {
+        transform: [{ filter: isFew }],
+        mark: { type: 'point', filled: false, opacity: 1, strokeWidth: 1.5 },
+        encoding: { x, y, color, size, tooltip },
+      },
     ];
     if (chance !== null) {
       layers.push(...referenceLine(chance, 'chance', numeric ? 'value' : null));
     }
+    const few = rows.filter((r) => r.n !== null && r.n < FEW_EXAMPLES).length;
     plots.push({
       id: `${metric}-by-${keyName}`.replace(/[^\w.-]+/g, '-'),
       title: `${metric} by ${keyName}`,
       caption:
         `Final ${metric} broken down by ${BREAKDOWN_AXES[key] ?? key}` +
         (chance !== null ? '; the dashed line is chance (0.5: singular or plural).' : '.') +
-        ' Points with few examples are noisy: the counts are in the table below.' +
+        (counted
+          ? " A point's area grows with the test examples behind it; hollow points, not joined by the line, " +
+            `have fewer than ${FEW_EXAMPLES} (their ${metric} is mostly noise)${few > 0 ? `: ${few} here` : ''}.`
+          : ' Points with few examples are noisy: the counts are in the table below.') +
         (banded ? ` Over ${seedCounts(seedGroups)} seeds: the line is the mean, the band its 95 % t-interval.` : ''),
       spec: {
         title: { text: `${metric} by ${keyName}` },

@@ -61,12 +61,12 @@ export function writeRun(dir: string, run: FixtureRun): void {
       loss: 1 / step,
       'accuracy@d=2': acc(2),
       'accuracy@d=8': acc(8),
-      'n@d=2': 10,
-      'n@d=8': 10,
+      'n@d=2': 200,
+      'n@d=8': 200,
       'accuracy@a=0': 0.7,
       'accuracy@a=1': 0.6,
-      'n@a=0': 12,
-      'n@a=1': 8,
+      'n@a=0': 240,
+      'n@a=1': 160,
     };
   };
   for (const step of [10, 20]) lines.push({ type: 'eval', step, loss: 1 / step, metrics: metrics(step) });
