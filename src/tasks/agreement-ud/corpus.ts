@@ -36,7 +36,7 @@ import { Rng } from '../../util/rng.js';
 import { DROP_REASONS, extractItems, type Extraction } from './extract.js';
 import { formatItems, type AgreementItem } from './items.js';
 import { NonceVocabulary, nonceTwins } from './nonce.js';
-import { lmToken, readTreebanks, shippedTreebanks, type Treebank } from './treebanks.js';
+import { lmToken, readTreebanks, shippedTreebanks } from './treebanks.js';
 
 /** Bump when the derived files would change for the same inputs and options. */
 export const BUILD_VERSION = 1;

@@ -12,7 +12,8 @@
  *                         the subject's head is not a common noun (options.subjectUpos: NOUN)
  *   no-finite-verb        the predicate is not finite and has no finite aux/cop (infinitives,
  *                         participle clauses); several-finite-verbs: more than one such
- *   coordinated-subject   the subject's head has a conj dependent ("o pai e a mãe")
+ *   coordinated-subject   the subject's head has a conj dependent ("o pai e a mãe"), or is the
+ *                         first of a correlative "tanto X como/quanto Y" (PetroGold: an nmod)
  *   verb-not-third-person, verb-no-number, subject-no-number
  *   verb-before-subject   inversion ("chegaram os homens")
  *   number-mismatch       subject and verb differ in Number (notional agreement, slips)
@@ -113,6 +114,15 @@ const CLITICS = new Set(['se', 'lhe', 'lhes', 'me', 'te', 'nos', 'vos']);
 const PAIRS: Readonly<Record<string, string>> = { ',': ',', '(': ')', '[': ']', '—': '—', '–': '–', '-': '-' };
 
 const base = (deprel: string) => deprel.split(':')[0];
+
+/** "o pai e a mãe": a conj dependent; "tanto aminas como produtos": tanto + a dependent marked como/quanto. */
+function isCoordinated(sentence: Sentence, children: number[][], subject: Word): boolean {
+  const kids = children[subject.id].map((id) => sentence.words[id - 1]);
+  if (kids.some((k) => base(k.deprel) === 'conj')) return true;
+  if (!kids.some((k) => k.form.toLowerCase() === 'tanto' && k.id < subject.id)) return false;
+  const marker = (id: number) => ['como', 'quanto'].includes(sentence.words[id - 1].form.toLowerCase());
+  return kids.some((k) => k.id > subject.id && children[k.id].some(marker));
+}
 
 /** The finite word that agrees with the predicate's subject: the predicate or its one finite aux/cop. */
 function agreeingWord(sentence: Sentence, children: number[][], predicate: Word): Word[] {
@@ -244,8 +254,7 @@ export function extractItems(
         const verb = finite[0];
         const sNum = subject.feats.Number;
         const vNum = verb.feats.Number;
-        const isCoordinated = children[subject.id].some((c) => base(sentence.words[c - 1].deprel) === 'conj');
-        if (isCoordinated) drop('coordinated-subject');
+        if (isCoordinated(sentence, children, subject)) drop('coordinated-subject');
         else if (verb.feats.Person !== '3') drop('verb-not-third-person');
         else if (vNum !== 'Sing' && vNum !== 'Plur') drop('verb-no-number');
         else if (sNum !== 'Sing' && sNum !== 'Plur') drop('subject-no-number');

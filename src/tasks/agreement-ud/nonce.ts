@@ -19,8 +19,7 @@
  * The correct and wrong forms are not changed. Each item's twins come from its own Rng stream,
  * seeded with (seed, item id), so they do not depend on which other items were made.
  */
-import type { Sentence, Word } from '../../data/conllu.js';
-import { featsString } from '../../data/conllu.js';
+import { featsString, type Sentence, type Word } from '../../data/conllu.js';
 import { Rng } from '../../util/rng.js';
 import type { ItemSource } from './extract.js';
 import type { AgreementItem } from './items.js';

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { featsString, type Word } from '../../../src/data/conllu.js';
 import { extractItems } from '../../../src/tasks/agreement-ud/extract.js';
 import { NonceVocabulary, isReplaceable, nonceTwins } from '../../../src/tasks/agreement-ud/nonce.js';
+import { readTreebanks, shippedTreebanks } from '../../../src/tasks/agreement-ud/treebanks.js';
 import { conllu, HAND_CONLLU, handTreebank } from './fixtures.js';
 
 const NOUN_MP = 'Gender=Masc|Number=Plur';
@@ -100,5 +101,47 @@ describe('nonce twins', () => {
     const j = ex.items.findIndex((it) => it.id === 'hand/d3-3/10'); // … juízes , ontem , também
     const [twin2] = nonceTwins(ex.items[j], ex.sources[j], vocabulary, { variants: 1, seed: 1 });
     expect(twin2.prefix).toEqual(ex.items[j].prefix.map((t) => (t === 'disse' ? twin2.prefix[1] : t)));
+  });
+});
+
+describe('nonce twins of real items (the shipped Porttinari treebank)', () => {
+  it('replace words only by words of the same UPOS and FEATS, leaving the subject, the pair and function words', () => {
+    const tb = readTreebanks(shippedTreebanks().filter((f) => f.includes('porttinari')));
+    const ex = extractItems(tb);
+    const vocabulary = new NonceVocabulary(tb[0].sentences, 2);
+    const classesOf = new Map<string, Set<string>>();
+    for (const s of tb[0].sentences) {
+      for (const w of s.words) {
+        const key = w.form.toLowerCase();
+        if (!classesOf.has(key)) classesOf.set(key, new Set());
+        classesOf.get(key)!.add(`${w.upos} ${featsString(w.feats)}`);
+      }
+    }
+    let replaced = 0;
+    const wrong: string[] = [];
+    ex.items.forEach((item, i) => {
+      const source = ex.sources[i];
+      const words = new Map<number, Word>(); // prefix token index → its word, for single-word tokens
+      let t = 0;
+      for (let id = 1; t < item.prefix.length; id++, t++) {
+        const mwt = source.sentence.multiwordTokens.find((m) => m.first === id);
+        if (mwt !== undefined) id = mwt.last;
+        else words.set(t, source.sentence.words[id - 1]);
+      }
+      for (const twin of nonceTwins(item, source, vocabulary, { variants: 2, seed: 1 })) {
+        expect([twin.correct, twin.wrong]).toEqual([item.correct, item.wrong]);
+        twin.prefix.forEach((token, k) => {
+          if (token === item.prefix[k]) return;
+          replaced++;
+          const w = words.get(k);
+          const cls = w === undefined ? '' : `${w.upos} ${featsString(w.feats)}`;
+          const ok = w !== undefined && k !== item.subjectIndex && isReplaceable(w) && classesOf.get(token)?.has(cls);
+          if (!ok) wrong.push(`${item.id} ${k}: ${item.prefix[k]} → ${token}`);
+        });
+      }
+    });
+    expect(ex.items.length).toBeGreaterThan(300);
+    expect(replaced).toBeGreaterThan(ex.items.length); // more than one replacement per twin on average
+    expect(wrong).toEqual([]);
   });
 });
