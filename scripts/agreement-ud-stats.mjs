@@ -39,8 +39,10 @@ const c2 = cpuMs();
 const words = treebanks.reduce((n, tb) => n + tb.sentences.reduce((m, s) => m + s.words.length, 0), 0);
 const sentences = treebanks.reduce((n, tb) => n + tb.sentences.length, 0);
 console.log(`# Agreement items from ${files.length} files (${sentences} sentences, ${words} words)\n`);
-console.log(`read ${(t1 - t0).toFixed(0)} ms (cpu ${(c1 - c0).toFixed(0)} ms), ` +
-  `extract ${(t2 - t1).toFixed(0)} ms (cpu ${(c2 - c1).toFixed(0)} ms)\n`);
+console.log(
+  `read ${(t1 - t0).toFixed(0)} ms (cpu ${(c1 - c0).toFixed(0)} ms), ` +
+    `extract ${(t2 - t1).toFixed(0)} ms (cpu ${(c2 - c1).toFixed(0)} ms)\n`,
+);
 console.log(`items: ${ex.items.length} of ${ex.candidates} nominal subjects (nsubj, nsubj:pass)\n`);
 
 const table = (title, counts) => {
@@ -54,19 +56,55 @@ const countBy = (key, order) => {
   for (const item of ex.items) for (const k of [].concat(key(item))) m.set(k, (m.get(k) ?? 0) + 1);
   return order ? [...m] : [...m].sort((a, b) => b[1] - a[1]);
 };
-const DISTANCE_BINS = [[0, 0], [1, 1], [2, 2], [3, 4], [5, 7], [8, 11], [12, 19], [20, Infinity]];
+const DISTANCE_BINS = [
+  [0, 0],
+  [1, 1],
+  [2, 2],
+  [3, 4],
+  [5, 7],
+  [8, 11],
+  [12, 19],
+  [20, Infinity],
+];
 const bin = (d) => {
   const [lo, hi] = DISTANCE_BINS.find(([a, b]) => d >= a && d <= b);
   return lo === hi ? `${lo}` : hi === Infinity ? `${lo}+` : `${lo}–${hi}`;
 };
-table('distance (tokens between)', countBy((i) => bin(i.distance), DISTANCE_BINS.map(([lo]) => bin(lo))));
-table('attractors', countBy((i) => (i.attractors >= 3 ? '3+' : String(i.attractors)), ['0', '1', '2', '3+']));
-table('construction (an item may have several)', countBy((i) => i.constructions, [...CONSTRUCTIONS]));
-table('verb role', countBy((i) => i.verbRole));
-table('number', countBy((i) => i.number));
-table('cell', countBy((i) => i.cell));
-table('wrong form from', countBy((i) => i.wrongSource));
-table('treebank', countBy((i) => i.treebank));
+table(
+  'distance (tokens between)',
+  countBy(
+    (i) => bin(i.distance),
+    DISTANCE_BINS.map(([lo]) => bin(lo)),
+  ),
+);
+table(
+  'attractors',
+  countBy((i) => (i.attractors >= 3 ? '3+' : String(i.attractors)), ['0', '1', '2', '3+']),
+);
+table(
+  'construction (an item may have several)',
+  countBy((i) => i.constructions, [...CONSTRUCTIONS]),
+);
+table(
+  'verb role',
+  countBy((i) => i.verbRole),
+);
+table(
+  'number',
+  countBy((i) => i.number),
+);
+table(
+  'cell',
+  countBy((i) => i.cell),
+);
+table(
+  'wrong form from',
+  countBy((i) => i.wrongSource),
+);
+table(
+  'treebank',
+  countBy((i) => i.treebank),
+);
 
 console.log('| dropped | subjects |\n|---|---:|');
 for (const r of DROP_REASONS) console.log(`| ${r} | ${ex.dropped[r]} |`);
@@ -76,7 +114,10 @@ if (sample > 0) {
   // the items whose sha256(seed/id) come first: a fixed draw that an extraction change disturbs
   // only where it adds or removes items
   const rank = (i) => createHash('sha256').update(`${seed}/${ex.items[i].id}`).digest('hex');
-  const order = ex.items.map((_, i) => [rank(i), i]).sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([, i]) => i);
+  const order = ex.items
+    .map((_, i) => [rank(i), i])
+    .sort((a, b) => (a[0] < b[0] ? -1 : 1))
+    .map(([, i]) => i);
   console.log(`## ${sample} items drawn with seed ${seed}\n`);
   console.log('| # | id | sentence (subject head in [ ], verb in **…**) | correct → wrong |');
   console.log('|---:|---|---|---|');

@@ -378,19 +378,51 @@ export {
 } from './lab/session.js';
 export { buildLabSite, writeLabSite, serveLabSite, type LabSite } from './lab/site.js';
 export {
-  parseConllu, readConllu, surfaceTokens, tokenIndexOfWords, childrenOf, parseFeats, featsString, CONLLU_DEFAULTS,
-  type Sentence, type Word, type MultiwordToken, type SurfaceToken, type ConlluOptions,
+  parseConllu,
+  readConllu,
+  surfaceTokens,
+  tokenIndexOfWords,
+  childrenOf,
+  parseFeats,
+  featsString,
+  CONLLU_DEFAULTS,
+  type Sentence,
+  type Word,
+  type MultiwordToken,
+  type SurfaceToken,
+  type ConlluOptions,
 } from './data/conllu.js';
 export {
-  extractItems, finiteVerbs, EXTRACT_DEFAULTS, DROP_REASONS, CONSTRUCTIONS, SUBJECT_RELATIONS,
-  type ExtractOptions, type Extraction, type ItemSource, type DropReason, type Construction,
+  extractItems,
+  finiteVerbs,
+  EXTRACT_DEFAULTS,
+  DROP_REASONS,
+  CONSTRUCTIONS,
+  SUBJECT_RELATIONS,
+  type ExtractOptions,
+  type Extraction,
+  type ItemSource,
+  type DropReason,
+  type Construction,
 } from './tasks/agreement-ud/extract.js';
 export { FormTable, wrongForm, type WrongForm, type RuleFallback } from './tasks/agreement-ud/forms.js';
 export { otherNumberPt, cellName } from './tasks/agreement-ud/inflect-pt.js';
 export { readItems, parseItems, formatItems, writeItems, type AgreementItem } from './tasks/agreement-ud/items.js';
 export { nonceTwins, NonceVocabulary, NONCE_DEFAULTS, type NonceOptions } from './tasks/agreement-ud/nonce.js';
 export {
-  buildUdCorpus, writeUdCorpus, ensureUdCorpus, splitDocuments, UD_CORPUS_DEFAULTS,
-  type UdCorpus, type UdCorpusOptions, type UdCorpusManifest,
+  buildUdCorpus,
+  writeUdCorpus,
+  ensureUdCorpus,
+  splitDocuments,
+  UD_CORPUS_DEFAULTS,
+  type UdCorpus,
+  type UdCorpusOptions,
+  type UdCorpusManifest,
 } from './tasks/agreement-ud/corpus.js';
-export { readTreebanks, shippedTreebanks, treebankName, lmToken, type Treebank } from './tasks/agreement-ud/treebanks.js';
+export {
+  readTreebanks,
+  shippedTreebanks,
+  treebankName,
+  lmToken,
+  type Treebank,
+} from './tasks/agreement-ud/treebanks.js';

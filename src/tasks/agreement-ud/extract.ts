@@ -86,7 +86,18 @@ export type DropReason = (typeof DROP_REASONS)[number];
  *   other          anything else (non-finite auxiliaries, discourse markers, odd attachments)
  */
 export const CONSTRUCTIONS = [
-  'adjacent', 'relcl', 'acl', 'nmod', 'amod', 'appos', 'advmod', 'obl', 'advcl', 'clitic', 'parenthetical', 'other',
+  'adjacent',
+  'relcl',
+  'acl',
+  'nmod',
+  'amod',
+  'appos',
+  'advmod',
+  'obl',
+  'advcl',
+  'clitic',
+  'parenthetical',
+  'other',
 ] as const;
 export type Construction = (typeof CONSTRUCTIONS)[number];
 

@@ -59,7 +59,10 @@ export class FormTable {
   add(lemma: string, feats: Readonly<Record<string, string>>, form: string): void {
     const key = keyOf(lemma, feats, feats.Number);
     let counts = this.forms.get(key);
-    if (counts === undefined) this.forms.set(key, (counts = new Map()));
+    if (counts === undefined) {
+      counts = new Map();
+      this.forms.set(key, counts);
+    }
     const f = form.normalize('NFC').toLowerCase();
     counts.set(f, (counts.get(f) ?? 0) + 1);
   }

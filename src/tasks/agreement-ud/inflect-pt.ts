@@ -59,7 +59,10 @@ const PRESENT: readonly Paradigm[] = [
   // ver, ler, crer and compounds (not prover, which is regular: provê / proveem … but dever, valer)
   {
     lemma: /^(ver|prever|rever|antever|ler|reler|crer|descrer)$/,
-    endings: [['ê', 'eem'], ['ê', 'êem']],
+    endings: [
+      ['ê', 'eem'],
+      ['ê', 'êem'],
+    ],
     only: true,
   },
   { lemma: /(zer|zir)$/, endings: [['z', 'zem']], only: true }, // faz / fazem, produz / produzem
@@ -105,9 +108,22 @@ const REGULAR_CELLS: Readonly<Record<string, readonly Paradigm[]>> = {
   'Sub.Imp': [{ lemma: ANY, endings: [['sse', 'ssem']] }],
   'Sub.Fut': [{ lemma: ANY, endings: [['r', 'rem']] }],
   'Sub.Pres': [
-    { lemma: /^dar$/, endings: [['dê', 'deem'], ['dê', 'dêem']], only: true },
+    {
+      lemma: /^dar$/,
+      endings: [
+        ['dê', 'deem'],
+        ['dê', 'dêem'],
+      ],
+      only: true,
+    },
     { lemma: /^ir$/, endings: [['vá', 'vão']], only: true },
-    { lemma: ANY, endings: [['a', 'am'], ['e', 'em']] },
+    {
+      lemma: ANY,
+      endings: [
+        ['a', 'am'],
+        ['e', 'em'],
+      ],
+    },
   ],
 };
 

@@ -51,8 +51,24 @@ export interface AgreementItem {
 
 /** Field order in the file. */
 const FIELDS: readonly (keyof AgreementItem)[] = [
-  'id', 'prefix', 'correct', 'wrong', 'number', 'subjectIndex', 'distance', 'attractors', 'constructions',
-  'verbRole', 'lemma', 'cell', 'wrongSource', 'treebank', 'sentId', 'docId', 'variant', 'twinOf',
+  'id',
+  'prefix',
+  'correct',
+  'wrong',
+  'number',
+  'subjectIndex',
+  'distance',
+  'attractors',
+  'constructions',
+  'verbRole',
+  'lemma',
+  'cell',
+  'wrongSource',
+  'treebank',
+  'sentId',
+  'docId',
+  'variant',
+  'twinOf',
 ];
 
 /** One line of JSONL per item, fields in a fixed order. */

@@ -70,7 +70,10 @@ export class NonceVocabulary {
         if (!WORD_FORM.test(form)) continue;
         const key = classOf(w);
         let forms = counts.get(key);
-        if (forms === undefined) counts.set(key, (forms = new Map()));
+        if (forms === undefined) {
+          forms = new Map();
+          counts.set(key, forms);
+        }
         forms.set(form, (forms.get(form) ?? 0) + 1);
       }
     }

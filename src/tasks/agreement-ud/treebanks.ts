@@ -45,7 +45,9 @@ export function shippedTreebanks(): string[] {
 
 /** The treebank a file belongs to: "pt_bosque" for pt_bosque-ud-train.conllu.gz; else the file's name. */
 export function treebankName(path: string): string {
-  const name = basename(path).replace(/\.gz$/, '').replace(/\.conllu$/, '');
+  const name = basename(path)
+    .replace(/\.gz$/, '')
+    .replace(/\.conllu$/, '');
   const ud = /^([a-z]{2,3}_[a-z0-9]+)-ud-(train|dev|test)$/i.exec(name);
   return ud ? ud[1].toLowerCase() : name;
 }

@@ -122,7 +122,7 @@ describe('otherNumberPt', () => {
   });
 });
 
-const FIN = { Mood: 'Ind', Tense: 'Pres', Person: '3', VerbForm: 'Fin' };
+const FIN: Readonly<Record<string, string>> = { Mood: 'Ind', Tense: 'Pres', Person: '3', VerbForm: 'Fin' };
 const verb = (lemma: string, form: string, number: 'Sing' | 'Plur', feats = FIN): Word => ({
   id: 1,
   form,

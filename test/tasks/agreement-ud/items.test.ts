@@ -75,7 +75,7 @@ describe('items files', () => {
       'own.jsonl:2: item field "number" must be "sg" or "pl" or null',
     );
     expect(errorOf(second({ ...MINIMAL, id: 'b', subjectIndex: 2 }))).toBe(
-      "own.jsonl:2: item field \"subjectIndex\" is 2, past the prefix's last token (1)",
+      'own.jsonl:2: item field "subjectIndex" is 2, past the prefix\'s last token (1)',
     );
     expect(errorOf(second({ ...MINIMAL, id: 'b', constructions: 'relcl' }))).toBe(
       'own.jsonl:2: item field "constructions" must be an array of strings',

@@ -41,7 +41,16 @@ describe('nonce twins', () => {
 
   it('keeps every class of the vocabulary whose forms were seen twice', () => {
     const word = (upos: string, feats: Record<string, string>, form = 'x'): Word => ({
-      id: 1, form, lemma: 'x', upos, xpos: '_', feats, head: 0, deprel: 'root', deps: '_', misc: '_',
+      id: 1,
+      form,
+      lemma: 'x',
+      upos,
+      xpos: '_',
+      feats,
+      head: 0,
+      deprel: 'root',
+      deps: '_',
+      misc: '_',
     });
     const femPlur = word('NOUN', { Gender: 'Fem', Number: 'Plur' });
     expect(vocabulary.formsLike(femPlur)).toEqual(['cadeiras', 'janelas', 'perucas']);
