@@ -1,9 +1,10 @@
 import { parseConllu } from '../../../src/data/conllu.js';
+import type { AgreementItem } from '../../../src/tasks/agreement-ud/items.js';
 import type { Treebank } from '../../../src/tasks/agreement-ud/treebanks.js';
 
 /** CoNLL-U from rows of space-separated columns (tabs in the text). */
 export const conllu = (rows: string[]) =>
-  rows.map((r) => (r.startsWith('#') || r === '' ? r : r.split(/ +/).join('\t'))).join('\n') + '\n';
+  `${rows.map((r) => (r.startsWith('#') || r === '' ? r : r.split(/ +/).join('\t'))).join('\n')}\n`;
 
 const DEF_MS = 'Definite=Def|Gender=Masc|Number=Sing|PronType=Art';
 const DEF_MP = 'Definite=Def|Gender=Masc|Number=Plur|PronType=Art';
@@ -109,4 +110,30 @@ export const HAND_CONLLU = conllu([
 
 export function handTreebank(text = HAND_CONLLU, name = 'hand'): Treebank {
   return { name, path: `${name}.conllu`, sentences: parseConllu(text, `${name}.conllu`) };
+}
+
+/** An item with the four required fields and the descriptive ones this test sets. */
+export function item(id: string, prefix: string[], correct: string, wrong: string, more: Partial<AgreementItem> = {}) {
+  const out: AgreementItem = {
+    id,
+    prefix,
+    correct,
+    wrong,
+    number: null,
+    subjectIndex: null,
+    distance: null,
+    attractors: null,
+    constructions: [],
+    verbRole: null,
+    lemma: null,
+    cell: null,
+    wrongSource: null,
+    treebank: null,
+    sentId: null,
+    docId: null,
+    variant: 0,
+    twinOf: null,
+    ...more,
+  };
+  return out;
 }
