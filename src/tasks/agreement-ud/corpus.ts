@@ -10,7 +10,8 @@
  * sentence whose tokens equal those of a test item's sentence (headlines, bylines, repeated
  * lines) is dropped, so no sentence that yields a test item is in the LM's train or valid text.
  *
- * Items are extracted over all the treebanks (the form table sees every verb) and the test
+ * Items are extracted over all the treebanks (the form table sees every verb; the Portuguese rule
+ * fallback only when every treebank is a pt_* one) and the test
  * documents' items kept; each gets `nonce` twins whose words are drawn from the train text's
  * vocabulary (nonce.ts; seen ≥ nonceMinCount times, so a word LM built on train knows them).
  *
@@ -150,7 +151,9 @@ export function buildUdCorpus(options: Partial<UdCorpusOptions> = {}): UdCorpus 
   }
   const splitOf = (treebank: string, s: Sentence) => documentSplit.get(docKey(treebank, s.docId))!;
 
-  const extraction = extractItems(treebanks, { lowercase: opts.lowercase });
+  // the rule fallback for wrong forms is Portuguese: other languages get the treebanks' own forms only
+  const rules = treebanks.every((tb) => tb.name.startsWith('pt_')) ? 'pt' : null;
+  const extraction = extractItems(treebanks, { lowercase: opts.lowercase, rules });
   const testItemLines = new Set<string>();
   const testOriginals: number[] = [];
   extraction.items.forEach((item, i) => {
@@ -266,7 +269,7 @@ export function writeUdCorpus(corpus: UdCorpus, dir: string, inputs?: InputFile[
   // the manifest goes last: a directory whose writing was cut short has none and is rebuilt
   rmSync(join(dir, 'manifest.json'), { force: true });
   for (const split of SPLITS) {
-    writeFileAtomic(join(dir, `${split}.txt`), corpus.text[split].map((s) => s.join(' ')).join('\n') + '\n');
+    writeFileAtomic(join(dir, `${split}.txt`), `${corpus.text[split].map((s) => s.join(' ')).join('\n')}\n`);
   }
   writeFileAtomic(join(dir, 'items.jsonl'), formatItems(corpus.items));
   writeFileAtomic(join(dir, 'README.md'), README(given));

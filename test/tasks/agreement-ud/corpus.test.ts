@@ -47,7 +47,8 @@ describe('splitDocuments', () => {
 });
 
 describe('buildUdCorpus on hand-written treebanks', () => {
-  const hand = join(tmp, 'hand-ud-test.conllu');
+  // a Portuguese treebank by its name (pt_…): the Portuguese rule fallback applies
+  const hand = join(tmp, 'pt_hand-ud-test.conllu');
   writeFileSync(hand, HAND_CONLLU + manyDocs(60));
 
   it('rejects fractions that leave no train', () => {
