@@ -112,7 +112,6 @@ export async function agreementCommand(argv: AgreementArgs): Promise<void> {
       if (a[flag] !== undefined) throw usageError(`--${flag} applies to agreement eval, not corpus`);
     if (typeof a.out !== 'string' || a.out === '')
       throw usageError('agreement corpus needs --out DIR (where train.txt, valid.txt, test.txt and items.jsonl go)');
-    progress?.(`building the LM corpus in ${a.out} (or leaving it as it is when up to date)`);
     const res = agreementCorpus(a.out, {
       treebanks: a.treebank === undefined ? null : fileList('--treebank', a.treebank),
       seed: finiteNumber('--seed', a.seed),

@@ -95,9 +95,9 @@ export async function agreementStudy(opts: AgreementStudyOptions): Promise<Agree
   if (out === undefined) throw usageError('the agreement study needs an output directory (out)');
   prepareOutDir(out, opts.overwrite);
   const dir = opts.corpus ?? join(out, 'corpus');
-  opts.onMessage?.(`Portuguese LM corpus and agreement items in ${dir}`);
   const { manifest, built } = ensureUdCorpus(dir, opts.corpusOptions);
   const t1 = performance.now();
+  opts.onMessage?.(`Portuguese LM corpus and agreement items in ${dir} (${built ? 'built' : 'up to date'})`);
 
   const compare = await compareRun({
     ...opts,

@@ -8,6 +8,7 @@ import {
   DROP_REASONS,
   extractItems,
   finiteVerbs,
+  requireNumber,
   type Extraction,
 } from '../tasks/agreement-ud/extract.js';
 import { ensureUdCorpus, type UdCorpusManifest, type UdCorpusOptions } from '../tasks/agreement-ud/corpus.js';
@@ -133,6 +134,8 @@ export function agreementExtract(options: Partial<AgreementExtractOptions> = {})
   const t1 = performance.now();
   const isPortuguese = treebanks.every((tb) => treebankName(tb.path).startsWith('pt_'));
   const rules: RuleFallback = opts.rules === 'pt' || (opts.rules === 'auto' && isPortuguese) ? 'pt' : null;
+  // bad input gets its one line alone: check before saying anything
+  for (const tb of treebanks) requireNumber(tb);
   opts.onProgress?.(`extracting items from ${treebanks.length} file(s)${rules ? ' (Portuguese rule fallback)' : ''}`);
   const ex = extractItems(treebanks, { lowercase: opts.lowercase, rules }, FormTable.build(finiteVerbs(treebanks)));
   if (opts.out !== null) writeItems(opts.out, ex.items);

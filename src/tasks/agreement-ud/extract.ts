@@ -332,7 +332,7 @@ export function extractItems(
 }
 
 /** A treebank whose nouns or finite verbs never carry Number cannot give items. */
-function requireNumber(tb: Treebank): void {
+export function requireNumber(tb: Treebank): void {
   let nouns = 0;
   let verbs = 0;
   for (const s of tb.sentences) {

@@ -137,3 +137,31 @@ export function item(id: string, prefix: string[], correct: string, wrong: strin
   };
   return out;
 }
+
+/**
+ * A small treebank of `n` one-sentence documents, singular and plural in turn, so that both
+ * verb forms are words of an LM trained on it: "O homem N entrou ." / "Os homens N entraram ."
+ * (N = 0, 1, 2 in turn), every third with an adjective after the noun ("O homem grande 0 entrou .":
+ * distance 2); after the verb, the document's number ("n7").
+ */
+export function numberDocs(n: number): string {
+  const rows: string[] = [];
+  for (let d = 0; d < n; d++) {
+    const pl = d % 2 === 1;
+    const adj = d % 3 === 0;
+    const num = pl ? 'Plur' : 'Sing';
+    const verb = adj ? 5 : 4;
+    rows.push(`# newdoc id = n${d}`, `# sent_id = n${d}-1`);
+    rows.push(`1 ${pl ? 'Os' : 'O'} o DET _ Definite=Def|Gender=Masc|Number=${num}|PronType=Art 2 det _ _`);
+    rows.push(`2 ${pl ? 'homens' : 'homem'} homem NOUN _ Gender=Masc|Number=${num} ${verb} nsubj _ _`);
+    if (adj) rows.push(`3 ${pl ? 'grandes' : 'grande'} grande ADJ _ Number=${num} 2 amod _ _`);
+    rows.push(`${verb - 1} ${d % 3} ${d % 3} NUM _ NumType=Card 2 nummod _ _`);
+    rows.push(
+      `${verb} ${pl ? 'entraram' : 'entrou'} entrar VERB _ Mood=Ind|Number=${num}|Person=3|Tense=Past|VerbForm=Fin 0 root _ _`,
+    );
+    // the document's own number after the verb keeps every sentence distinct (the corpus drops train copies of test sentences)
+    rows.push(`${verb + 1} n${d} n${d} NUM _ NumType=Card ${verb} obl _ _`);
+    rows.push(`${verb + 2} . . PUNCT _ _ ${verb} punct _ _`, '');
+  }
+  return conllu(rows);
+}
