@@ -96,6 +96,26 @@ export const TRAIN_PRESETS: Readonly<Record<string, Record<string, string | numb
     'restore-best': true,
     epochs: 40,
   },
+  // The Portuguese agreement study's full setting (compare --task agreement-ud --preset ud-full): a tied 200-unit
+  // word LM over the 10 000 most frequent words, dropout 0.2, Adam, 3 epochs with the rate halved after the 2nd
+  // (the Brown run of the README on the Portuguese corpus); the time is in the README.
+  'ud-full': {
+    hidden: 200,
+    'tie-weights': true,
+    'vocab-size': 10000,
+    dropout: 0.2,
+    bptt: 35,
+    batch: 20,
+    optimizer: 'adam',
+    lr: 0.002,
+    'clip-norm': 5,
+    schedule: 'step',
+    'decay-factor': 0.5,
+    'decay-start': 2,
+    'decay-every': 1,
+    'decay-unit': 'epochs',
+    epochs: 3,
+  },
 };
 
 /** The training options shared by `train` and `compare`, with their defaults. */
