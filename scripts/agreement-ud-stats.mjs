@@ -10,6 +10,7 @@ import { extractItems, DROP_REASONS, CONSTRUCTIONS } from '../dist/src/tasks/agr
 import { readTreebanks, shippedTreebanks } from '../dist/src/tasks/agreement-ud/treebanks.js';
 import { createHash } from 'node:crypto';
 import { surfaceTokens } from '../dist/src/data/conllu.js';
+import { DISTANCE_LABELS, distanceLabel } from '../dist/src/tasks/agreement-ud/score.js';
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -56,26 +57,9 @@ const countBy = (key, order) => {
   for (const item of ex.items) for (const k of [].concat(key(item))) m.set(k, (m.get(k) ?? 0) + 1);
   return order ? [...m] : [...m].sort((a, b) => b[1] - a[1]);
 };
-const DISTANCE_BINS = [
-  [0, 0],
-  [1, 1],
-  [2, 2],
-  [3, 4],
-  [5, 7],
-  [8, 11],
-  [12, 19],
-  [20, Infinity],
-];
-const bin = (d) => {
-  const [lo, hi] = DISTANCE_BINS.find(([a, b]) => d >= a && d <= b);
-  return lo === hi ? `${lo}` : hi === Infinity ? `${lo}+` : `${lo}–${hi}`;
-};
 table(
   'distance (tokens between)',
-  countBy(
-    (i) => bin(i.distance),
-    DISTANCE_BINS.map(([lo]) => bin(lo)),
-  ),
+  countBy((i) => distanceLabel(i.distance), [...DISTANCE_LABELS]),
 );
 table(
   'attractors',
