@@ -104,6 +104,7 @@ export function renderStudy(r: AgreementStudyResult, backend: string): string {
     acc(m.accuracy.overall.accuracy),
     accOf(m.accuracy, 'original'),
     accOf(m.accuracy, 'nonce'),
+    acc(m.accuracy.balanced),
     horizon(m),
     fmt(m.probe?.decayPerStep ?? null, 3),
     seconds(m.elapsedMs.train),
@@ -118,11 +119,12 @@ export function renderStudy(r: AgreementStudyResult, backend: string): string {
     acc(s.overall.accuracy),
     accOf(s, 'original'),
     accOf(s, 'nonce'),
+    acc(s.balanced),
     '-',
     '-',
     '-',
   ];
-  const header = ['model', 'H', 'params', 'steps', 'valid ppl', 'test ppl', 'accuracy', 'original', 'nonce'];
+  const header = ['model', 'H', 'params', 'steps', 'valid ppl', 'test ppl', 'accuracy', 'original', 'nonce', 'sg/pl'];
   const models = [
     ...study.models.map((m) => ({ name: m.cell, accuracy: m.accuracy })),
     { name: `KN ${b.ngram.order}-gram`, accuracy: b.ngram.accuracy },

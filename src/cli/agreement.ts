@@ -206,19 +206,27 @@ const acc = (c: AccuracyCell | undefined) => (c === undefined || c.accuracy === 
 /** One table per breakdown: a row per model, a column per label, and the item counts beneath. */
 export function renderAccuracy(models: readonly { name: string; accuracy: AccuracySummary }[]): string {
   const first = models[0].accuracy;
-  const header = ['model', 'all', ...first.byVariant.map((c) => c.label), ...first.byNumber.map((c) => c.label)];
+  const header = [
+    'model',
+    'all',
+    ...first.byVariant.map((c) => c.label),
+    ...first.byNumber.map((c) => c.label),
+    'sg/pl mean',
+  ];
   const rowOf = (s: AccuracySummary) => [
     acc(s.overall),
     ...s.byVariant.map((c) => acc(c)),
     ...s.byNumber.map((c) => acc(c)),
+    fmt(s.balanced, 3),
   ];
   const counts = (cells: AccuracyCell[]) => cells.map((c) => String(c.n));
   const parts = [
     'accuracy: p(correct | prefix) > p(wrong | prefix)',
     table(header, [
       ...models.map((m) => [m.name, ...rowOf(m.accuracy)]),
-      ['items', String(first.overall.n), ...counts(first.byVariant), ...counts(first.byNumber)],
+      ['items', String(first.overall.n), ...counts(first.byVariant), ...counts(first.byNumber), ''],
     ]),
+    'sg/pl mean: the mean of the singular and plural accuracies (0.5 for always one number, as the frequency baseline)',
   ];
   const breakdowns: [string, (s: AccuracySummary) => AccuracyCell[]][] = [
     ['by distance (tokens between subject and verb)', (s) => s.byDistance],

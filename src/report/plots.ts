@@ -857,7 +857,7 @@ function accuracyByLabelPlot(
               field: 'run',
               type: 'nominal',
               sort: names,
-              legend: null,
+              title: 'model', // the same title as the colour's: one legend with both
               scale: { domain: names, range: names.map((n) => (CELL_KINDS.some((c) => c === n) ? [1, 0] : [4, 3])) },
             },
           },

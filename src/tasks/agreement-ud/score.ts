@@ -121,6 +121,12 @@ export interface AccuracySummary {
   /** An item with several constructions counts in each. */
   byConstruction: AccuracyCell[];
   byNumber: AccuracyCell[];
+  /**
+   * The mean of the singular and the plural items' accuracies: 0.5 for a model that always picks
+   * one number (the frequency baseline, nearly), whatever the share of singular subjects. Null
+   * unless both numbers have items.
+   */
+  balanced: number | null;
   /** Items whose two forms got the same score (counted as failed). */
   ties: number;
 }
@@ -204,13 +210,16 @@ export function summarizeAccuracy(
     for (const c of item.constructions) construction.add(c, ok);
     if (item.number !== null) number.add(item.number, ok);
   });
+  const byNumber = number.rows();
+  const [sg, pl] = byNumber;
   return {
     overall: cell('all', indices.length, passed),
     byVariant: variant.rows(),
     byDistance: distance.rows(),
     byAttractors: attractors.rows(),
     byConstruction: construction.rows(),
-    byNumber: number.rows(),
+    byNumber,
+    balanced: sg.accuracy === null || pl.accuracy === null ? null : (sg.accuracy + pl.accuracy) / 2,
     ties,
   };
 }

@@ -136,12 +136,14 @@ describe('summarizeAccuracy', () => {
       { label: 'sg', n: 1, passed: 1, accuracy: 1 },
       { label: 'pl', n: 2, passed: 1, accuracy: 0.5 },
     ]);
+    expect(s.balanced).toBe(0.75); // (1 + 0.5) / 2
   });
 
   it('scores a subset of the items by their indices', () => {
     const s = summarizeAccuracy(items, [1, 3], [pass, pass]);
     expect(s.overall.n).toBe(2);
     expect(s.byVariant[1].n).toBe(0);
+    expect(s.balanced).toBeNull(); // no singular item among them
   });
 
   it('bins distances as the docs do', () => {
