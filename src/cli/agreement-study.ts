@@ -135,8 +135,10 @@ export function renderStudy(r: AgreementStudyResult, backend: string): string {
     `${AGREEMENT_UD_TASK}: ${study.models.map((m) => m.cell).join(' vs ')} word LMs on Portuguese ` +
       `(UD Bosque, GSD, PetroGold, Porttinari) · backend ${backend}`,
     `corpus ${study.corpus.dir} (${study.corpus.built ? 'built' : 'reused'}): train ${manifest.counts.train.tokens}, ` +
-      `valid ${manifest.counts.valid.tokens}, test ${manifest.counts.test.tokens} tokens · vocabulary ${study.vocabulary.size}`,
-    `items: ${n.total} (test documents' items and their nonce twins); scored ${n.scored} = ${n.originals} originals + ` +
+      `valid ${manifest.counts.valid.tokens}, test ${manifest.counts.test.tokens} tokens · ` +
+      `vocabulary ${study.vocabulary.size}`,
+    `items: ${n.total} (test documents' items and their nonce twins); ` +
+      `scored ${n.scored} = ${n.originals} originals + ` +
       `${n.nonce} nonce; left out ${n.oov} (${(100 * n.oovShare).toFixed(1)} %): a verb form outside the vocabulary`,
     table(
       [...header, 'horizon', 'decay/step', 'train'],

@@ -16,9 +16,12 @@ import { MAX_OOV_SHARE, type AccuracyCell, type AccuracySummary } from '../tasks
 import { UD_CORPUS_DEFAULTS } from '../tasks/agreement-ud/corpus.js';
 import { finiteNumber, nonNegativeInt, oneOf, positiveInt, usageError } from '../util/errors.js';
 import { fmt, table } from '../util/format.js';
-import { noteBackend, printJson, startBackend, withCommon } from './common.js';
+import { modelSourceArgs, noteBackend, printJson, startBackend, withCommon } from './common.js';
 
 export const AGREEMENT_ACTIONS = ['extract', 'corpus', 'eval'] as const;
+
+/** Flags only `agreement eval` reads. */
+const EVAL_ONLY = ['checkpoint', 'weights', 'vocab', 'items', 'scores', 'corpus'];
 
 export function agreementOptions<T>(y: Argv<T>) {
   return withCommon(y)
@@ -54,7 +57,18 @@ export function agreementOptions<T>(y: Argv<T>) {
       default: true,
       describe: 'extract, corpus: lower-case the tokens (--no-lowercase)',
     })
-    .option('checkpoint', { type: 'string', describe: 'eval: a run directory or its checkpoint.json (a word LM)' })
+    .option('checkpoint', {
+      type: 'string',
+      describe: 'eval: a word LM: a --task lm run directory or its checkpoint.json',
+    })
+    .option('weights', {
+      type: 'string',
+      describe: 'eval: or a word_language_model RNNModel as safetensors (with --vocab)',
+    })
+    .option('vocab', {
+      type: 'string',
+      describe: 'eval: the vocabulary file of --weights, one word a line in id order',
+    })
     .option('items', { type: 'string', describe: 'eval: an items file (JSONL)' })
     .option('corpus', {
       type: 'string',
@@ -92,7 +106,7 @@ export async function agreementCommand(argv: AgreementArgs): Promise<void> {
   const quiet = Boolean(a.quiet);
   const progress = quiet ? undefined : (m: string) => process.stderr.write(`seqlab: ${m}\n`);
   if (action === 'extract') {
-    for (const flag of ['checkpoint', 'items', 'scores', 'corpus'])
+    for (const flag of EVAL_ONLY)
       if (a[flag] !== undefined) throw usageError(`--${flag} applies to agreement eval, not extract`);
     if (a.nonce !== undefined) throw usageError('--nonce applies to agreement corpus, not extract');
     const treebanks = a.treebank === undefined ? null : fileList('--treebank', a.treebank);
@@ -108,7 +122,7 @@ export async function agreementCommand(argv: AgreementArgs): Promise<void> {
     return;
   }
   if (action === 'corpus') {
-    for (const flag of ['checkpoint', 'items', 'scores', 'corpus'])
+    for (const flag of EVAL_ONLY)
       if (a[flag] !== undefined) throw usageError(`--${flag} applies to agreement eval, not corpus`);
     if (typeof a.out !== 'string' || a.out === '')
       throw usageError('agreement corpus needs --out DIR (where train.txt, valid.txt, test.txt and items.jsonl go)');
@@ -124,14 +138,13 @@ export async function agreementCommand(argv: AgreementArgs): Promise<void> {
   }
   for (const flag of ['treebank', 'out', 'nonce'])
     if (a[flag] !== undefined) throw usageError(`--${flag} applies to agreement extract and corpus, not eval`);
-  if (typeof a.checkpoint !== 'string' || a.checkpoint === '')
-    throw usageError('agreement eval needs --checkpoint RUN (a word LM run directory or its checkpoint.json)');
+  const model = modelSourceArgs(a);
   if (typeof a.items !== 'string' || a.items === '')
     throw usageError('agreement eval needs --items FILE (JSONL; `seqlab agreement extract --out FILE` writes one)');
   const order = positiveInt('--order', a.order);
   if (order > MAX_ORDER) throw usageError(`--order must be at most ${MAX_ORDER}, got ${order}`);
   const options = {
-    checkpoint: a.checkpoint,
+    model,
     items: a.items,
     corpus: (a.corpus as string | undefined) ?? null,
     baselines: Boolean(a.baselines),
@@ -175,14 +188,15 @@ export function renderExtract(r: AgreementExtractResult): string {
   const words = r.treebanks.reduce((n, t) => n + t.words, 0);
   const forms = r.rules === 'pt' ? 'the treebanks’ forms, then Portuguese rules' : 'the treebanks’ own forms only';
   const kept = r.dropped.filter((d) => d.items > 0);
+  const counts = (rows: readonly CountRow[]) => rows.map((c) => `${c.label} ${c.items}`).join(' · ');
   return [
     `${r.items} items from ${r.candidates} nominal subjects · ${r.treebanks.length} file(s), ${sentences} sentences, ` +
       `${words} words · wrong forms: ${forms} · ${(r.elapsedMs.total / 1000).toFixed(1)} s`,
     countTable('distance', r.byDistance),
     countTable('attractors', r.byAttractors),
     countTable('construction', r.byConstruction),
-    `number: ${r.byNumber.map((c) => `${c.label} ${c.items}`).join(' · ')} · wrong form from: ${r.wrongForms.map((c) => `${c.label} ${c.items}`).join(' · ')}`,
-    `left out (first failed check): ${kept.map((d) => `${d.label} ${d.items}`).join(' · ') || 'none'}`,
+    `number: ${counts(r.byNumber)} · wrong form from: ${counts(r.wrongForms)}`,
+    `left out (first failed check): ${counts(kept) || 'none'}`,
     r.out === null ? 'items not written (give --out FILE)' : `items written to ${r.out}`,
   ].join('\n');
 }
@@ -190,14 +204,17 @@ export function renderExtract(r: AgreementExtractResult): string {
 export function renderCorpus(r: AgreementCorpusResult): string {
   const m = r.manifest;
   const split = (name: 'train' | 'valid' | 'test') =>
-    `${name} ${m.counts[name].documents} documents, ${m.counts[name].sentences} sentences, ${m.counts[name].tokens} tokens`;
+    `${name} ${m.counts[name].documents} documents, ${m.counts[name].sentences} sentences, ` +
+    `${m.counts[name].tokens} tokens`;
   return [
     `${r.built ? 'built' : 'up to date, left as it is'}: ${r.dir} (${(r.elapsedMs / 1000).toFixed(1)} s) · ` +
       `${m.inputs.length} treebank file(s), split by document (seed ${m.options.seed})`,
     `${split('train')} · ${split('valid')} · ${split('test')}`,
     `items.jsonl: ${m.items.originals} test items and ${m.items.twins} nonce twins ` +
-      `(of ${m.items.extractedAllSplits} items in all splits) · derived data: the treebanks' licenses (README.md there)`,
-    `train a word LM on it: seqlab train --task lm --corpus ${r.dir} …; score it: seqlab agreement eval --items ${r.dir}/items.jsonl`,
+      `(of ${m.items.extractedAllSplits} items in all splits) · ` +
+      "derived data: the treebanks' licenses (README.md there)",
+    `train a word LM on it: seqlab train --task lm --corpus ${r.dir} …; ` +
+      `score it: seqlab agreement eval --items ${r.dir}/items.jsonl`,
   ].join('\n');
 }
 
@@ -274,7 +291,7 @@ export function renderJacobianLink(models: readonly { name: string; link: Jacobi
 }
 
 export function renderEval(r: AgreementEvalResult): string {
-  const c = r.checkpoint;
+  const c = r.model;
   const n = r.items;
   const models = [
     { name: c.cell, accuracy: r.lm.accuracy },
@@ -286,9 +303,12 @@ export function renderEval(r: AgreementEvalResult): string {
       : []),
   ];
   const parts = [
-    `${c.path}: ${c.cell} ${c.numLayers} × ${c.hiddenSize}, vocabulary ${c.vocabSize}, step ${c.step} · items ${r.itemsFile}`,
+    `${c.source}: ${c.cell} ${c.numLayers} × ${c.hiddenSize}, vocabulary ${c.vocabSize}` +
+      `${c.step === null ? '' : `, step ${c.step}`} · items ${r.itemsFile}`,
     `items: ${n.total}; scored ${n.scored} (${n.originals} originals, ${n.nonce} nonce twins); left out ${n.oov} ` +
-      `(${pct(n.oovShare)}): a verb form outside the vocabulary (more than ${100 * MAX_OOV_SHARE} % is refused)`,
+      `(${pct(n.oovShare)}): a verb form outside the vocabulary` +
+      `${n.unknownPrefix > 0 ? ` (${n.unknownPrefix}: a prefix word, the vocabulary having no <unk>)` : ''}` +
+      ` (more than ${100 * MAX_OOV_SHARE} % is refused)`,
     renderAccuracy(models),
   ];
   if (r.lm.jacobian) parts.push(renderJacobianLink([{ name: c.cell, link: r.lm.jacobian }]));
@@ -298,7 +318,8 @@ export function renderEval(r: AgreementEvalResult): string {
           `KN test perplexity ${fmt(r.baselines.ngram.testPerplexity)}`
       : `baselines left out: ${r.baselinesSkipped}`,
     `time: load ${(r.elapsedMs.load / 1000).toFixed(1)} s, score ${(r.elapsedMs.score / 1000).toFixed(1)} s, ` +
-      `Jacobians ${(r.elapsedMs.jacobian / 1000).toFixed(1)} s, baselines ${(r.elapsedMs.baselines / 1000).toFixed(1)} s`,
+      `Jacobians ${(r.elapsedMs.jacobian / 1000).toFixed(1)} s, ` +
+      `baselines ${(r.elapsedMs.baselines / 1000).toFixed(1)} s`,
   );
   return parts.join('\n');
 }

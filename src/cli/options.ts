@@ -322,6 +322,9 @@ export const FIELD_FLAGS: Readonly<Record<string, string | null>> = {
   vocabOut: '--vocab-out',
   withHead: '--with-head',
   lowercase: '--lowercase',
+  // agreement (extract)
+  rules: '--rules',
+  treebanks: '--treebank',
 };
 
 /** A SeqlabError as the CLI prints it: every option field it names spelled as its flag. */

@@ -4,7 +4,7 @@ import type { LMConfig } from '../tasks/lm.js';
 import { ensureUdCorpus, type UdCorpusManifest, type UdCorpusOptions } from '../tasks/agreement-ud/corpus.js';
 import { readItems } from '../tasks/agreement-ud/items.js';
 import { type AccuracySummary, requireCoverage, vocabularyCoverage } from '../tasks/agreement-ud/score.js';
-import { loadCheckpoint } from '../training/checkpoint.js';
+import { loadLanguageModel } from '../training/torch-checkpoint.js';
 import type { JacobianMode } from '../training/gradflow.js';
 import { prepareOutDir } from '../runlog/rundir.js';
 import { usageError } from '../util/errors.js';
@@ -92,7 +92,7 @@ const testPerplexity = (runDir: string): number | null => {
 export async function agreementStudy(opts: AgreementStudyOptions): Promise<AgreementStudyResult> {
   const t0 = performance.now();
   const out = opts.out;
-  if (out === undefined) throw usageError('the agreement study needs an output directory (out)');
+  if (out === undefined) throw usageError((field) => `the agreement study needs an output directory (${field('out')})`);
   prepareOutDir(out, opts.overwrite);
   const dir = opts.corpus ?? join(out, 'corpus');
   const { manifest, built } = ensureUdCorpus(dir, opts.corpusOptions);
@@ -118,11 +118,11 @@ export async function agreementStudy(opts: AgreementStudyOptions): Promise<Agree
   const jacobianMode = opts.jacobianMode ?? opts.train.gradflowMode ?? 'h';
   for (const row of compare.rows) {
     const runDir = row.runDir!;
-    const ck = loadCheckpoint(runDir);
+    const ck = loadLanguageModel({ checkpoint: runDir });
     try {
-      const vocab = ck.vocabulary!;
+      const vocab = ck.vocabulary;
       const coverage = vocabularyCoverage(items, vocab);
-      requireCoverage(coverage, items.length, vocab, `checkpoint ${ck.path}`);
+      requireCoverage(coverage, items.length, vocab, ck.source);
       if (vocabulary === null) {
         vocabulary = { size: vocab.size, fingerprint: vocab.fingerprint };
         counts = itemCounts(items, coverage);

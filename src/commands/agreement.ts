@@ -31,10 +31,10 @@ import {
   vocabularyCoverage,
 } from '../tasks/agreement-ud/score.js';
 import { readTreebanks, shippedTreebanks, treebankName } from '../tasks/agreement-ud/treebanks.js';
-import { loadCheckpoint } from '../training/checkpoint.js';
+import { type LanguageModelSource, loadLanguageModel } from '../training/torch-checkpoint.js';
 import type { JacobianMode } from '../training/gradflow.js';
 import { type SubjectVerbJacobian, scorePairs, subjectVerbJacobians } from '../training/minimal-pairs.js';
-import { inputError, usageError } from '../util/errors.js';
+import { positiveInt, usageError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/files.js';
 import { stripUndefined } from '../util/objects.js';
 
@@ -126,9 +126,11 @@ export function extractionCounts(
 export function agreementExtract(options: Partial<AgreementExtractOptions> = {}): AgreementExtractResult {
   const opts = { ...AGREEMENT_EXTRACT_DEFAULTS, ...stripUndefined(options) };
   if (!RULES_CHOICES.includes(opts.rules))
-    throw usageError(`unknown rules ${JSON.stringify(opts.rules)}; use ${RULES_CHOICES.join(', ')}`);
+    throw usageError(
+      (field) => `unknown ${field('rules')} ${JSON.stringify(opts.rules)}; use ${RULES_CHOICES.join(', ')}`,
+    );
   const paths = opts.treebanks ?? shippedTreebanks();
-  if (paths.length === 0) throw usageError('treebanks is empty; give at least one CoNLL-U file');
+  if (paths.length === 0) throw usageError((field) => `${field('treebanks')} is empty; give at least one CoNLL-U file`);
   const t0 = performance.now();
   const treebanks = readTreebanks(paths);
   const t1 = performance.now();
@@ -181,13 +183,16 @@ export function agreementCorpus(dir: string, options: Partial<UdCorpusOptions> =
 // eval
 
 export interface AgreementEvalOptions {
-  /** A run directory or its checkpoint.json (a word LM with its vocabulary). */
-  checkpoint: string;
+  /**
+   * The word LM: a seqlab lm run (`{ checkpoint }`: its directory or checkpoint.json), or PyTorch's
+   * word_language_model files (`{ weights, vocab }`), as loadLanguageModel reads them.
+   */
+  model: LanguageModelSource;
   /** An items file (JSONL, docs/agreement-items.md). */
   items: string;
   /**
-   * The LM's corpus, for the baselines' train text (as `--corpus` of train): null = the one the
-   * checkpoint was trained on. Default null.
+   * The LM's corpus, for the baselines' train text (as the lm task's corpus): null = the one a
+   * seqlab checkpoint was trained on (PyTorch's files name none: no baselines then). Default null.
    */
   corpus: string | null;
   /** Score the Kneser–Ney and frequency baselines. Default true. */
@@ -205,7 +210,7 @@ export interface AgreementEvalOptions {
   onProgress?: (message: string) => void;
 }
 
-export const AGREEMENT_EVAL_DEFAULTS: Readonly<Omit<AgreementEvalOptions, 'checkpoint' | 'items' | 'onProgress'>> = {
+export const AGREEMENT_EVAL_DEFAULTS: Readonly<Omit<AgreementEvalOptions, 'model' | 'items' | 'onProgress'>> = {
   corpus: null,
   baselines: true,
   ngramOrder: NGRAM_DEFAULTS.order,
@@ -221,6 +226,8 @@ export interface ItemCounts {
   /** Left out: a verb form outside the model's vocabulary. */
   oov: number;
   oovShare: number;
+  /** Of oov: left out for a word of the prefix (a vocabulary with no <unk>). */
+  unknownPrefix: number;
   originals: number;
   nonce: number;
 }
@@ -255,13 +262,15 @@ export interface ModelOnItems {
 }
 
 export interface AgreementEvalResult {
-  checkpoint: {
-    path: string;
+  model: {
+    /** The checkpoint or weights file read. */
+    source: string;
     cell: string;
     hiddenSize: number;
     numLayers: number;
     vocabSize: number;
-    step: number;
+    /** The training step of a seqlab checkpoint; null for PyTorch's files. */
+    step: number | null;
   };
   itemsFile: string;
   items: ItemCounts;
@@ -279,6 +288,7 @@ export function itemCounts(items: readonly AgreementItem[], coverage: Coverage):
     scored: coverage.scored.length,
     oov: coverage.oov.length,
     oovShare: coverage.oovShare,
+    unknownPrefix: coverage.unknownPrefix,
     originals,
     nonce: coverage.scored.length - originals,
   };
@@ -349,10 +359,9 @@ export async function modelOnItems(
 }
 
 /** The LM's text as the checkpoint's task read it (its corpus and settings), or why it cannot be found. */
-function checkpointCorpus(doc: Record<string, unknown>): { corpus: string; options: CorpusOptions } | string {
-  const task = doc.taskConfig as Record<string, unknown> | undefined;
-  if (task === undefined || typeof task.corpus !== 'string')
-    return 'the checkpoint does not name the corpus it was trained on';
+function checkpointCorpus(task: Record<string, unknown> | null): { corpus: string; options: CorpusOptions } | string {
+  if (task === null || typeof task.corpus !== 'string')
+    return 'the model does not name the corpus it was trained on (give the corpus to count the baselines on)';
   const corpus = task.corpus;
   if (corpus !== 'brown' && !existsSync(corpus)) return `the checkpoint's corpus ${corpus} is not there`;
   const options: CorpusOptions = {
@@ -425,33 +434,31 @@ export function itemScoreLines(
  * the baselines.
  */
 export async function agreementEval(
-  options: Partial<AgreementEvalOptions> & Pick<AgreementEvalOptions, 'checkpoint' | 'items'>,
+  options: Partial<AgreementEvalOptions> & Pick<AgreementEvalOptions, 'model' | 'items'>,
 ): Promise<AgreementEvalResult> {
   const opts: AgreementEvalOptions = {
     ...AGREEMENT_EVAL_DEFAULTS,
     ...stripUndefined(options),
-    checkpoint: options.checkpoint,
+    model: options.model,
     items: options.items,
   };
-  if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1)
-    throw usageError(`batchSize must be a positive integer, got ${opts.batchSize}`);
+  positiveInt('batchSize', opts.batchSize);
   const t0 = performance.now();
   const items = readItems(opts.items);
-  const ck = loadCheckpoint(opts.checkpoint);
+  const lm = loadLanguageModel(opts.model);
   try {
-    const vocab = ck.vocabulary;
-    if (vocab === null) throw inputError(`${ck.path} holds no vocabulary: agreement items need a word LM checkpoint`);
+    const vocab = lm.vocabulary;
     const coverage = vocabularyCoverage(items, vocab);
-    requireCoverage(coverage, items.length, vocab, `checkpoint ${ck.path}`);
+    requireCoverage(coverage, items.length, vocab, lm.source);
     const t1 = performance.now();
     opts.onProgress?.(`scoring ${coverage.scored.length} items (${coverage.oov.length} out of vocabulary)`);
-    const lm = await modelOnItems(ck.model, vocab, items, coverage, opts);
-    if (opts.scoresOut !== null) writeFileAtomic(opts.scoresOut, itemScoreLines(items, coverage, lm));
+    const onItems = await modelOnItems(lm.model, vocab, items, coverage, opts);
+    if (opts.scoresOut !== null) writeFileAtomic(opts.scoresOut, itemScoreLines(items, coverage, onItems));
     const t2 = performance.now();
     let baselines: Baselines | null = null;
     let baselinesSkipped: string | null = opts.baselines ? null : 'not asked for';
     if (opts.baselines) {
-      const source = opts.corpus !== null ? { corpus: opts.corpus, options: {} } : checkpointCorpus(ck.doc);
+      const source = opts.corpus !== null ? { corpus: opts.corpus, options: {} } : checkpointCorpus(lm.taskConfig);
       if (typeof source === 'string') baselinesSkipped = source;
       else {
         opts.onProgress?.(`baselines: Kneser–Ney ${opts.ngramOrder}-gram and frequencies on ${source.corpus}`);
@@ -459,30 +466,30 @@ export async function agreementEval(
       }
     }
     const t3 = performance.now();
-    const { config } = ck.model;
+    const { config } = lm.model;
     return {
-      checkpoint: {
-        path: ck.path,
+      model: {
+        source: lm.source,
         cell: config.cell,
         hiddenSize: config.hiddenSize,
         numLayers: config.numLayers,
         vocabSize: vocab.size,
-        step: ck.step,
+        step: lm.step,
       },
       itemsFile: opts.items,
       items: itemCounts(items, coverage),
-      lm: { accuracy: lm.accuracy, jacobian: lm.jacobian },
+      lm: { accuracy: onItems.accuracy, jacobian: onItems.jacobian },
       baselines,
       baselinesSkipped,
       elapsedMs: {
         load: t1 - t0,
-        score: lm.elapsedMs.score,
-        jacobian: lm.elapsedMs.jacobian,
+        score: onItems.elapsedMs.score,
+        jacobian: onItems.elapsedMs.jacobian,
         baselines: t3 - t2,
         total: t3 - t0,
       },
     };
   } finally {
-    ck.model.dispose();
+    lm.model.dispose();
   }
 }

@@ -869,7 +869,7 @@ function accuracyByLabelPlot(
   };
 }
 
-/** The agreement study's plots: accuracy by distance and attractors, originals vs nonce, and by ‖∂h_verb/∂h_subject‖. */
+/** The agreement study's plots: accuracy by distance, attractors, originals vs nonce, ‖∂h_verb/∂h_subject‖. */
 export function agreementPlots(study: AgreementStudyPlotData): Plot[] {
   const models = [
     ...study.models.map((m) => ({ name: m.cell, accuracy: m.accuracy })),
@@ -904,7 +904,8 @@ export function agreementPlots(study: AgreementStudyPlotData): Plot[] {
       id: 'agreement-original-vs-nonce',
       title: 'Originals against nonce twins',
       caption:
-        'Accuracy on the sentences as written and on their nonce twins (content words replaced by random words of the ' +
+        'Accuracy on the sentences as written and on their nonce twins (content words replaced by random words of ' +
+        'the ' +
         'same part of speech and features): a model that leans on meaning or collocations drops on the twins.' +
         chanceNote,
       spec: {
@@ -951,7 +952,8 @@ export function agreementPlots(study: AgreementStudyPlotData): Plot[] {
         caption:
           `Items at distance ≥ 1 binned by the decade of the ${norm} norm of the Jacobian from the subject’s state ` +
           'to the state that predicts the verb (top layer, on the item’s own prefix), drawn at the bin’s centre; ' +
-          `the leftmost point may hold every item below its decade. Point size: items in the bin (bins of fewer than ${MIN_BIN_ITEMS} left out). ` +
+          'the leftmost point may hold every item below its decade. Point size: items in the bin ' +
+          `(bins of fewer than ${MIN_BIN_ITEMS} left out). ` +
           'Do the items whose subject has lost its influence fail?' +
           chanceNote,
         spec: {

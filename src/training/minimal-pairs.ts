@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { State } from '../models/cell.js';
 import type { SequenceModel } from '../models/model.js';
-import { EOS_ID, type Vocabulary } from '../data/vocab.js';
+import type { Vocabulary } from '../data/vocab.js';
 import { type PairLogProbs, prefixIds } from '../tasks/agreement-ud/score.js';
 import { inputError } from '../util/errors.js';
 import { forwardSequence } from './bptt.js';
@@ -64,11 +64,11 @@ function batchesByLength(lengths: readonly number[], size: number, key: (i: numb
   return out;
 }
 
-/** Time-major ids [T, B] of the batch's id sequences, padded at the end with <eos>. */
+/** Time-major ids [T, B] of the batch's id sequences, padded at the end with id 0 (never read: the model is causal). */
 function timeMajor(seqs: readonly Int32Array[]): { ids: Int32Array; T: number } {
   const B = seqs.length;
   const T = Math.max(...seqs.map((s) => s.length));
-  const ids = new Int32Array(T * B).fill(EOS_ID);
+  const ids = new Int32Array(T * B);
   seqs.forEach((s, b) => {
     for (let t = 0; t < s.length; t++) ids[t * B + b] = s[t];
   });

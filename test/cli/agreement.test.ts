@@ -98,7 +98,7 @@ describe('seqlab agreement: bad input is one line and a non-zero exit', () => {
       'eval without a checkpoint',
       () => ['agreement', 'eval', '--items', paths.items],
       EXIT_CODES.usage,
-      /agreement eval needs --checkpoint/,
+      /name the model: --checkpoint RUN/,
     ],
     [
       'eval without items',

@@ -2,6 +2,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import yargs from 'yargs';
 import { describe, expect, it } from 'vitest';
+import { agreementOptions } from '../../src/cli/agreement.js';
 import { benchOptions } from '../../src/cli/bench.js';
 import { compareOptions } from '../../src/cli/compare.js';
 import { demoOptions } from '../../src/cli/demo.js';
@@ -93,6 +94,7 @@ describe('FIELD_FLAGS', () => {
 
   it('maps every field to a flag some command declares', () => {
     const builders = [
+      agreementOptions,
       benchOptions,
       compareOptions,
       demoOptions,

@@ -9,8 +9,10 @@ import { KneserNeyModel } from '../../src/data/ngram.js';
 import { SequenceModel, modelConfigFor } from '../../src/models/model.js';
 import { RunDir } from '../../src/runlog/rundir.js';
 import { formatItems, readItems } from '../../src/tasks/agreement-ud/items.js';
-import { summarizeAccuracy, tokenLMScores } from '../../src/tasks/agreement-ud/score.js';
+import { prefixIds, summarizeAccuracy, tokenLMScores } from '../../src/tasks/agreement-ud/score.js';
 import { writeCheckpoint } from '../../src/training/checkpoint.js';
+import { scorePairs } from '../../src/training/minimal-pairs.js';
+import { loadLanguageModel } from '../../src/training/torch-checkpoint.js';
 import { TRAIN_DEFAULTS } from '../../src/training/config.js';
 import { SeqlabError } from '../../src/util/errors.js';
 import { Rng } from '../../src/util/rng.js';
@@ -34,7 +36,8 @@ describe('agreementExtract', () => {
       rows.find((x) => x.label === label)?.items;
     expect(count(r.byDistance, '0')).toBe(1); // a empresa tornou-se
     expect(count(r.byDistance, '2')).toBe(1); // o preço [das casas] foi
-    expect(count(r.byDistance, '3–4')).toBe(2); // o homem [que usava as perucas] entrou; os juízes [, ontem , também] saíram
+    // o homem [que usava as perucas] entrou; os juízes [, ontem , também] saíram
+    expect(count(r.byDistance, '3–4')).toBe(2);
     expect(count(r.byAttractors, '1')).toBe(2); // perucas; casas
     expect(count(r.byConstruction, 'relcl')).toBe(1);
     expect(count(r.byNumber, 'pl')).toBe(1);
@@ -124,14 +127,14 @@ describe('agreementEval on a hand-made checkpoint', () => {
   const itemsFile = join(tmp, 'toy-items.jsonl');
   writeFileSync(itemsFile, formatItems(items));
 
-  it('scores the covered items, leaves out and counts the rest, and gives both baselines on the same items', async () => {
+  it('scores the covered items, leaves out and counts the rest, gives both baselines on the same items', async () => {
     const checkpoint = await certainCheckpoint('certain');
     const scoresOut = join(tmp, 'scores.jsonl');
     const before = tf.memory().numTensors;
-    const r = await agreementEval({ checkpoint, items: itemsFile, scoresOut });
+    const r = await agreementEval({ model: { checkpoint }, items: itemsFile, scoresOut });
     expect(tf.memory().numTensors).toBe(before);
-    expect(r.items).toEqual({ total: 5, scored: 4, oov: 1, oovShare: 0.2, originals: 3, nonce: 1 });
-    expect(r.checkpoint).toMatchObject({ cell: 'gru', hiddenSize: H, vocabSize: V, step: 7 });
+    expect(r.items).toEqual({ total: 5, scored: 4, oov: 1, oovShare: 0.2, unknownPrefix: 0, originals: 3, nonce: 1 });
+    expect(r.model).toMatchObject({ cell: 'gru', hiddenSize: H, vocabSize: V, step: 7 });
     // the read-out makes "corre" certain: the two singular items pass, the plural ones fail
     expect(r.lm.accuracy.overall).toEqual({ label: 'all', n: 4, passed: 2, accuracy: 0.5 });
     expect(r.lm.accuracy.byNumber).toEqual([
@@ -184,7 +187,7 @@ describe('agreementEval on a hand-made checkpoint', () => {
         item('c', ['o', 'cão'], 'corre', 'correm'),
       ]),
     );
-    const err = await agreementEval({ checkpoint, items: foreign }).catch((e) => e);
+    const err = await agreementEval({ model: { checkpoint }, items: foreign }).catch((e) => e);
     expect(err).toBeInstanceOf(SeqlabError);
     expect(err.message).toMatch(/lacks a verb form of 2 of 3 items \(67 %, more than 50 %\)/);
     expect(err.message).not.toContain('\n');
@@ -195,10 +198,47 @@ describe('agreementEval on a hand-made checkpoint', () => {
     const doc = JSON.parse(readFileSync(join(checkpoint, 'checkpoint.json'), 'utf8'));
     doc.taskConfig.corpus = join(tmp, 'gone');
     writeFileSync(join(checkpoint, 'checkpoint.json'), JSON.stringify(doc));
-    const r = await agreementEval({ checkpoint, items: itemsFile, jacobian: false });
+    const r = await agreementEval({ model: { checkpoint }, items: itemsFile, jacobian: false });
     expect(r.baselines).toBeNull();
     expect(r.baselinesSkipped).toMatch(/is not there/);
     expect(r.lm.jacobian).toBeNull();
+  });
+});
+
+describe('agreementEval on PyTorch word_language_model files (safetensors + vocabulary)', () => {
+  const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'torch');
+  const model = { weights: join(FIXTURES, 'lm-lstm.safetensors'), vocab: join(FIXTURES, 'vocab.txt') };
+
+  it('reads <eos> at its own id and leaves out an item with a word the vocabulary (no <unk>) lacks', async () => {
+    const pairs = [
+      item('a', ['the', 'dog'], 'runs', 'sleeps', { subjectIndex: 1, distance: 0 }),
+      item('b', ['the', 'teacher', 'in', 'the', 'garden'], 'sings', 'waits', { subjectIndex: 1, distance: 3 }),
+      item('c', ['the', 'zebra'], 'runs', 'sleeps', { subjectIndex: 1, distance: 0 }),
+    ];
+    const file = join(tmp, 'torch-items.jsonl');
+    writeFileSync(file, formatItems(pairs));
+    const scoresOut = join(tmp, 'torch-scores.jsonl');
+    const r = await agreementEval({ model, items: file, baselines: false, scoresOut });
+    expect(r.model).toMatchObject({ source: model.weights, cell: 'lstm', step: null });
+    expect(r.items).toMatchObject({ total: 3, scored: 2, oov: 1, unknownPrefix: 1 });
+    expect(r.baselinesSkipped).toBe('not asked for');
+    const lm = loadLanguageModel(model);
+    try {
+      // word_language_model's Dictionary: <eos> wherever the text first had it (id 10 here)
+      expect(Array.from(prefixIds(lm.vocabulary, ['the']))).toEqual([10, 3]);
+      const direct = await scorePairs(lm.model, lm.vocabulary, pairs.slice(0, 2));
+      const lines = readFileSync(scoresOut, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      expect(lines.map((l) => l.oov)).toEqual([false, false, true]);
+      direct.forEach((d, i) => {
+        expect(lines[i].logpCorrect).toBeCloseTo(d.correct, 6);
+        expect(lines[i].logpWrong).toBeCloseTo(d.wrong, 6);
+      });
+    } finally {
+      lm.model.dispose();
+    }
   });
 });
 

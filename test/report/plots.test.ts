@@ -42,7 +42,7 @@ describe('agreement study plots', () => {
     expect(agreementStudyData(null)).toBeNull();
   });
 
-  it('draws accuracy by distance and attractors (models and baselines), originals vs nonce, and the Jacobian link', async () => {
+  it('draws accuracy by distance and attractors, originals vs nonce, and the Jacobian link', async () => {
     const plots = agreementPlots(study);
     expect(plots.map((p) => p.id)).toEqual([
       'agreement-by-distance',

@@ -11,7 +11,7 @@
  */
 import { inputError } from '../../util/errors.js';
 import type { TokenLM } from '../../data/ngram.js';
-import { EOS, EOS_ID, UNK, type Vocabulary } from '../../data/vocab.js';
+import { EOS, UNK, type Vocabulary } from '../../data/vocab.js';
 import { CONSTRUCTIONS } from './extract.js';
 import type { AgreementItem } from './items.js';
 
@@ -31,19 +31,28 @@ const isWord = (vocab: Vocabulary, token: string) => token !== UNK && token !== 
 export interface Coverage {
   /** Indices (into the items) of the items whose two forms are in the vocabulary. */
   scored: number[];
-  /** Indices of the items left out: `correct` or `wrong` not in the vocabulary. */
+  /**
+   * Indices of the items left out: `correct` or `wrong` not in the vocabulary, or (a vocabulary
+   * with no <unk>, such as word_language_model's) a word of the prefix not in it.
+   */
   oov: number[];
   oovShare: number;
+  /** Of `oov`: the items left out for a prefix word alone (a vocabulary with no <unk>). */
+  unknownPrefix: number;
 }
 
-/** Which items a model with `vocab` can score: both verb forms must be words of it. */
+/** Which items a model with `vocab` can score: both verb forms must be its words (without <unk>, the prefix too). */
 export function vocabularyCoverage(items: readonly AgreementItem[], vocab: Vocabulary): Coverage {
   const scored: number[] = [];
   const oov: number[] = [];
+  let unknownPrefix = 0;
   items.forEach((item, i) => {
-    (isWord(vocab, item.correct) && isWord(vocab, item.wrong) ? scored : oov).push(i);
+    const formsKnown = isWord(vocab, item.correct) && isWord(vocab, item.wrong);
+    const prefixKnown = vocab.unkId !== null || item.prefix.every((t) => vocab.has(t));
+    if (formsKnown && !prefixKnown) unknownPrefix++;
+    (formsKnown && prefixKnown ? scored : oov).push(i);
   });
-  return { scored, oov, oovShare: items.length === 0 ? 0 : oov.length / items.length };
+  return { scored, oov, oovShare: items.length === 0 ? 0 : oov.length / items.length, unknownPrefix };
 }
 
 /**
@@ -53,16 +62,21 @@ export function vocabularyCoverage(items: readonly AgreementItem[], vocab: Vocab
 export function requireCoverage(coverage: Coverage, total: number, vocab: Vocabulary, what: string): void {
   if (coverage.oovShare <= MAX_OOV_SHARE) return;
   const pct = (100 * coverage.oovShare).toFixed(0);
+  const what2 = coverage.unknownPrefix > 0 ? ` (or, having no ${UNK}, a word of the prefix)` : '';
   throw inputError(
-    `${what}: its vocabulary (${vocab.size} tokens) lacks a verb form of ${coverage.oov.length} of ${total} items ` +
-      `(${pct} %, more than ${100 * MAX_OOV_SHARE} %); use a model trained on the text the items come from`,
+    `${what}: its vocabulary (${vocab.size} tokens) lacks a verb form${what2} of ${coverage.oov.length} of ${total} ` +
+      `items (${pct} %, more than ${100 * MAX_OOV_SHARE} %); use a model trained on the text the items come from`,
   );
 }
 
 /** The ids a language model reads for an item: <eos>, then the prefix (unknown words as <unk>). */
 export function prefixIds(vocab: Vocabulary, prefix: readonly string[]): Int32Array {
+  if (vocab.eosId === null)
+    throw inputError(
+      `the vocabulary (${vocab.size} words) has no ${EOS}: the items' prefixes start a sentence after it`,
+    );
   const ids = new Int32Array(prefix.length + 1);
-  ids[0] = EOS_ID;
+  ids[0] = vocab.eosId;
   ids.set(vocab.encode(prefix), 1);
   return ids;
 }

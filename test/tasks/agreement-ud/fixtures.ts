@@ -157,9 +157,11 @@ export function numberDocs(n: number): string {
     if (adj) rows.push(`3 ${pl ? 'grandes' : 'grande'} grande ADJ _ Number=${num} 2 amod _ _`);
     rows.push(`${verb - 1} ${d % 3} ${d % 3} NUM _ NumType=Card 2 nummod _ _`);
     rows.push(
-      `${verb} ${pl ? 'entraram' : 'entrou'} entrar VERB _ Mood=Ind|Number=${num}|Person=3|Tense=Past|VerbForm=Fin 0 root _ _`,
+      `${verb} ${pl ? 'entraram' : 'entrou'} entrar VERB _ ` +
+        `Mood=Ind|Number=${num}|Person=3|Tense=Past|VerbForm=Fin 0 root _ _`,
     );
-    // the document's own number after the verb keeps every sentence distinct (the corpus drops train copies of test sentences)
+    // the document's own number after the verb keeps every sentence distinct (the corpus drops the train
+    // copies of test sentences)
     rows.push(`${verb + 1} n${d} n${d} NUM _ NumType=Card ${verb} obl _ _`);
     rows.push(`${verb + 2} . . PUNCT _ _ ${verb} punct _ _`, '');
   }
