@@ -2,6 +2,7 @@ import type { Argv } from 'yargs';
 import { AGREEMENT_UD_TASK, type AgreementStudyResult, agreementStudy } from '../commands/agreement-study.js';
 import { parseCells } from '../commands/compare.js';
 import { NGRAM_DEFAULTS } from '../data/ngram.js';
+import { TRAIN_DEFAULTS } from '../training/config.js';
 import { usageError } from '../util/errors.js';
 import { fmt, table } from '../util/format.js';
 import { renderAccuracy, renderJacobianLink } from './agreement.js';
@@ -19,7 +20,9 @@ export async function agreementStudyCommand(argv: Awaited<Argv['argv']>): Promis
   const a = argv as Record<string, unknown>;
   if (a['seq-len'] !== undefined)
     throw usageError('--seq-len does not apply to --task agreement-ud; use --bptt for the truncated-BPTT length');
-  const merged = resolveOptions(a, COMPARE_PRESETS[AGREEMENT_UD_TASK]);
+  if (a.seeds !== undefined)
+    throw usageError('--seeds does not apply to --task agreement-ud; run the study once per --seed N');
+  const merged = resolveOptions(a, { seed: TRAIN_DEFAULTS.seed, ...COMPARE_PRESETS[AGREEMENT_UD_TASK] });
   const base = parseTrainArgs({ ...merged, task: 'lm' });
   // as train: --epochs sets the length (a --steps given caps it), and evaluation comes once an epoch
   if (base.epochs !== undefined && a.steps === undefined) (base.train as { steps?: number }).steps = undefined;

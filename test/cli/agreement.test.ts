@@ -132,6 +132,12 @@ describe('seqlab agreement: bad input is one line and a non-zero exit', () => {
       /lacks a verb form of 2 of 2 items \(100 %, more than 50 %\)/,
     ],
     [
+      '--seeds on the study',
+      () => ['compare', '--task', 'agreement-ud', '--seeds', '1-2'],
+      EXIT_CODES.usage,
+      /--seeds does not apply to --task agreement-ud/,
+    ],
+    [
       '--seq-len on the study',
       () => ['compare', '--task', 'agreement-ud', '--seq-len', '5'],
       EXIT_CODES.usage,
