@@ -385,3 +385,106 @@ export {
   settingsToFields,
 } from './lab/link.js';
 export { buildLabSite, writeLabSite, serveLabSite, type LabSite } from './lab/site.js';
+export {
+  parseConllu,
+  readConllu,
+  surfaceTokens,
+  tokenIndexOfWords,
+  childrenOf,
+  parseFeats,
+  featsString,
+  CONLLU_DEFAULTS,
+  type Sentence,
+  type Word,
+  type MultiwordToken,
+  type SurfaceToken,
+  type ConlluOptions,
+} from './data/conllu.js';
+export {
+  extractItems,
+  finiteVerbs,
+  EXTRACT_DEFAULTS,
+  DROP_REASONS,
+  CONSTRUCTIONS,
+  SUBJECT_RELATIONS,
+  type ExtractOptions,
+  type Extraction,
+  type ItemSource,
+  type DropReason,
+  type Construction,
+} from './tasks/agreement-ud/extract.js';
+export { FormTable, wrongForm, type WrongForm, type RuleFallback } from './tasks/agreement-ud/forms.js';
+export { otherNumberPt, cellName } from './tasks/agreement-ud/inflect-pt.js';
+export { readItems, parseItems, formatItems, writeItems, type AgreementItem } from './tasks/agreement-ud/items.js';
+export { nonceTwins, NonceVocabulary, NONCE_DEFAULTS, type NonceOptions } from './tasks/agreement-ud/nonce.js';
+export {
+  buildUdCorpus,
+  writeUdCorpus,
+  ensureUdCorpus,
+  splitDocuments,
+  UD_CORPUS_DEFAULTS,
+  type UdCorpus,
+  type UdCorpusOptions,
+  type UdCorpusManifest,
+} from './tasks/agreement-ud/corpus.js';
+export {
+  readTreebanks,
+  shippedTreebanks,
+  treebankName,
+  lmToken,
+  type Treebank,
+} from './tasks/agreement-ud/treebanks.js';
+export {
+  scorePairs,
+  subjectVerbJacobians,
+  requireWordLM,
+  PAIR_SCORING_DEFAULTS,
+  JACOBIAN_LINK_DEFAULTS,
+  type MinimalPair,
+  type PairScoringOptions,
+  type JacobianLinkOptions,
+  type SubjectVerbJacobian,
+} from './training/minimal-pairs.js';
+export {
+  vocabularyCoverage,
+  requireCoverage,
+  prefixIds,
+  tokenLMScores,
+  summarizeAccuracy,
+  accuracyByDecade,
+  distanceLabel,
+  isPassed,
+  UnigramLM,
+  MAX_OOV_SHARE,
+  NORM_FLOOR_DECADE,
+  DISTANCE_BINS,
+  type PairLogProbs,
+  type Coverage,
+  type AccuracyCell,
+  type AccuracySummary,
+} from './tasks/agreement-ud/score.js';
+export {
+  agreementExtract,
+  agreementCorpus,
+  agreementEval,
+  agreementBaselines,
+  modelOnItems,
+  AGREEMENT_EXTRACT_DEFAULTS,
+  AGREEMENT_EVAL_DEFAULTS,
+  type AgreementExtractOptions,
+  type AgreementExtractResult,
+  type AgreementCorpusResult,
+  type AgreementEvalOptions,
+  type AgreementEvalResult,
+  type Baselines,
+  type JacobianLink,
+  type ModelOnItems,
+} from './commands/agreement.js';
+export {
+  agreementStudy,
+  AGREEMENT_UD_TASK,
+  type AgreementStudyOptions,
+  type AgreementStudy,
+  type AgreementStudyResult,
+  type StudyModel,
+} from './commands/agreement-study.js';

@@ -1,5 +1,6 @@
 import { CELL_KINDS } from '../models/registry.js';
 import { TRAIN_DEFAULTS } from '../training/config.js';
+import { TASK_NAMES } from '../tasks/registry.js';
 import type { Argv } from 'yargs';
 import { compareRun, parseCells, type CompareResult } from '../commands/compare.js';
 import { positiveInt, usageError } from '../util/errors.js';
@@ -8,6 +9,8 @@ import { fmt, table } from '../util/format.js';
 import { ProgressReporter } from './progress.js';
 import { reportAfterRun } from './report.js';
 import { exclusionNotes, meanSd, seedsTable, type SeedsColumn } from '../report/seeds-table.js';
+import { agreementStudyCommand } from './agreement-study.js';
+import { AGREEMENT_UD_TASK } from '../commands/agreement-study.js';
 import {
   COMPARE_DEFAULT_TASK,
   COMPARE_PRESETS,
@@ -21,6 +24,13 @@ export function compareOptions<T>(y: Argv<T>) {
   // no yargs defaults for the training options: the task's compare preset fills what the user left out
   return (
     declareTrainOptions(y, false)
+      .option('task', {
+        type: 'string',
+        describe:
+          `task: ${[...TASK_NAMES, AGREEMENT_UD_TASK].join(', ')} (agreement-ud: word LMs on Portuguese, scored on ` +
+          'agreement items from UD treebanks; --corpus DIR: where its corpus is built, default <out>/corpus) ' +
+          `(default ${COMPARE_DEFAULT_TASK})`,
+      })
       .option('cells', { type: 'string', default: CELL_KINDS.join(','), describe: 'cells to compare, comma-separated' })
       .option('match-params', {
         type: 'boolean',
@@ -78,6 +88,7 @@ export function parseSeeds(value: unknown): number[] {
 export async function compareCommand(argv: CompareArgs): Promise<void> {
   const a = argv as Record<string, unknown>;
   const task = String(a.task ?? COMPARE_DEFAULT_TASK);
+  if (task === AGREEMENT_UD_TASK) return agreementStudyCommand(argv);
   if (a.seeds !== undefined && a.seed !== undefined)
     throw usageError('--seed and --seeds exclude each other: --seeds 1-5 trains seeds 1 to 5, --seed 3 one seed');
   const seeds = a.seeds === undefined ? undefined : parseSeeds(a.seeds);

@@ -2,6 +2,7 @@ import yargs from 'yargs';
 import { Parser } from 'yargs/helpers';
 import { CELL_KINDS } from '../models/registry.js';
 import { EXIT_CODES, SeqlabError } from '../util/errors.js';
+import { agreementCommand, agreementOptions } from './agreement.js';
 import { benchCommand, benchOptions } from './bench.js';
 import { sampleCommand, sampleOptions } from './sample.js';
 import { compareCommand, compareOptions } from './compare.js';
@@ -65,6 +66,13 @@ export async function main(args: string[]): Promise<number> {
         exportCommand,
       )
       .command(
+        'agreement <action>',
+        'subject–verb agreement on real text: extract items from UD treebanks, build the Portuguese LM corpus, ' +
+          'eval a word LM on items',
+        agreementOptions,
+        agreementCommand,
+      )
+      .command(
         'lab',
         `the lab in the browser: train ${CELL_KINDS.join('/')} side by side and watch ‖∂h_T/∂h_k‖ live ` +
           '(--port, --out DIR)',
@@ -99,8 +107,8 @@ export async function main(args: string[]): Promise<number> {
       .option('verbose', { type: 'boolean', default: false, describe: 'stack traces on errors' })
       .demandCommand(
         1,
-        'name a command: compare, train, probe, sample, eval-lm, export, ngram, report, sweep, mnist, demo, ' +
-          'bench (seqlab --help lists them)',
+        'name a command: compare, train, probe, sample, eval-lm, export, ngram, agreement, report, sweep, mnist, ' +
+          'demo, bench (seqlab --help lists them)',
       )
       .strict()
       .parserConfiguration({ 'duplicate-arguments-array': false }) // a repeated option: the last one wins

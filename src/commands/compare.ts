@@ -29,6 +29,10 @@ export interface CompareOptions {
   model: Partial<Omit<ModelOptions, 'cell'>>;
   matchParams: boolean;
   train: Partial<TrainConfig>;
+  /** Tasks with epochs (lm): passes over the training text, as trainRun's. */
+  epochs?: number;
+  /** Units of decayEvery/decayStart, as trainRun's. */
+  decayUnit?: 'steps' | 'epochs';
   out?: string;
   overwrite?: boolean;
   /** Train every (cell, length) once per seed (each the whole of train.seed's role); default [train.seed]. */
@@ -146,6 +150,8 @@ export async function compareRun(opts: CompareOptions): Promise<CompareResult> {
           taskOptions: { ...opts.taskOptions, seqLen },
           model: { ...opts.model, cell, hiddenSize },
           train: { ...opts.train, seed: runSeed },
+          epochs: opts.epochs,
+          decayUnit: opts.decayUnit,
           out: opts.out ? join(opts.out, name) : undefined,
           overwrite: opts.overwrite,
           backend: opts.backend,

@@ -844,3 +844,262 @@ export function paramPlot(
     series,
   };
 }
+
+// ---------------------------------------------------------------------------------------------
+// The agreement study (compare --task agreement-ud): read from compare.json's `agreement` section
+
+interface StudyCell {
+  label: string;
+  n: number;
+  accuracy: number | null;
+}
+
+interface StudyAccuracy {
+  overall: StudyCell;
+  byVariant: StudyCell[];
+  byDistance: StudyCell[];
+  byAttractors: StudyCell[];
+}
+
+/** The part of the study (commands/agreement-study.ts, AgreementStudy) the plots read. */
+export interface AgreementStudyPlotData {
+  models: {
+    cell: string;
+    accuracy: StudyAccuracy;
+    jacobian: {
+      norm: string;
+      byNorm: StudyCell[];
+      byDistance: { label: string; n: number; geometricMean: number | null }[];
+    } | null;
+  }[];
+  baselines: { ngram: { order: number; accuracy: StudyAccuracy }; frequency: { accuracy: StudyAccuracy } };
+}
+
+/** The study's section of compare.json, or null when it lacks the fields the plots read. */
+export function agreementStudyData(summary: Record<string, unknown> | null): AgreementStudyPlotData | null {
+  const study = summary?.agreement as Partial<AgreementStudyPlotData> | undefined;
+  if (!study || !Array.isArray(study.models) || !study.baselines?.ngram || !study.baselines.frequency) return null;
+  return study as AgreementStudyPlotData;
+}
+
+const chanceNote = ' The dashed line is chance (0.5).';
+
+/** Norm bins with fewer items are not drawn: their accuracy is noise. */
+const MIN_BIN_ITEMS = 10;
+
+/** Accuracy (y) over ordered labels (x), a line per model, the item counts in the labels of the x axis. */
+function accuracyByLabelPlot(
+  id: string,
+  title: string,
+  xTitle: string,
+  caption: string,
+  models: { name: string; cells: StudyCell[] }[],
+): Plot | null {
+  const labels = models[0].cells.filter((c) => c.n > 0).map((c) => c.label);
+  if (labels.length < 2) return null;
+  const counts = new Map(models[0].cells.map((c) => [c.label, c.n]));
+  const axisLabel = (l: string) => `${l} (${counts.get(l)})`;
+  const rows = models.flatMap((m) =>
+    m.cells
+      .filter((c) => labels.includes(c.label) && c.accuracy !== null)
+      .map((c) => ({ run: m.name, x: axisLabel(c.label), y: c.accuracy })),
+  );
+  const names = models.map((m) => m.name);
+  return {
+    id,
+    title,
+    caption: `${caption}${chanceNote}`,
+    spec: {
+      title: { text: title },
+      data: { values: rows },
+      width: 480,
+      height: 280,
+      layer: [
+        {
+          mark: { type: 'line', point: { size: 40 } },
+          encoding: {
+            x: { field: 'x', type: 'ordinal', sort: labels.map(axisLabel), title: `${xTitle} (items)` },
+            y: { field: 'y', type: 'quantitative', title: 'accuracy (fraction correct)', scale: { domain: [0, 1] } },
+            color: { field: 'run', type: 'nominal', title: 'model', sort: names },
+            strokeDash: {
+              field: 'run',
+              type: 'nominal',
+              sort: names,
+              title: 'model', // the same title as the colour's: one legend with both
+              scale: { domain: names, range: names.map((n) => (CELL_KINDS.some((c) => c === n) ? [1, 0] : [4, 3])) },
+            },
+          },
+        },
+        ...referenceLine(0.5, 'chance', null),
+      ],
+    },
+    series: names,
+  };
+}
+
+/** The agreement study's plots: accuracy by distance, attractors, originals vs nonce, ‖∂h_verb/∂h_subject‖. */
+export function agreementPlots(study: AgreementStudyPlotData): Plot[] {
+  const models = [
+    ...study.models.map((m) => ({ name: m.cell, accuracy: m.accuracy })),
+    { name: `KN ${study.baselines.ngram.order}-gram`, accuracy: study.baselines.ngram.accuracy },
+    { name: 'frequency', accuracy: study.baselines.frequency.accuracy },
+  ];
+  const plots: (Plot | null)[] = [
+    accuracyByLabelPlot(
+      'agreement-by-distance',
+      'Agreement accuracy by distance',
+      'tokens between subject and verb',
+      'Each word LM and the two baselines on the same items: the fraction whose correct verb form gets the higher ' +
+        'probability after the prefix, by the number of tokens between the subject’s head noun and the verb. ' +
+        'The n-gram model sees only the last 4 tokens.',
+      models.map((m) => ({ name: m.name, cells: m.accuracy.byDistance })),
+    ),
+    accuracyByLabelPlot(
+      'agreement-by-attractors',
+      'Agreement accuracy by attractors',
+      'nouns of the other number between subject and verb',
+      'The same items by their attractors: intervening nouns whose number is not the subject’s.',
+      models.map((m) => ({ name: m.name, cells: m.accuracy.byAttractors })),
+    ),
+  ];
+  const variants = models.flatMap((m) =>
+    m.accuracy.byVariant
+      .filter((c) => c.accuracy !== null)
+      .map((c) => ({ run: m.name, variant: `${c.label} (${c.n})`, y: c.accuracy })),
+  );
+  if (variants.length > 0) {
+    plots.push({
+      id: 'agreement-original-vs-nonce',
+      title: 'Originals against nonce twins',
+      caption:
+        'Accuracy on the sentences as written and on their nonce twins (content words replaced by random words of ' +
+        'the ' +
+        'same part of speech and features): a model that leans on meaning or collocations drops on the twins.' +
+        chanceNote,
+      spec: {
+        title: { text: 'Originals against nonce twins' },
+        data: { values: variants },
+        width: 460,
+        height: 260,
+        layer: [
+          {
+            mark: { type: 'bar' },
+            encoding: {
+              x: { field: 'run', type: 'nominal', title: 'model', sort: models.map((m) => m.name) },
+              xOffset: { field: 'variant', type: 'nominal' },
+              y: { field: 'y', type: 'quantitative', title: 'accuracy (fraction correct)', scale: { domain: [0, 1] } },
+              color: { field: 'variant', type: 'nominal', title: 'items' },
+            },
+          },
+          ...referenceLine(0.5, 'chance', null),
+        ],
+      },
+      series: models.map((m) => m.name),
+    });
+  }
+  const links = study.models.filter((m) => m.jacobian?.byNorm.some((c) => c.n > 0));
+  if (links.length > 0) {
+    // each decade bin [10^e, 10^(e+1)) drawn at its geometric centre; "<1e<f>" (all below) half a decade under 1e<f>
+    const centre = (label: string) => {
+      const m = /^(<)?1e(-?\d+)/.exec(label);
+      return m ? 10 ** (Number(m[2]) + (m[1] ? -0.5 : 0.5)) : null;
+    };
+    const rows = links.flatMap((m) =>
+      m.jacobian!.byNorm.flatMap((c) => {
+        const x = centre(c.label);
+        return x === null || c.accuracy === null || c.n < MIN_BIN_ITEMS
+          ? []
+          : [{ run: m.cell, x, y: c.accuracy, n: c.n }];
+      }),
+    );
+    const norm = links[0].jacobian!.norm;
+    if (rows.length > 0) {
+      plots.push({
+        id: 'agreement-by-jacobian',
+        title: 'Accuracy by ‖∂h_verb/∂h_subject‖',
+        caption:
+          `Items at distance ≥ 1 binned by the decade of the ${norm} norm of the Jacobian from the subject’s state ` +
+          'to the state that predicts the verb (top layer, on the item’s own prefix), drawn at the bin’s centre; ' +
+          'the leftmost point may hold every item below its decade. Point size: items in the bin ' +
+          `(bins of fewer than ${MIN_BIN_ITEMS} left out). ` +
+          'Do the items whose subject has lost its influence fail?' +
+          chanceNote,
+        spec: {
+          title: { text: 'Accuracy by ‖∂h_verb/∂h_subject‖' },
+          data: { values: rows },
+          width: 480,
+          height: 280,
+          layer: [
+            {
+              mark: { type: 'line', point: false },
+              encoding: {
+                x: {
+                  field: 'x',
+                  type: 'quantitative',
+                  title: `‖∂h_verb/∂h_subject‖ (${norm}, log scale)`,
+                  scale: { type: 'log' },
+                  axis: decadeAxis(rows.map((r) => r.x)),
+                },
+                y: {
+                  field: 'y',
+                  type: 'quantitative',
+                  title: 'accuracy (fraction correct)',
+                  scale: { domain: [0, 1] },
+                },
+                color: runColorOf(links.map((m) => m.cell)),
+              },
+            },
+            {
+              mark: { type: 'point', filled: true },
+              encoding: {
+                x: { field: 'x', type: 'quantitative', scale: { type: 'log' } },
+                y: { field: 'y', type: 'quantitative' },
+                size: { field: 'n', type: 'quantitative', title: 'items' },
+                color: runColorOf(links.map((m) => m.cell)),
+              },
+            },
+            ...referenceLine(0.5, 'chance', null),
+          ],
+        },
+        series: links.map((m) => m.cell),
+      });
+    }
+    const means = links.flatMap((m) =>
+      m.jacobian!.byDistance.flatMap((d) =>
+        d.geometricMean === null || !(d.geometricMean > 0) ? [] : [{ run: m.cell, x: d.label, y: d.geometricMean }],
+      ),
+    );
+    if (means.length > 0) {
+      const labels = links[0].jacobian!.byDistance.map((d) => d.label);
+      plots.push({
+        id: 'agreement-jacobian-by-distance',
+        title: '‖∂h_verb/∂h_subject‖ by distance',
+        caption:
+          `The geometric mean of the per-item ${norm} norm over the items of each distance bin: how much of the ` +
+          'subject’s state still reaches the verb, by cell.',
+        spec: {
+          title: { text: '‖∂h_verb/∂h_subject‖ by distance' },
+          data: { values: means },
+          width: 460,
+          height: 260,
+          mark: { type: 'line', point: { size: 40 } },
+          encoding: {
+            x: { field: 'x', type: 'ordinal', sort: labels, title: 'tokens between subject and verb' },
+            y: {
+              field: 'y',
+              type: 'quantitative',
+              title: `geometric mean of ‖∂h_verb/∂h_subject‖ (${norm}, log scale)`,
+              scale: { type: 'log' },
+              axis: decadeAxis(means.map((r) => r.y)),
+            },
+            color: runColorOf(links.map((m) => m.cell)),
+          },
+        },
+        series: links.map((m) => m.cell),
+      });
+    }
+  }
+  return plots.filter((p): p is Plot => p !== null);
+}
+
+const runColorOf = (names: string[]) => ({ field: 'run', type: 'nominal', title: 'cell', sort: names });

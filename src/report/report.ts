@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../util/files.js';
 import { renderHtml } from './html.js';
 import {
+  agreementPlots,
+  agreementStudyData,
   breakdownPlots,
   deltasPlot,
   gradflowPlot,
@@ -81,6 +83,8 @@ export function buildPlots(source: ReportSource, opts: Readonly<ReportOptions> =
   const firstSeeds = groups.map((g) => g.runs[0]);
   if (source.kind === 'sweep') plots.push(...sweepParamPlots(source));
   if (source.kind === 'compare') plots.push(compareLengthPlot(source));
+  const study = source.kind === 'compare' ? agreementStudyData(source.summary) : null;
+  if (study) plots.push(...agreementPlots(study));
   plots.push(gradflowPlot(runs));
   plots.push(...breakdownPlots(runs));
   plots.push(lossCurvePlot(runs), metricCurvesPlot(runs), lossGradPlot(firstSeeds), heatmapPlot(firstSeeds));

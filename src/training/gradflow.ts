@@ -36,6 +36,11 @@ export interface JacobianOptions {
    * so for spectral norms of long probes (T · batch ≥ 64). Default "auto".
    */
   normThread: boolean | 'auto';
+  /**
+   * Norms (and kept matrices) only at these gaps T − k (e.g. [T]: ∂h_T/∂h_0 alone); the sweep still runs to k = 0.
+   * Default null: every gap.
+   */
+  gaps: readonly number[] | null;
 }
 
 export const JACOBIAN_DEFAULTS: Readonly<JacobianOptions> = {
@@ -45,6 +50,7 @@ export const JACOBIAN_DEFAULTS: Readonly<JacobianOptions> = {
   keepMatrices: false,
   horizonThreshold: HORIZON_THRESHOLD,
   normThread: 'auto',
+  gaps: null,
 };
 
 export interface JacobianRow {
@@ -308,7 +314,9 @@ export async function jacobianNorms(
         frobeniusPerSeq: fro,
       };
     };
+    const wanted = opts.gaps === null ? null : new Set(opts.gaps);
     await sweep(cell, locals, T, batch, mode, weightHH, (k, data, logScale) => {
+      if (wanted !== null && !wanted.has(T - k)) return;
       if (later) later.add(k, data, logScale);
       else {
         const { fro, spec } = normsOf(data, logScale, batch, R, C, opts.spectral, buf);
@@ -320,6 +328,7 @@ export async function jacobianNorms(
       }
     });
     if (later) for (const [k, { fro, spec }] of await later.results()) setRow(k, fro, spec);
+    if (wanted !== null) rows.splice(0, rows.length, ...rows.filter((r) => r !== undefined));
     const gaps = rows.map((r) => r.gap);
     const result: JacobianResult = {
       T,
