@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Cell, State } from '../models/cell.js';
-import { forwardSequence } from './bptt.js';
-import { RecurrentCellBase } from '../models/cell.js';
-import { type FusedCellKind, fusedCellPullback, fusedKernels, isFusedCellKind } from '../compute/fused-kernels.js';
+import { forwardSequence, runsFused } from './bptt.js';
+import type { RecurrentCellBase } from '../models/cell.js';
+import { type FusedCellKind, fusedCellPullback } from '../compute/fused-kernels.js';
 import { frobeniusNorm, logSlope, spectralNorm } from './linalg.js';
 import { AsyncNorms, normThreadAvailable } from './norms-async.js';
 import { type CurveSummary, HORIZON_THRESHOLD } from '../runlog/schema.js';
@@ -161,9 +161,7 @@ async function sweep(
   visit: (k: number, data: Float32Array, logScale: Float64Array) => void,
 ): Promise<void> {
   const records = new Readback(batch, visit);
-  const { kind } = cell;
-  if (fusedKernels(cell.hiddenSize) && isFusedCellKind(kind) && cell instanceof RecurrentCellBase)
-    return sweepFused(cell, kind, locals, t, batch, mode, weightHH, records);
+  if (runsFused(cell)) return sweepFused(cell, cell.kind, locals, t, batch, mode, weightHH, records);
   let cot = seeds(cell, batch, mode);
   for (let k = t - 1; k >= 0; k--) {
     const raw = cell.pullback(locals[k], cot, weightHH);
