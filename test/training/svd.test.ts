@@ -2,27 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { singularValues } from '../../src/training/svd.js';
 import { Rng } from '../../src/util/rng.js';
 import * as ref from '../reference/cells64.js';
+import { randomOrthogonal64 } from '../reference/eig64.js';
 
 // singularValues (Golub–Kahan bidiagonalization + bisection) against closed forms:
 // diagonal matrices, rank one, U·diag·Vᵀ with U, V orthogonal built independently,
 // 2×2, and the Jacobi eigenvalues of AᵀA in the float64 reference.
 
-/** A random n×n orthogonal matrix: a product of n Householder reflections I − 2uuᵀ/uᵀu. */
-function randomOrthogonal(rng: Rng, n: number): Float64Array {
-  let q = ref.eye64(n);
-  for (let k = 0; k < n; k++) {
-    const u = ref.uniform64(rng, n, 1);
-    const uu = u.reduce((s, x) => s + x * x, 0);
-    const h = ref.eye64(n).map((x, i) => x - (2 * u[Math.floor(i / n)] * u[i % n]) / uu);
-    q = ref.matMul64(q, h, n, n, n);
-  }
-  return q;
-}
-
 /** U diag(s) Vᵀ, U rows×rows and V cols×cols orthogonal, s of length min(rows, cols). */
 function withSingularValues(rng: Rng, s: number[], rows: number, cols: number): Float64Array {
-  const u = randomOrthogonal(rng, rows);
-  const v = randomOrthogonal(rng, cols);
+  const u = randomOrthogonal64(rng, rows);
+  const v = randomOrthogonal64(rng, cols);
   const d = new Float64Array(rows * cols);
   s.forEach((x, i) => (d[i * cols + i] = x));
   return ref.matMul64(ref.matMul64(u, d, rows, rows, cols), ref.transpose64(v, cols, cols), rows, cols, cols);
