@@ -127,6 +127,28 @@ export {
   type JacobianResult,
   type JacobianRow,
 } from './training/gradflow.js';
+export {
+  SPECTRA_DEFAULTS,
+  gradientSpectra,
+  logSpacedGaps,
+  selectGaps,
+  sequenceSpectrum,
+  type GapSelection,
+  type SequenceSpectrum,
+  type SingularSpectrumRow,
+  type SpectraOptions,
+  type SpectraResult,
+} from './training/spectra.js';
+export {
+  LYAPUNOV_DEFAULTS,
+  kaplanYorke,
+  lyapunovFromTrace,
+  lyapunovSpectrum,
+  resolveLyapunovOptions,
+  type LyapunovOptions,
+  type LyapunovResult,
+} from './training/lyapunov.js';
+export { singularValues } from './training/svd.js';
 export { forwardSequence, backwardSequence, modelLossAndGrads } from './training/bptt.js';
 export {
   OPTIMIZERS,

@@ -77,6 +77,14 @@ export interface JacobianResult {
   matrices?: Float64Array[];
 }
 
+/** What else may use one probe's work (spectra.ts), so that nothing is computed twice. */
+export interface ProbeHooks {
+  /** Every ∂s_T/∂s_k the sweep forms, as its visitor sees it: sequence b's is exp(logScale[b]) × data[b]. Valid during the call. */
+  jacobian?: (k: number, data: Float32Array, logScale: Float64Array) => void;
+  /** After the sweep (the norm thread may still be busy): the forward pass's local factors, valid during the call. */
+  afterSweep?: (locals: tf.Tensor2D[][]) => Promise<void>;
+}
+
 /** The per-step pullback factors of the cell over xs [T, batch, I] (the trainer's forward pass). Caller disposes. */
 function traceForward(cell: Cell, xs: tf.Tensor3D, state0?: State): tf.Tensor2D[][] {
   return tf.tidy(() => forwardSequence(cell, xs, state0 ?? cell.initState(xs.shape[1])).locals);
@@ -286,6 +294,7 @@ export async function jacobianNorms(
   xs: tf.Tensor3D,
   state0?: State,
   options: Partial<JacobianOptions> = {},
+  hooks: ProbeHooks = {},
 ): Promise<JacobianResult> {
   const opts: Readonly<JacobianOptions> = { ...JACOBIAN_DEFAULTS, ...options };
   const [T, batch] = xs.shape;
@@ -314,6 +323,7 @@ export async function jacobianNorms(
     };
     const wanted = opts.gaps === null ? null : new Set(opts.gaps);
     await sweep(cell, locals, T, batch, mode, weightHH, (k, data, logScale) => {
+      hooks.jacobian?.(k, data, logScale);
       if (wanted !== null && !wanted.has(T - k)) return;
       if (later) later.add(k, data, logScale);
       else {
@@ -325,6 +335,7 @@ export async function jacobianNorms(
         matrices[T - k - 1] = Float64Array.from(data, (v, i) => v * Math.exp(logScale[Math.floor(i / per)]));
       }
     });
+    if (hooks.afterSweep) await hooks.afterSweep(locals);
     if (later) for (const [k, { fro, spec }] of await later.results()) setRow(k, fro, spec);
     if (wanted !== null) rows.splice(0, rows.length, ...rows.filter((r) => r !== undefined));
     const gaps = rows.map((r) => r.gap);

@@ -255,7 +255,7 @@ function tangent(
  * rows) and logR[i] = ln r_ii. A row that vanishes (r_ii = 0: a direction the step maps to
  * zero) gets ln r_ii = −∞ and is replaced by a unit vector orthogonal to the others.
  */
-export function gramSchmidt(v: Float64Array, k: number, S: number, logR: Float64Array): void {
+function gramSchmidt(v: Float64Array, k: number, S: number, logR: Float64Array): void {
   for (let i = 0; i < k; i++) {
     const row = i * S;
     let maxAbs = 0;
