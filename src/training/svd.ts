@@ -58,14 +58,19 @@ function scaledNorm(a: Float64Array, start: number, count: number, stride: numbe
  * diagonal d (n) and superdiagonal e (n − 1) of B. Each reflector H = I − β v vᵀ maps x to
  * α e_1, α = −sign(x_1)‖x‖, in LAPACK's normalization (dlarfg): v = (x − α e_1)/(x_1 − α),
  * so v_1 = 1, and β = (α − x_1)/α ∈ [1, 2]: nothing under- or overflows for tiny x.
+ * Step j: w = vᵀA from the left reflector (one pass over the trailing rows), row j, the
+ * right reflector u from row j, then one more pass that applies both to each trailing row
+ * while it is in cache: a_i −= β v_i w, then a_i −= τ (a_i·u) u.
  */
 function bidiagonalize(a: Float64Array, m: number, n: number): { d: Float64Array; e: Float64Array } {
   const d = new Float64Array(n);
   const e = new Float64Array(Math.max(n - 1, 0));
   const v = new Float64Array(m);
   const w = new Float64Array(n);
+  const u = new Float64Array(n);
   for (let j = 0; j < n; j++) {
-    // left: zero column j below the diagonal; A[j:, j+1:] −= β v (vᵀ A[j:, j+1:])
+    // left: zero column j below the diagonal
+    let beta = 0;
     const norm = scaledNorm(a, j * n + j, m - j, n);
     if (norm > 0) {
       const x0 = a[j * n + j];
@@ -73,7 +78,7 @@ function bidiagonalize(a: Float64Array, m: number, n: number): { d: Float64Array
       const scale = 1 / (x0 - alpha);
       for (let i = j + 1; i < m; i++) v[i] = a[i * n + j] * scale;
       v[j] = 1;
-      const beta = (alpha - x0) / alpha;
+      beta = (alpha - x0) / alpha;
       d[j] = alpha;
       w.fill(0, j + 1, n);
       for (let i = j; i < m; i++) {
@@ -82,36 +87,44 @@ function bidiagonalize(a: Float64Array, m: number, n: number): { d: Float64Array
         const row = i * n;
         for (let c = j + 1; c < n; c++) w[c] += vi * a[row + c];
       }
-      for (let i = j; i < m; i++) {
-        const f = beta * v[i];
-        if (f === 0) continue;
-        const row = i * n;
-        for (let c = j + 1; c < n; c++) a[row + c] -= f * w[c];
+      const rowJ = j * n;
+      for (let c = j + 1; c < n; c++) a[rowJ + c] -= beta * w[c];
+    }
+    // right: zero row j right of the superdiagonal
+    let tau = 0;
+    const rowJ = j * n;
+    if (j === n - 2) e[j] = a[rowJ + j + 1];
+    else if (j < n - 2) {
+      const rnorm = scaledNorm(a, rowJ + j + 1, n - j - 1, 1);
+      if (rnorm > 0) {
+        const y0 = a[rowJ + j + 1];
+        const alpha = y0 > 0 ? -rnorm : rnorm;
+        const scale = 1 / (y0 - alpha);
+        for (let c = j + 2; c < n; c++) u[c] = a[rowJ + c] * scale;
+        u[j + 1] = 1;
+        tau = (alpha - y0) / alpha;
+        e[j] = alpha;
       }
     }
-    if (j >= n - 1) continue;
-    // right: zero row j right of the superdiagonal; A[j+1:, j+1:] −= β (A u) uᵀ
-    const row = j * n;
-    if (j === n - 2) {
-      e[j] = a[row + j + 1];
-      continue;
-    }
-    const rnorm = scaledNorm(a, row + j + 1, n - j - 1, 1);
-    if (rnorm === 0) continue;
-    const y0 = a[row + j + 1];
-    const alpha = y0 > 0 ? -rnorm : rnorm;
-    const scale = 1 / (y0 - alpha);
-    for (let c = j + 2; c < n; c++) w[c] = a[row + c] * scale;
-    w[j + 1] = 1;
-    const beta = (alpha - y0) / alpha;
-    e[j] = alpha;
+    if (beta === 0 && tau === 0) continue;
+    // both reflections on the trailing rows, one row at a time
     for (let i = j + 1; i < m; i++) {
-      const r = i * n;
+      const row = i * n;
+      const f = beta * v[i];
       let z = 0;
-      for (let c = j + 1; c < n; c++) z += a[r + c] * w[c];
-      z *= beta;
+      if (f !== 0) {
+        for (let c = j + 1; c < n; c++) {
+          const x = a[row + c] - f * w[c];
+          a[row + c] = x;
+          z += x * u[c];
+        }
+      } else if (tau !== 0) {
+        for (let c = j + 1; c < n; c++) z += a[row + c] * u[c];
+      }
+      if (tau === 0) continue;
+      z *= tau;
       if (z === 0) continue;
-      for (let c = j + 1; c < n; c++) a[r + c] -= z * w[c];
+      for (let c = j + 1; c < n; c++) a[row + c] -= z * u[c];
     }
   }
   return { d, e };
