@@ -168,8 +168,15 @@ export async function gradientSpectra(cell: Cell, xs: tf.Tensor3D, state0?: Stat
   const mode: JacobianMode = cell.numStates === 2 ? opts.mode : 'h';
   const R = mode === 'state' ? 2 * H : H;
   const wanted = new Set(gaps);
-  const kept = new Map<number, { data: Float32Array; logScale: Float64Array }>();
   const perGap = new Map<number, SequenceSpectrum[]>();
+  const spectraOf = (gap: number, data: Float32Array, logScale: Float64Array) => {
+    const perSeq = Array.from({ length: batch }, (_, b) => sequenceSpectrum(data, b, R, R, logScale[b], opts.horizonThreshold));
+    perGap.set(gap, perSeq);
+  };
+  // a few gaps: copied during the sweep, decomposed after it while the norm thread catches up;
+  // many: decomposed as they come, rather than holding T matrices
+  const deferred = gaps.length <= 64;
+  const kept = new Map<number, { data: Float32Array; logScale: Float64Array }>();
   let lyapunov: LyapunovResult | null = null;
   const { exponents, burnIn, reorthEvery } = opts;
   const norms = await jacobianNorms(
@@ -179,12 +186,13 @@ export async function gradientSpectra(cell: Cell, xs: tf.Tensor3D, state0?: Stat
     { mode, spectral: opts.spectral, normThread: opts.normThread, horizonThreshold: opts.horizonThreshold },
     {
       jacobian: (k, data, logScale) => {
-        if (wanted.has(T - k)) kept.set(T - k, { data: data.slice(), logScale: logScale.slice() });
+        if (!wanted.has(T - k)) return;
+        if (deferred) kept.set(T - k, { data: data.slice(), logScale: logScale.slice() });
+        else spectraOf(T - k, data, logScale);
       },
-      // while the norm thread finishes: the SVDs of the kept matrices, then the QR iteration
       afterSweep: async (locals) => {
         for (const [gap, { data, logScale }] of kept) {
-          perGap.set(gap, Array.from({ length: batch }, (_, b) => sequenceSpectrum(data, b, R, R, logScale[b], opts.horizonThreshold)));
+          spectraOf(gap, data, logScale);
           kept.delete(gap);
         }
         if (opts.lyapunov) lyapunov = await lyapunovFromTrace(cell, locals, { exponents, burnIn, reorthEvery });

@@ -122,6 +122,11 @@ describe('the linear RNN: singular values at gap g are those of W_hh^g', () => {
       // Lyapunov: every exponent −ln 2; λ_1 = −decay
       res.lyapunov!.exponents.forEach((l) => expect(l).toBeCloseTo(-Math.LN2, 5));
       expect(res.lambda1).toBeCloseTo(-(res.decayPerStep as number), 5);
+      // all 300 gaps (decomposed during the sweep, not after it): the same numbers
+      const all = await gradientSpectra(cell, xsT, undefined, { gaps: 'all', lyapunov: false });
+      expect(all.singular.map((r) => r.gap)).toEqual(Array.from({ length: T }, (_, i) => i + 1));
+      all.singular.forEach((row) => row.logSigma.forEach((l) => expect(Math.abs(l + row.gap * Math.LN2)).toBeLessThan(1e-5 * row.gap)));
+      for (const row of res.singular) expect(all.singular[row.gap - 1].perSeq).toEqual(row.perSeq);
     });
   });
 
