@@ -1,5 +1,7 @@
+import { svdKernelsWasmBase64 } from './svd-kernels-wasm.js';
+
 /**
- * All singular values of a matrix in float64 (plain JS), for the spectra of the probes'
+ * All singular values of a matrix in float64, for the spectra of the probes'
  * Jacobians (spectra.ts).
  *
  * Golub–Kahan (Golub & Van Loan, Matrix Computations, §5.4.8 and §8.6): Householder
@@ -13,7 +15,73 @@
  * 1e-13·σ_1 at n = 256 (the tests hold U·diag(s)·Vᵀ to 1e-13·σ_1). Smaller singular values
  * come out as noise of that size, or as 0; the probes' float32 Jacobians carry ~1e-7
  * relative rounding in their entries already, which sets their floor long before this one.
- * A is scaled to max |a_ij| = 1 first, so its magnitude (1e-200 or 1e200) costs nothing. */
+ * A is scaled to max |a_ij| = 1 first, so its magnitude (1e-200 or 1e200) costs nothing.
+ *
+ * Speed: nearly all the work is two passes over the trailing rows per column; they run as
+ * float64 SIMD (f64x2) wasm kernels (svd-kernels.wat), ~5× the plain JS loops, which stay as
+ * the fallback where WebAssembly SIMD is missing. The same arithmetic either way.
+ */
+
+/** The f64x2 kernels of svd-kernels.wat on their own memory (pointers are byte offsets). */
+interface SvdKernels {
+  memory: WebAssembly.Memory;
+  accumulate(a: number, v: number, w: number, j: number, m: number, n: number): void;
+  reflect(a: number, v: number, w: number, u: number, beta: number, tau: number, j: number, m: number, n: number): void;
+}
+
+let wasmEnabled = true;
+let compiled: SvdKernels | null | undefined;
+
+/** Use the wasm kernels (the default, where WebAssembly SIMD runs) or the plain JS loops, e.g. to compare them. */
+export function setWasmSvd(on: boolean): void {
+  wasmEnabled = on;
+}
+
+/** Whether singularValues runs the wasm kernels here (else the JS loops). */
+export function wasmSvdActive(): boolean {
+  return kernels() !== null;
+}
+
+/** The kernels, or null: turned off, or no WebAssembly SIMD here (the JS loops compute the same). */
+function kernels(): SvdKernels | null {
+  if (!wasmEnabled) return null;
+  if (compiled === undefined) {
+    try {
+      const bin = atob(svdKernelsWasmBase64);
+      const bytes = Uint8Array.from(bin, (ch) => ch.charCodeAt(0));
+      // 1 KB: small enough for a synchronous compile on a browser's main thread
+      compiled = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as unknown as SvdKernels;
+    } catch {
+      compiled = null;
+    }
+  }
+  return compiled;
+}
+
+/** The bidiagonalization's arrays: views on the kernels' memory (`at`: their byte offsets), or plain arrays. */
+interface Workspace {
+  a: Float64Array; // [m, n]
+  v: Float64Array; // [m], left reflector
+  w: Float64Array; // [n], vᵀA
+  u: Float64Array; // [n], right reflector
+  at: { a: number; v: number; w: number; u: number } | null;
+}
+
+function workspace(m: number, n: number, k: SvdKernels | null): Workspace {
+  if (!k) return { a: new Float64Array(m * n), v: new Float64Array(m), w: new Float64Array(n), u: new Float64Array(n), at: null };
+  const at = { a: 0, v: 8 * m * n, w: 8 * (m * n + m), u: 8 * (m * n + m + n) };
+  const bytes = at.u + 8 * n;
+  const have = k.memory.buffer.byteLength;
+  if (have < bytes) k.memory.grow(Math.ceil((bytes - have) / 65536));
+  const buf = k.memory.buffer; // after the grow: views taken before it are detached
+  return {
+    a: new Float64Array(buf, at.a, m * n),
+    v: new Float64Array(buf, at.v, m),
+    w: new Float64Array(buf, at.w, n),
+    u: new Float64Array(buf, at.u, n).fill(0),
+    at,
+  };
+}
 
 /**
  * Singular values, descending, of the rows×cols row-major matrix at `offset` in `data`:
@@ -22,7 +90,9 @@
 export function singularValues(data: ArrayLike<number>, offset: number, rows: number, cols: number): Float64Array {
   // work on A or Aᵀ so that m ≥ n
   const [m, n] = rows >= cols ? [rows, cols] : [cols, rows];
-  const a = new Float64Array(m * n);
+  const k = kernels();
+  const ws = workspace(m, n, k);
+  const a = ws.a;
   let maxAbs = 0;
   let finite = true;
   for (let r = 0; r < rows; r++) {
@@ -37,7 +107,7 @@ export function singularValues(data: ArrayLike<number>, offset: number, rows: nu
   if (!finite) return new Float64Array(n).fill(NaN);
   if (maxAbs === 0) return new Float64Array(n);
   for (let i = 0; i < a.length; i++) a[i] /= maxAbs;
-  const { d, e } = bidiagonalize(a, m, n);
+  const { d, e } = bidiagonalize(ws, m, n, k);
   const sigma = bidiagonalQR(d, e);
   for (let i = 0; i < n; i++) sigma[i] *= maxAbs;
   return sigma;
@@ -62,12 +132,10 @@ function scaledNorm(a: Float64Array, start: number, count: number, stride: numbe
  * right reflector u from row j, then one more pass that applies both to each trailing row
  * while it is in cache: a_i −= β v_i w, then a_i −= τ (a_i·u) u.
  */
-function bidiagonalize(a: Float64Array, m: number, n: number): { d: Float64Array; e: Float64Array } {
+function bidiagonalize(ws: Workspace, m: number, n: number, k: SvdKernels | null): { d: Float64Array; e: Float64Array } {
+  const { a, v, w, u, at } = ws;
   const d = new Float64Array(n);
   const e = new Float64Array(Math.max(n - 1, 0));
-  const v = new Float64Array(m);
-  const w = new Float64Array(n);
-  const u = new Float64Array(n);
   for (let j = 0; j < n; j++) {
     // left: zero column j below the diagonal
     let beta = 0;
@@ -80,13 +148,8 @@ function bidiagonalize(a: Float64Array, m: number, n: number): { d: Float64Array
       v[j] = 1;
       beta = (alpha - x0) / alpha;
       d[j] = alpha;
-      w.fill(0, j + 1, n);
-      for (let i = j; i < m; i++) {
-        const vi = v[i];
-        if (vi === 0) continue;
-        const row = i * n;
-        for (let c = j + 1; c < n; c++) w[c] += vi * a[row + c];
-      }
+      if (k && at) k.accumulate(at.a, at.v, at.w, j, m, n);
+      else accumulate(a, v, w, j, m, n);
       const rowJ = j * n;
       for (let c = j + 1; c < n; c++) a[rowJ + c] -= beta * w[c];
     }
@@ -107,27 +170,48 @@ function bidiagonalize(a: Float64Array, m: number, n: number): { d: Float64Array
       }
     }
     if (beta === 0 && tau === 0) continue;
-    // both reflections on the trailing rows, one row at a time
-    for (let i = j + 1; i < m; i++) {
-      const row = i * n;
-      const f = beta * v[i];
-      let z = 0;
-      if (f !== 0) {
-        for (let c = j + 1; c < n; c++) {
-          const x = a[row + c] - f * w[c];
-          a[row + c] = x;
-          z += x * u[c];
-        }
-      } else if (tau !== 0) {
-        for (let c = j + 1; c < n; c++) z += a[row + c] * u[c];
-      }
-      if (tau === 0) continue;
-      z *= tau;
-      if (z === 0) continue;
-      for (let c = j + 1; c < n; c++) a[row + c] -= z * u[c];
-    }
+    if (k && at) k.reflect(at.a, at.v, at.w, at.u, beta, tau, j, m, n);
+    else reflect(a, v, w, u, beta, tau, j, m, n);
   }
   return { d, e };
+}
+
+/** The `accumulate` of svd-kernels.wat in JS: w[c] = Σ_{i ≥ j} v[i] a[i·n + c] for c in (j, n). */
+function accumulate(a: Float64Array, v: Float64Array, w: Float64Array, j: number, m: number, n: number): void {
+  w.fill(0, j + 1, n);
+  for (let i = j; i < m; i++) {
+    const vi = v[i];
+    if (vi === 0) continue;
+    const row = i * n;
+    for (let c = j + 1; c < n; c++) w[c] += vi * a[row + c];
+  }
+}
+
+/** The `reflect` of svd-kernels.wat in JS: for each row i > j, a_i −= β v[i] w, then a_i −= τ (a_i·u) u. */
+function reflect(
+  a: Float64Array,
+  v: Float64Array,
+  w: Float64Array,
+  u: Float64Array,
+  beta: number,
+  tau: number,
+  j: number,
+  m: number,
+  n: number,
+): void {
+  for (let i = j + 1; i < m; i++) {
+    const row = i * n;
+    const f = beta * v[i];
+    let z = 0;
+    for (let c = j + 1; c < n; c++) {
+      const x = a[row + c] - f * w[c];
+      a[row + c] = x;
+      z += x * u[c];
+    }
+    z *= tau;
+    if (z === 0) continue;
+    for (let c = j + 1; c < n; c++) a[row + c] -= z * u[c];
+  }
 }
 
 /**
