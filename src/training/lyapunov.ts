@@ -66,12 +66,19 @@ const SPREAD_TARGET = Math.log(1e2);
 const SPREAD_MAX = Math.log(1e3);
 
 /** Options merged with the defaults and checked against T and S; bad values throw a SeqlabError. */
-export function resolveLyapunovOptions(options: Partial<LyapunovOptions>, T: number, S: number): Readonly<LyapunovOptions> & { k: number } {
+export function resolveLyapunovOptions(
+  options: Partial<LyapunovOptions>,
+  T: number,
+  S: number,
+): Readonly<LyapunovOptions> & { k: number } {
   const opts = { ...LYAPUNOV_DEFAULTS, ...options };
   if (T < 1) throw usageError(`the Lyapunov spectrum needs at least one step: xs has seqLen ${T}`);
-  if (!Number.isInteger(opts.burnIn) || opts.burnIn < 0) throw usageError(`burnIn must be a non-negative integer, got ${opts.burnIn}`);
-  if (opts.burnIn >= T) throw usageError(`burnIn (${opts.burnIn}) must be less than seqLen (${T}): no steps would be left to average`);
-  if (!Number.isInteger(opts.reorthEvery) || opts.reorthEvery < 1) throw usageError(`reorthEvery must be a positive integer, got ${opts.reorthEvery}`);
+  if (!Number.isInteger(opts.burnIn) || opts.burnIn < 0)
+    throw usageError(`burnIn must be a non-negative integer, got ${opts.burnIn}`);
+  if (opts.burnIn >= T)
+    throw usageError(`burnIn (${opts.burnIn}) must be less than seqLen (${T}): no steps would be left to average`);
+  if (!Number.isInteger(opts.reorthEvery) || opts.reorthEvery < 1)
+    throw usageError(`reorthEvery must be a positive integer, got ${opts.reorthEvery}`);
   if (opts.exponents !== 'all' && (!Number.isInteger(opts.exponents) || opts.exponents < 1)) {
     throw usageError(`exponents must be a positive integer or "all", got ${JSON.stringify(opts.exponents)}`);
   }
@@ -82,7 +89,12 @@ export function resolveLyapunovOptions(options: Partial<LyapunovOptions>, T: num
  * The Lyapunov spectrum of `cell` along its trajectories over xs [T, batch, inputSize] from
  * state0 (zeros by default): one forward pass, then the QR iteration (see above).
  */
-export async function lyapunovSpectrum(cell: Cell, xs: tf.Tensor3D, state0?: State, options: Partial<LyapunovOptions> = {}): Promise<LyapunovResult> {
+export async function lyapunovSpectrum(
+  cell: Cell,
+  xs: tf.Tensor3D,
+  state0?: State,
+  options: Partial<LyapunovOptions> = {},
+): Promise<LyapunovResult> {
   resolveLyapunovOptions(options, xs.shape[0], cell.numStates * cell.hiddenSize);
   const locals = tf.tidy(() => forwardSequence(cell, xs, state0 ?? cell.initState(xs.shape[1])).locals);
   try {
@@ -96,7 +108,11 @@ export async function lyapunovSpectrum(cell: Cell, xs: tf.Tensor3D, state0?: Sta
  * The QR iteration over a traced forward pass: `locals[t]` are the local factors of the step
  * s_t → s_{t+1} as forwardSequence returns them (each [batch, ·]). Leaves them as they are.
  */
-export async function lyapunovFromTrace(cell: Cell, locals: tf.Tensor2D[][], options: Partial<LyapunovOptions> = {}): Promise<LyapunovResult> {
+export async function lyapunovFromTrace(
+  cell: Cell,
+  locals: tf.Tensor2D[][],
+  options: Partial<LyapunovOptions> = {},
+): Promise<LyapunovResult> {
   const T = locals.length;
   const H = cell.hiddenSize;
   const S = cell.numStates * H;
@@ -179,7 +195,8 @@ export async function lyapunovFromTrace(cell: Cell, locals: tf.Tensor2D[][], opt
       } else {
         accumulate(t >= burnIn);
         const perStep = spread / (end - t);
-        length = perStep > 0 ? Math.max(1, Math.min(opts.reorthEvery, Math.floor(SPREAD_TARGET / perStep))) : opts.reorthEvery;
+        length =
+          perStep > 0 ? Math.max(1, Math.min(opts.reorthEvery, Math.floor(SPREAD_TARGET / perStep))) : opts.reorthEvery;
       }
       t = end;
     }
@@ -232,7 +249,11 @@ function tangent(
     const q = at(2);
     for (let u = 0; u < H; u++) {
       const z = zOff + u;
-      v[off + u] = zg[q + u] * v[off + u] + ph[p + u] * zData[z] + ph[p + H + u] * zData[z + H] + ph[p + 2 * H + u] * zData[z + 2 * H];
+      v[off + u] =
+        zg[q + u] * v[off + u] +
+        ph[p + u] * zData[z] +
+        ph[p + H + u] * zData[z + H] +
+        ph[p + 2 * H + u] * zData[z + 2 * H];
     }
   } else {
     const P = factors[0].data;
@@ -243,7 +264,11 @@ function tangent(
     const r = at(2);
     for (let u = 0; u < H; u++) {
       const z = zOff + u;
-      const c = P[p + u] * zData[z] + P[p + H + u] * zData[z + H] + P[p + 2 * H + u] * zData[z + 2 * H] + f[r + u] * v[off + H + u];
+      const c =
+        P[p + u] * zData[z] +
+        P[p + H + u] * zData[z + H] +
+        P[p + 2 * H + u] * zData[z + 2 * H] +
+        f[r + u] * v[off + H + u];
       v[off + H + u] = c;
       v[off + u] = dcFromH[q + u] * c + P[p + 3 * H + u] * zData[z + 3 * H];
     }
@@ -278,7 +303,7 @@ function gramSchmidt(v: Float64Array, k: number, S: number, logR: Float64Array):
 
 function sumSquares(v: Float64Array, start: number, n: number, scale: number): number {
   let s = 0;
-  for (let c = start; c < start + n; c++) s += (v[c] * scale) * (v[c] * scale);
+  for (let c = start; c < start + n; c++) s += v[c] * scale * (v[c] * scale);
   return s;
 }
 
@@ -313,7 +338,8 @@ export function kaplanYorke(exponents: readonly number[]): { dimension: number; 
   if (exponents.some(Number.isNaN)) return { dimension: NaN, isLowerBound: false };
   let sum = 0;
   for (let j = 0; j < exponents.length; j++) {
-    if (sum + exponents[j] < 0) return { dimension: j === 0 ? 0 : j + sum / Math.abs(exponents[j]), isLowerBound: false };
+    if (sum + exponents[j] < 0)
+      return { dimension: j === 0 ? 0 : j + sum / Math.abs(exponents[j]), isLowerBound: false };
     sum += exponents[j];
   }
   return { dimension: exponents.length, isLowerBound: true };

@@ -1,8 +1,20 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { Cell, State } from '../models/cell.js';
 import { usageError } from '../util/errors.js';
-import { JACOBIAN_DEFAULTS, jacobianNorms, type JacobianMode, type JacobianOptions, type JacobianResult } from './gradflow.js';
-import { LYAPUNOV_DEFAULTS, lyapunovFromTrace, resolveLyapunovOptions, type LyapunovOptions, type LyapunovResult } from './lyapunov.js';
+import {
+  JACOBIAN_DEFAULTS,
+  jacobianNorms,
+  type JacobianMode,
+  type JacobianOptions,
+  type JacobianResult,
+} from './gradflow.js';
+import {
+  LYAPUNOV_DEFAULTS,
+  lyapunovFromTrace,
+  resolveLyapunovOptions,
+  type LyapunovOptions,
+  type LyapunovResult,
+} from './lyapunov.js';
 import { singularValues } from './svd.js';
 
 /**
@@ -116,12 +128,15 @@ export function logSpacedGaps(T: number, maxGaps: number): number[] {
 export function selectGaps(selection: GapSelection, maxGaps: number, T: number): number[] {
   if (selection === 'all') return Array.from({ length: T }, (_, i) => i + 1);
   if (selection === 'log') {
-    if (!Number.isInteger(maxGaps) || maxGaps < 2) throw usageError(`maxGaps must be an integer ≥ 2 (gap 1 and gap T), got ${maxGaps}`);
+    if (!Number.isInteger(maxGaps) || maxGaps < 2)
+      throw usageError(`maxGaps must be an integer ≥ 2 (gap 1 and gap T), got ${maxGaps}`);
     return logSpacedGaps(T, maxGaps);
   }
-  if (!Array.isArray(selection) || selection.length === 0) throw usageError('gaps must be "log", "all" or a non-empty list of gaps');
+  if (!Array.isArray(selection) || selection.length === 0)
+    throw usageError('gaps must be "log", "all" or a non-empty list of gaps');
   for (const g of selection) {
-    if (!Number.isInteger(g) || g < 1 || g > T) throw usageError(`gaps: ${JSON.stringify(g)} is not a gap of this probe; use integers 1 … ${T} (seqLen)`);
+    if (!Number.isInteger(g) || g < 1 || g > T)
+      throw usageError(`gaps: ${JSON.stringify(g)} is not a gap of this probe; use integers 1 … ${T} (seqLen)`);
   }
   return [...new Set(selection)].sort((a, b) => a - b);
 }
@@ -133,8 +148,18 @@ function logMeanExp(xs: number[]): number {
   return max + Math.log(xs.reduce((s, x) => s + Math.exp(x - max), 0) / xs.length);
 }
 
-/** Spectrum, count and participation ratio of sequence b's stored matrix (R×C at b·R·C, true = exp(logScale) × stored). */
-export function sequenceSpectrum(data: Float32Array, b: number, R: number, C: number, logScale: number, threshold: number): SequenceSpectrum {
+/**
+ * Spectrum, count and participation ratio of sequence b's stored matrix (R×C at b·R·C; the true
+ * matrix is exp(logScale) × the stored one).
+ */
+export function sequenceSpectrum(
+  data: Float32Array,
+  b: number,
+  R: number,
+  C: number,
+  logScale: number,
+  threshold: number,
+): SequenceSpectrum {
   const sigma = singularValues(data, b * R * C, R, C);
   // the participation ratio does not depend on the scale: from the stored matrix's σ
   let s2 = 0;
@@ -157,7 +182,12 @@ export function sequenceSpectrum(data: Float32Array, b: number, R: number, C: nu
  * the Lyapunov spectrum, for `cell` on inputs xs [T, batch, inputSize] from state0 (zeros by
  * default): one forward pass and one sweep.
  */
-export async function gradientSpectra(cell: Cell, xs: tf.Tensor3D, state0?: State, options: Partial<SpectraOptions> = {}): Promise<SpectraResult> {
+export async function gradientSpectra(
+  cell: Cell,
+  xs: tf.Tensor3D,
+  state0?: State,
+  options: Partial<SpectraOptions> = {},
+): Promise<SpectraResult> {
   const opts: Readonly<SpectraOptions> = { ...SPECTRA_DEFAULTS, ...options };
   const [T, batch] = xs.shape;
   if (T < 1) throw usageError(`the spectra need at least one step: xs has seqLen ${T}`);
@@ -170,7 +200,9 @@ export async function gradientSpectra(cell: Cell, xs: tf.Tensor3D, state0?: Stat
   const wanted = new Set(gaps);
   const perGap = new Map<number, SequenceSpectrum[]>();
   const spectraOf = (gap: number, data: Float32Array, logScale: Float64Array) => {
-    const perSeq = Array.from({ length: batch }, (_, b) => sequenceSpectrum(data, b, R, R, logScale[b], opts.horizonThreshold));
+    const perSeq = Array.from({ length: batch }, (_, b) =>
+      sequenceSpectrum(data, b, R, R, logScale[b], opts.horizonThreshold),
+    );
     perGap.set(gap, perSeq);
   };
   // a few gaps: copied during the sweep, decomposed after it while the norm thread catches up;

@@ -68,7 +68,14 @@ interface Workspace {
 }
 
 function workspace(m: number, n: number, k: SvdKernels | null): Workspace {
-  if (!k) return { a: new Float64Array(m * n), v: new Float64Array(m), w: new Float64Array(n), u: new Float64Array(n), at: null };
+  if (!k)
+    return {
+      a: new Float64Array(m * n),
+      v: new Float64Array(m),
+      w: new Float64Array(n),
+      u: new Float64Array(n),
+      at: null,
+    };
   const at = { a: 0, v: 8 * m * n, w: 8 * (m * n + m), u: 8 * (m * n + m + n) };
   const bytes = at.u + 8 * n;
   const have = k.memory.buffer.byteLength;
@@ -113,7 +120,7 @@ export function singularValues(data: ArrayLike<number>, offset: number, rows: nu
   return sigma;
 }
 
-/** ‖x‖₂ of `count` entries of `a` from `start`, `stride` apart, scaled so tiny entries do not underflow when squared. */
+/** ‖x‖₂ of `count` entries of `a` from `start`, `stride` apart; scaled, so tiny entries do not underflow. */
 function scaledNorm(a: Float64Array, start: number, count: number, stride: number): number {
   let max = 0;
   for (let i = 0, p = start; i < count; i++, p += stride) max = Math.max(max, Math.abs(a[p]));
@@ -132,7 +139,12 @@ function scaledNorm(a: Float64Array, start: number, count: number, stride: numbe
  * right reflector u from row j, then one more pass that applies both to each trailing row
  * while it is in cache: a_i −= β v_i w, then a_i −= τ (a_i·u) u.
  */
-function bidiagonalize(ws: Workspace, m: number, n: number, k: SvdKernels | null): { d: Float64Array; e: Float64Array } {
+function bidiagonalize(
+  ws: Workspace,
+  m: number,
+  n: number,
+  k: SvdKernels | null,
+): { d: Float64Array; e: Float64Array } {
   const { a, v, w, u, at } = ws;
   const d = new Float64Array(n);
   const e = new Float64Array(Math.max(n - 1, 0));

@@ -49,8 +49,12 @@ export function inverse64(a: ArrayLike<number>, n: number): Float64Array {
   return inv;
 }
 
-/** A = QR of a rows×cols A (rows ≥ cols) by Householder reflections: Q rows×cols with orthonormal columns, R's diagonal. */
-export function householderQR64(a: ArrayLike<number>, rows: number, cols: number): { q: Float64Array; rDiag: Float64Array } {
+/** A = QR, A rows×cols (rows ≥ cols), by Householder reflections: Q (rows×cols, orthonormal columns), diag R. */
+export function householderQR64(
+  a: ArrayLike<number>,
+  rows: number,
+  cols: number,
+): { q: Float64Array; rDiag: Float64Array } {
   const r = Float64Array.from(a);
   const vs: Float64Array[] = [];
   const rDiag = new Float64Array(cols);
@@ -98,7 +102,7 @@ export function qrLyapunov64(jacobians: Float64Array[], S: number, k: number, bu
   jacobians.forEach((J, t) => {
     const qr = householderQR64(matMul64(J, q, S, S, k), S, k);
     q = qr.q;
-    if (t >= burnIn) qr.rDiag.forEach((r, i) => (sums[i] += Math.log(Math.abs(r))));
+    if (t >= burnIn) for (let i = 0; i < k; i++) sums[i] += Math.log(Math.abs(qr.rDiag[i]));
   });
   return Array.from(sums, (s) => s / (jacobians.length - burnIn)).sort((a, b) => b - a);
 }
@@ -226,5 +230,7 @@ export function eigenvalues64(a: ArrayLike<number>, n: number): Complex[] {
 
 /** |μ_i| of a real n×n matrix, descending. */
 export function eigenvalueModuli64(a: ArrayLike<number>, n: number): number[] {
-  return eigenvalues64(a, n).map(cabs).sort((x, y) => y - x);
+  return eigenvalues64(a, n)
+    .map(cabs)
+    .sort((x, y) => y - x);
 }

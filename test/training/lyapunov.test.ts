@@ -35,15 +35,24 @@ function linearProblem(seed: string, u: ArrayLike<number>, H: number, T: number,
 const fround = (u: ArrayLike<number>) => Float64Array.from(u, Math.fround);
 
 describe('float64 references (self-checks)', () => {
-  it('eigenvalues64: U = O·D·Oᵀ (rotation-scaled 2×2 blocks) and P·D·P⁻¹ (real) give D\'s eigenvalues; Σμ = trace', () => {
+  it('eigenvalues64: O·D·Oᵀ (D: rotation-scaled 2×2 blocks) and P·D·P⁻¹ (D real) → eigenvalues of D', () => {
     const rng = new Rng('eig-self');
     // blocks r·[[cos θ, −sin θ], [sin θ, cos θ]]: eigenvalues r e^{±iθ}
-    const blocks: [number, number][] = [[0.95, 0.4], [0.7, 2.1], [0.3, 1.0]];
+    const blocks: [number, number][] = [
+      [0.95, 0.4],
+      [0.7, 2.1],
+      [0.3, 1.0],
+    ];
     const n = 2 * blocks.length;
     const d = new Float64Array(n * n);
     blocks.forEach(([r, th], i) => {
       const j = 2 * i;
-      [d[j * n + j], d[j * n + j + 1], d[(j + 1) * n + j], d[(j + 1) * n + j + 1]] = [r * Math.cos(th), -r * Math.sin(th), r * Math.sin(th), r * Math.cos(th)];
+      [d[j * n + j], d[j * n + j + 1], d[(j + 1) * n + j], d[(j + 1) * n + j + 1]] = [
+        r * Math.cos(th),
+        -r * Math.sin(th),
+        r * Math.sin(th),
+        r * Math.cos(th),
+      ];
     });
     const o = randomOrthogonal64(rng, n);
     const u = ref.matMul64(ref.matMul64(o, d, n, n, n), ref.transpose64(o, n, n), n, n, n);
@@ -102,8 +111,14 @@ describe('float64 references (self-checks)', () => {
     const d = [0.5, -2, 1.1, 0.01];
     const J = new Float64Array(16);
     d.forEach((x, i) => (J[i * 4 + i] = x));
-    const got = qrLyapunov64(Array.from({ length: 7 }, () => J), 4, 4);
-    d.map((x) => Math.log(Math.abs(x))).sort((a, b) => b - a).forEach((l, i) => expect(got[i]).toBeCloseTo(l, 12));
+    const got = qrLyapunov64(
+      Array.from({ length: 7 }, () => J),
+      4,
+      4,
+    );
+    d.map((x) => Math.log(Math.abs(x)))
+      .sort((a, b) => b - a)
+      .forEach((l, i) => expect(got[i]).toBeCloseTo(l, 12));
   });
 });
 
@@ -133,9 +148,13 @@ describe('lyapunovSpectrum against the explicit float64 QR over FD Jacobians', (
           res.exponentsPerSeq.forEach((got, b) => {
             const expected = qrLyapunov64(jacobians[b], S(p), k, opts.burnIn ?? 0);
             expect(got).toHaveLength(k);
-            got.forEach((l, i) => expect(Math.abs(l - expected[i]), `seq ${b} λ_${i + 1} ${JSON.stringify(opts)}`).toBeLessThan(2e-5));
+            got.forEach((l, i) =>
+              expect(Math.abs(l - expected[i]), `seq ${b} λ_${i + 1} ${JSON.stringify(opts)}`).toBeLessThan(2e-5),
+            );
           });
-          res.exponents.forEach((l, i) => expect(l).toBeCloseTo((res.exponentsPerSeq[0][i] + res.exponentsPerSeq[1][i]) / 2, 12));
+          res.exponents.forEach((l, i) =>
+            expect(l).toBeCloseTo((res.exponentsPerSeq[0][i] + res.exponentsPerSeq[1][i]) / 2, 12),
+          );
         }
       });
     });
@@ -143,13 +162,22 @@ describe('lyapunovSpectrum against the explicit float64 QR over FD Jacobians', (
 });
 
 describe('the linear RNN: λ_i = ln|μ_i(W_hh)|', () => {
-  it('W_hh = O·D·Oᵀ, D rotation-scaled blocks (radii 0.97, 0.8, 0.5) and reals (−0.9, 0.3): exact after burn-in', async () => {
+  it('W_hh = O·D·Oᵀ, D: rotation-scaled blocks (radii 0.97, 0.8, 0.5), −0.9 and 0.3: exact after burn-in', async () => {
     const rng = new Rng('lin-constructed');
     const H = 8;
     const d = new Float64Array(H * H);
-    [[0.97, 0.3], [0.8, 1.9], [0.5, 2.7]].forEach(([r, th], i) => {
+    [
+      [0.97, 0.3],
+      [0.8, 1.9],
+      [0.5, 2.7],
+    ].forEach(([r, th], i) => {
       const j = 2 * i;
-      [d[j * H + j], d[j * H + j + 1], d[(j + 1) * H + j], d[(j + 1) * H + j + 1]] = [r * Math.cos(th), -r * Math.sin(th), r * Math.sin(th), r * Math.cos(th)];
+      [d[j * H + j], d[j * H + j + 1], d[(j + 1) * H + j], d[(j + 1) * H + j + 1]] = [
+        r * Math.cos(th),
+        -r * Math.sin(th),
+        r * Math.sin(th),
+        r * Math.cos(th),
+      ];
     });
     d[6 * H + 6] = -0.9;
     d[7 * H + 7] = 0.3;
@@ -157,12 +185,17 @@ describe('the linear RNN: λ_i = ln|μ_i(W_hh)|', () => {
     const u = fround(ref.matMul64(ref.matMul64(o, d, H, H, H), ref.transpose64(o, H, H), H, H, H));
     const expected = eigenvalueModuli64(u, H).map(Math.log);
     // the radii, as constructed (float32 rounding of U moves them by ~1e-7)
-    [0.97, 0.97, -0.9, 0.8, 0.8, 0.5, 0.5, 0.3].map((x) => Math.log(Math.abs(x))).forEach((l, i) => expect(expected[i]).toBeCloseTo(l, 5));
+    [0.97, 0.97, -0.9, 0.8, 0.8, 0.5, 0.5, 0.3]
+      .map((x) => Math.log(Math.abs(x)))
+      .forEach((l, i) => expect(expected[i]).toBeCloseTo(l, 5));
     await withCell(linearProblem('lin-constructed', u, H, 400), async ({ cell, xsT }) => {
       const res = await lyapunovSpectrum(cell, xsT, undefined, { exponents: 'all', burnIn: 100 });
       res.exponents.forEach((l, i) => expect(Math.abs(l - expected[i]), `λ_${i + 1}`).toBeLessThan(1e-5));
       // λ_1 + … + λ_8 = ln|det U| at every step, whatever the burn-in
-      expect(res.exponents.reduce((a, b) => a + b, 0)).toBeCloseTo(expected.reduce((a, b) => a + b, 0), 5);
+      expect(res.exponents.reduce((a, b) => a + b, 0)).toBeCloseTo(
+        expected.reduce((a, b) => a + b, 0),
+        5,
+      );
     });
   });
 
@@ -175,7 +208,10 @@ describe('the linear RNN: λ_i = ln|μ_i(W_hh)|', () => {
     real.forEach((x, i) => (d[i * H + i] = x));
     const u = fround(ref.matMul64(ref.matMul64(p, d, H, H, H), inverse64(p, H), H, H, H));
     const expected = eigenvalueModuli64(u, H).map(Math.log);
-    real.map((x) => Math.log(Math.abs(x))).sort((a, b) => b - a).forEach((l, i) => expect(expected[i]).toBeCloseTo(l, 4));
+    real
+      .map((x) => Math.log(Math.abs(x)))
+      .sort((a, b) => b - a)
+      .forEach((l, i) => expect(expected[i]).toBeCloseTo(l, 4));
     await withCell(linearProblem('lin-nonnormal', u, H, 600), async ({ cell, xsT }) => {
       const res = await lyapunovSpectrum(cell, xsT, undefined, { exponents: 'all', burnIn: 300 });
       res.exponents.forEach((l, i) => expect(Math.abs(l - expected[i]), `λ_${i + 1}`).toBeLessThan(1e-4));
@@ -191,7 +227,10 @@ describe('the linear RNN: λ_i = ln|μ_i(W_hh)|', () => {
       const res = await lyapunovSpectrum(cell, xsT, undefined, { exponents: 'all', burnIn: 1000 });
       // complex pairs of a non-normal U make ln|R_ii| oscillate: the average converges as 1/T′
       res.exponents.forEach((l, i) => expect(Math.abs(l - expected[i]), `λ_${i + 1}`).toBeLessThan(5e-3));
-      expect(res.exponents.reduce((a, b) => a + b, 0)).toBeCloseTo(expected.reduce((a, b) => a + b, 0), 5);
+      expect(res.exponents.reduce((a, b) => a + b, 0)).toBeCloseTo(
+        expected.reduce((a, b) => a + b, 0),
+        5,
+      );
     });
   });
 
@@ -227,14 +266,21 @@ describe('re-orthonormalizing every m steps', () => {
             // the top 3 stretch little per step: their blocks run the full m steps (mostly)
             if (exponents === 3) expect(res.qrCount).toBeLessThan(1.2 * Math.ceil(200 / m));
             // float32 products: ~1e-5 nats per step either way (lyapunov.ts)
-            res.exponentsPerSeq.forEach((l, b) => l.forEach((x, i) => expect(Math.abs(x - every.exponentsPerSeq[b][i]), `k ${exponents} m ${m} seq ${b} λ_${i + 1}`).toBeLessThan(5e-5)));
+            res.exponentsPerSeq.forEach((l, b) =>
+              l.forEach((x, i) =>
+                expect(
+                  Math.abs(x - every.exponentsPerSeq[b][i]),
+                  `k ${exponents} m ${m} seq ${b} λ_${i + 1}`,
+                ).toBeLessThan(5e-5),
+              ),
+            );
           }
         }
       });
     });
   }
 
-  it('a stiff LSTM (forget gates near 0 and 1: steps stretch ~1e6 apart): blocks are cut, m = 5 still = m = 1', async () => {
+  it('a stiff LSTM (forget gates near 0 and 1, steps stretch ~1e6): blocks are cut, m = 5 = m = 1', async () => {
     const spec: ref.Spec64 = { kind: 'lstm', inputSize: 2, hiddenSize: 4 };
     const H = 4;
     const p = randomProblem('stiff', spec, 120, {
@@ -248,17 +294,23 @@ describe('re-orthonormalizing every m steps', () => {
       const five = await lyapunovSpectrum(cell, xsT, s0T, { exponents: 'all', reorthEvery: 5 });
       expect(every.exponents.at(-1)!).toBeLessThan(-10);
       expect(five.qrCount).toBeGreaterThan(120 / 5);
-      five.exponentsPerSeq.forEach((l, b) => l.forEach((x, i) => expect(Math.abs(x - every.exponentsPerSeq[b][i]) / Math.max(1, Math.abs(x))).toBeLessThan(1e-5)));
+      five.exponentsPerSeq.forEach((l, b) =>
+        l.forEach((x, i) =>
+          expect(Math.abs(x - every.exponentsPerSeq[b][i]) / Math.max(1, Math.abs(x))).toBeLessThan(1e-5),
+        ),
+      );
       // the FD reference itself is the limit here: ∂c′/∂c = f ≈ 1e-6 comes out of differences of O(1)
       // values with ε = 1e-6, so ~1e-4 relative
       const jacobians = stepJacobians(p, 0);
-      qrLyapunov64(jacobians, 2 * H, 2 * H).forEach((l, i) => expect(Math.abs(five.exponentsPerSeq[0][i] - l) / Math.max(1, Math.abs(l))).toBeLessThan(1e-3));
+      qrLyapunov64(jacobians, 2 * H, 2 * H).forEach((l, i) =>
+        expect(Math.abs(five.exponentsPerSeq[0][i] - l) / Math.max(1, Math.abs(l))).toBeLessThan(1e-3),
+      );
     });
   });
 });
 
 describe('Kaplan–Yorke dimension', () => {
-  it('closed forms: j + (λ_1 + … + λ_j)/|λ_{j+1}|, 0 when λ_1 < 0, a lower bound when no partial sum turns negative', () => {
+  it('closed forms: j + (λ_1 + … + λ_j)/|λ_{j+1}|; 0 if λ_1 < 0; a lower bound if no sum turns negative', () => {
     // partial sums 0.5, 0.6, 0.3, −0.7: j = 3, D = 3 + 0.3/1
     expect(kaplanYorke([0.5, 0.1, -0.3, -1])).toEqual({ dimension: 3.3, isLowerBound: false });
     expect(kaplanYorke([-0.1, -0.5])).toEqual({ dimension: 0, isLowerBound: false });
@@ -289,7 +341,7 @@ describe('Kaplan–Yorke dimension', () => {
 describe('lyapunovSpectrum: bad input and leaks', () => {
   const spec: ref.Spec64 = { kind: 'gru', inputSize: 2, hiddenSize: 3 };
 
-  it('seqLen 0, burnIn ≥ T, burnIn < 0, reorthEvery 0, exponents 0 → one-line SeqlabErrors naming the field', async () => {
+  it('seqLen 0, burnIn ≥ T or < 0, reorthEvery 0, exponents 0 → one-line SeqlabErrors naming the field', async () => {
     const p = randomProblem('bad', spec, 5);
     await withCell(p, async ({ cell, xsT }) => {
       const empty = tf.zeros([0, 2, 2]) as tf.Tensor3D;
@@ -311,11 +363,14 @@ describe('lyapunovSpectrum: bad input and leaks', () => {
   });
 
   it('leaves tf.memory().numTensors unchanged', async () => {
-    await withCell(randomProblem('leak', { kind: 'lstm', inputSize: 2, hiddenSize: 3 }, 12), async ({ cell, xsT, s0T }) => {
-      const before = tf.memory().numTensors;
-      await lyapunovSpectrum(cell, xsT, s0T, { reorthEvery: 3, burnIn: 2 });
-      await lyapunovSpectrum(cell, xsT);
-      expect(tf.memory().numTensors).toBe(before);
-    });
+    await withCell(
+      randomProblem('leak', { kind: 'lstm', inputSize: 2, hiddenSize: 3 }, 12),
+      async ({ cell, xsT, s0T }) => {
+        const before = tf.memory().numTensors;
+        await lyapunovSpectrum(cell, xsT, s0T, { reorthEvery: 3, burnIn: 2 });
+        await lyapunovSpectrum(cell, xsT);
+        expect(tf.memory().numTensors).toBe(before);
+      },
+    );
   });
 });

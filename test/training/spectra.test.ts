@@ -1,7 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { JACOBIAN_DEFAULTS } from '../../src/training/gradflow.js';
-import { gradientSpectra, logSpacedGaps, selectGaps, SPECTRA_DEFAULTS, type SpectraOptions } from '../../src/training/spectra.js';
+import {
+  gradientSpectra,
+  logSpacedGaps,
+  selectGaps,
+  SPECTRA_DEFAULTS,
+  type SpectraOptions,
+} from '../../src/training/spectra.js';
 import { SeqlabError } from '../../src/util/errors.js';
 import { Rng } from '../../src/util/rng.js';
 import * as ref from '../reference/cells64.js';
@@ -24,7 +30,13 @@ function sigma64(m: Float64Array, n: number): number[] {
 const participation = (s: number[]) => s.reduce((a, x) => a + x * x, 0) ** 2 / s.reduce((a, x) => a + x ** 4, 0);
 
 /** A linear RNN (identity) whose W_hh is `u` (H×H), zero biases. */
-function linearProblem(seed: string, u: ArrayLike<number>, H: number, T: number, opts: { zeroInputs?: boolean } = {}): Problem {
+function linearProblem(
+  seed: string,
+  u: ArrayLike<number>,
+  H: number,
+  T: number,
+  opts: { zeroInputs?: boolean } = {},
+): Problem {
   const p = randomProblem(seed, { kind: 'rnn', inputSize: 2, hiddenSize: H, nonlinearity: 'identity' }, T, {
     adjust: (w) => {
       w.weight_hh = Array.from(u);
@@ -44,13 +56,18 @@ describe('gradientSpectra: every gap against the float64 FD Jacobians', () => {
     ['gru', { kind: 'gru', inputSize: 3, hiddenSize: 5 }, 'h'],
   ];
   for (const [name, spec, mode] of cases) {
-    it(`${name}: σ_i per sequence and batch mean, counts, participation ratios; σ̄_1 = the probe's spectral norm`, async () => {
+    it(`${name}: σ_i per sequence and batch mean, counts, participation ratios; σ̄_1 = spectral norm`, async () => {
       const T = 8;
       const p = randomProblem(`spectra-${name}`, spec, T);
       const R = ref.jacobianSize(spec, mode);
       await withCell(p, async ({ cell, xsT, s0T }) => {
         // a threshold inside the spectra, so the counts are neither all nor nothing
-        const res = await gradientSpectra(cell, xsT, s0T, { mode, gaps: 'all', lyapunov: false, horizonThreshold: 0.05 });
+        const res = await gradientSpectra(cell, xsT, s0T, {
+          mode,
+          gaps: 'all',
+          lyapunov: false,
+          horizonThreshold: 0.05,
+        });
         expect(res.shape).toEqual([R, R]);
         expect(res.mode).toBe(mode);
         expect(res.singular.map((r) => r.gap)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
@@ -62,20 +79,32 @@ describe('gradientSpectra: every gap against the float64 FD Jacobians', () => {
             expect(s.logSigma).toHaveLength(R);
             s.logSigma.forEach((l, i) => {
               const got = Math.exp(l);
-              expect(Math.abs(got - refs[b][i]), `gap ${row.gap} seq ${b} σ_${i + 1}`).toBeLessThan(1e-3 * refs[b][i] + 1e-5 * refs[b][0]);
+              expect(Math.abs(got - refs[b][i]), `gap ${row.gap} seq ${b} σ_${i + 1}`).toBeLessThan(
+                1e-3 * refs[b][i] + 1e-5 * refs[b][0],
+              );
             });
             expect(ref.relErr(s.participationRatio, participation(refs[b]))).toBeLessThan(1e-3);
             // counts: σ_i ≥ 0.05, unless a reference σ sits within 1e-3 of the threshold
-            if (!refs[b].some((x) => Math.abs(x / 0.05 - 1) < 1e-3)) expect(s.count).toBe(refs[b].filter((x) => x >= 0.05).length);
+            if (!refs[b].some((x) => Math.abs(x / 0.05 - 1) < 1e-3))
+              expect(s.count).toBe(refs[b].filter((x) => x >= 0.05).length);
             counted += s.count;
           });
           // batch means, index by index
-          row.sigma.forEach((x, i) => expect(ref.relErr(x, (Math.exp(row.perSeq[0].logSigma[i]) + Math.exp(row.perSeq[1].logSigma[i])) / 2)).toBeLessThan(1e-12));
+          row.sigma.forEach((x, i) =>
+            expect(
+              ref.relErr(x, (Math.exp(row.perSeq[0].logSigma[i]) + Math.exp(row.perSeq[1].logSigma[i])) / 2),
+            ).toBeLessThan(1e-12),
+          );
           expect(row.count).toBe((row.perSeq[0].count + row.perSeq[1].count) / 2);
-          expect(row.participationRatio).toBeCloseTo((row.perSeq[0].participationRatio + row.perSeq[1].participationRatio) / 2, 12);
+          expect(row.participationRatio).toBeCloseTo(
+            (row.perSeq[0].participationRatio + row.perSeq[1].participationRatio) / 2,
+            12,
+          );
           // σ_1 is the spectral norm the probe reports at that gap (Lanczos there, Golub–Kahan here)
           const normRow = res.norms.rows[row.gap - 1];
-          row.perSeq.forEach((s, b) => expect(ref.relErr(Math.exp(s.logSigma[0]), normRow.spectralPerSeq![b])).toBeLessThan(1e-9));
+          row.perSeq.forEach((s, b) =>
+            expect(ref.relErr(Math.exp(s.logSigma[0]), normRow.spectralPerSeq![b])).toBeLessThan(1e-9),
+          );
         }
         expect(counted).toBeGreaterThan(0);
         expect(counted).toBeLessThan(T * BATCH * R);
@@ -95,12 +124,17 @@ describe('the linear RNN: singular values at gap g are those of W_hh^g', () => {
       for (const row of res.singular) {
         power = ref.matMul64(power, u, H, H, H);
         const expected = sigma64(power, H);
-        for (const s of row.perSeq) s.logSigma.forEach((l, i) => expect(Math.abs(Math.exp(l) - expected[i]), `gap ${row.gap} σ_${i + 1}`).toBeLessThan(1e-3 * expected[i] + 1e-6 * expected[0]));
+        for (const s of row.perSeq)
+          s.logSigma.forEach((l, i) =>
+            expect(Math.abs(Math.exp(l) - expected[i]), `gap ${row.gap} σ_${i + 1}`).toBeLessThan(
+              1e-3 * expected[i] + 1e-6 * expected[0],
+            ),
+          );
       }
     });
   });
 
-  it('W_hh = Q/2 (Q orthogonal), T = 300: ln σ_i = −gap·ln 2 for every i, far below float32 (2^−300); counts and PR = H', async () => {
+  it('W_hh = Q/2, Q orthogonal, T = 300: ln σ_i = −gap·ln 2 for all i, down to 2^−300; counts; PR = H', async () => {
     const H = 4;
     const u = Float64Array.from(randomOrthogonal64(new Rng('q2'), H), (x) => x / 2);
     const T = 300;
@@ -110,7 +144,9 @@ describe('the linear RNN: singular values at gap g are those of W_hh^g', () => {
       expect(res.singular[0].gap).toBe(1);
       expect(res.singular.at(-1)!.gap).toBe(T);
       for (const row of res.singular) {
-        row.logSigma.forEach((l) => expect(Math.abs(l + row.gap * Math.LN2), `gap ${row.gap}`).toBeLessThan(1e-5 * row.gap));
+        row.logSigma.forEach((l) =>
+          expect(Math.abs(l + row.gap * Math.LN2), `gap ${row.gap}`).toBeLessThan(1e-5 * row.gap),
+        );
         expect(row.participationRatio).toBeCloseTo(H, 4);
         // 2^−gap ≥ 1e-3 (the horizon's threshold) up to gap 9
         expect(row.count).toBe(row.gap <= 9 ? H : 0);
@@ -125,27 +161,41 @@ describe('the linear RNN: singular values at gap g are those of W_hh^g', () => {
       // all 300 gaps (decomposed during the sweep, not after it): the same numbers
       const all = await gradientSpectra(cell, xsT, undefined, { gaps: 'all', lyapunov: false });
       expect(all.singular.map((r) => r.gap)).toEqual(Array.from({ length: T }, (_, i) => i + 1));
-      all.singular.forEach((row) => row.logSigma.forEach((l) => expect(Math.abs(l + row.gap * Math.LN2)).toBeLessThan(1e-5 * row.gap)));
+      all.singular.forEach((row) =>
+        row.logSigma.forEach((l) => expect(Math.abs(l + row.gap * Math.LN2)).toBeLessThan(1e-5 * row.gap)),
+      );
       for (const row of res.singular) expect(all.singular[row.gap - 1].perSeq).toEqual(row.perSeq);
     });
   });
 
-  it('W_hh = O·diag(0.9, 0.8, 0.7, 0.6)·Oᵀ at h = 0: σ_i = d_i^gap; σ_1 to gap 400 (1e-18), all σ_i while σ_4/σ_1 > 1e-5', async () => {
+  it('W_hh = O·diag(0.9, 0.8, 0.7, 0.6)·Oᵀ: σ_i = d_i^gap; σ_1 to gap 400, all σ_i while σ_4/σ_1 > 1e-5', async () => {
     const H = 4;
     const d = [0.9, 0.8, 0.7, 0.6];
     const o = randomOrthogonal64(new Rng('odo'), H);
     const dm = new Float64Array(H * H);
     d.forEach((x, i) => (dm[i * H + i] = x));
-    const u = Float64Array.from(ref.matMul64(ref.matMul64(o, dm, H, H, H), ref.transpose64(o, H, H), H, H, H), Math.fround);
+    const u = Float64Array.from(
+      ref.matMul64(ref.matMul64(o, dm, H, H, H), ref.transpose64(o, H, H), H, H, H),
+      Math.fround,
+    );
     const T = 400;
     // zero inputs and h_0 = 0: h_t = 0, the Jacobian is W_hh at every step
     await withCell(linearProblem('odo', u, H, T, { zeroInputs: true }), async ({ cell, xsT }) => {
-      const res = await gradientSpectra(cell, xsT, undefined, { gaps: [1, 2, 5, 10, 20, 28, 100, 400], lyapunov: false });
+      const res = await gradientSpectra(cell, xsT, undefined, {
+        gaps: [1, 2, 5, 10, 20, 28, 100, 400],
+        lyapunov: false,
+      });
       for (const row of res.singular) {
         expect(Math.abs(row.logSigma[0] - row.gap * Math.log(0.9)), `gap ${row.gap}`).toBeLessThan(1e-5 * row.gap);
         // (0.6/0.9)^28 ≈ 1.2e-5: the float32 products resolve all four up to there
-        if (row.gap <= 28) row.logSigma.forEach((l, i) => expect(Math.abs(l - row.gap * Math.log(d[i])), `gap ${row.gap} σ_${i + 1}`).toBeLessThan(2e-2));
-        if (row.gap <= 10) row.logSigma.forEach((l, i) => expect(Math.abs(l - row.gap * Math.log(d[i])), `gap ${row.gap} σ_${i + 1}`).toBeLessThan(1e-4 * row.gap));
+        if (row.gap <= 28)
+          row.logSigma.forEach((l, i) =>
+            expect(Math.abs(l - row.gap * Math.log(d[i])), `gap ${row.gap} σ_${i + 1}`).toBeLessThan(2e-2),
+          );
+        if (row.gap <= 10)
+          row.logSigma.forEach((l, i) =>
+            expect(Math.abs(l - row.gap * Math.log(d[i])), `gap ${row.gap} σ_${i + 1}`).toBeLessThan(1e-4 * row.gap),
+          );
       }
     });
   });
@@ -186,7 +236,7 @@ describe('gap selection', () => {
 describe('gradientSpectra: bad input and leaks', () => {
   const spec: ref.Spec64 = { kind: 'lstm', inputSize: 2, hiddenSize: 3 };
 
-  it('seqLen 0, burnIn ≥ T, a bad gap list, horizonThreshold ≤ 0 → one-line SeqlabErrors, before the probe runs', async () => {
+  it('seqLen 0, burnIn ≥ T, bad gaps, horizonThreshold ≤ 0 → one-line SeqlabErrors before any work', async () => {
     await withCell(randomProblem('bad', spec, 6), async ({ cell, xsT }) => {
       const empty = tf.zeros([0, 2, 2]) as tf.Tensor3D;
       const before = tf.memory().numTensors;

@@ -79,7 +79,12 @@ describe.each([
     const base = singularValues(m, 0, 3, 3);
     expect(singularValues(padded, 5, 3, 3)).toEqual(base);
     for (const f of [1e-200, 1e200]) {
-      const got = singularValues(m.map((x) => x * f), 0, 3, 3);
+      const got = singularValues(
+        m.map((x) => x * f),
+        0,
+        3,
+        3,
+      );
       got.forEach((s, i) => expect(ref.relErr(s, base[i] * f)).toBeLessThan(1e-14));
     }
   });
@@ -100,10 +105,15 @@ describe.each([
     const got = singularValues(m, 0, 8, 8);
     got.forEach((s, i) => expect(Math.abs(s * s - eig[i])).toBeLessThan(1e-12 * eig[0]));
     // Σσ² = ‖A‖_F²
-    expect(ref.relErr(got.reduce((t, s) => t + s * s, 0), ref.frobenius64(m) ** 2)).toBeLessThan(1e-13);
+    expect(
+      ref.relErr(
+        got.reduce((t, s) => t + s * s, 0),
+        ref.frobenius64(m) ** 2,
+      ),
+    ).toBeLessThan(1e-13);
   });
 
-  it('a zero on the bidiagonal\'s diagonal (rank-deficient, rotated out of its block): σ² = Jacobi eigenvalues of AᵀA', () => {
+  it('a zero on the bidiagonal (rank-deficient, rotated out of its block): σ² = Jacobi eigenvalues of AᵀA', () => {
     // already upper bidiagonal, d = (1, 0, 4, 6), e = (2, 3, 5): the QR sweeps meet d_2 = 0 inside the block
     const m = [1, 2, 0, 0, 0, 0, 3, 0, 0, 0, 4, 5, 0, 0, 0, 6];
     const eig = ref.symmetricEigenvalues64(ref.matMul64(ref.transpose64(m, 4, 4), m, 4, 4, 4), 4).sort((x, y) => y - x);
@@ -122,7 +132,11 @@ describe.each([
 describe('singularValues: the wasm kernels', () => {
   it('the wasm kernels and the JS loops agree (random 37×29, 128×128, 65×65)', () => {
     const rng = new Rng('wasm-js');
-    for (const [rows, cols] of [[37, 29], [128, 128], [65, 65]]) {
+    for (const [rows, cols] of [
+      [37, 29],
+      [128, 128],
+      [65, 65],
+    ]) {
       const m = ref.uniform64(rng, rows * cols, 1);
       const wasm = singularValues(m, 0, rows, cols);
       setWasmSvd(false);
@@ -136,6 +150,8 @@ describe('singularValues: the wasm kernels', () => {
   });
 
   it('src/training/svd-kernels-wasm.ts is what svd-kernels.wat assembles to', () => {
-    expect(() => execFileSync(process.execPath, ['scripts/build-svd-wasm.mjs', '--check'], { stdio: 'pipe' })).not.toThrow();
+    expect(() =>
+      execFileSync(process.execPath, ['scripts/build-svd-wasm.mjs', '--check'], { stdio: 'pipe' }),
+    ).not.toThrow();
   });
 });
