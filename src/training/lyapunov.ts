@@ -285,7 +285,12 @@ function gramSchmidt(v: Float64Array, k: number, S: number, logR: Float64Array):
     const row = i * S;
     let maxAbs = 0;
     for (let c = 0; c < S; c++) maxAbs = Math.max(maxAbs, Math.abs(v[row + c]));
-    const norm = maxAbs > 0 ? maxAbs * Math.sqrt(sumSquares(v, row, S, 1 / maxAbs)) : 0;
+    // NaN or ∞ (a diverged trajectory) stays NaN: not a direction mapped to zero
+    const norm = !Number.isFinite(maxAbs)
+      ? NaN
+      : maxAbs > 0
+        ? maxAbs * Math.sqrt(sumSquares(v, row, S, 1 / maxAbs))
+        : 0;
     logR[i] = Math.log(norm);
     if (norm > 0 && Number.isFinite(norm)) {
       for (let c = 0; c < S; c++) v[row + c] /= norm;

@@ -74,7 +74,7 @@ export interface SequenceSpectrum {
   logSigma: number[];
   /** #{i : σ_i ≥ horizonThreshold}. */
   count: number;
-  /** (Σσ²)²/Σσ⁴, 0 when every σ_i is 0. */
+  /** (Σσ²)²/Σσ⁴, 0 when every σ_i is 0. All three are NaN when the Jacobian holds a NaN or ∞. */
   participationRatio: number;
 }
 
@@ -161,6 +161,8 @@ export function sequenceSpectrum(
   threshold: number,
 ): SequenceSpectrum {
   const sigma = singularValues(data, b * R * C, R, C);
+  // a NaN or an infinity in the Jacobian (a diverged run): nothing to count
+  if (Number.isNaN(sigma[0])) return { logSigma: Array.from(sigma), count: NaN, participationRatio: NaN };
   // the participation ratio does not depend on the scale: from the stored matrix's σ
   let s2 = 0;
   let s4 = 0;

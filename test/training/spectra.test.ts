@@ -260,6 +260,24 @@ describe('gradientSpectra: bad input and leaks', () => {
     });
   });
 
+  it('a diverged run (a NaN input): NaN spectra and exponents, no exception', async () => {
+    const p = randomProblem('nan', spec, 6);
+    p.xs[1][2][0] = NaN;
+    await withCell(p, async ({ cell, xsT, s0T }) => {
+      const res = await gradientSpectra(cell, xsT, s0T, { gaps: 'all', normThread: false });
+      // sequence 1 has NaN from step 3 on: ∂h_T/∂h_k at every gap; sequence 0 is untouched
+      for (const row of res.singular) {
+        expect(row.perSeq[0].logSigma.every(Number.isFinite)).toBe(true);
+        expect(row.perSeq[1].logSigma.every(Number.isNaN)).toBe(true);
+        expect(row.perSeq[1].count).toBeNaN();
+        expect(row.participationRatio).toBeNaN();
+      }
+      expect(res.lyapunov!.exponentsPerSeq[0].every(Number.isFinite)).toBe(true);
+      expect(res.lyapunov!.exponentsPerSeq[1].every(Number.isNaN)).toBe(true);
+      expect(res.lyapunov!.kaplanYorkePerSeq[1]).toBeNaN();
+    });
+  });
+
   it('leaves tf.memory().numTensors unchanged (both modes, threaded norms or not)', async () => {
     await withCell(randomProblem('leak', spec, 10), async ({ cell, xsT, s0T }) => {
       const before = tf.memory().numTensors;
