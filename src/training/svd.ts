@@ -226,6 +226,16 @@ function reflect(
   }
 }
 
+/** √(x² + y²) without under- or overflow; Math.hypot's variadic form is several times slower. */
+function hypot(x: number, y: number): number {
+  const ax = x < 0 ? -x : x;
+  const ay = y < 0 ? -y : y;
+  const big = ax > ay ? ax : ay;
+  if (big === 0) return 0;
+  const ratio = (ax > ay ? ay : ax) / big;
+  return big * Math.sqrt(1 + ratio * ratio);
+}
+
 /**
  * Singular values (descending) of the upper bidiagonal (d, e), overwritten: implicit-shift
  * QR sweeps (Golub & Van Loan, Alg. 8.6.1–8.6.2), values only. A superdiagonal entry is
@@ -255,7 +265,7 @@ export function bidiagonalQR(d: Float64Array, e: Float64Array): Float64Array {
       let f = e[i];
       e[i] = 0;
       for (let j = i + 1; j <= q; j++) {
-        const r = Math.hypot(d[j], f);
+        const r = hypot(d[j], f);
         const c = d[j] / r;
         const s = f / r;
         d[j] = r;
@@ -273,7 +283,7 @@ export function bidiagonalQR(d: Float64Array, e: Float64Array): Float64Array {
       let f = e[q - 1];
       e[q - 1] = 0;
       for (let j = q - 1; j >= p; j--) {
-        const r = Math.hypot(d[j], f);
+        const r = hypot(d[j], f);
         const c = d[j] / r;
         const s = f / r;
         d[j] = r;
@@ -289,13 +299,13 @@ export function bidiagonalQR(d: Float64Array, e: Float64Array): Float64Array {
     const t12 = d[q - 1] * e[q - 1];
     const t22 = d[q] * d[q] + e[q - 1] * e[q - 1];
     const delta = (t11 - t22) / 2;
-    const denom = delta + (delta >= 0 ? 1 : -1) * Math.hypot(delta, t12);
+    const denom = delta + (delta >= 0 ? 1 : -1) * hypot(delta, t12);
     const mu = denom === 0 ? t22 : t22 - (t12 * t12) / denom;
     // chase the bulge from the top of the block down: rotations from the right, then the left
     let y = d[p] * d[p] - mu;
     let z = d[p] * e[p];
     for (let k = p; k < q; k++) {
-      let r = Math.hypot(y, z);
+      let r = hypot(y, z);
       let c = r === 0 ? 1 : y / r;
       let s = r === 0 ? 0 : z / r;
       if (k > p) e[k - 1] = r;
@@ -303,7 +313,7 @@ export function bidiagonalQR(d: Float64Array, e: Float64Array): Float64Array {
       const ek = -s * d[k] + c * e[k];
       const bulge = s * d[k + 1];
       const dk1 = c * d[k + 1];
-      r = Math.hypot(dk, bulge);
+      r = hypot(dk, bulge);
       c = r === 0 ? 1 : dk / r;
       s = r === 0 ? 0 : bulge / r;
       d[k] = r;
