@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Cell, State } from '../models/cell.js';
 import { usageError } from '../util/errors.js';
 import { forwardSequence } from './bptt.js';
+import { kernels64, reserve } from './kernels64.js';
 
 /**
  * Lyapunov exponents of a recurrent cell's state dynamics along one trajectory, by the QR
@@ -25,7 +26,8 @@ import { forwardSequence } from './bptt.js';
  *   GRU   v_h′ = z_gate ⊙ v_h + P_h,r ⊙ z_r + P_h,z ⊙ z_z + P_h,n ⊙ z_n
  *   LSTM  v_c′ = P_i ⊙ z_i + P_f ⊙ z_f + P_g ⊙ z_g + f ⊙ v_c,   v_h′ = o(1 − tanh² c_t) ⊙ v_c′ + P_o ⊙ z_o
  * The matMul z = v_h W_hhᵀ of all k vectors of all sequences is one tfjs [B·k, H]·[H, G·H]
- * (float32); the rest (the element-wise step, modified Gram–Schmidt, the sums) is float64 JS.
+ * (float32); the rest (the element-wise step, modified Gram–Schmidt, the sums) is float64, in
+ * JS but for the Gram–Schmidt projections (kernels64.wat, f64x2).
  * Each probe sequence has its own trajectory and exponents; the batch figure is their mean.
  */
 
@@ -141,11 +143,12 @@ export async function lyapunovFromTrace(
   const logR = Array.from({ length: B }, () => new Float64Array(k));
 
   /** V ← J_{t+1} V for steps t = from … to − 1 (local index t). */
-  const advance = async (from: number, to: number) => {
+  const advance = (from: number, to: number) => {
     for (let t = from; t < to; t++) {
       for (let b = 0; b < B; b++) for (let i = 0; i < k; i++) vh.set(V[b].subarray(i * S, i * S + H), (b * k + i) * H);
       const z = tf.tidy(() => tf.matMul(tf.tensor2d(vh, [B * k, H]), whhT));
-      const zData = (await z.data()) as Float32Array; // [B·k, G·H]
+      // read synchronously: one promise per step costs a third of the matMul here (wasm, cpu)
+      const zData = z.dataSync() as Float32Array; // [B·k, G·H]
       z.dispose();
       for (let b = 0; b < B; b++) {
         const at = (j: number) => (t * B + b) * factors[j].width;
@@ -179,14 +182,14 @@ export async function lyapunovFromTrace(
       // blocks end at burnIn, so none mixes counted and uncounted steps
       const end = Math.min(t + length, T, t < burnIn ? burnIn : T);
       const saved = end - t > 1 ? V.map((v) => v.slice()) : null;
-      await advance(t, end);
+      advance(t, end);
       const spread = orthonormalize();
       qrCount++;
       if (saved && !(spread <= SPREAD_MAX)) {
         // stretched too far apart for float32: again, one step per block
         V = saved;
         for (let s = t; s < end; s++) {
-          await advance(s, s + 1);
+          advance(s, s + 1);
           orthonormalize();
           qrCount++;
           accumulate(s >= burnIn);
@@ -280,7 +283,11 @@ function tangent(
  * rows) and logR[i] = ln r_ii. A row that vanishes (r_ii = 0: a direction the step maps to
  * zero) gets ln r_ii = −∞ and is replaced by a unit vector orthogonal to the others.
  */
-function gramSchmidt(v: Float64Array, k: number, S: number, logR: Float64Array): void {
+function gramSchmidt(rows: Float64Array, k: number, S: number, logR: Float64Array): void {
+  const kern = kernels64();
+  // the projections (k²S of the work) run in the kernels' memory where they can
+  const v = kern ? new Float64Array(reserve(kern, 8 * k * S), 0, k * S) : rows;
+  if (kern) v.set(rows);
   for (let i = 0; i < k; i++) {
     const row = i * S;
     let maxAbs = 0;
@@ -297,6 +304,10 @@ function gramSchmidt(v: Float64Array, k: number, S: number, logR: Float64Array):
     } else if (norm === 0) {
       replaceByOrthogonalUnit(v, i, S);
     }
+    if (kern) {
+      kern.project(0, i, k, S);
+      continue;
+    }
     for (let j = i + 1; j < k; j++) {
       const other = j * S;
       let d = 0;
@@ -304,6 +315,7 @@ function gramSchmidt(v: Float64Array, k: number, S: number, logR: Float64Array):
       for (let c = 0; c < S; c++) v[other + c] -= d * v[row + c];
     }
   }
+  if (kern) rows.set(v);
 }
 
 function sumSquares(v: Float64Array, start: number, n: number, scale: number): number {

@@ -1,4 +1,4 @@
-import { svdKernelsWasmBase64 } from './svd-kernels-wasm.js';
+import { type Kernels64, kernels64, reserve } from './kernels64.js';
 
 /**
  * All singular values of a matrix in float64, for the spectra of the probes'
@@ -18,45 +18,9 @@ import { svdKernelsWasmBase64 } from './svd-kernels-wasm.js';
  * A is scaled to max |a_ij| = 1 first, so its magnitude (1e-200 or 1e200) costs nothing.
  *
  * Speed: nearly all the work is two passes over the trailing rows per column; they run as
- * float64 SIMD (f64x2) wasm kernels (svd-kernels.wat), ~5× the plain JS loops, which stay as
+ * float64 SIMD (f64x2) wasm kernels (kernels64.wat), ~5× the plain JS loops, which stay as
  * the fallback where WebAssembly SIMD is missing. The same arithmetic either way.
  */
-
-/** The f64x2 kernels of svd-kernels.wat on their own memory (pointers are byte offsets). */
-interface SvdKernels {
-  memory: WebAssembly.Memory;
-  accumulate(a: number, v: number, w: number, j: number, m: number, n: number): void;
-  reflect(a: number, v: number, w: number, u: number, beta: number, tau: number, j: number, m: number, n: number): void;
-}
-
-let wasmEnabled = true;
-let compiled: SvdKernels | null | undefined;
-
-/** Use the wasm kernels (the default, where WebAssembly SIMD runs) or the plain JS loops, e.g. to compare them. */
-export function setWasmSvd(on: boolean): void {
-  wasmEnabled = on;
-}
-
-/** Whether singularValues runs the wasm kernels here (else the JS loops). */
-export function wasmSvdActive(): boolean {
-  return kernels() !== null;
-}
-
-/** The kernels, or null: turned off, or no WebAssembly SIMD here (the JS loops compute the same). */
-function kernels(): SvdKernels | null {
-  if (!wasmEnabled) return null;
-  if (compiled === undefined) {
-    try {
-      const bin = atob(svdKernelsWasmBase64);
-      const bytes = Uint8Array.from(bin, (ch) => ch.charCodeAt(0));
-      // 1 KB: small enough for a synchronous compile on a browser's main thread
-      compiled = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as unknown as SvdKernels;
-    } catch {
-      compiled = null;
-    }
-  }
-  return compiled;
-}
 
 /** The bidiagonalization's arrays: views on the kernels' memory (`at`: their byte offsets), or plain arrays. */
 interface Workspace {
@@ -67,7 +31,7 @@ interface Workspace {
   at: { a: number; v: number; w: number; u: number } | null;
 }
 
-function workspace(m: number, n: number, k: SvdKernels | null): Workspace {
+function workspace(m: number, n: number, k: Kernels64 | null): Workspace {
   if (!k)
     return {
       a: new Float64Array(m * n),
@@ -77,10 +41,7 @@ function workspace(m: number, n: number, k: SvdKernels | null): Workspace {
       at: null,
     };
   const at = { a: 0, v: 8 * m * n, w: 8 * (m * n + m), u: 8 * (m * n + m + n) };
-  const bytes = at.u + 8 * n;
-  const have = k.memory.buffer.byteLength;
-  if (have < bytes) k.memory.grow(Math.ceil((bytes - have) / 65536));
-  const buf = k.memory.buffer; // after the grow: views taken before it are detached
+  const buf = reserve(k, at.u + 8 * n);
   return {
     a: new Float64Array(buf, at.a, m * n),
     v: new Float64Array(buf, at.v, m),
@@ -97,7 +58,7 @@ function workspace(m: number, n: number, k: SvdKernels | null): Workspace {
 export function singularValues(data: ArrayLike<number>, offset: number, rows: number, cols: number): Float64Array {
   // work on A or Aᵀ so that m ≥ n
   const [m, n] = rows >= cols ? [rows, cols] : [cols, rows];
-  const k = kernels();
+  const k = kernels64();
   const ws = workspace(m, n, k);
   const a = ws.a;
   let maxAbs = 0;
@@ -139,12 +100,7 @@ function scaledNorm(a: Float64Array, start: number, count: number, stride: numbe
  * right reflector u from row j, then one more pass that applies both to each trailing row
  * while it is in cache: a_i −= β v_i w, then a_i −= τ (a_i·u) u.
  */
-function bidiagonalize(
-  ws: Workspace,
-  m: number,
-  n: number,
-  k: SvdKernels | null,
-): { d: Float64Array; e: Float64Array } {
+function bidiagonalize(ws: Workspace, m: number, n: number, k: Kernels64 | null): { d: Float64Array; e: Float64Array } {
   const { a, v, w, u, at } = ws;
   const d = new Float64Array(n);
   const e = new Float64Array(Math.max(n - 1, 0));
@@ -188,7 +144,7 @@ function bidiagonalize(
   return { d, e };
 }
 
-/** The `accumulate` of svd-kernels.wat in JS: w[c] = Σ_{i ≥ j} v[i] a[i·n + c] for c in (j, n). */
+/** The `accumulate` of kernels64.wat in JS: w[c] = Σ_{i ≥ j} v[i] a[i·n + c] for c in (j, n). */
 function accumulate(a: Float64Array, v: Float64Array, w: Float64Array, j: number, m: number, n: number): void {
   w.fill(0, j + 1, n);
   for (let i = j; i < m; i++) {
@@ -199,7 +155,7 @@ function accumulate(a: Float64Array, v: Float64Array, w: Float64Array, j: number
   }
 }
 
-/** The `reflect` of svd-kernels.wat in JS: for each row i > j, a_i −= β v[i] w, then a_i −= τ (a_i·u) u. */
+/** The `reflect` of kernels64.wat in JS: for each row i > j, a_i −= β v[i] w, then a_i −= τ (a_i·u) u. */
 function reflect(
   a: Float64Array,
   v: Float64Array,

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { SeqlabError } from '../../src/util/errors.js';
+import { kernels64, setKernels64 } from '../../src/training/kernels64.js';
 import { kaplanYorke, lyapunovSpectrum, type LyapunovOptions } from '../../src/training/lyapunov.js';
 import { Rng } from '../../src/util/rng.js';
 import * as ref from '../reference/cells64.js';
@@ -335,6 +336,30 @@ describe('Kaplan–Yorke dimension', () => {
       expect(res.kaplanYorke).toBeCloseTo(expected, 4);
       expect(res.kaplanYorkeIsLowerBound).toBe(false);
     });
+  });
+});
+
+describe('the Gram–Schmidt projections: wasm kernel = JS loop', () => {
+  it('lstm (S = 2H = 10, odd H) and gru (S = 7, odd): the same exponents to 1e-10', async () => {
+    for (const spec of [
+      { kind: 'lstm', inputSize: 2, hiddenSize: 5 },
+      { kind: 'gru', inputSize: 2, hiddenSize: 7 },
+    ] as ref.Spec64[]) {
+      await withCell(randomProblem(`kern-${spec.kind}`, spec, 40), async ({ cell, xsT, s0T }) => {
+        expect(kernels64()).not.toBeNull();
+        const wasm = await lyapunovSpectrum(cell, xsT, s0T, { exponents: 'all' });
+        // summation order differs (pairs of columns): rounding apart, amplified a little by the float32 products
+        setKernels64(false);
+        try {
+          const js = await lyapunovSpectrum(cell, xsT, s0T, { exponents: 'all' });
+          js.exponentsPerSeq.forEach((l, b) =>
+            l.forEach((x, i) => expect(wasm.exponentsPerSeq[b][i]).toBeCloseTo(x, 10)),
+          );
+        } finally {
+          setKernels64(true);
+        }
+      });
+    }
   });
 });
 

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { setWasmSvd, singularValues, wasmSvdActive } from '../../src/training/svd.js';
+import { kernels64, setKernels64 } from '../../src/training/kernels64.js';
+import { singularValues } from '../../src/training/svd.js';
 import { Rng } from '../../src/util/rng.js';
 import * as ref from '../reference/cells64.js';
 import { randomOrthogonal64 } from '../reference/eig64.js';
@@ -22,11 +23,11 @@ describe.each([
   ['wasm kernels', true],
   ['JS loops', false],
 ])('singularValues (%s)', (_, wasm) => {
-  beforeEach(() => setWasmSvd(wasm));
-  afterEach(() => setWasmSvd(true));
+  beforeEach(() => setKernels64(wasm));
+  afterEach(() => setKernels64(true));
 
   it('runs the path it is meant to (Node 20 has WebAssembly SIMD)', () => {
-    expect(wasmSvdActive()).toBe(wasm);
+    expect(kernels64() !== null).toBe(wasm);
   });
 
   it('diagonal: |d_i| sorted, each to relative 1e-14, across 200 orders of magnitude', () => {
@@ -139,19 +140,19 @@ describe('singularValues: the wasm kernels', () => {
     ]) {
       const m = ref.uniform64(rng, rows * cols, 1);
       const wasm = singularValues(m, 0, rows, cols);
-      setWasmSvd(false);
+      setKernels64(false);
       try {
         const js = singularValues(m, 0, rows, cols);
         js.forEach((s, i) => expect(Math.abs(wasm[i] - s)).toBeLessThan(1e-13 * js[0]));
       } finally {
-        setWasmSvd(true);
+        setKernels64(true);
       }
     }
   });
 
-  it('src/training/svd-kernels-wasm.ts is what svd-kernels.wat assembles to', () => {
+  it('src/training/kernels64-wasm.ts is what kernels64.wat assembles to', () => {
     expect(() =>
-      execFileSync(process.execPath, ['scripts/build-svd-wasm.mjs', '--check'], { stdio: 'pipe' }),
+      execFileSync(process.execPath, ['scripts/build-kernels64.mjs', '--check'], { stdio: 'pipe' }),
     ).not.toThrow();
   });
 });
