@@ -79,9 +79,12 @@ export interface JacobianResult {
 
 /** What else may use one probe's work (spectra.ts), so that nothing is computed twice. */
 export interface ProbeHooks {
-  /** Every ∂s_T/∂s_k the sweep forms, as its visitor sees it: sequence b's is exp(logScale[b]) × data[b]. Valid during the call. */
+  /**
+   * Every ∂s_T/∂s_k the sweep forms, as its visitor sees it ([batch, R, C]): sequence b's is
+   * exp(logScale[b]) × data[b]. Valid during the call only.
+   */
   jacobian?: (k: number, data: Float32Array, logScale: Float64Array) => void;
-  /** After the sweep (the norm thread may still be busy): the forward pass's local factors, valid during the call. */
+  /** After the sweep, while the norm thread may still be busy: the forward pass's local factors (valid in the call). */
   afterSweep?: (locals: tf.Tensor2D[][]) => Promise<void>;
 }
 
