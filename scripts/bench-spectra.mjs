@@ -66,8 +66,9 @@ for (const [name, run] of Object.entries(runs)) {
   const warm = [];
   for (let r = 0; r < Number(repeats); r++) warm.push(await measure(run));
   const best = warm.reduce((a, b) => (b.wallMs < a.wallMs ? b : a));
-  const extra = best.result.lyapunov
-    ? ` · λ1 ${best.result.lambda1.toFixed(4)}, decay ${best.result.decayPerStep.toFixed(4)}, ${best.result.lyapunov.qrCount} QRs`
+  const r = best.result;
+  const extra = r.lyapunov
+    ? ` · λ1 ${r.lambda1.toFixed(4)}, decay ${r.decayPerStep.toFixed(4)}, ${r.lyapunov.qrCount} QRs`
     : '';
   console.log(
     `${name}: first ${first.wallMs.toFixed(0)} ms; warm best ${best.wallMs.toFixed(0)} ms wall ` +

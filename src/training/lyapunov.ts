@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Cell, State } from '../models/cell.js';
 import { usageError } from '../util/errors.js';
 import { forwardSequence } from './bptt.js';
-import { kernels64, reserve } from './kernels64.js';
+import { kernels64, reserve } from '../compute/kernels64.js';
 
 /**
  * Lyapunov exponents of a recurrent cell's state dynamics along one trajectory, by the QR

@@ -1,4 +1,4 @@
-import { type Kernels64, kernels64, reserve } from './kernels64.js';
+import { type Kernels64, kernels64, reserve } from '../compute/kernels64.js';
 
 /**
  * All singular values of a matrix in float64, for the spectra of the probes'
@@ -186,9 +186,9 @@ function reflect(
 function hypot(x: number, y: number): number {
   const ax = x < 0 ? -x : x;
   const ay = y < 0 ? -y : y;
-  const big = ax > ay ? ax : ay;
+  const big = Math.max(ax, ay);
   if (big === 0) return 0;
-  const ratio = (ax > ay ? ay : ax) / big;
+  const ratio = Math.min(ax, ay) / big;
   return big * Math.sqrt(1 + ratio * ratio);
 }
 

@@ -96,7 +96,7 @@ export function householderQR64(
  * sorted descending.
  */
 export function qrLyapunov64(jacobians: Float64Array[], S: number, k: number, burnIn = 0): number[] {
-  let q = new Float64Array(S * k);
+  let q: Float64Array = new Float64Array(S * k);
   for (let i = 0; i < k; i++) q[i * k + i] = 1;
   const sums = new Float64Array(k);
   jacobians.forEach((J, t) => {

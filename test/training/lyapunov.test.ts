@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { SeqlabError } from '../../src/util/errors.js';
-import { kernels64, setKernels64 } from '../../src/training/kernels64.js';
+import { kernels64, setKernels64 } from '../../src/compute/kernels64.js';
 import { kaplanYorke, lyapunovSpectrum, type LyapunovOptions } from '../../src/training/lyapunov.js';
 import { Rng } from '../../src/util/rng.js';
 import * as ref from '../reference/cells64.js';
@@ -58,21 +58,33 @@ describe('float64 references (self-checks)', () => {
     const o = randomOrthogonal64(rng, n);
     const u = ref.matMul64(ref.matMul64(o, d, n, n, n), ref.transpose64(o, n, n), n, n, n);
     const mods = eigenvalueModuli64(u, n);
-    [0.95, 0.95, 0.7, 0.7, 0.3, 0.3].forEach((r, i) => expect(Math.abs(mods[i] - r)).toBeLessThan(1e-12));
+    [0.95, 0.95, 0.7, 0.7, 0.3, 0.3].forEach((r, i) => {
+      expect(Math.abs(mods[i] - r)).toBeLessThan(1e-12);
+    });
     const eig = eigenvalues64(u, n);
     const args = eig.map(([re, im]) => Math.abs(Math.atan2(im, re))).sort((a, b) => a - b);
-    [0.4, 0.4, 1.0, 1.0, 2.1, 2.1].forEach((th, i) => expect(Math.abs(args[i] - th)).toBeLessThan(1e-10));
+    [0.4, 0.4, 1.0, 1.0, 2.1, 2.1].forEach((th, i) => {
+      expect(Math.abs(args[i] - th)).toBeLessThan(1e-10);
+    });
 
     const real = [0.9, -0.8, 0.6, 0.4, -0.2, 0.1, -0.05];
     const m = real.length;
     const p = ref.uniform64(rng, m * m, 1);
     const dd = new Float64Array(m * m);
-    real.forEach((x, i) => (dd[i * m + i] = x));
+    real.forEach((x, i) => {
+      dd[i * m + i] = x;
+    });
     const u2 = ref.matMul64(ref.matMul64(p, dd, m, m, m), inverse64(p, m), m, m, m);
     const e2 = eigenvalues64(u2, m);
     const byRe = e2.map(([re]) => re).sort((a, b) => b - a);
-    [...real].sort((a, b) => b - a).forEach((x, i) => expect(Math.abs(byRe[i] - x)).toBeLessThan(1e-9));
-    e2.forEach(([, im]) => expect(Math.abs(im)).toBeLessThan(1e-9));
+    [...real]
+      .sort((a, b) => b - a)
+      .forEach((x, i) => {
+        expect(Math.abs(byRe[i] - x)).toBeLessThan(1e-9);
+      });
+    e2.forEach(([, im]) => {
+      expect(Math.abs(im)).toBeLessThan(1e-9);
+    });
     const trace = real.reduce((s, x) => s + x, 0);
     expect(Math.abs(e2.reduce((s, [re]) => s + re, 0) - trace)).toBeLessThan(1e-10);
   });
@@ -111,7 +123,9 @@ describe('float64 references (self-checks)', () => {
   it('qrLyapunov64 of a constant diagonal J = diag(d): λ = ln|d_i| sorted', () => {
     const d = [0.5, -2, 1.1, 0.01];
     const J = new Float64Array(16);
-    d.forEach((x, i) => (J[i * 4 + i] = x));
+    d.forEach((x, i) => {
+      J[i * 4 + i] = x;
+    });
     const got = qrLyapunov64(
       Array.from({ length: 7 }, () => J),
       4,
@@ -119,7 +133,9 @@ describe('float64 references (self-checks)', () => {
     );
     d.map((x) => Math.log(Math.abs(x)))
       .sort((a, b) => b - a)
-      .forEach((l, i) => expect(got[i]).toBeCloseTo(l, 12));
+      .forEach((l, i) => {
+        expect(got[i]).toBeCloseTo(l, 12);
+      });
   });
 });
 
@@ -149,13 +165,13 @@ describe('lyapunovSpectrum against the explicit float64 QR over FD Jacobians', (
           res.exponentsPerSeq.forEach((got, b) => {
             const expected = qrLyapunov64(jacobians[b], S(p), k, opts.burnIn ?? 0);
             expect(got).toHaveLength(k);
-            got.forEach((l, i) =>
-              expect(Math.abs(l - expected[i]), `seq ${b} λ_${i + 1} ${JSON.stringify(opts)}`).toBeLessThan(2e-5),
-            );
+            got.forEach((l, i) => {
+              expect(Math.abs(l - expected[i]), `seq ${b} λ_${i + 1} ${JSON.stringify(opts)}`).toBeLessThan(2e-5);
+            });
           });
-          res.exponents.forEach((l, i) =>
-            expect(l).toBeCloseTo((res.exponentsPerSeq[0][i] + res.exponentsPerSeq[1][i]) / 2, 12),
-          );
+          res.exponents.forEach((l, i) => {
+            expect(l).toBeCloseTo((res.exponentsPerSeq[0][i] + res.exponentsPerSeq[1][i]) / 2, 12);
+          });
         }
       });
     });
@@ -188,10 +204,14 @@ describe('the linear RNN: λ_i = ln|μ_i(W_hh)|', () => {
     // the radii, as constructed (float32 rounding of U moves them by ~1e-7)
     [0.97, 0.97, -0.9, 0.8, 0.8, 0.5, 0.5, 0.3]
       .map((x) => Math.log(Math.abs(x)))
-      .forEach((l, i) => expect(expected[i]).toBeCloseTo(l, 5));
+      .forEach((l, i) => {
+        expect(expected[i]).toBeCloseTo(l, 5);
+      });
     await withCell(linearProblem('lin-constructed', u, H, 400), async ({ cell, xsT }) => {
       const res = await lyapunovSpectrum(cell, xsT, undefined, { exponents: 'all', burnIn: 100 });
-      res.exponents.forEach((l, i) => expect(Math.abs(l - expected[i]), `λ_${i + 1}`).toBeLessThan(1e-5));
+      res.exponents.forEach((l, i) => {
+        expect(Math.abs(l - expected[i]), `λ_${i + 1}`).toBeLessThan(1e-5);
+      });
       // λ_1 + … + λ_8 = ln|det U| at every step, whatever the burn-in
       expect(res.exponents.reduce((a, b) => a + b, 0)).toBeCloseTo(
         expected.reduce((a, b) => a + b, 0),
@@ -206,16 +226,22 @@ describe('the linear RNN: λ_i = ln|μ_i(W_hh)|', () => {
     const H = real.length;
     const p = ref.uniform64(rng, H * H, 1);
     const d = new Float64Array(H * H);
-    real.forEach((x, i) => (d[i * H + i] = x));
+    real.forEach((x, i) => {
+      d[i * H + i] = x;
+    });
     const u = fround(ref.matMul64(ref.matMul64(p, d, H, H, H), inverse64(p, H), H, H, H));
     const expected = eigenvalueModuli64(u, H).map(Math.log);
     real
       .map((x) => Math.log(Math.abs(x)))
       .sort((a, b) => b - a)
-      .forEach((l, i) => expect(expected[i]).toBeCloseTo(l, 4));
+      .forEach((l, i) => {
+        expect(expected[i]).toBeCloseTo(l, 4);
+      });
     await withCell(linearProblem('lin-nonnormal', u, H, 600), async ({ cell, xsT }) => {
       const res = await lyapunovSpectrum(cell, xsT, undefined, { exponents: 'all', burnIn: 300 });
-      res.exponents.forEach((l, i) => expect(Math.abs(l - expected[i]), `λ_${i + 1}`).toBeLessThan(1e-4));
+      res.exponents.forEach((l, i) => {
+        expect(Math.abs(l - expected[i]), `λ_${i + 1}`).toBeLessThan(1e-4);
+      });
     });
   });
 
@@ -227,7 +253,9 @@ describe('the linear RNN: λ_i = ln|μ_i(W_hh)|', () => {
     await withCell(linearProblem('lin-general', u, H, 3000), async ({ cell, xsT }) => {
       const res = await lyapunovSpectrum(cell, xsT, undefined, { exponents: 'all', burnIn: 1000 });
       // complex pairs of a non-normal U make ln|R_ii| oscillate: the average converges as 1/T′
-      res.exponents.forEach((l, i) => expect(Math.abs(l - expected[i]), `λ_${i + 1}`).toBeLessThan(5e-3));
+      res.exponents.forEach((l, i) => {
+        expect(Math.abs(l - expected[i]), `λ_${i + 1}`).toBeLessThan(5e-3);
+      });
       expect(res.exponents.reduce((a, b) => a + b, 0)).toBeCloseTo(
         expected.reduce((a, b) => a + b, 0),
         5,
@@ -267,14 +295,14 @@ describe('re-orthonormalizing every m steps', () => {
             // the top 3 stretch little per step: their blocks run the full m steps (mostly)
             if (exponents === 3) expect(res.qrCount).toBeLessThan(1.2 * Math.ceil(200 / m));
             // float32 products: ~1e-5 nats per step either way (lyapunov.ts)
-            res.exponentsPerSeq.forEach((l, b) =>
-              l.forEach((x, i) =>
+            res.exponentsPerSeq.forEach((l, b) => {
+              l.forEach((x, i) => {
                 expect(
                   Math.abs(x - every.exponentsPerSeq[b][i]),
                   `k ${exponents} m ${m} seq ${b} λ_${i + 1}`,
-                ).toBeLessThan(5e-5),
-              ),
-            );
+                ).toBeLessThan(5e-5);
+              });
+            });
           }
         }
       });
@@ -295,17 +323,17 @@ describe('re-orthonormalizing every m steps', () => {
       const five = await lyapunovSpectrum(cell, xsT, s0T, { exponents: 'all', reorthEvery: 5 });
       expect(every.exponents.at(-1)!).toBeLessThan(-10);
       expect(five.qrCount).toBeGreaterThan(120 / 5);
-      five.exponentsPerSeq.forEach((l, b) =>
-        l.forEach((x, i) =>
-          expect(Math.abs(x - every.exponentsPerSeq[b][i]) / Math.max(1, Math.abs(x))).toBeLessThan(1e-5),
-        ),
-      );
+      five.exponentsPerSeq.forEach((l, b) => {
+        l.forEach((x, i) => {
+          expect(Math.abs(x - every.exponentsPerSeq[b][i]) / Math.max(1, Math.abs(x))).toBeLessThan(1e-5);
+        });
+      });
       // the FD reference itself is the limit here: ∂c′/∂c = f ≈ 1e-6 comes out of differences of O(1)
       // values with ε = 1e-6, so ~1e-4 relative
       const jacobians = stepJacobians(p, 0);
-      qrLyapunov64(jacobians, 2 * H, 2 * H).forEach((l, i) =>
-        expect(Math.abs(five.exponentsPerSeq[0][i] - l) / Math.max(1, Math.abs(l))).toBeLessThan(1e-3),
-      );
+      qrLyapunov64(jacobians, 2 * H, 2 * H).forEach((l, i) => {
+        expect(Math.abs(five.exponentsPerSeq[0][i] - l) / Math.max(1, Math.abs(l))).toBeLessThan(1e-3);
+      });
     });
   });
 });
@@ -352,9 +380,11 @@ describe('the Gram–Schmidt projections: wasm kernel = JS loop', () => {
         setKernels64(false);
         try {
           const js = await lyapunovSpectrum(cell, xsT, s0T, { exponents: 'all' });
-          js.exponentsPerSeq.forEach((l, b) =>
-            l.forEach((x, i) => expect(wasm.exponentsPerSeq[b][i]).toBeCloseTo(x, 10)),
-          );
+          js.exponentsPerSeq.forEach((l, b) => {
+            l.forEach((x, i) => {
+              expect(wasm.exponentsPerSeq[b][i]).toBeCloseTo(x, 10);
+            });
+          });
         } finally {
           setKernels64(true);
         }

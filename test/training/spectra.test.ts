@@ -90,11 +90,11 @@ describe('gradientSpectra: every gap against the float64 FD Jacobians', () => {
             counted += s.count;
           });
           // batch means, index by index
-          row.sigma.forEach((x, i) =>
+          row.sigma.forEach((x, i) => {
             expect(
               ref.relErr(x, (Math.exp(row.perSeq[0].logSigma[i]) + Math.exp(row.perSeq[1].logSigma[i])) / 2),
-            ).toBeLessThan(1e-12),
-          );
+            ).toBeLessThan(1e-12);
+          });
           expect(row.count).toBe((row.perSeq[0].count + row.perSeq[1].count) / 2);
           expect(row.participationRatio).toBeCloseTo(
             (row.perSeq[0].participationRatio + row.perSeq[1].participationRatio) / 2,
@@ -102,9 +102,9 @@ describe('gradientSpectra: every gap against the float64 FD Jacobians', () => {
           );
           // σ_1 is the spectral norm the probe reports at that gap (Lanczos there, Golub–Kahan here)
           const normRow = res.norms.rows[row.gap - 1];
-          row.perSeq.forEach((s, b) =>
-            expect(ref.relErr(Math.exp(s.logSigma[0]), normRow.spectralPerSeq![b])).toBeLessThan(1e-9),
-          );
+          row.perSeq.forEach((s, b) => {
+            expect(ref.relErr(Math.exp(s.logSigma[0]), normRow.spectralPerSeq![b])).toBeLessThan(1e-9);
+          });
         }
         expect(counted).toBeGreaterThan(0);
         expect(counted).toBeLessThan(T * BATCH * R);
@@ -125,11 +125,11 @@ describe('the linear RNN: singular values at gap g are those of W_hh^g', () => {
         power = ref.matMul64(power, u, H, H, H);
         const expected = sigma64(power, H);
         for (const s of row.perSeq)
-          s.logSigma.forEach((l, i) =>
+          s.logSigma.forEach((l, i) => {
             expect(Math.abs(Math.exp(l) - expected[i]), `gap ${row.gap} σ_${i + 1}`).toBeLessThan(
               1e-3 * expected[i] + 1e-6 * expected[0],
-            ),
-          );
+            );
+          });
       }
     });
   });
@@ -144,9 +144,9 @@ describe('the linear RNN: singular values at gap g are those of W_hh^g', () => {
       expect(res.singular[0].gap).toBe(1);
       expect(res.singular.at(-1)!.gap).toBe(T);
       for (const row of res.singular) {
-        row.logSigma.forEach((l) =>
-          expect(Math.abs(l + row.gap * Math.LN2), `gap ${row.gap}`).toBeLessThan(1e-5 * row.gap),
-        );
+        row.logSigma.forEach((l) => {
+          expect(Math.abs(l + row.gap * Math.LN2), `gap ${row.gap}`).toBeLessThan(1e-5 * row.gap);
+        });
         expect(row.participationRatio).toBeCloseTo(H, 4);
         // 2^−gap ≥ 1e-3 (the horizon's threshold) up to gap 9
         expect(row.count).toBe(row.gap <= 9 ? H : 0);
@@ -156,14 +156,18 @@ describe('the linear RNN: singular values at gap g are those of W_hh^g', () => {
       // the horizon and the counts use one threshold: the first gap with count 0 is the horizon
       expect(res.norms.summary.spectral!.horizon).toBe(10);
       // Lyapunov: every exponent −ln 2; λ_1 = −decay
-      res.lyapunov!.exponents.forEach((l) => expect(l).toBeCloseTo(-Math.LN2, 5));
+      res.lyapunov!.exponents.forEach((l) => {
+        expect(l).toBeCloseTo(-Math.LN2, 5);
+      });
       expect(res.lambda1).toBeCloseTo(-(res.decayPerStep as number), 5);
       // all 300 gaps (decomposed during the sweep, not after it): the same numbers
       const all = await gradientSpectra(cell, xsT, undefined, { gaps: 'all', lyapunov: false });
       expect(all.singular.map((r) => r.gap)).toEqual(Array.from({ length: T }, (_, i) => i + 1));
-      all.singular.forEach((row) =>
-        row.logSigma.forEach((l) => expect(Math.abs(l + row.gap * Math.LN2)).toBeLessThan(1e-5 * row.gap)),
-      );
+      all.singular.forEach((row) => {
+        row.logSigma.forEach((l) => {
+          expect(Math.abs(l + row.gap * Math.LN2)).toBeLessThan(1e-5 * row.gap);
+        });
+      });
       for (const row of res.singular) expect(all.singular[row.gap - 1].perSeq).toEqual(row.perSeq);
     });
   });
@@ -173,7 +177,9 @@ describe('the linear RNN: singular values at gap g are those of W_hh^g', () => {
     const d = [0.9, 0.8, 0.7, 0.6];
     const o = randomOrthogonal64(new Rng('odo'), H);
     const dm = new Float64Array(H * H);
-    d.forEach((x, i) => (dm[i * H + i] = x));
+    d.forEach((x, i) => {
+      dm[i * H + i] = x;
+    });
     const u = Float64Array.from(
       ref.matMul64(ref.matMul64(o, dm, H, H, H), ref.transpose64(o, H, H), H, H, H),
       Math.fround,
@@ -189,13 +195,13 @@ describe('the linear RNN: singular values at gap g are those of W_hh^g', () => {
         expect(Math.abs(row.logSigma[0] - row.gap * Math.log(0.9)), `gap ${row.gap}`).toBeLessThan(1e-5 * row.gap);
         // (0.6/0.9)^28 ≈ 1.2e-5: the float32 products resolve all four up to there
         if (row.gap <= 28)
-          row.logSigma.forEach((l, i) =>
-            expect(Math.abs(l - row.gap * Math.log(d[i])), `gap ${row.gap} σ_${i + 1}`).toBeLessThan(2e-2),
-          );
+          row.logSigma.forEach((l, i) => {
+            expect(Math.abs(l - row.gap * Math.log(d[i])), `gap ${row.gap} σ_${i + 1}`).toBeLessThan(2e-2);
+          });
         if (row.gap <= 10)
-          row.logSigma.forEach((l, i) =>
-            expect(Math.abs(l - row.gap * Math.log(d[i])), `gap ${row.gap} σ_${i + 1}`).toBeLessThan(1e-4 * row.gap),
-          );
+          row.logSigma.forEach((l, i) => {
+            expect(Math.abs(l - row.gap * Math.log(d[i])), `gap ${row.gap} σ_${i + 1}`).toBeLessThan(1e-4 * row.gap);
+          });
       }
     });
   });
@@ -207,10 +213,14 @@ describe('gap selection', () => {
     expect(g).toHaveLength(32);
     expect(g[0]).toBe(1);
     expect(g.at(-1)).toBe(1000);
-    g.slice(1).forEach((x, i) => expect(x).toBeGreaterThan(g[i]));
+    g.slice(1).forEach((x, i) => {
+      expect(x).toBeGreaterThan(g[i]);
+    });
     // the crowded start is every gap 1 … 12; from there on they sit on the geometric grid 1000^{i/31}
     expect(g.slice(0, 12)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
-    g.forEach((x, i) => i >= 12 && expect(x).toBe(Math.round(1000 ** (i / 31))));
+    g.forEach((x, i) => {
+      i >= 12 && expect(x).toBe(Math.round(1000 ** (i / 31)));
+    });
     expect(logSpacedGaps(10, 32)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(logSpacedGaps(1, 32)).toEqual([1]);
     expect(logSpacedGaps(100, 2)).toEqual([1, 100]);
