@@ -331,6 +331,15 @@ export const FIELD_FLAGS: Readonly<Record<string, string | null>> = {
   // agreement (extract)
   rules: '--rules',
   treebanks: '--treebank',
+  // the spectra (probe --spectrum; training/spectra.ts, lyapunov.ts)
+  spectrum: '--spectrum',
+  allPairs: '--all-pairs',
+  gaps: '--gaps',
+  exponents: '--exponents',
+  burnIn: '--burn-in',
+  reorthEvery: '--reorth-every',
+  maxGaps: null,
+  horizonThreshold: null,
 };
 
 /** A SeqlabError as the CLI prints it: every option field it names spelled as its flag. */

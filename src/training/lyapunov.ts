@@ -74,15 +74,20 @@ export function resolveLyapunovOptions(
   S: number,
 ): Readonly<LyapunovOptions> & { k: number } {
   const opts = { ...LYAPUNOV_DEFAULTS, ...options };
-  if (T < 1) throw usageError(`the Lyapunov spectrum needs at least one step: xs has seqLen ${T}`);
-  if (!Number.isInteger(opts.burnIn) || opts.burnIn < 0)
-    throw usageError(`burnIn must be a non-negative integer, got ${opts.burnIn}`);
-  if (opts.burnIn >= T)
-    throw usageError(`burnIn (${opts.burnIn}) must be less than seqLen (${T}): no steps would be left to average`);
-  if (!Number.isInteger(opts.reorthEvery) || opts.reorthEvery < 1)
-    throw usageError(`reorthEvery must be a positive integer, got ${opts.reorthEvery}`);
-  if (opts.exponents !== 'all' && (!Number.isInteger(opts.exponents) || opts.exponents < 1)) {
-    throw usageError(`exponents must be a positive integer or "all", got ${JSON.stringify(opts.exponents)}`);
+  if (T < 1) throw usageError(`the Lyapunov spectrum needs a sequence of at least one step, got T = ${T}`);
+  const { burnIn, reorthEvery, exponents } = opts;
+  if (!Number.isInteger(burnIn) || burnIn < 0)
+    throw usageError((field) => `${field('burnIn')} must be a non-negative integer, got ${burnIn}`);
+  if (burnIn >= T)
+    throw usageError(
+      (field) => `${field('burnIn')} ${burnIn} leaves no step to average over: the probe has T = ${T}; use fewer`,
+    );
+  if (!Number.isInteger(reorthEvery) || reorthEvery < 1)
+    throw usageError((field) => `${field('reorthEvery')} must be a positive integer, got ${reorthEvery}`);
+  if (exponents !== 'all' && (!Number.isInteger(exponents) || exponents < 1)) {
+    throw usageError(
+      (field) => `${field('exponents')} must be a positive integer or "all", got ${JSON.stringify(exponents)}`,
+    );
   }
   return { ...opts, k: opts.exponents === 'all' ? S : Math.min(opts.exponents, S) };
 }

@@ -129,14 +129,16 @@ export function selectGaps(selection: GapSelection, maxGaps: number, T: number):
   if (selection === 'all') return Array.from({ length: T }, (_, i) => i + 1);
   if (selection === 'log') {
     if (!Number.isInteger(maxGaps) || maxGaps < 2)
-      throw usageError(`maxGaps must be an integer ≥ 2 (gap 1 and gap T), got ${maxGaps}`);
+      throw usageError((field) => `${field('maxGaps')} must be an integer ≥ 2 (gap 1 and gap T), got ${maxGaps}`);
     return logSpacedGaps(T, maxGaps);
   }
   if (!Array.isArray(selection) || selection.length === 0)
-    throw usageError('gaps must be "log", "all" or a non-empty list of gaps');
+    throw usageError((field) => `${field('gaps')} must be "log", "all" or a non-empty list of gaps`);
   for (const g of selection) {
     if (!Number.isInteger(g) || g < 1 || g > T)
-      throw usageError(`gaps: ${JSON.stringify(g)} is not a gap of this probe; use integers 1 … ${T} (seqLen)`);
+      throw usageError(
+        (field) => `${field('gaps')}: ${JSON.stringify(g)} is not a gap of this probe; use integers 1 … ${T} (T)`,
+      );
   }
   return [...new Set(selection)].sort((a, b) => a - b);
 }
@@ -192,8 +194,9 @@ export async function gradientSpectra(
 ): Promise<SpectraResult> {
   const opts: Readonly<SpectraOptions> = { ...SPECTRA_DEFAULTS, ...options };
   const [T, batch] = xs.shape;
-  if (T < 1) throw usageError(`the spectra need at least one step: xs has seqLen ${T}`);
-  if (!(opts.horizonThreshold > 0)) throw usageError(`horizonThreshold must be > 0, got ${opts.horizonThreshold}`);
+  if (T < 1) throw usageError(`the spectra need a sequence of at least one step, got T = ${T}`);
+  if (!(opts.horizonThreshold > 0))
+    throw usageError((field) => `${field('horizonThreshold')} must be > 0, got ${opts.horizonThreshold}`);
   const gaps = selectGaps(opts.gaps, opts.maxGaps, T);
   const H = cell.hiddenSize;
   if (opts.lyapunov) resolveLyapunovOptions(opts, T, cell.numStates * H); // bad options fail before any work

@@ -400,18 +400,19 @@ describe('lyapunovSpectrum: bad input and leaks', () => {
     const p = randomProblem('bad', spec, 5);
     await withCell(p, async ({ cell, xsT }) => {
       const empty = tf.zeros([0, 2, 2]) as tf.Tensor3D;
-      const cases: [tf.Tensor3D, Partial<LyapunovOptions>, RegExp][] = [
-        [empty, {}, /seqLen 0/],
-        [xsT, { burnIn: 5 }, /burnIn \(5\) must be less than seqLen \(5\)/],
-        [xsT, { burnIn: -1 }, /burnIn must be a non-negative integer/],
-        [xsT, { reorthEvery: 0 }, /reorthEvery must be a positive integer/],
-        [xsT, { exponents: 0 }, /exponents must be a positive integer or "all"/],
+      const cases: [tf.Tensor3D, Partial<LyapunovOptions>, RegExp, string[]][] = [
+        [empty, {}, /at least one step, got T = 0/, []],
+        [xsT, { burnIn: 5 }, /^burnIn 5 leaves no step to average over: the probe has T = 5; use fewer$/, ['burnIn']],
+        [xsT, { burnIn: -1 }, /burnIn must be a non-negative integer/, ['burnIn']],
+        [xsT, { reorthEvery: 0 }, /reorthEvery must be a positive integer/, ['reorthEvery']],
+        [xsT, { exponents: 0 }, /exponents must be a positive integer or "all"/, ['exponents']],
       ];
-      for (const [xs, opts, message] of cases) {
+      for (const [xs, opts, message, fields] of cases) {
         const err = await lyapunovSpectrum(cell, xs, undefined, opts).catch((e: unknown) => e);
         expect(err).toBeInstanceOf(SeqlabError);
         expect((err as SeqlabError).message).toMatch(message);
         expect((err as SeqlabError).message).not.toContain('\n');
+        expect((err as SeqlabError).fields).toEqual(fields);
       }
       empty.dispose();
     });

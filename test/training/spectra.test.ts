@@ -232,7 +232,7 @@ describe('gap selection', () => {
     expect(selectGaps([5, 1, 5, 3], 32, 5)).toEqual([1, 3, 5]);
     for (const [sel, max, message] of [
       [[0, 2], 32, /gaps: 0 is not a gap of this probe; use integers 1 … 5/],
-      [[6], 32, /use integers 1 … 5 \(seqLen\)/],
+      [[6], 32, /use integers 1 … 5 \(T\)/],
       [[1.5], 32, /1\.5 is not a gap/],
       [[], 32, /non-empty list/],
       ['log', 1, /maxGaps must be an integer ≥ 2/],
@@ -251,9 +251,9 @@ describe('gradientSpectra: bad input and leaks', () => {
       const empty = tf.zeros([0, 2, 2]) as tf.Tensor3D;
       const before = tf.memory().numTensors;
       const cases: [tf.Tensor3D, Partial<SpectraOptions>, RegExp][] = [
-        [empty, {}, /the spectra need at least one step: xs has seqLen 0/],
-        [xsT, { burnIn: 6 }, /burnIn \(6\) must be less than seqLen \(6\)/],
-        [xsT, { burnIn: 9, lyapunov: true }, /burnIn \(9\)/],
+        [empty, {}, /the spectra need a sequence of at least one step, got T = 0/],
+        [xsT, { burnIn: 6 }, /burnIn 6 leaves no step to average over: the probe has T = 6/],
+        [xsT, { burnIn: 9, lyapunov: true }, /burnIn 9 /],
         [xsT, { gaps: [7] }, /gaps: 7 is not a gap of this probe/],
         [xsT, { horizonThreshold: 0 }, /horizonThreshold must be > 0/],
       ];
