@@ -74,6 +74,7 @@ export function spectrumHeatmapPlot(runs: RunData[]): Plot | null {
       ? { field: 'run', type: 'nominal', sort: withData.map((r) => r.label), title: null }
       : { field: 'step', type: 'ordinal', sort: [...new Set(rows.map((r) => r.step))], title: null };
   const first = panels[0].snap;
+  const stepsShown = [...new Set(rows.map((r) => r.step))];
   return {
     id: 'spectrum-heatmap',
     title: 'Every singular value of the Jacobian at each gap',
@@ -85,13 +86,13 @@ export function spectrumHeatmapPlot(runs: RunData[]): Plot | null {
     spec: {
       title: {
         text: `Singular values of ${jacobianName(first)} by gap`,
-        subtitle: `top layer, ${withData.length > 1 ? 'last logged step' : [...new Set(rows.map((r) => r.step))].join(' and ')}`,
+        subtitle: `top layer, ${withData.length > 1 ? 'last logged step' : stepsShown.join(' and ')}`,
       },
       data: { values: rows },
       facet: { column: { ...facet, header: { labelFontSize: 13 } } },
       spec: inner,
     },
-    series: withData.length > 1 ? withData.map((r) => r.label) : [...new Set(rows.map((r) => r.step))],
+    series: withData.length > 1 ? withData.map((r) => r.label) : stepsShown,
   };
 }
 
