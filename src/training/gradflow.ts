@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Cell, State } from '../models/cell.js';
-import { forwardSequence } from './bptt.js';
-import { RecurrentCellBase } from '../models/cell.js';
-import { type FusedCellKind, fusedCellPullback, fusedKernels, isFusedCellKind } from '../compute/fused-kernels.js';
+import { forwardSequence, runsFused } from './bptt.js';
+import type { RecurrentCellBase } from '../models/cell.js';
+import { type FusedCellKind, fusedCellPullback } from '../compute/fused-kernels.js';
 import { frobeniusNorm, logSlope, spectralNorm } from './linalg.js';
 import { AsyncNorms, normThreadAvailable } from './norms-async.js';
 import { type CurveSummary, HORIZON_THRESHOLD } from '../runlog/schema.js';
@@ -75,6 +75,17 @@ export interface JacobianResult {
   pairs?: number[][];
   /** matrices[gap−1]: [batch, R, C] row-major, when keepMatrices. */
   matrices?: Float64Array[];
+}
+
+/** What else may use one probe's work (spectra.ts), so that nothing is computed twice. */
+export interface ProbeHooks {
+  /**
+   * Every ∂s_T/∂s_k the sweep forms, as its visitor sees it ([batch, R, C]): sequence b's is
+   * exp(logScale[b]) × data[b]. Valid during the call only.
+   */
+  jacobian?: (k: number, data: Float32Array, logScale: Float64Array) => void;
+  /** After the sweep, while the norm thread may still be busy: the forward pass's local factors (valid in the call). */
+  afterSweep?: (locals: tf.Tensor2D[][]) => Promise<void>;
 }
 
 /** The per-step pullback factors of the cell over xs [T, batch, I] (the trainer's forward pass). Caller disposes. */
@@ -161,9 +172,7 @@ async function sweep(
   visit: (k: number, data: Float32Array, logScale: Float64Array) => void,
 ): Promise<void> {
   const records = new Readback(batch, visit);
-  const { kind } = cell;
-  if (fusedKernels(cell.hiddenSize) && isFusedCellKind(kind) && cell instanceof RecurrentCellBase)
-    return sweepFused(cell, kind, locals, t, batch, mode, weightHH, records);
+  if (runsFused(cell)) return sweepFused(cell, cell.kind, locals, t, batch, mode, weightHH, records);
   let cot = seeds(cell, batch, mode);
   for (let k = t - 1; k >= 0; k--) {
     const raw = cell.pullback(locals[k], cot, weightHH);
@@ -288,6 +297,7 @@ export async function jacobianNorms(
   xs: tf.Tensor3D,
   state0?: State,
   options: Partial<JacobianOptions> = {},
+  hooks: ProbeHooks = {},
 ): Promise<JacobianResult> {
   const opts: Readonly<JacobianOptions> = { ...JACOBIAN_DEFAULTS, ...options };
   const [T, batch] = xs.shape;
@@ -316,6 +326,7 @@ export async function jacobianNorms(
     };
     const wanted = opts.gaps === null ? null : new Set(opts.gaps);
     await sweep(cell, locals, T, batch, mode, weightHH, (k, data, logScale) => {
+      hooks.jacobian?.(k, data, logScale);
       if (wanted !== null && !wanted.has(T - k)) return;
       if (later) later.add(k, data, logScale);
       else {
@@ -327,6 +338,7 @@ export async function jacobianNorms(
         matrices[T - k - 1] = Float64Array.from(data, (v, i) => v * Math.exp(logScale[Math.floor(i / per)]));
       }
     });
+    if (hooks.afterSweep) await hooks.afterSweep(locals);
     if (later) for (const [k, { fro, spec }] of await later.results()) setRow(k, fro, spec);
     if (wanted !== null) rows.splice(0, rows.length, ...rows.filter((r) => r !== undefined));
     const gaps = rows.map((r) => r.gap);
