@@ -33,6 +33,11 @@ const NODE_STUBS: Readonly<Record<string, readonly string[]>> = {
     'appendFileSync',
     'readdirSync',
     'rmSync',
+    'openSync',
+    'closeSync',
+    'writeSync',
+    'fstatSync',
+    'ftruncateSync',
     'promises',
   ],
   'node:os': ['availableParallelism', 'tmpdir'],
@@ -140,16 +145,30 @@ const TYPES: Record<string, string> = {
 };
 
 /** Serve the site on host:port (port 0 = any free port); resolves once listening, with the URL. */
+/**
+ * The site file a request path names, or null. Files are looked up by name in the site's map, never
+ * on disk, so no path (`../`, `%2e%2e/`, an absolute path, a malformed escape) reaches outside it.
+ */
+export function sitePath(url: string | undefined): string | null {
+  let path: string;
+  try {
+    path = decodeURIComponent(new URL(url ?? '/', 'http://x').pathname);
+  } catch {
+    return null; // a malformed %-escape names no file
+  }
+  return path.replace(/^\/+/, '') || 'index.html';
+}
+
 export function serveLabSite(site: LabSite, port: number, host: string): Promise<{ url: string; server: Server }> {
   const server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname).replace(/^\/+/, '') || 'index.html';
-    const body = site.get(path);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405).end();
       return;
     }
-    if (!body) {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: /${path}\n`);
+    const path = sitePath(req.url);
+    const body = path === null ? undefined : site.get(path);
+    if (path === null || !body) {
+      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found\n');
       return;
     }
     res.writeHead(200, {

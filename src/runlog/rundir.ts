@@ -1,7 +1,7 @@
-import { appendFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SeqlabError } from '../util/errors.js';
-import { writeFileAtomic, writeJsonAtomic } from '../util/files.js';
+import { appendLine, ensureDir, writeFileAtomic, writeJsonAtomic } from '../util/files.js';
 import type { LogRecord } from './schema.js';
 
 /** Where a trainer's records go: a run directory's log.jsonl, or (the browser lab) memory. */
@@ -29,10 +29,14 @@ export class RunDir implements RunLog {
     return dir;
   }
 
-  /** An existing run directory, to continue (its log grows; nothing is cleared). */
+  /**
+   * An existing run directory, to continue (its log grows; nothing is cleared but the temporary
+   * files of a process that was killed while writing: `name.<pid>.tmp`).
+   */
   static open(path: string): RunDir {
     if (!existsSync(join(path, 'log.jsonl')))
       throw new SeqlabError('input', `${path} is not a seqlab run directory (no log.jsonl)`);
+    for (const name of readdirSync(path)) if (/\.\d+\.tmp$/.test(name)) rmSync(join(path, name), { force: true });
     return new RunDir(path);
   }
 
@@ -45,7 +49,7 @@ export class RunDir implements RunLog {
   }
 
   log(record: LogRecord): void {
-    appendFileSync(this.file('log.jsonl'), `${JSON.stringify(record)}\n`);
+    appendLine(this.file('log.jsonl'), `${JSON.stringify(record)}\n`);
   }
 }
 
@@ -61,9 +65,5 @@ export function prepareOutDir(path: string, overwrite = false): void {
       );
     }
   }
-  try {
-    mkdirSync(path, { recursive: true });
-  } catch (e) {
-    throw new SeqlabError('io', `cannot create output directory ${path}: ${(e as Error).message}`);
-  }
+  ensureDir(path);
 }
