@@ -230,6 +230,10 @@ export const FIELD_FLAGS: Readonly<Record<string, string | null>> = {
   slope: '--slope',
   steps: '--steps',
   batchSize: '--batch',
+  batch: '--batch', // the probe's sequences
+  inputSize: '--input-size',
+  maxHours: '--max-hours',
+  numLayers: '--layers',
   lr: '--lr',
   // commands (TrainRunOptions, CompareOptions, ProbeRunOptions, …) and what they hand on
   epochs: '--epochs',

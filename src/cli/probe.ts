@@ -3,10 +3,12 @@ import { CELL_KINDS, cellKindList } from '../models/registry.js';
 import { MODEL_DEFAULTS } from '../models/model.js';
 import { INITS } from '../models/init.js';
 import { NONLINEARITIES } from '../models/activations.js';
-import { loadProbeSetup, probeRun } from '../commands/probe.js';
+import { PROBE_MAX_HOURS, loadProbeSetup, probeRun } from '../commands/probe.js';
 import { finiteNumber, nonNegativeInt, oneOf, positiveInt } from '../util/errors.js';
 import { noteBackend, printJson, startBackend, withCommon } from './common.js';
 import { fmt, table } from '../util/format.js';
+import { ProgressReporter } from './progress.js';
+import { StopRequests } from './signals.js';
 
 export function probeOptions<T>(y: Argv<T>) {
   return withCommon(y)
@@ -38,7 +40,12 @@ export function probeOptions<T>(y: Argv<T>) {
     .option('layer', { type: 'number', default: 0, describe: 'which stacked layer of --weights to probe' })
     .option('mode', { type: 'string', default: 'h', describe: 'LSTM: h (c_k held fixed) or state (s = [h; c])' })
     .option('spectral', { type: 'boolean', default: true, describe: 'spectral norms (--no-spectral: Frobenius only)' })
-    .option('all-pairs', { type: 'boolean', default: false, describe: 'also ‖∂h_t/∂h_k‖ for every t > k (O(T²))' });
+    .option('all-pairs', { type: 'boolean', default: false, describe: 'also ‖∂h_t/∂h_k‖ for every t > k (O(T²))' })
+    .option('max-hours', {
+      type: 'number',
+      default: PROBE_MAX_HOURS,
+      describe: 'refuse a probe that would take longer even at the best speed (0: no limit)',
+    });
 }
 
 type ProbeArgs = Awaited<ReturnType<typeof probeOptions>['argv']>;
@@ -70,11 +77,36 @@ export async function probeCommand(argv: ProbeArgs): Promise<void> {
     spectral: Boolean(a.spectral),
     allPairs: Boolean(a['all-pairs']),
     seed: finiteNumber('--seed', a.seed),
+    maxHours: finiteNumber('--max-hours', a['max-hours'], 0),
   };
-  const setup = loadProbeSetup({ ...opts, backend: '' }); // bad files fail before any work starts
+  // bad files and sizes that cannot fit fail before any work starts
+  const setup = loadProbeSetup({ ...opts, backend: String(a.backend) });
   const backend = await startBackend(String(a.backend));
-  noteBackend(backend, Boolean(a.quiet));
-  const res = await probeRun({ ...opts, backend }, setup);
+  const quiet = Boolean(a.quiet);
+  noteBackend(backend, quiet);
+  const stops = new StopRequests(
+    (signal) => `${signal}: stopping the probe (again: at once)`,
+    (signal) => `second ${signal}: stopped at once`,
+  );
+  const progress = new Map<string, ProgressReporter>();
+  const res = await probeRun(
+    {
+      ...opts,
+      backend,
+      signal: stops.signal,
+      onProgress: (phase, done, total) => {
+        if (!progress.has(phase)) {
+          for (const p of progress.values()) p.done();
+          progress.set(phase, new ProgressReporter(`probe ${phase}`, total, process.stderr, !quiet));
+        }
+        progress.get(phase)?.update(done, phase === 'sweep' ? 'gaps' : 'steps');
+      },
+    },
+    setup,
+  ).finally(() => {
+    for (const p of progress.values()) p.done();
+    stops.dispose();
+  });
   if (a.json) {
     printJson(res);
     return;

@@ -4,10 +4,14 @@ import { type DataShape, type ModelOptions, countParams, modelConfigFor } from '
 import { prepareOutDir } from '../runlog/rundir.js';
 import { TRAIN_DEFAULTS, type TrainConfig } from '../training/config.js';
 import type { Progress, TrainResult } from '../training/trainer.js';
-import { usageError } from '../util/errors.js';
-import { writeJsonAtomic } from '../util/files.js';
+import { Interrupted, inputError, usageError } from '../util/errors.js';
+import { readJsonFile, writeJsonAtomic } from '../util/files.js';
+import { stripUndefined } from '../util/objects.js';
 import { createTask, type TaskOptions } from '../tasks/registry.js';
-import { trainRun } from './train.js';
+import { checkMemory, trainMemory, trainShapeBefore, trainShapeOf } from '../training/budget.js';
+import { resolveThreads } from '../training/parallel.js';
+import { memoryLimits } from '../compute/memory.js';
+import { type TrainRunResult, isResumableRun, resumeRun, trainRun } from './train.js';
 
 /**
  * `seqlab compare`: the same task, data, seed and schedule for several cells (and
@@ -30,6 +34,8 @@ export interface CompareOptions {
   onProgress?: (run: { cell: CellKind; seqLen?: number; index: number; total: number }, p: Progress) => void;
   /** Log each run's (t, k) Jacobian heat map at the end (see trainRun). Default false. */
   pairs?: boolean;
+  /** Stop cleanly once aborted: the run in progress writes a resumable checkpoint (trainRun), then Interrupted. */
+  signal?: AbortSignal;
 }
 
 export interface CompareRow {
@@ -103,33 +109,132 @@ function reached(result: TrainResult, target: CompareResult['target']): number |
   return null;
 }
 
+/** What compare.json keeps of the options, so `--resume` can finish an interrupted comparison. */
+type ComparePlan = Omit<CompareOptions, 'backend' | 'onProgress' | 'out' | 'overwrite' | 'signal'>;
+
+const COMPARE_FILE = 'compare.json';
+
 export async function compareRun(opts: CompareOptions): Promise<CompareResult> {
+  if (opts.out) prepareOutDir(opts.out, opts.overwrite);
+  return runComparison(opts, []);
+}
+
+/**
+ * `seqlab compare --resume DIR`: finish a comparison that was stopped (Ctrl-C) or killed. Runs
+ * listed in DIR/compare.json are kept; a run with a resumable checkpoint continues from it (the
+ * same metrics, bit for bit, as never stopped); the others train from the start.
+ */
+export async function compareResume(
+  dir: string,
+  backend: string,
+  onProgress?: CompareOptions['onProgress'],
+  signal?: AbortSignal,
+): Promise<CompareResult> {
+  const doc = readJsonFile(join(dir, COMPARE_FILE), 'comparison') as Record<string, unknown>;
+  const plan = doc.plan as ComparePlan | undefined;
+  if (!plan || typeof plan !== 'object' || !Array.isArray(plan.cells) || !Array.isArray(plan.seqLens))
+    throw inputError(`${join(dir, COMPARE_FILE)} has no plan to resume (written by an older seqlab); start a new run`);
+  const rows = Array.isArray(doc.rows) ? (doc.rows as CompareRow[]) : [];
+  const seqLens = plan.seqLens.map((t) => (t === null ? undefined : t));
+  return runComparison({ ...plan, seqLens, backend, onProgress, signal, out: dir, overwrite: true }, rows);
+}
+
+/** Every (length, cell) run in order, after the `done` ones; compare.json is rewritten after each. */
+async function runComparison(opts: CompareOptions, done: CompareRow[]): Promise<CompareResult> {
   const seed = opts.train.seed ?? TRAIN_DEFAULTS.seed;
+  checkSizes(opts);
   // one task instance just to learn its shapes and target (construction validates the options)
   const probeTask = createTask(opts.task, { ...opts.taskOptions, seqLen: opts.seqLens[0], seed });
-  if (opts.out) prepareOutDir(opts.out, opts.overwrite);
   const reference = modelConfigFor(probeTask, { ...opts.model, cell: 'lstm' });
   const { hiddenSize: hidden, numLayers: layers } = reference;
   const budget = countParams(reference);
-  const rows: CompareRow[] = [];
+  const hiddenOf = (cell: CellKind) =>
+    opts.matchParams ? hiddenForBudget(cell, budget, probeTask, opts.model) : hidden;
+  const limits = memoryLimits(opts.backend);
+  const train = { ...TRAIN_DEFAULTS, ...stripUndefined(opts.train) };
+  for (const cell of opts.cells) {
+    const model = modelConfigFor(probeTask, { ...opts.model, cell, hiddenSize: hiddenOf(cell) });
+    const threads = resolveThreads(train.threads, model, train.batchSize, opts.backend);
+    checkMemory('compare', trainMemory(trainShapeOf(probeTask, model, train, threads, Boolean(opts.out))), limits);
+  }
+  const rows: CompareRow[] = [...done];
   const total = opts.cells.length * opts.seqLens.length;
+  const plan: ComparePlan = {
+    cells: opts.cells,
+    task: opts.task,
+    taskOptions: opts.taskOptions,
+    seqLens: opts.seqLens,
+    model: opts.model,
+    matchParams: opts.matchParams,
+    train: opts.train,
+    pairs: opts.pairs,
+  };
+  const result = (): CompareResult => ({
+    backend: opts.backend,
+    task: opts.task,
+    target: probeTask.target ?? null,
+    matchParams: opts.matchParams,
+    gradflowMode: opts.train.gradflowMode ?? TRAIN_DEFAULTS.gradflowMode,
+    rows,
+    outDir: opts.out ?? null,
+  });
+  const save = (status: 'running' | 'stopped' | 'completed') => {
+    if (!opts.out) return;
+    writeJsonAtomic(join(opts.out, COMPARE_FILE), {
+      ...result(),
+      status,
+      train: { ...TRAIN_DEFAULTS, ...opts.train },
+      model: opts.model,
+      taskOptions: opts.taskOptions,
+      plan,
+    });
+  };
   let index = 0;
   for (const seqLen of opts.seqLens) {
     for (const cell of opts.cells) {
-      const hiddenSize = opts.matchParams ? hiddenForBudget(cell, budget, probeTask, opts.model) : hidden;
+      if (index < done.length) {
+        index++;
+        continue;
+      }
+      const hiddenSize = hiddenOf(cell);
       const name = opts.seqLens.length > 1 ? `${cell}-T${seqLen}` : cell;
+      const out = opts.out ? join(opts.out, name) : undefined;
       const started = performance.now();
-      const run = await trainRun({
-        task: opts.task,
-        taskOptions: { ...opts.taskOptions, seqLen },
-        model: { ...opts.model, cell, hiddenSize },
-        train: opts.train,
-        out: opts.out ? join(opts.out, name) : undefined,
-        overwrite: opts.overwrite,
-        backend: opts.backend,
-        pairs: opts.pairs,
-        onProgress: (p) => opts.onProgress?.({ cell, seqLen, index, total }, p),
-      });
+      const at = index;
+      const onProgress = (p: Progress) => opts.onProgress?.({ cell, seqLen, index: at, total }, p);
+      save('running');
+      let run: TrainRunResult;
+      try {
+        run =
+          out && isResumableRun(out)
+            ? await resumeRun(out, opts.backend, onProgress, {}, opts.signal)
+            : await trainRun({
+                task: opts.task,
+                taskOptions: { ...opts.taskOptions, seqLen },
+                model: { ...opts.model, cell, hiddenSize },
+                train: opts.train,
+                out,
+                overwrite: opts.overwrite,
+                backend: opts.backend,
+                pairs: opts.pairs,
+                onProgress,
+                signal: opts.signal,
+              });
+      } catch (e) {
+        if (!(e instanceof Interrupted) || !opts.out) throw e;
+        save('stopped');
+        const finished = rows.map(
+          (r) => r.cell + (r.seqLen !== null && opts.seqLens.length > 1 ? ` T=${r.seqLen}` : ''),
+        );
+        throw new Interrupted(
+          e.signal,
+          `compare stopped (${e.signal}) in run ${index + 1} of ${total} (${name})` +
+            `${e.saved ? `, checkpoint written to ${e.saved}` : ''}; ` +
+            `${finished.length > 0 ? `finished: ${finished.join(', ')}; ` : ''}` +
+            `continue with: seqlab compare --resume ${opts.out}`,
+          e.saved,
+        );
+      }
       const r = run.result;
       const top = r.gradflow.filter((x) => x.layer === layers - 1);
       const g = top.at(-1);
@@ -152,21 +257,22 @@ export async function compareRun(opts: CompareOptions): Promise<CompareResult> {
       index++;
     }
   }
-  const result: CompareResult = {
-    backend: opts.backend,
-    task: opts.task,
-    target: probeTask.target ?? null,
-    matchParams: opts.matchParams,
-    gradflowMode: opts.train.gradflowMode ?? TRAIN_DEFAULTS.gradflowMode,
-    rows,
-    outDir: opts.out ?? null,
-  };
-  if (opts.out)
-    writeJsonAtomic(join(opts.out, 'compare.json'), {
-      ...result,
-      train: { ...TRAIN_DEFAULTS, ...opts.train },
-      model: opts.model,
-      taskOptions: opts.taskOptions,
-    });
-  return result;
+  save('completed');
+  return result();
+}
+
+/**
+ * The lower bound of every run's size before any task data exists (synthetic tasks grow with the
+ * length asked for): a comparison is refused before its first run, not after its third.
+ */
+function checkSizes(opts: CompareOptions): void {
+  const limits = memoryLimits(opts.backend);
+  const train = { ...TRAIN_DEFAULTS, ...stripUndefined(opts.train) };
+  for (const seqLen of opts.seqLens) {
+    if (seqLen === undefined) continue;
+    for (const cell of opts.cells) {
+      const model = modelConfigFor({ inputSize: 1, outputSize: 1 }, { ...opts.model, cell });
+      checkMemory('compare', trainMemory(trainShapeBefore(model, train, seqLen, 0)), limits);
+    }
+  }
 }

@@ -4,6 +4,8 @@ import { type CellKind, initialWeights } from '../models/registry.js';
 import { createCell } from '../models/model.js';
 import { parseRecurrentWeights, type RecurrentWeights } from '../models/statedict.js';
 import { jacobianNorms, layerInputs, type JacobianMode, type JacobianResult } from '../training/gradflow.js';
+import { type ProbeShape, checkMemory, checkTime, probeMemory, probeSeconds } from '../training/budget.js';
+import { memoryLimits } from '../compute/memory.js';
 import { inputError, usageError } from '../util/errors.js';
 import { readJsonFile } from '../util/files.js';
 import { Rng } from '../util/rng.js';
@@ -26,8 +28,21 @@ export interface ProbeRunOptions extends Partial<CellOptions> {
   spectral: boolean;
   allPairs: boolean;
   seed: number;
+  /** The backend to run on ("" or its name: the running one; "auto" as setBackend resolves it). */
   backend: string;
+  /**
+   * Refuse a probe that would take longer than this many hours even at the backend's best rate
+   * (budget.ts: a lower bound on its time); 0 = no limit. Default 1.
+   */
+  maxHours?: number;
+  /** Progress of the forward pass and of the sweep (steps and gaps done of T). */
+  onProgress?: (phase: 'forward' | 'sweep', done: number, total: number) => void;
+  /** Stop between steps when aborted (the promise rejects with the signal's reason). */
+  signal?: AbortSignal;
 }
+
+/** Hours a probe may take before it is refused (ProbeRunOptions.maxHours). */
+export const PROBE_MAX_HOURS = 1;
 
 export interface ProbeRunResult extends Omit<JacobianResult, 'rows' | 'matrices'> {
   backend: string;
@@ -123,9 +138,30 @@ export interface ProbeSetup {
   inputs: ProbeInputs;
 }
 
-/** Read and check everything the probe needs (files, shapes) without touching tfjs. */
+/**
+ * Refuse a probe that cannot fit in memory, or would run longer than opts.maxHours, before anything
+ * of its size is allocated (budget.ts).
+ */
+function checkProbeSize(opts: ProbeRunOptions, shape: ProbeShape): void {
+  checkMemory('probe', probeMemory(shape), memoryLimits(opts.backend));
+  checkTime('probe', probeSeconds(shape), opts.maxHours ?? PROBE_MAX_HOURS, ['seqLen', 'hiddenSize']);
+}
+
+/** Read and check everything the probe needs (files, shapes, its size) without touching tfjs. */
 export function loadProbeSetup(opts: ProbeRunOptions): ProbeSetup {
   const rng = new Rng(opts.seed);
+  const shape = (cell: CellKind, hiddenSize: number, inputSize: number, T: number, B: number, random: boolean) => ({
+    cell,
+    hiddenSize,
+    inputSize,
+    seqLen: T,
+    batch: B,
+    mode: opts.mode,
+    allPairs: opts.allPairs,
+    layersBelow: opts.layer,
+    randomWeights: random,
+    randomInputs: !opts.inputs,
+  });
   let weights: RecurrentWeights;
   if (opts.weights) {
     weights = parseRecurrentWeights(readJsonFile(opts.weights, 'weights'), opts.weights, opts.cell);
@@ -137,6 +173,11 @@ export function loadProbeSetup(opts: ProbeRunOptions): ProbeSetup {
   } else {
     const cellOpts = { ...CELL_DEFAULTS, ...stripUndefined(opts) };
     const cell = opts.cell ?? 'lstm';
+    if (opts.layer !== 0)
+      throw usageError((field) => `${field('layer')} needs ${field('weights')} with that many layers`);
+    // the sizes asked for, before the weights are drawn (T and B of an inputs file: once it is read)
+    const [T, B] = opts.inputs ? [1, 1] : [opts.seqLen, opts.batch];
+    checkProbeSize(opts, shape(cell, opts.hiddenSize, opts.inputSize, T, B, true));
     weights = {
       cell,
       nonlinearity: cellOpts.nonlinearity,
@@ -144,8 +185,6 @@ export function loadProbeSetup(opts: ProbeRunOptions): ProbeSetup {
       hiddenSize: opts.hiddenSize,
       layers: [initialWeights(cell, opts.inputSize, opts.hiddenSize, cellOpts, rng.fork('init'))],
     };
-    if (opts.layer !== 0)
-      throw usageError((field) => `${field('layer')} needs ${field('weights')} with that many layers`);
   }
   const H = weights.hiddenSize;
   let inputs: ProbeInputs;
@@ -155,8 +194,10 @@ export function loadProbeSetup(opts: ProbeRunOptions): ProbeSetup {
       throw inputError(
         `${opts.inputs}: inputs have ${inputs.I} features per step but the cell expects ${weights.inputSize}`,
       );
+    checkProbeSize(opts, shape(weights.cell, H, inputs.I, inputs.T, inputs.B, !opts.weights));
   } else {
     const [T, B, I] = [opts.seqLen, opts.batch, weights.inputSize];
+    if (opts.weights) checkProbeSize(opts, shape(weights.cell, H, I, T, B, false));
     const data = rng.fork('inputs');
     inputs = { xs: Float32Array.from({ length: T * B * I }, () => data.normal()), T, B, I };
   }
@@ -194,13 +235,19 @@ export async function probeRun(
         state0[1] = tf.tensor2d(inputs.c0, [inputs.B, H]);
       }
     }
-    const res = await jacobianNorms(target, xs, state0, {
-      mode: opts.mode,
-      spectral: opts.spectral,
-      allPairs: opts.allPairs,
-    });
-    xs.dispose();
-    if (state0) tf.dispose(state0);
+    let res: JacobianResult;
+    try {
+      res = await jacobianNorms(target, xs, state0, {
+        mode: opts.mode,
+        spectral: opts.spectral,
+        allPairs: opts.allPairs,
+        onProgress: opts.onProgress,
+        signal: opts.signal,
+      });
+    } finally {
+      xs.dispose();
+      if (state0) tf.dispose(state0);
+    }
     const perSeq = inputs.B > 1;
     const { rows, ...rest } = res;
     return {

@@ -8,12 +8,15 @@ import { evaluate, probeGradientFlow } from '../training/measure.js';
 import { train, type Progress, type ResumeState, type TrainResult } from '../training/trainer.js';
 import type { SequenceTask } from '../tasks/task.js';
 import { readJsonFile, writeJsonAtomic } from '../util/files.js';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadCheckpoint } from '../training/checkpoint.js';
-import { type ErrorMessage, SeqlabError, inputError, usageError } from '../util/errors.js';
+import { type ErrorMessage, Interrupted, SeqlabError, inputError, usageError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { stripUndefined } from '../util/objects.js';
 import { createTask, type TaskOptions } from '../tasks/registry.js';
+import { checkMemory, trainMemory, trainShapeBefore, trainShapeOf } from '../training/budget.js';
+import { memoryLimits } from '../compute/memory.js';
 
 export interface TrainRunOptions {
   task: string;
@@ -34,6 +37,8 @@ export interface TrainRunOptions {
   onProgress?: (p: Progress) => void;
   /** After training, log ‖∂h_t/∂h_k‖ for every pair k < t (the report's heat map) when it is cheap enough. */
   pairs?: boolean;
+  /** Stop cleanly once aborted: a resumable checkpoint, then Interrupted (TrainOptions.signal). */
+  signal?: AbortSignal;
 }
 
 export interface TrainRunResult {
@@ -57,6 +62,13 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
     lm: { ...opts.taskOptions.lm, ...(given.batchSize !== undefined ? { batchSize: given.batchSize } : {}) },
     seed,
   };
+  const limits = memoryLimits(opts.backend);
+  // a synthetic task's data grows with its length: check that lower bound before the task builds it
+  if (opts.taskOptions.seqLen !== undefined) {
+    const lowerBound = modelConfigFor({ inputSize: 1, outputSize: 1 }, opts.model);
+    const shape = trainShapeBefore(lowerBound, { ...TRAIN_DEFAULTS, ...given }, opts.taskOptions.seqLen, 0);
+    checkMemory('train', trainMemory(shape), limits);
+  }
   const task = createTask(opts.task, taskOptions);
   const perEpoch = task.stepsPerEpoch;
   if (opts.epochs !== undefined && perEpoch === undefined)
@@ -90,6 +102,12 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
     ...baseConfig,
     threads: resolveThreads(baseConfig.threads, modelConfig, baseConfig.batchSize),
   });
+  // before the model, its optimizer and the run directory exist (budget.ts)
+  checkMemory(
+    'train',
+    trainMemory(trainShapeOf(task, modelConfig, trainConfig, trainConfig.threads as number, Boolean(opts.out))),
+    limits,
+  );
   const runDir = opts.out ? RunDir.create(opts.out, opts.overwrite) : undefined;
   const model = SequenceModel.random(modelConfig, new Rng(`${trainConfig.seed}/init`));
   // taskName + taskOptions rebuild the same task on --resume
@@ -113,6 +131,7 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
     backend: opts.backend,
     onProgress: opts.onProgress,
     pairs: opts.pairs,
+    signal: opts.signal,
   });
 }
 
@@ -126,6 +145,7 @@ interface RunContext {
   onProgress?: (p: Progress) => void;
   resume?: ResumeState;
   pairs?: boolean;
+  signal?: AbortSignal;
 }
 
 /** Train, evaluate the test set if the task has one, write metrics.json. Disposes the model. */
@@ -138,6 +158,7 @@ async function runAndReport(ctx: RunContext): Promise<TrainRunResult> {
       onProgress: ctx.onProgress,
       checkpointExtra: task.checkpointExtra?.bind(task),
       resume: ctx.resume,
+      signal: ctx.signal,
     });
     const test = task.testBatches ? await evaluate(model, task, task.testBatches()) : null;
     if (test) runDir?.log({ type: 'test', step: result.steps, loss: test.loss, metrics: test.metrics });
@@ -159,6 +180,9 @@ async function runAndReport(ctx: RunContext): Promise<TrainRunResult> {
     runDir?.writeJson('metrics.json', metrics);
     return { runDir: runDir?.path ?? null, config: ctx.config, metrics, result };
   } catch (e) {
+    // stopped: no metrics.json (a sweep counts a run with one as finished); say how to go on
+    if (e instanceof Interrupted && runDir && e.saved)
+      throw new Interrupted(e.signal, `${e.message}; continue with: seqlab train --resume ${runDir.path}`, e.saved);
     if (e instanceof SeqlabError && e.code === 'diverged') {
       runDir?.writeJson('metrics.json', {
         task: task.name,
@@ -198,6 +222,18 @@ async function logPairs(
   runDir.log({ type: 'pairs', step, layer: rec.layer, mode: rec.mode, T: rec.T, norm: 'frobenius', pairs: rec.pairs });
 }
 
+/** A run directory that stopped (or was killed) with a checkpoint to continue from and no metrics.json yet. */
+export function isResumableRun(dir: string): boolean {
+  const checkpoint = join(dir, 'checkpoint.json');
+  if (!existsSync(checkpoint) || !existsSync(join(dir, 'config.json')) || existsSync(join(dir, 'metrics.json')))
+    return false;
+  try {
+    return (readJsonFile(checkpoint, 'checkpoint') as { resume?: unknown }).resume !== undefined;
+  } catch {
+    return false; // unreadable: the run is trained again
+  }
+}
+
 /**
  * `seqlab train --resume DIR`: continue the run in DIR from its checkpoint, with the
  * configuration it was started with, appending to its log. The same seed and backend give
@@ -208,6 +244,7 @@ export async function resumeRun(
   backend: string,
   onProgress?: (p: Progress) => void,
   length: { steps?: number; epochs?: number } = {},
+  signal?: AbortSignal,
 ): Promise<TrainRunResult> {
   const config = readJsonFile(join(dir, 'config.json'), 'run config') as Record<string, unknown>;
   if (
@@ -256,5 +293,5 @@ export async function resumeRun(
   const trainConfig = Object.freeze({ ...saved, steps });
   const runDir = RunDir.open(dir);
   runDir.log({ type: 'start', backend, params: ck.model.numParams() });
-  return runAndReport({ task, model: ck.model, trainConfig, runDir, config, backend, onProgress, resume });
+  return runAndReport({ task, model: ck.model, trainConfig, runDir, config, backend, onProgress, resume, signal });
 }

@@ -18,9 +18,10 @@ import { loadLexicon, provideShippedLexicon } from '../tasks/agreement/lexicon.j
 import type { Vocabulary } from '../data/vocab.js';
 import { agreementVocabulary, type AgreementTask } from '../tasks/agreement/task.js';
 import { SeqlabError, usageError } from '../util/errors.js';
-import { LAB_BACKENDS, setLabBackend, type LabBackend } from '../compute/browser.js';
+import { setLabBackend, type LabBackend } from '../compute/browser.js';
 import { EXAMPLE_SENTENCE, readSentence } from './inspect.js';
-import { LAB_DEFAULTS, LabSession, type CellRun, type LabSettings } from './session.js';
+import { LabSession, type CellRun, type LabSettings } from './session.js';
+import { parseLabQuery } from './query.js';
 import { CELL_KINDS, cellSpec } from '../models/registry.js';
 import { fmt } from '../util/format.js';
 import type { JacobianMode } from '../training/gradflow.js';
@@ -88,7 +89,9 @@ function readSettings(): LabSettings {
 }
 
 function fillDefaults(): void {
-  const d = LAB_DEFAULTS;
+  // ?hidden=8&steps=40 … preset the form (links, the browser test); values the form would refuse are noted
+  const query = parseLabQuery(location.search);
+  const d = query.settings;
   const set = (id: string, v: unknown) => ($<HTMLInputElement>(id).value = String(v));
   set('task', d.task);
   for (const c of CELL_KINDS) $<HTMLInputElement>(`cell-${c}`).checked = d.cells.includes(c);
@@ -102,15 +105,7 @@ function fillDefaults(): void {
   set('batch', d.batchSize);
   set('every', d.gradflowEvery);
   set('mode', d.gradflowMode);
-  // ?hidden=8&steps=40 … preset the form (handy for links and for the browser test)
-  const params = new URLSearchParams(location.search);
-  for (const id of ['task', 'hidden', 'length', 'init', 'clip', 'lr', 'seed', 'steps', 'batch', 'every', 'mode']) {
-    const v = params.get(id);
-    if (v !== null) set(id, v);
-  }
-  const cells = params.get('cells');
-  if (cells !== null)
-    for (const c of CELL_KINDS) $<HTMLInputElement>(`cell-${c}`).checked = cells.split(',').includes(c);
+  if (query.notices.length > 0) showMessage(`URL: ${query.notices.join(' · ')}`, 'info');
   syncLengthLabel();
 }
 
@@ -469,9 +464,8 @@ async function main(): Promise<void> {
   fillDefaults();
   $('sentence').setAttribute('placeholder', EXAMPLE_SENTENCE);
   $('task').addEventListener('change', syncLengthLabel);
-  const requested = new URLSearchParams(location.search).get('backend') ?? 'auto';
   const backendSelect = $<HTMLSelectElement>('backend');
-  backendSelect.value = (LAB_BACKENDS as readonly string[]).includes(requested) ? requested : 'auto';
+  backendSelect.value = parseLabQuery(location.search).backend;
   backendSelect.addEventListener('change', () => {
     const params = new URLSearchParams(location.search);
     params.set('backend', backendSelect.value);

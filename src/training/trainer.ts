@@ -3,7 +3,7 @@ import type { State } from '../models/cell.js';
 import type { SequenceModel } from '../models/model.js';
 import type { RunDir, RunLog } from '../runlog/rundir.js';
 import type { Batch, SequenceTask } from '../tasks/task.js';
-import { SeqlabError } from '../util/errors.js';
+import { Interrupted, SeqlabError, stopSignalOf } from '../util/errors.js';
 import { Rng, type RngState } from '../util/rng.js';
 import { modelLossAndGrads } from './bptt.js';
 import { writeCheckpoint } from './checkpoint.js';
@@ -29,7 +29,8 @@ import { GradWorkers, resolveThreads } from './parallel.js';
  *   probe       every gradflowEvery steps: ‖∂h_T/∂h_k‖ and ‖∂L/∂h_k‖ on the fixed probe batch
  *   evaluate    every evalEvery steps: validation loss and metrics, the plateau schedule, the
  *               checkpoint (with the probe of the same step in it), early stopping
- *   stop        after `steps` updates
+ *   stop        after `steps` updates; or, once `signal` is aborted, at the next batch boundary:
+ *               a resumable checkpoint, then Interrupted (the run continues with --resume)
  *   data        the next chunk: batches from the task, cut into chunks of `bptt` steps
  *   schedule    the step schedule's learning rate
  *   forward/backward   loss and exact gradients (hand-written BPTT, bptt.ts), on two threads when
@@ -74,6 +75,12 @@ export interface TrainOptions {
    * after the trainer has freed its tensors.
    */
   beforeStep?: (step: number) => Promise<void>;
+  /**
+   * Stop cleanly once aborted (Ctrl-C): the batch in progress is finished (a checkpoint is
+   * resumable only between batches), a checkpoint with its resume record is written (with
+   * runDir), and train() rejects with Interrupted. The reason names the signal ("SIGINT").
+   */
+  signal?: AbortSignal;
 }
 
 /** Everything besides the weights that a run needs to continue exactly where a checkpoint was written. */
@@ -135,6 +142,7 @@ export async function train(
       if (run.isProbeDue()) await run.probe();
       if (run.isEvalDue() && (await run.evaluate())) break; // early stop
       if (run.step >= config.steps) break;
+      if (run.isStopDue()) await run.stop();
       const chunk = await run.nextChunk();
       try {
         run.schedule();
@@ -171,6 +179,8 @@ class TrainingRun {
   private evaluatedAt = -1;
   /** Step of the last checkpoint written, if any: the last good one when a run diverges. */
   private checkpointAt: number | null;
+  /** Step of the last checkpoint written with a resume record. */
+  private resumableAt: number | null;
 
   private constructor(
     private readonly model: SequenceModel,
@@ -195,6 +205,7 @@ class TrainingRun {
     this.evals = resume ? [...resume.evals] : [];
     this.gradflow = resume ? [...resume.gradflow] : [];
     this.checkpointAt = resume?.step ?? null;
+    this.resumableAt = this.checkpointAt;
     this.probeBatch = config.gradflowEvery > 0 ? task.probeBatch() : null;
     this.sink = options.log ?? options.runDir;
     this.saveCheckpoints = options.checkpoint ?? options.runDir !== undefined;
@@ -272,14 +283,7 @@ class TrainingRun {
       this.optimizer.lr *= config.decayFactor;
     }
     const { runDir } = this.options;
-    if (this.saveCheckpoints && runDir) {
-      const resume = this.data.atBatchEnd ? { resume: await this.resumeState() } : {};
-      const extra = { ...this.options.checkpointExtra?.(), ...resume };
-      if (!(await writeCheckpoint(this.model, runDir, step, config, extra))) {
-        this.diverge('weights became non-finite', ev.loss, Number.NaN);
-      }
-      this.checkpointAt = step;
-    }
+    if (this.saveCheckpoints && runDir) await this.checkpoint(runDir, ev.loss);
     this.options.onProgress?.({
       step,
       steps: config.steps,
@@ -289,6 +293,36 @@ class TrainingRun {
     });
     this.earlyStopped = config.earlyStop > 0 && this.plateau.sinceBest >= config.earlyStop;
     return this.earlyStopped;
+  }
+
+  /** checkpoint.json at this step, with the resume record when between batches; refuses non-finite weights. */
+  private async checkpoint(runDir: RunDir, loss: number): Promise<void> {
+    const { step } = this;
+    const resumable = this.data.atBatchEnd;
+    const resume = resumable ? { resume: await this.resumeState() } : {};
+    const extra = { ...this.options.checkpointExtra?.(), ...resume };
+    if (!(await writeCheckpoint(this.model, runDir, step, this.config, extra))) {
+      this.diverge('weights became non-finite', loss, Number.NaN);
+    }
+    this.checkpointAt = step;
+    if (resumable) this.resumableAt = step;
+  }
+
+  /** A stop was asked for and the loop stands between batches (after this step's probe and evaluation). */
+  isStopDue(): boolean {
+    return this.options.signal?.aborted === true && this.data.atBatchEnd;
+  }
+
+  /** Save a resumable checkpoint of this step (unless the evaluation just did) and stop with Interrupted. */
+  async stop(): Promise<never> {
+    const { runDir, signal } = this.options;
+    const name = stopSignalOf(signal?.reason);
+    const { step } = this;
+    const at = `training stopped (${name}) at step ${step} of ${this.config.steps}`;
+    if (!this.saveCheckpoints || !runDir) throw new Interrupted(name, `${at}; nothing was saved`);
+    if (this.resumableAt !== step) await this.checkpoint(runDir, Number.NaN);
+    const saved = runDir.file('checkpoint.json');
+    throw new Interrupted(name, `${at}; checkpoint written to ${saved}`, saved);
   }
 
   /** The step schedule's learning rate for the update about to run (plateau decays at evaluations). */
