@@ -14,25 +14,35 @@ import type { TrainConfig } from './config.js';
  * batch B, T steps:
  *   weights          G·H·(I + H + 2), plus W_hh twice more (the cell's transposed copy, the
  *                    probe's pullback operand)
- *   forward kept     T·B·(K + G)·H: the step outputs the fused kernels keep for the backward
+ *   forward kept     T·B·(K + 2G + 2)·H: the step outputs the fused kernels keep for the backward
  *                    pass (K·H per row: rnn [y, φ′], lstm [h, c, P(4H), o(1 − tanh²c), f], gru
- *                    [h, P_h(3H), P_x(3H), z]) and the input projection [T·B, G·H]
+ *                    [h, P_h(3H), P_x(3H), z]), the input projection and h·W_hhᵀ ([T·B, G·H]
+ *                    each), the stacked h's and h_{t−1}'s
  *   backward         T·B·(G + 3)·H: da for the weight gradients, ∂L/∂h_t, the carried cotangents
  *   read-out         T·B·O twice (logits and their gradient) when every step is read (an LM:
  *                    [bptt·batch·V]), B·O twice otherwise
  *   probe sweep      B·R·(G·H + 4H + W) working rows, and the Jacobians read back CHUNK steps at
  *                    a time, B·R·W each, on the device (stacked: twice) and in JS (R = W = H; 2H
  *                    in LSTM "state" mode)
- *   checkpoint.json  about 28 characters per parameter (indented JSON), built as one JS string
+ *   checkpoint.json  about 32 characters per parameter (indented JSON), built as one JS string
  */
 
 const FLOAT = 4;
 /** Floats per batch row and unit of H that one step keeps for its backward pass (fused kernels' outputs). */
 const KEPT_PER_STEP: Readonly<Record<CellKind, number>> = { rnn: 2, lstm: 8, gru: 8 };
+/**
+ * Floats per row and unit of H that the forward pass holds for each step until it returns: the kept
+ * outputs, the input projection and h_{t−1}·W_hhᵀ (G·H each), and the stacked h's and h_{t−1}'s.
+ * budget.test.ts measures it on the backend for every cell kind.
+ */
+const forwardPerStep = (cell: CellKind) => KEPT_PER_STEP[cell] + 2 * gateCount(cell) + 2;
 /** The probe's read-back chunk (gradflow.ts, Readback.CHUNK). */
 const READBACK_STEPS = 32;
-/** Characters per parameter in checkpoint.json (measured: 27.2 for float32 values in 2-space indented JSON). */
-export const CHECKPOINT_CHARS_PER_PARAM = 28;
+/**
+ * Characters per parameter in checkpoint.json: float32 values printed as doubles, one a line in
+ * 2-space indented JSON (measured: 27 to 31; budget.test.ts checks a checkpoint against it).
+ */
+export const CHECKPOINT_CHARS_PER_PARAM = 32;
 /** The longest string V8 makes (2^29 − 24 characters on 64-bit Node 20): checkpoint.json is built as one. */
 export const MAX_STRING_CHARS = 2 ** 29 - 24;
 /**
@@ -122,11 +132,11 @@ export function probeMemory(s: ProbeShape): MemoryEstimate {
     // one row object per gap: two norms per sequence plus the object itself (~160 bytes)
     part('norms per gap', T * (4 * B + 40), ['seqLen'], false),
   ].filter((p): p is MemoryPart => p !== null);
-  const forward = part(
-    `activations of ${T} steps kept for the backward sweep`,
-    T * B * (KEPT_PER_STEP[s.cell] + G) * H,
-    ['seqLen', 'batch', 'hiddenSize'],
-  );
+  const forward = part(`activations of ${T} steps kept for the backward sweep`, T * B * forwardPerStep(s.cell) * H, [
+    'seqLen',
+    'batch',
+    'hiddenSize',
+  ]);
   const sweep = [
     forward,
     part('the backward sweep', B * R * (G * H + 4 * H + R) + 2 * chunk * B * R * R, ['hiddenSize', 'batch']),
@@ -138,7 +148,10 @@ export function probeMemory(s: ProbeShape): MemoryEstimate {
 /** Pullback steps of a probe's sweeps: T, or every (t, k) pair besides. */
 const sweepSteps = (s: ProbeShape) => (s.allPairs ? (s.seqLen * (s.seqLen + 1)) / 2 + s.seqLen : s.seqLen);
 
-/** Floating-point operations of a probe: the forward pass, the sweep's [B·R, G·H]·[G·H, H] per step (T²/2 steps with allPairs). */
+/**
+ * Floating-point operations of a probe: the forward pass, and the sweep's [B·R, G·H]·[G·H, H] per
+ * step (T²/2 steps with allPairs).
+ */
 export function probeFlops(s: ProbeShape): number {
   const { hiddenSize: H, inputSize: I, seqLen: T, batch: B } = s;
   const G = gateCount(s.cell);
@@ -179,7 +192,7 @@ const SLOTS: Readonly<Record<string, number>> = { sgd: 0, momentum: 1, rmsprop: 
 function chunkParts(m: Readonly<ModelConfig>, T: number, B: number, readout: 'every' | 'last', backward: boolean) {
   const { hiddenSize: H, numLayers: L, cell } = m;
   const G = gateCount(cell);
-  const perLayer = KEPT_PER_STEP[cell] + G + (backward ? G + 3 : 0);
+  const perLayer = forwardPerStep(cell) + (backward ? G + 3 : 0);
   const O = m.outputSize;
   const readRows = readout === 'every' ? T * B : B;
   const outFields = m.vocabSize !== null ? ['bptt', 'batchSize', 'vocabSize'] : ['batchSize', 'seqLen'];
@@ -197,7 +210,10 @@ function chunkParts(m: Readonly<ModelConfig>, T: number, B: number, readout: 'ev
   ];
 }
 
-/** Peak memory of a training run: weights, gradients, optimizer slots, and the largest of a step, an evaluation, a probe. */
+/**
+ * Peak memory of a training run: weights, gradients, optimizer slots, and the largest of a step, an
+ * evaluation, a probe.
+ */
 export function trainMemory(s: TrainShape): MemoryEstimate {
   const m = s.model;
   const P = countParams(m);
@@ -372,7 +388,8 @@ export function checkMemory(command: string, est: MemoryEstimate, limits: Memory
   } else if (est.stringChars > MAX_STRING_CHARS) {
     message = (field) =>
       `${command}'s checkpoint.json would be about ${formatBytes(est.stringChars)} of JSON, more than the ` +
-      `${formatBytes(MAX_STRING_CHARS)} a JavaScript string holds: lower ${field('hiddenSize')} or ${field('numLayers')}`;
+      `${formatBytes(MAX_STRING_CHARS)} a JavaScript string holds: ` +
+      `lower ${field('hiddenSize')} or ${field('numLayers')}`;
   }
   if (message) throw usageError(message);
 }
