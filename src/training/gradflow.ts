@@ -7,6 +7,7 @@ import { frobeniusNorm, logSlope, spectralNorm } from './linalg.js';
 import { AsyncNorms, normThreadAvailable } from './norms-async.js';
 import { type CurveSummary, HORIZON_THRESHOLD } from '../runlog/schema.js';
 import { Interrupted, stopSignalOf } from '../util/errors.js';
+import { EventLoopTurns } from '../util/turns.js';
 
 /**
  * Exact gradient-flow probes (docs/ARCHITECTURE.md, "Gradient flow").
@@ -198,7 +199,7 @@ async function sweep(
   mode: JacobianMode,
   weightHH: tf.Tensor2D,
   visit: (k: number, data: Float32Array, logScale: Float64Array) => void,
-  after?: (k: number) => void,
+  after?: (k: number) => Promise<void>,
 ): Promise<void> {
   const records = new Readback(batch, visit, after);
   const { kind } = cell;
@@ -246,8 +247,8 @@ class Readback {
   constructor(
     private readonly batch: number,
     private readonly visit: (k: number, data: Float32Array, logScale: Float64Array) => void,
-    /** Called after each read-back with the last k visited (progress, and the stop check: it may throw). */
-    private readonly after?: (k: number) => void,
+    /** Awaited after each read-back with the last k visited (progress, and the stop check: it may throw). */
+    private readonly after?: (k: number) => Promise<void>,
   ) {
     this.logScale = new Float64Array(batch);
   }
@@ -275,7 +276,7 @@ class Readback {
       this.visit(p.k, data.subarray(i * per, (i + 1) * per), this.logScale);
     });
     this.pending = [];
-    this.after?.(pending[pending.length - 1].k);
+    await this.after?.(pending[pending.length - 1].k);
   }
 }
 
@@ -365,8 +366,10 @@ export async function jacobianNorms(
         frobeniusPerSeq: fro,
       };
     };
-    const swept = (k: number) => {
+    const turns = new EventLoopTurns();
+    const swept = async (k: number) => {
       opts.onProgress?.('sweep', T - k, T);
+      if (opts.signal) await turns.maybe();
       stopIfAborted(opts.signal, () => `in the backward sweep at gap ${T - k} of ${T}`);
     };
     await sweep(
@@ -422,6 +425,7 @@ export async function jacobianNorms(
           const { fro, spec } = normsOf(data, logScale, batch, R, C, opts.spectral, pbuf);
           row[k] = mean(spec ?? fro);
         });
+        if (opts.signal) await turns.maybe();
         stopIfAborted(opts.signal, () => `in the all-pairs sweeps at t = ${t} of ${T}`);
         pairs.push(row);
       }

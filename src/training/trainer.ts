@@ -5,6 +5,7 @@ import type { RunDir, RunLog } from '../runlog/rundir.js';
 import type { Batch, SequenceTask } from '../tasks/task.js';
 import { Interrupted, SeqlabError, stopSignalOf } from '../util/errors.js';
 import { Rng, type RngState } from '../util/rng.js';
+import { EventLoopTurns } from '../util/turns.js';
 import { modelLossAndGrads } from './bptt.js';
 import { writeCheckpoint } from './checkpoint.js';
 import type { TrainConfig } from './config.js';
@@ -137,11 +138,13 @@ export async function train(
   options: TrainOptions = {},
 ): Promise<TrainResult> {
   const run = await TrainingRun.start(model, task, config, options);
+  const turns = new EventLoopTurns();
   try {
     for (;;) {
       if (run.isProbeDue()) await run.probe();
       if (run.isEvalDue() && (await run.evaluate())) break; // early stop
       if (run.step >= config.steps) break;
+      if (options.signal) await turns.maybe(); // lets a signal handler run and abort
       if (run.isStopDue()) await run.stop();
       const chunk = await run.nextChunk();
       try {

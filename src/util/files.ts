@@ -79,9 +79,14 @@ export function systemIoError(e: unknown): SeqlabError | null {
  */
 const FAULT_VAR = 'SEQLAB_TEST_WRITE_FAULT';
 let faultWrites = 0;
+let faultSpec: string | undefined;
 
 function injectedFault(path: string): SystemError | null {
   const spec = typeof process === 'undefined' ? undefined : process.env?.[FAULT_VAR];
+  if (spec !== faultSpec) {
+    faultSpec = spec; // a new setting counts its writes afresh
+    faultWrites = 0;
+  }
   if (!spec) return null;
   const [code, text, nth] = spec.split(':');
   if (!code || !text || !path.includes(text)) return null;
