@@ -58,9 +58,9 @@ function displayGaps(T: number): number[] {
   return out;
 }
 
-export async function probeCommand(argv: ProbeArgs): Promise<void> {
-  const a = argv as Record<string, unknown>;
-  const opts = {
+/** The probe's flags as the library's options (messages name flags); nothing runs. */
+export function parseProbeArgs(a: Readonly<Record<string, unknown>>) {
+  return {
     cell: a.cell === undefined ? undefined : oneOf('cell', a.cell, CELL_KINDS),
     weights: a.weights as string | undefined,
     inputs: a.inputs as string | undefined,
@@ -79,6 +79,11 @@ export async function probeCommand(argv: ProbeArgs): Promise<void> {
     seed: finiteNumber('--seed', a.seed),
     maxHours: finiteNumber('--max-hours', a['max-hours'], 0),
   };
+}
+
+export async function probeCommand(argv: ProbeArgs): Promise<void> {
+  const a = argv as Record<string, unknown>;
+  const opts = parseProbeArgs(a);
   // bad files and sizes that cannot fit fail before any work starts
   const setup = loadProbeSetup({ ...opts, backend: String(a.backend) });
   const backend = await startBackend(String(a.backend));

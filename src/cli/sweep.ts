@@ -68,7 +68,7 @@ const RESERVED = ['out', 'resume', 'json', 'quiet', 'report', 'overwrite', 'back
 const SWEEP_KEYS = [...Object.keys(TRAIN_OPTIONS).filter((k) => !RESERVED.includes(k)), 'cell', 'seq-len', 'seed'];
 
 /** Check one configuration the way `seqlab train` would, so a bad value fails before anything runs. */
-function checkRun(run: SweepRun): void {
+export function checkRun(run: SweepRun): void {
   try {
     for (const k of Object.keys(run.options)) {
       if (!SWEEP_KEYS.includes(k))

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { parseDocument } from 'yaml';
 import { Interrupted, SIGNAL_EXIT_CODES, type StopSignal, inputError, usageError } from '../util/errors.js';
 import { ensureDir, systemIoError, writeJsonAtomic } from '../util/files.js';
 
@@ -53,13 +53,27 @@ export function readSweepFile(path: string, defaultName: string): SweepSpec {
   const yaml = ['.yaml', '.yml'].includes(extname(path).toLowerCase());
   let doc: unknown;
   try {
-    doc = yaml ? parseYaml(text) : JSON.parse(text);
+    doc = yaml ? yamlValue(text) : JSON.parse(text);
   } catch (e) {
     throw inputError(
       `sweep file ${path} is not valid ${yaml ? 'YAML' : 'JSON'}: ${(e as Error).message.split('\n')[0]}`,
     );
   }
   return checkSpec(doc, path, defaultName);
+}
+
+/** Configurations one sweep may hold: its grid is expanded in memory, and sweep.json lists every one. */
+export const MAX_CONFIGURATIONS = 100_000;
+
+/**
+ * A YAML document's value; its first error or warning (an unknown tag, say) is thrown, so the
+ * library never prints a warning of its own beside seqlab's one line.
+ */
+function yamlValue(text: string): unknown {
+  const doc = parseDocument(text, { logLevel: 'silent' });
+  const problem = doc.errors[0] ?? doc.warnings[0];
+  if (problem) throw problem;
+  return doc.toJS({ maxAliasCount: 100 });
 }
 
 export function checkSpec(doc: unknown, path: string, defaultName: string): SweepSpec {
@@ -86,6 +100,9 @@ export function checkSpec(doc: unknown, path: string, defaultName: string): Swee
     if (k in base) throw bad(`"${k}" is in both base and grid`);
     out[k] = values;
   }
+  const count = Object.values(out).reduce((n, v) => n * v.length, 1);
+  if (count > MAX_CONFIGURATIONS)
+    throw bad(`the grid has ${count} configurations, more than ${MAX_CONFIGURATIONS}; split it into several sweeps`);
   if (d.name !== undefined && (typeof d.name !== 'string' || !/^[\w.-]+$/.test(d.name)))
     throw bad('"name" must be letters, digits, ".", "_" or "-"');
   if (d.out !== undefined && typeof d.out !== 'string') throw bad('"out" must be a path');

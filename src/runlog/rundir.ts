@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SeqlabError } from '../util/errors.js';
 import { appendLine, ensureDir, writeFileAtomic, writeJsonAtomic } from '../util/files.js';
@@ -37,7 +37,9 @@ export class RunDir implements RunLog {
     if (!existsSync(join(path, 'log.jsonl')))
       throw new SeqlabError('input', `${path} is not a seqlab run directory (no log.jsonl)`);
     for (const name of readdirSync(path)) if (/\.\d+\.tmp$/.test(name)) rmSync(join(path, name), { force: true });
-    return new RunDir(path);
+    const dir = new RunDir(path);
+    dropTornLine(dir.file('log.jsonl'));
+    return dir;
   }
 
   file(name: string): string {
@@ -51,6 +53,16 @@ export class RunDir implements RunLog {
   log(record: LogRecord): void {
     appendLine(this.file('log.jsonl'), `${JSON.stringify(record)}\n`);
   }
+}
+
+/**
+ * A log that ends in half a line (a process killed mid-write) is cut back to its last whole line,
+ * so the next record starts a line of its own (readers already skip a torn last line).
+ */
+function dropTornLine(path: string): void {
+  const text = readFileSync(path, 'utf8');
+  if (text === '' || text.endsWith('\n')) return;
+  writeFileAtomic(path, text.slice(0, text.lastIndexOf('\n') + 1));
 }
 
 /** Make sure `path` is a directory we may write into: created if missing, refused if non-empty unless `overwrite`. */

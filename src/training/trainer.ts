@@ -3,7 +3,7 @@ import type { State } from '../models/cell.js';
 import type { SequenceModel } from '../models/model.js';
 import type { RunDir, RunLog } from '../runlog/rundir.js';
 import type { Batch, SequenceTask } from '../tasks/task.js';
-import { Interrupted, SeqlabError, stopSignalOf } from '../util/errors.js';
+import { Interrupted, SeqlabError, inputError, stopSignalOf } from '../util/errors.js';
 import { Rng, type RngState } from '../util/rng.js';
 import { EventLoopTurns } from '../util/turns.js';
 import { modelLossAndGrads } from './bptt.js';
@@ -96,6 +96,62 @@ export interface ResumeState {
   carried: { shape: [number, number]; values: number[] }[][] | null;
   evals: EvalResult[];
   gradflow: GradflowSummary[];
+}
+
+/**
+ * A checkpoint's resume record as read from disk, checked field by field (a hand-edited or damaged
+ * file is one input error naming the field, never a TypeError deep in the trainer). `sizes` maps
+ * each model variable to its element count, for the optimizer's slots.
+ */
+export function checkResumeState(value: unknown, source: string, sizes: Record<string, number>): ResumeState {
+  const bad = (what: string) => inputError(`${source}: resume.${what}; the checkpoint is damaged, start a new run`);
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v);
+  const isCount = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+  const isFiniteArray = (v: unknown, n: number) =>
+    Array.isArray(v) && v.length === n && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+  if (!isObject(value)) throw bad('is not an object');
+  const r = value;
+  if (!isCount(r.step)) throw bad('step is not a non-negative integer');
+  const opt = r.optimizer;
+  if (
+    !isObject(opt) ||
+    !isCount(opt.t) ||
+    typeof opt.lr !== 'number' ||
+    !Number.isFinite(opt.lr) ||
+    !isObject(opt.slots)
+  )
+    throw bad('optimizer must be {t, lr, slots}');
+  for (const [name, slot] of Object.entries(opt.slots)) {
+    if (!(name in sizes)) throw bad(`optimizer.slots names an unknown variable "${name}"`);
+    if (!Array.isArray(slot) || !slot.every((vals) => isFiniteArray(vals, sizes[name])))
+      throw bad(`optimizer.slots.${name} must hold arrays of ${sizes[name]} finite numbers`);
+  }
+  const isRng = (v: unknown) => isObject(v) && typeof v.seed === 'string' && isObject(v.state);
+  if (!isRng(r.dataRng)) throw bad('dataRng is not a generator state');
+  if (r.dropoutRng !== undefined && !isRng(r.dropoutRng)) throw bad('dropoutRng is not a generator state');
+  const p = r.plateau;
+  if (!isObject(p) || !isCount(p.bestStep) || !isCount(p.sinceBest) || (p.best !== null && typeof p.best !== 'number'))
+    throw bad('plateau must be {best, bestStep, sinceBest}');
+  if (r.carried !== null && r.carried !== undefined) {
+    const ok =
+      Array.isArray(r.carried) &&
+      r.carried.every(
+        (layer) =>
+          Array.isArray(layer) &&
+          layer.every(
+            (st) =>
+              isObject(st) &&
+              Array.isArray(st.shape) &&
+              st.shape.length === 2 &&
+              st.shape.every((d) => isCount(d) && (d as number) > 0) &&
+              isFiniteArray(st.values, (st.shape[0] as number) * (st.shape[1] as number)),
+          ),
+      );
+    if (!ok) throw bad("carried must list each layer's states as {shape: [B, H], values}");
+  }
+  if (!Array.isArray(r.evals) || !Array.isArray(r.gradflow)) throw bad('evals and gradflow must be lists');
+  return value as unknown as ResumeState;
 }
 
 export type TrainStatus = 'completed' | 'early-stopped';

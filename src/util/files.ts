@@ -109,12 +109,29 @@ function writeAll(fd: number, data: Uint8Array, path: string): void {
 
 const bytesOf = (data: string | Uint8Array): Uint8Array => (typeof data === 'string' ? Buffer.from(data) : data);
 
-/** mkdir -p, or an io error naming the directory. */
+/**
+ * mkdir -p, or an io error naming the directory. One level at a time from the deepest existing
+ * ancestor: Node's own recursive mkdir never returns where mkdir answers ENOENT for a parent that
+ * exists (in /proc it retries forever).
+ */
 export function ensureDir(path: string): void {
   try {
     const fault = injectedFault(path);
     if (fault) throw fault;
-    mkdirSync(path, { recursive: true });
+    const missing: string[] = [];
+    for (let p = path; !existsSync(p); p = dirname(p)) {
+      if (dirname(p) === p) break;
+      missing.push(p);
+    }
+    for (const p of missing.reverse()) {
+      try {
+        mkdirSync(p);
+      } catch (e) {
+        if ((e as SystemError).code !== 'EEXIST') throw e; // another process (a sweep's shard) made it meanwhile
+      }
+    }
+    if (!statSync(path).isDirectory())
+      throw Object.assign(new Error('ENOTDIR: not a directory'), { code: 'ENOTDIR', path });
   } catch (e) {
     throw ioError('create directory', path, e);
   }

@@ -125,7 +125,8 @@ describe.concurrent('faults while writing', () => {
   for (const [label, args, fault, file, code] of injected) {
     it(`${label}: exit 5, one line naming the file, no temporary file`, async () => {
       const dir = join(tmp, label.replace(/\W+/g, '-'));
-      const r = await run([...args(dir), ...W], { SEQLAB_TEST_WRITE_FAULT: fault });
+      const all = args(dir);
+      const r = await run(all[0] === 'lab' ? all : [...all, ...W], { SEQLAB_TEST_WRITE_FAULT: fault });
       expectIoFailure(r, join(dir, file), code);
       expect(tmpLeft(dir)).toEqual([]);
       if (existsSync(join(dir, 'log.jsonl'))) expect(logWhole(join(dir, 'log.jsonl'))).toBe(true);
@@ -149,12 +150,9 @@ describe.concurrent('faults while writing', () => {
   it('report.html and the plots: exit 5 naming the file; a sweep file and results.csv too', async () => {
     const dir = join(tmp, 'to-report');
     expect((await run([...TRAIN, '--out', dir, ...W])).status).toBe(0);
-    expectIoFailure(
-      await run(['report', dir, ...W], { SEQLAB_TEST_WRITE_FAULT: 'EIO:report.html' }),
-      'report.html',
-      'EIO',
-    );
-    expectIoFailure(await run(['report', dir, ...W], { SEQLAB_TEST_WRITE_FAULT: 'ENOSPC:plots' }), 'plots', 'ENOSPC');
+    const report = (fault: string) => run(['report', dir], { SEQLAB_TEST_WRITE_FAULT: fault });
+    expectIoFailure(await report('EIO:report.html'), 'report.html', 'EIO');
+    expectIoFailure(await report('ENOSPC:plots'), 'plots', 'ENOSPC');
     expect(tmpLeft(dir)).toEqual([]);
     const spec = join(tmp, 'faults-sweep.json');
     writeFileSync(
@@ -164,6 +162,13 @@ describe.concurrent('faults while writing', () => {
     const out = join(tmp, 'faults-sweep');
     const sweep = await run(['sweep', spec, '--out', out, ...W], { SEQLAB_TEST_WRITE_FAULT: 'EACCES:sweep.json' });
     expectIoFailure(sweep, join(out, 'sweep.json'), 'EACCES');
+    // a finished sweep whose results.csv cannot be written: --collect fails naming it
+    expect((await run(['sweep', spec, '--out', `${out}-ok`, ...W])).status).toBe(0);
+    const collect = await run(['sweep', '--collect', `${out}-ok`, '--quiet'], {
+      SEQLAB_TEST_WRITE_FAULT: 'EIO:results.csv',
+    });
+    expectIoFailure(collect, join(`${out}-ok`, 'results.csv'), 'EIO');
+    expect(tmpLeft(`${out}-ok`)).toEqual([]);
   });
 
   it('a directory under a file (ENOTDIR) and /proc: exit 5, one line naming the path', async () => {

@@ -92,7 +92,8 @@ describe('stopping cleanly', () => {
     ['SIGINT', 130],
     ['SIGTERM', 143],
   ] as const) {
-    it(`train, ${signal}: checkpoint, exit ${code}, one line on how to go on; --resume = never interrupted`, async () => {
+    const title = `train, ${signal}: checkpoint, exit ${code}, one line on how to go on; --resume = never interrupted`;
+    it(title, async () => {
       const [a, b] = [join(tmp, `train-a-${signal}`), join(tmp, `train-b-${signal}`)];
       const [whole, stopped] = await Promise.all([
         runSeqlab(['train', ...TRAIN, '--out', a, '--quiet', ...W], tmp),
@@ -176,7 +177,9 @@ describe('stopping cleanly', () => {
       );
   });
 
-  it('sweep, SIGINT: the runs stop with checkpoints, exit 130; the same command again = never interrupted', async () => {
+  const sweepTitle =
+    'sweep, SIGINT: the runs stop with checkpoints, exit 130; the same command again = never interrupted';
+  it(sweepTitle, async () => {
     const spec = join(tmp, 'sweep.json');
     const base = { task: 'adding', 'seq-len': 5, hidden: 3, steps: 900, 'eval-every': 300, 'eval-size': 16 };
     writeFileSync(
@@ -193,7 +196,10 @@ describe('stopping cleanly', () => {
     expect(stopped.status, stopped.stderr).toBe(130);
     expect(stopped.stderr).toContain('seqlab: SIGINT: asking the 2 running configuration(s) to stop');
     expect(lastLine(stopped)).toMatch(
-      /^seqlab: sweep stopped \(SIGINT\): 2 run\(s\) stopped with a checkpoint, 0 finished, 0 not started; run the same command again to continue/,
+      new RegExp(
+        '^seqlab: sweep stopped \\(SIGINT\\): 2 run\\(s\\) stopped with a checkpoint, 0 finished, 0 not started; ' +
+          'run the same command again to continue',
+      ),
     );
     for (const d of ['cell-rnn', 'cell-gru']) {
       expect(existsSync(join(b, d, 'metrics.json'))).toBe(false);
@@ -232,7 +238,10 @@ describe('stopping cleanly', () => {
     expect(r.status, r.stderr).toBe(130);
     expect(r.stderr).toMatch(/^\d+% probe forward \d+\/60000 steps/m);
     expect(lastLine(r)).toMatch(
-      /^seqlab: probe stopped \(SIGINT\) in the (forward pass at step|backward sweep at gap) \d+ of 60000; nothing was written$/,
+      new RegExp(
+        '^seqlab: probe stopped \\(SIGINT\\) in the (forward pass at step|backward sweep at gap) \\d+ of 60000; ' +
+          'nothing was written$',
+      ),
     );
     expect(r.stdout).toBe('');
     expect(readdirSync(dir)).toEqual([]);

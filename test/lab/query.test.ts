@@ -51,7 +51,9 @@ describe("the lab page's query", () => {
     });
   }
 
-  it('one bad value costs only itself; a value that clashes with an earlier one is dropped, not the earlier one', () => {
+  const clashTitle =
+    'one bad value costs only itself; a value that clashes with an earlier one is dropped, not the earlier one';
+  it(clashTitle, () => {
     const q = parseLabQuery('?hidden=8&steps=zzz&task=copy&length=1&lr=0.5');
     expect(q.settings).toMatchObject({ hiddenSize: 8, steps: LAB_DEFAULTS.steps, task: 'copy', lr: 0.5 });
     expect(q.settings.length).toBe(LAB_DEFAULTS.length);
