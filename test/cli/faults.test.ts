@@ -93,7 +93,8 @@ const canMountTmpfs = (() => {
 if (!canDropPrivileges) console.warn('faults: EACCES for real needs root and setpriv; the injected EACCES still runs');
 if (!canMountTmpfs) console.warn('faults: ENOSPC for real needs a tmpfs mount (root); the injected ENOSPC still runs');
 
-describe.concurrent('faults while writing', () => {
+// each case is a few node processes: generous time on a busy machine
+describe.concurrent('faults while writing', { timeout: 300_000 }, () => {
   // [label, args (TMP/… is a fresh directory), fault, file the line names, errno]
   const injected: [string, (dir: string) => string[], string, string, string][] = [
     ['config.json, EIO', (d) => [...TRAIN, '--out', d], 'EIO:config.json', 'config.json', 'EIO'],
@@ -147,13 +148,16 @@ describe.concurrent('faults while writing', () => {
     expect(JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')).steps).toBe(30);
   });
 
-  it('report.html and the plots: exit 5 naming the file; a sweep file and results.csv too', async () => {
+  it('report.html and the plots: exit 5 naming the file', async () => {
     const dir = join(tmp, 'to-report');
     expect((await run([...TRAIN, '--out', dir, ...W])).status).toBe(0);
     const report = (fault: string) => run(['report', dir], { SEQLAB_TEST_WRITE_FAULT: fault });
     expectIoFailure(await report('EIO:report.html'), 'report.html', 'EIO');
     expectIoFailure(await report('ENOSPC:plots'), 'plots', 'ENOSPC');
     expect(tmpLeft(dir)).toEqual([]);
+  });
+
+  it('sweep.json and results.csv: exit 5 naming the file', async () => {
     const spec = join(tmp, 'faults-sweep.json');
     writeFileSync(
       spec,

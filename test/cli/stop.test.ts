@@ -87,7 +87,8 @@ function expectWholeFiles(dir: string): void {
   expect(tmpFiles(dir)).toEqual([]);
 }
 
-describe('stopping cleanly', () => {
+// one case at a time (each is two to four node processes, timed by signals); generous time on a busy machine
+describe('stopping cleanly', { timeout: 300_000 }, () => {
   for (const [signal, code] of [
     ['SIGINT', 130],
     ['SIGTERM', 143],

@@ -72,7 +72,7 @@ const PROBE_FLAGS = ['cell', 'hidden', 'input-size', 'seq-len', 'batch', 'init',
 const TRAIN_FLAGS = ['hidden', 'lr', 'optimizer', 'dropout', 'bptt', 'batch', 'layers', 'eval-every', 'init'];
 const flag = (names: string[]) => fc.tuple(fc.constantFrom(...names), optionValue).map(([k, v]) => [`--${k}`, v]);
 
-describe.concurrent(`fuzzing the seqlab binary (${SAMPLE} cases a kind)`, () => {
+describe.concurrent(`fuzzing the seqlab binary (${SAMPLE} cases a kind)`, { timeout: 300_000 }, () => {
   const probeBase = ['probe', '--cell', 'rnn', '--hidden', '2', '--seq-len', '3', '--max-hours', '0.0001', '--json'];
   for (const [i, extra] of draw(fc.array(flag(PROBE_FLAGS), { minLength: 1, maxLength: 2 })).entries()) {
     it(`probe option values #${i}`, () => fuzzCase([...probeBase, ...W, ...extra.flat()]));

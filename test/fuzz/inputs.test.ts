@@ -171,7 +171,7 @@ describe(`fuzzing what users hand seqlab (${CASES} cases each, in-process)`, () 
     expect(counts.usage).toBeGreaterThan(300);
   });
 
-  it('probe option values through the CLI in-process (yargs, the run): exit 0, 2, 3 or 5, one stderr line', async () => {
+  it('probe option values through the CLI in-process (yargs, the run): exit 0, 2, 3 or 5, one line', async () => {
     const names = ['cell', 'hidden', 'input-size', 'seq-len', 'batch', 'init', 'init-std', 'nonlinearity'].concat([
       'forget-bias',
       'layer',
