@@ -1,4 +1,5 @@
 import { CELL_KINDS } from '../models/registry.js';
+import { REPAIR_QUERY_SCRIPT } from './query.js';
 
 /** The lab page's markup and style; src/lab/page.ts fills it in (element ids are its interface). */
 export const LAB_PAGE_HTML =
@@ -133,6 +134,7 @@ export const LAB_PAGE_HTML =
   <div id="load-message" class="inline-message" role="status"></div>
 </section>
 </main>
+<script>${REPAIR_QUERY_SCRIPT}</script>
 <script type="module" src="lab.js"></script>
 </body>
 </html>

@@ -8,6 +8,7 @@ import { defaultLexiconPath } from '../tasks/agreement/lexicon.js';
 import { SeqlabError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/files.js';
 import { LAB_PAGE_HTML } from './html.js';
+import { repairQuery } from './query.js';
 
 /**
  * `seqlab lab`: bundle src/lab/page.ts (and the library code it imports) for the
@@ -159,6 +160,15 @@ export function sitePath(url: string | undefined): string | null {
   return path.replace(/^\/+/, '') || 'index.html';
 }
 
+/** The query part of a request URL ("" when there is none, or the URL does not parse). */
+function queryOf(url: string | undefined): string {
+  try {
+    return new URL(url ?? '/', 'http://x').search;
+  } catch {
+    return '';
+  }
+}
+
 export function serveLabSite(site: LabSite, port: number, host: string): Promise<{ url: string; server: Server }> {
   const server = createServer((req, res) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -166,6 +176,12 @@ export function serveLabSite(site: LabSite, port: number, host: string): Promise
       return;
     }
     const path = sitePath(req.url);
+    const repaired = path === 'index.html' ? repairQuery(queryOf(req.url)) : null;
+    if (repaired !== null) {
+      // a query part that does not decode would break tfjs on the page: send its literal text instead
+      res.writeHead(302, { location: `/${repaired}` }).end();
+      return;
+    }
     const body = path === null ? undefined : site.get(path);
     if (path === null || !body) {
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found\n');

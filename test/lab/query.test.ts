@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseLabQuery } from '../../src/lab/query.js';
+import { parseLabQuery, repairQuery } from '../../src/lab/query.js';
 import { LAB_DEFAULTS } from '../../src/lab/session.js';
 import { type LabSite, serveLabSite, sitePath } from '../../src/lab/site.js';
 
@@ -100,9 +100,10 @@ describe("the lab's server", () => {
       req.end();
     });
 
-  it('serves the site, with the query ignored by the server (the page reads it)', async () => {
+  it('serves the site; a query that decodes is left to the page', async () => {
     expect(await get('/')).toEqual({ status: 200, body: '<!doctype html><title>lab</title>' });
-    expect((await get('/index.html?hidden=%ZZ&steps=-1')).status).toBe(200);
+    expect((await get('/index.html?hidden=abc&steps=-1')).status).toBe(200);
+    expect((await get('/lab.js?x=%ZZ')).status).toBe(200); // only the page is redirected
     expect((await get('/wasm/x.wasm')).status).toBe(200);
   });
 
@@ -126,6 +127,20 @@ describe("the lab's server", () => {
       expect((await get('/lab.js')).status).toBe(200);
     });
   }
+
+  it('a query part that does not decode is redirected to its literal text (tfjs on the page would throw)', async () => {
+    const r = await new Promise<{ status: number; location?: string }>((done, fail) => {
+      request({ host: '127.0.0.1', port, path: '/?backend=cpu&hidden=%E0%A4%A&%%%' }, (res) => {
+        res.resume();
+        done({ status: res.statusCode ?? 0, location: res.headers.location });
+      })
+        .on('error', fail)
+        .end();
+    });
+    expect(r).toEqual({ status: 302, location: '/?backend=cpu&hidden=%25E0%25A4%25A&%25%25%25' });
+    expect(repairQuery('?hidden=8&cells=rnn%2Clstm')).toBeNull();
+    expect(parseLabQuery(r.location?.slice(1) ?? '').notices[0]).toMatch(/\?hidden="%E0%A4%A" ignored/);
+  });
 
   it('methods other than GET and HEAD → 405', async () => {
     expect((await get('/index.html', 'POST')).status).toBe(405);
