@@ -231,7 +231,6 @@ export const FIELD_FLAGS: Readonly<Record<string, string | null>> = {
   steps: '--steps',
   batchSize: '--batch',
   batch: '--batch', // the probe's sequences
-  inputSize: '--input-size',
   maxHours: '--max-hours',
   numLayers: '--layers',
   lr: '--lr',

@@ -1,4 +1,5 @@
 import { type MemoryLimits, memoryLimits } from '../compute/memory.js';
+import { NORM_CHUNKS_IN_FLIGHT } from './norms-async.js';
 import { CELL_SPECS, type CellKind, gateCount } from '../models/registry.js';
 import { type ModelConfig, countParams } from '../models/model.js';
 import type { Batch, SequenceTask } from '../tasks/task.js';
@@ -58,13 +59,20 @@ export const BEST_FLOPS_PER_SEC = 30e9;
  */
 export const MIN_SECONDS_PER_STEP = 20e-6;
 
+/**
+ * The option fields a refusal may name as what to lower (messages name them through the field
+ * namer, so the CLI prints each as its flag; test/cli/flags.test.ts checks each has one).
+ */
+export const BUDGET_FIELDS = ['seqLen', 'batch', 'batchSize', 'hiddenSize', 'bptt', 'vocabSize', 'evalSize'] as const;
+export type BudgetField = (typeof BUDGET_FIELDS)[number];
+
 /** One part of an estimate: what it is, its bytes, and the option fields that shrink it. */
 export interface MemoryPart {
   what: string;
   bytes: number;
   /** Held by the backend (tensors) rather than by the process's own arrays. */
   device: boolean;
-  fields: readonly string[];
+  fields: readonly BudgetField[];
 }
 
 export interface MemoryEstimate {
@@ -78,7 +86,7 @@ export interface MemoryEstimate {
   stringChars: number;
 }
 
-const part = (what: string, floats: number, fields: readonly string[], device = true): MemoryPart => ({
+const part = (what: string, floats: number, fields: readonly BudgetField[], device = true): MemoryPart => ({
   what,
   bytes: floats * FLOAT,
   device,
@@ -141,6 +149,13 @@ export function probeMemory(s: ProbeShape): MemoryEstimate {
     forward,
     part('the backward sweep', B * R * (G * H + 4 * H + R) + 2 * chunk * B * R * R, ['hiddenSize', 'batch']),
     part(`Jacobians read back ${chunk} steps at a time`, 2 * chunk * B * R * R, ['hiddenSize', 'batch'], false),
+    // the norm thread's queue (norms-async.ts): at most NORM_CHUNKS_IN_FLIGHT chunks sent, one being filled
+    part(
+      'Jacobians queued for the norm thread',
+      (NORM_CHUNKS_IN_FLIGHT + 1) * chunk * B * R * R,
+      ['hiddenSize', 'batch'],
+      false,
+    ),
   ];
   return estimate(base, [sweep]);
 }
@@ -195,7 +210,7 @@ function chunkParts(m: Readonly<ModelConfig>, T: number, B: number, readout: 'ev
   const perLayer = forwardPerStep(cell) + (backward ? G + 3 : 0);
   const O = m.outputSize;
   const readRows = readout === 'every' ? T * B : B;
-  const outFields = m.vocabSize !== null ? ['bptt', 'batchSize', 'vocabSize'] : ['batchSize', 'seqLen'];
+  const outFields: BudgetField[] = m.vocabSize !== null ? ['bptt', 'batchSize', 'vocabSize'] : ['batchSize', 'seqLen'];
   return [
     part(
       `activations of ${T} steps × ${B} sequences × ${L} layer(s)${backward ? ' kept for BPTT' : ''}`,
@@ -398,7 +413,7 @@ export function checkMemory(command: string, est: MemoryEstimate, limits: Memory
  * Refuse work that would take longer than `maxHours` even at the best rate this backend reaches
  * (a lower bound on the time); maxHours 0 = no limit. The message says how to run it anyway.
  */
-export function checkTime(command: string, seconds: number, maxHours: number, lower: readonly string[]): void {
+export function checkTime(command: string, seconds: number, maxHours: number, lower: readonly BudgetField[]): void {
   if (maxHours <= 0 || seconds <= maxHours * 3600) return;
   throw new SeqlabError(
     'usage',

@@ -368,6 +368,7 @@ export async function jacobianNorms(
     };
     const turns = new EventLoopTurns();
     const swept = async (k: number) => {
+      await later?.throttle();
       opts.onProgress?.('sweep', T - k, T);
       if (opts.signal) await turns.maybe();
       stopIfAborted(opts.signal, () => `in the backward sweep at gap ${T - k} of ${T}`);

@@ -93,14 +93,17 @@ describe('stopping cleanly', { timeout: 300_000 }, () => {
     ['SIGINT', 130],
     ['SIGTERM', 143],
   ] as const) {
-    const title = `train, ${signal}: checkpoint, exit ${code}, one line on how to go on; --resume = never interrupted`;
+    const resumeNote = signal === 'SIGINT' ? '; --resume = never interrupted' : '';
+    const title = `train, ${signal}: checkpoint, exit ${code}, one line on how to go on${resumeNote}`;
     it(title, async () => {
       const [a, b] = [join(tmp, `train-a-${signal}`), join(tmp, `train-b-${signal}`)];
+      // the run never interrupted, beside it (once: SIGTERM takes the same path after the signal)
+      const full = signal === 'SIGINT';
       const [whole, stopped] = await Promise.all([
-        runSeqlab(['train', ...TRAIN, '--out', a, '--quiet', ...W], tmp),
+        full ? runSeqlab(['train', ...TRAIN, '--out', a, '--quiet', ...W], tmp) : null,
         interrupted(['train', ...TRAIN, '--out', b, '--quiet', ...W], () => steps(b) >= 20, [signal]),
       ]);
-      expect(whole.status, whole.stderr).toBe(0);
+      if (whole) expect(whole.status, whole.stderr).toBe(0);
       expect(stopped.status, stopped.stderr).toBe(code);
       const m = new RegExp(
         `^seqlab: training stopped \\(${signal}\\) at step (\\d+) of 400; checkpoint written to ` +
@@ -115,6 +118,7 @@ describe('stopping cleanly', { timeout: 300_000 }, () => {
       expect(checkpoint.resume.step).toBe(at);
       expect(existsSync(join(b, 'metrics.json'))).toBe(false);
       expectWholeFiles(b);
+      if (!full) return;
       const resumed = await runSeqlab(['train', '--resume', b, '--quiet', ...W], tmp);
       expect(resumed.status, resumed.stderr).toBe(0);
       expect(readFileSync(join(b, 'metrics.json'), 'utf8')).toBe(readFileSync(join(a, 'metrics.json'), 'utf8'));
