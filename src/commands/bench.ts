@@ -12,7 +12,7 @@ import { TRAIN_DEFAULTS } from '../training/config.js';
 import { trainRun } from './train.js';
 import { randomCell } from '../models/model.js';
 import { benchMemory, checkMemory, probeMemory } from '../training/budget.js';
-import { memoryLimits } from '../compute/memory.js';
+import { memoryLimits, resolvedBackend } from '../compute/memory.js';
 
 /**
  * Throughput of the word-level LM training step, the same step as the peers'
@@ -63,13 +63,23 @@ export interface BenchResult {
   memory: { rssMiB: number[]; tensors: number[]; peakRssMiB: number };
 }
 
+/**
+ * The benchmark's model and threads, after the size check (budget.ts): refuses a configuration that
+ * cannot fit before anything is allocated. `backend`: as --backend takes it ("" = the running one).
+ */
+export function checkBenchSize(config: Partial<BenchConfig>, backend = '') {
+  const c = { ...BENCH_DEFAULTS, ...config };
+  const data = { inputSize: 0, outputSize: c.vocab, vocabSize: c.vocab };
+  const modelConfig = modelConfigFor(data, { cell: c.cell, hiddenSize: c.hidden, numLayers: 1 });
+  const threads = resolveThreads(c.threads, modelConfig, c.batch, resolvedBackend(backend));
+  checkMemory('bench', benchMemory(modelConfig, c.batch, c.bptt, threads), memoryLimits(backend));
+  return { modelConfig, threads };
+}
+
 export async function benchTrainStep(config: Partial<BenchConfig> = {}): Promise<BenchResult> {
   const c = { ...BENCH_DEFAULTS, ...config };
   const rng = new Rng(c.seed);
-  const data = { inputSize: 0, outputSize: c.vocab, vocabSize: c.vocab };
-  const modelConfig = modelConfigFor(data, { cell: c.cell, hiddenSize: c.hidden, numLayers: 1 });
-  const threads = resolveThreads(c.threads, modelConfig, c.batch);
-  checkMemory('bench', benchMemory(modelConfig, c.batch, c.bptt, threads), memoryLimits());
+  const { modelConfig, threads } = checkBenchSize(c);
   const model = SequenceModel.random(modelConfig, rng);
   const ids = Int32Array.from({ length: c.bptt * c.batch }, () => rng.int(c.vocab));
   const targets = Int32Array.from({ length: c.bptt * c.batch }, () => rng.int(c.vocab));
