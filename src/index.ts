@@ -47,6 +47,78 @@ export {
 } from './models/model.js';
 export { parseRecurrentWeights, type RecurrentWeights } from './models/statedict.js';
 export {
+  RNN_TYPES,
+  RNN_TYPE_KEY,
+  RECURRENT_IMPORT_DEFAULTS,
+  WORD_LM_IMPORT_DEFAULTS,
+  WORD_LM_EXPORT_DEFAULTS,
+  rnnTypeOf,
+  cellOfRnnType,
+  recurrentFromTensors,
+  wordLMFromTensors,
+  wordLMModel,
+  recurrentTensors,
+  wordLMTensors,
+  type NamedArray,
+  type TensorDict,
+  type RnnType,
+  type NonlinearitySource,
+  type RecurrentImportOptions,
+  type ImportedRecurrent,
+  type WordLMImportOptions,
+  type ImportedWordLM,
+  type ExportedTensor,
+  type WordLMExportOptions,
+} from './models/torch-statedict.js';
+export {
+  MAX_HEADER_BYTES,
+  READ_DTYPES,
+  WRITE_DTYPES,
+  WRITE_DEFAULTS as SAFETENSORS_WRITE_DEFAULTS,
+  parseSafetensors,
+  readSafetensorsFile,
+  serializeSafetensors,
+  writeSafetensorsFile,
+  type ReadDtype,
+  type WriteDtype,
+  type SafeTensor,
+  type SafetensorsContents,
+  type TensorToWrite,
+  type WriteOptions as SafetensorsWriteOptions,
+} from './data/safetensors.js';
+export {
+  pythonSplit,
+  wordLMTokens,
+  readWordLMCorpus,
+  wordLMDictionary,
+  parseVocabFile,
+  formatVocabFile,
+  readVocabFile,
+  writeVocabFile,
+} from './data/word-lm-corpus.js';
+export {
+  weightsFormat,
+  loadRecurrentWeights,
+  readWordLMFiles,
+  loadWordLM,
+  loadLanguageModel,
+  exportWordLM,
+  type WeightsFormat,
+  type LoadedRecurrentWeights,
+  type WordLMFiles,
+  type WordLMFileContents,
+  type LoadedWordLM,
+  type LanguageModelSource,
+  type LoadedLanguageModel,
+  type WordLMWriteOptions,
+} from './training/torch-checkpoint.js';
+export {
+  evaluateWordLM,
+  WORD_LM_EVAL_DEFAULTS,
+  type WordLMEvalOptions,
+  type WordLMEvalResult,
+} from './training/word-lm-eval.js';
+export {
   JACOBIAN_DEFAULTS,
   jacobianNorms,
   layerInputs,
@@ -114,13 +186,35 @@ export { AddingTask, ADDING_DEFAULTS, ADDING_BASELINE_MSE } from './tasks/adding
 export { CopyTask, COPY_DEFAULTS } from './tasks/copy.js';
 export { createTask, TASK_NAMES } from './tasks/registry.js';
 export { trainRun, type TrainRunOptions } from './commands/train.js';
-export { probeRun, type ProbeRunOptions } from './commands/probe.js';
+export { probeRun, type ProbeRunOptions, type ProbeRunResult } from './commands/probe.js';
+export {
+  evalLMRun,
+  EVAL_SPLITS,
+  type EvalSplit,
+  type EvalLMOptions,
+  type EvalLMResult,
+  type EvalLMRow,
+} from './commands/eval-lm.js';
+export { exportRun, type ExportOptions, type ExportResult } from './commands/export.js';
+export { sampleRun, type SampleOptions, type SampleResult } from './commands/sample.js';
 export {
   compareRun,
   parseCells,
+  seedAggregates,
   type CompareOptions,
   type CompareResult,
+  type CompareRow,
 } from './commands/compare.js';
+export { COMPARE_AGREEMENT_DEFAULTS, type CompareAgreementDefaults } from './commands/compare-defaults.js';
+export {
+  aggregateSeeds,
+  censoredMedian,
+  groupBySeed,
+  type SeedAggregate,
+  type SeedGroup,
+  type CensoredSummary,
+} from './report/aggregate.js';
+export { studentTQuantile } from './report/student-t.js';
 export {
   createTokenizer,
   describeTokenizer,
@@ -259,7 +353,8 @@ export {
 } from './report/report.js';
 export { readSource, readRun, type ReportSource } from './report/rundata.js';
 export type { RunData } from './report/runlog.js';
-export { sweepResults, toCsv, type SweepResults } from './report/sweep-table.js';
+export { sweepResults, sweepSeeds, toCsv, type SweepResults } from './report/sweep-table.js';
+export { seedsRows, seedsSummary } from './report/seeds-table.js';
 export { specToSvg, svgToPng } from './report/render.js';
 export {
   readSweepFile,
@@ -271,15 +366,127 @@ export {
   type SweepRun,
   type Shard,
 } from './commands/sweep.js';
+export { LabSession, type CellRun, type WhyStats } from './lab/session.js';
 export {
-  LabSession,
   LAB_DEFAULTS,
   LAB_TASKS,
+  LAB_DATA,
   checkSettings,
   labRunSpec,
   type LabSettings,
   type LabRunSpec,
-  type CellRun,
-  type WhyStats,
-} from './lab/session.js';
+} from './lab/settings.js';
+export {
+  LAB_FIELDS,
+  compareCommand,
+  fieldsToSettings,
+  parseLabQuery,
+  readQuery,
+  settingsQuery,
+  settingsToFields,
+  type LabQuery,
+} from './lab/link.js';
 export { buildLabSite, writeLabSite, serveLabSite, type LabSite } from './lab/site.js';
+export {
+  parseConllu,
+  readConllu,
+  surfaceTokens,
+  tokenIndexOfWords,
+  childrenOf,
+  parseFeats,
+  featsString,
+  CONLLU_DEFAULTS,
+  type Sentence,
+  type Word,
+  type MultiwordToken,
+  type SurfaceToken,
+  type ConlluOptions,
+} from './data/conllu.js';
+export {
+  extractItems,
+  finiteVerbs,
+  EXTRACT_DEFAULTS,
+  DROP_REASONS,
+  CONSTRUCTIONS,
+  SUBJECT_RELATIONS,
+  type ExtractOptions,
+  type Extraction,
+  type ItemSource,
+  type DropReason,
+  type Construction,
+} from './tasks/agreement-ud/extract.js';
+export { FormTable, wrongForm, type WrongForm, type RuleFallback } from './tasks/agreement-ud/forms.js';
+export { otherNumberPt, cellName } from './tasks/agreement-ud/inflect-pt.js';
+export { readItems, parseItems, formatItems, writeItems, type AgreementItem } from './tasks/agreement-ud/items.js';
+export { nonceTwins, NonceVocabulary, NONCE_DEFAULTS, type NonceOptions } from './tasks/agreement-ud/nonce.js';
+export {
+  buildUdCorpus,
+  writeUdCorpus,
+  ensureUdCorpus,
+  splitDocuments,
+  UD_CORPUS_DEFAULTS,
+  type UdCorpus,
+  type UdCorpusOptions,
+  type UdCorpusManifest,
+} from './tasks/agreement-ud/corpus.js';
+export {
+  readTreebanks,
+  shippedTreebanks,
+  treebankName,
+  lmToken,
+  type Treebank,
+} from './tasks/agreement-ud/treebanks.js';
+export {
+  scorePairs,
+  subjectVerbJacobians,
+  requireWordLM,
+  PAIR_SCORING_DEFAULTS,
+  JACOBIAN_LINK_DEFAULTS,
+  type MinimalPair,
+  type PairScoringOptions,
+  type JacobianLinkOptions,
+  type SubjectVerbJacobian,
+} from './training/minimal-pairs.js';
+export {
+  vocabularyCoverage,
+  requireCoverage,
+  prefixIds,
+  tokenLMScores,
+  summarizeAccuracy,
+  accuracyByDecade,
+  distanceLabel,
+  isPassed,
+  UnigramLM,
+  MAX_OOV_SHARE,
+  NORM_FLOOR_DECADE,
+  DISTANCE_BINS,
+  type PairLogProbs,
+  type Coverage,
+  type AccuracyCell,
+  type AccuracySummary,
+} from './tasks/agreement-ud/score.js';
+export {
+  agreementExtract,
+  agreementCorpus,
+  agreementEval,
+  agreementBaselines,
+  modelOnItems,
+  AGREEMENT_EXTRACT_DEFAULTS,
+  AGREEMENT_EVAL_DEFAULTS,
+  type AgreementExtractOptions,
+  type AgreementExtractResult,
+  type AgreementCorpusResult,
+  type AgreementEvalOptions,
+  type AgreementEvalResult,
+  type Baselines,
+  type JacobianLink,
+  type ModelOnItems,
+} from './commands/agreement.js';
+export {
+  agreementStudy,
+  AGREEMENT_UD_TASK,
+  type AgreementStudyOptions,
+  type AgreementStudy,
+  type AgreementStudyResult,
+  type StudyModel,
+} from './commands/agreement-study.js';

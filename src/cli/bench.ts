@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Argv } from 'yargs';
+import { KERNEL_CHOICES, setKernels } from '../compute/kernel-choice.js';
 import { CELL_KINDS, cellKindList } from '../models/registry.js';
 import {
   BENCH_DEFAULTS,
@@ -47,6 +48,11 @@ export function benchOptions<T>(y: Argv<T>) {
       default: String(BENCH_DEFAULTS.threads),
       describe: 'seqlab threads per gradient: 1, 2 or auto (as train --threads)',
     })
+    .option('kernels', {
+      type: 'string',
+      default: KERNEL_CHOICES[0],
+      describe: 'wasm kernels: fused (the SIMD kernels) or composite (the tfjs ops they replace)',
+    })
     .option('torch-threads', { type: 'string', default: '1,2', describe: 'PyTorch thread counts to run' })
     .option('tfjs-layers', {
       type: 'string',
@@ -81,6 +87,7 @@ export async function benchCommand(argv: BenchArgs): Promise<void> {
     warmup: nonNegativeInt('--warmup', a.warmup),
     seed: Number(a.seed),
     threads: threadCount(a.threads),
+    kernels: oneOf('kernels', a.kernels, KERNEL_CHOICES),
   };
   const threads = String(a['torch-threads'])
     .split(',')
@@ -90,6 +97,7 @@ export async function benchCommand(argv: BenchArgs): Promise<void> {
   }
   checkBenchSize(cfg, String(a.backend)); // sizes that cannot fit: one line, before any output
   const backend = await startBackend(String(a.backend));
+  setKernels(cfg.kernels);
   noteBackend(backend, Boolean(a.quiet));
   const say = (s: string) => !a.quiet && process.stderr.write(`${s}\n`);
   const rows: Record<string, unknown>[] = [];
@@ -109,7 +117,8 @@ export async function benchCommand(argv: BenchArgs): Promise<void> {
     String(cfg.steps),
   ];
   // interleave: seqlab, then each peer, so machine load hits all alike
-  say(`bench: seqlab ${cfg.cell} H${cfg.hidden} V${cfg.vocab} B${cfg.batch} T${cfg.bptt} (threads ${cfg.threads})`);
+  const shapeText = `${cfg.cell} H${cfg.hidden} V${cfg.vocab} B${cfg.batch} T${cfg.bptt}`;
+  say(`bench: seqlab ${shapeText} (threads ${cfg.threads}, kernels ${cfg.kernels})`);
   const ours: BenchResult = await benchTrainStep(cfg);
   rows.push({ ...ours });
   if (a.torch) {

@@ -1,5 +1,6 @@
 import type { Argv } from 'yargs';
 import { BACKENDS, setBackend } from '../compute/backend.js';
+import { usageError } from '../util/errors.js';
 import { fmt } from '../util/format.js';
 
 /** Options every results-producing command takes. */
@@ -62,4 +63,26 @@ export function metricLines(label: string, loss: number, metrics: Record<string,
   }
   for (const [g, items] of groups) lines.push(`  ${g}: ${items.join(' · ')}`);
   return lines;
+}
+
+/**
+ * A word LM named on the command line: --checkpoint (a seqlab run), or --weights with --vocab
+ * (PyTorch's word_language_model as safetensors and its vocabulary file).
+ */
+export function modelSourceArgs(
+  a: Record<string, unknown>,
+): { checkpoint: string } | { weights: string; vocab: string } {
+  const [checkpoint, weights, vocab] = [a.checkpoint, a.weights, a.vocab].map((v) =>
+    v === undefined ? undefined : String(v),
+  );
+  if (checkpoint !== undefined && (weights !== undefined || vocab !== undefined))
+    throw usageError('give --checkpoint or --weights with --vocab, not both');
+  if (checkpoint !== undefined) return { checkpoint };
+  if (weights !== undefined && vocab !== undefined) return { weights, vocab };
+  if (weights !== undefined)
+    throw usageError('--weights needs --vocab: the vocabulary file, one word a line in id order');
+  if (vocab !== undefined) throw usageError('--vocab needs --weights: the safetensors file of the model');
+  throw usageError(
+    'name the model: --checkpoint RUN (a --task lm run), or --weights model.safetensors --vocab vocab.txt',
+  );
 }

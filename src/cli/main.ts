@@ -3,10 +3,13 @@ import { Parser } from 'yargs/helpers';
 import { CELL_KINDS } from '../models/registry.js';
 import { SeqlabError, exitCodeOf } from '../util/errors.js';
 import { systemIoError } from '../util/files.js';
+import { agreementCommand, agreementOptions } from './agreement.js';
 import { benchCommand, benchOptions } from './bench.js';
 import { sampleCommand, sampleOptions } from './sample.js';
 import { compareCommand, compareOptions } from './compare.js';
 import { demoCommand, demoOptions } from './demo.js';
+import { evalLMCommand, evalLMOptions } from './eval-lm.js';
+import { exportCommand, exportOptions } from './export.js';
 import { labCommand, labOptions } from './lab.js';
 import { mnistCommand, mnistOptions } from './mnist.js';
 import { ngramCommand, ngramOptions } from './ngram.js';
@@ -45,7 +48,31 @@ export async function main(args: string[]): Promise<number> {
         ngramOptions,
         ngramCommand,
       )
-      .command('sample', 'generate text from a language-model checkpoint', sampleOptions, sampleCommand)
+      .command(
+        'sample',
+        'generate text from a word LM: a --task lm checkpoint, or PyTorch weights (safetensors) with --vocab',
+        sampleOptions,
+        sampleCommand,
+      )
+      .command(
+        'eval-lm',
+        'perplexity of a word LM (checkpoint, or PyTorch safetensors + --vocab) with word_language_model’s batching',
+        evalLMOptions,
+        evalLMCommand,
+      )
+      .command(
+        'export',
+        'a checkpoint as safetensors with PyTorch names (an lm run: word_language_model’s RNNModel + vocab.txt)',
+        exportOptions,
+        exportCommand,
+      )
+      .command(
+        'agreement <action>',
+        'subject–verb agreement on real text: extract items from UD treebanks, build the Portuguese LM corpus, ' +
+          'eval a word LM on items',
+        agreementOptions,
+        agreementCommand,
+      )
       .command(
         'lab',
         `the lab in the browser: train ${CELL_KINDS.join('/')} side by side and watch ‖∂h_T/∂h_k‖ live ` +
@@ -81,8 +108,8 @@ export async function main(args: string[]): Promise<number> {
       .option('verbose', { type: 'boolean', default: false, describe: 'stack traces on errors' })
       .demandCommand(
         1,
-        'name a command: compare, train, probe, sample, ngram, report, sweep, mnist, demo, bench ' +
-          '(seqlab --help lists them)',
+        'name a command: compare, train, probe, sample, eval-lm, export, ngram, agreement, report, sweep, mnist, ' +
+          'demo, bench (seqlab --help lists them)',
       )
       .strict()
       .parserConfiguration({ 'duplicate-arguments-array': false }) // a repeated option: the last one wins

@@ -18,9 +18,20 @@ export function probeOptions<T>(y: Argv<T>) {
     })
     .option('weights', {
       type: 'string',
-      describe: 'PyTorch-style weights JSON ({"cell","nonlinearity","state_dict"}) or a seqlab checkpoint.json',
+      describe:
+        'weights: safetensors with PyTorch names (weight_ih_l0 …; cell from the shapes), JSON ({"cell",' +
+        ' "nonlinearity", "state_dict"}) or a seqlab checkpoint.json',
+    })
+    .option('prefix', {
+      type: 'string',
+      describe: 'safetensors: the recurrent module’s name prefix, e.g. "rnn." (default: the one found)',
     })
     .option('inputs', { type: 'string', describe: 'inputs JSON: {"inputs": [T][I] or [B][T][I], "h0"?, "c0"?}' })
+    .option('text', {
+      type: 'string',
+      describe: 'word LM: probe on this text (words, <eos> per line), in --batch windows of --seq-len tokens',
+    })
+    .option('vocab', { type: 'string', describe: 'word LM: the vocabulary file of --weights (one word a line)' })
     .option('hidden', { type: 'number', default: 128, describe: 'hidden units (random weights)' })
     .option('input-size', { type: 'number', default: 16, describe: 'input features (random weights)' })
     .option('seq-len', { type: 'number', default: 100, describe: 'T (random inputs)' })
@@ -33,8 +44,7 @@ export function probeOptions<T>(y: Argv<T>) {
     .option('init-std', { type: 'number', default: 0.1, describe: 'σ of the normal initializer' })
     .option('nonlinearity', {
       type: 'string',
-      default: 'tanh',
-      describe: `vanilla RNN φ: ${NONLINEARITIES.join(', ')}`,
+      describe: `vanilla RNN φ: ${NONLINEARITIES.join(', ')} (default tanh; with --weights, the file’s)`,
     })
     .option('forget-bias', { type: 'number', describe: 'LSTM forget-gate bias (random weights)' })
     .option('layer', { type: 'number', default: 0, describe: 'which stacked layer of --weights to probe' })
@@ -70,7 +80,10 @@ export function parseProbeArgs(a: Readonly<Record<string, unknown>>) {
     batch: positiveInt('--batch', a.batch),
     init: oneOf('init', a.init, INITS),
     initStd: finiteNumber('--init-std', a['init-std'], 0, true),
-    nonlinearity: oneOf('nonlinearity', a.nonlinearity, NONLINEARITIES),
+    nonlinearity: a.nonlinearity === undefined ? undefined : oneOf('nonlinearity', a.nonlinearity, NONLINEARITIES),
+    prefix: a.prefix as string | undefined,
+    text: a.text as string | undefined,
+    vocab: a.vocab as string | undefined,
     forgetBias: a['forget-bias'] === undefined ? null : finiteNumber('--forget-bias', a['forget-bias']),
     layer: nonNegativeInt('--layer', a.layer),
     mode: oneOf('mode', a.mode, ['h', 'state'] as const),
@@ -112,6 +125,13 @@ export async function probeCommand(argv: ProbeArgs): Promise<void> {
     for (const p of progress.values()) p.done();
     stops.dispose();
   });
+  if (res.nonlinearitySource === 'default') {
+    // a tanh and a ReLU nn.RNN have the same shapes: say what was assumed (even with --quiet)
+    process.stderr.write(
+      `seqlab: note: ${opts.weights} does not say the RNN's nonlinearity; tanh assumed (nn.RNN's default), ` +
+        'give --nonlinearity relu for a ReLU RNN\n',
+    );
+  }
   if (a.json) {
     printJson(res);
     return;
@@ -126,7 +146,9 @@ export async function probeCommand(argv: ProbeArgs): Promise<void> {
   process.stdout.write(
     `${[
       `${res.cell} · H ${res.hiddenSize} · T ${res.T} · batch ${res.batch} · mode ${res.mode} · ` +
-        `weights ${res.weights} · ${(res.elapsedMs / 1000).toFixed(2)} s`,
+        `weights ${res.weights}` +
+        `${res.layer > 0 ? ` · layer ${res.layer}` : ''}${res.text ? ` · text ${res.text.file}` : ''}` +
+        ` · ${(res.elapsedMs / 1000).toFixed(2)} s`,
       `‖∂h_T/∂h_k‖ (batch mean)`,
       table(['gap', 'k', 'spectral', 'frobenius'], rows),
       s.spectral

@@ -1,6 +1,7 @@
 import type { Argv } from 'yargs';
 import { writeReport, type ReportResult } from '../report/report.js';
 import { SeqlabError, usageError } from '../util/errors.js';
+import { table } from '../util/format.js';
 import { printJson } from './common.js';
 import { cliMessage } from './options.js';
 
@@ -32,6 +33,7 @@ export async function reportCommand(argv: ReportArgs): Promise<void> {
     return;
   }
   if (!a.quiet) process.stdout.write(`${r.summary}\n`);
+  if (!a.quiet && r.seedsTable) process.stdout.write(`over seeds:\n${table(r.seedsTable.header, r.seedsTable.rows)}\n`);
   process.stdout.write(
     `report: ${r.html} (${r.plots.length} plots, SVG${a.png ? ' and PNG' : ''} in ${r.dir}/plots)\n`,
   );

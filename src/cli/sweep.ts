@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { Argv } from 'yargs';
 import { writeReport } from '../report/report.js';
 import { toCsv, type SweepResults } from '../report/sweep-table.js';
+import { seedsRows } from '../report/seeds-table.js';
 import { TASK_NAMES } from '../tasks/registry.js';
 import {
   expandGrid,
@@ -227,13 +228,18 @@ function checkSweepDir(dir: string): void {
     throw inputError(`${dir} is not a sweep directory (no sweep.json); run seqlab sweep CONFIG --out ${dir} first`);
 }
 
-/** results.json, results.csv and report.html of a sweep directory. */
+/** results.json, results.csv and report.html of a sweep directory; with a seed axis also seeds.json and seeds.csv. */
 async function collect(dir: string, json: boolean, quiet: boolean, elapsedMs?: number): Promise<void> {
   checkSweepDir(dir);
   const report = await writeReport(dir);
   const results = report.sweep as SweepResults;
   writeJsonAtomic(join(dir, 'results.json'), results);
   writeFileAtomic(join(dir, 'results.csv'), toCsv(results));
+  const seeds = report.seeds;
+  if (seeds) {
+    writeJsonAtomic(join(dir, 'seeds.json'), seeds);
+    writeFileAtomic(join(dir, 'seeds.csv'), toCsv({ ...seedsRows(seeds), varying: [] }));
+  }
   const missing = results.rows.filter((r) => r.status === 'missing' || r.status === 'unfinished').length;
   if (missing > 0 && !quiet)
     process.stderr.write(
@@ -244,6 +250,7 @@ async function collect(dir: string, json: boolean, quiet: boolean, elapsedMs?: n
     printJson({
       dir,
       results: results.rows,
+      seeds,
       csv: join(dir, 'results.csv'),
       json: join(dir, 'results.json'),
       report: report.html,
@@ -254,7 +261,18 @@ async function collect(dir: string, json: boolean, quiet: boolean, elapsedMs?: n
   const cols = results.columns.filter((c) => !c.includes('@') && c !== 'name' && c !== 'params');
   const show = (v: unknown) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : fmt(v)) : String(v ?? '-'));
   const rows = results.rows.map((r) => cols.map((c) => show(r[c])));
-  process.stdout.write(
-    `${table(cols, rows)}\nresults: ${join(dir, 'results.csv')} and results.json · report: ${report.html}\n`,
+  const lines = [table(cols, rows)];
+  if (seeds && report.seedsTable) {
+    const t = report.seedsTable;
+    lines.push(
+      `over seeds: mean ± sd, the 95 % t-interval of the mean, n seeds; horizon: seeds whose norm fell below 1e-3 ` +
+        'of n · median (">T": beyond the probe for most seeds)',
+      table(t.header, t.rows),
+    );
+  }
+  lines.push(
+    `results: ${join(dir, 'results.csv')} and results.json${seeds ? ', seeds.csv and seeds.json' : ''} · ` +
+      `report: ${report.html}`,
   );
+  process.stdout.write(`${lines.join('\n')}\n`);
 }

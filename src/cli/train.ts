@@ -140,6 +140,8 @@ export async function trainCommand(argv: TrainArgs): Promise<void> {
   ];
   const test = run.metrics.test as { loss: number; metrics: Record<string, number | null> } | undefined;
   if (test) lines.push(...metricLines('test', test.loss, test.metrics));
+  if (run.result.weightsStep !== run.result.steps)
+    lines.push(`the model ends with the best validation weights, step ${run.result.weightsStep} (--restore-best)`);
   const g = run.result.gradflow.at(-1);
   if (g) {
     lines.push(

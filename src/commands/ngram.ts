@@ -13,8 +13,8 @@ import {
 } from '../data/corpus.js';
 import { KneserNeyModel, NGRAM_DEFAULTS, type Boundary, type Discounts } from '../data/ngram.js';
 import type { TokenizerName, TokenizerSpec } from '../data/tokenize.js';
-import { Vocabulary, type VocabularyJSON } from '../data/vocab.js';
-import { usageError } from '../util/errors.js';
+import { EOS_ID, UNK_ID, Vocabulary, type VocabularyJSON } from '../data/vocab.js';
+import { inputError, usageError } from '../util/errors.js';
 import { readJsonFile, writeJsonAtomic } from '../util/files.js';
 import { stripUndefined } from '../util/objects.js';
 
@@ -124,6 +124,14 @@ export function ngramRun(options: Partial<NgramRunOptions> & Pick<NgramRunOption
   let maxSize: number | null = null;
   if (opts.vocab !== null) {
     vocab = loadVocabulary(opts.vocab);
+    // the n-gram model's sentence boundaries and its <unk> row are seqlab's fixed ids
+    if (!vocab.hasReservedIds) {
+      const at = (id: number | null) => (id === null ? 'none' : `id ${id}`);
+      throw inputError(
+        `vocabulary in ${opts.vocab} keeps another order (<unk> ${at(vocab.unkId)}, <eos> ${at(vocab.eosId)}); ` +
+          `the n-gram model needs <unk> = ${UNK_ID} and <eos> = ${EOS_ID}: build the vocabulary here instead`,
+      );
+    }
   } else {
     minCount = opts.minCount ?? (opts.vocabSize !== null ? 1 : corpus.vocabDefaults.minCount);
     maxSize = opts.vocabSize;

@@ -2,7 +2,11 @@ import * as tf from '@tensorflow/tfjs';
 import { CELL_DEFAULTS, type CellOptions, type State } from '../models/cell.js';
 import { type CellKind, initialWeights } from '../models/registry.js';
 import { createCell } from '../models/model.js';
-import { parseRecurrentWeights, type RecurrentWeights } from '../models/statedict.js';
+import type { RecurrentWeights } from '../models/statedict.js';
+import type { NonlinearitySource } from '../models/torch-statedict.js';
+import { readTextFile } from '../data/corpus.js';
+import { wordLMTokens } from '../data/word-lm-corpus.js';
+import { loadRecurrentWeights, readWordLMFiles } from '../training/torch-checkpoint.js';
 import { jacobianNorms, layerInputs, type JacobianMode, type JacobianResult } from '../training/gradflow.js';
 import { type ProbeShape, checkMemory, checkTime, probeMemory, probeSeconds } from '../training/budget.js';
 import { memoryLimits } from '../compute/memory.js';
@@ -14,10 +18,24 @@ import { stripUndefined } from '../util/objects.js';
 export interface ProbeRunOptions extends Partial<CellOptions> {
   /** Cell of random weights; with `weights`, if given, it must match the file's. */
   cell?: CellKind;
-  /** PyTorch-style weights file; without it, random weights from the options below. */
+  /**
+   * Weights: safetensors with PyTorch's names (nn.RNN/LSTM/GRU, or a word_language_model RNNModel's
+   * rnn.*), seqlab's JSON weights file, or a checkpoint.json; without it, random weights from the
+   * options below. A safetensors plain RNN takes `nonlinearity` if given, else its metadata's, else tanh.
+   */
   weights?: string;
-  /** {"inputs": [T][I] or [B][T][I], "h0"?, "c0"?}; without it, N(0,1) inputs. */
+  /** The name prefix of the recurrent module in a safetensors file ('' or 'rnn.'); default: the one found. */
+  prefix?: string;
+  /** {"inputs": [T][I] or [B][T][I], "h0"?, "c0"?}; without it, N(0,1) inputs (or `text`). */
   inputs?: string;
+  /**
+   * Real text for a word LM (`weights` a word_language_model RNNModel, `vocab` its vocabulary file):
+   * read as word_language_model reads it (words, <eos> at each line's end), the first batch · seqLen
+   * tokens cut into `batch` windows of `seqLen`, embedded by the model's encoder.
+   */
+  text?: string;
+  /** The vocabulary file of a word LM (one word a line, in id order); needed by `text`. */
+  vocab?: string;
   hiddenSize: number;
   inputSize: number;
   seqLen: number;
@@ -51,6 +69,13 @@ export interface ProbeRunResult extends Omit<JacobianResult, 'rows' | 'matrices'
   inputSize: number;
   layer: number;
   weights: string;
+  /**
+   * Where a plain RNN's φ came from: the option, the file (JSON "nonlinearity", safetensors metadata
+   * "rnn_type"), or nn.RNN's default (tanh) because nothing said. null for gated cells and random weights.
+   */
+  nonlinearitySource: 'option' | 'file' | 'default' | null;
+  /** Text probes: the file and the tokens probed ([batch][T] words). */
+  text?: { file: string; tokens: string[][] };
   jacobian: {
     gap: number;
     k: number;
@@ -136,6 +161,57 @@ export function parseProbeInputs(doc: unknown, source: string, hiddenSize: numbe
 export interface ProbeSetup {
   weights: RecurrentWeights;
   inputs: ProbeInputs;
+  nonlinearitySource: ProbeRunResult['nonlinearitySource'];
+  text?: ProbeRunResult['text'];
+}
+
+/** Where a plain RNN's φ came from, as the result states it (null: a gated cell). */
+function sourceOf(source: NonlinearitySource | 'file'): ProbeRunResult['nonlinearitySource'] {
+  return source === 'gated' ? null : source === 'metadata' ? 'file' : source;
+}
+
+/** A word LM's recurrent weights and `text` as B windows of T embedded tokens (host arrays, no tfjs). */
+function textProbe(opts: ProbeRunOptions): ProbeSetup {
+  const { weights: path, vocab, text } = opts as ProbeRunOptions & { weights: string; vocab: string; text: string };
+  if (opts.inputs) throw usageError((field) => `give ${field('text')} or ${field('inputs')}, not both`);
+  const nonlinearity = opts.nonlinearity ?? null;
+  const { imported, vocabulary } = readWordLMFiles({ weights: path, vocab }, { cell: opts.cell ?? null, nonlinearity });
+  const { config } = imported;
+  if (opts.layer >= config.numLayers)
+    throw usageError(
+      (field) => `${field('layer')} ${opts.layer} is out of range: the model has ${config.numLayers} layer(s)`,
+    );
+  const words = wordLMTokens(readTextFile(text, 'text file'));
+  const [T, B, E] = [opts.seqLen, opts.batch, config.inputSize];
+  if (words.length < T * B) {
+    throw inputError(
+      (field) =>
+        `${text} has ${words.length} tokens (words and one <eos> a line); ` +
+        `${field('batch')} ${B} × ${field('seqLen')} ${T} needs ${T * B}`,
+    );
+  }
+  const ids = vocabulary.encode(words.slice(0, T * B));
+  const emb = imported.embedding;
+  const xs = new Float32Array(T * B * E);
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      const row = ids[b * T + t] * E;
+      for (let e = 0; e < E; e++) xs[(t * B + b) * E + e] = emb[row + e];
+    }
+  }
+  const source = imported.nonlinearitySource;
+  return {
+    weights: {
+      cell: config.cell,
+      nonlinearity: config.nonlinearity,
+      inputSize: E,
+      hiddenSize: config.hiddenSize,
+      layers: imported.layers,
+    },
+    inputs: { xs, T, B, I: E },
+    nonlinearitySource: sourceOf(source),
+    text: { file: text, tokens: Array.from({ length: B }, (_, b) => words.slice(b * T, (b + 1) * T)) },
+  };
 }
 
 /**
@@ -149,6 +225,15 @@ function checkProbeSize(opts: ProbeRunOptions, shape: ProbeShape): void {
 
 /** Read and check everything the probe needs (files, shapes, its size) without touching tfjs. */
 export function loadProbeSetup(opts: ProbeRunOptions): ProbeSetup {
+  if (opts.text !== undefined || opts.vocab !== undefined) {
+    if (opts.text === undefined || opts.vocab === undefined || opts.weights === undefined)
+      throw usageError(
+        (field) =>
+          `a text probe needs ${field('weights')} (a word_language_model RNNModel), ` +
+          `${field('vocab')} and ${field('text')}`,
+      );
+    return textProbe(opts);
+  }
   const rng = new Rng(opts.seed);
   const shape = (cell: CellKind, hiddenSize: number, inputSize: number, T: number, B: number, random: boolean) => ({
     cell,
@@ -163,14 +248,29 @@ export function loadProbeSetup(opts: ProbeRunOptions): ProbeSetup {
     randomInputs: !opts.inputs,
   });
   let weights: RecurrentWeights;
+  let nonlinearitySource: ProbeSetup['nonlinearitySource'] = null;
   if (opts.weights) {
-    weights = parseRecurrentWeights(readJsonFile(opts.weights, 'weights'), opts.weights, opts.cell);
+    const nonlinearity = opts.nonlinearity ?? null;
+    const loaded = loadRecurrentWeights(opts.weights, {
+      cell: opts.cell ?? null,
+      nonlinearity,
+      prefix: opts.prefix ?? null,
+    });
+    if (loaded.format === 'json' && opts.prefix !== undefined)
+      throw usageError(
+        (field) => `${field('prefix')} applies to safetensors weights (a JSON weights file has one module)`,
+      );
+    const { format: _f, prefix: _p, nonlinearitySource: source, ...rest } = loaded;
+    weights = rest;
+    nonlinearitySource = sourceOf(source);
     if (opts.layer >= weights.layers.length)
       throw usageError(
         (field) =>
           `${field('layer')} ${opts.layer} is out of range: the weights have ${weights.layers.length} layer(s)`,
       );
   } else {
+    if (opts.prefix !== undefined)
+      throw usageError((field) => `${field('prefix')} needs ${field('weights')} (a safetensors file)`);
     const cellOpts = { ...CELL_DEFAULTS, ...stripUndefined(opts) };
     const cell = opts.cell ?? 'lstm';
     if (opts.layer !== 0)
@@ -201,7 +301,7 @@ export function loadProbeSetup(opts: ProbeRunOptions): ProbeSetup {
     const data = rng.fork('inputs');
     inputs = { xs: Float32Array.from({ length: T * B * I }, () => data.normal()), T, B, I };
   }
-  return { weights, inputs };
+  return { weights, inputs, nonlinearitySource };
 }
 
 /** `seqlab probe`: ‖∂h_T/∂h_k‖ for every k of one cell, random or from PyTorch weights. */
@@ -209,7 +309,7 @@ export async function probeRun(
   opts: ProbeRunOptions,
   setup: ProbeSetup = loadProbeSetup(opts),
 ): Promise<ProbeRunResult> {
-  const { weights, inputs } = setup;
+  const { weights, inputs, nonlinearitySource, text } = setup;
   const H = weights.hiddenSize;
   const cells = weights.layers
     .slice(0, opts.layer + 1)
@@ -257,6 +357,8 @@ export async function probeRun(
       inputSize: weights.inputSize,
       layer: opts.layer,
       weights: opts.weights ?? `random (${opts.init ?? CELL_DEFAULTS.init}, seed ${opts.seed})`,
+      nonlinearitySource,
+      ...(text ? { text } : {}),
       ...rest,
       jacobian: rows.map((r) => ({
         gap: r.gap,

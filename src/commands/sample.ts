@@ -1,9 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { createTokenizer, TOKENIZER_NAMES, type TokenizerName } from '../data/tokenize.js';
 import { EOS, UNK } from '../data/vocab.js';
+import { pythonSplit } from '../data/word-lm-corpus.js';
 import { usageError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
-import { loadCheckpoint } from '../training/checkpoint.js';
+import { type LanguageModelSource, loadLanguageModel } from '../training/torch-checkpoint.js';
 
 /**
  * `seqlab sample`: generate text from a language-model checkpoint. The prompt is
@@ -12,7 +13,12 @@ import { loadCheckpoint } from '../training/checkpoint.js';
  * seeded Rng, so the same seed gives the same text.
  */
 export interface SampleOptions {
-  checkpoint: string;
+  /** A seqlab run directory or checkpoint.json of an lm run; or `weights` and `vocab`. */
+  checkpoint?: string;
+  /** PyTorch's word_language_model RNNModel as safetensors (the prompt is split on whitespace, as its data.py). */
+  weights?: string;
+  /** The vocabulary file of `weights`: one word a line, in id order. */
+  vocab?: string;
   prompt: string;
   length: number;
   temperature: number;
@@ -24,8 +30,10 @@ export interface SampleResult {
   prompt: string[];
   tokens: string[];
   text: string;
+  /** The checkpoint or weights file sampled from. */
   checkpoint: string;
-  step: number;
+  /** The checkpoint's step; null for PyTorch weights. */
+  step: number | null;
 }
 
 /** Draw an index from logits/temperature (top-k if given) with the Rng. Pure. */
@@ -44,28 +52,45 @@ export function drawToken(logits: Float32Array, temperature: number, topK: numbe
   return idx[idx.length - 1];
 }
 
+/**
+ * The prompt as the model's training text was read: a seqlab model's corpus tokenizer, or
+ * word_language_model's split on whitespace (its data.py) for PyTorch's files.
+ */
+function promptTokens(prompt: string, taskConfig: Record<string, unknown> | null): string[] {
+  if (taskConfig === null) return pythonSplit(prompt);
+  const cfg = taskConfig as { tokenizer?: string; lowercase?: boolean };
+  const name = (TOKENIZER_NAMES as readonly string[]).includes(String(cfg.tokenizer))
+    ? (cfg.tokenizer as TokenizerName)
+    : 'whitespace';
+  return createTokenizer({ name, lowercase: Boolean(cfg.lowercase) }).tokenize(prompt);
+}
+
+/** The model a sample run reads: a checkpoint, or PyTorch weights with their vocabulary. */
+function modelSource(opts: SampleOptions): LanguageModelSource {
+  if (opts.checkpoint !== undefined && opts.weights === undefined && opts.vocab === undefined)
+    return { checkpoint: opts.checkpoint };
+  if (opts.checkpoint === undefined && opts.weights !== undefined && opts.vocab !== undefined)
+    return { weights: opts.weights, vocab: opts.vocab };
+  throw usageError(
+    (field) =>
+      `sample needs a ${field('checkpoint')}, or ${field('weights')} with their ${field('vocab')} file ` +
+      '(one of the two)',
+  );
+}
+
 export async function sampleRun(opts: SampleOptions): Promise<SampleResult> {
   if (!(opts.temperature > 0) || !Number.isFinite(opts.temperature))
     throw usageError((field) => `${field('temperature')} must be > 0, got ${opts.temperature}`);
-  const ck = loadCheckpoint(opts.checkpoint);
+  const source = modelSource(opts);
+  const lm = loadLanguageModel(source);
   try {
-    if (!ck.vocabulary)
-      throw usageError(
-        (field) =>
-          `${ck.path} is not a language model (no vocabulary); sample needs a checkpoint of ${field('task')} lm`,
-      );
-    const vocab = ck.vocabulary;
-    const taskCfg = (ck.doc.taskConfig ?? {}) as { tokenizer?: string; lowercase?: boolean };
-    const name = (TOKENIZER_NAMES as readonly string[]).includes(String(taskCfg.tokenizer))
-      ? (taskCfg.tokenizer as TokenizerName)
-      : 'whitespace';
-    const prompt =
-      opts.prompt.trim() === ''
-        ? [EOS]
-        : createTokenizer({ name, lowercase: Boolean(taskCfg.lowercase) }).tokenize(opts.prompt);
+    const vocab = lm.vocabulary;
+    if (opts.prompt.trim() === '' && vocab.eosId === null)
+      throw usageError((field) => `the vocabulary has no ${EOS} to start from: give a ${field('prompt')}`);
+    const prompt = opts.prompt.trim() === '' ? [EOS] : promptTokens(opts.prompt, lm.taskConfig);
     const ids = Array.from(vocab.encode(prompt));
     const rng = new Rng(opts.seed);
-    const model = ck.model;
+    const model = lm.model;
     let state = model.initState(1);
     const out: string[] = [];
     let logits: Float32Array | null = null;
@@ -91,8 +116,8 @@ export async function sampleRun(opts: SampleOptions): Promise<SampleResult> {
       .map((t) => (t === EOS ? '\n' : t === UNK ? '<unk>' : t))
       .join(' ')
       .replace(/ \n /g, '\n');
-    return { prompt, tokens: out, text, checkpoint: ck.path, step: ck.step };
+    return { prompt, tokens: out, text, checkpoint: lm.source, step: lm.step };
   } finally {
-    ck.model.dispose();
+    lm.model.dispose();
   }
 }

@@ -12,6 +12,7 @@ import { readJsonFile, writeJsonAtomic } from '../util/files.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadCheckpoint } from '../training/checkpoint.js';
+import { modelFromTorchFile } from '../training/torch-checkpoint.js';
 import { type ErrorMessage, Interrupted, SeqlabError, inputError, usageError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { stripUndefined } from '../util/objects.js';
@@ -31,6 +32,12 @@ export interface TrainRunOptions {
   epochs?: number;
   /** Units of decayEvery/decayStart: optimizer steps, or epochs (tasks with epochs). Default steps. */
   decayUnit?: 'steps' | 'epochs';
+  /**
+   * Start from the weights of this safetensors file (PyTorch's names: an lm task's word_language_model
+   * RNNModel, else nn.RNN/LSTM/GRU's and head.weight/head.bias) instead of the seeded initializer, e.g.
+   * PyTorch's model before training, to compare the two trainers step for step. Shapes must match.
+   */
+  initFrom?: string;
   /** Run directory; none = nothing written. */
   out?: string;
   overwrite?: boolean;
@@ -57,7 +64,10 @@ export interface TrainRunResult {
 export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
   const { task, taskOptions, modelConfig, trainConfig } = prepareTrainRun(opts);
   const runDir = opts.out ? RunDir.create(opts.out, opts.overwrite) : undefined;
-  const model = SequenceModel.random(modelConfig, new Rng(`${trainConfig.seed}/init`));
+  const model =
+    opts.initFrom === undefined
+      ? SequenceModel.random(modelConfig, new Rng(`${trainConfig.seed}/init`))
+      : modelFromTorchFile(opts.initFrom, modelConfig);
   // taskName + taskOptions rebuild the same task on --resume
   const config = {
     backend: opts.backend,
@@ -67,6 +77,7 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainRunResult> {
     params: model.numParams(),
     taskName: opts.task,
     taskOptions,
+    ...(opts.initFrom === undefined ? {} : { initFrom: opts.initFrom }),
   };
   runDir?.writeJson('config.json', config);
   runDir?.log({ type: 'start', backend: opts.backend, params: model.numParams() });
@@ -208,6 +219,8 @@ async function runAndReport(ctx: RunContext): Promise<TrainRunResult> {
       eval: result.finalEval,
       best: result.bestEval,
       ...(test ? { test } : {}),
+      // restoreBest: the test set was scored with these weights
+      ...(trainConfig.restoreBest ? { weightsStep: result.weightsStep } : {}),
       gradflow: last,
     };
     runDir?.writeJson('metrics.json', metrics);

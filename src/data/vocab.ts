@@ -5,6 +5,11 @@
  *
  * A vocabulary travels with what was trained on it: toJSON() goes into a checkpoint, and
  * its fingerprint (a hash of the token list) tells a model that its ids mean other words.
+ *
+ * A vocabulary made elsewhere (word_language_model's Dictionary: words in order of first
+ * appearance, <eos> wherever it first came, <unk> only if the text had one) keeps its own order
+ * (fromWordList): its ids are the ones its model was trained with. Then unkId and eosId say
+ * where those two are, and a word outside a vocabulary with no <unk> cannot be encoded.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
@@ -32,17 +37,34 @@ export interface VocabularyJSON {
   size: number;
   fingerprint: string;
   tokens: string[];
+  /** "given": the tokens keep an order of their own (fromWordList); absent: <unk>, <eos> first. */
+  order?: 'given';
 }
+
+/** Characters Python's str.split() splits on (a vocabulary file's words can hold none of them). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: U+001C–U+001F are whitespace to Python's str.split()
+export const PY_WHITESPACE = /[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/;
 
 export class Vocabulary {
   private readonly ids: Map<string, number>;
   /** sha256 of the token list (first 16 hex digits): equal fingerprints, equal id ↔ token maps. */
   readonly fingerprint: string;
+  /** Where <unk> is (UNK_ID unless made by fromWordList), or null: the vocabulary has none. */
+  readonly unkId: number | null;
+  /** Where <eos> is (EOS_ID unless made by fromWordList), or null. */
+  readonly eosId: number | null;
 
   private constructor(readonly tokens: readonly string[]) {
     this.ids = new Map(tokens.map((t, i) => [t, i]));
     // sha256 in JS (not node:crypto): the browser lab builds vocabularies too
     this.fingerprint = bytesToHex(sha256(utf8ToBytes(JSON.stringify(tokens)))).slice(0, 16);
+    this.unkId = this.ids.get(UNK) ?? null;
+    this.eosId = this.ids.get(EOS) ?? null;
+  }
+
+  /** True when <unk> and <eos> have seqlab's ids 0 and 1 (what the n-gram model assumes). */
+  get hasReservedIds(): boolean {
+    return this.unkId === UNK_ID && this.eosId === EOS_ID;
   }
 
   /**
@@ -84,6 +106,24 @@ export class Vocabulary {
     return new Vocabulary([...tokens]);
   }
 
+  /**
+   * A vocabulary in someone else's order (word_language_model's Dictionary, a vocabulary file):
+   * ids as listed, <unk> and <eos> wherever they are or absent. Words are non-empty, without
+   * whitespace (one per line of a file that Python's split() reads back), and listed once.
+   */
+  static fromWordList(tokens: readonly string[], what = 'vocabulary'): Vocabulary {
+    if (tokens.length === 0) throw inputError(`${what} is empty`);
+    const seen = new Map<string, number>();
+    tokens.forEach((t, i) => {
+      if (typeof t !== 'string' || t === '') throw inputError(`${what} token ${i} is not a non-empty string`);
+      if (PY_WHITESPACE.test(t)) throw inputError(`${what} token ${i} (${JSON.stringify(t)}) contains whitespace`);
+      const first = seen.get(t);
+      if (first !== undefined) throw inputError(`${what} lists ${JSON.stringify(t)} twice (ids ${first} and ${i})`);
+      seen.set(t, i);
+    });
+    return new Vocabulary([...tokens]);
+  }
+
   /** Check a saved vocabulary (e.g. the one in a checkpoint) and rebuild it; its fingerprint must match its tokens. */
   static fromJSON(json: unknown, what = 'vocabulary'): Vocabulary {
     if (typeof json !== 'object' || json === null || Array.isArray(json))
@@ -94,7 +134,9 @@ export class Vocabulary {
     if (o.version !== undefined && o.version !== 1)
       throw inputError(`${what} has version ${JSON.stringify(o.version)}; this seqlab reads version 1`);
     if (!Array.isArray(o.tokens)) throw inputError(`${what} has no "tokens" array`);
-    const vocab = Vocabulary.fromTokens(o.tokens, what);
+    if (o.order !== undefined && o.order !== 'given')
+      throw inputError(`${what} has order ${JSON.stringify(o.order)}, expected "given" or none`);
+    const vocab = o.order === 'given' ? Vocabulary.fromWordList(o.tokens, what) : Vocabulary.fromTokens(o.tokens, what);
     if (o.size !== undefined && o.size !== vocab.size)
       throw inputError(`${what} says size ${o.size} but lists ${vocab.size} tokens`);
     if (o.fingerprint !== undefined && o.fingerprint !== vocab.fingerprint) {
@@ -107,13 +149,14 @@ export class Vocabulary {
   }
 
   toJSON(): VocabularyJSON {
-    return {
+    const json: VocabularyJSON = {
       format: 'seqlab-vocabulary',
       version: 1,
       size: this.size,
       fingerprint: this.fingerprint,
       tokens: [...this.tokens],
     };
+    return this.hasReservedIds ? json : { ...json, order: 'given' };
   }
 
   get size(): number {
@@ -124,9 +167,18 @@ export class Vocabulary {
     return this.ids.has(token);
   }
 
-  /** The id of `token`, or UNK_ID for a word outside the vocabulary. */
+  /** The id of `token`, or unkId for a word outside the vocabulary (one clear line when there is no <unk>). */
   id(token: string): number {
-    return this.ids.get(token) ?? UNK_ID;
+    const id = this.ids.get(token) ?? this.unkId;
+    if (id === null) throw this.unknownWord(token);
+    return id;
+  }
+
+  private unknownWord(token: string): Error {
+    return inputError(
+      `the word ${JSON.stringify(token)} is not in the vocabulary (${this.size} words), ` +
+        `which has no ${UNK} to stand for it`,
+    );
   }
 
   token(id: number): string {
@@ -135,10 +187,15 @@ export class Vocabulary {
     return t;
   }
 
-  /** Ids of a token stream; words outside the vocabulary become UNK_ID. */
+  /** Ids of a token stream; words outside the vocabulary become unkId (an error when there is none). */
   encode(tokens: readonly string[]): Int32Array {
     const out = new Int32Array(tokens.length);
-    for (let i = 0; i < tokens.length; i++) out[i] = this.ids.get(tokens[i]) ?? UNK_ID;
+    const unk = this.unkId ?? -1;
+    for (let i = 0; i < tokens.length; i++) {
+      const id = this.ids.get(tokens[i]) ?? unk;
+      if (id < 0) throw this.unknownWord(tokens[i]);
+      out[i] = id;
+    }
     return out;
   }
 

@@ -36,8 +36,8 @@ export function sentenceIds(text: string, vocab: Vocabulary): { words: string[];
   if (unknown.length > 0) {
     const list = [...new Set(unknown)].map((w) => `"${w}"`).join(', ');
     throw usageError(
-      `unknown word${unknown.length > 1 ? 's' : ''} ${list}: ` +
-        `the probe knows only its generator's ${known.size} words; try "${EXAMPLE_SENTENCE}"`,
+      `unknown word${unknown.length > 1 ? 's' : ''} ${list}: the probe knows only its generator's ` +
+        `${known.size} words; try "${EXAMPLE_SENTENCE}"`,
     );
   }
   return { words, ids: words.map((w) => vocab.id(w)) };
@@ -58,7 +58,9 @@ export async function readSentence(
       'this model was not trained on the agreement probe (number prediction); train one with task "agreement"',
     );
   const onehot = new Float32Array(T * V);
-  for (const [t, id] of ids.entries()) onehot[t * V + id] = 1;
+  ids.forEach((id, t) => {
+    onehot[t * V + id] = 1;
+  });
   const xs = tf.tensor3d(onehot, [T, 1, V]); // [T, batch 1, V]
   try {
     const probs = tf.tidy(() => {

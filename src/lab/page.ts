@@ -1,5 +1,3 @@
-import embed, { type Result as EmbedResult } from 'vega-embed';
-import type { SequenceModel } from '../models/model.js';
 import {
   breakdownPlots,
   gradflowPlot,
@@ -9,37 +7,45 @@ import {
   metricCurvesPlot,
   type Plot,
 } from '../report/plots.js';
-import { PLOT_CONFIG } from '../report/render.js';
 import type { RunData } from '../report/runlog.js';
 import { runFromLog } from '../report/runlog.js';
 import { parseLog } from '../runlog/schema.js';
-import { checkpointModel } from '../training/checkpoint.js';
-import { loadLexicon, provideShippedLexicon } from '../tasks/agreement/lexicon.js';
-import type { Vocabulary } from '../data/vocab.js';
-import { agreementVocabulary, type AgreementTask } from '../tasks/agreement/task.js';
 import { SeqlabError, usageError } from '../util/errors.js';
-import { setLabBackend, type LabBackend } from '../compute/browser.js';
-import { EXAMPLE_SENTENCE, readSentence } from './inspect.js';
-import { LabSession, type CellRun, type LabSettings } from './session.js';
-import { parseLabQuery } from './query.js';
+import type { LabBackend } from '../compute/browser.js';
+import { Charts } from './charts.js';
+import { EXAMPLE_SENTENCE } from './inspect.js';
+import { createEngine, type LabEngine, type LabTraining } from './engine.js';
+import { labRunData } from './session.js';
+import { LAB_DEFAULTS, checkSettings, type LabSettings } from './settings.js';
+import {
+  LAB_FIELDS,
+  compareCommand,
+  fieldsQuery,
+  fieldsToSettings,
+  parseLabQuery,
+  settingsToFields,
+  type LabPageOptions,
+} from './link.js';
 import { CELL_KINDS, cellSpec } from '../models/registry.js';
 import { fmt } from '../util/format.js';
-import type { JacobianMode } from '../training/gradflow.js';
 
 /**
- * The lab page (bundled by `seqlab lab`): the form, Start/Pause/Reset, live charts
- * (the report's Vega-Lite specs through vega-embed), the numbers table, the "why"
- * panel, "inspect a sentence" and loading a CLI run. Every user mistake lands in an
- * inline message; nothing is thrown to the console.
+ * The lab page (bundled by `seqlab lab`): the form (its settings in the page's link),
+ * Start/Pause/Reset, live charts (the report's Vega-Lite specs, drawn in a chart worker), the
+ * numbers table, the "why" panel, "inspect a sentence" and loading a CLI run. Training runs
+ * in a Web Worker when one can (engine.ts), so this thread only inserts what is drawn. Every user mistake
+ * lands in an inline message; nothing is thrown to the console.
  */
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 
-let session: LabSession | null = null;
+let engine: LabEngine | null = null;
+let training: LabTraining | null = null;
 /** Runs read from files (a CLI run directory), shown when no session trains. */
 let loaded: RunData[] = [];
-/** Models from loaded checkpoint.json files, for "inspect a sentence". */
-const loadedModels = new Map<string, SequenceModel>();
+/** Names of the checkpoints loaded from files, for "inspect a sentence". */
+const loadedModels = new Set<string>();
+let page: LabPageOptions = { backend: 'auto', worker: true };
 
 function showMessage(text: string, kind: 'error' | 'info' = 'error'): void {
   const box = $('message');
@@ -53,109 +59,93 @@ function describe(e: unknown): string {
   return `internal error: ${(e as Error)?.message ?? String(e)}`;
 }
 
-// ---------------------------------------------------------------- form
+// ---------------------------------------------------------------- form and link
 
-function field(id: string, label: string): string {
-  const v = $<HTMLInputElement>(id).value.trim();
-  if (v === '') throw usageError(`${label} is empty; enter a number`);
-  return v;
+/** The form's fields as texts, by LAB_FIELDS key. */
+function readFields(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of LAB_FIELDS)
+    out[f.key] =
+      f.key === 'cells'
+        ? CELL_KINDS.filter((c) => $<HTMLInputElement>(`cell-${c}`).checked).join(',')
+        : $<HTMLInputElement>(f.key).value;
+  return out;
 }
 
-function numberField(id: string, label: string): number {
-  const raw = field(id, label);
-  const n = Number(raw);
-  if (!Number.isFinite(n)) throw usageError(`${label} must be a number, got "${raw}"`);
-  return n;
+function writeFields(fields: Readonly<Record<string, string>>): void {
+  for (const [key, text] of Object.entries(fields)) {
+    if (key === 'cells') {
+      const cells = text.split(',');
+      for (const c of CELL_KINDS) $<HTMLInputElement>(`cell-${c}`).checked = cells.includes(c);
+    } else $<HTMLInputElement>(key).value = text;
+  }
 }
 
 function readSettings(): LabSettings {
-  const cells = CELL_KINDS.filter((c) => $<HTMLInputElement>(`cell-${c}`).checked);
-  const clip = $<HTMLInputElement>('clip').value.trim();
-  return {
-    task: $<HTMLSelectElement>('task').value as LabSettings['task'],
-    cells,
-    hiddenSize: numberField('hidden', 'hidden size'),
-    length: numberField('length', $('length-label').textContent ?? 'length'),
-    init: $<HTMLSelectElement>('init').value as LabSettings['init'],
-    clipNorm: clip === '' || clip === 'off' ? null : numberField('clip', 'clipping norm'),
-    lr: numberField('lr', 'learning rate'),
-    seed: numberField('seed', 'seed'),
-    steps: numberField('steps', 'steps'),
-    batchSize: numberField('batch', 'batch size'),
-    evalEvery: numberField('every', 'probe every'),
-    gradflowEvery: numberField('every', 'probe every'),
-    gradflowMode: $<HTMLSelectElement>('mode').value as JacobianMode,
-  };
+  return fieldsToSettings(readFields(), LAB_DEFAULTS);
 }
 
-function fillDefaults(): void {
-  // ?hidden=8&steps=40 … preset the form (links, the browser test); values the form would refuse are noted
-  const query = parseLabQuery(location.search);
-  const d = query.settings;
-  const set = (id: string, v: unknown) => ($<HTMLInputElement>(id).value = String(v));
-  set('task', d.task);
-  for (const c of CELL_KINDS) $<HTMLInputElement>(`cell-${c}`).checked = d.cells.includes(c);
-  set('hidden', d.hiddenSize);
-  set('length', d.length);
-  set('init', d.init);
-  set('clip', d.clipNorm ?? '');
-  set('lr', d.lr);
-  set('seed', d.seed);
-  set('steps', d.steps);
-  set('batch', d.batchSize);
-  set('every', d.gradflowEvery);
-  set('mode', d.gradflowMode);
-  if (query.notices.length > 0) showMessage(`URL: ${query.notices.join(' · ')}`, 'info');
-  syncLengthLabel();
+/** After any edit: the fields for this task only, the link and the CLI command. */
+function syncSetup(): void {
+  const task = $<HTMLSelectElement>('task').value;
+  for (const el of document.querySelectorAll<HTMLElement>('[data-tasks]'))
+    el.hidden = !(el.dataset.tasks ?? '').split(' ').includes(task);
+  const query = fieldsQuery(readFields(), page);
+  history.replaceState(null, '', `${location.pathname}?${query}`);
+  $<HTMLInputElement>('link').value = location.href;
+  let command = '';
+  try {
+    command = compareCommand(checkSettings(readSettings()), engine?.backend ?? 'cpu');
+  } catch {
+    command = '(fix the settings above first)';
+  }
+  $('cli-command').textContent = command;
 }
 
-function syncLengthLabel(): void {
-  const isAgreement = $<HTMLSelectElement>('task').value === 'agreement';
-  $('length-label').textContent = isAgreement ? 'distance D' : 'sequence length T';
-  $('length').title = isAgreement
-    ? 'train on subject–verb distances 1..D, test at 2, 4, …, 2D'
-    : 'time steps per sequence';
+async function copyLink(): Promise<void> {
+  syncSetup();
+  const link = $<HTMLInputElement>('link');
+  try {
+    await navigator.clipboard.writeText(link.value);
+    showMessage('link copied: it opens the lab with these settings', 'info');
+  } catch {
+    link.select();
+    showMessage('copy the link from the box below (this browser did not let the page copy it)', 'info');
+  }
 }
 
 // ---------------------------------------------------------------- training
 
-/**
- * A macrotask yield (MessageChannel: no 4 ms clamp like nested setTimeout), so clicks and paints get through
- * between steps.
- */
-function yieldNow(): Promise<void> {
-  return new Promise((resolve) => {
-    const ch = new MessageChannel();
-    ch.port1.onmessage = () => resolve();
-    ch.port2.postMessage(null);
-  });
-}
-
 function setButtons(state: 'idle' | 'running' | 'paused' | 'finished'): void {
-  $<HTMLButtonElement>('start').disabled = state === 'running' || state === 'paused';
+  $<HTMLButtonElement>('start').disabled = state === 'running' || state === 'paused' || engine === null;
   $<HTMLButtonElement>('pause').disabled = state === 'idle' || state === 'finished';
   $('pause').textContent = state === 'paused' ? 'Resume' : 'Pause';
   document.body.dataset.state = state;
 }
 
 async function start(): Promise<void> {
+  if (!engine) return;
   showMessage('');
-  let next: LabSession;
+  let settings: Readonly<LabSettings>;
   try {
-    next = new LabSession(readSettings(), { yieldNow, onUpdate: () => scheduleRender() });
+    settings = checkSettings(readSettings());
   } catch (e) {
     showMessage(describe(e));
     return;
   }
-  session?.dispose();
-  session = next;
   loaded = [];
+  generation++;
+  const mine = engine.start(settings, scheduleRender);
+  training = mine;
   fillInspectChoices();
   setButtons('running');
   renderNow();
-  const mine = session;
-  await mine.start();
-  if (session !== mine) return; // reset meanwhile
+  try {
+    await mine.done;
+  } catch (e) {
+    if (training === mine) showMessage(describe(e));
+  }
+  if (training !== mine) return; // reset meanwhile
   const failed = mine.runs.filter((r) => r.status === 'failed');
   if (failed.length > 0) showMessage(failed.map((r) => `${r.cell}: ${r.error}`).join(' · '));
   setButtons('finished');
@@ -163,19 +153,21 @@ async function start(): Promise<void> {
 }
 
 function togglePause(): void {
-  if (!session) return;
-  if (session.isPaused) {
-    session.resume();
+  if (!training) return;
+  if (training.isPaused) {
+    training.resume();
     setButtons('running');
   } else {
-    session.pause();
+    training.pause();
     setButtons('paused');
   }
+  renderCounter();
 }
 
 function reset(): void {
-  session?.dispose();
-  session = null;
+  engine?.reset();
+  training = null;
+  generation++;
   loaded = [];
   showMessage('');
   fillInspectChoices();
@@ -185,10 +177,10 @@ function reset(): void {
 
 // ---------------------------------------------------------------- rendering
 
-const views = new Map<string, { json: string; result: EmbedResult | null }>();
+let charts: Charts | null = null;
 let renderTimer: ReturnType<typeof setTimeout> | null = null;
 let lastRender = 0;
-const RENDER_EVERY_MS = 600;
+const RENDER_EVERY_MS = 1000;
 
 function scheduleRender(): void {
   if (renderTimer !== null) return;
@@ -200,8 +192,11 @@ function scheduleRender(): void {
 }
 
 function currentRuns(): RunData[] {
-  return session ? session.runData() : loaded;
+  return training ? labRunData(training.settings.task, training.runs) : loaded;
 }
+
+/** Bumped when the runs shown are replaced (Start, Reset, files loaded): every chart is then redrawn. */
+let generation = 0;
 
 function renderNow(): void {
   lastRender = performance.now();
@@ -209,66 +204,42 @@ function renderNow(): void {
   renderCounter();
   renderNumbers(runs);
   renderWhy();
-  const breakdowns = breakdownPlots(runs);
-  const slots: [string, Plot | null | undefined][] = [
-    ['chart-loss', lossCurvePlot(runs)],
-    ['chart-metrics', metricCurvesPlot(runs)],
-    ['chart-gradflow', gradflowPlot(runs)],
-    ['chart-heatmap', heatmapPlot(runs)],
-    ['chart-distance', breakdowns.find((p) => p.id.endsWith('by-distance')) ?? breakdowns[0]],
-    ['chart-lossgrad', lossGradPlot(runs)],
-  ];
-  for (const [id, plot] of slots) void drawPlot(id, plot ?? null);
-}
-
-async function drawPlot(id: string, plot: Plot | null): Promise<void> {
-  const el = $(id);
-  const json = plot ? JSON.stringify(plot.spec) : '';
-  const prev = views.get(id);
-  if (prev && prev.json === json) return;
-  views.set(id, { json, result: null });
-  prev?.result?.finalize();
-  const series = plot?.series.length ?? 0;
-  el.dataset.series = String(series);
-  if (!plot) {
-    el.dataset.points = '{}';
-    el.innerHTML = `<p class="empty">${el.dataset.empty ?? 'nothing to show yet'}</p>`;
-    return;
-  }
-  try {
-    el.innerHTML = '';
-    // logLevel 1 = errors only: a layer still without data (no evaluation yet) is not worth a console warning
-    const result = await embed(el, { ...plot.spec, config: PLOT_CONFIG } as never, {
-      actions: false,
-      renderer: 'svg',
-      logLevel: 1,
-    });
-    const now = views.get(id);
-    if (now && now.json === json) now.result = result;
-    else result.finalize();
-    el.dataset.points = JSON.stringify(pointsByRun(plot));
-  } catch (e) {
-    el.innerHTML = `<p class="empty">this chart failed to draw: ${(e as Error).message}</p>`;
-  }
-}
-
-/** Rows of a plot's data per run (the browser test waits until every cell has gradient-flow points). */
-function pointsByRun(plot: Plot): Record<string, number> {
-  const values = (plot.spec.data as { values?: { run?: string }[] } | undefined)?.values ?? [];
-  const out: Record<string, number> = {};
-  for (const v of values) if (v.run !== undefined) out[v.run] = (out[v.run] ?? 0) + 1;
-  return out;
+  if (!charts) return;
+  // each chart is rebuilt only when the records it is drawn from grew
+  const count = (f: (r: RunData) => number) => `${generation}:${runs.map(f).join(',')}`;
+  const evals = count((r) => r.evals.length);
+  const gradflow = count((r) => r.gradflow.length);
+  let breakdowns: Plot[] | null = null;
+  const breakdown = (suffix: string) => {
+    breakdowns ??= breakdownPlots(runs);
+    return breakdowns.find((p) => p.id.endsWith(suffix)) ?? null;
+  };
+  charts.show('chart-gradflow', gradflow, () => gradflowPlot(runs));
+  charts.show('chart-distance', evals, () => breakdown('by-distance'));
+  charts.show('chart-loss', `${count((r) => r.steps.length)}/${evals}`, () => lossCurvePlot(runs));
+  charts.show('chart-metrics', evals, () => metricCurvesPlot(runs));
+  charts.show(
+    'chart-heatmap',
+    count((r) => r.pairs.length),
+    () => heatmapPlot(runs),
+  );
+  charts.show('chart-lossgrad', gradflow, () => lossGradPlot(runs));
+  charts.show('chart-attractors', evals, () => breakdown('by-attractors'));
+  charts.show('chart-spectrum', '', () => null); // the spectra probe's slot (issue 15): its note until it lands
 }
 
 function renderCounter(): void {
-  const runs = session?.runs ?? [];
+  const runs = training?.runs ?? [];
   const total = runs.reduce((n, r) => n + r.step, 0);
   const el = $('step-counter');
   el.dataset.steps = String(total);
   el.textContent =
     runs.length === 0
       ? 'not started'
-      : runs.map((r) => `${r.cell} ${r.step}/${r.config.steps}`).join(' · ') + (session?.isPaused ? ' (paused)' : '');
+      : runs.map((r) => `${r.cell} ${r.step}/${r.config.steps}`).join(' · ') +
+        (training?.isHeld ? ' (paused)' : training?.isPaused ? ' (pausing after this step…)' : '');
+  if (training?.isHeld) document.body.dataset.held = 'true';
+  else delete document.body.dataset.held;
 }
 
 function cell(field: string, value: number | null | undefined, digits = 6): string {
@@ -276,7 +247,7 @@ function cell(field: string, value: number | null | undefined, digits = 6): stri
   return `<td data-field="${field}" data-value="${v}">${fmt(value, digits)}</td>`;
 }
 
-/** The numbers behind the charts, at full precision in data-value (the test compares them with the library's). */
+/** The numbers behind the charts, at full precision in data-value (the test compares them with the CLI's). */
 function renderNumbers(runs: RunData[]): void {
   const rows = runs.map((r) => {
     const last = r.steps.at(-1);
@@ -287,15 +258,17 @@ function renderNumbers(runs: RunData[]): void {
     const top = Math.max(0, ...r.gradflow.map((g) => g.layer));
     const g = r.gradflow.filter((x) => x.layer === top).at(-1);
     const curve = g ? g.spectral : [];
-    const status = session?.runs.find((x) => x.cell === r.label)?.status ?? 'loaded';
+    const status = training?.runs.find((x) => x.cell === r.label)?.status ?? 'loaded';
+    const metric = metricName ? (ev!.metrics[metricName] as number) : null;
     return (
       `<tr data-cell="${r.label}" data-status="${status}" data-gradflow-step="${g?.step ?? ''}" ` +
-      `data-curve='${JSON.stringify(curve)}'>` +
+      `data-curve='${JSON.stringify(curve)}' data-metrics='${JSON.stringify(ev?.metrics ?? {})}'>` +
       `<th>${r.label}</th><td>${status}</td>` +
       `<td data-field="step" data-value="${last?.step ?? ''}">${last?.step ?? '–'}</td>` +
       cell('loss', last?.loss) +
       cell('evalLoss', ev?.loss) +
-      `<td>${metricName ? `${metricName} ${fmt(ev!.metrics[metricName], 3)}` : '–'}</td>` +
+      `<td data-field="metric" data-value="${metric ?? ''}">` +
+      `${metricName ? `${metricName} ${fmt(metric, 3)}` : '–'}</td>` +
       cell('gap1', g?.spectral[0] ?? null, 4) +
       cell('gapT', g?.spectral.at(-1) ?? null, 4) +
       `<td>${g ? (g.horizon ?? `none within ${g.T}`) : '–'}</td>` +
@@ -303,12 +276,48 @@ function renderNumbers(runs: RunData[]): void {
       '</tr>'
     );
   });
-  $('numbers-body').innerHTML =
-    rows.join('') || '<tr><td colspan="10" class="empty">Start a run, or load a CLI run directory below.</td></tr>';
+  const body = $('numbers-body');
+  const same =
+    rows.length > 0 &&
+    body.children.length === rows.length &&
+    runs.every((r, i) => (body.children[i] as HTMLElement).dataset.cell === r.label);
+  if (same) for (const [i, html] of rows.entries()) patchRow(body.children[i] as HTMLTableRowElement, html);
+  else
+    setHtml(
+      'numbers-body',
+      rows.join('') || '<tr><td colspan="10" class="empty">Start a run, or load a CLI run directory below.</td></tr>',
+    );
+}
+
+/** Make row `tr` read as `html` (one <tr>), touching only the attributes and cells that differ: less to lay out. */
+function patchRow(tr: HTMLTableRowElement, html: string): void {
+  const template = document.createElement('template');
+  template.innerHTML = `<table><tbody>${html}</tbody></table>`;
+  const fresh = template.content.querySelector('tr')!;
+  const sync = (to: Element, from: Element) => {
+    for (const { name, value } of Array.from(from.attributes))
+      if (to.getAttribute(name) !== value) to.setAttribute(name, value);
+  };
+  sync(tr, fresh);
+  for (let i = 0; i < fresh.cells.length; i++) {
+    const to = tr.cells[i];
+    const from = fresh.cells[i];
+    sync(to, from);
+    if (to.innerHTML !== from.innerHTML) to.innerHTML = from.innerHTML;
+  }
+}
+
+const shownHtml = new Map<string, string>();
+
+/** Replace an element's content only when it changed (each replacement costs a layout). */
+function setHtml(id: string, html: string): void {
+  if (shownHtml.get(id) === html) return;
+  shownHtml.set(id, html);
+  $(id).innerHTML = html;
 }
 
 function renderWhy(): void {
-  const runs: CellRun[] = session?.runs ?? [];
+  const runs = training?.runs ?? [];
   const items = runs
     .filter((r) => r.why)
     .map((r) => {
@@ -328,8 +337,7 @@ function renderWhy(): void {
         'over a gap of g steps, by its g-th power.</li>'
       );
     });
-  $('why-list').innerHTML =
-    items.join('') || '<li class="empty">appears with the first gradient-flow probe of a run</li>';
+  setHtml('why-list', items.join('') || '<li class="empty">appears with the first gradient-flow probe of a run</li>');
 }
 
 // ---------------------------------------------------------------- inspect a sentence
@@ -337,9 +345,9 @@ function renderWhy(): void {
 function fillInspectChoices(): void {
   const select = $<HTMLSelectElement>('inspect-model');
   const options: string[] = [];
-  if (session && session.settings.task === 'agreement')
-    for (const r of session.runs) options.push(`<option value="run:${r.cell}">${r.cell} (this page)</option>`);
-  for (const name of loadedModels.keys()) options.push(`<option value="file:${name}">${name} (loaded)</option>`);
+  if (training && training.settings.task === 'agreement')
+    for (const r of training.runs) options.push(`<option value="run:${r.cell}">${r.cell} (this page)</option>`);
+  for (const name of loadedModels) options.push(`<option value="file:${name}">${name} (loaded)</option>`);
   select.innerHTML = options.join('') || '<option value="">train on the agreement task first</option>';
 }
 
@@ -351,25 +359,14 @@ async function inspect(): Promise<void> {
   try {
     const choice = $<HTMLSelectElement>('inspect-model').value;
     const text = $<HTMLInputElement>('sentence').value;
-    let model: SequenceModel | undefined;
-    let vocab: Vocabulary;
-    let mode: JacobianMode = 'h';
-    if (choice.startsWith('run:') && session) {
-      const run = session.runs.find((r) => `run:${r.cell}` === choice);
-      // a bug if missing: fillInspectChoices lists this session's runs whenever the session changes
-      if (!run) throw new Error(`the choice ${choice} names no run of this page`);
-      model = run.model;
-      vocab = (run.task as AgreementTask).vocab;
-      mode = session.settings.gradflowMode;
-    } else {
-      model = loadedModels.get(choice.slice('file:'.length));
-      vocab = agreementVocabulary(loadLexicon());
-    }
-    if (!model)
+    if (!engine || choice === '')
       throw usageError(
         'no model to read with: train on the agreement task (or load an agreement checkpoint.json) first',
       );
-    const words = await readSentence(model, vocab, text, mode);
+    const words = await engine.inspect(
+      choice.startsWith('run:') ? { run: choice.slice(4) } : { file: choice.slice(5) },
+      text,
+    );
     const rows = words.map(
       (w) =>
         `<tr${w.subject ? ' class="subject"' : ''}><td>${w.word}` +
@@ -380,8 +377,7 @@ async function inspect(): Promise<void> {
     );
     out.innerHTML =
       '<table><thead><tr><th>word</th><th>prediction</th><th>p(plural)</th>' +
-      '<th>‖∂h<sub>T</sub>/∂h<sub>t</sub>‖</th></tr></thead>' +
-      `<tbody>${rows.join('')}</tbody></table>`;
+      `<th>‖∂h<sub>T</sub>/∂h<sub>t</sub>‖</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
   } catch (e) {
     msg.textContent = describe(e);
   }
@@ -427,9 +423,9 @@ async function loadFiles(files: FileList | null): Promise<void> {
         );
       }
       const ck = await json('checkpoint.json');
-      if (ck) {
-        loadedModels.get(dir)?.dispose();
-        loadedModels.set(dir, checkpointModel(ck, `${dir}/checkpoint.json`).model);
+      if (ck && engine) {
+        await engine.loadModel(dir, ck);
+        loadedModels.add(dir);
         models++;
       }
     }
@@ -439,9 +435,10 @@ async function loadFiles(files: FileList | null): Promise<void> {
           'choose a run directory written by seqlab train or seqlab compare',
       );
     if (runs.length > 0) {
-      session?.dispose();
-      session = null;
+      engine?.reset();
+      training = null;
       loaded = runs;
+      generation++;
       setButtons('idle');
     }
     fillInspectChoices();
@@ -461,34 +458,26 @@ async function main(): Promise<void> {
     ev.preventDefault();
     showMessage(describe(ev.reason));
   });
-  fillDefaults();
+  // the defaults with what the link says over them; values the form would refuse are dropped and noted
+  const link = parseLabQuery(location.search);
+  page = link.page;
+  writeFields(settingsToFields(link.settings));
+  if (link.notices.length > 0) showMessage(`URL: ${link.notices.join(' · ')}`, 'info');
   $('sentence').setAttribute('placeholder', EXAMPLE_SENTENCE);
-  $('task').addEventListener('change', syncLengthLabel);
+  charts = new Charts(page.worker ? Charts.startWorker(new URL('lab-render.js', import.meta.url)) : null);
+  $('settings').addEventListener('input', syncSetup);
+  $('settings').addEventListener('change', syncSetup);
   const backendSelect = $<HTMLSelectElement>('backend');
-  backendSelect.value = parseLabQuery(location.search).backend;
+  backendSelect.value = page.backend;
   backendSelect.addEventListener('change', () => {
-    const params = new URLSearchParams(location.search);
-    params.set('backend', backendSelect.value);
-    location.search = params.toString();
+    page = { ...page, backend: backendSelect.value };
+    syncSetup();
+    location.reload();
   });
-  try {
-    const lexicon = await fetch('agreement-pt.json');
-    if (!lexicon.ok) throw new Error(`agreement-pt.json: HTTP ${lexicon.status}`);
-    provideShippedLexicon(await lexicon.json());
-    const { backend, failed } = await setLabBackend(
-      backendSelect.value as LabBackend,
-      new URL('wasm/', location.href).href,
-    );
-    $('backend-name').textContent = backend;
-    $('backend-name').title = failed.length > 0 ? `not used: ${failed.join('; ')}` : '';
-    document.body.dataset.backend = backend;
-  } catch (e) {
-    showMessage(`the lab could not start: ${(e as Error).message}`);
-    return;
-  }
   $('start').addEventListener('click', () => void start());
   $('pause').addEventListener('click', togglePause);
   $('reset').addEventListener('click', reset);
+  $('copy-link').addEventListener('click', () => void copyLink());
   $('inspect').addEventListener('click', () => void inspect());
   $('sentence').addEventListener('keydown', (ev) => {
     if ((ev as KeyboardEvent).key === 'Enter') void inspect();
@@ -496,8 +485,29 @@ async function main(): Promise<void> {
   for (const id of ['load-files', 'load-dir'])
     $<HTMLInputElement>(id).addEventListener('change', (ev) => void loadFiles((ev.target as HTMLInputElement).files));
   setButtons('idle');
+  syncSetup();
   fillInspectChoices();
   renderNow();
+  try {
+    engine = await createEngine({
+      backend: backendSelect.value as LabBackend,
+      worker: page.worker,
+      workerUrl: new URL('lab-worker.js', import.meta.url),
+      wasmDir: new URL('wasm/', location.href).href,
+      lexiconUrl: new URL('agreement-pt.json', location.href).href,
+    });
+  } catch (e) {
+    showMessage(`the lab could not start: ${(e as Error).message}`);
+    return;
+  }
+  $('backend-name').textContent = engine.backend;
+  $('backend-name').title = engine.notes.length > 0 ? `notes: ${engine.notes.join('; ')}` : '';
+  $('thread-name').textContent = engine.where === 'worker' ? '(training in a worker)' : '(training on the page)';
+  $('thread-name').title = engine.notes.join('; ');
+  document.body.dataset.backend = engine.backend;
+  document.body.dataset.where = engine.where;
+  setButtons('idle');
+  syncSetup();
   document.body.dataset.ready = 'true';
 }
 

@@ -1,25 +1,30 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Cell } from '../models/cell.js';
-import { CELL_KINDS, type CellKind, cellKindList, specOf } from '../models/registry.js';
-import { INITS, type InitName } from '../models/init.js';
-import { type ModelOptions, SequenceModel, modelConfigFor } from '../models/model.js';
+import { type CellKind, specOf } from '../models/registry.js';
+import { SequenceModel, modelConfigFor } from '../models/model.js';
 import { runFromLog } from '../report/runlog.js';
 import type { RunData } from '../report/runlog.js';
 import { AddingTask } from '../tasks/adding.js';
 import { AgreementTask } from '../tasks/agreement/task.js';
 import { CopyTask } from '../tasks/copy.js';
-import type { TaskOptions } from '../tasks/registry.js';
 import { forwardSequence } from '../training/bptt.js';
-import type { JacobianMode } from '../training/gradflow.js';
 import { spectralNorm } from '../training/linalg.js';
 import type { RunLog } from '../runlog/rundir.js';
 import type { LogRecord } from '../runlog/schema.js';
 import type { Batch, SequenceTask } from '../tasks/task.js';
-import { TRAIN_DEFAULTS, type TrainConfig } from '../training/config.js';
+import type { TrainConfig } from '../training/config.js';
 import { probeGradientFlow } from '../training/measure.js';
 import { train, type TrainResult } from '../training/trainer.js';
-import { finiteNumber, oneOf, positiveInt, usageError } from '../util/errors.js';
+import { stripUndefined } from '../util/objects.js';
 import { Rng } from '../util/rng.js';
+import {
+  type LabRunSpec,
+  type LabSettings,
+  type LabTask,
+  checkSettings,
+  labRunSpec,
+  labTrainConfig,
+} from './settings.js';
 
 /**
  * The browser lab's side of training: settings → the same task, model and train
@@ -31,138 +36,14 @@ import { Rng } from '../util/rng.js';
  * readers, which need node:fs); labTask builds the three lab tasks the way it does.
  */
 
-export const LAB_TASKS = ['agreement', 'adding', 'copy'] as const;
-export type LabTask = (typeof LAB_TASKS)[number];
-
-export interface LabSettings {
-  /** Default "agreement" (number prediction). */
-  task: LabTask;
-  /** Default: every registered kind. */
-  cells: CellKind[];
-  /** Default 16. */
-  hiddenSize: number;
-  /**
-   * adding, copy: the sequence length T. agreement: the longest training distance D (tests at 2, 4, …, 2D).
-   * Default 8.
-   */
-  length: number;
-  /** Default "pytorch". */
-  init: InitName;
-  /** Clip gradients to this global norm; null = off. Default 1. */
-  clipNorm: number | null;
-  /** Adam learning rate. Default 0.01 (the CLI's 1e-3 is slow to watch). */
-  lr: number;
-  /** Default 1. */
-  seed: number;
-  /** Default 300. */
-  steps: number;
-  /** Default 32. */
-  batchSize: number;
-  /** Validate every N steps. Default 25. */
-  evalEvery: number;
-  /** Probe ‖∂h_T/∂h_k‖ every N steps. Default 25. */
-  gradflowEvery: number;
-  /** LSTM Jacobians: "state" (s = [h; c], where the LSTM keeps its memory) or "h". Default "state". */
-  gradflowMode: JacobianMode;
-}
-
-export const LAB_DEFAULTS: Readonly<LabSettings> = {
-  task: 'agreement',
-  cells: [...CELL_KINDS],
-  hiddenSize: 16,
-  length: 8,
-  init: 'pytorch',
-  clipNorm: 1,
-  lr: 0.01,
-  seed: 1,
-  steps: 300,
-  batchSize: 32,
-  evalEvery: 25,
-  gradflowEvery: 25,
-  gradflowMode: 'state',
-};
-
-/** Data sizes kept small so a page builds its task in well under a second. */
-const AGREEMENT_TRAIN_SIZE = 2000;
-const AGREEMENT_TEST_SIZE = 50; // per test distance
-const SYNTHETIC_EVAL_SIZE = 200;
-
-/** The page's inputs checked: each mistake is a SeqlabError whose message the page shows inline. */
-export function checkSettings(s: LabSettings): Readonly<LabSettings> {
-  oneOf('task', s.task, LAB_TASKS);
-  if (s.cells.length === 0) throw usageError(`choose at least one cell: ${cellKindList()}`);
-  for (const c of s.cells) oneOf('cell', c, CELL_KINDS);
-  positiveInt('hidden size', s.hiddenSize);
-  if (s.hiddenSize > 256) throw usageError(`hidden size ${s.hiddenSize} is too large for the page; use at most 256`);
-  positiveInt(s.task === 'agreement' ? 'distance' : 'sequence length', s.length);
-  if (s.task === 'agreement' && s.length > 20)
-    throw usageError(`distance ${s.length} is too long for the page; use at most 20`);
-  if (s.task !== 'agreement' && s.length > 200)
-    throw usageError(`sequence length ${s.length} is too long for the page; use at most 200`);
-  if (s.task === 'copy' && s.length < 2) throw usageError('the copy task needs a sequence length of at least 2');
-  oneOf('initializer', s.init, INITS);
-  if (s.clipNorm !== null) finiteNumber('clipping norm', s.clipNorm, 0, true);
-  finiteNumber('learning rate', s.lr, 0, true);
-  if (!Number.isInteger(s.seed)) throw usageError(`seed must be an integer, got ${s.seed}`);
-  positiveInt('steps', s.steps);
-  positiveInt('batch size', s.batchSize);
-  positiveInt('eval every', s.evalEvery);
-  positiveInt('gradient-flow every', s.gradflowEvery);
-  oneOf('LSTM Jacobian mode', s.gradflowMode, ['h', 'state'] as const);
-  return Object.freeze({ ...s, cells: [...s.cells] });
-}
-
-/**
- * One cell of the lab as options of the library's trainRun (`seqlab train`): the same options give the same
- * numbers.
- */
-export interface LabRunSpec {
-  task: LabTask;
-  taskOptions: Omit<TaskOptions, 'seed'>;
-  model: Partial<ModelOptions>;
-  train: Partial<TrainConfig>;
-}
-
-export function labRunSpec(s: Readonly<LabSettings>, cell: CellKind): LabRunSpec {
-  const D = s.length;
-  const taskOptions: Omit<TaskOptions, 'seed'> =
-    s.task === 'agreement'
-      ? {
-          evalSize: AGREEMENT_TEST_SIZE,
-          agreement: {
-            trainMinDistance: 1,
-            trainMaxDistance: D,
-            testDistances: Array.from({ length: D }, (_, i) => 2 * (i + 1)),
-            trainSize: AGREEMENT_TRAIN_SIZE,
-          },
-        }
-      : { seqLen: s.length, evalSize: SYNTHETIC_EVAL_SIZE };
-  return {
-    task: s.task,
-    taskOptions,
-    model: { cell, hiddenSize: s.hiddenSize, init: s.init },
-    train: {
-      steps: s.steps,
-      batchSize: s.batchSize,
-      lr: s.lr,
-      clipNorm: s.clipNorm,
-      evalEvery: s.evalEvery,
-      gradflowEvery: s.gradflowEvery,
-      gradflowMode: s.gradflowMode,
-      seed: s.seed,
-      threads: 1, // no worker_threads in a browser
-    },
-  };
-}
-
 /** The task of a spec, built as the library's createTask builds it. */
 export function labTask(spec: LabRunSpec, seed: number): SequenceTask {
   const o = spec.taskOptions;
   switch (spec.task) {
     case 'adding':
-      return new AddingTask({ seqLen: o.seqLen, evalSize: o.evalSize, seed });
+      return new AddingTask(stripUndefined({ seqLen: o.seqLen, evalSize: o.evalSize, seed }));
     case 'copy':
-      return new CopyTask({ seqLen: o.seqLen, evalSize: o.evalSize, seed });
+      return new CopyTask(stripUndefined({ seqLen: o.seqLen, evalSize: o.evalSize, seed }));
     case 'agreement':
       return new AgreementTask({ ...o.agreement, testSize: o.evalSize, seed });
   }
@@ -180,19 +61,30 @@ export interface WhyStats {
   gateMean?: number;
 }
 
-/** One cell's run: its model, its log as the trainer writes it, and where it is. */
-export interface CellRun {
+export type RunStatus = 'idle' | 'running' | 'done' | 'stopped' | 'failed';
+
+/** What the page shows of one cell's run: its log as the trainer writes it, and where it is (a worker sends these). */
+export interface CellRunState {
   cell: CellKind;
-  spec: LabRunSpec;
   config: Readonly<TrainConfig>;
-  task: SequenceTask;
-  model: SequenceModel;
   step: number;
   records: LogRecord[];
   why: WhyStats | null;
-  status: 'idle' | 'running' | 'done' | 'stopped' | 'failed';
+  status: RunStatus;
   error: string | null;
+}
+
+/** One cell's run where it trains: its state, with its task and model. */
+export interface CellRun extends CellRunState {
+  spec: LabRunSpec;
+  task: SequenceTask;
+  model: SequenceModel;
   result: TrainResult | null;
+}
+
+/** Runs as the report's plots read them (label = cell). */
+export function labRunData(task: LabTask, runs: readonly CellRunState[]): RunData[] {
+  return runs.map((r) => runFromLog(r.cell, r.cell, { taskName: task, train: r.config }, null, r.records));
 }
 
 /** Thrown into a trainer by Stop; the trainer frees its tensors on the way out. */
@@ -203,6 +95,8 @@ export interface SessionHooks {
   yieldNow: () => Promise<void>;
   /** A run logged a record (step, eval, gradflow, pairs) or its status changed. */
   onUpdate: (run: CellRun) => void;
+  /** Paused, and every run still training now waits before its next step (nothing moves until resume). */
+  onHeld?: () => void;
 }
 
 /**
@@ -215,6 +109,8 @@ export class LabSession {
   private paused = false;
   private stopped = false;
   private wake: (() => void)[] = [];
+  /** Runs waiting at the gate while paused. */
+  private held = 0;
 
   constructor(
     settings: LabSettings,
@@ -224,7 +120,7 @@ export class LabSession {
     this.runs = this.settings.cells.map((cell) => {
       const spec = labRunSpec(this.settings, cell);
       const task = labTask(spec, this.settings.seed);
-      const config: Readonly<TrainConfig> = Object.freeze({ ...TRAIN_DEFAULTS, ...spec.train });
+      const config = labTrainConfig(this.settings, cell);
       const model = SequenceModel.random(modelConfigFor(task, spec.model), new Rng(`${config.seed}/init`));
       return {
         cell,
@@ -273,9 +169,7 @@ export class LabSession {
 
   /** Runs as the report's plots read them (label = cell). */
   runData(): RunData[] {
-    return this.runs.map((r) =>
-      runFromLog(r.cell, r.cell, { taskName: r.spec.task, train: r.config }, null, r.records),
-    );
+    return labRunData(this.settings.task, this.runs);
   }
 
   private wakeAll(): void {
@@ -286,8 +180,18 @@ export class LabSession {
 
   private async gate(): Promise<void> {
     await this.hooks.yieldNow();
-    while (this.paused && !this.stopped) await new Promise<void>((resolve) => this.wake.push(resolve));
+    while (this.paused && !this.stopped) {
+      this.held++;
+      this.checkHeld();
+      await new Promise<void>((resolve) => this.wake.push(resolve));
+      this.held--;
+    }
     if (this.stopped) throw new Stopped('stopped');
+  }
+
+  private checkHeld(): void {
+    const running = this.runs.filter((r) => r.status === 'running').length;
+    if (this.paused && !this.stopped && running > 0 && this.held === running) this.hooks.onHeld?.();
   }
 
   private async runOne(run: CellRun): Promise<void> {
@@ -327,6 +231,7 @@ export class LabSession {
       }
     }
     this.hooks.onUpdate(run);
+    this.checkHeld(); // the others may all be waiting already
   }
 
   /** The (t, k) heat map (a `pairs` record, as trainRun logs at the end of a run) and the "why" numbers. */

@@ -2,7 +2,7 @@ import { build, type Plugin } from 'esbuild';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
-import { dirname, extname, join } from 'node:path';
+import { basename, dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultLexiconPath } from '../tasks/agreement/lexicon.js';
 import { SeqlabError } from '../util/errors.js';
@@ -11,9 +11,9 @@ import { LAB_PAGE_HTML } from './html.js';
 import { repairQuery } from './query.js';
 
 /**
- * `seqlab lab`: bundle src/lab/page.ts (and the library code it imports) for the
- * browser with esbuild, and put it beside index.html, the shipped agreement lexicon
- * and tfjs's wasm binaries. The site is a set of static files: served from memory
+ * `seqlab lab`: bundle src/lab/page.ts and its worker, src/lab/worker.ts (and the library
+ * code they import) for the browser with esbuild, and put them beside index.html, the
+ * shipped agreement lexicon and tfjs's wasm binaries. The site is a set of static files: served from memory
  * here, or written to a directory for any web host.
  *
  * The page imports models, tasks and the trainer directly. A few modules on that path
@@ -46,7 +46,7 @@ const NODE_STUBS: Readonly<Record<string, readonly string[]>> = {
   'node:path': ['join', 'dirname', 'basename', 'resolve'],
   'node:worker_threads': ['Worker', 'MessageChannel', 'receiveMessageOnPort', 'workerData', 'parentPort'],
   'node:crypto': ['createHash'],
-  // svgToPng's lazy import in report/render.ts (the page draws with vega-embed instead)
+  // svgToPng's lazy import in report/render.ts (the lab's chart worker draws on canvases instead)
   '@resvg/resvg-js': ['Resvg'],
 };
 
@@ -83,13 +83,13 @@ export type LabSite = Map<string, Uint8Array>;
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** page.ts from the sources (tests, tsx), page.js from dist/ (the installed CLI). */
-function pageEntry(): string {
-  for (const name of ['page.ts', 'page.js']) {
+/** `stem`.ts from the sources (tests, tsx), `stem`.js from dist/ (the installed CLI). */
+function entry(stem: string): string {
+  for (const name of [`${stem}.ts`, `${stem}.js`]) {
     const p = join(here, name);
     if (existsSync(p)) return p;
   }
-  throw new Error(`lab page entry not found in ${here}`);
+  throw new Error(`lab entry ${stem} not found in ${here}`);
 }
 
 function wasmDir(): string {
@@ -99,18 +99,25 @@ function wasmDir(): string {
   return join(dir, 'dist');
 }
 
-/** Bundle the page and gather the static files. `minify` off keeps stack traces readable. */
+/**
+ * Bundle the page (lab.js), its training worker (lab-worker.js) and its chart worker
+ * (lab-render.js), both module workers, their shared code (tfjs, vega, the library) split
+ * into chunk-*.js files they import, and gather the static files. `minify` off keeps stack
+ * traces readable.
+ */
 export async function buildLabSite(options: { minify?: boolean } = {}): Promise<LabSite> {
   const result = await build({
-    entryPoints: [pageEntry()],
+    entryPoints: { lab: entry('page'), 'lab-worker': entry('worker'), 'lab-render': entry('render-worker') },
     bundle: true,
+    splitting: true,
+    chunkNames: 'chunk-[hash]',
     format: 'esm',
     platform: 'browser',
     target: 'es2022',
     minify: options.minify ?? true,
     sourcemap: false,
     write: false,
-    outfile: 'lab.js',
+    outdir: 'site',
     logLevel: 'silent',
     legalComments: 'none',
     plugins: [nodeStubs],
@@ -119,7 +126,7 @@ export async function buildLabSite(options: { minify?: boolean } = {}): Promise<
     throw new Error(`bundling the lab page failed: ${e.message}`);
   });
   const site: LabSite = new Map();
-  for (const f of result.outputFiles) site.set('lab.js', f.contents);
+  for (const f of result.outputFiles) site.set(basename(f.path), f.contents);
   site.set('index.html', Buffer.from(LAB_PAGE_HTML));
   site.set('agreement-pt.json', readFileSync(defaultLexiconPath()));
   const wasm = wasmDir();
@@ -145,7 +152,6 @@ const TYPES: Record<string, string> = {
   '.wasm': 'application/wasm',
 };
 
-/** Serve the site on host:port (port 0 = any free port); resolves once listening, with the URL. */
 /**
  * The site file a request path names, or null. Files are looked up by name in the site's map, never
  * on disk, so no path (`../`, `%2e%2e/`, an absolute path, a malformed escape) reaches outside it.
@@ -169,6 +175,7 @@ function queryOf(url: string | undefined): string {
   }
 }
 
+/** Serve the site on host:port (port 0 = any free port); resolves once listening, with the URL. */
 export function serveLabSite(site: LabSite, port: number, host: string): Promise<{ url: string; server: Server }> {
   const server = createServer((req, res) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {

@@ -108,10 +108,25 @@ export interface LayerWeights {
   bias_hh: ArrayLike<number>;
 }
 
+/**
+ * The values as a Float32Array: the array itself when it is one (no copy: a word LM's matrices have
+ * tens of millions of entries, and copying them costs more than building the model), else a
+ * converted copy. A tensor made from it may share it (the cpu backend keeps the array it is given):
+ * weights handed to a cell or model must not be modified afterwards.
+ */
+export function float32Of(values: ArrayLike<number>): Float32Array {
+  return values instanceof Float32Array ? values : Float32Array.from(values);
+}
+
 function transposed(data: ArrayLike<number>, rows: number, cols: number): Float32Array {
   const out = new Float32Array(rows * cols);
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c];
   return out;
+}
+
+/** A [rows, cols] row-major matrix as a variable holding its transpose [cols, rows] (transposed on the device). */
+function transposedVariable(data: ArrayLike<number>, rows: number, cols: number): tf.Variable {
+  return tf.tidy(() => tf.variable(tf.transpose(tf.tensor2d(float32Of(data), [rows, cols]))));
 }
 
 function toRows(data: Float32Array, rows: number, cols: number): number[][] {
@@ -141,9 +156,9 @@ export abstract class RecurrentCellBase {
     readonly name: string,
   ) {
     const G = gates * hiddenSize;
-    // tidy: tf.variable copies its initial value, which must not outlive it
-    this.wihT = tf.tidy(() => tf.variable(tf.tensor2d(transposed(weights.weight_ih, G, inputSize), [inputSize, G])));
-    this.whhT = tf.tidy(() => tf.variable(tf.tensor2d(transposed(weights.weight_hh, G, hiddenSize), [hiddenSize, G])));
+    // tidy: the untransposed tensors must not outlive the variables made from them
+    this.wihT = transposedVariable(weights.weight_ih, G, inputSize);
+    this.whhT = transposedVariable(weights.weight_hh, G, hiddenSize);
     this.bih = tf.tidy(() => tf.variable(tf.tensor1d(Float32Array.from(weights.bias_ih))));
     this.bhh = tf.tidy(() => tf.variable(tf.tensor1d(Float32Array.from(weights.bias_hh))));
   }

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../util/rng.js';
 import { SeqlabError, usageError } from '../util/errors.js';
 import { stripUndefined } from '../util/objects.js';
-import { CELL_DEFAULTS, type Cell, type CellOptions, type LayerWeights, type State } from './cell.js';
+import { CELL_DEFAULTS, type Cell, type CellOptions, type LayerWeights, type State, float32Of } from './cell.js';
 import { CELL_SPECS, type CellKind, gateCount, initialWeights } from './registry.js';
 
 export interface ModelConfig extends CellOptions {
@@ -28,6 +28,12 @@ export interface ModelConfig extends CellOptions {
    * token inputs with embedding size = hidden size and outputs = vocabulary. Default false.
    */
   tieWeights: boolean;
+  /**
+   * word_language_model's init_weights: the embedding and the read-out weights U(±initRange), the
+   * read-out bias 0; the recurrent layers keep `init`. null: nn.Embedding's N(0, 1) and nn.Linear's
+   * U(±1/√H) (every parameter U(±initScale) under init "uniform"). Default null.
+   */
+  initRange?: number | null;
 }
 
 export const MODEL_DEFAULTS: Readonly<Omit<ModelConfig, 'inputSize' | 'outputSize'>> = {
@@ -35,6 +41,7 @@ export const MODEL_DEFAULTS: Readonly<Omit<ModelConfig, 'inputSize' | 'outputSiz
   vocabSize: null,
   dropout: 0,
   tieWeights: false,
+  initRange: null,
   cell: 'lstm',
   hiddenSize: 64,
   numLayers: 1,
@@ -77,6 +84,10 @@ export class SequenceModel {
   readonly headB: tf.Variable; // [outputSize]
   readonly embedding: tf.Variable | null; // [V, inputSize] for token inputs
 
+  /**
+   * Weights in PyTorch's layouts. Float32Arrays are taken without a copy (see float32Of): do not
+   * modify them afterwards.
+   */
   constructor(
     readonly config: Readonly<ModelConfig>,
     layerWeights: LayerWeights[],
@@ -87,11 +98,11 @@ export class SequenceModel {
     this.layers = layerWeights.map((w, l) =>
       createCell(cell, l === 0 ? inputSize : hiddenSize, hiddenSize, w, config, `l${l}`),
     );
-    // head.weight is [outputSize, H] as nn.Linear; held transposed for h·W
-    const wT = new Float32Array(hiddenSize * outputSize);
-    for (let o = 0; o < outputSize; o++)
-      for (let h = 0; h < hiddenSize; h++) wT[h * outputSize + o] = head.weight[o * hiddenSize + h];
-    this.headW = config.tieWeights ? null : tf.tidy(() => tf.variable(tf.tensor2d(wT, [hiddenSize, outputSize])));
+    // head.weight is [outputSize, H] as nn.Linear; held transposed for h·W (transposed on the device:
+    // a word LM's read-out has millions of entries)
+    this.headW = config.tieWeights
+      ? null
+      : tf.tidy(() => tf.variable(tf.transpose(tf.tensor2d(float32Of(head.weight), [outputSize, hiddenSize]))));
     if (
       config.tieWeights &&
       (config.vocabSize == null || config.vocabSize !== outputSize || inputSize !== hiddenSize)
@@ -108,25 +119,25 @@ export class SequenceModel {
     this.embedding =
       config.vocabSize == null || embedding === null
         ? null
-        : tf.tidy(() =>
-            tf.variable(tf.tensor2d(Float32Array.from(embedding), [config.vocabSize as number, inputSize])),
-          );
+        : tf.tidy(() => tf.variable(tf.tensor2d(float32Of(embedding), [config.vocabSize as number, inputSize])));
   }
 
   static random(config: Readonly<ModelConfig>, rng: Rng): SequenceModel {
     const layers = Array.from({ length: config.numLayers }, (_, l) =>
       initialWeights(config.cell, l === 0 ? config.inputSize : config.hiddenSize, config.hiddenSize, config, rng),
     );
-    // nn.Linear default U(±1/√fanIn) and nn.Embedding N(0, 1); `uniform` makes every parameter U(±initScale)
+    // nn.Linear default U(±1/√fanIn) and nn.Embedding N(0, 1); `uniform` makes every parameter U(±initScale);
+    // initRange: word_language_model's encoder and decoder U(±initRange), decoder bias 0
+    const range = config.initRange ?? null;
     const uniform = config.init === 'uniform';
-    const k = uniform ? config.initScale : 1 / Math.sqrt(config.hiddenSize);
+    const k = range ?? (uniform ? config.initScale : 1 / Math.sqrt(config.hiddenSize));
     const weight = Float64Array.from({ length: config.outputSize * config.hiddenSize }, () => rng.range(-k, k));
-    const bias = Float64Array.from({ length: config.outputSize }, () => rng.range(-k, k));
+    const bias = Float64Array.from({ length: config.outputSize }, () => (range === null ? rng.range(-k, k) : 0));
     const embedding =
       config.vocabSize == null
         ? null
         : Float64Array.from({ length: config.vocabSize * config.inputSize }, () =>
-            uniform ? rng.range(-k, k) : rng.normal(),
+            range !== null || uniform ? rng.range(-k, k) : rng.normal(),
           );
     return new SequenceModel(config, layers, { weight, bias }, embedding);
   }

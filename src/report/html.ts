@@ -2,8 +2,10 @@ import { fmtNum } from '../util/format.js';
 import { basename, relative } from 'node:path';
 import type { RenderedPlot } from './plots.js';
 import type { ReportSource } from './rundata.js';
+import type { SeedGroup } from './aggregate.js';
+import { seedsSummary } from './seeds-table.js';
 import type { SweepResults } from './sweep-table.js';
-import { breakdownTables, runTable, taskOf, type SummaryTable } from './tables.js';
+import { MAIN_METRIC, breakdownTables, runTable, taskOf, type SummaryTable } from './tables.js';
 
 /**
  * report.html: one self-contained page (inline SVG, inline CSS, no scripts, no
@@ -61,7 +63,28 @@ function sweepTableHtml(s: SweepResults): string {
   return tableHtml({ header, rows });
 }
 
-export function renderHtml(source: ReportSource, plots: RenderedPlot[], sweep: SweepResults | null): string {
+/** The table over seeds, with how to read it. */
+function seedsHtml(source: ReportSource, seeds: readonly SeedGroup[]): string[] {
+  const task = source.runs[0] ? taskOf(source.runs[0]) : '';
+  const main = MAIN_METRIC[task]?.metric ?? 'loss';
+  const n = Math.max(...seeds.map((g) => g.seeds.length));
+  const file = source.kind === 'sweep' ? ' (also in <code>seeds.csv</code> and <code>seeds.json</code>)' : '';
+  return [
+    '<h2>Over seeds</h2>',
+    `<p>One row per configuration over its ${n} seeds${file}: mean ± sample standard deviation, the 95 % ` +
+      'interval of the mean from Student’s t with n − 1 degrees of freedom, and n, the seeds averaged (a ' +
+      'diverged or missing run is left out and counted). Steps to the target and horizons are censored (a seed ' +
+      'may never get there): “k of n · median”, with “&gt;N” when the median seed is beyond the bound N.</p>',
+    tableHtml(seedsSummary(seeds, main)),
+  ];
+}
+
+export function renderHtml(
+  source: ReportSource,
+  plots: RenderedPlot[],
+  sweep: SweepResults | null,
+  seeds: readonly SeedGroup[] | null = null,
+): string {
   const heading = title(source);
   const runsTable = runTable(source.runs);
   const parts: string[] = [];
@@ -78,6 +101,7 @@ export function renderHtml(source: ReportSource, plots: RenderedPlot[], sweep: S
   );
   if (plots.length > 0)
     parts.push(`<nav>${plots.map((p) => `<a href="#${p.id}">${escapeHtml(p.title)}</a>`).join(' ')}</nav>`);
+  if (seeds) parts.push(...seedsHtml(source, seeds));
   if (sweep) {
     parts.push(
       '<h2>Results</h2>',

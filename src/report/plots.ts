@@ -2,6 +2,7 @@ import { CELL_KINDS } from '../models/registry.js';
 import { HORIZON_THRESHOLD } from '../runlog/schema.js';
 import type { DeltaSnapshot, GradflowSnapshot, RunData } from './runlog.js';
 import type { VegaLiteSpec } from './render.js';
+import { bandLayer, bandPoints, groupRunsBySeed, hasSeeds, type RunGroup } from './bands.js';
 
 /**
  * The report's plots as Vega-Lite specs built from run data. Every builder returns
@@ -31,10 +32,27 @@ export interface RenderedPlot extends Plot {
 const positive = (x: number | null | undefined): x is number => typeof x === 'number' && Number.isFinite(x) && x > 0;
 
 /** A log scale when the positive values span more than a decade, else a linear one that need not start at 0. */
-function scaleFor(values: number[]): { type: 'log' } | { zero: false } {
+function scaleFor(values: number[]): { type: 'log' } | LinearScale {
   const v = values.filter(positive);
+  if (v.length > 0 && Math.max(...v) / Math.min(...v) > 10) return { type: 'log' };
+  return linearScale(values);
+}
+
+type LinearScale = { zero: false; domain?: [number, number] };
+
+/**
+ * A linear scale that need not start at 0. A flat series (every value equal) gets a domain
+ * around its value: vega would otherwise draw a zero-width domain as one tick with all the
+ * digits it has ("1.000000").
+ */
+export function linearScale(values: number[]): LinearScale {
+  const v = values.filter((x) => Number.isFinite(x));
   if (v.length === 0) return { zero: false };
-  return Math.max(...v) / Math.min(...v) > 10 ? { type: 'log' } : { zero: false };
+  const lo = Math.min(...v);
+  const hi = Math.max(...v);
+  if (hi - lo > 1e-9 * Math.max(1, Math.abs(hi))) return { zero: false };
+  const pad = lo === 0 ? 1 : Math.abs(lo) / 10;
+  return { zero: false, domain: [lo - pad, lo + pad] };
 }
 
 const isLog = (s: ReturnType<typeof scaleFor>) => 'type' in s;
@@ -97,11 +115,13 @@ function modeNote(runs: RunData[]): string {
 }
 
 /** Colour by run; the legend says "cell" when the runs are named by their cells (a comparison). */
-const runColor = (runs: RunData[]) => ({
+const runColor = (runs: readonly { label: string }[]) => ({
   field: 'run',
   type: 'nominal',
   title: runs.every((r) => CELL_KINDS.some((c) => r.label === c || r.label.startsWith(`${c} `))) ? 'cell' : 'run',
   sort: runs.map((r) => r.label),
+  // full colour in the legend, also when a translucent band shares the scale
+  legend: { symbolOpacity: 1 },
 });
 
 /**
@@ -109,7 +129,7 @@ const runColor = (runs: RunData[]) => ({
  * training step, colour = run; one run → one panel, colour = training step.
  */
 function snapshotSpec(
-  runs: RunData[],
+  runs: readonly { label: string }[],
   rows: { run: string; step: number; x: number; norm: number }[],
   x: Record<string, unknown>,
   y: Record<string, unknown>,
@@ -148,52 +168,79 @@ function snapshotSpec(
 export function gradflowPlot(runs: RunData[]): Plot | null {
   const withData = runs.filter((r) => r.gradflow.length > 0);
   if (withData.length === 0) return null;
+  const groups = groupRunsBySeed(withData);
+  const banded = hasSeeds(groups);
   const steps = pickSteps(
     withData.flatMap((r) => topSnapshots(r).map((g) => g.step)),
-    withData.length > 1 ? 3 : 6,
+    groups.length > 1 ? 3 : 6,
   );
   const spectral = withData.some((r) => r.gradflow.some((g) => g.spectral.some(positive)));
-  const rows = withData.flatMap((r) =>
+  const curves = (r: RunData, run: string) =>
     topSnapshots(r)
       .filter((g) => steps.includes(g.step))
       .flatMap((g) =>
         g.gap.map((gap, i) => ({
-          run: r.label,
+          run,
           step: g.step,
           x: gap,
           norm: (spectral ? g.spectral[i] : g.frobenius[i]) as number,
         })),
       )
-      .filter((p) => positive(p.norm)),
-  );
+      .filter((p) => positive(p.norm));
+  // several seeds: per group, step and gap the mean of ln‖·‖ over the seeds and its t-interval
+  const rows: { run: string; step: number; x: number; norm: number; lo?: number | null; hi?: number | null }[] = banded
+    ? bandPoints(
+        groups.flatMap((g) =>
+          g.runs.flatMap((r) =>
+            curves(r, g.label).map((p) => ({ series: p.run, key: String(p.step), x: p.x, value: p.norm })),
+          ),
+        ),
+        true,
+      ).map((b) => ({ run: b.series, step: Number(b.key), x: b.x, norm: b.mean, lo: b.lo, hi: b.hi, n: b.n }))
+    : withData.flatMap((r) => curves(r, r.label));
   if (rows.length === 0) return null;
   const normName = spectral ? 'spectral norm' : 'Frobenius norm';
-  const spec = snapshotSpec(
-    withData,
-    rows,
-    { field: 'x', type: 'quantitative', title: 'gap T − k (time steps)', scale: { nice: false } },
-    {
-      field: 'norm',
-      type: 'quantitative',
-      title: `‖∂h_T/∂h_k‖ (${normName}, log scale)`,
-      scale: { type: 'log' },
-      axis: decadeAxis([...rows.map((r) => r.norm), HORIZON_THRESHOLD]),
-    },
-    referenceLine(HORIZON_THRESHOLD, `horizon threshold ${HORIZON_THRESHOLD}`, 'x'),
-  );
+  const x = { field: 'x', type: 'quantitative', title: 'gap T − k (time steps)', scale: { nice: false } };
+  const y = {
+    field: 'norm',
+    type: 'quantitative',
+    title: `‖∂h_T/∂h_k‖ (${normName}, log scale)`,
+    scale: { type: 'log' },
+    axis: decadeAxis([...rows.flatMap((r) => [r.norm, r.lo ?? r.norm, r.hi ?? r.norm]), HORIZON_THRESHOLD]),
+  };
+  const labels = banded ? groups : withData;
+  const band = banded ? [bandLayer(x, y, labels.length > 1 ? runColor(labels) : { value: '#4c78a8' })] : [];
+  const spec = snapshotSpec(labels, rows, x, y, [
+    ...band,
+    ...referenceLine(HORIZON_THRESHOLD, `horizon threshold ${HORIZON_THRESHOLD}`, 'x'),
+  ]);
+  const seedNote = banded
+    ? ` Over ${seedCounts(groups)} seeds: the line is the mean of ln‖·‖ (the geometric mean), the band its 95 % ` +
+      't-interval over the seeds.'
+    : '';
   return {
     id: 'gradflow',
     title: 'Gradient flow: how much h_T still depends on h_k',
     caption:
-      `‖∂h_T/∂h_k‖ (${normName}, mean over the probe batch) against the gap T − k, on a log axis: ` +
-      'a straight falling line is exponential vanishing ' +
-      `(slope = decay per step). The dashed line is the horizon threshold ${HORIZON_THRESHOLD}. ${modeNote(withData)}.`,
+      `‖∂h_T/∂h_k‖ (${normName}, mean over the probe batch) against the gap T − k, on a log axis: a straight ` +
+      `falling line is exponential vanishing (slope = decay per step). The dashed line is the horizon threshold ` +
+      `${HORIZON_THRESHOLD}. ${modeNote(withData)}.${seedNote}`,
     spec: {
-      title: { text: 'Gradient flow ‖∂h_T/∂h_k‖ against gap', subtitle: `${normName}, mean over the probe batch` },
+      title: {
+        text: 'Gradient flow ‖∂h_T/∂h_k‖ against gap',
+        subtitle: `${normName}, mean over the probe batch${banded ? '; geometric mean over seeds, 95 % band' : ''}`,
+      },
       ...spec,
     },
-    series: withData.length > 1 ? withData.map((r) => r.label) : steps.map(stepLabel),
+    series: labels.length > 1 ? labels.map((r) => r.label) : steps.map(stepLabel),
   };
+}
+
+/** "5", or "3–5" when the groups hold different numbers of seeds. */
+function seedCounts(groups: readonly RunGroup[]): string {
+  const counts = groups.map((g) => g.runs.length);
+  const [lo, hi] = [Math.min(...counts), Math.max(...counts)];
+  return lo === hi ? String(lo) : `${lo}–${hi}`;
 }
 
 /** ‖∂L/∂h_k‖ against position k: the error signal BPTT delivers to each step. */
@@ -344,14 +391,20 @@ export function lossName(run: RunData): string {
 export function lossCurvePlot(runs: RunData[]): Plot | null {
   const withData = runs.filter((r) => r.steps.length > 0 || r.evals.length > 0);
   if (withData.length === 0) return null;
-  const rows: { run: string; step: number; loss: number; series: string }[] = [];
+  // several seeds: a colour per group, a line per seed
+  const groups = groupRunsBySeed(withData);
+  const banded = hasSeeds(groups);
+  const labels = banded ? groups : withData;
+  const groupOf = new Map(groups.flatMap((g) => g.runs.map((r, i) => [r, { label: g.label, seed: g.seeds[i] }])));
+  const rows: { run: string; seed: number | null; step: number; loss: number; series: string }[] = [];
   const maxSteps = Math.max(...withData.map((r) => r.steps.length));
   const width = Math.max(1, Math.ceil(maxSteps / 100));
   const trainName = width > 1 ? `training (mean of ${width} steps)` : 'training';
   for (const r of withData) {
+    const { label, seed } = banded ? groupOf.get(r)! : { label: r.label, seed: null };
     for (const p of binnedLoss(r.steps, width))
-      rows.push({ run: r.label, step: p.step, loss: p.loss, series: trainName });
-    for (const e of r.evals) rows.push({ run: r.label, step: e.step, loss: e.loss, series: 'validation' });
+      rows.push({ run: label, seed, step: p.step, loss: p.loss, series: trainName });
+    for (const e of r.evals) rows.push({ run: label, seed, step: e.step, loss: e.loss, series: 'validation' });
   }
   const finite = rows.filter((r) => Number.isFinite(r.loss));
   if (finite.length === 0) return null;
@@ -368,7 +421,8 @@ export function lossCurvePlot(runs: RunData[]): Plot | null {
       finite.map((r) => r.loss),
     ),
   };
-  const color = withData.length > 1 ? runColor(withData) : { value: '#4c78a8' };
+  const color = labels.length > 1 ? runColor(labels) : { value: '#4c78a8' };
+  const detail = banded ? { detail: { field: 'seed', type: 'nominal' } } : {};
   const dash = {
     field: 'series',
     type: 'nominal',
@@ -386,12 +440,12 @@ export function lossCurvePlot(runs: RunData[]): Plot | null {
     {
       transform: [{ filter: { field: 'series', equal: trainName } }],
       mark: { type: 'line', strokeWidth: 1.5 },
-      encoding: { x, y, color, strokeDash: dash },
+      encoding: { x, y, color, strokeDash: dash, ...detail },
     },
     {
       transform: [{ filter: { field: 'series', equal: 'validation' } }],
       mark: { type: 'line', strokeWidth: 2.5, point: { size: 70, stroke: 'white', strokeWidth: 1 } },
-      encoding: { x, y, color, strokeDash: dash },
+      encoding: { x, y, color, strokeDash: dash, ...detail },
     },
   ];
   return {
@@ -399,7 +453,8 @@ export function lossCurvePlot(runs: RunData[]): Plot | null {
     title: 'Loss during training',
     caption:
       `Training loss (${name}; ${width > 1 ? `mean over bins of ${width} steps` : 'per step'}, solid) ` +
-      'and validation loss at each evaluation (dashed, dots).',
+      'and validation loss at each evaluation (dashed, dots).' +
+      (banded ? ' One line per seed, coloured by configuration.' : ''),
     spec: {
       title: { text: 'Loss during training', subtitle: name },
       data: { values: finite },
@@ -407,7 +462,7 @@ export function lossCurvePlot(runs: RunData[]): Plot | null {
       height: 280,
       layer,
     },
-    series: [...new Set(finite.map((r) => (withData.length > 1 ? r.run : r.series)))],
+    series: [...new Set(finite.map((r) => (labels.length > 1 ? r.run : r.series)))],
   };
 }
 
@@ -422,52 +477,85 @@ export function plainMetrics(metrics: Record<string, unknown>): string[] {
   );
 }
 
-/** Validation metrics (accuracy, perplexity, …) against the step, one panel per metric. */
+/** Validation metrics (accuracy, perplexity, …) against the step, one panel per metric; over seeds a mean and band. */
 export function metricCurvesPlot(runs: RunData[]): Plot | null {
   const withData = runs.filter((r) => r.evals.length >= 2);
   if (withData.length === 0) return null;
+  const groups = groupRunsBySeed(withData);
+  const banded = hasSeeds(groups);
   const names = [...new Set(withData.flatMap((r) => r.evals.flatMap((e) => plainMetrics(e.metrics))))];
-  const rows = withData.flatMap((r) =>
+  const perRun = (r: RunData, run: string) =>
     r.evals.flatMap((e) =>
       names
-        .map((m) => ({ run: r.label, step: e.step, metric: m, value: e.metrics[m] }))
-        .filter((p) => typeof p.value === 'number' && Number.isFinite(p.value)),
-    ),
-  );
+        .map((m) => ({ run, step: e.step, metric: m, value: e.metrics[m] }))
+        .filter((p): p is typeof p & { value: number } => typeof p.value === 'number' && Number.isFinite(p.value)),
+    );
+  // several seeds: per group, metric and step the mean over the seeds and its t-interval
+  const rows: { run: string; step: number; metric: string; value: number; lo?: number | null; hi?: number | null }[] =
+    banded
+      ? bandPoints(
+          groups.flatMap((g) =>
+            g.runs.flatMap((r) =>
+              perRun(r, g.label).map((p) => ({ series: p.run, key: p.metric, x: p.step, value: p.value })),
+            ),
+          ),
+        ).map((b) => ({ run: b.series, step: b.x, metric: b.key, value: b.mean, lo: b.lo, hi: b.hi }))
+      : withData.flatMap((r) => perRun(r, r.label));
   if (rows.length === 0) return null;
-  const logMetrics = names.filter((m) =>
-    isLog(scaleFor(rows.filter((r) => r.metric === m).map((r) => r.value as number))),
-  );
-  const panel = (m: string) => ({
-    title: m,
-    width: 420,
-    height: 160,
-    transform: [{ filter: { field: 'metric', equal: m } }],
-    mark: { type: 'line', point: { size: 20 } },
-    encoding: {
-      x: { field: 'step', type: 'quantitative', title: 'training step (optimizer updates)' },
-      y: {
-        field: 'value',
-        type: 'quantitative',
-        title: `${m}${logMetrics.includes(m) ? ' (log scale)' : ''}${/accuracy/i.test(m) ? ' (fraction)' : ''}`,
-        scale: logMetrics.includes(m) ? { type: 'log' } : { zero: false },
-        axis: logMetrics.includes(m)
-          ? decadeAxis(rows.filter((r) => r.metric === m).map((r) => r.value as number))
-          : {},
-      },
-      color: withData.length > 1 ? runColor(withData) : { value: '#4c78a8' },
-    },
-  });
+  const values = (m: string) => rows.filter((r) => r.metric === m).flatMap((r) => [r.value, r.lo ?? r.value]);
+  const logMetrics = names.filter((m) => isLog(scaleFor(rows.filter((r) => r.metric === m).map((r) => r.value))));
+  // on a log axis an interval reaching 0 or below is cut at the lowest mean drawn
+  for (const m of logMetrics) {
+    const floor = Math.min(
+      ...rows
+        .filter((r) => r.metric === m)
+        .map((r) => r.value)
+        .filter(positive),
+    );
+    for (const r of rows) if (r.metric === m && typeof r.lo === 'number') r.lo = Math.max(r.lo, floor);
+  }
+  const labels = banded ? groups : withData;
+  const color = labels.length > 1 ? runColor(labels) : { value: '#4c78a8' };
+  const panel = (m: string) => {
+    const x = { field: 'step', type: 'quantitative', title: 'training step (optimizer updates)' };
+    const y = {
+      field: 'value',
+      type: 'quantitative',
+      title: `${m}${logMetrics.includes(m) ? ' (log scale)' : ''}${/accuracy/i.test(m) ? ' (fraction)' : ''}`,
+      // fractions on [0, 1]: a run at 1.00 throughout is then a line along the top, not a lone tick
+      scale: logMetrics.includes(m)
+        ? { type: 'log' }
+        : /accuracy/i.test(m)
+          ? { domain: [0, 1] }
+          : linearScale(rows.filter((r) => r.metric === m).map((r) => r.value)),
+      axis: logMetrics.includes(m) ? decadeAxis(values(m)) : {},
+    };
+    const line = { mark: { type: 'line', point: { size: 20 } }, encoding: { x, y, color } };
+    return {
+      title: m,
+      width: 420,
+      height: 160,
+      transform: [{ filter: { field: 'metric', equal: m } }],
+      ...(banded ? { layer: [bandLayer(x, y, color), line] } : line),
+    };
+  };
   return {
     id: 'metrics',
     title: 'Validation metrics during training',
     caption:
-      'Each validation metric at every evaluation. Accuracies are fractions of the validation set; ' +
-      'perplexity is exp(cross-entropy per word).',
+      'Each validation metric at every evaluation. Accuracies are fractions of the validation set; perplexity is ' +
+      'exp(cross-entropy per word).' +
+      (banded ? ` Over ${seedCounts(groups)} seeds: the line is the mean, the band its 95 % t-interval.` : ''),
     spec: { title: { text: 'Validation metrics during training' }, data: { values: rows }, vconcat: names.map(panel) },
-    series: withData.length > 1 ? withData.map((r) => r.label) : names,
+    series: labels.length > 1 ? labels.map((r) => r.label) : names,
   };
 }
+
+/**
+ * Breakdown bins backed by fewer test examples than this are drawn hollow and left out of the
+ * line: at accuracy 0.5, 20 examples already give a standard error of 0.11.
+ */
+export const FEW_EXAMPLES = 20;
 
 /** Axis titles of the breakdown keys the tasks write (metric@key=value). */
 const BREAKDOWN_AXES: Record<string, string> = {
@@ -492,55 +580,109 @@ export function breakdownPlots(runs: RunData[]): Plot[] {
     }
   }
   const plots: Plot[] = [];
+  const seedGroups = groupRunsBySeed(runs);
+  const banded = hasSeeds(seedGroups);
+  const labels = banded ? seedGroups : runs;
   for (const { metric, key } of groups.values()) {
-    const rows = runs.flatMap((r) => {
+    const perRun = (r: RunData, run: string) => {
       const fm = finalMetrics(r);
       return Object.entries(fm)
         .map(([k, v]) => {
           const m = /^([^@]+)@([^=]+)=(.+)$/.exec(k);
           if (!m || m[1] !== metric || m[2] !== key || typeof v !== 'number') return null;
-          return { run: r.label, value: Number(m[3]), label: m[3], y: v, n: fm[`n@${key}=${m[3]}`] ?? null };
+          const n = fm[`n@${key}=${m[3]}`];
+          return { run, value: Number(m[3]), label: m[3], y: v, n: typeof n === 'number' ? n : null };
         })
         .filter((x) => x !== null);
-    });
+    };
+    const single = runs.flatMap((r) => perRun(r, r.label));
+    const order = [...new Set(single.map((r) => r.label))];
+    // several seeds: per group and breakdown value the mean over the seeds and its t-interval
+    // over seeds the band shows the spread, so the points carry no example counts (n null)
+    const rows: {
+      run: string;
+      value: number;
+      label: string;
+      y: number;
+      n: number | null;
+      lo?: number | null;
+      hi?: number | null;
+    }[] = banded
+      ? bandPoints(
+          seedGroups.flatMap((g) =>
+            g.runs.flatMap((r) =>
+              perRun(r, g.label).map((p) => ({ series: p.run, key: p.label, x: order.indexOf(p.label), value: p.y })),
+            ),
+          ),
+        ).map((b) => ({ run: b.series, value: Number(b.key), label: b.key, y: b.mean, n: null, lo: b.lo, hi: b.hi }))
+      : single;
     if (new Set(rows.map((r) => r.label)).size < 2) continue;
     const numeric = rows.every((r) => Number.isFinite(r.value));
     const isAccuracy = /accuracy/i.test(metric);
     const keyName = BREAKDOWN_NAMES[key] ?? key;
     const chance = isAccuracy && runs.some((r) => String(r.config.taskName) === 'agreement') ? 0.5 : null;
+    const color = labels.length > 1 ? runColor(labels) : { value: '#4c78a8' };
+    const counted = rows.some((r) => r.n !== null);
+    const maxN = Math.max(1, ...rows.map((r) => r.n ?? 0));
+    const x = numeric
+      ? {
+          field: 'value',
+          type: 'quantitative',
+          title: BREAKDOWN_AXES[key] ?? key,
+          axis: { values: [...new Set(rows.map((r) => r.value))], format: 'd' },
+          scale: { zero: false, nice: false, padding: 10 },
+        }
+      : { field: 'label', type: 'ordinal', title: BREAKDOWN_AXES[key] ?? key, sort: order };
+    const y = {
+      field: 'y',
+      type: 'quantitative',
+      title: `${metric}${isAccuracy ? ' (fraction correct)' : ''}`,
+      scale: isAccuracy ? { domain: [0, 1] } : linearScale(rows.map((r) => r.y)),
+    };
+    // a point's area ∝ its examples; bins under FEW_EXAMPLES are hollow and left out of the line
+    const size = counted
+      ? { field: 'n', type: 'quantitative', title: 'test examples', scale: { domain: [0, maxN], range: [16, 260] } }
+      : { value: 50 };
+    const isFew = `datum.n !== null && datum.n < ${FEW_EXAMPLES}`;
+    const tooltip = [
+      { field: 'run', title: 'run' },
+      { field: 'label', title: BREAKDOWN_NAMES[key] ?? key },
+      { field: 'y', title: metric, format: '.3f' },
+      { field: 'n', title: 'examples' },
+    ];
     const layers: Record<string, unknown>[] = [
+      ...(banded ? [bandLayer(x, y, color)] : []),
       {
-        mark: { type: 'line', point: { size: 40 } },
-        encoding: {
-          x: numeric
-            ? {
-                field: 'value',
-                type: 'quantitative',
-                title: BREAKDOWN_AXES[key] ?? key,
-                axis: { values: [...new Set(rows.map((r) => r.value))], format: 'd' },
-                scale: { zero: false, nice: false, padding: 10 },
-              }
-            : { field: 'label', type: 'ordinal', title: BREAKDOWN_AXES[key] ?? key },
-          y: {
-            field: 'y',
-            type: 'quantitative',
-            title: `${metric}${isAccuracy ? ' (fraction correct)' : ''}`,
-            scale: isAccuracy ? { domain: [0, 1] } : { zero: false },
-          },
-          color: runs.length > 1 ? runColor(runs) : { value: '#4c78a8' },
-        },
+        transform: [{ filter: `!(${isFew})` }],
+        mark: { type: 'line' },
+        encoding: { x, y, color },
+      },
+      {
+        transform: [{ filter: `!(${isFew})` }],
+        mark: { type: 'point', filled: true, opacity: 1 },
+        encoding: { x, y, color, size, tooltip },
+      },
+      {
+        transform: [{ filter: isFew }],
+        mark: { type: 'point', filled: false, opacity: 1, strokeWidth: 1.5 },
+        encoding: { x, y, color, size, tooltip },
       },
     ];
     if (chance !== null) {
       layers.push(...referenceLine(chance, 'chance', numeric ? 'value' : null));
     }
+    const few = rows.filter((r) => r.n !== null && r.n < FEW_EXAMPLES).length;
     plots.push({
       id: `${metric}-by-${keyName}`.replace(/[^\w.-]+/g, '-'),
       title: `${metric} by ${keyName}`,
       caption:
         `Final ${metric} broken down by ${BREAKDOWN_AXES[key] ?? key}` +
         (chance !== null ? '; the dashed line is chance (0.5: singular or plural).' : '.') +
-        ' Points with few examples are noisy: the counts are in the table below.',
+        (counted
+          ? " A point's area grows with the test examples behind it; hollow points, not joined by the line, " +
+            `have fewer than ${FEW_EXAMPLES} (their ${metric} is mostly noise)${few > 0 ? `: ${few} here` : ''}.`
+          : ' Points with few examples are noisy: the counts are in the table below.') +
+        (banded ? ` Over ${seedCounts(seedGroups)} seeds: the line is the mean, the band its 95 % t-interval.` : ''),
       spec: {
         title: { text: `${metric} by ${keyName}` },
         data: { values: rows },
@@ -548,7 +690,7 @@ export function breakdownPlots(runs: RunData[]): Plot[] {
         height: 260,
         layer: layers,
       },
-      series: runs.map((r) => r.label),
+      series: labels.map((r) => r.label),
     });
   }
   return plots;
@@ -639,7 +781,8 @@ export interface ParamPoint {
 
 /**
  * A result against a numeric setting (error against sequence length, accuracy
- * against learning rate): each run as a point, the mean over seeds as a line.
+ * against learning rate): each run as a point, the mean over seeds as a line and,
+ * where there are two or more seeds, the 95 % t-interval of that mean as a band.
  */
 export function paramPlot(
   id: string,
@@ -675,11 +818,22 @@ export function paramPlot(
   };
   const color =
     series.length > 1 || series[0] !== ''
-      ? { field: 'series', type: 'nominal', title: null, sort: series }
+      ? { field: 'series', type: 'nominal', title: null, sort: series, legend: { symbolOpacity: 1 } }
       : { value: '#4c78a8' };
+  // the mean over the points at each x of a series (its seeds), and the 95 % t-interval of that mean
+  // on a log axis an interval reaching 0 or below is cut at the lowest point drawn
+  const floor = isLog(yScale) ? Math.min(...rows.map((r) => r.y).filter(positive)) : -Infinity;
+  const means = bandPoints(rows.map((r) => ({ series: r.series, x: r.x, value: r.y }))).map((b) => ({
+    series: b.series,
+    x: b.x,
+    y: b.mean,
+    lo: b.lo === null ? null : Math.max(b.lo, floor),
+    hi: b.hi,
+  }));
   const layer: Record<string, unknown>[] = [
-    { mark: { type: 'point', opacity: 0.5, filled: true }, encoding: { x, y, color } },
-    { mark: { type: 'line', point: false }, encoding: { x, y: { ...y, aggregate: 'mean' }, color } },
+    { data: { values: means }, ...bandLayer(x, y, color) },
+    { data: { values: rows }, mark: { type: 'point', opacity: 0.5, filled: true }, encoding: { x, y, color } },
+    { data: { values: means }, mark: { type: 'line', point: false }, encoding: { x, y, color } },
   ];
   if (baseline !== null) layer.push(...referenceLine(baseline, 'baseline: predict the mean', 'x'));
   return {
@@ -690,3 +844,262 @@ export function paramPlot(
     series,
   };
 }
+
+// ---------------------------------------------------------------------------------------------
+// The agreement study (compare --task agreement-ud): read from compare.json's `agreement` section
+
+interface StudyCell {
+  label: string;
+  n: number;
+  accuracy: number | null;
+}
+
+interface StudyAccuracy {
+  overall: StudyCell;
+  byVariant: StudyCell[];
+  byDistance: StudyCell[];
+  byAttractors: StudyCell[];
+}
+
+/** The part of the study (commands/agreement-study.ts, AgreementStudy) the plots read. */
+export interface AgreementStudyPlotData {
+  models: {
+    cell: string;
+    accuracy: StudyAccuracy;
+    jacobian: {
+      norm: string;
+      byNorm: StudyCell[];
+      byDistance: { label: string; n: number; geometricMean: number | null }[];
+    } | null;
+  }[];
+  baselines: { ngram: { order: number; accuracy: StudyAccuracy }; frequency: { accuracy: StudyAccuracy } };
+}
+
+/** The study's section of compare.json, or null when it lacks the fields the plots read. */
+export function agreementStudyData(summary: Record<string, unknown> | null): AgreementStudyPlotData | null {
+  const study = summary?.agreement as Partial<AgreementStudyPlotData> | undefined;
+  if (!study || !Array.isArray(study.models) || !study.baselines?.ngram || !study.baselines.frequency) return null;
+  return study as AgreementStudyPlotData;
+}
+
+const chanceNote = ' The dashed line is chance (0.5).';
+
+/** Norm bins with fewer items are not drawn: their accuracy is noise. */
+const MIN_BIN_ITEMS = 10;
+
+/** Accuracy (y) over ordered labels (x), a line per model, the item counts in the labels of the x axis. */
+function accuracyByLabelPlot(
+  id: string,
+  title: string,
+  xTitle: string,
+  caption: string,
+  models: { name: string; cells: StudyCell[] }[],
+): Plot | null {
+  const labels = models[0].cells.filter((c) => c.n > 0).map((c) => c.label);
+  if (labels.length < 2) return null;
+  const counts = new Map(models[0].cells.map((c) => [c.label, c.n]));
+  const axisLabel = (l: string) => `${l} (${counts.get(l)})`;
+  const rows = models.flatMap((m) =>
+    m.cells
+      .filter((c) => labels.includes(c.label) && c.accuracy !== null)
+      .map((c) => ({ run: m.name, x: axisLabel(c.label), y: c.accuracy })),
+  );
+  const names = models.map((m) => m.name);
+  return {
+    id,
+    title,
+    caption: `${caption}${chanceNote}`,
+    spec: {
+      title: { text: title },
+      data: { values: rows },
+      width: 480,
+      height: 280,
+      layer: [
+        {
+          mark: { type: 'line', point: { size: 40 } },
+          encoding: {
+            x: { field: 'x', type: 'ordinal', sort: labels.map(axisLabel), title: `${xTitle} (items)` },
+            y: { field: 'y', type: 'quantitative', title: 'accuracy (fraction correct)', scale: { domain: [0, 1] } },
+            color: { field: 'run', type: 'nominal', title: 'model', sort: names },
+            strokeDash: {
+              field: 'run',
+              type: 'nominal',
+              sort: names,
+              title: 'model', // the same title as the colour's: one legend with both
+              scale: { domain: names, range: names.map((n) => (CELL_KINDS.some((c) => c === n) ? [1, 0] : [4, 3])) },
+            },
+          },
+        },
+        ...referenceLine(0.5, 'chance', null),
+      ],
+    },
+    series: names,
+  };
+}
+
+/** The agreement study's plots: accuracy by distance, attractors, originals vs nonce, ‖∂h_verb/∂h_subject‖. */
+export function agreementPlots(study: AgreementStudyPlotData): Plot[] {
+  const models = [
+    ...study.models.map((m) => ({ name: m.cell, accuracy: m.accuracy })),
+    { name: `KN ${study.baselines.ngram.order}-gram`, accuracy: study.baselines.ngram.accuracy },
+    { name: 'frequency', accuracy: study.baselines.frequency.accuracy },
+  ];
+  const plots: (Plot | null)[] = [
+    accuracyByLabelPlot(
+      'agreement-by-distance',
+      'Agreement accuracy by distance',
+      'tokens between subject and verb',
+      'Each word LM and the two baselines on the same items: the fraction whose correct verb form gets the higher ' +
+        'probability after the prefix, by the number of tokens between the subject’s head noun and the verb. ' +
+        'The n-gram model sees only the last 4 tokens.',
+      models.map((m) => ({ name: m.name, cells: m.accuracy.byDistance })),
+    ),
+    accuracyByLabelPlot(
+      'agreement-by-attractors',
+      'Agreement accuracy by attractors',
+      'nouns of the other number between subject and verb',
+      'The same items by their attractors: intervening nouns whose number is not the subject’s.',
+      models.map((m) => ({ name: m.name, cells: m.accuracy.byAttractors })),
+    ),
+  ];
+  const variants = models.flatMap((m) =>
+    m.accuracy.byVariant
+      .filter((c) => c.accuracy !== null)
+      .map((c) => ({ run: m.name, variant: `${c.label} (${c.n})`, y: c.accuracy })),
+  );
+  if (variants.length > 0) {
+    plots.push({
+      id: 'agreement-original-vs-nonce',
+      title: 'Originals against nonce twins',
+      caption:
+        'Accuracy on the sentences as written and on their nonce twins (content words replaced by random words of ' +
+        'the ' +
+        'same part of speech and features): a model that leans on meaning or collocations drops on the twins.' +
+        chanceNote,
+      spec: {
+        title: { text: 'Originals against nonce twins' },
+        data: { values: variants },
+        width: 460,
+        height: 260,
+        layer: [
+          {
+            mark: { type: 'bar' },
+            encoding: {
+              x: { field: 'run', type: 'nominal', title: 'model', sort: models.map((m) => m.name) },
+              xOffset: { field: 'variant', type: 'nominal' },
+              y: { field: 'y', type: 'quantitative', title: 'accuracy (fraction correct)', scale: { domain: [0, 1] } },
+              color: { field: 'variant', type: 'nominal', title: 'items' },
+            },
+          },
+          ...referenceLine(0.5, 'chance', null),
+        ],
+      },
+      series: models.map((m) => m.name),
+    });
+  }
+  const links = study.models.filter((m) => m.jacobian?.byNorm.some((c) => c.n > 0));
+  if (links.length > 0) {
+    // each decade bin [10^e, 10^(e+1)) drawn at its geometric centre; "<1e<f>" (all below) half a decade under 1e<f>
+    const centre = (label: string) => {
+      const m = /^(<)?1e(-?\d+)/.exec(label);
+      return m ? 10 ** (Number(m[2]) + (m[1] ? -0.5 : 0.5)) : null;
+    };
+    const rows = links.flatMap((m) =>
+      m.jacobian!.byNorm.flatMap((c) => {
+        const x = centre(c.label);
+        return x === null || c.accuracy === null || c.n < MIN_BIN_ITEMS
+          ? []
+          : [{ run: m.cell, x, y: c.accuracy, n: c.n }];
+      }),
+    );
+    const norm = links[0].jacobian!.norm;
+    if (rows.length > 0) {
+      plots.push({
+        id: 'agreement-by-jacobian',
+        title: 'Accuracy by ‖∂h_verb/∂h_subject‖',
+        caption:
+          `Items at distance ≥ 1 binned by the decade of the ${norm} norm of the Jacobian from the subject’s state ` +
+          'to the state that predicts the verb (top layer, on the item’s own prefix), drawn at the bin’s centre; ' +
+          'the leftmost point may hold every item below its decade. Point size: items in the bin ' +
+          `(bins of fewer than ${MIN_BIN_ITEMS} left out). ` +
+          'Do the items whose subject has lost its influence fail?' +
+          chanceNote,
+        spec: {
+          title: { text: 'Accuracy by ‖∂h_verb/∂h_subject‖' },
+          data: { values: rows },
+          width: 480,
+          height: 280,
+          layer: [
+            {
+              mark: { type: 'line', point: false },
+              encoding: {
+                x: {
+                  field: 'x',
+                  type: 'quantitative',
+                  title: `‖∂h_verb/∂h_subject‖ (${norm}, log scale)`,
+                  scale: { type: 'log' },
+                  axis: decadeAxis(rows.map((r) => r.x)),
+                },
+                y: {
+                  field: 'y',
+                  type: 'quantitative',
+                  title: 'accuracy (fraction correct)',
+                  scale: { domain: [0, 1] },
+                },
+                color: runColorOf(links.map((m) => m.cell)),
+              },
+            },
+            {
+              mark: { type: 'point', filled: true },
+              encoding: {
+                x: { field: 'x', type: 'quantitative', scale: { type: 'log' } },
+                y: { field: 'y', type: 'quantitative' },
+                size: { field: 'n', type: 'quantitative', title: 'items' },
+                color: runColorOf(links.map((m) => m.cell)),
+              },
+            },
+            ...referenceLine(0.5, 'chance', null),
+          ],
+        },
+        series: links.map((m) => m.cell),
+      });
+    }
+    const means = links.flatMap((m) =>
+      m.jacobian!.byDistance.flatMap((d) =>
+        d.geometricMean === null || !(d.geometricMean > 0) ? [] : [{ run: m.cell, x: d.label, y: d.geometricMean }],
+      ),
+    );
+    if (means.length > 0) {
+      const labels = links[0].jacobian!.byDistance.map((d) => d.label);
+      plots.push({
+        id: 'agreement-jacobian-by-distance',
+        title: '‖∂h_verb/∂h_subject‖ by distance',
+        caption:
+          `The geometric mean of the per-item ${norm} norm over the items of each distance bin: how much of the ` +
+          'subject’s state still reaches the verb, by cell.',
+        spec: {
+          title: { text: '‖∂h_verb/∂h_subject‖ by distance' },
+          data: { values: means },
+          width: 460,
+          height: 260,
+          mark: { type: 'line', point: { size: 40 } },
+          encoding: {
+            x: { field: 'x', type: 'ordinal', sort: labels, title: 'tokens between subject and verb' },
+            y: {
+              field: 'y',
+              type: 'quantitative',
+              title: `geometric mean of ‖∂h_verb/∂h_subject‖ (${norm}, log scale)`,
+              scale: { type: 'log' },
+              axis: decadeAxis(means.map((r) => r.y)),
+            },
+            color: runColorOf(links.map((m) => m.cell)),
+          },
+        },
+        series: links.map((m) => m.cell),
+      });
+    }
+  }
+  return plots.filter((p): p is Plot => p !== null);
+}
+
+const runColorOf = (names: string[]) => ({ field: 'run', type: 'nominal', title: 'cell', sort: names });

@@ -4,6 +4,8 @@
  * nothing for them at start-up.
  */
 
+import type { View } from 'vega';
+
 /** A Vega-Lite specification, as a plain JSON object. */
 export type VegaLiteSpec = Record<string, unknown>;
 
@@ -24,12 +26,37 @@ export const PLOT_CONFIG = {
   point: { size: 40, filled: true },
 };
 
-/** SVG text of a Vega-Lite spec. */
-export async function specToSvg(spec: VegaLiteSpec): Promise<string> {
+/** A headless vega View of a Vega-Lite spec in the report's look; the caller finalizes it. */
+export async function headlessView(spec: VegaLiteSpec): Promise<View> {
   const [vega, vegaLite] = await Promise.all([import('vega'), import('vega-lite')]);
   const full = { ...spec, config: { ...PLOT_CONFIG, ...((spec.config as object) ?? {}) } };
   const compiled = vegaLite.compile(full as unknown as Parameters<typeof vegaLite.compile>[0]).spec;
-  const view = new vega.View(vega.parse(compiled), { renderer: 'none', logLevel: vega.Error });
+  return new vega.View(vega.parse(compiled), { renderer: 'none', logLevel: vega.Error });
+}
+
+/** A view's full size in CSS pixels (plot area, axes, legends and padding): the size of its SVG or canvas. */
+export function viewSize(view: View): { width: number; height: number } {
+  const inner = view as unknown as { _viewWidth?: number; _viewHeight?: number };
+  const pad = view.padding() as { left: number; right: number; top: number; bottom: number };
+  if (Number.isFinite(inner._viewWidth) && Number.isFinite(inner._viewHeight))
+    return {
+      width: Math.ceil(inner._viewWidth! + pad.left + pad.right),
+      height: Math.ceil(inner._viewHeight! + pad.top + pad.bottom),
+    };
+  // without vega's own numbers: the scenegraph's bounds, padded (within a pixel of the above)
+  const scene = view.scenegraph() as unknown as {
+    root: { bounds: { x1: number; y1: number; x2: number; y2: number } };
+  };
+  const b = scene.root.bounds;
+  return {
+    width: Math.ceil(b.x2 - b.x1 + pad.left + pad.right),
+    height: Math.ceil(b.y2 - b.y1 + pad.top + pad.bottom),
+  };
+}
+
+/** SVG text of a Vega-Lite spec. */
+export async function specToSvg(spec: VegaLiteSpec): Promise<string> {
+  const view = await headlessView(spec);
   try {
     return await view.toSVG();
   } finally {

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { ensureDir, writeFileAtomic } from '../util/files.js';
 import { renderHtml } from './html.js';
 import {
+  agreementPlots,
+  agreementStudyData,
   breakdownPlots,
   deltasPlot,
   gradflowPlot,
@@ -16,11 +18,23 @@ import {
   type Plot,
   type RenderedPlot,
 } from './plots.js';
+import { groupRunsBySeed } from './bands.js';
 import { specToSvg, svgToPng } from './render.js';
 import { readSource, type ReportSource } from './rundata.js';
 import type { RunData } from './runlog.js';
-import { sweepResults, type SweepResults } from './sweep-table.js';
-import { MAIN_METRIC, breakdownTables, lastGradflow, runTable, sparkline, taskOf, textTable } from './tables.js';
+import type { SeedGroup } from './aggregate.js';
+import { sweepResults, sweepSeeds, type SweepResults } from './sweep-table.js';
+import { seedsSummary } from './seeds-table.js';
+import {
+  MAIN_METRIC,
+  type SummaryTable,
+  breakdownTables,
+  lastGradflow,
+  runTable,
+  sparkline,
+  taskOf,
+  textTable,
+} from './tables.js';
 
 /**
  * `seqlab report DIR`: read a run, comparison, sweep or directory of runs, draw
@@ -46,17 +60,35 @@ export interface ReportResult {
   /** Just the sparkline lines of the summary (for commands that print their own table). */
   sparklines: string[];
   sweep: SweepResults | null;
+  /** A comparison over seeds (compare.json's aggregates) or a sweep with a seed axis: per configuration, over seeds. */
+  seeds: SeedGroup[] | null;
+  /** The seeds as the report's table shows them (seedsSummary), for the terminal. */
+  seedsTable: SummaryTable | null;
+}
+
+/** The aggregates over seeds of a source: a comparison's from compare.json, a sweep's from its results table. */
+export function seedGroupsOf(source: ReportSource, sweep: SweepResults | null): SeedGroup[] | null {
+  if (sweep) return sweepSeeds(sweep);
+  const aggregates = source.summary?.aggregates;
+  return source.kind === 'compare' && Array.isArray(aggregates) ? (aggregates as SeedGroup[]) : null;
 }
 
 /** The plots for a source, in the order the report shows them. */
 export function buildPlots(source: ReportSource, opts: Readonly<ReportOptions> = REPORT_DEFAULTS): Plot[] {
   const plots: (Plot | null)[] = [];
-  const runs = source.runs.slice(0, source.kind === 'sweep' ? opts.maxRunsPerPlot : source.runs.length);
+  // a sweep's first configurations (with all their seeds), so the per-run plots stay readable
+  const groups = groupRunsBySeed(source.runs).slice(0, source.kind === 'sweep' ? opts.maxRunsPerPlot : undefined);
+  const runs = groups.flatMap((g) => g.runs);
+  // plots of one run's curves draw the first seed of each configuration
+  const firstSeeds = groups.map((g) => g.runs[0]);
   if (source.kind === 'sweep') plots.push(...sweepParamPlots(source));
   if (source.kind === 'compare') plots.push(compareLengthPlot(source));
+  const study = source.kind === 'compare' ? agreementStudyData(source.summary) : null;
+  if (study) plots.push(...agreementPlots(study));
   plots.push(gradflowPlot(runs));
   plots.push(...breakdownPlots(runs));
-  plots.push(lossCurvePlot(runs), metricCurvesPlot(runs), lossGradPlot(runs), heatmapPlot(runs), deltasPlot(runs));
+  plots.push(lossCurvePlot(runs), metricCurvesPlot(runs), lossGradPlot(firstSeeds), heatmapPlot(firstSeeds));
+  plots.push(deltasPlot(runs));
   return plots.filter((p): p is Plot => p !== null);
 }
 
@@ -82,7 +114,10 @@ function compareLengthPlot(source: ReportSource): Plot | null {
     'sequence length T (time steps)',
     `final validation ${main}`,
     `${task}: ${main} against sequence length`,
-    `The final validation ${main} of each cell at each sequence length${baselineNote}.`,
+    `The final validation ${main} of each cell at each sequence length${baselineNote}.` +
+      (Array.isArray(source.summary?.seeds) && source.summary.seeds.length > 1
+        ? ' Each point is one seed; the line is the mean over seeds, the band its 95 % t-interval.'
+        : ''),
     baseline,
   );
 }
@@ -113,7 +148,8 @@ function sweepParamPlots(source: ReportSource): Plot[] {
       xTitle,
       `final validation ${main}`,
       `${main} against ${key === 'seq-len' ? 'sequence length' : key}`,
-      `Each point is one run (seeds as separate points); the line is the mean over seeds.${baselineNote}`,
+      'Each point is one run (seeds as separate points); the line is the mean over seeds, the band (two or more ' +
+        `seeds) its 95 % t-interval.${baselineNote}`,
       baseline as number | null,
     );
     if (plot) plots.push(plot);
@@ -173,8 +209,10 @@ export async function writeReport(dir: string, options: Partial<ReportOptions> =
     rendered.push({ ...plot, svg, svgFile, pngFile });
   }
   const sweep = source.kind === 'sweep' ? sweepResults(source) : null;
+  const seeds = seedGroupsOf(source, sweep);
   const html = join(dir, 'report.html');
-  writeFileAtomic(html, renderHtml(source, rendered, sweep));
+  writeFileAtomic(html, renderHtml(source, rendered, sweep, seeds));
+  const main = MAIN_METRIC[source.runs[0] ? taskOf(source.runs[0]) : '']?.metric ?? 'loss';
   return {
     dir,
     kind: source.kind,
@@ -183,6 +221,8 @@ export async function writeReport(dir: string, options: Partial<ReportOptions> =
     summary: terminalSummary(source),
     sparklines: sparklines(source.runs),
     sweep,
+    seeds,
+    seedsTable: seeds ? seedsSummary(seeds, main) : null,
   };
 }
 

@@ -64,11 +64,13 @@ export function readSource(dir: string): ReportSource {
     const summary = readJsonFile(join(dir, 'compare.json'), 'comparison') as Record<string, unknown>;
     const rows = Array.isArray(summary.rows) ? (summary.rows as Record<string, unknown>[]) : [];
     const sweep = new Set(rows.map((r) => r.seqLen)).size > 1;
+    // several seeds: each run's label ends in seed=N, which the plots' seed groups leave out
+    const seeds = Array.isArray(summary.seeds) && summary.seeds.length > 1;
     const runs = rows
       .map((r) => {
         const name =
           typeof r.runDir === 'string' ? basename(r.runDir) : sweep ? `${r.cell}-T${r.seqLen}` : String(r.cell);
-        const label = sweep ? `${r.cell} T=${r.seqLen}` : String(r.cell);
+        const label = `${sweep ? `${r.cell} T=${r.seqLen}` : String(r.cell)}${seeds ? ` seed=${r.seed}` : ''}`;
         return existsSync(join(dir, name, 'log.jsonl')) ? readRun(join(dir, name), label) : null;
       })
       .filter((r): r is RunData => r !== null);

@@ -1,13 +1,15 @@
+import { type Cell, groupBySeed, type SeedGroup } from './aggregate.js';
 import { finalMetrics } from './plots.js';
 import type { ReportSource } from './rundata.js';
 import { lastGradflow } from './tables.js';
 
 /**
  * The results table of a sweep: one row per configuration in grid order, its
- * settings, then its final status, metrics and gradient-flow summary. No timings,
- * so the table of a sweep run in shards equals the table of the same sweep run at once.
+ * settings, then its final status, metrics and gradient-flow summary (the horizon at the
+ * last probe, null when it is beyond the probe's length probeT). No timings, so the table
+ * of a sweep run in shards equals the table of the same sweep run at once.
  */
-export type Cell = string | number | null;
+export type { Cell };
 
 export interface SweepResults {
   columns: string[];
@@ -50,6 +52,7 @@ export function sweepResults(source: ReportSource): SweepResults {
     }
     const g = lastGradflow(run);
     row.horizon = g ? (g.horizon ?? null) : null;
+    row.probeT = g ? g.T : null;
     row.decayPerStep = g ? g.decayPerStep : null;
     return row;
   });
@@ -62,6 +65,7 @@ export function sweepResults(source: ReportSource): SweepResults {
     'loss',
     ...metricKeys,
     'horizon',
+    'probeT',
     'decayPerStep',
   ];
   for (const row of rows) for (const c of columns) row[c] ??= null;
@@ -77,4 +81,20 @@ export function toCsv(results: SweepResults): string {
   };
   const lines = [results.columns.map(quote), ...results.rows.map((r) => results.columns.map((c) => quote(r[c])))];
   return `${lines.map((l) => l.join(',')).join('\n')}\n`;
+}
+
+/**
+ * A sweep with a seed axis, over its seeds: one group per configuration of the other settings,
+ * the loss, every metric and the decay per step as mean, sd and 95 % t-interval, the horizon as
+ * "reached by k of n" and a median. Null when the seed takes fewer than two values.
+ */
+export function sweepSeeds(results: SweepResults): SeedGroup[] | null {
+  if (!results.varying.includes('seed')) return null;
+  const settings = results.columns.slice(1, results.columns.indexOf('status')).filter((k) => k !== 'seed');
+  const metrics = results.columns.slice(results.columns.indexOf('loss'), results.columns.indexOf('horizon'));
+  return groupBySeed(results.rows, {
+    settings,
+    metrics: [...metrics, 'decayPerStep'],
+    censored: [{ column: 'horizon', bound: 'probeT' }],
+  });
 }

@@ -8,8 +8,9 @@ import {
   type Splits,
 } from '../data/corpus.js';
 import type { Vocabulary } from '../data/vocab.js';
+import { readWordLMCorpus, wordLMDictionary } from '../data/word-lm-corpus.js';
 import type { Batch, SequenceTask } from './task.js';
-import { inputError, positiveInt } from '../util/errors.js';
+import { inputError, oneOf, positiveInt, usageError } from '../util/errors.js';
 import type { Rng } from '../util/rng.js';
 
 /**
@@ -26,9 +27,20 @@ import type { Rng } from '../util/rng.js';
  * Training data order is fixed (the text's); the Rng is unused. Perplexity = exp(mean
  * cross-entropy per token, <eos> included), the same predictions seqlab ngram scores.
  */
+/** How the corpus is read: seqlab's readers (corpus.ts), or word_language_model's data.py (word-lm-corpus.ts). */
+export const LM_READERS = ['seqlab', 'word-lm'] as const;
+export type LMReader = (typeof LM_READERS)[number];
+
 export interface LMConfig extends CorpusOptions {
   /** "brown", a UTF-8 text file, or a directory with train.txt/valid.txt/test.txt. */
   corpus: string;
+  /**
+   * "seqlab": Brown, a text file or a PTB-style directory, a vocabulary by frequency with <unk>.
+   * "word-lm": a directory read as pytorch/examples' word_language_model reads it (every line,
+   * blank ones too, ends in <eos>; no lower-casing) with its Dictionary (every word of the three
+   * splits, by first appearance), so losses compare with its own. Default "seqlab".
+   */
+  reader: LMReader;
   /** Parallel streams in training (the batch size). Default 20. */
   batchSize: number;
   /** Steps per batch (truncated-BPTT length). Default 35. */
@@ -49,6 +61,7 @@ export interface LMConfig extends CorpusOptions {
 export const LM_DEFAULTS: Readonly<LMConfig> = {
   ...CORPUS_DEFAULTS,
   corpus: 'brown',
+  reader: 'seqlab',
   batchSize: 20,
   bptt: 35,
   evalBatchSize: 10,
@@ -109,15 +122,38 @@ export class LMTask implements SequenceTask {
     const c = this.config;
     positiveInt('batchSize', c.batchSize);
     positiveInt('bptt', c.bptt);
-    const corpus = resolveCorpus(c.corpus, { lowercase: c.lowercase, tokenizer: c.tokenizer, eos: c.eos });
-    this.corpusName = describeCorpus(corpus);
-    this.vocab =
-      c.vocabulary ??
-      buildVocabulary(corpus, {
-        ...(c.minCount !== null ? { minCount: c.minCount } : {}),
-        ...(c.vocabSize !== null ? { maxSize: c.vocabSize } : {}),
-      });
-    this.ids = encodeCorpus(corpus, this.vocab);
+    oneOf('reader', c.reader, LM_READERS);
+    if (c.reader === 'word-lm') {
+      if (c.minCount !== null || c.vocabSize !== null || c.lowercase)
+        throw usageError(
+          (field) =>
+            `the word-lm reader keeps every word as written (its Dictionary): no ${field('minCount')}, ` +
+            `${field('vocabSize')} or ${field('lowercase')}`,
+        );
+      if (c.corpus === 'brown')
+        throw usageError(
+          (field) =>
+            `the word-lm reader reads a data directory (train.txt, valid.txt, test.txt): set ${field('corpus')}`,
+        );
+      const splits = readWordLMCorpus(c.corpus);
+      this.corpusName = `${c.corpus} (word_language_model's data.py: every line + <eos>)`;
+      this.vocab = c.vocabulary ?? wordLMDictionary(splits);
+      this.ids = {
+        train: this.vocab.encode(splits.train),
+        valid: this.vocab.encode(splits.valid),
+        test: this.vocab.encode(splits.test),
+      };
+    } else {
+      const corpus = resolveCorpus(c.corpus, { lowercase: c.lowercase, tokenizer: c.tokenizer, eos: c.eos });
+      this.corpusName = describeCorpus(corpus);
+      this.vocab =
+        c.vocabulary ??
+        buildVocabulary(corpus, {
+          ...(c.minCount !== null ? { minCount: c.minCount } : {}),
+          ...(c.vocabSize !== null ? { maxSize: c.vocabSize } : {}),
+        });
+      this.ids = encodeCorpus(corpus, this.vocab);
+    }
     this.vocabSize = this.vocab.size;
     this.outputSize = this.vocab.size;
     if (this.ids.train.length < c.batchSize * (c.bptt + 1)) {

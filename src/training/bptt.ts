@@ -43,7 +43,7 @@ export function forwardSequence(cell: Cell, xs: tf.Tensor3D, s0: State): Sequenc
   const [T, B, I] = xs.shape;
   const x2d = tf.reshape(xs, [T * B, I]) as tf.Tensor2D;
   const { kind } = cell;
-  if (fusedKernels() && isFusedCellKind(kind) && cell instanceof RecurrentCellBase)
+  if (fusedKernels(cell.hiddenSize) && isFusedCellKind(kind) && cell instanceof RecurrentCellBase)
     return forwardFused(cell, kind, x2d, T, B, s0);
   const xw = tf.unstack(tf.reshape(cell.project(x2d), [T, B, -1])) as tf.Tensor2D[];
   const states: State[] = [s0];
@@ -120,7 +120,7 @@ export function backwardSequence(
   const [T, B, H] = trace.hs.shape;
   const weightHH = cell.recurrentWeight(); // [G·H, H]
   const { kind } = cell;
-  if (fusedKernels() && isFusedCellKind(kind) && !dFinal && cell instanceof RecurrentCellBase)
+  if (fusedKernels(cell.hiddenSize) && isFusedCellKind(kind) && !dFinal && cell instanceof RecurrentCellBase)
     return weightGrads(cell, trace, ...backwardFused(kind, trace, dHs, weightHH), needInputGrad);
   const fromAbove = tf.unstack(dHs) as tf.Tensor2D[];
   let carry: (tf.Tensor2D | null)[] = dFinal ? [...dFinal] : Array.from({ length: cell.numStates }, () => null);

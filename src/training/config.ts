@@ -26,6 +26,12 @@ export interface TrainConfig extends OptimizerConfig, ScheduleConfig {
   gradflowMode: JacobianMode;
   /** Probe every layer, or only the top one. Default false (top only). */
   gradflowAllLayers: boolean;
+  /**
+   * Keep the weights of the best validation loss and end with them: the test evaluation and the
+   * last checkpoint use them (word_language_model evaluates its best saved model). That checkpoint
+   * is not resumable; the ones written during the run are. Default false.
+   */
+  restoreBest: boolean;
   /** Seed of data order and dropout (initial weights are seeded by the caller). Default 1. */
   seed: number;
   /**
@@ -48,6 +54,7 @@ export const TRAIN_DEFAULTS: Readonly<TrainConfig> = {
   gradflowEvery: 250,
   gradflowMode: 'h',
   gradflowAllLayers: false,
+  restoreBest: false,
   seed: 1,
   threads: 'auto',
 };

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { workerData } from 'node:worker_threads';
 import { setBackend } from '../compute/backend.js';
+import { setKernels } from '../compute/kernel-choice.js';
 import { SequenceModel } from '../models/model.js';
 import { Rng } from '../util/rng.js';
 import { modelLossAndGrads } from './bptt.js';
@@ -25,6 +26,7 @@ function reply(msg: StepReply): void {
 
 async function start(): Promise<void> {
   await setBackend(init.backend);
+  setKernels(init.kernels);
   const model = SequenceModel.random(init.config, new Rng(0)); // weights are overwritten before each request
   const vars = Object.entries(model.variables());
   init.port.on('message', (req: StepRequest) => {

@@ -42,6 +42,11 @@ export interface JacobianOptions {
   onProgress?: (phase: 'forward' | 'sweep', done: number, total: number) => void;
   /** Stop between steps when aborted: the promise rejects with the signal's reason. */
   signal?: AbortSignal;
+  /**
+   * Norms (and kept matrices) only at these gaps T − k (e.g. [T]: ∂h_T/∂h_0 alone); the sweep still runs to k = 0.
+   * Default null: every gap.
+   */
+  gaps: readonly number[] | null;
 }
 
 export const JACOBIAN_DEFAULTS: Readonly<JacobianOptions> = {
@@ -51,6 +56,7 @@ export const JACOBIAN_DEFAULTS: Readonly<JacobianOptions> = {
   keepMatrices: false,
   horizonThreshold: HORIZON_THRESHOLD,
   normThread: 'auto',
+  gaps: null,
 };
 
 export interface JacobianRow {
@@ -203,7 +209,7 @@ async function sweep(
 ): Promise<void> {
   const records = new Readback(batch, visit, after);
   const { kind } = cell;
-  if (fusedKernels() && isFusedCellKind(kind) && cell instanceof RecurrentCellBase)
+  if (fusedKernels(cell.hiddenSize) && isFusedCellKind(kind) && cell instanceof RecurrentCellBase)
     return sweepFused(cell, kind, locals, t, batch, mode, weightHH, records);
   let cot = seeds(cell, batch, mode);
   try {
@@ -366,6 +372,7 @@ export async function jacobianNorms(
         frobeniusPerSeq: fro,
       };
     };
+    const wanted = opts.gaps === null ? null : new Set(opts.gaps);
     const turns = new EventLoopTurns();
     const swept = async (k: number) => {
       await later?.throttle();
@@ -381,6 +388,7 @@ export async function jacobianNorms(
       mode,
       weightHH,
       (k, data, logScale) => {
+        if (wanted !== null && !wanted.has(T - k)) return;
         if (later) later.add(k, data, logScale);
         else {
           const { fro, spec } = normsOf(data, logScale, batch, R, C, opts.spectral, buf);
@@ -394,6 +402,7 @@ export async function jacobianNorms(
       swept,
     );
     if (later) for (const [k, { fro, spec }] of await later.results()) setRow(k, fro, spec);
+    if (wanted !== null) rows.splice(0, rows.length, ...rows.filter((r) => r !== undefined));
     const gaps = rows.map((r) => r.gap);
     const result: JacobianResult = {
       T,

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { type KernelChoice, kernelChoice } from '../compute/kernel-choice.js';
 import type { State } from '../models/cell.js';
 import { gateCount } from '../models/registry.js';
 import type { ModelConfig, SequenceModel } from '../models/model.js';
@@ -59,6 +60,7 @@ export interface StepReply {
 export interface WorkerInit {
   config: ModelConfig;
   backend: string;
+  kernels: KernelChoice;
   /** Shared: [0] = reply ready flag; then the parameters, then the gradients (both in model.variables() order). */
   shared: SharedArrayBuffer;
   numParams: number;
@@ -150,7 +152,14 @@ export class GradWorkers {
     const numParams = model.numParams();
     const shared = new SharedArrayBuffer(16 + 8 * numParams);
     const { port1, port2 } = new MessageChannel();
-    const init: WorkerInit = { config: { ...model.config }, backend: tf.getBackend(), shared, numParams, port: port2 };
+    const init: WorkerInit = {
+      config: { ...model.config },
+      backend: tf.getBackend(),
+      kernels: kernelChoice(),
+      shared,
+      numParams,
+      port: port2,
+    };
     const worker = new Worker(workerFile('grad-worker'), { workerData: init, transferList: [port2] });
     worker.unref();
     await new Promise<void>((resolve, reject) => {

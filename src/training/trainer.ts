@@ -6,6 +6,7 @@ import type { Batch, SequenceTask } from '../tasks/task.js';
 import { Interrupted, SeqlabError, inputError, stopSignalOf } from '../util/errors.js';
 import { Rng, type RngState } from '../util/rng.js';
 import { EventLoopTurns } from '../util/turns.js';
+import { BestWeights, type BestWeightsState } from './best-weights.js';
 import { modelLossAndGrads } from './bptt.js';
 import { writeCheckpoint } from './checkpoint.js';
 import type { TrainConfig } from './config.js';
@@ -38,6 +39,9 @@ import { GradWorkers, resolveThreads } from './parallel.js';
  *               that pays (parallel.ts); a non-finite loss or gradient norm ends the run here
  *   clip/update by global norm and/or value, then the optimizer's update
  *   log         the step record and the progress callback
+ *
+ * After the loop: the last evaluation and probe, then (restoreBest) the weights of the best
+ * evaluation put back and checkpointed, as word_language_model ends with its best saved model.
  *
  * Truncated BPTT (bptt > 0) cuts each batch into chunks, one update per chunk that holds targets;
  * the hidden state is carried to the next chunk but cut from the graph, so gradients never flow
@@ -96,6 +100,8 @@ export interface ResumeState {
   carried: { shape: [number, number]; values: number[] }[][] | null;
   evals: EvalResult[];
   gradflow: GradflowSummary[];
+  /** restoreBest: the weights of the best evaluation so far (absent or null otherwise). */
+  best?: BestWeightsState | null;
 }
 
 /**
@@ -151,6 +157,13 @@ export function checkResumeState(value: unknown, source: string, sizes: Record<s
     if (!ok) throw bad("carried must list each layer's states as {shape: [B, H], values}");
   }
   if (!Array.isArray(r.evals) || !Array.isArray(r.gradflow)) throw bad('evals and gradflow must be lists');
+  const best = r.best;
+  if (best !== undefined && best !== null) {
+    if (!isObject(best) || !isCount(best.step) || !isObject(best.values)) throw bad('best must be {step, values}');
+    for (const [name, n] of Object.entries(sizes)) {
+      if (!isFiniteArray(best.values[name], n)) throw bad(`best.values.${name} must hold ${n} finite numbers`);
+    }
+  }
   return value as unknown as ResumeState;
 }
 
@@ -179,6 +192,8 @@ export interface TrainResult {
   /** Every evaluation, in order. */
   evals: EvalResult[];
   gradflow: GradflowSummary[];
+  /** The step whose weights the model ends with: `steps`, or the best evaluation's with restoreBest. */
+  weightsStep: number;
   elapsedMs: number;
   gradflowMs: number;
 }
@@ -224,6 +239,7 @@ class TrainingRun {
   private readonly optimizer: Optimizer;
   private readonly vars: Record<string, tf.Variable>;
   private readonly plateau = new PlateauTracker();
+  private readonly best: BestWeights;
   private readonly dropoutRng: Rng;
   private readonly probeBatch: Batch | null;
   private readonly evals: EvalResult[];
@@ -260,6 +276,7 @@ class TrainingRun {
       this.evaluatedAt = resume.step;
       if (config.gradflowEvery > 0 && resume.step % config.gradflowEvery === 0) this.probedAt = resume.step;
     }
+    this.best = config.restoreBest ? BestWeights.restore(resume?.best, this.vars) : new BestWeights();
     this.dropoutRng = resume?.dropoutRng ? Rng.restore(resume.dropoutRng) : new Rng(`${config.seed}/dropout`);
     this.evals = resume ? [...resume.evals] : [];
     this.gradflow = resume ? [...resume.gradflow] : [];
@@ -338,6 +355,7 @@ class TrainingRun {
     this.evals.push({ step, ...ev });
     this.sink?.log({ type: 'eval', step, loss: ev.loss, metrics: ev.metrics });
     const improved = this.plateau.observe(ev.loss, step);
+    if (improved && config.restoreBest) this.best.keep(this.vars, step);
     if (!improved && config.schedule === 'plateau' && this.plateau.sinceBest % config.patience === 0) {
       this.optimizer.lr *= config.decayFactor;
     }
@@ -431,10 +449,14 @@ class TrainingRun {
     this.options.onProgress?.({ step, steps: this.config.steps, loss, lr: optimizer.lr });
   }
 
-  /** After the loop: the last evaluation and probe if the loop did not just run them, the end record. */
+  /**
+   * After the loop: the last evaluation and probe if the loop did not just run them, the best
+   * weights put back (restoreBest), the end record.
+   */
   async finish(): Promise<TrainResult> {
     if (this.evaluatedAt !== this.step) await this.evaluate();
     if (this.probeBatch && this.probedAt !== this.step) await this.probe();
+    const weightsStep = await this.endWithBest();
     const elapsedMs = performance.now() - this.started;
     const status: TrainStatus = this.earlyStopped ? 'early-stopped' : 'completed';
     // a resumed run times only the steps it ran itself
@@ -455,13 +477,32 @@ class TrainingRun {
       bestEval: { step: this.plateau.bestStep, loss: this.plateau.best },
       evals: this.evals,
       gradflow: this.gradflow,
+      weightsStep,
       elapsedMs,
       gradflowMs,
     };
   }
 
+  /**
+   * restoreBest: put the best evaluation's weights back and checkpoint them (without a resume
+   * record: the run's state is the last step's, the weights are not). Returns the step whose
+   * weights the model now holds.
+   */
+  private async endWithBest(): Promise<number> {
+    const from = this.best.step;
+    if (!this.config.restoreBest || from === null || from === this.step) return this.step;
+    this.best.restoreInto(this.vars);
+    const { runDir } = this.options;
+    if (this.saveCheckpoints && runDir) {
+      const extra = { ...this.options.checkpointExtra?.(), bestOf: this.step };
+      await writeCheckpoint(this.model, runDir, from, this.config, extra);
+    }
+    return from;
+  }
+
   async dispose(): Promise<void> {
     this.data.dispose();
+    this.best.dispose();
     this.optimizer.dispose();
     await this.workers?.dispose();
   }
@@ -501,6 +542,7 @@ class TrainingRun {
         : null,
       evals: [...this.evals],
       gradflow: [...this.gradflow],
+      ...(this.config.restoreBest ? { best: await this.best.snapshot() } : {}),
     };
   }
 }

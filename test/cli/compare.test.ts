@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parseSeeds, seedList } from '../../src/cli/compare.js';
 import { EXIT_CODES } from '../../src/util/errors.js';
 import { expectOneLineError, runSeqlab } from './run.js';
 
@@ -22,6 +23,10 @@ describe.concurrent('seqlab compare: bad input', () => {
     ['--seq-len on the agreement task', ['--seq-len', '12'], EXIT_CODES.usage, /does not apply/],
     ['bad --train-distances', ['--train-distances', '9-3'], EXIT_CODES.usage, /MIN-MAX/],
     ['unknown task', ['--task', 'sorting'], EXIT_CODES.usage, /unknown task "sorting"/],
+    ['--seed beside --seeds', ['--seeds', '1-3', '--seed', '2'], EXIT_CODES.usage, /--seed and --seeds exclude/],
+    ['--seeds range backwards', ['--seeds', '5-3'], EXIT_CODES.usage, /--seeds range 5-3 runs backwards/],
+    ['--seeds with a seed twice', ['--seeds', '1-3,2'], EXIT_CODES.usage, /--seeds lists seed 2 twice/],
+    ['--seeds not a list', ['--seeds', '1..5'], EXIT_CODES.usage, /--seeds must be a list of seeds and ranges/],
   ];
   for (const [name, args, code, message] of cases) {
     it(name, async () => {
@@ -76,5 +81,66 @@ describe('seqlab compare --json', () => {
     expect(doc.rows[0].hiddenSize).toBeGreaterThan(doc.rows[1].hiddenSize);
     expect(JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8')).rows).toHaveLength(4);
     for (const run of ['rnn-T4', 'gru-T6']) expect(existsSync(join(out, run, 'metrics.json'))).toBe(true);
+  });
+});
+
+describe('--seeds', () => {
+  it('reads lists and ranges in the order given, and prints consecutive seeds as ranges', () => {
+    expect(parseSeeds('1-5')).toEqual([1, 2, 3, 4, 5]);
+    expect(parseSeeds('3, 1,7-9')).toEqual([3, 1, 7, 8, 9]);
+    expect(parseSeeds('0')).toEqual([0]);
+    expect(seedList([1, 2, 3, 4, 5])).toBe('1-5');
+    expect(seedList([3, 1, 7, 8, 9])).toBe('3, 1, 7-9');
+  });
+
+  const tiny = ['--task', 'adding', '--seq-len', '4', '--cells', 'rnn,gru', '--hidden', '4'];
+  const short = ['--steps', '4', '--eval-every', '2', '--eval-size', '16', '--gradflow-every', '2', '--no-report'];
+
+  it('trains each cell once per seed, each as --seed would, and aggregates them (--json, compare.json)', async () => {
+    const out = join(tmp, 'seeds');
+    const [r, one] = await Promise.all([
+      seqlab([...tiny, ...short, '--seeds', '1-2', '--json', '--out', out]),
+      seqlab([...tiny, ...short, '--seed', '2', '--json', '--out', join(tmp, 'seed-2')]),
+    ]);
+    for (const x of [r, one]) expect(x.status, x.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.seeds).toEqual([1, 2]);
+    expect(doc.rows.map((x: { cell: string; seed: number }) => `${x.cell}/${x.seed}`)).toEqual([
+      'rnn/1',
+      'rnn/2',
+      'gru/1',
+      'gru/2',
+    ]);
+    // seed 2 of the comparison is the run of --seed 2: same data, weights and numbers
+    const numbers = (x: Record<string, unknown>) => ({ ...x, runDir: null, elapsedMs: null });
+    const single = JSON.parse(one.stdout);
+    expect(single.aggregates).toBeNull();
+    for (const cell of ['rnn', 'gru'])
+      expect(numbers(doc.rows.find((x: { cell: string; seed: number }) => x.cell === cell && x.seed === 2))).toEqual(
+        numbers(single.rows.find((x: { cell: string }) => x.cell === cell)),
+      );
+    // one aggregate per cell, over both seeds: the mean and sd of the two rows
+    expect(doc.aggregates.map((g: { settings: { cell: string } }) => g.settings.cell)).toEqual(['rnn', 'gru']);
+    const [a, b] = doc.rows.slice(0, 2).map((x: { metrics: { mse: number } }) => x.metrics.mse);
+    const mse = doc.aggregates[0].metrics.mse;
+    expect(mse.n).toBe(2);
+    expect(mse.mean).toBeCloseTo((a + b) / 2, 12);
+    expect(mse.sd).toBeCloseTo(Math.abs(a - b) / Math.SQRT2, 12);
+    expect(doc.aggregates[0].censored.horizon.n).toBe(2);
+    expect(JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8')).aggregates).toEqual(doc.aggregates);
+    for (const run of ['rnn-seed1', 'gru-seed2']) expect(existsSync(join(out, run, 'metrics.json'))).toBe(true);
+  });
+
+  it('prints the rows per seed, then the table over seeds', async () => {
+    const r = await seqlab([...tiny, ...short, '--seeds', '1-2', '--out', join(tmp, 'seeds-text')]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^adding: rnn vs gru · backend wasm · seeds 1-2$/m);
+    expect(r.stdout).toMatch(/^over seeds 1-2: mean ± sd/m);
+    const table = r.stdout
+      .split(/^over seeds.*$/m)[1]
+      .trim()
+      .split('\n');
+    expect(table[0]).toMatch(/^cell +n +mse mean ± sd +95 % CI .* steps→mse≤0\.01 +horizon start +horizon end/);
+    expect(table[1]).toMatch(/^ rnn +2 +\S+ ± \S+ +\[\S+, \S+\] .* [0-2] of 2 · /);
   });
 });

@@ -3,9 +3,12 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import yargs from 'yargs';
 import { describe, expect, it } from 'vitest';
+import { agreementOptions } from '../../src/cli/agreement.js';
 import { benchOptions } from '../../src/cli/bench.js';
 import { compareOptions } from '../../src/cli/compare.js';
 import { demoOptions } from '../../src/cli/demo.js';
+import { evalLMOptions } from '../../src/cli/eval-lm.js';
+import { exportOptions } from '../../src/cli/export.js';
 import { labOptions } from '../../src/cli/lab.js';
 import { mnistOptions } from '../../src/cli/mnist.js';
 import { ngramOptions } from '../../src/cli/ngram.js';
@@ -30,7 +33,6 @@ const HELPERS = /\b(?:positiveInt|nonNegativeInt|finiteNumber)\(/g;
 const IDENTIFIER = /^[A-Za-z][A-Za-z0-9]*$/;
 /** Names the helpers get computed, not as a literal (with ${ shown as {): labels, not fields. */
 const COMPUTED_LABELS = [
-  "src/lab/session.ts: s.task === 'agreement' ? 'distance' : 'sequence length'",
   'src/tasks/agreement/generator.ts: `{name} max`',
   'src/tasks/agreement/generator.ts: `{name} min`',
 ];
@@ -93,9 +95,12 @@ describe('FIELD_FLAGS', () => {
 
   it('maps every field to a flag some command declares', () => {
     const builders = [
+      agreementOptions,
       benchOptions,
       compareOptions,
       demoOptions,
+      evalLMOptions,
+      exportOptions,
       labOptions,
       mnistOptions,
       ngramOptions,

@@ -7,7 +7,8 @@ import { EXIT_CODES } from '../../src/util/errors.js';
 import { BIN, expectOneLineError, runSeqlab } from './run.js';
 
 // `seqlab sweep` as a user runs it: bad input fails before anything runs; a sweep run at
-// once, in shards, or killed and run again gives the same results table.
+// once, in shards, or killed and run again gives the same results table, and (its grid has a
+// seed axis) the same table over seeds.
 const tmp = mkdtempSync(join(tmpdir(), 'seqlab-sweep-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -17,6 +18,7 @@ writeFileSync(
   [
     'base:',
     '  task: adding',
+    '  seq-len: 4',
     '  steps: 4',
     '  hidden: 4',
     '  eval-size: 16',
@@ -24,7 +26,7 @@ writeFileSync(
     '  gradflow-every: 2',
     'grid:',
     '  cell: [rnn, gru]',
-    '  seq-len: [4, 6]',
+    '  seed: [1, 2]',
     '',
   ].join('\n'),
 );
@@ -86,7 +88,8 @@ function killAfterFirst(args: string[]): Promise<void> {
 
 describe('seqlab sweep', () => {
   const title =
-    'gives the same table at once (2 workers) as in two shards, one killed half way and resumed, + --collect';
+    'gives the same tables (results, over seeds) at once (2 workers) as in two shards, one killed half way ' +
+    'and resumed, + --collect';
   it(title, async () => {
     const whole = join(tmp, 'whole');
     const sharded = join(tmp, 'sharded');
@@ -102,8 +105,22 @@ describe('seqlab sweep', () => {
     expect(existsSync(join(sharded, 'results.csv'))).toBe(false);
     const table = readFileSync(join(whole, 'results.csv'), 'utf8');
     expect(table.trim().split('\n')).toHaveLength(5);
-    expect(table).toMatch(/^name,cell,seq-len,status,steps,params,loss,mse,/);
+    expect(table).toMatch(/^name,cell,seed,status,steps,params,loss,mse,.*,horizon,probeT,decayPerStep\n/);
     expect(existsSync(join(whole, 'report.html'))).toBe(true);
+    // over seeds: one row per cell, its mse the mean and sd of the cell's two seeds
+    const seeds = JSON.parse(readFileSync(join(whole, 'seeds.json'), 'utf8'));
+    expect(seeds.map((g: { settings: { cell: string }; seeds: number[] }) => [g.settings.cell, g.seeds])).toEqual([
+      ['rnn', [1, 2]],
+      ['gru', [1, 2]],
+    ]);
+    const results = JSON.parse(readFileSync(join(whole, 'results.json'), 'utf8')).rows;
+    const [m1, m2] = results.filter((r: { cell: string }) => r.cell === 'gru').map((r: { mse: number }) => r.mse);
+    expect(seeds[1].metrics.mse.mean).toBeCloseTo((m1 + m2) / 2, 12);
+    expect(seeds[1].metrics.mse.sd).toBeCloseTo(Math.abs(m1 - m2) / Math.SQRT2, 12);
+    const seedsCsv = readFileSync(join(whole, 'seeds.csv'), 'utf8');
+    expect(seedsCsv).toMatch(/^cell,seeds,loss\.n,loss\.mean,loss\.sd,loss\.ci95\.lo,loss\.ci95\.hi,mse\.n,/);
+    expect(seedsCsv).toMatch(/\nrnn,1 2,2,/);
+    expect(a.stdout).toMatch(/^over seeds: mean ± sd/m);
 
     // the killed shard left one configuration finished; running it again runs only the other
     const finished = readdirSync(sharded).filter((d) => existsSync(join(sharded, d, 'metrics.json'))).length;
@@ -115,5 +132,7 @@ describe('seqlab sweep', () => {
     const c = await sweep(['--collect', sharded]);
     expect(c.status, c.stderr).toBe(0);
     expect(readFileSync(join(sharded, 'results.csv'), 'utf8')).toBe(table);
+    expect(readFileSync(join(sharded, 'seeds.csv'), 'utf8')).toBe(seedsCsv);
+    expect(JSON.parse(readFileSync(join(sharded, 'seeds.json'), 'utf8'))).toEqual(seeds);
   });
 });

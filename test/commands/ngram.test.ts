@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { buildVocabulary, readPtbDir } from '../../src/data/corpus.js';
 import { ngramRun } from '../../src/commands/ngram.js';
+import { Vocabulary } from '../../src/data/vocab.js';
 import { EXIT_CODES, SeqlabError } from '../../src/util/errors.js';
 
 // The `ngram` command end to end on a tiny Penn-Treebank-style directory, in process.
@@ -88,6 +89,27 @@ describe('ngramRun', () => {
     expect(() => ngramRun({ corpus: ptb, vocab: bad })).toThrow(
       /fingerprint 0000000000000000 does not match its tokens/,
     );
+  });
+});
+
+describe('ngramRun with a vocabulary in another order', () => {
+  it('refuses a word_language_model-order vocabulary (no reserved ids) with one line naming where they are', () => {
+    // the PTB text's own words in first-appearance order, as word_language_model's Dictionary: no <unk> 0, <eos> 1
+    const words = ['the', 'cat', 'sat', 'on', 'mat', '<eos>', 'dog', 'log', 'a', 'saw', '<unk>', 'ran', 'bird'];
+    const path = join(tmp, 'given-order.json');
+    writeFileSync(path, JSON.stringify(Vocabulary.fromWordList(words).toJSON()));
+    let message = '';
+    try {
+      ngramRun({ corpus: ptb, order: 2, vocab: path });
+    } catch (e) {
+      expect(e).toBeInstanceOf(SeqlabError);
+      expect((e as SeqlabError).code).toBe('input');
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(
+      /keeps another order \(<unk> id 10, <eos> id 5\); the n-gram model needs <unk> = 0 and <eos> = 1/,
+    );
+    expect(message).not.toContain('\n');
   });
 });
 

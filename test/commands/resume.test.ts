@@ -80,6 +80,44 @@ describe('resume', () => {
     expect(readFileSync(join(b, 'metrics.json'), 'utf8')).toBe(readFileSync(join(a, 'metrics.json'), 'utf8'));
   });
 
+  const restoreBestTitle =
+    'word_language_model schedule (plateau ÷ 4, restoreBest): resumed = uninterrupted, best weights included';
+  it(restoreBestTitle, async () => {
+    // from PyTorch's initial weights the validation loss is best after epoch 1 (scripts/torch-fixtures.py --train):
+    // a crash in epoch 3 resumes from the epoch-2 checkpoint, whose resume record must carry epoch 1's weights
+    const fixtures = join(import.meta.dirname, '..', 'fixtures', 'torch');
+    const base = (out: string): TrainRunOptions => ({
+      task: 'lm',
+      taskOptions: { lm: { corpus: join(fixtures, 'corpus'), reader: 'word-lm', bptt: 35 } },
+      model: { cell: 'lstm', hiddenSize: 8, numLayers: 2, embedSize: 8 },
+      train: {
+        batchSize: 20,
+        optimizer: 'sgd',
+        lr: 20,
+        clipNorm: 0.25,
+        schedule: 'plateau',
+        patience: 1,
+        decayFactor: 0.25,
+        restoreBest: true,
+        gradflowEvery: 0,
+        threads: 1,
+      },
+      epochs: 5,
+      initFrom: join(fixtures, 'train-lstm.init.safetensors'),
+      backend: tf.getBackend(),
+      out,
+      overwrite: true,
+    });
+    const a = mkdtempSync(join(tmpdir(), 'seqlab-a-'));
+    const b = mkdtempSync(join(tmpdir(), 'seqlab-b-'));
+    const whole = await trainRun(base(a));
+    const perEpoch = (whole.config.task as { stepsPerEpoch: number }).stepsPerEpoch;
+    expect(whole.result.weightsStep).toBe(perEpoch);
+    await interruptedThenResumed(base(b), 2 * perEpoch + 1);
+    expect(readFileSync(join(b, 'metrics.json'), 'utf8')).toBe(readFileSync(join(a, 'metrics.json'), 'utf8'));
+    expect(readFileSync(join(b, 'checkpoint.json'), 'utf8')).toBe(readFileSync(join(a, 'checkpoint.json'), 'utf8'));
+  });
+
   const epochsTitle =
     '--epochs on resume sets a new total: a 3-epoch run stopped at 2 epochs and continued = the 3-epoch run';
   it(epochsTitle, async () => {

@@ -3,24 +3,23 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CELL_DEFAULTS } from '../../src/models/cell.js';
 import { CELL_KINDS } from '../../src/models/registry.js';
 import { SequenceModel } from '../../src/models/model.js';
-import { fusedKernels, setFusedKernels } from '../../src/compute/fused-kernels.js';
+import { fusedKernels } from '../../src/compute/fused-kernels.js';
+import { setKernels } from '../../src/compute/kernel-choice.js';
 import { modelLossAndGrads, type ModelGrads } from '../../src/training/bptt.js';
 import type { ChunkTensors } from '../../src/training/loss.js';
 import { relErr } from '../numeric.js';
 import { Rng } from '../../src/util/rng.js';
-import { setSimdKernels, simdKernels } from '../../src/compute/simd/simd.js';
+import { simdKernels } from '../../src/compute/simd/simd.js';
 import { randomCell } from '../../src/models/model.js';
 import { jacobianNorms, type JacobianMode } from '../../src/training/gradflow.js';
 
-// The fused wasm kernels (one per recurrent step forward and backward, one for the
-// softmax cross-entropy) against the composite tfjs ops they replace: same loss,
-// gradients, final state and ∂L/∂h_k to float32 tolerance. Widths that are multiples
-// of 4 run the SIMD kernels (src/compute/simd/kernels.wat), the others the JS loops: both here.
+// The fused wasm kernels (the SIMD module src/compute/simd/kernels.wat: one kernel per
+// recurrent step forward and backward, one for the softmax cross-entropy, one per step of
+// the probes' sweep) against the composite tfjs ops they replace: same loss, gradients,
+// final state and ∂L/∂h_k to float32 tolerance. Hidden sizes and class counts of every
+// residue mod 4 (rows that end in a partial vector), and class counts below 4.
 
-afterEach(() => {
-  setFusedKernels(true);
-  setSimdKernels(true);
-});
+afterEach(() => setKernels('fused'));
 
 describe.runIf(process.env.SEQLAB_BACKEND === undefined || process.env.SEQLAB_BACKEND === 'wasm')(
   'fused kernels = composite ops',
@@ -31,14 +30,17 @@ describe.runIf(process.env.SEQLAB_BACKEND === undefined || process.env.SEQLAB_BA
       { cell: 'rnn' as const, nonlinearity: 'sigmoid' as const },
     ];
     const widths = [
-      { H: 5, V: 11, path: 'JS loops' },
-      { H: 8, V: 12, path: 'SIMD' },
+      { H: 5, V: 11 },
+      { H: 6, V: 2 },
+      { H: 7, V: 5 },
+      { H: 8, V: 12 },
     ];
     for (const { cell, nonlinearity } of cases)
-      for (const { H, V, path } of widths) {
-        const variant = `${cell}${cell === 'rnn' ? ` (${nonlinearity})` : ''}, ${path}`;
-        it(`${variant}: 2 layers, token inputs, xent at every step; then dense inputs, xent at the last step`, () => {
+      for (const { H, V } of widths) {
+        const name = `${cell}${cell === 'rnn' ? ` (${nonlinearity})` : ''}, H ${H}, V ${V}`;
+        it(`${name}: 2 layers, token inputs, xent at every step; then dense inputs, xent at the last step`, () => {
           expect(simdKernels(tf.backend()) !== null).toBe(true);
+          const tensorsBefore = tf.memory().numTensors;
           const rng = new Rng(`fused-${cell}-${nonlinearity}`);
           const [T, B, E] = [6, 3, 4];
           const lm = SequenceModel.random(
@@ -116,8 +118,8 @@ describe.runIf(process.env.SEQLAB_BACKEND === undefined || process.env.SEQLAB_BA
               ),
             );
             const run = (on: boolean): ModelGrads => {
-              setFusedKernels(on);
-              expect(fusedKernels()).toBe(on);
+              setKernels(on ? 'fused' : 'composite');
+              expect(fusedKernels(H)).toBe(on);
               return modelLossAndGrads(model, chunk, state0, readout, 'xent', true);
             };
             const fused = run(true);
@@ -143,9 +145,54 @@ describe.runIf(process.env.SEQLAB_BACKEND === undefined || process.env.SEQLAB_BA
           }
           lm.dispose();
           dense.dispose();
+          expect(tf.memory().numTensors).toBe(tensorsBefore);
         });
       }
-    // the probes' sweep (SeqlabCellPullback): fused against the composite pullback, SIMD against the JS loops
+    it('cells narrower than one SIMD vector (H < 4) take the composite ops', () => {
+      expect([1, 2, 3, 4].map((H) => fusedKernels(H))).toEqual([false, false, false, true]);
+      const rng = new Rng('narrow');
+      const model = SequenceModel.random(
+        {
+          ...CELL_DEFAULTS,
+          cell: 'lstm',
+          inputSize: 2,
+          hiddenSize: 3,
+          numLayers: 1,
+          outputSize: 3,
+          vocabSize: null,
+          dropout: 0,
+          tieWeights: false,
+        },
+        rng,
+      );
+      const [T, B] = [4, 2];
+      const chunk: ChunkTensors = {
+        inputs: tf.tensor3d(
+          Float32Array.from({ length: T * B * 2 }, () => rng.normal()),
+          [T, B, 2],
+        ),
+        tokens: null,
+        tokenIds: null,
+        targets: tf.tensor1d([0, 2, 1, 1, 0, 2, 2, 1], 'int32'),
+        mask: tf.ones([T, B]) as tf.Tensor2D,
+        count: T * B,
+      };
+      const state = model.initState(B);
+      const run = (kernels: 'fused' | 'composite') => {
+        setKernels(kernels);
+        const r = modelLossAndGrads(model, chunk, state, 'every', 'xent');
+        const out = { loss: r.loss.dataSync()[0], grads: Object.values(r.grads).map((g) => g.dataSync()) };
+        tf.dispose([r.loss, ...Object.values(r.grads), ...r.final.flat()]);
+        return out;
+      };
+      const fused = run('fused'); // the fused softmax, the composite cell
+      const composite = run('composite');
+      expect(fused.loss).toBeCloseTo(composite.loss, 5);
+      for (const [i, g] of fused.grads.entries()) expect(relErr(g, composite.grads[i])).toBeLessThan(2e-6);
+      tf.dispose([chunk.inputs as tf.Tensor, chunk.targets, chunk.mask, ...state.flat()]);
+      model.dispose();
+    });
+    // the probes' sweep (SeqlabCellPullback): fused against the composite pullback
     const probeCases: [(typeof CELL_KINDS)[number], JacobianMode][] = [
       ['rnn', 'h'],
       ['lstm', 'h'],
@@ -153,9 +200,8 @@ describe.runIf(process.env.SEQLAB_BACKEND === undefined || process.env.SEQLAB_BA
       ['gru', 'h'],
     ];
     for (const [cell, mode] of probeCases)
-      for (const H of [5, 8]) {
-        const simdNote = H % 4 === 0 ? ', SIMD = JS loops' : '';
-        it(`probe sweep, ${cell} (${mode} mode), H ${H}: fused = composite${simdNote}`, async () => {
+      for (const H of [5, 6, 7, 8])
+        it(`probe sweep, ${cell} (${mode} mode), H ${H}: fused = composite`, async () => {
           const rng = new Rng(`pullback-${cell}-${mode}-${H}`);
           const c = randomCell(cell, 3, H, CELL_DEFAULTS, rng);
           const [T, B] = [12, 2];
@@ -163,21 +209,18 @@ describe.runIf(process.env.SEQLAB_BACKEND === undefined || process.env.SEQLAB_BA
             Float32Array.from({ length: T * B * 3 }, () => rng.normal()),
             [T, B, 3],
           );
-          const run = async (fused: boolean, simd: boolean) => {
-            setFusedKernels(fused);
-            setSimdKernels(simd);
+          const run = async (kernels: 'fused' | 'composite') => {
+            setKernels(kernels);
             return (await jacobianNorms(c, xs, undefined, { mode, keepMatrices: true, normThread: false }))
               .matrices as Float64Array[];
           };
-          const composite = await run(false, false);
-          const variants = [await run(true, false), ...(H % 4 === 0 ? [await run(true, true)] : [])];
-          for (const fused of variants)
-            for (const [gap, m] of composite.entries())
-              expect(relErr(fused[gap], m), `gap ${gap + 1}`).toBeLessThan(2e-6);
+          const composite = await run('composite');
+          const fused = await run('fused');
+          for (const [gap, m] of composite.entries())
+            expect(relErr(fused[gap], m), `gap ${gap + 1}`).toBeLessThan(2e-6);
           xs.dispose();
           c.dispose();
         });
-      }
     for (const outputSize of [3, 4])
       it(`rejects a target outside the classes (${outputSize} classes)`, () => {
         const model = SequenceModel.random(

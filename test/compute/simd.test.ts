@@ -1,12 +1,16 @@
 import * as tf from '@tensorflow/tfjs';
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { setSimdKernels, simdKernels } from '../../src/compute/simd/simd.js';
+import { setKernels } from '../../src/compute/kernel-choice.js';
+import { kernelsWasmBase64 } from '../../src/compute/simd/kernels-wasm.js';
+import { type SimdKernels, simdKernels } from '../../src/compute/simd/simd.js';
 import type { WasmBackendLike } from '../../src/compute/wasm-kernels.js';
+import { Rng } from '../../src/util/rng.js';
 
-// The SIMD module's own checks: its transcendental functions against float64 Math,
-// and the committed bytes against what kernels.wat assembles to. The kernels built on
-// them are held to the composite tfjs ops in test/fused-kernels.test.ts.
+// The SIMD module's own checks: its transcendental functions against float64 Math, the
+// committed bytes against what kernels.wat assembles to, and that no kernel touches memory
+// outside its arrays at any row width. The kernels' values are held to the composite tfjs
+// ops in test/compute/fused-kernels.test.ts.
 
 describe.runIf(process.env.SEQLAB_BACKEND === undefined || process.env.SEQLAB_BACKEND === 'wasm')(
   'SIMD kernels',
@@ -77,10 +81,7 @@ describe.runIf(process.env.SEQLAB_BACKEND === undefined || process.env.SEQLAB_BA
         tf.dispose([x, y]);
       });
 
-    const transposeTitle =
-      '2-D transpose: SIMD (both sides multiples of 4, float32 and int32) equals the index definition; ' +
-      'other shapes go to the stock kernel';
-    it(transposeTitle, () => {
+    it('2-D transpose: SIMD (both sides multiples of 4, float32 and int32) = the index definition; else stock', () => {
       for (const [rows, cols] of [
         [4, 4],
         [8, 12],
@@ -122,11 +123,18 @@ describe.runIf(process.env.SEQLAB_BACKEND === undefined || process.env.SEQLAB_BA
     it('the SIMD transpose is the stock one, bit for bit, on a read-out-sized matrix', () => {
       const x = tf.randomNormal([700, 1000], 0, 1, 'float32', 3) as tf.Tensor2D;
       const fast = tf.transpose(x);
-      setSimdKernels(false);
+      setKernels('composite');
       const stock = tf.transpose(x);
-      setSimdKernels(true);
+      setKernels('fused');
       expect(Buffer.from(fast.dataSync().buffer).equals(Buffer.from(stock.dataSync().buffer))).toBe(true);
       tf.dispose([x, fast, stock]);
+    });
+
+    it('a shared (threaded) heap cannot host the module: null, so the callers take the composite ops', () => {
+      const shared = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+      expect(simdKernels({ wasm: { asm: { memory: shared } } })).toBeNull();
+      expect(simdKernels({})).toBeNull(); // not the wasm backend
+      expect(simdKernels(tf.backend())).not.toBeNull(); // and the module still links to the backend's own heap
     });
 
     it('NaN in, NaN out', () => {
@@ -145,6 +153,117 @@ describe.runIf(process.env.SEQLAB_BACKEND === undefined || process.env.SEQLAB_BA
         ]);
       }
       tf.dispose([x, y]);
+    });
+
+    // Every kernel on a memory of its own (one 64 KiB page), its arrays laid out with guard floats
+    // between them and, in turn, each array flush against the end of the memory, where a read
+    // or write one byte past it traps. The guards must stay as they were.
+    const PAGE = 65536;
+    const GUARD = 4; // floats between arrays
+    const SENTINEL = -12345.5;
+    type Case = { name: string; sizes: number[]; outputs: number[]; call: (k: SimdKernels, p: number[]) => void };
+    const cases: Case[] = [];
+    for (const H of [4, 5, 6, 7, 9]) {
+      const B = 2;
+      const [n, g3, g4] = [B * H, 3 * B * H, 4 * B * H];
+      cases.push(
+        {
+          name: `lstm_forward H ${H}`,
+          sizes: [g4, g4, n, n, n, g4, n, n],
+          outputs: [3, 4, 5, 6, 7],
+          call: (k, p) => k.lstm_forward(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], B, H),
+        },
+        {
+          name: `gru_forward H ${H}`,
+          sizes: [g3, g3, n, 3 * H, n, g3, g3, n],
+          outputs: [4, 5, 6, 7],
+          call: (k, p) => k.gru_forward(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], B, H),
+        },
+        ...[0, 1, 2].map((nl) => ({
+          name: `rnn_forward H ${H} nonlinearity ${nl}`,
+          sizes: [n, n, n, n],
+          outputs: [2, 3],
+          call: (k: SimdKernels, p: number[]) => k.rnn_forward(p[0], p[1], p[2], p[3], n, nl),
+        })),
+        ...[0, 1].map((first) => ({
+          name: `lstm_backward H ${H} first ${first}`,
+          sizes: [n, n, n, g4, n, n, n, g4, n],
+          outputs: [6, 7, 8],
+          call: (k: SimdKernels, p: number[]) =>
+            k.lstm_backward(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], B, H, first),
+        })),
+        ...[0, 1].map((first) => ({
+          name: `gru_backward H ${H} first ${first}`,
+          sizes: [n, n, n, g3, g3, n, n, g3, g3, n],
+          outputs: [6, 7, 8, 9],
+          call: (k: SimdKernels, p: number[]) =>
+            k.gru_backward(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], B, H, first),
+        })),
+        {
+          name: `rnn_backward H ${H}`,
+          sizes: [n, n, n, n, n],
+          outputs: [3, 4],
+          call: (k, p) => k.rnn_backward(p[0], p[1], p[2], p[3], p[4], n, 0),
+        },
+      );
+      const R = 3;
+      for (const [kind, gates, state] of [
+        [0, 1, 0],
+        [1, 4, 0],
+        [1, 4, 1],
+        [2, 3, 0],
+      ])
+        cases.push({
+          name: `pullback kind ${kind} state ${state} H ${H}`,
+          // gh, gx, jac, scale, dah, direct, l0, l1, l2
+          sizes: [B * R * H, B * R * H, B * R * H * (1 + state), B, B * R * gates * H, B * R * H, B * gates * H, n, n],
+          outputs: [2, 3, 4, 5],
+          call: (k, p) => k.pullback(kind, p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], B, R, H, 1, state, 1),
+        });
+    }
+    for (const O of [1, 2, 3, 4, 5, 11]) {
+      const N = 3;
+      cases.push({
+        name: `softmax_xent O ${O}`,
+        sizes: [N * O, O, N, N * O, 2 * N],
+        outputs: [3, 4],
+        call: (k, p) => k.softmax_xent(p[0], p[1], p[2], p[3], p[4], N, O),
+      });
+    }
+
+    it('no kernel reads or writes outside its arrays, at any row width (own memory, arrays at its end)', () => {
+      const memory = new WebAssembly.Memory({ initial: 1, maximum: 1 });
+      const module = new WebAssembly.Module(Buffer.from(kernelsWasmBase64, 'base64'));
+      const kernels = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as SimdKernels;
+      const heap = new Float32Array(memory.buffer);
+      const rng = new Rng('bounds');
+      for (const c of cases)
+        for (let last = 0; last < c.sizes.length; last++) {
+          // arrays in order, `last` moved to the end; guards before every array and after all but the last
+          const order = [...c.sizes.keys()].filter((i) => i !== last).concat(last);
+          const total = c.sizes.reduce((a, b) => a + b, 0) + GUARD * c.sizes.length;
+          let at = PAGE / 4 - total;
+          const start: number[] = [];
+          heap.fill(SENTINEL);
+          for (const i of order) {
+            at += GUARD;
+            start[i] = at;
+            for (let j = 0; j < c.sizes[i]; j++) heap[at + j] = c.outputs.includes(i) ? 0 : rng.normal();
+            at += c.sizes[i];
+          }
+          expect(at).toBe(PAGE / 4);
+          expect(
+            () =>
+              c.call(
+                kernels,
+                start.map((f) => 4 * f),
+              ),
+            `${c.name}, array ${last} last`,
+          ).not.toThrow();
+          for (const i of order)
+            for (let j = start[i] - GUARD; j < start[i]; j++)
+              if (heap[j] !== SENTINEL) throw new Error(`${c.name}: wrote the guard before array ${i}`);
+        }
     });
   },
 );

@@ -115,3 +115,45 @@ describe('saving with a checkpoint', () => {
     }
   });
 });
+
+describe('Vocabulary.fromWordList (an order of its own: word_language_model)', () => {
+  it('keeps the given ids; <unk> and <eos> are wherever the list has them', () => {
+    const v = Vocabulary.fromWordList(['the', 'cat', EOS, UNK, 'sat']);
+    expect([v.id('the'), v.id(EOS), v.id('sat')]).toEqual([0, 2, 4]);
+    expect([v.unkId, v.eosId, v.hasReservedIds]).toEqual([3, 2, false]);
+    expect(Array.from(v.encode(['the', 'dog', 'sat', EOS]))).toEqual([0, 3, 4, 2]); // dog → <unk> at 3
+    expect(Vocabulary.build(stream).hasReservedIds).toBe(true);
+  });
+
+  it('without <unk>, a word outside the vocabulary is one clear line, not a silent id', () => {
+    const v = Vocabulary.fromWordList(['the', 'cat', EOS]);
+    expect(v.unkId).toBeNull();
+    expect(Array.from(v.encode(['cat', 'the', EOS]))).toEqual([1, 0, 2]);
+    expect(errorOf(() => v.encode(['the', 'dog']))).toMatch(
+      /the word "dog" is not in the vocabulary \(3 words\), which has no <unk>/,
+    );
+    expect(errorOf(() => v.id('dog'))).toMatch(/"dog" is not in the vocabulary/);
+  });
+
+  it('round-trips through toJSON (marked order "given"), and fromJSON checks it like any other', () => {
+    const v = Vocabulary.fromWordList(['the', 'cat', EOS]);
+    const json = JSON.parse(JSON.stringify(v));
+    expect(json.order).toBe('given');
+    const back = Vocabulary.fromJSON(json);
+    expect(back.tokens).toEqual(v.tokens);
+    expect(back.fingerprint).toBe(v.fingerprint);
+    expect(Vocabulary.build(stream).toJSON().order).toBeUndefined();
+    expect(errorOf(() => Vocabulary.fromJSON({ ...json, order: 'sorted' }))).toMatch(/order "sorted"/);
+    expect(errorOf(() => Vocabulary.fromJSON({ ...json, order: undefined }))).toMatch(
+      /must start with "<unk>", "<eos>"/,
+    );
+  });
+
+  it('refuses empty lists, empty or whitespace words and repeats with one line', () => {
+    expect(errorOf(() => Vocabulary.fromWordList([]))).toMatch(/is empty/);
+    expect(errorOf(() => Vocabulary.fromWordList(['a', '']))).toMatch(/token 1 is not a non-empty string/);
+    expect(errorOf(() => Vocabulary.fromWordList(['a', 'b c']))).toMatch(/token 1 \("b c"\) contains whitespace/);
+    expect(errorOf(() => Vocabulary.fromWordList(['a', 'b\u3000']))).toMatch(/contains whitespace/);
+    expect(errorOf(() => Vocabulary.fromWordList(['a', 'b', 'a']))).toMatch(/lists "a" twice \(ids 0 and 2\)/);
+  });
+});

@@ -10,8 +10,8 @@ import { checkRun } from '../../src/cli/sweep.js';
 import { loadProbeSetup, parseProbeInputs } from '../../src/commands/probe.js';
 import { expandGrid, parseShard, readSweepFile } from '../../src/commands/sweep.js';
 import { prepareResume, prepareTrainRun, trainRun } from '../../src/commands/train.js';
-import { parseLabQuery } from '../../src/lab/query.js';
-import { checkSettings } from '../../src/lab/session.js';
+import { LAB_FIELD_KEYS, parseLabQuery } from '../../src/lab/link.js';
+import { checkSettings } from '../../src/lab/settings.js';
 import { CELL_KINDS } from '../../src/models/registry.js';
 import { parseRecurrentWeights } from '../../src/models/statedict.js';
 import { buildPlots } from '../../src/report/report.js';
@@ -412,8 +412,8 @@ describe(`fuzzing what users hand seqlab (${CASES} cases each, in-process)`, () 
 
   it("the lab's URL query: never throws, every value the page keeps passes the form's checks", async () => {
     const key = fc
-      .constantFrom('hidden', 'length', 'task', 'cells', 'lr', 'clip', 'seed', 'steps', 'batch', 'every', 'mode')
-      .chain((k) => fc.oneof(fc.constant(k), fc.constantFrom('backend', 'init', 'zz', '', '%', '&')));
+      .constantFrom(...LAB_FIELD_KEYS)
+      .chain((k) => fc.oneof(fc.constant(k), fc.constantFrom('backend', 'worker', 'zz', '', '%', '&')));
     const query = fc
       .array(fc.tuple(key, optionValue), { maxLength: 6 })
       .map((kv) => `?${kv.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&')}`);

@@ -1,43 +1,63 @@
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseLabQuery, repairQuery } from '../../src/lab/query.js';
-import { LAB_DEFAULTS } from '../../src/lab/session.js';
+import { parseLabQuery } from '../../src/lab/link.js';
+import { repairQuery } from '../../src/lab/query.js';
+import { LAB_DEFAULTS } from '../../src/lab/settings.js';
 import { type LabSite, serveLabSite, sitePath } from '../../src/lab/site.js';
+
+// The lab's link read as the page starts (link.ts, parseLabQuery: each value through its form field
+// and checkSettings), and the server the page comes from (site.ts).
 
 describe("the lab page's query", () => {
   it('presets the form from good values', () => {
-    const q = parseLabQuery('?hidden=8&steps=40&cells=rnn,gru&task=adding&length=12&clip=off&mode=h&backend=cpu');
+    const q = parseLabQuery(
+      '?hidden=8&steps=40&cells=rnn,gru&task=adding&seq-len=12&clip-norm=off&gradflow-mode=h&backend=cpu&worker=0',
+    );
     expect(q.notices).toEqual([]);
-    expect(q.backend).toBe('cpu');
+    expect(q.page).toEqual({ backend: 'cpu', worker: false });
     expect(q.settings).toEqual({
       ...LAB_DEFAULTS,
       hiddenSize: 8,
       steps: 40,
       cells: ['rnn', 'gru'],
       task: 'adding',
-      length: 12,
+      seqLen: 12,
       clipNorm: null,
       gradflowMode: 'h',
     });
     expect(parseLabQuery('').settings).toEqual(LAB_DEFAULTS);
+    expect(parseLabQuery('').page).toEqual({ backend: 'auto', worker: true });
   });
 
+  const d = LAB_DEFAULTS;
   // [query, the setting that keeps its default, what the notice names]
   const bad: [string, keyof typeof LAB_DEFAULTS | 'backend', RegExp][] = [
-    ['?hidden=abc', 'hiddenSize', /\?hidden="abc" ignored \(hidden size must be a positive integer.*using 16/],
-    ['?hidden=-3', 'hiddenSize', /\?hidden="-3" ignored/],
+    [
+      '?hidden=abc',
+      'hiddenSize',
+      new RegExp(`\\?hidden="abc" ignored \\(hidden size must be a number.*using ${d.hiddenSize}`),
+    ],
+    ['?hidden=-3', 'hiddenSize', /\?hidden="-3" ignored \(hidden size must be a positive integer/],
     ['?hidden=100000', 'hiddenSize', /too large for the page/],
-    ['?steps=1e400', 'steps', /\?steps="1e400" ignored/],
-    ['?lr=NaN', 'lr', /learning rate must be a finite number/],
+    ['?steps=1e400', 'steps', /\?steps="1e400" ignored \(steps must be a number/],
+    ['?lr=NaN', 'lr', /learning rate must be a number/],
+    ['?lr=0', 'lr', /learning rate must be > 0/],
     ['?lr=', 'lr', /\?lr="" ignored/],
     ['?task=mnist', 'task', /unknown task "mnist"/],
     ['?cells=lsmt', 'cells', /unknown cell "lsmt"/],
     ['?cells=', 'cells', /choose at least one cell/],
-    ['?mode=sideways', 'gradflowMode', /LSTM Jacobian mode/],
-    ['?length=500', 'length', /distance 500 is too long/],
+    ['?cells=rnn,rnn', 'cells', /a cell is listed twice/],
+    ['?gradflow-mode=sideways', 'gradflowMode', /unknown LSTM Jacobian mode "sideways"/],
+    ['?init=zeros', 'init', /unknown initializer "zeros"/],
+    ['?train-distances=30-50', 'trainDistances', /distance 50 is too long for the page/],
+    ['?train-distances=16-8', 'trainDistances', /training distances 16-8 are reversed/],
+    ['?train-distances=8 to 16', 'trainDistances', /training distances must be MIN-MAX/],
+    ['?test-distances=8,x', 'testDistances', /test distances must be a number, got "x"/],
     ['?seed=1.5', 'seed', /seed must be an integer/],
-    ['?every=0', 'gradflowEvery', /\?every="0" ignored/],
+    ['?gradflow-every=0', 'gradflowEvery', /\?gradflow-every="0" ignored/],
+    ['?eval-every=-1', 'evalEvery', /\?eval-every="-1" ignored/],
+    ['?clip-norm=-2', 'clipNorm', /clipping norm must be > 0/],
     ['?backend=gpu', 'backend', /\?backend="gpu" ignored: use auto, webgl, wasm, cpu/],
     ['?frobnicate=1', 'hiddenSize', /\?frobnicate ignored: not a setting of the lab/],
   ];
@@ -46,23 +66,31 @@ describe("the lab page's query", () => {
       const q = parseLabQuery(search);
       expect(q.notices).toHaveLength(1);
       expect(q.notices[0]).toMatch(notice);
-      if (kept === 'backend') expect(q.backend).toBe('auto');
+      if (kept === 'backend') expect(q.page.backend).toBe('auto');
       else expect(q.settings[kept]).toEqual(LAB_DEFAULTS[kept]);
     });
   }
 
   const clashTitle =
-    'one bad value costs only itself; a value that clashes with an earlier one is dropped, not the earlier one';
+    "one bad value costs only itself; values are read in the form's order (the task first), so a value that " +
+    'clashes with the task is dropped, not the task';
   it(clashTitle, () => {
-    const q = parseLabQuery('?hidden=8&steps=zzz&task=copy&length=1&lr=0.5');
+    const q = parseLabQuery('?hidden=8&steps=zzz&seq-len=1&task=copy&lr=0.5');
     expect(q.settings).toMatchObject({ hiddenSize: 8, steps: LAB_DEFAULTS.steps, task: 'copy', lr: 0.5 });
-    expect(q.settings.length).toBe(LAB_DEFAULTS.length);
+    expect(q.settings.seqLen).toBe(LAB_DEFAULTS.seqLen);
     expect(q.notices).toHaveLength(2);
-    expect(q.notices[1]).toMatch(/copy task needs a sequence length of at least 2/);
+    expect(q.notices[0]).toMatch(/\?seq-len="1" ignored \(the copy task needs a sequence length of at least 2\)/);
+    expect(q.notices[1]).toMatch(/\?steps="zzz" ignored/);
   });
 
   it('repeated keys, malformed escapes and a flood of junk never throw; notices stay few', () => {
-    expect(parseLabQuery('?hidden=8&hidden=9').settings.hiddenSize).toBe(8);
+    const twice = parseLabQuery('?hidden=8&hidden=9&backend=cpu&backend=wasm');
+    expect(twice.settings.hiddenSize).toBe(8);
+    expect(twice.page.backend).toBe('cpu');
+    expect(twice.notices).toEqual([
+      '?hidden is given twice; the first value counts',
+      '?backend is given twice; the first value counts',
+    ]);
     expect(parseLabQuery('?hidden=%E0%A4%A').notices[0]).toMatch(/hidden/);
     const junk = parseLabQuery(`?${Array.from({ length: 500 }, (_, i) => `k${i}=${i}`).join('&')}`);
     expect(junk.settings).toEqual(LAB_DEFAULTS);

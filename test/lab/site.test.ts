@@ -10,30 +10,43 @@ const tmp = mkdtempSync(join(tmpdir(), 'seqlab-lab-site-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('the lab site', () => {
-  it('bundles the page with the Node built-ins stubbed out', async () => {
+  it('bundles the page, its two workers and their shared chunks, the Node built-ins stubbed out', async () => {
     const site = await buildLabSite({ minify: false });
-    expect([...site.keys()].sort()).toEqual(
+    const names = [...site.keys()].sort();
+    const chunks = names.filter((n) => /^chunk-[\w-]+\.js$/.test(n));
+    expect(chunks.length).toBeGreaterThan(0);
+    expect(names.filter((n) => !chunks.includes(n))).toEqual(
       [
         'agreement-pt.json',
         'index.html',
         'lab.js',
+        'lab-render.js',
+        'lab-worker.js',
         'wasm/tfjs-backend-wasm-simd.wasm',
         'wasm/tfjs-backend-wasm-threaded-simd.wasm',
         'wasm/tfjs-backend-wasm.wasm',
       ].sort(),
     );
-    const js = Buffer.from(site.get('lab.js')!).toString('utf8');
+    const js = names
+      .filter((n) => n.endsWith('.js'))
+      .map((n) => Buffer.from(site.get(n)!).toString('utf8'))
+      .join('\n');
     // no import of a Node module is left for the browser to resolve
     expect(js).not.toMatch(/\bfrom\s*["']node:/);
     expect(js).not.toMatch(/\brequire\(["']node:/);
     expect(js).toContain('is not available in the browser lab');
+    // the page starts its workers by the names the site gives them
+    const page = Buffer.from(site.get('lab.js')!).toString('utf8');
+    expect(page).toContain('"lab-worker.js"');
+    expect(page).toContain('"lab-render.js"');
   });
 
   it('seqlab lab --out writes the static files', async () => {
     const out = join(tmp, 'site');
     const r = await runSeqlab(['lab', '--out', out, '--json']);
     expect(r.status, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout).files).toHaveLength(6);
+    const files = JSON.parse(r.stdout).files as string[];
+    expect(files.length).toBeGreaterThan(8); // the eight named files and the shared chunks
     expect(existsSync(join(out, 'index.html'))).toBe(true);
     expect(readdirSync(join(out, 'wasm'))).toHaveLength(3);
   });

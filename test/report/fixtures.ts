@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { type CompareRow, seedAggregates } from '../../src/commands/compare.js';
 import type { GradflowRecord, LogRecord } from '../../src/runlog/schema.js';
 
 /**
@@ -15,6 +16,8 @@ export interface FixtureRun {
   seqLen?: number;
   /** Add an MLP-style `deltas` record series. */
   deltas?: boolean;
+  /** One of several seeds of a comparison (writeCompare names the run <cell>-seed<seed>). */
+  seed?: number;
 }
 
 const T = 6;
@@ -58,12 +61,12 @@ export function writeRun(dir: string, run: FixtureRun): void {
       loss: 1 / step,
       'accuracy@d=2': acc(2),
       'accuracy@d=8': acc(8),
-      'n@d=2': 10,
-      'n@d=8': 10,
+      'n@d=2': 200,
+      'n@d=8': 200,
       'accuracy@a=0': 0.7,
       'accuracy@a=1': 0.6,
-      'n@a=0': 12,
-      'n@a=1': 8,
+      'n@a=0': 240,
+      'n@a=1': 160,
     };
   };
   for (const step of [10, 20]) lines.push({ type: 'eval', step, loss: 1 / step, metrics: metrics(step) });
@@ -106,16 +109,19 @@ export function writeRun(dir: string, run: FixtureRun): void {
   );
 }
 
-/** A comparison directory: compare.json and one run per cell (and per length, when several). */
+/** A comparison directory: compare.json and one run per cell (and per length, and per seed, when several). */
 export function writeCompare(dir: string, runs: FixtureRun[], task = 'agreement'): void {
   const sweep = new Set(runs.map((r) => r.seqLen)).size > 1;
+  const seeds = [...new Set(runs.map((r) => r.seed ?? 1))];
   const rows = runs.map((r) => {
-    const name = sweep ? `${r.cell}-T${r.seqLen}` : r.cell;
+    const base = sweep ? `${r.cell}-T${r.seqLen}` : r.cell;
+    const name = seeds.length > 1 ? `${base}-seed${r.seed}` : base;
     writeRun(join(dir, name), { ...r, task });
-    const mse = 0.01 * (r.seqLen ?? T) * (r.cell === 'rnn' ? 2 : 1);
+    const mse = 0.01 * (r.seqLen ?? T) * (r.cell === 'rnn' ? 2 : 1) * r.rate;
     return {
       cell: r.cell,
       seqLen: r.seqLen ?? null,
+      seed: r.seed ?? 1,
       hiddenSize: 4,
       params: 100,
       status: 'completed',
@@ -125,5 +131,10 @@ export function writeCompare(dir: string, runs: FixtureRun[], task = 'agreement'
       runDir: join(dir, name),
     };
   });
-  writeFileSync(join(dir, 'compare.json'), JSON.stringify({ backend: 'wasm', task, rows, outDir: dir }));
+  // over several seeds, the aggregates compareRun adds
+  const aggregates = seeds.length > 1 ? seedAggregates(rows as unknown as CompareRow[], false) : null;
+  writeFileSync(
+    join(dir, 'compare.json'),
+    JSON.stringify({ backend: 'wasm', task, seeds, rows, aggregates, outDir: dir }),
+  );
 }

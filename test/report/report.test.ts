@@ -78,6 +78,58 @@ describe('report of a comparison', () => {
   });
 });
 
+describe('report of a comparison over seeds', () => {
+  const dir = join(tmp, 'seeds');
+  // seeds 1–3 of each cell decay at different rates: per gap g the norms are rateᵍ
+  const rates: Record<string, number[]> = { rnn: [0.3, 0.4, 0.5], lstm: [0.7, 0.8, 0.9] };
+  let r: ReportResult;
+  beforeAll(async () => {
+    writeCompare(
+      dir,
+      Object.entries(rates).flatMap(([cell, rs]) => rs.map((rate, i) => ({ cell, rate, seed: i + 1 }))),
+    );
+    r = await writeReport(dir);
+  });
+
+  it('draws one line and band per cell: the mean of ln‖·‖ over seeds and its t-interval', () => {
+    expectPlot(r, 'gradflow', 'line', ['rnn', 'lstm']);
+    expect(readFileSync(r.plots.find((p) => p.id === 'gradflow')!.svg, 'utf8')).toContain('mark-area role-mark');
+    const plot = buildPlots(readSource(dir)).find((p) => p.id === 'gradflow')!;
+    const rows = (plot.spec.data as { values: Record<string, number | string>[] }).values;
+    // ln‖·‖ at gap g is g·ln(rate): mean g·m, sd g·s over the three seeds; t_{0.975,2} in closed form
+    const T2 = 0.95 * Math.sqrt(2 / (4 * 0.975 * 0.025));
+    const logs = rates.rnn.map(Math.log);
+    const m = logs.reduce((a, b) => a + b) / 3;
+    const sd = Math.sqrt(logs.reduce((a, x) => a + (x - m) ** 2, 0) / 2);
+    for (const g of [1, 4]) {
+      const row = rows.find((x) => x.run === 'rnn' && x.step === 20 && x.x === g)!;
+      expect(row.norm as number).toBeCloseTo((0.3 * 0.4 * 0.5) ** (g / 3), 12);
+      expect(Math.log(row.lo as number)).toBeCloseTo(g * m - (T2 * g * sd) / Math.sqrt(3), 12);
+      expect(Math.log(row.hi as number)).toBeCloseTo(g * m + (T2 * g * sd) / Math.sqrt(3), 12);
+      expect(row.n).toBe(3);
+    }
+  });
+
+  it('draws bands in the metric plots too; one seed of each cell where a plot shows single runs', () => {
+    expectPlot(r, 'metrics', 'line', ['rnn', 'lstm']);
+    expectPlot(r, 'accuracy-by-distance', 'line', ['rnn', 'lstm']);
+    expectPlot(r, 'loss', 'line', ['rnn', 'lstm']);
+    expectPlot(r, 'loss-gradient', 'line', ['rnn seed=1', 'lstm seed=1']);
+    expect(r.plots.find((p) => p.id === 'gradflow-heatmap')!.series).toEqual(['rnn seed=1', 'lstm seed=1']);
+  });
+
+  it('shows the table over seeds in report.html and returns it', () => {
+    expect(r.seeds!.map((g) => [g.settings.cell, g.seeds])).toEqual([
+      ['rnn', [1, 2, 3]],
+      ['lstm', [1, 2, 3]],
+    ]);
+    expect(r.seedsTable!.header.slice(0, 4)).toEqual(['cell', 'n', 'accuracy mean ± sd', '95 % CI']);
+    const html = readFileSync(join(dir, 'report.html'), 'utf8');
+    expect(html).toContain('<h2>Over seeds</h2>');
+    expect(html).toContain('<th>rnn</th><td>3</td><td>0.9000 ± 0</td>');
+  });
+});
+
 describe('report of one training run', () => {
   it('colours the snapshots by step and draws ‖δˡ‖ per layer for MLP runs', async () => {
     const dir = join(tmp, 'train');

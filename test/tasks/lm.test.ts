@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SeqlabError } from '../../src/util/errors.js';
 import { LMTask, batchify, streamBatches } from '../../src/tasks/lm.js';
+import { readWordLMCorpus, wordLMDictionary } from '../../src/data/word-lm-corpus.js';
 import { loadCheckpoint } from '../../src/training/checkpoint.js';
 import { sampleRun, drawToken } from '../../src/commands/sample.js';
 import { trainRun } from '../../src/commands/train.js';
@@ -77,6 +78,42 @@ describe('LMTask', () => {
     const ev = await evaluate(model, task);
     expect(ev.metrics.perplexity).toBeCloseTo(V, 3);
     model.dispose();
+  });
+});
+
+describe('LMTask with the word-lm reader', () => {
+  const dir = join(import.meta.dirname, '..', 'fixtures', 'torch', 'corpus');
+
+  it("streams word_language_model's token ids: every line + <eos>, its Dictionary by first appearance", () => {
+    const task = new LMTask({ corpus: dir, reader: 'word-lm', batchSize: 4, bptt: 5 });
+    const splits = readWordLMCorpus(dir);
+    const dict = wordLMDictionary(splits);
+    expect(task.vocab.tokens).toEqual(dict.tokens);
+    // the Dictionary written by PyTorch's side of the fixtures (scripts/torch-fixtures.py)
+    expect(task.vocab.tokens).toEqual(
+      readFileSync(join(dir, '..', 'vocab.txt'), 'utf8')
+        .split('\n')
+        .slice(0, -1),
+    );
+    for (const s of ['train', 'valid', 'test'] as const)
+      expect(Array.from(task.ids[s])).toEqual(Array.from(dict.encode(splits[s])));
+    // blank lines keep their <eos>: more tokens than the PTB-style reader of the same directory gives
+    const ptb = new LMTask({ corpus: dir, batchSize: 4, bptt: 5 });
+    expect(task.ids.valid.length).toBeGreaterThan(ptb.ids.valid.length);
+    expect(task.describe()).toMatchObject({ reader: 'word-lm' });
+  });
+
+  it('refuses vocabulary rules, lower-casing, Brown and an unknown reader with one line', () => {
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ corpus: dir, minCount: 2 }, /keeps every word as written/],
+      [{ corpus: dir, lowercase: true }, /keeps every word as written/],
+      [{ corpus: 'brown' }, /reads a data directory/],
+      [{ corpus: join(dir, 'train.txt') }, /not a directory/],
+    ];
+    for (const [config, message] of cases) {
+      expect(() => new LMTask({ ...config, reader: 'word-lm' })).toThrow(message);
+    }
+    expect(() => new LMTask({ corpus: dir, reader: 'pytorch' as 'word-lm' })).toThrow(/unknown reader "pytorch"/);
   });
 });
 

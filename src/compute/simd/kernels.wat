@@ -2,8 +2,9 @@
 ;;
 ;; The module imports the backend's own linear memory, so every pointer below is a
 ;; byte offset of a tensor on the tfjs heap (TypedArray.byteOffset) and nothing is
-;; copied. Row widths (O, H) are multiples of 4; src/simd/simd.ts checks that and
-;; keeps the plain JS loops of src/fused-kernels.ts for every other shape.
+;; copied. The kernels that work on rows of H floats need H >= 4 (src/compute/fused-kernels.ts
+;; leaves narrower cells to the composite tfjs ops); H need not be a multiple of 4 (see the note above map).
+;; The softmax takes any width O >= 1: whole vectors, then a scalar tail through the same $exp.
 ;;
 ;; exp(x): x = n ln2 + r with n = round(x / ln2) and |r| <= ln2/2 (ln2 split into a
 ;; short high part and a correction so n ln2 is exact), e^r by a degree-7 polynomial
@@ -63,13 +64,22 @@
     (v128.bitselect (local.get $small) (local.get $big)
       (f32x4.lt (local.get $a) (v128.const f32x4 0.2 0.2 0.2 0.2))))
 
-  ;; Element-wise over n floats (n a multiple of 4), for the tests and the RNN:
-  ;; kind 0 exp, 1 sigmoid, 2 tanh.
+  ;; The loops over a row (or over n floats) step one vector at a time, from 0 to
+  ;; last = end − one vector, and stop after the vector at last:
+  ;;   (br_if $done (i32.ge_u j last))  j ← min(j + 16, last)
+  ;; so a row that is not a multiple of 4 floats wide ends with a vector that overlaps the one
+  ;; before. The element-wise kernels then write the same values into the shared lanes again (no
+  ;; lane reads another lane or an output); nothing outside the row is read or written. A row
+  ;; must be at least one vector wide (H >= 4: fused-kernels.ts checks it). For rows a multiple
+  ;; of 4 wide the loop visits the same vectors as a plain j += 16 one.
+
+  ;; Element-wise over n >= 4 floats, for the tests: kind 0 exp, 1 sigmoid, 2 tanh.
   (func (export "map") (param $src i32) (param $dst i32) (param $n i32) (param $kind i32)
-    (local $i i32) (local $end i32) (local $v v128)
+    (local $i i32) (local $end i32) (local $last i32) (local $v v128)
     (local.set $end (i32.shl (local.get $n) (i32.const 2)))
+    (local.set $last (i32.sub (local.get $end) (i32.const 16)))
+    (if (i32.eqz (local.get $n)) (then (return)))
     (block $done (loop $next
-      (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
       (local.set $v (v128.load (i32.add (local.get $src) (local.get $i))))
       (v128.store (i32.add (local.get $dst) (local.get $i))
         (if (result v128) (i32.eqz (local.get $kind))
@@ -77,7 +87,9 @@
           (else (if (result v128) (i32.eq (local.get $kind) (i32.const 1))
             (then (call $sigmoid (local.get $v)))
             (else (call $tanh (local.get $v)))))))
-      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br_if $done (i32.ge_u (local.get $i) (local.get $last)))
+      (local.set $i (select (local.get $last) (local.tee $i (i32.add (local.get $i) (i32.const 16)))
+        (i32.gt_u (local.get $i) (local.get $last))))
       (br $next))))
 
   (func $hmax (param $v v128) (result f32)
@@ -92,11 +104,13 @@
 
   ;; Softmax cross-entropy rows. z [N, O], bias [O], w [N] → out [N, O] = w_n softmax(z_n + b)
   ;; and stats [N, 2] = (max_n, Σ e^{z_n + b − max_n}); the caller finishes the loss
-  ;; (w_n (log Σ + max − logit)) and subtracts w_n at each target.
+  ;; (w_n (log Σ + max − logit)) and subtracts w_n at each target. Each pass takes the row's
+  ;; whole vectors, then its last O mod 4 floats one at a time (e^x as lane 0 of $exp).
   (func (export "softmax_xent") (param $z i32) (param $bias i32) (param $w i32) (param $out i32) (param $stats i32) (param $N i32) (param $O i32)
-    (local $n i32) (local $i i32) (local $rowBytes i32) (local $zr i32) (local $or i32)
-    (local $v v128) (local $acc v128) (local $m f32) (local $sum f32)
+    (local $n i32) (local $i i32) (local $rowBytes i32) (local $vecBytes i32) (local $zr i32) (local $or i32)
+    (local $v v128) (local $acc v128) (local $m f32) (local $sum f32) (local $x f32)
     (local.set $rowBytes (i32.shl (local.get $O) (i32.const 2)))
+    (local.set $vecBytes (i32.and (local.get $rowBytes) (i32.const -16)))
     (block $rowsDone (loop $row
       (br_if $rowsDone (i32.ge_u (local.get $n) (local.get $N)))
       (local.set $zr (i32.add (local.get $z) (i32.mul (local.get $n) (local.get $rowBytes))))
@@ -105,36 +119,58 @@
       (local.set $acc (v128.const f32x4 -inf -inf -inf -inf))
       (local.set $i (i32.const 0))
       (block $d1 (loop $l1
-        (br_if $d1 (i32.ge_u (local.get $i) (local.get $rowBytes)))
+        (br_if $d1 (i32.ge_u (local.get $i) (local.get $vecBytes)))
         (local.set $v (f32x4.add (v128.load (i32.add (local.get $zr) (local.get $i))) (v128.load (i32.add (local.get $bias) (local.get $i)))))
         (v128.store (i32.add (local.get $or) (local.get $i)) (local.get $v))
         (local.set $acc (f32x4.max (local.get $acc) (local.get $v)))
         (local.set $i (i32.add (local.get $i) (i32.const 16)))
         (br $l1)))
       (local.set $m (call $hmax (local.get $acc)))
+      (block $t1 (loop $tl1
+        (br_if $t1 (i32.ge_u (local.get $i) (local.get $rowBytes)))
+        (local.set $x (f32.add (f32.load (i32.add (local.get $zr) (local.get $i))) (f32.load (i32.add (local.get $bias) (local.get $i)))))
+        (f32.store (i32.add (local.get $or) (local.get $i)) (local.get $x))
+        (local.set $m (f32.max (local.get $m) (local.get $x)))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $tl1)))
       ;; e^{v − max} and its sum
       (local.set $acc (v128.const f32x4 0 0 0 0))
       (local.set $v (f32x4.splat (local.get $m)))
       (local.set $i (i32.const 0))
       (block $d2 (loop $l2
-        (br_if $d2 (i32.ge_u (local.get $i) (local.get $rowBytes)))
+        (br_if $d2 (i32.ge_u (local.get $i) (local.get $vecBytes)))
         (v128.store (i32.add (local.get $or) (local.get $i))
           (call $exp (f32x4.sub (v128.load (i32.add (local.get $or) (local.get $i))) (local.get $v))))
         (local.set $acc (f32x4.add (local.get $acc) (v128.load (i32.add (local.get $or) (local.get $i)))))
         (local.set $i (i32.add (local.get $i) (i32.const 16)))
         (br $l2)))
       (local.set $sum (call $hsum (local.get $acc)))
+      (block $t2 (loop $tl2
+        (br_if $t2 (i32.ge_u (local.get $i) (local.get $rowBytes)))
+        (local.set $x (f32x4.extract_lane 0 (call $exp (f32x4.splat
+          (f32.sub (f32.load (i32.add (local.get $or) (local.get $i))) (local.get $m))))))
+        (f32.store (i32.add (local.get $or) (local.get $i)) (local.get $x))
+        (local.set $sum (f32.add (local.get $sum) (local.get $x)))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $tl2)))
       ;; scale by w_n / Σ
-      (local.set $v (f32x4.splat (f32.div
+      (local.set $x (f32.div
         (f32.load (i32.add (local.get $w) (i32.shl (local.get $n) (i32.const 2))))
-        (local.get $sum))))
+        (local.get $sum)))
+      (local.set $v (f32x4.splat (local.get $x)))
       (local.set $i (i32.const 0))
       (block $d3 (loop $l3
-        (br_if $d3 (i32.ge_u (local.get $i) (local.get $rowBytes)))
+        (br_if $d3 (i32.ge_u (local.get $i) (local.get $vecBytes)))
         (v128.store (i32.add (local.get $or) (local.get $i))
           (f32x4.mul (v128.load (i32.add (local.get $or) (local.get $i))) (local.get $v)))
         (local.set $i (i32.add (local.get $i) (i32.const 16)))
         (br $l3)))
+      (block $t3 (loop $tl3
+        (br_if $t3 (i32.ge_u (local.get $i) (local.get $rowBytes)))
+        (f32.store (i32.add (local.get $or) (local.get $i))
+          (f32.mul (f32.load (i32.add (local.get $or) (local.get $i))) (local.get $x)))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $tl3)))
       (f32.store (i32.add (local.get $stats) (i32.shl (local.get $n) (i32.const 3))) (local.get $m))
       (f32.store offset=4 (i32.add (local.get $stats) (i32.shl (local.get $n) (i32.const 3))) (local.get $sum))
       (local.set $n (i32.add (local.get $n) (i32.const 1)))
@@ -145,16 +181,16 @@
   ;; dcH = o (1 − tanh² c') [B, H], f [B, H].
   (func (export "lstm_forward") (param $xw i32) (param $hw i32) (param $c i32)
     (param $hN i32) (param $cN i32) (param $P i32) (param $dcH i32) (param $fOut i32) (param $B i32) (param $H i32)
-    (local $b i32) (local $j i32) (local $Hb i32) (local $gRow i32) (local $sRow i32) (local $k i32) (local $s i32)
+    (local $b i32) (local $j i32) (local $Hb i32) (local $last i32) (local $gRow i32) (local $sRow i32) (local $k i32) (local $s i32)
     (local $i v128) (local $f v128) (local $g v128) (local $o v128) (local $cp v128) (local $cn v128) (local $tc v128)
     (local.set $Hb (i32.shl (local.get $H) (i32.const 2)))
+    (local.set $last (i32.sub (local.get $Hb) (i32.const 16)))
     (block $bd (loop $bl
       (br_if $bd (i32.ge_u (local.get $b) (local.get $B)))
       (local.set $gRow (i32.mul (local.get $b) (i32.shl (local.get $Hb) (i32.const 2))))
       (local.set $sRow (i32.mul (local.get $b) (local.get $Hb)))
       (local.set $j (i32.const 0))
       (block $jd (loop $jl
-        (br_if $jd (i32.ge_u (local.get $j) (local.get $Hb)))
         (local.set $k (i32.add (local.get $gRow) (local.get $j)))
         (local.set $s (i32.add (local.get $sRow) (local.get $j)))
         (local.set $i (call $sigmoid (f32x4.add
@@ -185,7 +221,9 @@
         (v128.store (i32.add (local.get $dcH) (local.get $s))
           (f32x4.mul (local.get $o) (f32x4.sub (v128.const f32x4 1 1 1 1) (f32x4.mul (local.get $tc) (local.get $tc)))))
         (v128.store (i32.add (local.get $fOut) (local.get $s)) (local.get $f))
-        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br_if $jd (i32.ge_u (local.get $j) (local.get $last)))
+        (local.set $j (select (local.get $last) (local.tee $j (i32.add (local.get $j) (i32.const 16)))
+          (i32.gt_u (local.get $j) (local.get $last))))
         (br $jl)))
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $bl))))
@@ -194,16 +232,16 @@
   ;; xw, hw [B, 3H], h [B, H], bhh [3H] → h' [B, H], ph, px [B, 3H], z [B, H].
   (func (export "gru_forward") (param $xw i32) (param $hw i32) (param $h i32) (param $bhh i32)
     (param $hN i32) (param $ph i32) (param $px i32) (param $zOut i32) (param $B i32) (param $H i32)
-    (local $b i32) (local $j i32) (local $Hb i32) (local $gRow i32) (local $sRow i32) (local $k i32) (local $s i32)
+    (local $b i32) (local $j i32) (local $Hb i32) (local $last i32) (local $gRow i32) (local $sRow i32) (local $k i32) (local $s i32)
     (local $r v128) (local $z v128) (local $m v128) (local $n v128) (local $hp v128) (local $dn v128) (local $pr v128) (local $pz v128)
     (local.set $Hb (i32.shl (local.get $H) (i32.const 2)))
+    (local.set $last (i32.sub (local.get $Hb) (i32.const 16)))
     (block $bd (loop $bl
       (br_if $bd (i32.ge_u (local.get $b) (local.get $B)))
       (local.set $gRow (i32.mul (local.get $b) (i32.mul (local.get $Hb) (i32.const 3))))
       (local.set $sRow (i32.mul (local.get $b) (local.get $Hb)))
       (local.set $j (i32.const 0))
       (block $jd (loop $jl
-        (br_if $jd (i32.ge_u (local.get $j) (local.get $Hb)))
         (local.set $k (i32.add (local.get $gRow) (local.get $j)))
         (local.set $s (i32.add (local.get $sRow) (local.get $j)))
         (local.set $r (call $sigmoid (f32x4.add (f32x4.add
@@ -237,7 +275,9 @@
         (v128.store (i32.add (local.get $px) (i32.add (local.get $k) (local.get $Hb))) (local.get $pz))
         (v128.store (i32.add (local.get $px) (i32.add (local.get $k) (i32.shl (local.get $Hb) (i32.const 1)))) (local.get $dn))
         (v128.store (i32.add (local.get $zOut) (local.get $s)) (local.get $z))
-        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br_if $jd (i32.ge_u (local.get $j) (local.get $last)))
+        (local.set $j (select (local.get $last) (local.tee $j (i32.add (local.get $j) (i32.const 16)))
+          (i32.gt_u (local.get $j) (local.get $last))))
         (br $jl)))
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $bl))))
@@ -245,10 +285,11 @@
   ;; Vanilla RNN step forward over n = B·H floats: y = φ(xw + hw), dphi = φ′.
   ;; nl 0 tanh, 1 sigmoid, 2 relu (φ′ = 1 where y > 0).
   (func (export "rnn_forward") (param $xw i32) (param $hw i32) (param $y i32) (param $dphi i32) (param $n i32) (param $nl i32)
-    (local $i i32) (local $end i32) (local $a v128) (local $v v128)
+    (local $i i32) (local $end i32) (local $last i32) (local $a v128) (local $v v128)
     (local.set $end (i32.shl (local.get $n) (i32.const 2)))
+    (local.set $last (i32.sub (local.get $end) (i32.const 16)))
+    (if (i32.eqz (local.get $n)) (then (return)))
     (block $done (loop $next
-      (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
       (local.set $a (f32x4.add (v128.load (i32.add (local.get $xw) (local.get $i))) (v128.load (i32.add (local.get $hw) (local.get $i)))))
       (if (i32.eqz (local.get $nl))
         (then
@@ -266,23 +307,25 @@
             (v128.store (i32.add (local.get $dphi) (local.get $i))
               (v128.and (f32x4.gt (local.get $v) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 1 1 1 1)))))))
       (v128.store (i32.add (local.get $y) (local.get $i)) (local.get $v))
-      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br_if $done (i32.ge_u (local.get $i) (local.get $last)))
+      (local.set $i (select (local.get $last) (local.tee $i (i32.add (local.get $i) (i32.const 16)))
+        (i32.gt_u (local.get $i) (local.get $last))))
       (br $next))))
 
   ;; LSTM step backward. above [B, H] (at step t), viaW, carry [B, H] (read unless first),
   ;; P [B, 4H], dcH, f [B, H] → G [B, H], da [B, 4H], dcPrev [B, H].
   (func (export "lstm_backward") (param $above i32) (param $viaW i32) (param $carry i32) (param $P i32) (param $dcH i32) (param $f i32)
     (param $G i32) (param $da i32) (param $dcPrev i32) (param $B i32) (param $H i32) (param $first i32)
-    (local $b i32) (local $j i32) (local $Hb i32) (local $gRow i32) (local $sRow i32) (local $k i32) (local $s i32)
+    (local $b i32) (local $j i32) (local $Hb i32) (local $last i32) (local $gRow i32) (local $sRow i32) (local $k i32) (local $s i32)
     (local $g v128) (local $dc v128)
     (local.set $Hb (i32.shl (local.get $H) (i32.const 2)))
+    (local.set $last (i32.sub (local.get $Hb) (i32.const 16)))
     (block $bd (loop $bl
       (br_if $bd (i32.ge_u (local.get $b) (local.get $B)))
       (local.set $gRow (i32.mul (local.get $b) (i32.shl (local.get $Hb) (i32.const 2))))
       (local.set $sRow (i32.mul (local.get $b) (local.get $Hb)))
       (local.set $j (i32.const 0))
       (block $jd (loop $jl
-        (br_if $jd (i32.ge_u (local.get $j) (local.get $Hb)))
         (local.set $k (i32.add (local.get $gRow) (local.get $j)))
         (local.set $s (i32.add (local.get $sRow) (local.get $j)))
         (local.set $g (v128.load (i32.add (local.get $above) (local.get $s))))
@@ -303,7 +346,9 @@
           (f32x4.mul (local.get $g) (v128.load (i32.add (local.get $P) (i32.add (local.get $k) (i32.mul (local.get $Hb) (i32.const 3)))))))
         (v128.store (i32.add (local.get $dcPrev) (local.get $s))
           (f32x4.mul (local.get $dc) (v128.load (i32.add (local.get $f) (local.get $s)))))
-        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br_if $jd (i32.ge_u (local.get $j) (local.get $last)))
+        (local.set $j (select (local.get $last) (local.tee $j (i32.add (local.get $j) (i32.const 16)))
+          (i32.gt_u (local.get $j) (local.get $last))))
         (br $jl)))
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $bl))))
@@ -312,16 +357,16 @@
   ;; z [B, H] → G [B, H], dah, dax [B, 3H], direct = G ⊙ z [B, H].
   (func (export "gru_backward") (param $above i32) (param $viaW i32) (param $carry i32) (param $ph i32) (param $px i32) (param $z i32)
     (param $G i32) (param $dah i32) (param $dax i32) (param $direct i32) (param $B i32) (param $H i32) (param $first i32)
-    (local $b i32) (local $j i32) (local $Hb i32) (local $gRow i32) (local $sRow i32) (local $k i32) (local $s i32) (local $q i32) (local $end i32)
+    (local $b i32) (local $j i32) (local $Hb i32) (local $last i32) (local $gRow i32) (local $sRow i32) (local $k i32) (local $s i32) (local $q i32) (local $end i32)
     (local $g v128)
     (local.set $Hb (i32.shl (local.get $H) (i32.const 2)))
+    (local.set $last (i32.sub (local.get $Hb) (i32.const 16)))
     (block $bd (loop $bl
       (br_if $bd (i32.ge_u (local.get $b) (local.get $B)))
       (local.set $gRow (i32.mul (local.get $b) (i32.mul (local.get $Hb) (i32.const 3))))
       (local.set $sRow (i32.mul (local.get $b) (local.get $Hb)))
       (local.set $j (i32.const 0))
       (block $jd (loop $jl
-        (br_if $jd (i32.ge_u (local.get $j) (local.get $Hb)))
         (local.set $k (i32.add (local.get $gRow) (local.get $j)))
         (local.set $s (i32.add (local.get $sRow) (local.get $j)))
         (local.set $g (v128.load (i32.add (local.get $above) (local.get $s))))
@@ -343,27 +388,32 @@
             (f32x4.mul (local.get $g) (v128.load (i32.add (local.get $px) (local.get $q)))))
           (local.set $q (i32.add (local.get $q) (local.get $Hb)))
           (br $gl)))
-        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br_if $jd (i32.ge_u (local.get $j) (local.get $last)))
+        (local.set $j (select (local.get $last) (local.tee $j (i32.add (local.get $j) (i32.const 16)))
+          (i32.gt_u (local.get $j) (local.get $last))))
         (br $jl)))
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $bl))))
 
   ;; Vanilla RNN step backward over n = B·H floats: G = above (+ viaW unless first), da = G ⊙ φ′.
   (func (export "rnn_backward") (param $above i32) (param $viaW i32) (param $dphi i32) (param $G i32) (param $da i32) (param $n i32) (param $first i32)
-    (local $i i32) (local $end i32) (local $g v128)
+    (local $i i32) (local $end i32) (local $last i32) (local $g v128)
     (local.set $end (i32.shl (local.get $n) (i32.const 2)))
+    (local.set $last (i32.sub (local.get $end) (i32.const 16)))
+    (if (i32.eqz (local.get $n)) (then (return)))
     (block $done (loop $next
-      (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
       (local.set $g (v128.load (i32.add (local.get $above) (local.get $i))))
       (if (i32.eqz (local.get $first))
         (then (local.set $g (f32x4.add (local.get $g) (v128.load (i32.add (local.get $viaW) (local.get $i)))))))
       (v128.store (i32.add (local.get $G) (local.get $i)) (local.get $g))
       (v128.store (i32.add (local.get $da) (local.get $i))
         (f32x4.mul (local.get $g) (v128.load (i32.add (local.get $dphi) (local.get $i)))))
-      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br_if $done (i32.ge_u (local.get $i) (local.get $last)))
+      (local.set $i (select (local.get $last) (local.tee $i (i32.add (local.get $i) (i32.const 16)))
+        (i32.gt_u (local.get $i) (local.get $last))))
       (br $next))))
 
-  ;; One step of the probes' backward sweep (see cellPullback in src/fused-kernels.ts).
+  ;; One step of the probes' backward sweep (see cellPullback in src/compute/fused-kernels.ts).
   ;; kind 0 rnn, 1 lstm, 2 gru. gh, gx [B·R, H] → the per-sequence scale (max |·| of the
   ;; finished cotangent, floored at 1e-30, or 1 unless normalize) into scaleOut [B], the
   ;; scaled rows into jac [B·R, W] (W = 2H in state mode: [h | c]), and when pull, the start
@@ -372,7 +422,7 @@
   (func (export "pullback") (param $kind i32) (param $gh i32) (param $gx i32) (param $jac i32) (param $scaleOut i32)
     (param $dah i32) (param $direct i32) (param $l0 i32) (param $l1 i32) (param $l2 i32)
     (param $B i32) (param $R i32) (param $H i32) (param $normalize i32) (param $state i32) (param $pull i32)
-    (local $b i32) (local $r i32) (local $j i32) (local $i i32) (local $n i32) (local $end i32)
+    (local $b i32) (local $r i32) (local $j i32) (local $i i32) (local $n i32) (local $end i32) (local $last i32) (local $lastJ i32)
     (local $G i32) (local $W i32) (local $row i32) (local $jrow i32) (local $q i32) (local $p i32) (local $lb i32)
     (local $acc v128) (local $v v128) (local $x v128) (local $sv v128) (local $g v128) (local $gc v128) (local $dc v128) (local $scale f32)
     (local.set $G (i32.mul (local.get $H)
@@ -380,21 +430,24 @@
         (else (if (result i32) (i32.eq (local.get $kind) (i32.const 2)) (then (i32.const 3)) (else (i32.const 1)))))))
     (local.set $W (if (result i32) (local.get $state) (then (i32.shl (local.get $H) (i32.const 1))) (else (local.get $H))))
     (local.set $n (i32.mul (local.get $R) (local.get $H)))
+    (local.set $lastJ (i32.sub (local.get $H) (i32.const 4)))
     (block $bd (loop $bl
       (br_if $bd (i32.ge_u (local.get $b) (local.get $B)))
       ;; the scale: max |G_h| (gru: |gh + gx|), and max |G_c| too for the lstm
       (local.set $acc (v128.const f32x4 0 0 0 0))
       (local.set $i (i32.mul (local.get $b) (local.get $n)))
       (local.set $end (i32.add (local.get $i) (local.get $n)))
+      (local.set $last (i32.sub (local.get $end) (i32.const 4)))
       (block $md (loop $ml
-        (br_if $md (i32.ge_u (local.get $i) (local.get $end)))
         (local.set $v (v128.load (i32.add (local.get $gh) (i32.shl (local.get $i) (i32.const 2)))))
         (local.set $x (v128.load (i32.add (local.get $gx) (i32.shl (local.get $i) (i32.const 2)))))
         (if (i32.eq (local.get $kind) (i32.const 2)) (then (local.set $v (f32x4.add (local.get $v) (local.get $x)))))
-        ;; pmax keeps the accumulator when a value is NaN, as the JS loop's a > m does
+        ;; pmax keeps the accumulator when a value is NaN
         (local.set $acc (f32x4.pmax (local.get $acc) (f32x4.abs (local.get $v))))
         (if (i32.eq (local.get $kind) (i32.const 1)) (then (local.set $acc (f32x4.pmax (local.get $acc) (f32x4.abs (local.get $x))))))
-        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br_if $md (i32.ge_u (local.get $i) (local.get $last)))
+        (local.set $i (select (local.get $last) (local.tee $i (i32.add (local.get $i) (i32.const 4)))
+          (i32.gt_u (local.get $i) (local.get $last))))
         (br $ml)))
       (local.set $scale (if (result f32) (local.get $normalize)
         (then (f32.max (call $hmax (local.get $acc)) (f32.const 1e-30)))
@@ -409,7 +462,6 @@
         (local.set $q (i32.mul (i32.add (i32.mul (local.get $b) (local.get $R)) (local.get $r)) (local.get $G)))
         (local.set $j (i32.const 0))
         (block $jd (loop $jl
-          (br_if $jd (i32.ge_u (local.get $j) (local.get $H)))
           (local.set $v (v128.load (i32.add (local.get $gh) (i32.shl (i32.add (local.get $row) (local.get $j)) (i32.const 2)))))
           (local.set $x (v128.load (i32.add (local.get $gx) (i32.shl (i32.add (local.get $row) (local.get $j)) (i32.const 2)))))
           (if (i32.eq (local.get $kind) (i32.const 2)) (then (local.set $v (f32x4.add (local.get $v) (local.get $x)))))
@@ -447,7 +499,9 @@
                 (f32x4.mul (local.get $g) (v128.load (i32.add (local.get $l0) (i32.add (local.get $p) (i32.shl (local.get $H) (i32.const 3)))))))
               (v128.store (i32.add (local.get $direct) (i32.shl (i32.add (local.get $row) (local.get $j)) (i32.const 2)))
                 (f32x4.mul (local.get $g) (v128.load (i32.add (local.get $l2) (local.get $lb)))))))))
-          (local.set $j (i32.add (local.get $j) (i32.const 4)))
+          (br_if $jd (i32.ge_u (local.get $j) (local.get $lastJ)))
+          (local.set $j (select (local.get $lastJ) (local.tee $j (i32.add (local.get $j) (i32.const 4)))
+            (i32.gt_u (local.get $j) (local.get $lastJ))))
           (br $jl)))
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $rl)))

@@ -1,14 +1,15 @@
+import { kernelChoice } from '../kernel-choice.js';
 import { kernelsWasmBase64 } from './kernels-wasm.js';
 
 /**
  * The SIMD kernels of kernels.wat, linked to the tfjs wasm backend's own memory so
  * they read and write tensors in place (arguments are byte offsets on the heap).
  * Null when they cannot run here: not the wasm backend, a shared (threaded) heap,
- * no wasm SIMD, or turned off with setSimdKernels(false); the callers then keep
- * their plain JS loops, which compute the same values in float64.
+ * no wasm SIMD, or the kernel choice 'composite' (../kernel-choice.ts); the callers
+ * then take the composite tfjs ops. Row widths: see kernels.wat.
  */
 export interface SimdKernels {
-  /** dst[i] = f(src[i]) for n floats (n % 4 = 0); kind 0 exp, 1 sigmoid, 2 tanh. */
+  /** dst[i] = f(src[i]) for n ≥ 4 floats; kind 0 exp, 1 sigmoid, 2 tanh. */
   map(src: number, dst: number, n: number, kind: number): void;
   softmax_xent(z: number, bias: number, w: number, out: number, stats: number, N: number, O: number): void;
   lstm_forward(
@@ -88,14 +89,8 @@ export interface SimdKernels {
   ): void;
 }
 
-let enabled = true;
 let compiled: WebAssembly.Module | null | undefined;
 const instances = new WeakMap<WebAssembly.Memory, SimdKernels | null>();
-
-/** Turn the SIMD kernels off (or on again), e.g. to compare them with the JS loops. */
-export function setSimdKernels(on: boolean): void {
-  enabled = on;
-}
 
 function bytes(): Uint8Array {
   const bin = atob(kernelsWasmBase64);
@@ -119,7 +114,7 @@ export async function prepareSimdKernels(): Promise<void> {
 
 /** The kernels bound to this backend's heap, or null (see above). */
 export function simdKernels(backend: unknown): SimdKernels | null {
-  if (!enabled) return null;
+  if (kernelChoice() === 'composite') return null;
   const memory = (backend as { wasm?: { asm?: { memory?: unknown } } }).wasm?.asm?.memory;
   if (!(memory instanceof WebAssembly.Memory)) return null;
   const known = instances.get(memory);
