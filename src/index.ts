@@ -127,6 +127,28 @@ export {
   type JacobianResult,
   type JacobianRow,
 } from './training/gradflow.js';
+export {
+  SPECTRA_DEFAULTS,
+  gradientSpectra,
+  logSpacedGaps,
+  selectGaps,
+  sequenceSpectrum,
+  type GapSelection,
+  type SequenceSpectrum,
+  type SingularSpectrumRow,
+  type SpectraOptions,
+  type SpectraResult,
+} from './training/spectra.js';
+export {
+  LYAPUNOV_DEFAULTS,
+  kaplanYorke,
+  lyapunovFromTrace,
+  lyapunovSpectrum,
+  resolveLyapunovOptions,
+  type LyapunovOptions,
+  type LyapunovResult,
+} from './training/lyapunov.js';
+export { singularValues } from './training/svd.js';
 export { forwardSequence, backwardSequence, modelLossAndGrads } from './training/bptt.js';
 export {
   OPTIMIZERS,
@@ -154,12 +176,14 @@ export {
   type TrainOptions,
   type TrainResult,
 } from './training/trainer.js';
-export { TRAIN_DEFAULTS, type TrainConfig } from './training/config.js';
+export { TRAIN_DEFAULTS, isSpectrumDue, type TrainConfig } from './training/config.js';
 export {
   evaluate,
   probeGradientFlow,
+  spectrumProbe,
   type Evaluation as TaskEvaluation,
   type GradflowProbe,
+  type SpectrumProbe,
 } from './training/measure.js';
 export {
   CHECKPOINT_FILE,
@@ -186,7 +210,7 @@ export { AddingTask, ADDING_DEFAULTS, ADDING_BASELINE_MSE } from './tasks/adding
 export { CopyTask, COPY_DEFAULTS } from './tasks/copy.js';
 export { createTask, TASK_NAMES } from './tasks/registry.js';
 export { trainRun, type TrainRunOptions } from './commands/train.js';
-export { probeRun, type ProbeRunOptions, type ProbeRunResult } from './commands/probe.js';
+export { probeRun, type ProbeRunOptions, type ProbeRunResult, type ProbeSpectrum } from './commands/probe.js';
 export {
   evalLMRun,
   EVAL_SPLITS,
@@ -352,7 +376,8 @@ export {
   type ReportResult,
 } from './report/report.js';
 export { readSource, readRun, type ReportSource } from './report/rundata.js';
-export type { RunData } from './report/runlog.js';
+export type { RunData, SpectrumSnapshot } from './report/runlog.js';
+export { lyapunovPlot, spectrumHeatmapPlot } from './report/spectrum-plots.js';
 export { sweepResults, sweepSeeds, toCsv, type SweepResults } from './report/sweep-table.js';
 export { seedsRows, seedsSummary } from './report/seeds-table.js';
 export { specToSvg, svgToPng } from './report/render.js';

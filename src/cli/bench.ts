@@ -25,13 +25,17 @@ export function benchOptions<T>(y: Argv<T>) {
     .option('bptt', { type: 'number', default: BENCH_DEFAULTS.bptt, describe: 'time steps per batch' })
     .option('steps', { type: 'number', default: BENCH_DEFAULTS.steps, describe: 'timed steps' })
     .option('warmup', { type: 'number', default: BENCH_DEFAULTS.warmup, describe: 'untimed steps first' })
-    .option('probe', { type: 'boolean', default: true, describe: 'also time the probe (T = 1000, H = 128, all k)' })
+    .option('probe', {
+      type: 'boolean',
+      default: true,
+      describe: 'also time the probe (T = 1000, H = 128, all k), alone and with --spectrum',
+    })
     .option('gradflow', {
       type: 'boolean',
       default: false,
       describe:
         'also measure the gradient-flow logging overhead in training ' +
-        '(adding task, H 64, T 50, 300 steps, probes every 250 vs off; ~1 min)',
+        '(adding task, H 64, T 50, 300 steps: probes and spectra at their intervals, probes only, off; ~2 min)',
     })
     .option('torch', {
       type: 'string',
@@ -74,6 +78,8 @@ function runPeer(command: string, args: string[]): { result: Record<string, unkn
     return { result: null, error: 'no JSON on stdout' };
   }
 }
+
+const seconds = (ms: number, digits = 2) => `${(ms / 1000).toFixed(digits)} s`;
 
 export async function benchCommand(argv: BenchArgs): Promise<void> {
   const a = argv as Record<string, unknown>;
@@ -165,17 +171,21 @@ export async function benchCommand(argv: BenchArgs): Promise<void> {
       `memory over ${cfg.steps} steps: RSS ${ours.memory.rssMiB[0]} → ${ours.memory.rssMiB.at(-1)} MiB ` +
         `(peak ${ours.memory.peakRssMiB} MiB), live tensors ${ours.memory.tensors[0]} → ${ours.memory.tensors.at(-1)}`,
       gradflow
-        ? `gradient-flow logging every ${gradflow.gradflowEvery} steps ` +
+        ? `gradient-flow logging every ${gradflow.gradflowEvery} steps, spectra every ${gradflow.spectrumEvery} ` +
           `(adding, ${gradflow.cell} H${gradflow.hidden} T${gradflow.seqLen}, ${gradflow.steps} steps): ` +
           `${(gradflow.withProbesMs / 1000).toFixed(1)} s vs ` +
           `${(gradflow.withoutProbesMs / 1000).toFixed(1)} s without ` +
           `(${gradflow.overheadPercent >= 0 ? '+' : ''}${gradflow.overheadPercent} %; ` +
-          `probes' own share ${gradflow.probeSharePercent} %)`
+          `probes' own share ${gradflow.probeSharePercent} %, ` +
+          `of which the spectra ${gradflow.spectraSharePercent} %; ` +
+          `CPU ${seconds(gradflow.withProbesCpuMs, 1)} vs ${seconds(gradflow.withoutProbesCpuMs, 1)})`
         : '',
       probe
         ? `probe: ${probe.cell} H${probe.hidden} T${probe.T}, all k, spectral + Frobenius: ` +
-          `${(probe.ms / 1000).toFixed(2)} s ` +
-          `(the first probe in the process: ${(probe.firstMs / 1000).toFixed(2)} s)`
+          `${(probe.ms / 1000).toFixed(2)} s, CPU ${(probe.cpuMs / 1000).toFixed(2)} s ` +
+          `(the first probe in the process: ${(probe.firstMs / 1000).toFixed(2)} s); ` +
+          `with --spectrum: ${(probe.spectrum.ms / 1000).toFixed(2)} s, ` +
+          `CPU ${(probe.spectrum.cpuMs / 1000).toFixed(2)} s (first ${(probe.spectrum.firstMs / 1000).toFixed(2)} s)`
         : '',
     ]
       .filter(Boolean)

@@ -178,6 +178,11 @@ export const TRAIN_OPTIONS: Readonly<Record<string, OptionSpec>> = {
     describe: 'log gradient flow every N steps (0 = off)',
   },
   'gradflow-mode': { type: 'string', default: TRAIN_DEFAULTS.gradflowMode, describe: 'LSTM Jacobian mode: h or state' },
+  'spectrum-every': {
+    type: 'number',
+    default: TRAIN_DEFAULTS.spectrumEvery,
+    describe: 'with the probe every N steps: singular values at 32 gaps, 32 Lyapunov exponents (0 = off)',
+  },
   'init-scale': { type: 'number', default: MODEL_DEFAULTS.initScale, describe: 'a of U(±a) for --init uniform' },
   dropout: {
     type: 'number',
@@ -328,6 +333,15 @@ export const FIELD_FLAGS: Readonly<Record<string, string | null>> = {
   // agreement (extract)
   rules: '--rules',
   treebanks: '--treebank',
+  // the spectra (probe --spectrum; training/spectra.ts, lyapunov.ts)
+  spectrum: '--spectrum',
+  allPairs: '--all-pairs',
+  gaps: '--gaps',
+  exponents: '--exponents',
+  burnIn: '--burn-in',
+  reorthEvery: '--reorth-every',
+  maxGaps: null,
+  horizonThreshold: null,
 };
 
 /** A SeqlabError as the CLI prints it: every option field it names spelled as its flag. */
@@ -421,6 +435,7 @@ export function parseTrainArgs(a: Record<string, unknown>) {
       earlyStop: nonNegativeInt('--early-stop', a['early-stop']),
       gradflowEvery: nonNegativeInt('--gradflow-every', a['gradflow-every']),
       gradflowMode: oneOf('gradflow mode', a['gradflow-mode'], ['h', 'state'] as const),
+      spectrumEvery: nonNegativeInt('--spectrum-every', a['spectrum-every']),
       restoreBest: Boolean(a['restore-best']),
       seed: finiteNumber('--seed', a.seed),
       threads: threadCount(a.threads),

@@ -3,8 +3,15 @@ import { CELL_KINDS, cellKindList } from '../models/registry.js';
 import { MODEL_DEFAULTS } from '../models/model.js';
 import { INITS } from '../models/init.js';
 import { NONLINEARITIES } from '../models/activations.js';
-import { PROBE_MAX_HOURS, loadProbeSetup, probeRun } from '../commands/probe.js';
-import { finiteNumber, nonNegativeInt, oneOf, positiveInt } from '../util/errors.js';
+import {
+  PROBE_MAX_HOURS,
+  loadProbeSetup,
+  probeRun,
+  type ProbeRunResult,
+  type ProbeSpectrum,
+} from '../commands/probe.js';
+import type { GapSelection } from '../training/spectra.js';
+import { finiteNumber, nonNegativeInt, oneOf, positiveInt, usageError } from '../util/errors.js';
 import { noteBackend, printJson, startBackend, withCommon } from './common.js';
 import { fmt, table } from '../util/format.js';
 import { ProgressReporter } from './progress.js';
@@ -55,7 +62,40 @@ export function probeOptions<T>(y: Argv<T>) {
       type: 'number',
       default: PROBE_MAX_HOURS,
       describe: 'refuse a probe that would take longer even at the best speed (0: no limit)',
+    })
+    .option('spectrum', {
+      type: 'boolean',
+      default: false,
+      describe: 'also every singular value of ∂h_T/∂h_k at --gaps and the Lyapunov spectrum (QR method)',
+    })
+    .option('gaps', {
+      type: 'string',
+      describe: 'spectrum: log (up to 32 log-spaced gaps, default), all, or a list, e.g. 1,10,100',
+    })
+    .option('exponents', { type: 'string', describe: 'spectrum: Lyapunov exponents to compute, N or all (default 32)' })
+    .option('burn-in', { type: 'number', describe: 'spectrum: steps left out of the exponents (default 0)' })
+    .option('reorth-every', {
+      type: 'number',
+      describe: 'spectrum: re-orthonormalize at most every M steps (default 5; fewer where it stretches)',
     });
+}
+
+/** --gaps: log, all, or a comma-separated list of gaps. */
+function parseGaps(value: unknown): GapSelection | undefined {
+  if (value === undefined || value === 'log' || value === 'all') return value;
+  const gaps = String(value).split(',').map(Number);
+  if (!gaps.every((g) => Number.isInteger(g) && g >= 1))
+    throw usageError(`--gaps must be log, all or a list of gaps ≥ 1 such as 1,10,100; got ${JSON.stringify(value)}`);
+  return gaps;
+}
+
+/** --exponents: a count or all. */
+function parseExponents(value: unknown): number | 'all' | undefined {
+  if (value === undefined || value === 'all') return value;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw usageError(`--exponents must be a positive integer or all, got ${JSON.stringify(value)}`);
+  return n;
 }
 
 type ProbeArgs = Awaited<ReturnType<typeof probeOptions>['argv']>;
@@ -89,6 +129,11 @@ export function parseProbeArgs(a: Readonly<Record<string, unknown>>) {
     mode: oneOf('mode', a.mode, ['h', 'state'] as const),
     spectral: Boolean(a.spectral),
     allPairs: Boolean(a['all-pairs']),
+    spectrum: Boolean(a.spectrum),
+    gaps: parseGaps(a.gaps),
+    exponents: parseExponents(a.exponents),
+    burnIn: a['burn-in'] === undefined ? undefined : nonNegativeInt('--burn-in', a['burn-in']),
+    reorthEvery: a['reorth-every'] === undefined ? undefined : positiveInt('--reorth-every', a['reorth-every']),
     seed: finiteNumber('--seed', a.seed),
     maxHours: finiteNumber('--max-hours', a['max-hours'], 0),
   };
@@ -157,8 +202,62 @@ export async function probeCommand(argv: ProbeArgs): Promise<void> {
         : '',
       `frobenius: decay ${fmt(s.frobenius.decayPerStep, 3)} nats/step, ` +
         `horizon (< 1e-3) ${horizon(s.frobenius.horizon)}`,
+      res.spectrum ? `\n${spectrumReport(res, res.spectrum)}` : '',
     ]
       .filter(Boolean)
       .join('\n')}\n`,
   );
+}
+
+/** σ from ln σ, also far below float64's range (the probe keeps the logs): 3 significant digits. */
+function fmtLog(logSigma: number): string {
+  if (Number.isNaN(logSigma)) return '-';
+  if (logSigma === -Infinity) return '0';
+  if (logSigma > -690) return fmt(Math.exp(logSigma), 3);
+  const log10 = logSigma / Math.LN10;
+  const e = Math.floor(log10);
+  return `${(10 ** (log10 - e)).toFixed(2)}e${e}`;
+}
+
+/** The spectra's table: per gap the surviving directions, the participation ratio and the top σ's; then λ's. */
+function spectrumReport(res: ProbeRunResult, sp: ProbeSpectrum): string {
+  const shown = sp.singular.length <= 40 ? sp.singular : sp.singular.filter((r) => displayGaps(res.T).includes(r.gap));
+  const R = sp.shape[0];
+  const top = Math.min(4, R);
+  const rows = shown.map((r) => [
+    r.gap,
+    r.k,
+    fmt(r.count, 4, true),
+    fmt(r.participationRatio, 3),
+    ...r.logSigma.slice(0, top).map(fmtLog),
+    fmtLog(r.logSigma[R - 1]),
+  ]);
+  const ly = sp.lyapunov;
+  const lambdas = ly.exponents.slice(0, 5).map((l, i) => `λ${i + 1} ${fmt(l, 4)}`);
+  const bound = ly.kaplanYorkeIsLowerBound ? ` (at least: the ${ly.count} computed sum to ≥ 0)` : '';
+  const ky = `${fmt(ly.kaplanYorke, 4)}${bound}`;
+  const batch = res.batch > 1 ? ', batch mean' : '';
+  const state = ly.size === 2 * res.hiddenSize ? 's = [h; c]' : 'h';
+  return [
+    `singular values of ∂${R === res.hiddenSize ? 'h' : 's'}_T/∂${R === res.hiddenSize ? 'h' : 's'}_k ` +
+      `(${R}×${R}${batch}; ${sp.singular.length} gaps` +
+      `${shown.length < sp.singular.length ? `, ${shown.length} shown, all in --json` : ''})`,
+    table(
+      [
+        'gap',
+        'k',
+        `σ ≥ ${sp.horizonThreshold}`,
+        'PR',
+        ...Array.from({ length: top }, (_, i) => `σ${i + 1}`),
+        `σ${R} (min)`,
+      ],
+      rows,
+    ),
+    'PR: participation ratio (Σσ²)²/Σσ⁴, the number of directions that share the gain',
+    `Lyapunov spectrum on ${state} (QR method, ${ly.count} of ${ly.size} exponents, ${ly.steps} steps` +
+      `${ly.burnIn > 0 ? ` after a burn-in of ${ly.burnIn}` : ''}${batch}), nats per step:`,
+    `  ${lambdas.join('  ')}`,
+    `  Kaplan–Yorke dimension ${ky}`,
+    `  λ1 ${fmt(sp.lambda1, 4)} beside the decay per step ${fmt(sp.decayPerStep, 4)} (for long T, λ1 ≈ −decay)`,
+  ].join('\n');
 }

@@ -4,6 +4,7 @@ import { CELL_DEFAULTS } from '../models/cell.js';
 import { SequenceModel, modelConfigFor } from '../models/model.js';
 import { modelLossAndGrads } from '../training/bptt.js';
 import { jacobianNorms } from '../training/gradflow.js';
+import { gradientSpectra } from '../training/spectra.js';
 import type { ChunkTensors } from '../training/loss.js';
 import { Optimizer, OPTIMIZER_DEFAULTS, clipByGlobalNorm, globalNorm } from '../training/optim.js';
 import { GradWorkers, resolveThreads } from '../training/parallel.js';
@@ -148,19 +149,29 @@ export async function benchTrainStep(config: Partial<BenchConfig> = {}): Promise
   }
 }
 
-/** Time of one full probe: ‖∂h_T/∂h_k‖ for all k, spectral and Frobenius, on random weights. */
+/** A timed call: wall ms of a warm call and its CPU ms (the whole process: the norm thread too), and the first call. */
+export interface CallTiming {
+  ms: number;
+  cpuMs: number;
+  firstMs: number;
+}
+
+export interface ProbeBench extends CallTiming {
+  cell: CellKind;
+  hidden: number;
+  T: number;
+  /** The same probe with every singular value at 32 log-spaced gaps and 32 Lyapunov exponents (probe --spectrum). */
+  spectrum: CallTiming;
+}
+
 /**
- * Time the probe (all k, spectral + Frobenius) on one random sequence of a fresh cell:
- * `ms` after one untimed warm-up probe of the same size (as a training run's periodic
- * probes are), `firstMs` for the first call in the process (which also starts the norm
- * thread and compiles the code paths).
+ * Time the probe (all k, spectral + Frobenius) on one random sequence of a fresh cell, and the
+ * same probe with the spectra (`seqlab probe --spectrum`'s defaults): `ms` after one untimed
+ * warm-up call of the same size (as a training run's periodic probes are), with its CPU time,
+ * which a busy machine disturbs less; `firstMs` for the first call in the process (which also
+ * starts the norm thread and compiles the code paths).
  */
-export async function benchProbe(
-  cell: CellKind = 'lstm',
-  hidden = 128,
-  seqLen = 1000,
-  seed = 1,
-): Promise<{ cell: CellKind; hidden: number; T: number; ms: number; firstMs: number }> {
+export async function benchProbe(cell: CellKind = 'lstm', hidden = 128, seqLen = 1000, seed = 1): Promise<ProbeBench> {
   const rng = new Rng(seed);
   const shape = { cell, hiddenSize: hidden, inputSize: 16, seqLen, batch: 1, mode: 'h' as const, allPairs: false };
   checkMemory('bench', probeMemory({ ...shape, layersBelow: 0, randomWeights: true, randomInputs: true }));
@@ -169,14 +180,22 @@ export async function benchProbe(
     Float32Array.from({ length: seqLen * 16 }, () => rng.normal()),
     [seqLen, 1, 16],
   );
-  const timed = async () => {
+  const timed = async (probe: () => Promise<unknown>) => {
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
-    await jacobianNorms(c, xs);
-    return +(performance.now() - t0).toFixed(1);
+    await probe();
+    const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    return { ms: +ms.toFixed(1), cpuMs: +((cpu.user + cpu.system) / 1000).toFixed(1) };
+  };
+  const timing = async (probe: () => Promise<unknown>): Promise<CallTiming> => {
+    const first = await timed(probe);
+    return { ...(await timed(probe)), firstMs: first.ms };
   };
   try {
-    const firstMs = await timed();
-    return { cell, hidden, T: seqLen, ms: await timed(), firstMs };
+    const norms = await timing(() => jacobianNorms(c, xs));
+    const spectrum = await timing(() => gradientSpectra(c, xs));
+    return { cell, hidden, T: seqLen, ...norms, spectrum };
   } finally {
     xs.dispose();
     c.dispose();
@@ -201,38 +220,53 @@ export const GRADFLOW_BENCH_DEFAULTS: Readonly<GradflowOverheadConfig> = {
 
 /**
  * What the gradient-flow probes add to training: the same seeded adding-task run with the
- * probes at the default interval and with them off, interleaved `repeats` times (best of
- * each). Also the probes' own timed share of the run, which machine load disturbs less.
+ * probes at the default intervals (the spectra every spectrumEvery steps with them), with the
+ * probes but no spectra, and with neither, interleaved `repeats` times (best of each). Also the
+ * probes' own timed share of the run, which machine load disturbs less, and the CPU time of
+ * each run (the whole process).
  */
 export async function benchGradflowOverhead(config: Partial<GradflowOverheadConfig> = {}, backend = tf.getBackend()) {
   const c = { ...GRADFLOW_BENCH_DEFAULTS, ...config };
-  const run = async (gradflowEvery: number) => {
+  const run = async (gradflowEvery: number, spectrumEvery: number) => {
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const r = await trainRun({
       task: 'adding',
       taskOptions: { seqLen: c.seqLen },
       model: { cell: c.cell, hiddenSize: c.hidden },
-      train: { steps: c.steps, gradflowEvery },
+      train: { steps: c.steps, gradflowEvery, spectrumEvery },
       backend,
     });
-    return { ms: performance.now() - t0, gradflowMs: r.result.gradflowMs };
+    const cpu = process.cpuUsage(cpu0);
+    return { ms: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000, gradflowMs: r.result.gradflowMs };
   };
-  const on: { ms: number; gradflowMs: number }[] = [];
-  const off: { ms: number; gradflowMs: number }[] = [];
+  type Run = Awaited<ReturnType<typeof run>>;
+  const on: Run[] = [];
+  const noSpectra: Run[] = [];
+  const off: Run[] = [];
+  const { gradflowEvery, spectrumEvery } = TRAIN_DEFAULTS;
   for (let i = 0; i < c.repeats; i++) {
-    off.push(await run(0));
-    on.push(await run(TRAIN_DEFAULTS.gradflowEvery));
+    off.push(await run(0, 0));
+    noSpectra.push(await run(gradflowEvery, 0));
+    on.push(await run(gradflowEvery, spectrumEvery));
   }
-  const best = (xs: { ms: number }[]) => Math.min(...xs.map((x) => x.ms));
-  const probeMs = Math.min(...on.map((x) => x.gradflowMs));
+  const best = (xs: Run[], key: 'ms' | 'cpuMs' | 'gradflowMs' = 'ms') => Math.min(...xs.map((x) => x[key]));
+  const probeMs = best(on, 'gradflowMs');
+  const normsProbeMs = best(noSpectra, 'gradflowMs');
   return {
     ...c,
-    gradflowEvery: TRAIN_DEFAULTS.gradflowEvery,
+    gradflowEvery,
+    spectrumEvery,
     withProbesMs: Math.round(best(on)),
+    withoutSpectraMs: Math.round(best(noSpectra)),
     withoutProbesMs: Math.round(best(off)),
+    withProbesCpuMs: Math.round(best(on, 'cpuMs')),
+    withoutProbesCpuMs: Math.round(best(off, 'cpuMs')),
     probeMs: Math.round(probeMs),
+    spectraMs: Math.round(Math.max(0, probeMs - normsProbeMs)),
     // wall-clock difference of two runs (noisy on a busy machine), and the probes' own timed share of the run
     overheadPercent: +(100 * (best(on) / best(off) - 1)).toFixed(1),
     probeSharePercent: +((100 * probeMs) / best(on)).toFixed(1),
+    spectraSharePercent: +((100 * Math.max(0, probeMs - normsProbeMs)) / best(on)).toFixed(1),
   };
 }

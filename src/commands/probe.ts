@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { CELL_DEFAULTS, type CellOptions, type State } from '../models/cell.js';
-import { type CellKind, initialWeights } from '../models/registry.js';
+import { CELL_SPECS, type CellKind, initialWeights } from '../models/registry.js';
 import { createCell } from '../models/model.js';
 import type { RecurrentWeights } from '../models/statedict.js';
 import type { NonlinearitySource } from '../models/torch-statedict.js';
@@ -10,6 +10,15 @@ import { loadRecurrentWeights, readWordLMFiles } from '../training/torch-checkpo
 import { jacobianNorms, layerInputs, type JacobianMode, type JacobianResult } from '../training/gradflow.js';
 import { type ProbeShape, checkMemory, checkTime, probeMemory, probeSeconds } from '../training/budget.js';
 import { memoryLimits } from '../compute/memory.js';
+import { LYAPUNOV_DEFAULTS, resolveLyapunovOptions, type LyapunovResult } from '../training/lyapunov.js';
+import {
+  SPECTRA_DEFAULTS,
+  gradientSpectra,
+  selectGaps,
+  type GapSelection,
+  type SingularSpectrumRow,
+} from '../training/spectra.js';
+import { specOf } from '../models/registry.js';
 import { inputError, usageError } from '../util/errors.js';
 import { readJsonFile } from '../util/files.js';
 import { Rng } from '../util/rng.js';
@@ -45,6 +54,16 @@ export interface ProbeRunOptions extends Partial<CellOptions> {
   mode: JacobianMode;
   spectral: boolean;
   allPairs: boolean;
+  /** Also every singular value at `gaps` and the Lyapunov spectrum (training/spectra.ts). Default false. */
+  spectrum?: boolean;
+  /** With `spectrum`: "log" (up to 32 log-spaced gaps, the default), "all", or a list. */
+  gaps?: GapSelection;
+  /** With `spectrum`: how many Lyapunov exponents, or "all". Default 32. */
+  exponents?: number | 'all';
+  /** With `spectrum`: steps left out of the exponents' averages. Default 0. */
+  burnIn?: number;
+  /** With `spectrum`: re-orthonormalize every M steps (at most). Default 5. */
+  reorthEvery?: number;
   seed: number;
   /** The backend to run on ("" or its name: the running one; "auto" as setBackend resolves it). */
   backend: string;
@@ -62,6 +81,19 @@ export interface ProbeRunOptions extends Partial<CellOptions> {
 /** Hours a probe may take before it is refused (ProbeRunOptions.maxHours). */
 export const PROBE_MAX_HOURS = 1;
 
+/** The spectra of a probe: as gradientSpectra returns them, per sequence only for a batch. */
+export interface ProbeSpectrum {
+  /** Rows × columns of each Jacobian: H × H, or 2H × 2H in the LSTM's "state" mode. */
+  shape: [number, number];
+  horizonThreshold: number;
+  /** By ascending gap; ln σ̄ is −Infinity where σ̄ = 0 (null in JSON). */
+  singular: (Omit<SingularSpectrumRow, 'perSeq'> & { perSeq?: SingularSpectrumRow['perSeq'] })[];
+  lyapunov: LyapunovResult;
+  /** λ_1 beside the probe's decay per step (spectral, else Frobenius): λ_1 ≈ −decay for long T. */
+  lambda1: number;
+  decayPerStep: number | null;
+}
+
 export interface ProbeRunResult extends Omit<JacobianResult, 'rows' | 'matrices'> {
   backend: string;
   cell: CellKind;
@@ -76,6 +108,8 @@ export interface ProbeRunResult extends Omit<JacobianResult, 'rows' | 'matrices'
   nonlinearitySource: 'option' | 'file' | 'default' | null;
   /** Text probes: the file and the tokens probed ([batch][T] words). */
   text?: { file: string; tokens: string[][] };
+  /** With `spectrum`. */
+  spectrum?: ProbeSpectrum;
   jacobian: {
     gap: number;
     k: number;
@@ -246,6 +280,7 @@ export function loadProbeSetup(opts: ProbeRunOptions): ProbeSetup {
     layersBelow: opts.layer,
     randomWeights: random,
     randomInputs: !opts.inputs,
+    spectrum: opts.spectrum ? spectrumShape(opts, cell, hiddenSize, T) : undefined,
   });
   let weights: RecurrentWeights;
   let nonlinearitySource: ProbeSetup['nonlinearitySource'] = null;
@@ -301,7 +336,56 @@ export function loadProbeSetup(opts: ProbeRunOptions): ProbeSetup {
     const data = rng.fork('inputs');
     inputs = { xs: Float32Array.from({ length: T * B * I }, () => data.normal()), T, B, I };
   }
+  checkSpectrumOptions(opts, inputs.T, specOf({ kind: weights.cell }).states.length * weights.hiddenSize);
   return { weights, inputs, nonlinearitySource };
+}
+
+/** The spectrum's options against the probe (T steps, state size S): one clear line before any work. */
+function checkSpectrumOptions(opts: ProbeRunOptions, T: number, S: number): void {
+  if (!opts.spectrum) {
+    if (Object.values(spectrumOptions(opts)).some((v) => v !== undefined))
+      throw usageError(
+        (field) =>
+          `${field('gaps')}, ${field('exponents')}, ${field('burnIn')} and ${field('reorthEvery')} ` +
+          `apply with ${field('spectrum')}`,
+      );
+    return;
+  }
+  if (opts.allPairs)
+    throw usageError((field) => `${field('spectrum')} and ${field('allPairs')} are separate probes: give one`);
+  selectGaps(opts.gaps ?? SPECTRA_DEFAULTS.gaps, SPECTRA_DEFAULTS.maxGaps, T);
+  resolveLyapunovOptions(stripUndefined(spectrumOptions(opts)), T, S);
+}
+
+/** The spectra's sizes for the size check, counted without listing the gaps (T may be huge). */
+function spectrumShape(opts: ProbeRunOptions, cell: CellKind, H: number, T: number) {
+  const gaps =
+    opts.gaps === 'all'
+      ? T
+      : opts.gaps === undefined || opts.gaps === 'log'
+        ? Math.min(SPECTRA_DEFAULTS.maxGaps, T)
+        : opts.gaps.length;
+  const S = CELL_SPECS[cell].states.length * H;
+  const asked = opts.exponents ?? LYAPUNOV_DEFAULTS.exponents;
+  const exponents = asked === 'all' ? S : Math.min(asked, S);
+  return { gaps, exponents };
+}
+
+function spectrumOptions(opts: ProbeRunOptions) {
+  const { gaps, exponents, burnIn, reorthEvery } = opts;
+  return { gaps, exponents, burnIn, reorthEvery };
+}
+
+function probeSpectrum(res: Awaited<ReturnType<typeof gradientSpectra>>, perSeq: boolean): ProbeSpectrum {
+  const lyapunov = res.lyapunov as LyapunovResult;
+  return {
+    shape: res.shape,
+    horizonThreshold: res.horizonThreshold,
+    singular: res.singular.map(({ perSeq: seqs, ...row }) => (perSeq ? { ...row, perSeq: seqs } : row)),
+    lyapunov,
+    lambda1: lyapunov.exponents[0],
+    decayPerStep: res.decayPerStep,
+  };
 }
 
 /** `seqlab probe`: ‖∂h_T/∂h_k‖ for every k of one cell, random or from PyTorch weights. */
@@ -336,14 +420,26 @@ export async function probeRun(
       }
     }
     let res: JacobianResult;
+    let spectra: Awaited<ReturnType<typeof gradientSpectra>> | null = null;
     try {
-      res = await jacobianNorms(target, xs, state0, {
-        mode: opts.mode,
-        spectral: opts.spectral,
-        allPairs: opts.allPairs,
-        onProgress: opts.onProgress,
-        signal: opts.signal,
-      });
+      if (opts.spectrum) {
+        spectra = await gradientSpectra(target, xs, state0, {
+          ...stripUndefined(spectrumOptions(opts)),
+          mode: opts.mode,
+          spectral: opts.spectral,
+          onProgress: opts.onProgress,
+          signal: opts.signal,
+        });
+        res = spectra.norms;
+      } else {
+        res = await jacobianNorms(target, xs, state0, {
+          mode: opts.mode,
+          spectral: opts.spectral,
+          allPairs: opts.allPairs,
+          onProgress: opts.onProgress,
+          signal: opts.signal,
+        });
+      }
     } finally {
       xs.dispose();
       if (state0) tf.dispose(state0);
@@ -360,6 +456,7 @@ export async function probeRun(
       nonlinearitySource,
       ...(text ? { text } : {}),
       ...rest,
+      ...(spectra ? { spectrum: probeSpectrum(spectra, perSeq) } : {}),
       jacobian: rows.map((r) => ({
         gap: r.gap,
         k: r.k,

@@ -101,7 +101,7 @@ export function pickSteps(steps: number[], n: number): number[] {
   return [...idx].map((i) => all[i]);
 }
 
-const stepLabel = (s: number) => (s === 0 ? 'before training (step 0)' : `step ${s}`);
+export const stepLabel = (s: number) => (s === 0 ? 'before training (step 0)' : `step ${s}`);
 
 /** The top layer's snapshots of a run (the trainer probes the top layer; with all layers, the others too). */
 function topSnapshots(run: RunData): GradflowSnapshot[] {
@@ -115,7 +115,7 @@ function modeNote(runs: RunData[]): string {
 }
 
 /** Colour by run; the legend says "cell" when the runs are named by their cells (a comparison). */
-const runColor = (runs: readonly { label: string }[]) => ({
+export const runColor = (runs: readonly { label: string }[]) => ({
   field: 'run',
   type: 'nominal',
   title: runs.every((r) => CELL_KINDS.some((c) => r.label === c || r.label.startsWith(`${c} `))) ? 'cell' : 'run',

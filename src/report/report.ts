@@ -19,6 +19,7 @@ import {
   type RenderedPlot,
 } from './plots.js';
 import { groupRunsBySeed } from './bands.js';
+import { lyapunovPlot, spectrumHeatmapPlot } from './spectrum-plots.js';
 import { specToSvg, svgToPng } from './render.js';
 import { readSource, type ReportSource } from './rundata.js';
 import type { RunData } from './runlog.js';
@@ -88,7 +89,7 @@ export function buildPlots(source: ReportSource, opts: Readonly<ReportOptions> =
   plots.push(gradflowPlot(runs));
   plots.push(...breakdownPlots(runs));
   plots.push(lossCurvePlot(runs), metricCurvesPlot(runs), lossGradPlot(firstSeeds), heatmapPlot(firstSeeds));
-  plots.push(deltasPlot(runs));
+  plots.push(spectrumHeatmapPlot(firstSeeds), lyapunovPlot(firstSeeds), deltasPlot(runs));
   return plots.filter((p): p is Plot => p !== null);
 }
 

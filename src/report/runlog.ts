@@ -1,4 +1,11 @@
-import type { DeltasRecord, GradflowRecord, LogRecord, PairsRecord, UnknownRecord } from '../runlog/schema.js';
+import type {
+  DeltasRecord,
+  GradflowRecord,
+  LogRecord,
+  PairsRecord,
+  SpectrumRecord,
+  UnknownRecord,
+} from '../runlog/schema.js';
 
 /**
  * A run as the report sees it, built from its log records (src/runlog/schema.ts) and, when
@@ -19,6 +26,12 @@ export interface GradflowSnapshot
 
 /** ‖∂h_t/∂h_k‖ for every k < t ≤ T: pairs[t−1][k]. */
 export type PairsSnapshot = Omit<PairsRecord, 'type'>;
+
+/**
+ * The singular values of ∂h_T/∂h_k at chosen gaps and the Lyapunov spectrum at one step, as logged:
+ * logSigma[g][i] = ln σ̄_i at gap[g] (null: σ̄_i = 0); lyapunov λ_1 ≥ … ≥ λ_k in nats per step.
+ */
+export type SpectrumSnapshot = Omit<SpectrumRecord, 'type'>;
 
 /** An MLP's per-layer ‖δˡ‖ at one step, hidden layers first to last. */
 export interface DeltaSnapshot {
@@ -48,6 +61,7 @@ export interface RunData {
   test: EvalPoint | null;
   gradflow: GradflowSnapshot[];
   pairs: PairsSnapshot[];
+  spectra: SpectrumSnapshot[];
   deltas: DeltaSnapshot[];
   /** Log records of kinds the report does not plot, counted by kind. */
   other: Record<string, number>;
@@ -86,6 +100,7 @@ export function runFromLog(
     test: null,
     gradflow: [],
     pairs: [],
+    spectra: [],
     deltas: [],
     other: {},
   };
@@ -110,6 +125,11 @@ export function runFromLog(
       case 'pairs': {
         const { type: _type, ...pairs } = r;
         run.pairs.push(pairs);
+        break;
+      }
+      case 'spectrum': {
+        const { type: _type, ...spectrum } = r;
+        run.spectra.push(spectrum);
         break;
       }
       case 'deltas':

@@ -15,6 +15,7 @@ import { inputError } from '../util/errors.js';
  *   test        the held-out test evaluation at the end (tasks with a test split)
  *   gradflow    ‖∂h_T/∂h_k‖ of a recurrent layer on the probe batch (docs/ARCHITECTURE.md, gradient flow)
  *   pairs       ‖∂h_t/∂h_k‖ for every k < t ≤ T (the report's heat map)
+ *   spectrum    every singular value of ∂h_T/∂h_k at chosen gaps, and the Lyapunov spectrum, on the probe batch
  *   deltas      an MLP's per-layer ‖δˡ‖ = ‖∂C/∂bˡ‖ (Nielsen ch. 5), hidden layers first to last
  *   checkpoint  checkpoint.json was written at this step
  *   end         the run finished (completed or early-stopped), with its timings
@@ -48,6 +49,11 @@ const matrix = field<number[][]>(
   'an array of arrays of numbers',
   (v) => Array.isArray(v) && v.every((row) => Array.isArray(row) && row.every(isNum)),
 );
+const realMatrix = field<(number | null)[][]>(
+  'an array of arrays of numbers',
+  (v) => Array.isArray(v) && v.every((row) => Array.isArray(row) && row.every(isNumOrNull)),
+);
+const bool = field<boolean>('true or false', (v) => typeof v === 'boolean');
 const metrics = field<Record<string, number | null>>(
   'an object of numbers',
   (v) => typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every(isNumOrNull),
@@ -108,6 +114,37 @@ const KINDS = {
     /** pairs[t−1][k] = ‖∂h_t/∂h_k‖, k < t. */
     pairs: matrix,
   },
+  spectrum: {
+    step: num,
+    layer: num,
+    /** The singular values' Jacobians: "h" (∂h_T/∂h_k) or "state" (LSTM, s = [h; c]). */
+    mode: oneOf(['h', 'state'] as const),
+    T: num,
+    batch: num,
+    /** Rows (= columns) of each Jacobian: H, or 2H in "state" mode. */
+    size: num,
+    /** σ ≥ this counts as a direction that survives the gap (the horizon's threshold). */
+    horizonThreshold: num,
+    /** The gaps T − k the singular values were taken at, ascending. */
+    gap: nums,
+    /** logSigma[g][i] = ln σ̄_i at gap[g], descending in i; σ̄_i the batch mean of σ_i. null: σ̄_i = 0 (or NaN). */
+    logSigma: realMatrix,
+    /** Batch mean of #{i : σ_i ≥ horizonThreshold}, per gap. */
+    count: reals,
+    /** Batch mean of (Σσ²)²/Σσ⁴, per gap. */
+    participationRatio: reals,
+    /** λ_1 ≥ … ≥ λ_k in nats per step (batch mean), by the QR method, on s = [h; c] for the LSTM. */
+    lyapunov: reals,
+    /** The state size S the exponents are of (H, or 2H for the LSTM). */
+    lyapunovSize: num,
+    /** Steps at the start left out of the exponents' averages. */
+    burnIn: num,
+    kaplanYorke: real,
+    /** Every partial sum of the k < S exponents is ≥ 0: the dimension is at least kaplanYorke. */
+    kaplanYorkeIsLowerBound: bool,
+    /** The probe's decay per step (spectral, else Frobenius), beside λ_1: for long T, λ_1 ≈ −decay. */
+    decayPerStep: real,
+  },
   deltas: {
     step: num,
     /** The epoch measured after (probe), or the one in progress, from 1 (batch). */
@@ -147,6 +184,7 @@ export type EvalRecord = RecordOf<'eval'>;
 export type TestRecord = RecordOf<'test'>;
 export type GradflowRecord = RecordOf<'gradflow'>;
 export type PairsRecord = RecordOf<'pairs'>;
+export type SpectrumRecord = RecordOf<'spectrum'>;
 export type DeltasRecord = RecordOf<'deltas'>;
 export type CheckpointRecord = RecordOf<'checkpoint'>;
 export type EndRecord = RecordOf<'end'>;

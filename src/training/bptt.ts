@@ -34,6 +34,24 @@ export interface SequenceTrace {
   final: State;
 }
 
+type FusedNonlinearity = Parameters<typeof fusedCellForward>[1];
+
+/** What the fused step computes for `cell`'s φ; null for the linear RNN (the fused step knows tanh, sigmoid, relu). */
+function fusedNonlinearity(cell: Cell): FusedNonlinearity | null {
+  if (!(cell instanceof RNNCell)) return 'tanh';
+  return cell.nonlinearity === 'identity' ? null : cell.nonlinearity;
+}
+
+/** True when `cell`'s steps run as fused kernels (wasm, a fused kind and nonlinearity); else the composite ops. */
+export function runsFused(cell: Cell): cell is RecurrentCellBase & Cell & { kind: FusedCellKind } {
+  return (
+    fusedKernels(cell.hiddenSize) &&
+    isFusedCellKind(cell.kind) &&
+    cell instanceof RecurrentCellBase &&
+    fusedNonlinearity(cell) !== null
+  );
+}
+
 /**
  * Run `cell` over xs [T, B, I] from s0, keeping what backwardSequence needs. The
  * per-step loop does only the forward step; the backward factors of all T steps are
@@ -42,9 +60,7 @@ export interface SequenceTrace {
 export function forwardSequence(cell: Cell, xs: tf.Tensor3D, s0: State): SequenceTrace {
   const [T, B, I] = xs.shape;
   const x2d = tf.reshape(xs, [T * B, I]) as tf.Tensor2D;
-  const { kind } = cell;
-  if (fusedKernels(cell.hiddenSize) && isFusedCellKind(kind) && cell instanceof RecurrentCellBase)
-    return forwardFused(cell, kind, x2d, T, B, s0);
+  if (runsFused(cell)) return forwardFused(cell, cell.kind, x2d, T, B, s0);
   const xw = tf.unstack(tf.reshape(cell.project(x2d), [T, B, -1])) as tf.Tensor2D[];
   const states: State[] = [s0];
   const saved: tf.Tensor2D[][] = [];
@@ -73,7 +89,7 @@ function forwardFused(
   s0: State,
 ): SequenceTrace {
   const xw = cell.project(x2d); // [T·B, G·H]
-  const nonlinearity = cell instanceof RNNCell ? cell.nonlinearity : 'tanh';
+  const nonlinearity = fusedNonlinearity(cell) ?? 'tanh';
   const states: State[] = [s0];
   const locals: tf.Tensor2D[][] = [];
   for (let t = 0; t < T; t++) {
@@ -119,9 +135,8 @@ export function backwardSequence(
 ): SequenceGrads {
   const [T, B, H] = trace.hs.shape;
   const weightHH = cell.recurrentWeight(); // [G·H, H]
-  const { kind } = cell;
-  if (fusedKernels(cell.hiddenSize) && isFusedCellKind(kind) && !dFinal && cell instanceof RecurrentCellBase)
-    return weightGrads(cell, trace, ...backwardFused(kind, trace, dHs, weightHH), needInputGrad);
+  if (runsFused(cell) && !dFinal)
+    return weightGrads(cell, trace, ...backwardFused(cell.kind, trace, dHs, weightHH), needInputGrad);
   const fromAbove = tf.unstack(dHs) as tf.Tensor2D[];
   let carry: (tf.Tensor2D | null)[] = dFinal ? [...dFinal] : Array.from({ length: cell.numStates }, () => null);
   const dahs: tf.Tensor2D[] = new Array(T);

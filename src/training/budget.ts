@@ -117,6 +117,30 @@ export interface ProbeShape {
   randomWeights: boolean;
   /** The inputs are made here (a Float32Array), not read from a file. */
   randomInputs: boolean;
+  /** With --spectrum: the gaps whose singular values are taken, and the Lyapunov exponents. */
+  spectrum?: { gaps: number; exponents: number };
+}
+
+/** Gaps the spectra copy during the sweep and decompose after it (spectra.ts: more are decomposed as they come). */
+const SPECTRA_DEFERRED_GAPS = 64;
+
+/**
+ * What the spectra add to the sweep (spectra.ts, lyapunov.ts), host memory: the Jacobians copied for
+ * their decomposition, ln σ of every gap and sequence and the SVD's float64 work arrays, and the
+ * Lyapunov basis Q (S × k, S = the cell's whole state) in float64 with its float32 product on the device.
+ */
+function spectrumParts(s: ProbeShape, R: number): MemoryPart[] {
+  if (!s.spectrum) return [];
+  const { gaps, exponents: k } = s.spectrum;
+  const B = s.batch;
+  const S = CELL_SPECS[s.cell].states.length * s.hiddenSize;
+  const copied = gaps <= SPECTRA_DEFERRED_GAPS ? gaps : 1;
+  return [
+    part('Jacobians kept for their singular values', copied * B * R * R, ['hiddenSize', 'batch'], false),
+    part('singular values per gap (float64)', 2 * gaps * B * R + 4 * R * R, ['seqLen', 'hiddenSize'], false),
+    part('the Lyapunov basis (float64)', 2 * 3 * S * k, ['hiddenSize'], false),
+    part('the Lyapunov tangent products', 2 * S * k, ['hiddenSize']),
+  ];
 }
 
 /** Rows R and row width W of the probe's Jacobians. */
@@ -156,6 +180,7 @@ export function probeMemory(s: ProbeShape): MemoryEstimate {
       ['hiddenSize', 'batch'],
       false,
     ),
+    ...spectrumParts(s, R),
   ];
   return estimate(base, [sweep]);
 }
@@ -165,14 +190,16 @@ const sweepSteps = (s: ProbeShape) => (s.allPairs ? (s.seqLen * (s.seqLen + 1)) 
 
 /**
  * Floating-point operations of a probe: the forward pass, and the sweep's [B·R, G·H]·[G·H, H] per
- * step (T²/2 steps with allPairs).
+ * step (T²/2 steps with allPairs), and with the spectra their decompositions and the QR method's products.
  */
 export function probeFlops(s: ProbeShape): number {
   const { hiddenSize: H, inputSize: I, seqLen: T, batch: B } = s;
   const G = gateCount(s.cell);
   const R = jacobianShape(s.cell, H, s.mode);
   const forward = T * B * 2 * G * H * (I + H) + s.layersBelow * T * B * 4 * G * H * H;
-  return forward + sweepSteps(s) * B * 2 * R * G * H * H;
+  // the spectra: a bidiagonalization (4R³) per gap and sequence, and W_hh·Q (2H²k) per step of the QR method
+  const spectra = s.spectrum ? s.spectrum.gaps * B * 4 * R ** 3 + T * 2 * H * H * s.spectrum.exponents : 0;
+  return forward + sweepSteps(s) * B * 2 * R * G * H * H + spectra;
 }
 
 /** A lower bound on a probe's seconds: its FLOP at the best rate, or its steps at the least cost each. */

@@ -27,6 +27,13 @@ export interface TrainConfig extends OptimizerConfig, ScheduleConfig {
   /** Probe every layer, or only the top one. Default false (top only). */
   gradflowAllLayers: boolean;
   /**
+   * Every N steps, the probe also takes the singular values of ∂h_T/∂h_k at up to 32 log-spaced
+   * gaps and the 32 largest Lyapunov exponents (spectra.ts), logged as a `spectrum` record: at the
+   * first probe on or after each multiple of N (isSpectrumDue); 0 = never. Default 500 (they cost
+   * about as much again as the probe: every other probe keeps the logging within 10 % of training).
+   */
+  spectrumEvery: number;
+  /**
    * Keep the weights of the best validation loss and end with them: the test evaluation and the
    * last checkpoint use them (word_language_model evaluates its best saved model). That checkpoint
    * is not resumable; the ones written during the run are. Default false.
@@ -54,7 +61,20 @@ export const TRAIN_DEFAULTS: Readonly<TrainConfig> = {
   gradflowEvery: 250,
   gradflowMode: 'h',
   gradflowAllLayers: false,
+  spectrumEvery: 500,
   restoreBest: false,
   seed: 1,
   threads: 'auto',
 };
+
+/**
+ * Whether the probe at `step` takes the spectra: at step 0, and at the first probe on or after each
+ * multiple of spectrumEvery (probes run every gradflowEvery steps, and once more at the end).
+ */
+export function isSpectrumDue(step: number, gradflowEvery: number, spectrumEvery: number): boolean {
+  if (spectrumEvery <= 0 || gradflowEvery <= 0) return false;
+  if (step === 0) return true;
+  // the probe before this one: a scheduled probe's predecessor, or (the last probe) the last scheduled one
+  const previous = step % gradflowEvery === 0 ? step - gradflowEvery : step - (step % gradflowEvery);
+  return Math.floor(step / spectrumEvery) > Math.floor(previous / spectrumEvery);
+}

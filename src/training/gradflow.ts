@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Cell, State } from '../models/cell.js';
-import { forwardSequence } from './bptt.js';
-import { RecurrentCellBase } from '../models/cell.js';
-import { type FusedCellKind, fusedCellPullback, fusedKernels, isFusedCellKind } from '../compute/fused-kernels.js';
+import { forwardSequence, runsFused } from './bptt.js';
+import type { RecurrentCellBase } from '../models/cell.js';
+import { type FusedCellKind, fusedCellPullback } from '../compute/fused-kernels.js';
 import { frobeniusNorm, logSlope, spectralNorm } from './linalg.js';
 import { AsyncNorms, normThreadAvailable } from './norms-async.js';
 import { type CurveSummary, HORIZON_THRESHOLD } from '../runlog/schema.js';
@@ -81,6 +81,17 @@ export interface JacobianResult {
   pairs?: number[][];
   /** matrices[gap−1]: [batch, R, C] row-major, when keepMatrices. */
   matrices?: Float64Array[];
+}
+
+/** What else may use one probe's work (spectra.ts), so that nothing is computed twice. */
+export interface ProbeHooks {
+  /**
+   * Every ∂s_T/∂s_k the sweep forms, as its visitor sees it ([batch, R, C]): sequence b's is
+   * exp(logScale[b]) × data[b]. Valid during the call only.
+   */
+  jacobian?: (k: number, data: Float32Array, logScale: Float64Array) => void;
+  /** After the sweep, while the norm thread may still be busy: the forward pass's local factors (valid in the call). */
+  afterSweep?: (locals: tf.Tensor2D[][]) => Promise<void>;
 }
 
 /** Steps of the forward pass run in one piece; longer probes run in pieces, with progress and a stop in between. */
@@ -208,9 +219,7 @@ async function sweep(
   after?: (k: number) => Promise<void>,
 ): Promise<void> {
   const records = new Readback(batch, visit, after);
-  const { kind } = cell;
-  if (fusedKernels(cell.hiddenSize) && isFusedCellKind(kind) && cell instanceof RecurrentCellBase)
-    return sweepFused(cell, kind, locals, t, batch, mode, weightHH, records);
+  if (runsFused(cell)) return sweepFused(cell, cell.kind, locals, t, batch, mode, weightHH, records);
   let cot = seeds(cell, batch, mode);
   try {
     for (let k = t - 1; k >= 0; k--) {
@@ -346,6 +355,7 @@ export async function jacobianNorms(
   xs: tf.Tensor3D,
   state0?: State,
   options: Partial<JacobianOptions> = {},
+  hooks: ProbeHooks = {},
 ): Promise<JacobianResult> {
   const opts: Readonly<JacobianOptions> = { ...JACOBIAN_DEFAULTS, ...options };
   const [T, batch] = xs.shape;
@@ -388,6 +398,7 @@ export async function jacobianNorms(
       mode,
       weightHH,
       (k, data, logScale) => {
+        hooks.jacobian?.(k, data, logScale);
         if (wanted !== null && !wanted.has(T - k)) return;
         if (later) later.add(k, data, logScale);
         else {
@@ -401,6 +412,7 @@ export async function jacobianNorms(
       },
       swept,
     );
+    if (hooks.afterSweep) await hooks.afterSweep(locals);
     if (later) for (const [k, { fro, spec }] of await later.results()) setRow(k, fro, spec);
     if (wanted !== null) rows.splice(0, rows.length, ...rows.filter((r) => r !== undefined));
     const gaps = rows.map((r) => r.gap);

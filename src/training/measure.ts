@@ -1,11 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import type { State } from '../models/cell.js';
 import type { SequenceModel } from '../models/model.js';
-import type { GradflowRecord } from '../runlog/schema.js';
+import type { GradflowRecord, SpectrumRecord } from '../runlog/schema.js';
 import type { Batch, SequenceTask } from '../tasks/task.js';
 import { chunkLossFast, modelLossAndGrads } from './bptt.js';
-import { type JacobianMode, jacobianNorms, layerInputs } from './gradflow.js';
+import { type JacobianMode, type JacobianResult, jacobianNorms, layerInputs } from './gradflow.js';
 import { chunkInputs, chunkLoss, chunkTensors, disposeChunk } from './loss.js';
+import { gradientSpectra, type SpectraOptions, type SpectraResult } from './spectra.js';
 
 /**
  * What the trainer measures without training: the loss and metrics on a task's evaluation
@@ -57,14 +58,46 @@ export async function evaluate(
   return { loss, metrics: task.evaluate(outputs, loss) };
 }
 
-/** A gradflow log record before the trainer stamps it with its step; `pairs` when asked for. */
-export type GradflowProbe = Omit<GradflowRecord, 'type' | 'step'> & { pairs?: number[][] };
+/** A spectrum log record before the trainer stamps it with its step. */
+export type SpectrumProbe = Omit<SpectrumRecord, 'type' | 'step'>;
+
+/** A gradflow log record before the trainer stamps it with its step; `pairs` and `spectrum` when asked for. */
+export type GradflowProbe = Omit<GradflowRecord, 'type' | 'step'> & { pairs?: number[][]; spectrum?: SpectrumProbe };
+
+/** ln σ to 4 decimals (a relative 1e-4 in σ: the log holds 32 gaps × H of them), ln 0 and NaN as null. */
+const logDigits = (x: number): number | null => (Number.isFinite(x) ? Math.round(x * 1e4) / 1e4 : null);
+
+/** The log record of a spectra probe of layer `layer` (gradientSpectra with the Lyapunov spectrum). */
+export function spectrumProbe(res: SpectraResult, layer: number): SpectrumProbe {
+  const lyap = res.lyapunov;
+  if (!lyap) throw new Error('spectrumProbe: the probe ran without the Lyapunov spectrum');
+  return {
+    layer,
+    mode: res.mode,
+    T: res.T,
+    batch: res.batch,
+    size: res.shape[0],
+    horizonThreshold: res.horizonThreshold,
+    gap: res.singular.map((r) => r.gap),
+    logSigma: res.singular.map((r) => r.logSigma.map(logDigits)),
+    count: res.singular.map((r) => r.count),
+    participationRatio: res.singular.map((r) => r.participationRatio),
+    lyapunov: lyap.exponents,
+    lyapunovSize: lyap.size,
+    burnIn: lyap.burnIn,
+    kaplanYorke: lyap.kaplanYorke,
+    kaplanYorkeIsLowerBound: lyap.kaplanYorkeIsLowerBound,
+    decayPerStep: res.decayPerStep,
+  };
+}
 
 /**
  * Run the gradient-flow probes on `batch`: one record per probed layer (the top one, or every
  * layer). With `allPairs`, each record also holds `pairs` (‖∂h_t/∂h_k‖ for every k < t, Frobenius:
  * spectral norms of all O(T²) pairs would cost far more than training), for the heat map. The top
- * layer's record carries ‖∂L/∂h_k‖, k = 0..T: the error signal BPTT delivers to each step.
+ * layer's record carries ‖∂L/∂h_k‖, k = 0..T: the error signal BPTT delivers to each step. With
+ * `spectrum` (options of gradientSpectra, not with allPairs), each record also holds `spectrum`:
+ * the singular values at the chosen gaps and the Lyapunov spectrum, from the same forward pass and sweep.
  */
 export async function probeGradientFlow(
   model: SequenceModel,
@@ -73,7 +106,9 @@ export async function probeGradientFlow(
   mode: JacobianMode,
   allLayers: boolean,
   allPairs = false,
+  spectrum: Partial<SpectraOptions> | null = null,
 ): Promise<GradflowProbe[]> {
+  if (allPairs && spectrum) throw new Error('probeGradientFlow: allPairs and spectrum are separate probes');
   const chunk = chunkTensors(batch, task, 0, batch.seqLen);
   const records: GradflowProbe[] = [];
   try {
@@ -83,13 +118,15 @@ export async function probeGradientFlow(
       const xs = chunkInputs(model, chunk);
       const inputs = layerInputs(model.layers, xs, l);
       if (xs !== chunk.inputs) xs.dispose();
-      const jac = await jacobianNorms(
-        model.layers[l],
-        inputs,
-        undefined,
-        allPairs ? { mode, allPairs, spectral: false } : { mode },
-      );
-      inputs.dispose();
+      let spec: SpectraResult | null = null;
+      let jac: JacobianResult;
+      try {
+        const options = allPairs ? { mode, allPairs, spectral: false } : { mode };
+        if (spectrum) spec = await gradientSpectra(model.layers[l], inputs, undefined, { ...spectrum, mode });
+        jac = spec?.norms ?? (await jacobianNorms(model.layers[l], inputs, undefined, options));
+      } finally {
+        inputs.dispose();
+      }
       const rec: GradflowProbe = {
         layer: l,
         mode: jac.mode,
@@ -100,6 +137,7 @@ export async function probeGradientFlow(
         frobenius: jac.rows.map((r) => r.frobenius),
         summary: jac.summary,
         ...(jac.pairs ? { pairs: jac.pairs } : {}),
+        ...(spec ? { spectrum: spectrumProbe(spec, l) } : {}),
       };
       if (l === top) rec.lossGrad = await lossGradNorms(model, task, chunk, batch.batchSize);
       records.push(rec);

@@ -112,12 +112,23 @@ export function resolveThreads(
  * when running from the sources (tests), the compiled copy in dist/.
  */
 export function workerFile(name: string): string {
-  const here = fileURLToPath(import.meta.url);
-  const file = here.endsWith('.ts')
-    ? here.replace(/src[/\\]training[/\\]parallel\.ts$/, `dist/src/training/${name}.js`)
-    : here.replace(/parallel\.js$/, `${name}.js`);
+  const file = workerPath(fileURLToPath(import.meta.url), name);
   if (!existsSync(file)) throw new Error(`worker script not built: ${file} (run npm run build)`);
   return file;
+}
+
+/**
+ * Where worker `name` lies, given the path of this module (`here`). A path that is not
+ * parallel.js or src/training/parallel.ts (seqlab bundled into one file) is refused: the
+ * name would not change, and a worker started on `here` itself would run the bundle again,
+ * start its own worker, and so on.
+ */
+export function workerPath(here: string, name: string): string {
+  const source = /src[/\\]training[/\\]parallel\.ts$/;
+  const compiled = /parallel\.js$/;
+  if (source.test(here)) return here.replace(source, `dist/src/training/${name}.js`);
+  if (compiled.test(here)) return here.replace(compiled, `${name}.js`);
+  throw new Error(`cannot find worker script ${name}.js beside ${here}: not seqlab's parallel.js (bundled?)`);
 }
 
 /** Rows [b0, b1) of axis `axis` of a row-major array of `shape`. */

@@ -9,7 +9,7 @@ import { EventLoopTurns } from '../util/turns.js';
 import { BestWeights, type BestWeightsState } from './best-weights.js';
 import { modelLossAndGrads } from './bptt.js';
 import { writeCheckpoint } from './checkpoint.js';
-import type { TrainConfig } from './config.js';
+import { isSpectrumDue, type TrainConfig } from './config.js';
 import { chunkInputs, chunkTensors, disposeChunk, type ChunkTensors } from './loss.js';
 import { type Evaluation, evaluate, probeGradientFlow } from './measure.js';
 import {
@@ -28,7 +28,8 @@ import { GradWorkers, resolveThreads } from './parallel.js';
  * The one BPTT trainer. Each pass of the loop in train() is one optimizer step, its phases in
  * the order they run (nanoGPT's train.py reads the same way):
  *
- *   probe       every gradflowEvery steps: ‖∂h_T/∂h_k‖ and ‖∂L/∂h_k‖ on the fixed probe batch
+ *   probe       every gradflowEvery steps: ‖∂h_T/∂h_k‖ and ‖∂L/∂h_k‖ on the fixed probe batch (with the
+ *               singular values at chosen gaps and the Lyapunov spectrum every spectrumEvery steps)
  *   evaluate    every evalEvery steps: validation loss and metrics, the plateau schedule, the
  *               checkpoint (with the probe of the same step in it), early stopping
  *   stop        after `steps` updates; or, once `signal` is aborted, at the next batch boundary:
@@ -324,11 +325,21 @@ class TrainingRun {
     if (!this.probeBatch) return;
     this.probedAt = this.step;
     const t0 = performance.now();
-    const { gradflowMode, gradflowAllLayers } = this.config;
-    const records = await probeGradientFlow(this.model, this.task, this.probeBatch, gradflowMode, gradflowAllLayers);
+    const { gradflowMode, gradflowAllLayers, gradflowEvery, spectrumEvery } = this.config;
+    const spectrum = isSpectrumDue(this.step, gradflowEvery, spectrumEvery) ? {} : null; // spectra.ts's defaults
+    const records = await probeGradientFlow(
+      this.model,
+      this.task,
+      this.probeBatch,
+      gradflowMode,
+      gradflowAllLayers,
+      false,
+      spectrum,
+    );
     this.gradflowMs += performance.now() - t0;
-    for (const rec of records) {
+    for (const { spectrum, ...rec } of records) {
       this.sink?.log({ type: 'gradflow', step: this.step, ...rec });
+      if (spectrum) this.sink?.log({ type: 'spectrum', step: this.step, ...spectrum });
       const { spectral, frobenius } = rec.summary;
       this.gradflow.push({
         step: this.step,

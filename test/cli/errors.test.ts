@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../src/util/rng.js';
 import { EXIT_CODES } from '../../src/util/errors.js';
 import * as ref from '../reference/cells64.js';
+import { qrLyapunov64 } from '../reference/eig64.js';
 import { ROOT, runSeqlab, type Result } from './run.js';
 
 // The `seqlab` binary as a user runs it: every failure is one "seqlab: …" line on
@@ -168,6 +169,45 @@ describe.concurrent('seqlab: user mistakes are one clean line', () => {
       [/--layer 1/, /1 layer/],
       usage,
     ],
+    // the spectra: a checkpoint of another cell, no steps, a burn-in that leaves none, bad selections
+    [
+      'probe --spectrum of weights of another cell',
+      () => ['probe', '--cell', 'lstm', '--weights', paths.gru, '--spectrum', ...W],
+      [/gru/, /lstm/],
+      input,
+    ],
+    ['probe --spectrum --seq-len 0', () => ['probe', '--spectrum', '--seq-len', '0', ...W], [/--seq-len/], usage],
+    [
+      'probe --spectrum --burn-in ≥ T',
+      () => ['probe', '--spectrum', '--seq-len', '20', '--burn-in', '20', ...W],
+      [/--burn-in 20 leaves no step/, /T = 20/],
+      usage,
+    ],
+    [
+      'probe --burn-in without --spectrum',
+      () => ['probe', '--burn-in', '2', ...W],
+      [/--burn-in and --reorth-every apply with --spectrum/],
+      usage,
+    ],
+    [
+      'probe --spectrum --gaps beyond T',
+      () => ['probe', '--spectrum', '--seq-len', '20', '--gaps', '1,30', ...W],
+      [/--gaps: 30 is not a gap/, /1 … 20/],
+      usage,
+    ],
+    ['probe --spectrum --gaps lin', () => ['probe', '--spectrum', '--gaps', 'lin', ...W], [/--gaps/, /lin/], usage],
+    [
+      'probe --spectrum --exponents 0',
+      () => ['probe', '--spectrum', '--exponents', '0', ...W],
+      [/--exponents/, /positive integer or all/],
+      usage,
+    ],
+    [
+      'probe --spectrum --all-pairs',
+      () => ['probe', '--spectrum', '--all-pairs', ...W],
+      [/--spectrum and --all-pairs/],
+      usage,
+    ],
   ];
   for (const [label, args, names, code] of cases) {
     it(label, async () => {
@@ -220,6 +260,46 @@ describe.concurrent('seqlab: success', () => {
       expect(j.spectral).toBeLessThanOrEqual(j.frobenius * (1 + 1e-6));
       expect(j.frobenius).toBeLessThanOrEqual(2 * j.spectral * (1 + 1e-6));
     }
+  });
+
+  it('probe --spectrum --json: every σ at every gap and the Lyapunov spectrum equal float64 references', async () => {
+    const T = 6;
+    const xs = Array.from({ length: T }, () => ref.uniform64(new Rng('cli-spectrum'), 1, 1));
+    const inputs = file('spectrum-inputs.json', { inputs: xs });
+    const args = ['probe', '--weights', paths.gru, '--inputs', inputs, '--spectrum', '--gaps', 'all'];
+    const r = await seqlab([...args, '--exponents', 'all', '--reorth-every', '2', '--json', ...W]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const { spectrum } = JSON.parse(r.stdout);
+    const zero = [[0, 0]];
+    // singular values: √ eigenvalues of JᵀJ of the float64 products of FD step Jacobians
+    const jacobians = ref.chainedJacobians(gruSpec, gruWeights, xs, zero, 'h');
+    expect(spectrum.singular.map((row: { gap: number }) => row.gap)).toEqual([1, 2, 3, 4, 5, 6]);
+    for (const row of spectrum.singular) {
+      const J = jacobians[row.gap - 1];
+      const sigma = ref
+        .symmetricEigenvalues64(ref.matMul64(ref.transpose64(J, 2, 2), J, 2, 2, 2), 2)
+        .map((e) => Math.sqrt(Math.max(e, 0)))
+        .sort((a, b) => b - a);
+      expect(ref.maxRelErr(row.sigma, sigma), `gap ${row.gap}`).toBeLessThan(1e-4);
+    }
+    // Lyapunov exponents: the explicit QR method over the same step Jacobians
+    const states = ref.run64(gruSpec, gruWeights, xs, zero);
+    const steps = xs.map((x, t) => ref.stepJacobianFD(gruSpec, gruWeights, x, states[t]));
+    const lambdas = qrLyapunov64(steps, 2, 2);
+    for (const [i, l] of spectrum.lyapunov.exponents.entries()) expect(Math.abs(l - lambdas[i])).toBeLessThan(1e-5);
+    expect(spectrum.lambda1).toBe(spectrum.lyapunov.exponents[0]);
+  });
+
+  it('probe --spectrum prints per gap the surviving directions, PR and σ’s; λ₁…λ₅ and Kaplan–Yorke', async () => {
+    const r = await seqlab(['probe', '--cell', 'lstm', '--hidden', '8', '--seq-len', '40', '--spectrum', ...W]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/singular values of ∂h_T\/∂h_k \(8×8; 32 gaps\)/);
+    expect(r.stdout).toMatch(/gap +k +σ ≥ 0\.001 +PR +σ1 +σ2 +σ3 +σ4 +σ8 \(min\)/);
+    expect(r.stdout).toMatch(/Lyapunov spectrum on s = \[h; c\] \(QR method, 16 of 16 exponents, 40 steps\)/);
+    expect(r.stdout).toMatch(/λ1 -?\d\.\d+ +λ2 .+λ5 /);
+    expect(r.stdout).toMatch(/Kaplan–Yorke dimension \d/);
+    expect(r.stdout).toMatch(/λ1 -?\d\.\d+ beside the decay per step \d\.\d+/);
   });
 
   it('probe of layer 1 of a 2-layer PyTorch weights file matches the float64 closed form', async () => {

@@ -23,20 +23,27 @@ describe('bench', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  it('times the probe: a first call and one after it, leaving no tensors behind', async () => {
+  it('times the probe alone and with the spectra: a first call and a warm one, no tensors left behind', async () => {
     const before = tf.memory().numTensors;
     const r = await benchProbe('lstm', 8, 30, 2);
     expect(r).toMatchObject({ cell: 'lstm', hidden: 8, T: 30 });
-    expect(r.ms).toBeGreaterThan(0);
-    expect(r.firstMs).toBeGreaterThan(0);
+    for (const t of [r, r.spectrum]) {
+      expect(t.ms).toBeGreaterThan(0);
+      expect(t.cpuMs).toBeGreaterThan(0);
+      expect(t.firstMs).toBeGreaterThan(0);
+    }
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  it('measures the gradient-flow logging overhead with probes on and off', async () => {
+  it('measures the gradient-flow logging overhead with probes and spectra, probes only, and off', async () => {
     const r = await benchGradflowOverhead({ cell: 'rnn', hidden: 4, seqLen: 5, steps: 3, repeats: 1 });
     expect(r.withProbesMs).toBeGreaterThan(0);
+    expect(r.withoutSpectraMs).toBeGreaterThan(0);
     expect(r.withoutProbesMs).toBeGreaterThan(0);
+    expect(r.withProbesCpuMs).toBeGreaterThan(0);
     expect(r.probeMs).toBeGreaterThan(0); // probes ran (before training and at the end)
     expect(r.probeSharePercent).toBeGreaterThan(0);
+    expect(r.spectraSharePercent).toBeGreaterThanOrEqual(0); // the spectra at step 0
+    expect(r.spectraSharePercent).toBeLessThanOrEqual(r.probeSharePercent);
   });
 });

@@ -20,7 +20,7 @@ import {
 // Vanilla RNN (src/models/rnn.ts) against the float64 reference, hand-computed steps,
 // and the closed form ∂h_t/∂h_k = ∏ diag(φ′(a_j)) W_hh.
 
-const NLS: ref.Nonlinearity64[] = ['tanh', 'relu', 'sigmoid'];
+const NLS: ref.Nonlinearity64[] = ['tanh', 'relu', 'sigmoid', 'identity'];
 
 /** A random problem: weights, inputs [batch][T][I] and initial states. */
 function problem(seed: string, nl: ref.Nonlinearity64, T: number, H = 4, I = 3) {
@@ -95,6 +95,7 @@ describe('RNNCell step', () => {
       tanh: [Math.tanh(0.74), Math.tanh(-0.34)],
       relu: [0.74, 0],
       sigmoid: [1 / (1 + Math.exp(-0.74)), 1 / (1 + Math.exp(0.34))],
+      identity: [0.74, -0.34],
     };
     for (const nl of NLS) {
       const cell = buildCell({ kind: 'rnn', inputSize: 1, hiddenSize: 2, nonlinearity: nl }, w);

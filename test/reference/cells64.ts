@@ -16,7 +16,7 @@
 import type { Rng } from '../../src/util/rng.js';
 
 export type Kind64 = 'rnn' | 'lstm' | 'gru';
-export type Nonlinearity64 = 'tanh' | 'relu' | 'sigmoid';
+export type Nonlinearity64 = 'tanh' | 'relu' | 'sigmoid' | 'identity';
 export type Mode64 = 'h' | 'state';
 
 export interface Spec64 {
@@ -46,6 +46,7 @@ const sigmoid = (a: number): number => 1 / (1 + Math.exp(-a));
 export function phi64(nl: Nonlinearity64, a: number): number {
   if (nl === 'tanh') return Math.tanh(a);
   if (nl === 'relu') return Math.max(a, 0);
+  if (nl === 'identity') return a;
   return sigmoid(a);
 }
 
@@ -56,6 +57,7 @@ export function phi64(nl: Nonlinearity64, a: number): number {
 export function dphi64(nl: Nonlinearity64, a: number): number {
   if (nl === 'tanh') return 1 / Math.cosh(a) ** 2;
   if (nl === 'relu') return a > 0 ? 1 : 0;
+  if (nl === 'identity') return 1;
   return sigmoid(a) * sigmoid(-a);
 }
 

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type CompareRow, seedAggregates } from '../../src/commands/compare.js';
-import type { GradflowRecord, LogRecord } from '../../src/runlog/schema.js';
+import type { GradflowRecord, LogRecord, SpectrumRecord } from '../../src/runlog/schema.js';
 
 /**
  * Small run directories written by hand in the format the trainer logs
@@ -52,7 +52,28 @@ export function writeRun(dir: string, run: FixtureRun): void {
     },
     lossGrad: Array.from({ length: seqLen + 1 }, (_, k) => 0.1 * rate ** (seqLen - k)),
   });
-  lines.push(gradflow(0, run.rate / 2));
+  // σ_i = c_i·rate^gap at every gap (c = 1, 1/2, 1/4, 1/8), λ_i = ln rate + ln c_i / 10
+  const spectrum = (step: number, rate: number): SpectrumRecord => {
+    const c = [1, 0.5, 0.25, 0.125];
+    const gap = Array.from({ length: seqLen }, (_, i) => i + 1);
+    const lyapunov = [...c, ...(run.cell === 'lstm' ? c.map((x) => x / 16) : [])].map(
+      (x) => Math.log(rate) + Math.log(x) / 10,
+    );
+    return {
+      type: 'spectrum',
+      ...{ step, layer: 0, mode: 'h', T: seqLen, batch: 2, size: 4, horizonThreshold: 1e-3, gap },
+      logSigma: gap.map((g) => c.map((x) => Math.log(x) + g * Math.log(rate))),
+      count: gap.map((g) => c.filter((x) => x * rate ** g >= 1e-3).length),
+      participationRatio: gap.map(() => 1.8),
+      lyapunov,
+      lyapunovSize: lyapunov.length,
+      burnIn: 0,
+      kaplanYorke: 0,
+      kaplanYorkeIsLowerBound: false,
+      decayPerStep: -Math.log(rate),
+    };
+  };
+  lines.push(gradflow(0, run.rate / 2), spectrum(0, run.rate / 2));
   for (let step = 1; step <= 20; step++) lines.push({ type: 'step', step, loss: 1 / step, gradNorm: 0.5, lr: 0.01 });
   const metrics = (step: number) => {
     const acc = (d: number) => Math.min(1, 0.5 + step / 40 - d / 100);
@@ -70,7 +91,7 @@ export function writeRun(dir: string, run: FixtureRun): void {
     };
   };
   for (const step of [10, 20]) lines.push({ type: 'eval', step, loss: 1 / step, metrics: metrics(step) });
-  lines.push(gradflow(20, run.rate));
+  lines.push(gradflow(20, run.rate), spectrum(20, run.rate));
   if (run.deltas) {
     // as the MLP trainer logs them: once before training and after each epoch, on a fixed probe set
     for (const epoch of [0, 1, 2])

@@ -61,6 +61,17 @@ describe('report of a comparison', () => {
     expectPlot(r, 'loss-gradient', 'line', ['rnn', 'lstm']);
     expectPlot(r, 'gradflow-heatmap', 'rect', ['rnn', 'lstm']);
   });
+  it('draws the singular values by gap and index, and the Lyapunov spectrum per cell at several steps', () => {
+    expectPlot(r, 'spectrum-heatmap', 'rect', ['rnn', 'lstm']);
+    expectPlot(r, 'lyapunov', 'line', ['rnn', 'lstm']);
+    const heat = readFileSync(r.plots.find((p) => p.id === 'spectrum-heatmap')!.svg, 'utf8');
+    expect(heat).toContain('singular value index i');
+    expect(heat).toContain('log₁₀ σ_i');
+    const lyap = readFileSync(r.plots.find((p) => p.id === 'lyapunov')!.svg, 'utf8');
+    expect(lyap).toContain('before training (step 0)');
+    expect(lyap).toContain('step 20');
+    expect(lyap).toContain('nats per step');
+  });
   it('writes one self-contained report.html with the plots inline and the resolved configs', () => {
     const html = readFileSync(join(dir, 'report.html'), 'utf8');
     expect(html).not.toMatch(/<script|src="http/);
@@ -137,6 +148,8 @@ describe('report of one training run', () => {
     const r = await writeReport(dir, { png: true });
     expect(r.kind).toBe('train');
     expectPlot(r, 'gradflow', 'line', ['before training (step 0)', 'step 20']);
+    expectPlot(r, 'spectrum-heatmap', 'rect', ['before training (step 0)', 'step 20']);
+    expectPlot(r, 'lyapunov', 'line', ['before training (step 0)', 'step 20']);
     expectPlot(r, 'deltas', 'line', ['hidden layer 1', 'hidden layer 2', 'hidden layer 3']);
   });
 

@@ -22,7 +22,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const kinds = (records: readonly { type: string }[]) => new Set(records.map((r) => r.type));
 
 describe('each trainer writes records the report reads back', () => {
-  it('the BPTT trainer: start, step, gradflow, pairs, eval, checkpoint, end; an LM adds test', async () => {
+  it('the BPTT trainer: start, step, gradflow, spectrum, pairs, eval, checkpoint, end; an LM adds test', async () => {
     const out = join(tmp, 'adding');
     await trainRun({
       task: 'adding',
@@ -35,7 +35,9 @@ describe('each trainer writes records the report reads back', () => {
     });
     const records = readLog(join(out, 'log.jsonl'));
     expect(records.every((r) => r.type !== 'unknown')).toBe(true);
-    expect(kinds(records)).toEqual(new Set(['start', 'step', 'gradflow', 'pairs', 'eval', 'checkpoint', 'end']));
+    expect(kinds(records)).toEqual(
+      new Set(['start', 'step', 'gradflow', 'spectrum', 'pairs', 'eval', 'checkpoint', 'end']),
+    );
     const run = readRun(out);
     expect(run.steps.map((s) => s.step)).toEqual([1, 2, 3, 4]);
     expect(run.evals.map((e) => e.step)).toEqual([2, 4]);
@@ -43,6 +45,10 @@ describe('each trainer writes records the report reads back', () => {
     expect(run.gradflow[0].gap).toEqual([1, 2, 3, 4, 5, 6]);
     expect(run.gradflow[0].lossGrad).toHaveLength(7);
     expect(run.pairs).toHaveLength(1);
+    // the spectra with the first probe (spectrumEvery 500): 6 gaps × H singular values, H exponents
+    expect(run.spectra.map((s) => s.step)).toEqual([0]);
+    expect(run.spectra[0].logSigma.map((row) => row.length)).toEqual([4, 4, 4, 4, 4, 4]);
+    expect(run.spectra[0].lyapunov).toHaveLength(4);
     expect(run.other).toMatchObject({ start: 1, checkpoint: 2, end: 1 });
 
     const lm = join(tmp, 'lm');
@@ -111,6 +117,7 @@ describe('parseLog', () => {
       'test',
       'gradflow',
       'pairs',
+      'spectrum',
       'deltas',
       'checkpoint',
       'end',
@@ -122,6 +129,23 @@ describe('parseLog', () => {
     expect(
       recordProblem({ type: 'end', step: 1, status: 'finished', elapsedMs: 1, stepsPerSec: 1, gradflowMs: 0 }),
     ).toMatch(/"status" as one of completed, early-stopped/);
+    const spectrum = {
+      type: 'spectrum',
+      ...{ step: 0, layer: 0, mode: 'h', T: 2, batch: 1, size: 2, horizonThreshold: 1e-3, gap: [1, 2] },
+      ...{
+        logSigma: [
+          [0.1, null],
+          [-1, -2],
+        ],
+        count: [1, 2],
+        participationRatio: [1, 1.5],
+      },
+      ...{ lyapunov: [-0.5, -1], lyapunovSize: 2, burnIn: 0, kaplanYorke: 0, kaplanYorkeIsLowerBound: false },
+      decayPerStep: 0.5,
+    };
+    expect(recordProblem(spectrum)).toBeNull();
+    expect(recordProblem({ ...spectrum, logSigma: [[0.1, 'x']] })).toMatch(/"logSigma" as an array of arrays/);
+    expect(recordProblem({ ...spectrum, kaplanYorkeIsLowerBound: 0 })).toMatch(/"kaplanYorkeIsLowerBound" as true/);
   });
   it('reads non-finite values the writer had to store as null', () => {
     const [rec] = parseLog(`${line({ type: 'diverged', step: 3, loss: null, gradNorm: null })}\n`, 'x');

@@ -2,8 +2,9 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { CELL_DEFAULTS } from '../../src/models/cell.js';
 import { CELL_KINDS } from '../../src/models/registry.js';
-import { MODEL_DEFAULTS, SequenceModel } from '../../src/models/model.js';
-import { chunkLossFast, modelLossAndGrads } from '../../src/training/bptt.js';
+import { MODEL_DEFAULTS, SequenceModel, randomCell } from '../../src/models/model.js';
+import { chunkLossFast, modelLossAndGrads, runsFused } from '../../src/training/bptt.js';
+import { fusedKernels } from '../../src/compute/fused-kernels.js';
 import { chunkLoss, lossFromStates, type ChunkTensors } from '../../src/training/loss.js';
 import { relErr } from '../numeric.js';
 import { runPerturbed } from '../models/helpers.js';
@@ -314,4 +315,25 @@ describe('chunkLossFast (evaluation through the trainer forward path) = chunkLos
       model.dispose();
     });
   }
+});
+
+describe('runsFused', () => {
+  it.runIf(process.env.SEQLAB_BACKEND === undefined || process.env.SEQLAB_BACKEND === 'wasm')(
+    'wasm: every fused kind and φ runs fused but the linear RNN (identity: the composite ops)',
+    () => {
+      expect(fusedKernels()).toBe(true);
+      const rng = new Rng('runs-fused');
+      const cases = [
+        ...CELL_KINDS.map((kind) => ({ kind, nonlinearity: CELL_DEFAULTS.nonlinearity, fused: true })),
+        { kind: 'rnn' as const, nonlinearity: 'relu' as const, fused: true },
+        { kind: 'rnn' as const, nonlinearity: 'sigmoid' as const, fused: true },
+        { kind: 'rnn' as const, nonlinearity: 'identity' as const, fused: false },
+      ];
+      for (const { kind, nonlinearity, fused } of cases) {
+        const cell = randomCell(kind, 3, 4, { ...CELL_DEFAULTS, nonlinearity }, rng);
+        expect(runsFused(cell), `${kind} ${nonlinearity}`).toBe(fused);
+        cell.dispose();
+      }
+    },
+  );
 });

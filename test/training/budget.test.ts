@@ -92,6 +92,21 @@ describe('size estimates', () => {
     expect(state - forward).toBe(2 * (h - forward));
   });
 
+  it('the spectra add their decompositions, the QR method and their arrays (by hand)', () => {
+    // LSTM H 128, T 100, state mode (R = 2H = 256), 32 gaps, 16 exponents of S = 2H = 256
+    const plain = probe({ mode: 'state' });
+    const withSpectra = probe({ mode: 'state', spectrum: { gaps: 32, exponents: 16 } });
+    expect(probeFlops(withSpectra) - probeFlops(plain)).toBe(32 * 4 * 256 ** 3 + 100 * 2 * 128 ** 2 * 16);
+    const added = (name: string) => probeMemory(withSpectra).parts.find((p) => p.what.startsWith(name))?.bytes;
+    expect(added('Jacobians kept')).toBe(4 * 32 * 256 * 256);
+    expect(added('singular values')).toBe(4 * (2 * 32 * 256 + 4 * 256 * 256));
+    expect(added('the Lyapunov basis')).toBe(4 * 6 * 256 * 16);
+    expect(probeMemory(plain).parts.some((p) => p.what.startsWith('the Lyapunov'))).toBe(false);
+    // more gaps than the spectra copy: decomposed as they come, one Jacobian at a time
+    const all = probeMemory(probe({ mode: 'state', spectrum: { gaps: 100, exponents: 16 } }));
+    expect(all.parts.find((p) => p.what.startsWith('Jacobians kept'))?.bytes).toBe(4 * 256 * 256);
+  });
+
   for (const cell of CELL_KINDS) {
     it(`${cell}: the forward pass's kept activations are what the estimate says (measured on the backend)`, () => {
       const [T, B, I, H] = [12, 3, 5, 8];

@@ -4,7 +4,7 @@ import { CELL_DEFAULTS } from '../../src/models/cell.js';
 import { MODEL_DEFAULTS, SequenceModel } from '../../src/models/model.js';
 import { modelLossAndGrads, type ModelGrads } from '../../src/training/bptt.js';
 import type { ChunkTensors } from '../../src/training/loss.js';
-import { GradWorkers, macsPerToken, resolveThreads } from '../../src/training/parallel.js';
+import { GradWorkers, macsPerToken, resolveThreads, workerPath } from '../../src/training/parallel.js';
 import { relErr } from '../numeric.js';
 import { Rng } from '../../src/util/rng.js';
 
@@ -153,5 +153,24 @@ describe('resolveThreads', () => {
     expect(resolveThreads('auto', big, 1, 'wasm')).toBe(1);
     expect(resolveThreads('auto', big, 20, 'tensorflow')).toBe(1);
     expect(resolveThreads(2, small, 32, 'cpu')).toBe(2);
+  });
+});
+
+describe('workerPath', () => {
+  it('the compiled sibling in dist/, from the sources or from dist', () => {
+    expect(workerPath('/p/seqlab/src/training/parallel.ts', 'norm-worker')).toBe(
+      '/p/seqlab/dist/src/training/norm-worker.js',
+    );
+    expect(workerPath('/p/seqlab/dist/src/training/parallel.js', 'grad-worker')).toBe(
+      '/p/seqlab/dist/src/training/grad-worker.js',
+    );
+    expect(workerPath('C:\\seqlab\\src\\training\\parallel.ts', 'norm-worker')).toBe(
+      'C:\\seqlab\\dist/src/training/norm-worker.js',
+    );
+  });
+
+  it('refuses a module that is not parallel.js (a bundle): a worker on it would start the bundle again', () => {
+    for (const here of ['/app/bundle.js', '/app/seqlab.mjs', '/p/seqlab/src/other/parallel.ts'])
+      expect(() => workerPath(here, 'norm-worker'), here).toThrow(/not seqlab's parallel\.js/);
   });
 });

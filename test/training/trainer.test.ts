@@ -10,7 +10,8 @@ import { trainRun } from '../../src/commands/train.js';
 import { RunDir } from '../../src/runlog/rundir.js';
 import type { Batch, SequenceTask } from '../../src/tasks/task.js';
 import { TRAIN_DEFAULTS, type TrainConfig } from '../../src/training/config.js';
-import { evaluate } from '../../src/training/measure.js';
+import { evaluate, probeGradientFlow } from '../../src/training/measure.js';
+import { type LogRecord, recordProblem } from '../../src/runlog/schema.js';
 import { train } from '../../src/training/trainer.js';
 import { SeqlabError } from '../../src/util/errors.js';
 import { Rng } from '../../src/util/rng.js';
@@ -483,13 +484,16 @@ describe('trainRun: the run directory', () => {
     const lines = readFileSync(join(out, 'log.jsonl'), 'utf8').split('\n');
     expect(lines.at(-1)).toBe(''); // whole lines only
     const log = lines.slice(0, -1).map((l) => JSON.parse(l));
-    const types = new Set(['start', 'step', 'eval', 'gradflow', 'checkpoint', 'end', 'diverged']);
+    const types = new Set(['start', 'step', 'eval', 'gradflow', 'spectrum', 'checkpoint', 'end', 'diverged']);
     for (const r of log) expect(types.has(r.type), JSON.stringify(r)).toBe(true);
     expect(log[0].type).toBe('start');
     expect(log.at(-1).type).toBe('end');
     expect(log.filter((r) => r.type === 'step').map((r) => r.step)).toEqual([1, 2, 3, 4]);
     expect(log.filter((r) => r.type === 'eval').map((r) => r.step)).toEqual([2, 4]);
     expect(log.filter((r) => r.type === 'checkpoint').map((r) => r.step)).toEqual([2, 4]);
+    // probes at 0, 2, 4; the spectra at step 0 only (spectrumEvery 500)
+    expect(log.filter((r) => r.type === 'gradflow').map((r) => r.step)).toEqual([0, 2, 4]);
+    expect(log.filter((r) => r.type === 'spectrum').map((r) => [r.step, r.layer])).toEqual([[0, 1]]);
 
     const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
     expect(metrics).toMatchObject({ task: 'adding', cell: 'lstm', status: 'completed', steps: 4, params: cfg.params });
@@ -564,6 +568,36 @@ describe('trainRun: the run directory', () => {
     expect((await evaluate(restored, task)).loss).toBe(res.finalEval.loss);
     restored.dispose();
     m.dispose();
+  });
+});
+
+describe('train: the spectra', () => {
+  const title = 'a spectrum record with the probes spectrumEvery picks, valid; at step 0 the initial model’s probe';
+  it(title, async () => {
+    const task = new AddingTask({ ...ADDING_DEFAULTS, seqLen: 8, evalSize: 8, probeSize: 3 });
+    const spec = { inputSize: 2, outputSize: 1, cell: 'gru' as const, hiddenSize: 5 };
+    const initial = model(spec, 'spectra');
+    // the probe of the untrained model, as the trainer will run it at step 0
+    const [expected] = await probeGradientFlow(initial, task, task.probeBatch(), 'h', false, false, {});
+    initial.dispose();
+    const records: LogRecord[] = [];
+    const m = model(spec, 'spectra');
+    await train(m, task, config({ steps: 7, batchSize: 4, evalEvery: 7, gradflowEvery: 2, spectrumEvery: 4 }), {
+      log: { log: (r) => records.push(r) },
+    });
+    m.dispose();
+    const spectra = records.filter((r) => r.type === 'spectrum');
+    // probes at 0, 2, 4, 6 and 7 (the end): the spectra at 0 and 4
+    expect(spectra.map((r) => r.step)).toEqual([0, 4]);
+    for (const r of spectra) {
+      expect(recordProblem(JSON.parse(JSON.stringify(r)))).toBeNull();
+      const gradflow = records.find((g) => g.type === 'gradflow' && g.step === r.step);
+      expect(gradflow?.type === 'gradflow' && gradflow.summary.spectral?.decayPerStep).toBe(r.decayPerStep);
+      expect(r.gap).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+      expect(r.logSigma.map((row) => row.length)).toEqual(r.gap.map(() => 5));
+      expect(r.lyapunov).toHaveLength(5);
+    }
+    expect(spectra[0]).toEqual({ type: 'spectrum', step: 0, ...expected.spectrum });
   });
 });
 
