@@ -405,9 +405,11 @@ export {
   LAB_FIELDS,
   compareCommand,
   fieldsToSettings,
+  parseLabQuery,
   readQuery,
   settingsQuery,
   settingsToFields,
+  type LabQuery,
 } from './lab/link.js';
 export { buildLabSite, writeLabSite, serveLabSite, type LabSite } from './lab/site.js';
 export {

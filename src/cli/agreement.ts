@@ -17,6 +17,7 @@ import { UD_CORPUS_DEFAULTS } from '../tasks/agreement-ud/corpus.js';
 import { finiteNumber, nonNegativeInt, oneOf, positiveInt, usageError } from '../util/errors.js';
 import { fmt, table } from '../util/format.js';
 import { modelSourceArgs, noteBackend, printJson, startBackend, withCommon } from './common.js';
+import { StopRequests } from './signals.js';
 
 export const AGREEMENT_ACTIONS = ['extract', 'corpus', 'eval'] as const;
 
@@ -156,13 +157,18 @@ export async function agreementCommand(argv: AgreementArgs): Promise<void> {
     onProgress: progress,
   };
   const backend = await startBackend(String(a.backend));
+  const stops = new StopRequests(
+    (signal) => `${signal}: stopping the evaluation (again: at once)`,
+    (signal) => `second ${signal}: stopped at once; nothing was written`,
+  );
   const res = await agreementEval({
     ...options,
+    signal: stops.signal,
     onProgress: (m) => {
       noteBackend(backend, quiet);
       progress?.(m);
     },
-  });
+  }).finally(() => stops.dispose());
   if (a.json) printJson({ backend, ...res });
   else process.stdout.write(`${renderEval(res)}\n`);
 }

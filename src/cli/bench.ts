@@ -8,6 +8,7 @@ import {
   benchGradflowOverhead,
   benchProbe,
   benchTrainStep,
+  checkBenchSize,
   type BenchResult,
 } from '../commands/bench.js';
 import { inputError, nonNegativeInt, oneOf, positiveInt } from '../util/errors.js';
@@ -100,6 +101,7 @@ export async function benchCommand(argv: BenchArgs): Promise<void> {
   for (const key of ['torch', 'tfjs-layers'] as const) {
     if (a[key] && !existsSync(String(a[key]))) throw inputError(`--${key} script not found: ${a[key]}`);
   }
+  checkBenchSize(cfg, String(a.backend)); // sizes that cannot fit: one line, before any output
   const backend = await startBackend(String(a.backend));
   setKernels(cfg.kernels);
   noteBackend(backend, Boolean(a.quiet));

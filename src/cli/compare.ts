@@ -2,7 +2,8 @@ import { CELL_KINDS } from '../models/registry.js';
 import { TRAIN_DEFAULTS } from '../training/config.js';
 import { TASK_NAMES } from '../tasks/registry.js';
 import type { Argv } from 'yargs';
-import { compareRun, parseCells, type CompareResult } from '../commands/compare.js';
+import { type CompareOptions, type CompareResult, compareResume, compareRun, parseCells } from '../commands/compare.js';
+import { StopRequests } from './signals.js';
 import { positiveInt, usageError } from '../util/errors.js';
 import { noteBackend, printJson, startBackend } from './common.js';
 import { fmt, table } from '../util/format.js';
@@ -52,6 +53,10 @@ export function compareOptions<T>(y: Argv<T>) {
         describe: 'seed for weights, data order and inputs (default 1)',
       })
       .option('out', { type: 'string', describe: 'output directory (default runs/compare-<task>-<time>)' })
+      .option('resume', {
+        type: 'string',
+        describe: 'finish the comparison in this directory (stopped or killed): its own options; other options ignored',
+      })
   );
 }
 
@@ -101,29 +106,40 @@ export async function compareCommand(argv: CompareArgs): Promise<void> {
   const backend = await startBackend(String(a.backend));
   let progress: ProgressReporter | null = null;
   let current = -1;
-  const result = await compareRun({
-    ...base,
-    cells,
-    seqLens,
-    seeds,
-    matchParams: Boolean(a['match-params']),
-    out,
-    backend,
-    pairs: Boolean((merged as Record<string, unknown>).report),
-    onProgress: (run, p) => {
-      noteBackend(backend, quiet);
-      if (run.index !== current) {
-        progress?.done();
-        current = run.index;
-        const lengthNote = run.seqLen !== undefined && seqLens.length > 1 ? ` T=${run.seqLen}` : '';
-        const seedNote = seeds && seeds.length > 1 ? ` seed ${run.seed}` : '';
-        const label = `[${run.index + 1}/${run.total}] ${run.cell}${lengthNote}${seedNote}`;
-        progress = new ProgressReporter(label, base.train.steps, process.stderr, !quiet);
-      }
-      if (Number.isFinite(p.loss)) progress?.update(p.step, `loss ${fmt(p.loss)}`);
-    },
+  const stops = new StopRequests(
+    (signal) => `${signal}: finishing this step and writing a checkpoint (${signal} again: stop at once)`,
+    (signal) => `second ${signal}: stopped at once; the last checkpoint on disk is whole`,
+  );
+  const onProgress: CompareOptions['onProgress'] = (run, p) => {
+    noteBackend(backend, quiet);
+    if (run.index !== current) {
+      progress?.done();
+      current = run.index;
+      const lengthNote = run.seqLen !== undefined && run.lengthCount > 1 ? ` T=${run.seqLen}` : '';
+      const seedNote = run.seedCount > 1 ? ` seed ${run.seed}` : '';
+      const label = `[${run.index + 1}/${run.total}] ${run.cell}${lengthNote}${seedNote}`;
+      progress = new ProgressReporter(label, p.steps, process.stderr, !quiet);
+    }
+    if (Number.isFinite(p.loss)) progress?.update(p.step, `loss ${fmt(p.loss)}`);
+  };
+  const result = await (a.resume !== undefined
+    ? compareResume(String(a.resume), backend, onProgress, stops.signal)
+    : compareRun({
+        ...base,
+        cells,
+        seqLens,
+        seeds,
+        matchParams: Boolean(a['match-params']),
+        out,
+        backend,
+        pairs: Boolean((merged as Record<string, unknown>).report),
+        onProgress,
+        signal: stops.signal,
+      })
+  ).finally(() => {
+    (progress as ProgressReporter | null)?.done();
+    stops.dispose();
   });
-  (progress as ProgressReporter | null)?.done();
   const report = (merged as Record<string, unknown>).report ? await reportAfterRun(result.outDir) : null;
   if (a.json) {
     printJson({ ...result, report: report?.html ?? null });

@@ -6,6 +6,7 @@ import { WORD_LM_EVAL_DEFAULTS } from '../training/word-lm-eval.js';
 import { oneOf, positiveInt, usageError } from '../util/errors.js';
 import { fmt, table } from '../util/format.js';
 import { modelSourceArgs, noteBackend, printJson, startBackend, withCommon } from './common.js';
+import { StopRequests } from './signals.js';
 
 export function evalLMOptions<T>(y: Argv<T>) {
   return withCommon(y)
@@ -56,7 +57,11 @@ export async function evalLMCommand(argv: EvalLMArgs): Promise<void> {
     nonlinearity: a.nonlinearity === undefined ? undefined : oneOf('nonlinearity', a.nonlinearity, NONLINEARITIES),
   };
   const backend = await startBackend(String(a.backend));
-  const r = await evalLMRun(opts);
+  const stops = new StopRequests(
+    (signal) => `${signal}: stopping the evaluation (again: at once)`,
+    (signal) => `second ${signal}: stopped at once`,
+  );
+  const r = await evalLMRun({ ...opts, signal: stops.signal }).finally(() => stops.dispose());
   noteBackend(backend, Boolean(a.quiet));
   if (a.json) {
     printJson({ backend, ...r });

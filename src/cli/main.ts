@@ -1,7 +1,8 @@
 import yargs from 'yargs';
 import { Parser } from 'yargs/helpers';
 import { CELL_KINDS } from '../models/registry.js';
-import { EXIT_CODES, SeqlabError } from '../util/errors.js';
+import { SeqlabError, exitCodeOf } from '../util/errors.js';
+import { systemIoError } from '../util/files.js';
 import { agreementCommand, agreementOptions } from './agreement.js';
 import { benchCommand, benchOptions } from './bench.js';
 import { sampleCommand, sampleOptions } from './sample.js';
@@ -121,9 +122,11 @@ export async function main(args: string[]): Promise<number> {
         throw new SeqlabError('usage', usageLine(msg, args));
       })
       .parseAsync();
-  } catch (e) {
+  } catch (caught) {
+    // a file-system failure no command wrapped (ENOSPC, EACCES, EIO on a path) is still one line and exit 5
+    const e = systemIoError(caught) ?? caught;
     if (e instanceof SeqlabError) {
-      fail(cliMessage(e), EXIT_CODES[e.code]);
+      fail(cliMessage(e), exitCodeOf(e));
     } else {
       const err = e as Error;
       fail(

@@ -301,6 +301,9 @@ export const FIELD_FLAGS: Readonly<Record<string, string | null>> = {
   slope: '--slope',
   steps: '--steps',
   batchSize: '--batch',
+  batch: '--batch', // the probe's sequences
+  maxHours: '--max-hours',
+  numLayers: '--layers',
   lr: '--lr',
   // commands (TrainRunOptions, CompareOptions, ProbeRunOptions, …) and what they hand on
   epochs: '--epochs',
@@ -322,7 +325,6 @@ export const FIELD_FLAGS: Readonly<Record<string, string | null>> = {
   prefix: '--prefix',
   inputs: '--inputs',
   text: '--text',
-  batch: '--batch',
   checkpoint: '--checkpoint',
   prompt: '--prompt',
   vocabOut: '--vocab-out',

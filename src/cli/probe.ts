@@ -3,11 +3,19 @@ import { CELL_KINDS, cellKindList } from '../models/registry.js';
 import { MODEL_DEFAULTS } from '../models/model.js';
 import { INITS } from '../models/init.js';
 import { NONLINEARITIES } from '../models/activations.js';
-import { loadProbeSetup, probeRun, type ProbeRunResult, type ProbeSpectrum } from '../commands/probe.js';
+import {
+  PROBE_MAX_HOURS,
+  loadProbeSetup,
+  probeRun,
+  type ProbeRunResult,
+  type ProbeSpectrum,
+} from '../commands/probe.js';
 import type { GapSelection } from '../training/spectra.js';
 import { finiteNumber, nonNegativeInt, oneOf, positiveInt, usageError } from '../util/errors.js';
 import { noteBackend, printJson, startBackend, withCommon } from './common.js';
 import { fmt, table } from '../util/format.js';
+import { ProgressReporter } from './progress.js';
+import { StopRequests } from './signals.js';
 
 export function probeOptions<T>(y: Argv<T>) {
   return withCommon(y)
@@ -50,6 +58,11 @@ export function probeOptions<T>(y: Argv<T>) {
     .option('mode', { type: 'string', default: 'h', describe: 'LSTM: h (c_k held fixed) or state (s = [h; c])' })
     .option('spectral', { type: 'boolean', default: true, describe: 'spectral norms (--no-spectral: Frobenius only)' })
     .option('all-pairs', { type: 'boolean', default: false, describe: 'also ‖∂h_t/∂h_k‖ for every t > k (O(T²))' })
+    .option('max-hours', {
+      type: 'number',
+      default: PROBE_MAX_HOURS,
+      describe: 'refuse a probe that would take longer even at the best speed (0: no limit)',
+    })
     .option('spectrum', {
       type: 'boolean',
       default: false,
@@ -95,9 +108,9 @@ function displayGaps(T: number): number[] {
   return out;
 }
 
-export async function probeCommand(argv: ProbeArgs): Promise<void> {
-  const a = argv as Record<string, unknown>;
-  const opts = {
+/** The probe's flags as the library's options (messages name flags); nothing runs. */
+export function parseProbeArgs(a: Readonly<Record<string, unknown>>) {
+  return {
     cell: a.cell === undefined ? undefined : oneOf('cell', a.cell, CELL_KINDS),
     weights: a.weights as string | undefined,
     inputs: a.inputs as string | undefined,
@@ -122,11 +135,41 @@ export async function probeCommand(argv: ProbeArgs): Promise<void> {
     burnIn: a['burn-in'] === undefined ? undefined : nonNegativeInt('--burn-in', a['burn-in']),
     reorthEvery: a['reorth-every'] === undefined ? undefined : positiveInt('--reorth-every', a['reorth-every']),
     seed: finiteNumber('--seed', a.seed),
+    maxHours: finiteNumber('--max-hours', a['max-hours'], 0),
   };
-  const setup = loadProbeSetup({ ...opts, backend: '' }); // bad files fail before any work starts
+}
+
+export async function probeCommand(argv: ProbeArgs): Promise<void> {
+  const a = argv as Record<string, unknown>;
+  const opts = parseProbeArgs(a);
+  // bad files and sizes that cannot fit fail before any work starts
+  const setup = loadProbeSetup({ ...opts, backend: String(a.backend) });
   const backend = await startBackend(String(a.backend));
-  noteBackend(backend, Boolean(a.quiet));
-  const res = await probeRun({ ...opts, backend }, setup);
+  const quiet = Boolean(a.quiet);
+  noteBackend(backend, quiet);
+  const stops = new StopRequests(
+    (signal) => `${signal}: stopping the probe (again: at once)`,
+    (signal) => `second ${signal}: stopped at once`,
+  );
+  const progress = new Map<string, ProgressReporter>();
+  const res = await probeRun(
+    {
+      ...opts,
+      backend,
+      signal: stops.signal,
+      onProgress: (phase, done, total) => {
+        if (!progress.has(phase)) {
+          for (const p of progress.values()) p.done();
+          progress.set(phase, new ProgressReporter(`probe ${phase}`, total, process.stderr, !quiet));
+        }
+        progress.get(phase)?.update(done, phase === 'sweep' ? 'gaps' : 'steps');
+      },
+    },
+    setup,
+  ).finally(() => {
+    for (const p of progress.values()) p.done();
+    stops.dispose();
+  });
   if (res.nonlinearitySource === 'default') {
     // a tanh and a ReLU nn.RNN have the same shapes: say what was assumed (even with --quiet)
     process.stderr.write(

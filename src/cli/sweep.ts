@@ -1,5 +1,5 @@
 import { TRAIN_DEFAULTS } from '../training/config.js';
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Argv } from 'yargs';
@@ -16,10 +16,12 @@ import {
   shardRuns,
   writeSweepJson,
   type SweepRun,
+  type SweepSpec,
 } from '../commands/sweep.js';
+import { isResumableRun } from '../commands/train.js';
 import { CELL_KINDS } from '../models/registry.js';
 import { SeqlabError, inputError, oneOf, positiveInt, usageError } from '../util/errors.js';
-import { writeFileAtomic, writeJsonAtomic } from '../util/files.js';
+import { ensureDir, writeFileAtomic, writeJsonAtomic } from '../util/files.js';
 import { printJson } from './common.js';
 import { fmt, table } from '../util/format.js';
 import { TRAIN_OPTIONS, parseTrainArgs, resolveOptions } from './options.js';
@@ -67,7 +69,7 @@ const RESERVED = ['out', 'resume', 'json', 'quiet', 'report', 'overwrite', 'back
 const SWEEP_KEYS = [...Object.keys(TRAIN_OPTIONS).filter((k) => !RESERVED.includes(k)), 'cell', 'seq-len', 'seed'];
 
 /** Check one configuration the way `seqlab train` would, so a bad value fails before anything runs. */
-function checkRun(run: SweepRun): void {
+export function checkRun(run: SweepRun): void {
   try {
     for (const k of Object.keys(run.options)) {
       if (!SWEEP_KEYS.includes(k))
@@ -117,7 +119,8 @@ export async function sweepCommand(argv: SweepArgs): Promise<void> {
   const runs = expandGrid(spec);
   runs.forEach(checkRun);
   const out = (a.out as string | undefined) ?? spec.out ?? join('runs', `sweep-${spec.name}`);
-  claimDir(out, runs);
+  // a stopped run continues from its checkpoint only if the sweep is the one that started it
+  const resumable = claimDir(out, runs, spec);
   writeSweepJson(out, spec, runs);
   const mine = shardRuns(runs, shard);
   const pending = mine.filter((r) => !isFinished(out, r));
@@ -146,27 +149,27 @@ export async function sweepCommand(argv: SweepArgs): Promise<void> {
     out,
     runs: pending,
     workers,
-    command: (run) => [
-      process.execPath,
-      BIN,
-      'train',
-      ...trainArgs({ ...threads, ...run.options }),
-      '--out',
-      join(out, run.dir),
-      '--overwrite',
-      '--no-report',
-      '--quiet',
-      '--json',
-      '--backend',
-      backend,
-    ],
+    command: (run) => {
+      const dir = join(out, run.dir);
+      const how =
+        resumable && isResumableRun(dir)
+          ? ['--resume', dir]
+          : [...trainArgs({ ...threads, ...run.options }), '--out', dir, '--overwrite'];
+      return [process.execPath, BIN, 'train', ...how, '--no-report', '--quiet', '--json', '--backend', backend];
+    },
     onEvent: (e) => {
       if (quiet || e.kind === 'start') return;
       const took = e.elapsedMs === undefined ? '' : ` in ${(e.elapsedMs / 1000).toFixed(1)} s`;
-      process.stderr.write(
-        `[${e.done}/${e.total}] ${e.run.name}: ${e.kind === 'done' ? 'finished' : `FAILED (${e.message})`}${took}\n`,
-      );
+      const what = { done: 'finished', stopped: 'stopped with a checkpoint', failed: `FAILED (${e.message})` }[e.kind];
+      process.stderr.write(`[${e.done}/${e.total}] ${e.run.name}: ${what}${took}\n`);
     },
+    onSignal: (signal, running, first) =>
+      process.stderr.write(
+        first
+          ? `seqlab: ${signal}: asking the ${running} running configuration(s) to stop after their current step ` +
+              `(${signal} again: at once)\n`
+          : `seqlab: second ${signal}: stopped at once; every run's last checkpoint on disk is whole\n`,
+      ),
   });
   if (!quiet)
     process.stderr.write(
@@ -194,21 +197,29 @@ export async function sweepCommand(argv: SweepArgs): Promise<void> {
   await collect(out, Boolean(a.json), quiet, result.elapsedMs);
 }
 
-/** Refuse a directory that holds a different sweep (its sweep.json lists other runs). */
-function claimDir(out: string, runs: SweepRun[]): void {
+/**
+ * Refuse a directory that holds a different sweep (its sweep.json lists other runs). Returns true
+ * when it holds this very sweep (the same base and grid): its stopped runs may then be resumed.
+ */
+function claimDir(out: string, runs: SweepRun[], spec: SweepSpec): boolean {
   const path = join(out, 'sweep.json');
+  let same = false;
   if (existsSync(path)) {
+    let doc: { runs: { dir: string }[]; base?: unknown; grid?: unknown };
     let listed: string[] = [];
     try {
-      listed = (JSON.parse(readFileSync(path, 'utf8')).runs as { dir: string }[]).map((r) => r.dir);
+      doc = JSON.parse(readFileSync(path, 'utf8'));
+      listed = doc.runs.map((r) => r.dir);
     } catch {
       throw new SeqlabError('input', `${path} is not a readable sweep file; remove it or choose another --out`);
     }
     if (JSON.stringify(listed) !== JSON.stringify(runs.map((r) => r.dir))) {
       throw usageError(`${out} holds another sweep (its sweep.json lists other configurations); choose another --out`);
     }
+    same = JSON.stringify([doc.base, doc.grid]) === JSON.stringify([spec.base, spec.grid]);
   }
-  mkdirSync(out, { recursive: true });
+  ensureDir(out);
+  return same;
 }
 
 /** The sweep directory must be one, to collect it. */

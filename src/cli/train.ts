@@ -7,6 +7,7 @@ import { oneOf, positiveInt, usageError } from '../util/errors.js';
 import { metricLines, noteBackend, printJson, startBackend } from './common.js';
 import { fmt } from '../util/format.js';
 import { ProgressReporter } from './progress.js';
+import { StopRequests } from './signals.js';
 import { reportAfterRun } from './report.js';
 import { mnistCommand } from './mnist.js';
 import { declareTrainOptions, parseTrainArgs, resolveOptions, timestamp } from './options.js';
@@ -105,11 +106,17 @@ export async function trainCommand(argv: TrainArgs): Promise<void> {
     steps: typed.steps === undefined ? undefined : positiveInt('--steps', typed.steps),
     epochs: typed.epochs === undefined ? undefined : positiveInt('--epochs', typed.epochs),
   };
-  const run =
-    typed.resume !== undefined
-      ? await resumeRun(String(typed.resume), backend, onProgress, length)
-      : await trainRun({ ...opts, backend, onProgress, pairs: wantsReport });
-  (progress as ProgressReporter | null)?.done();
+  const stops = new StopRequests(
+    (signal) => `${signal}: finishing this step and writing a checkpoint (${signal} again: stop at once)`,
+    (signal) => `second ${signal}: stopped at once; the last checkpoint on disk is whole`,
+  );
+  const run = await (typed.resume !== undefined
+    ? resumeRun(String(typed.resume), backend, onProgress, length, stops.signal)
+    : trainRun({ ...opts, backend, onProgress, pairs: wantsReport, signal: stops.signal })
+  ).finally(() => {
+    (progress as ProgressReporter | null)?.done();
+    stops.dispose();
+  });
   const elapsedMs = performance.now() - started;
   const report = wantsReport ? await reportAfterRun(run.runDir) : null;
   if (a.json) {

@@ -208,9 +208,13 @@ export interface AgreementEvalOptions {
   /** Write one JSON line per item (its scores) here; null: none. */
   scoresOut: string | null;
   onProgress?: (message: string) => void;
+  /** Stop between batches once aborted: the promise rejects with Interrupted (nothing is written). */
+  signal?: AbortSignal;
 }
 
-export const AGREEMENT_EVAL_DEFAULTS: Readonly<Omit<AgreementEvalOptions, 'model' | 'items' | 'onProgress'>> = {
+export const AGREEMENT_EVAL_DEFAULTS: Readonly<
+  Omit<AgreementEvalOptions, 'model' | 'items' | 'onProgress' | 'signal'>
+> = {
   corpus: null,
   baselines: true,
   ngramOrder: NGRAM_DEFAULTS.order,
@@ -329,11 +333,11 @@ export async function modelOnItems(
   vocab: Vocabulary,
   items: readonly AgreementItem[],
   coverage: Coverage,
-  opts: Pick<AgreementEvalOptions, 'jacobian' | 'jacobianMode' | 'batchSize' | 'onProgress'>,
+  opts: Pick<AgreementEvalOptions, 'jacobian' | 'jacobianMode' | 'batchSize' | 'onProgress' | 'signal'>,
 ): Promise<ModelOnItems & { elapsedMs: { score: number; jacobian: number } }> {
   const t0 = performance.now();
   const scored = coverage.scored.map((i) => items[i]);
-  const scores = await scorePairs(model, vocab, scored, { batchSize: opts.batchSize });
+  const scores = await scorePairs(model, vocab, scored, { batchSize: opts.batchSize, signal: opts.signal });
   const t1 = performance.now();
   let jacobians: SubjectVerbJacobian[] | null = null;
   let jacobian: JacobianLink | null = null;
@@ -344,7 +348,7 @@ export async function modelOnItems(
       model,
       vocab,
       scored.map((item) => ({ prefix: item.prefix, subjectIndex: item.subjectIndex as number })),
-      { mode: opts.jacobianMode },
+      { mode: opts.jacobianMode, signal: opts.signal },
     );
     jacobian = jacobianLink(scores, jacobians, opts.jacobianMode);
   }

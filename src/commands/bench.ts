@@ -12,6 +12,8 @@ import { Rng } from '../util/rng.js';
 import { TRAIN_DEFAULTS } from '../training/config.js';
 import { trainRun } from './train.js';
 import { randomCell } from '../models/model.js';
+import { benchMemory, checkMemory, probeMemory } from '../training/budget.js';
+import { memoryLimits, resolvedBackend } from '../compute/memory.js';
 
 /**
  * Throughput of the word-level LM training step, the same step as the peers'
@@ -62,11 +64,24 @@ export interface BenchResult {
   memory: { rssMiB: number[]; tensors: number[]; peakRssMiB: number };
 }
 
+/**
+ * The benchmark's model and threads, after the size check (budget.ts): refuses a configuration that
+ * cannot fit before anything is allocated. `backend`: as --backend takes it ("" = the running one).
+ */
+export function checkBenchSize(config: Partial<BenchConfig>, backend = '') {
+  const c = { ...BENCH_DEFAULTS, ...config };
+  const data = { inputSize: 0, outputSize: c.vocab, vocabSize: c.vocab };
+  const modelConfig = modelConfigFor(data, { cell: c.cell, hiddenSize: c.hidden, numLayers: 1 });
+  const threads = resolveThreads(c.threads, modelConfig, c.batch, resolvedBackend(backend));
+  checkMemory('bench', benchMemory(modelConfig, c.batch, c.bptt, threads), memoryLimits(backend));
+  return { modelConfig, threads };
+}
+
 export async function benchTrainStep(config: Partial<BenchConfig> = {}): Promise<BenchResult> {
   const c = { ...BENCH_DEFAULTS, ...config };
   const rng = new Rng(c.seed);
-  const data = { inputSize: 0, outputSize: c.vocab, vocabSize: c.vocab };
-  const model = SequenceModel.random(modelConfigFor(data, { cell: c.cell, hiddenSize: c.hidden, numLayers: 1 }), rng);
+  const { modelConfig, threads } = checkBenchSize(c);
+  const model = SequenceModel.random(modelConfig, rng);
   const ids = Int32Array.from({ length: c.bptt * c.batch }, () => rng.int(c.vocab));
   const targets = Int32Array.from({ length: c.bptt * c.batch }, () => rng.int(c.vocab));
   const chunk: ChunkTensors = {
@@ -79,7 +94,6 @@ export async function benchTrainStep(config: Partial<BenchConfig> = {}): Promise
   };
   const optimizer = new Optimizer({ ...OPTIMIZER_DEFAULTS, optimizer: 'sgd', lr: 1 });
   const vars = model.variables();
-  const threads = resolveThreads(c.threads, model.config, c.batch);
   const workers = threads > 1 ? await GradWorkers.create(model) : null;
   const lossAndGrads = workers ? workers.lossAndGrads.bind(workers) : modelLossAndGrads;
   const step = () => {
@@ -159,6 +173,8 @@ export interface ProbeBench extends CallTiming {
  */
 export async function benchProbe(cell: CellKind = 'lstm', hidden = 128, seqLen = 1000, seed = 1): Promise<ProbeBench> {
   const rng = new Rng(seed);
+  const shape = { cell, hiddenSize: hidden, inputSize: 16, seqLen, batch: 1, mode: 'h' as const, allPairs: false };
+  checkMemory('bench', probeMemory({ ...shape, layersBelow: 0, randomWeights: true, randomInputs: true }));
   const c = randomCell(cell, 16, hidden, CELL_DEFAULTS, rng);
   const xs = tf.tensor3d(
     Float32Array.from({ length: seqLen * 16 }, () => rng.normal()),

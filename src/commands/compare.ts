@@ -4,12 +4,16 @@ import { type DataShape, type ModelOptions, countParams, modelConfigFor } from '
 import { prepareOutDir } from '../runlog/rundir.js';
 import { TRAIN_DEFAULTS, type TrainConfig } from '../training/config.js';
 import type { Progress, TrainResult } from '../training/trainer.js';
-import { usageError } from '../util/errors.js';
-import { writeJsonAtomic } from '../util/files.js';
+import { Interrupted, inputError, usageError } from '../util/errors.js';
+import { readJsonFile, writeJsonAtomic } from '../util/files.js';
+import { stripUndefined } from '../util/objects.js';
 import { createTask, type TaskOptions } from '../tasks/registry.js';
+import { checkMemory, trainMemory, trainShapeBefore, trainShapeOf } from '../training/budget.js';
+import { resolveThreads } from '../training/parallel.js';
+import { memoryLimits } from '../compute/memory.js';
 import { groupBySeed, type SeedGroup } from '../report/aggregate.js';
 import type { Cell } from '../report/sweep-table.js';
-import { trainRun } from './train.js';
+import { type TrainRunResult, isResumableRun, resumeRun, trainRun } from './train.js';
 
 /**
  * `seqlab compare`: the same task, data, seed and schedule for several cells (and
@@ -38,12 +42,23 @@ export interface CompareOptions {
   /** Train every (cell, length) once per seed (each the whole of train.seed's role); default [train.seed]. */
   seeds?: number[];
   backend: string;
+  /** Each run's progress; lengthCount and seedCount: how many lengths and seeds the comparison has. */
   onProgress?: (
-    run: { cell: CellKind; seqLen?: number; seed: number; index: number; total: number },
+    run: {
+      cell: CellKind;
+      seqLen?: number;
+      seed: number;
+      index: number;
+      total: number;
+      lengthCount: number;
+      seedCount: number;
+    },
     p: Progress,
   ) => void;
   /** Log each run's (t, k) Jacobian heat map at the end (see trainRun). Default false. */
   pairs?: boolean;
+  /** Stop cleanly once aborted: the run in progress writes a resumable checkpoint (trainRun), then Interrupted. */
+  signal?: AbortSignal;
 }
 
 export interface CompareRow {
@@ -123,41 +138,151 @@ function reached(result: TrainResult, target: CompareResult['target']): number |
   return null;
 }
 
+/** What compare.json keeps of the options, so `--resume` can finish an interrupted comparison. */
+type ComparePlan = Omit<CompareOptions, 'backend' | 'onProgress' | 'out' | 'overwrite' | 'signal'>;
+
+const COMPARE_FILE = 'compare.json';
+
 export async function compareRun(opts: CompareOptions): Promise<CompareResult> {
   const seeds = opts.seeds ?? [opts.train.seed ?? TRAIN_DEFAULTS.seed];
   if (seeds.length === 0) throw usageError((field) => `${field('seeds')} is empty; give at least one seed`);
   if (new Set(seeds).size !== seeds.length)
     throw usageError((field) => `${field('seeds')} lists a seed twice: ${seeds.join(', ')}`);
-  const seed = seeds[0];
-  // one task instance just to learn its shapes and target (construction validates the options)
-  const probeTask = createTask(opts.task, { ...opts.taskOptions, seqLen: opts.seqLens[0], seed });
   if (opts.out) prepareOutDir(opts.out, opts.overwrite);
+  return runComparison({ ...opts, seeds }, []);
+}
+
+/**
+ * `seqlab compare --resume DIR`: finish a comparison that was stopped (Ctrl-C) or killed. Runs
+ * listed in DIR/compare.json are kept; a run with a resumable checkpoint continues from it (the
+ * same metrics, bit for bit, as never stopped); the others train from the start.
+ */
+export async function compareResume(
+  dir: string,
+  backend: string,
+  onProgress?: CompareOptions['onProgress'],
+  signal?: AbortSignal,
+): Promise<CompareResult> {
+  const path = join(dir, COMPARE_FILE);
+  const doc = readJsonFile(path, 'comparison') as Record<string, unknown>;
+  const plan = doc.plan as ComparePlan | undefined;
+  if (!plan || typeof plan !== 'object' || !Array.isArray(plan.cells) || !Array.isArray(plan.seqLens))
+    throw inputError(`${path} has no plan to resume (written by an older seqlab); start a new run`);
+  const seeds = plan.seeds ?? [plan.train?.seed ?? TRAIN_DEFAULTS.seed];
+  if (!Array.isArray(seeds) || seeds.length === 0 || !seeds.every((s) => Number.isInteger(s)))
+    throw inputError(`${path}: plan.seeds must list integer seeds; the file is damaged, start a new run`);
+  const rows = Array.isArray(doc.rows) ? (doc.rows as CompareRow[]) : [];
+  const seqLens = plan.seqLens.map((t) => (t === null ? undefined : t));
+  return runComparison({ ...plan, seqLens, seeds, backend, onProgress, signal, out: dir, overwrite: true }, rows);
+}
+
+/** Every (length, cell, seed) run in order, after the `done` ones; compare.json is rewritten after each. */
+async function runComparison(opts: CompareOptions & { seeds: number[] }, done: CompareRow[]): Promise<CompareResult> {
+  const { seeds } = opts;
+  checkSizes(opts);
+  // one task instance just to learn its shapes and target (construction validates the options)
+  const probeTask = createTask(opts.task, { ...opts.taskOptions, seqLen: opts.seqLens[0], seed: seeds[0] });
   const reference = modelConfigFor(probeTask, { ...opts.model, cell: 'lstm' });
   const { hiddenSize: hidden, numLayers: layers } = reference;
   const budget = countParams(reference);
-  const rows: CompareRow[] = [];
+  const hiddenOf = (cell: CellKind) =>
+    opts.matchParams ? hiddenForBudget(cell, budget, probeTask, opts.model) : hidden;
+  const limits = memoryLimits(opts.backend);
+  const train = { ...TRAIN_DEFAULTS, ...stripUndefined(opts.train) };
+  for (const cell of opts.cells) {
+    const model = modelConfigFor(probeTask, { ...opts.model, cell, hiddenSize: hiddenOf(cell) });
+    const threads = resolveThreads(train.threads, model, train.batchSize, opts.backend);
+    checkMemory('compare', trainMemory(trainShapeOf(probeTask, model, train, threads, Boolean(opts.out))), limits);
+  }
+  const rows: CompareRow[] = [...done];
   const total = opts.cells.length * opts.seqLens.length * seeds.length;
+  const plan: ComparePlan = {
+    cells: opts.cells,
+    task: opts.task,
+    taskOptions: opts.taskOptions,
+    seqLens: opts.seqLens,
+    seeds,
+    model: opts.model,
+    matchParams: opts.matchParams,
+    train: opts.train,
+    epochs: opts.epochs,
+    decayUnit: opts.decayUnit,
+    pairs: opts.pairs,
+  };
+  const result = (completed: boolean): CompareResult => ({
+    backend: opts.backend,
+    task: opts.task,
+    target: probeTask.target ?? null,
+    matchParams: opts.matchParams,
+    gradflowMode: opts.train.gradflowMode ?? TRAIN_DEFAULTS.gradflowMode,
+    seeds,
+    rows,
+    aggregates: completed && seeds.length > 1 ? seedAggregates(rows, probeTask.target !== undefined) : null,
+    outDir: opts.out ?? null,
+  });
+  const save = (status: 'running' | 'stopped' | 'completed') => {
+    if (!opts.out) return;
+    writeJsonAtomic(join(opts.out, COMPARE_FILE), {
+      ...result(status === 'completed'),
+      status,
+      train: { ...TRAIN_DEFAULTS, ...opts.train },
+      model: opts.model,
+      taskOptions: opts.taskOptions,
+      plan,
+    });
+  };
+  const runName = (cell: CellKind, seqLen: number | null | undefined, runSeed: number) => {
+    const base = opts.seqLens.length > 1 ? `${cell}-T${seqLen}` : cell;
+    return seeds.length > 1 ? `${base}-seed${runSeed}` : base;
+  };
+  const counts = { total, lengthCount: opts.seqLens.length, seedCount: seeds.length };
   let index = 0;
   for (const seqLen of opts.seqLens) {
     for (const cell of opts.cells) {
-      const hiddenSize = opts.matchParams ? hiddenForBudget(cell, budget, probeTask, opts.model) : hidden;
+      const hiddenSize = hiddenOf(cell);
       for (const runSeed of seeds) {
-        const base = opts.seqLens.length > 1 ? `${cell}-T${seqLen}` : cell;
-        const name = seeds.length > 1 ? `${base}-seed${runSeed}` : base;
+        if (index < done.length) {
+          index++;
+          continue;
+        }
+        const name = runName(cell, seqLen, runSeed);
+        const out = opts.out ? join(opts.out, name) : undefined;
         const started = performance.now();
-        const run = await trainRun({
-          task: opts.task,
-          taskOptions: { ...opts.taskOptions, seqLen },
-          model: { ...opts.model, cell, hiddenSize },
-          train: { ...opts.train, seed: runSeed },
-          epochs: opts.epochs,
-          decayUnit: opts.decayUnit,
-          out: opts.out ? join(opts.out, name) : undefined,
-          overwrite: opts.overwrite,
-          backend: opts.backend,
-          pairs: opts.pairs,
-          onProgress: (p) => opts.onProgress?.({ cell, seqLen, seed: runSeed, index, total }, p),
-        });
+        const at = index;
+        const onProgress = (p: Progress) => opts.onProgress?.({ cell, seqLen, seed: runSeed, index: at, ...counts }, p);
+        save('running');
+        let run: TrainRunResult;
+        try {
+          run =
+            out && isResumableRun(out)
+              ? await resumeRun(out, opts.backend, onProgress, {}, opts.signal)
+              : await trainRun({
+                  task: opts.task,
+                  taskOptions: { ...opts.taskOptions, seqLen },
+                  model: { ...opts.model, cell, hiddenSize },
+                  train: { ...opts.train, seed: runSeed },
+                  epochs: opts.epochs,
+                  decayUnit: opts.decayUnit,
+                  out,
+                  overwrite: opts.overwrite,
+                  backend: opts.backend,
+                  pairs: opts.pairs,
+                  onProgress,
+                  signal: opts.signal,
+                });
+        } catch (e) {
+          if (!(e instanceof Interrupted) || !opts.out) throw e;
+          save('stopped');
+          const finished = rows.map((r) => runName(r.cell, r.seqLen, r.seed));
+          throw new Interrupted(
+            e.signal,
+            `compare stopped (${e.signal}) in run ${index + 1} of ${total} (${name})` +
+              `${e.saved ? `, checkpoint written to ${e.saved}` : ''}; ` +
+              `${finished.length > 0 ? `finished: ${finished.join(', ')}; ` : ''}` +
+              `continue with: seqlab compare --resume ${opts.out}`,
+            e.saved,
+          );
+        }
         const r = run.result;
         const top = r.gradflow.filter((x) => x.layer === layers - 1);
         const g = top.at(-1);
@@ -182,25 +307,24 @@ export async function compareRun(opts: CompareOptions): Promise<CompareResult> {
       }
     }
   }
-  const result: CompareResult = {
-    backend: opts.backend,
-    task: opts.task,
-    target: probeTask.target ?? null,
-    matchParams: opts.matchParams,
-    gradflowMode: opts.train.gradflowMode ?? TRAIN_DEFAULTS.gradflowMode,
-    seeds,
-    rows,
-    aggregates: seeds.length > 1 ? seedAggregates(rows, probeTask.target !== undefined) : null,
-    outDir: opts.out ?? null,
-  };
-  if (opts.out)
-    writeJsonAtomic(join(opts.out, 'compare.json'), {
-      ...result,
-      train: { ...TRAIN_DEFAULTS, ...opts.train },
-      model: opts.model,
-      taskOptions: opts.taskOptions,
-    });
-  return result;
+  save('completed');
+  return result(true);
+}
+
+/**
+ * The lower bound of every run's size before any task data exists (synthetic tasks grow with the
+ * length asked for): a comparison is refused before its first run, not after its third.
+ */
+function checkSizes(opts: CompareOptions): void {
+  const limits = memoryLimits(opts.backend);
+  const train = { ...TRAIN_DEFAULTS, ...stripUndefined(opts.train) };
+  for (const seqLen of opts.seqLens) {
+    if (seqLen === undefined) continue;
+    for (const cell of opts.cells) {
+      const model = modelConfigFor({ inputSize: 1, outputSize: 1 }, { ...opts.model, cell });
+      checkMemory('compare', trainMemory(trainShapeBefore(model, train, seqLen, 0)), limits);
+    }
+  }
 }
 
 /** A comparison's row as a flat record of numbers (the metrics under their own names, no breakdown counts). */

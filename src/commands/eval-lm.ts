@@ -71,7 +71,7 @@ export async function evalLMRun(opts: EvalLMOptions): Promise<EvalLMResult> {
     const rows: EvalLMRow[] = [];
     for (const [name, tokens] of texts) {
       const ids = lm.vocabulary.encode(tokens);
-      const r = await evaluateWordLM(lm.model, ids, { batchSize, bptt });
+      const r = await evaluateWordLM(lm.model, ids, { batchSize, bptt, signal: opts.signal });
       const unkRate = lm.vocabulary.unkId === null ? 0 : lm.vocabulary.unkRate(tokens);
       rows.push({ name, tokens: tokens.length, predicted: r.tokens, unkRate, loss: r.loss, perplexity: r.perplexity });
     }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { CELL_DEFAULTS, type CellOptions, type State } from '../models/cell.js';
-import { type CellKind, initialWeights } from '../models/registry.js';
+import { CELL_SPECS, type CellKind, initialWeights } from '../models/registry.js';
 import { createCell } from '../models/model.js';
 import type { RecurrentWeights } from '../models/statedict.js';
 import type { NonlinearitySource } from '../models/torch-statedict.js';
@@ -8,7 +8,9 @@ import { readTextFile } from '../data/corpus.js';
 import { wordLMTokens } from '../data/word-lm-corpus.js';
 import { loadRecurrentWeights, readWordLMFiles } from '../training/torch-checkpoint.js';
 import { jacobianNorms, layerInputs, type JacobianMode, type JacobianResult } from '../training/gradflow.js';
-import { resolveLyapunovOptions, type LyapunovResult } from '../training/lyapunov.js';
+import { type ProbeShape, checkMemory, checkTime, probeMemory, probeSeconds } from '../training/budget.js';
+import { memoryLimits } from '../compute/memory.js';
+import { LYAPUNOV_DEFAULTS, resolveLyapunovOptions, type LyapunovResult } from '../training/lyapunov.js';
 import {
   SPECTRA_DEFAULTS,
   gradientSpectra,
@@ -63,8 +65,21 @@ export interface ProbeRunOptions extends Partial<CellOptions> {
   /** With `spectrum`: re-orthonormalize every M steps (at most). Default 5. */
   reorthEvery?: number;
   seed: number;
+  /** The backend to run on ("" or its name: the running one; "auto" as setBackend resolves it). */
   backend: string;
+  /**
+   * Refuse a probe that would take longer than this many hours even at the backend's best rate
+   * (budget.ts: a lower bound on its time); 0 = no limit. Default 1.
+   */
+  maxHours?: number;
+  /** Progress of the forward pass and of the sweep (steps and gaps done of T). */
+  onProgress?: (phase: 'forward' | 'sweep', done: number, total: number) => void;
+  /** Stop between steps when aborted (the promise rejects with the signal's reason). */
+  signal?: AbortSignal;
 }
+
+/** Hours a probe may take before it is refused (ProbeRunOptions.maxHours). */
+export const PROBE_MAX_HOURS = 1;
 
 /** The spectra of a probe: as gradientSpectra returns them, per sequence only for a batch. */
 export interface ProbeSpectrum {
@@ -233,7 +248,16 @@ function textProbe(opts: ProbeRunOptions): ProbeSetup {
   };
 }
 
-/** Read and check everything the probe needs (files, shapes) without touching tfjs. */
+/**
+ * Refuse a probe that cannot fit in memory, or would run longer than opts.maxHours, before anything
+ * of its size is allocated (budget.ts).
+ */
+function checkProbeSize(opts: ProbeRunOptions, shape: ProbeShape): void {
+  checkMemory('probe', probeMemory(shape), memoryLimits(opts.backend));
+  checkTime('probe', probeSeconds(shape), opts.maxHours ?? PROBE_MAX_HOURS, ['seqLen', 'hiddenSize']);
+}
+
+/** Read and check everything the probe needs (files, shapes, its size) without touching tfjs. */
 export function loadProbeSetup(opts: ProbeRunOptions): ProbeSetup {
   if (opts.text !== undefined || opts.vocab !== undefined) {
     if (opts.text === undefined || opts.vocab === undefined || opts.weights === undefined)
@@ -245,6 +269,19 @@ export function loadProbeSetup(opts: ProbeRunOptions): ProbeSetup {
     return textProbe(opts);
   }
   const rng = new Rng(opts.seed);
+  const shape = (cell: CellKind, hiddenSize: number, inputSize: number, T: number, B: number, random: boolean) => ({
+    cell,
+    hiddenSize,
+    inputSize,
+    seqLen: T,
+    batch: B,
+    mode: opts.mode,
+    allPairs: opts.allPairs,
+    layersBelow: opts.layer,
+    randomWeights: random,
+    randomInputs: !opts.inputs,
+    spectrum: opts.spectrum ? spectrumShape(opts, cell, hiddenSize, T) : undefined,
+  });
   let weights: RecurrentWeights;
   let nonlinearitySource: ProbeSetup['nonlinearitySource'] = null;
   if (opts.weights) {
@@ -271,6 +308,11 @@ export function loadProbeSetup(opts: ProbeRunOptions): ProbeSetup {
       throw usageError((field) => `${field('prefix')} needs ${field('weights')} (a safetensors file)`);
     const cellOpts = { ...CELL_DEFAULTS, ...stripUndefined(opts) };
     const cell = opts.cell ?? 'lstm';
+    if (opts.layer !== 0)
+      throw usageError((field) => `${field('layer')} needs ${field('weights')} with that many layers`);
+    // the sizes asked for, before the weights are drawn (T and B of an inputs file: once it is read)
+    const [T, B] = opts.inputs ? [1, 1] : [opts.seqLen, opts.batch];
+    checkProbeSize(opts, shape(cell, opts.hiddenSize, opts.inputSize, T, B, true));
     weights = {
       cell,
       nonlinearity: cellOpts.nonlinearity,
@@ -278,8 +320,6 @@ export function loadProbeSetup(opts: ProbeRunOptions): ProbeSetup {
       hiddenSize: opts.hiddenSize,
       layers: [initialWeights(cell, opts.inputSize, opts.hiddenSize, cellOpts, rng.fork('init'))],
     };
-    if (opts.layer !== 0)
-      throw usageError((field) => `${field('layer')} needs ${field('weights')} with that many layers`);
   }
   const H = weights.hiddenSize;
   let inputs: ProbeInputs;
@@ -289,8 +329,10 @@ export function loadProbeSetup(opts: ProbeRunOptions): ProbeSetup {
       throw inputError(
         `${opts.inputs}: inputs have ${inputs.I} features per step but the cell expects ${weights.inputSize}`,
       );
+    checkProbeSize(opts, shape(weights.cell, H, inputs.I, inputs.T, inputs.B, !opts.weights));
   } else {
     const [T, B, I] = [opts.seqLen, opts.batch, weights.inputSize];
+    if (opts.weights) checkProbeSize(opts, shape(weights.cell, H, I, T, B, false));
     const data = rng.fork('inputs');
     inputs = { xs: Float32Array.from({ length: T * B * I }, () => data.normal()), T, B, I };
   }
@@ -313,6 +355,20 @@ function checkSpectrumOptions(opts: ProbeRunOptions, T: number, S: number): void
     throw usageError((field) => `${field('spectrum')} and ${field('allPairs')} are separate probes: give one`);
   selectGaps(opts.gaps ?? SPECTRA_DEFAULTS.gaps, SPECTRA_DEFAULTS.maxGaps, T);
   resolveLyapunovOptions(stripUndefined(spectrumOptions(opts)), T, S);
+}
+
+/** The spectra's sizes for the size check, counted without listing the gaps (T may be huge). */
+function spectrumShape(opts: ProbeRunOptions, cell: CellKind, H: number, T: number) {
+  const gaps =
+    opts.gaps === 'all'
+      ? T
+      : opts.gaps === undefined || opts.gaps === 'log'
+        ? Math.min(SPECTRA_DEFAULTS.maxGaps, T)
+        : opts.gaps.length;
+  const S = CELL_SPECS[cell].states.length * H;
+  const asked = opts.exponents ?? LYAPUNOV_DEFAULTS.exponents;
+  const exponents = asked === 'all' ? S : Math.min(asked, S);
+  return { gaps, exponents };
 }
 
 function spectrumOptions(opts: ProbeRunOptions) {
@@ -363,22 +419,31 @@ export async function probeRun(
         state0[1] = tf.tensor2d(inputs.c0, [inputs.B, H]);
       }
     }
-    const spectra = opts.spectrum
-      ? await gradientSpectra(target, xs, state0, {
+    let res: JacobianResult;
+    let spectra: Awaited<ReturnType<typeof gradientSpectra>> | null = null;
+    try {
+      if (opts.spectrum) {
+        spectra = await gradientSpectra(target, xs, state0, {
           ...stripUndefined(spectrumOptions(opts)),
           mode: opts.mode,
           spectral: opts.spectral,
-        })
-      : null;
-    const res =
-      spectra?.norms ??
-      (await jacobianNorms(target, xs, state0, {
-        mode: opts.mode,
-        spectral: opts.spectral,
-        allPairs: opts.allPairs,
-      }));
-    xs.dispose();
-    if (state0) tf.dispose(state0);
+          onProgress: opts.onProgress,
+          signal: opts.signal,
+        });
+        res = spectra.norms;
+      } else {
+        res = await jacobianNorms(target, xs, state0, {
+          mode: opts.mode,
+          spectral: opts.spectral,
+          allPairs: opts.allPairs,
+          onProgress: opts.onProgress,
+          signal: opts.signal,
+        });
+      }
+    } finally {
+      xs.dispose();
+      if (state0) tf.dispose(state0);
+    }
     const perSeq = inputs.B > 1;
     const { rows, ...rest } = res;
     return {

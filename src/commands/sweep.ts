@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
-import { inputError, usageError } from '../util/errors.js';
-import { writeJsonAtomic } from '../util/files.js';
+import { parseDocument } from 'yaml';
+import { Interrupted, SIGNAL_EXIT_CODES, type StopSignal, inputError, usageError } from '../util/errors.js';
+import { ensureDir, systemIoError, writeJsonAtomic } from '../util/files.js';
 
 /**
  * `seqlab sweep`: a grid of training runs. The grid is the cross product of the
@@ -53,13 +53,27 @@ export function readSweepFile(path: string, defaultName: string): SweepSpec {
   const yaml = ['.yaml', '.yml'].includes(extname(path).toLowerCase());
   let doc: unknown;
   try {
-    doc = yaml ? parseYaml(text) : JSON.parse(text);
+    doc = yaml ? yamlValue(text) : JSON.parse(text);
   } catch (e) {
     throw inputError(
       `sweep file ${path} is not valid ${yaml ? 'YAML' : 'JSON'}: ${(e as Error).message.split('\n')[0]}`,
     );
   }
   return checkSpec(doc, path, defaultName);
+}
+
+/** Configurations one sweep may hold: its grid is expanded in memory, and sweep.json lists every one. */
+export const MAX_CONFIGURATIONS = 100_000;
+
+/**
+ * A YAML document's value; its first error or warning (an unknown tag, say) is thrown, so the
+ * library never prints a warning of its own beside seqlab's one line.
+ */
+function yamlValue(text: string): unknown {
+  const doc = parseDocument(text, { logLevel: 'silent' });
+  const problem = doc.errors[0] ?? doc.warnings[0];
+  if (problem) throw problem;
+  return doc.toJS({ maxAliasCount: 100 });
 }
 
 export function checkSpec(doc: unknown, path: string, defaultName: string): SweepSpec {
@@ -86,6 +100,9 @@ export function checkSpec(doc: unknown, path: string, defaultName: string): Swee
     if (k in base) throw bad(`"${k}" is in both base and grid`);
     out[k] = values;
   }
+  const count = Object.values(out).reduce((n, v) => n * v.length, 1);
+  if (count > MAX_CONFIGURATIONS)
+    throw bad(`the grid has ${count} configurations, more than ${MAX_CONFIGURATIONS}; split it into several sweeps`);
   if (d.name !== undefined && (typeof d.name !== 'string' || !/^[\w.-]+$/.test(d.name)))
     throw bad('"name" must be letters, digits, ".", "_" or "-"');
   if (d.out !== undefined && typeof d.out !== 'string') throw bad('"out" must be a path');
@@ -149,7 +166,8 @@ export function writeSweepJson(out: string, spec: SweepSpec, runs: SweepRun[]): 
 }
 
 export interface SweepEvent {
-  kind: 'start' | 'done' | 'failed';
+  /** stopped: the run saved a checkpoint and exited on the signal the sweep passed on. */
+  kind: 'start' | 'done' | 'failed' | 'stopped';
   run: SweepRun;
   /** Runs finished or failed so far, and the total this call runs. */
   done: number;
@@ -166,65 +184,90 @@ export interface SweepRunOptions {
   /** The command line of one configuration: [executable, ...args]. */
   command: (run: SweepRun) => string[];
   onEvent?: (e: SweepEvent) => void;
+  /** A stop signal arrived (`first`: the children were asked to stop cleanly; else: the sweep exits now). */
+  onSignal?: (signal: StopSignal, running: number, first: boolean) => void;
 }
 
 export interface SweepRunResult {
   ran: string[];
   failed: { name: string; message: string }[];
+  /** Runs stopped by a signal with a checkpoint to resume from. */
+  stopped: string[];
   elapsedMs: number;
 }
 
 /**
- * Run `runs` in up to `workers` child processes at a time (one process per
- * configuration: a crash or divergence stays in its run). Each child's output
- * goes to <out>/logs/<dir>.log. SIGINT/SIGTERM stop the children too; the runs
- * they leave unfinished are run again by the next call.
+ * Run `runs` in up to `workers` child processes at a time (one process per configuration: a
+ * crash or divergence stays in its run). Each child's output goes to <out>/logs/<dir>.log.
+ * The children run in their own process group, so Ctrl-C reaches the sweep alone, which passes
+ * it on once: the first SIGINT/SIGTERM starts nothing new and asks the running children to stop
+ * cleanly (each writes a checkpoint; the next call resumes it), then rejects with Interrupted;
+ * the second passes the signal on again (the children then exit at once) and exits.
  */
 export async function runConfigs(opts: SweepRunOptions): Promise<SweepRunResult> {
   const started = performance.now();
-  mkdirSync(join(opts.out, 'logs'), { recursive: true });
+  ensureDir(join(opts.out, 'logs'));
   const queue = [...opts.runs];
   const children = new Set<ChildProcess>();
-  const result: SweepRunResult = { ran: [], failed: [], elapsedMs: 0 };
+  const result: SweepRunResult = { ran: [], failed: [], stopped: [], elapsedMs: 0 };
   let done = 0;
-  const stop = (signal: NodeJS.Signals) => {
+  let stopping: StopSignal | null = null;
+  const stop = (signal: StopSignal) => {
     for (const c of children) c.kill(signal);
-    process.exit(signal === 'SIGINT' ? 130 : 143);
+    opts.onSignal?.(signal, children.size, stopping === null);
+    if (stopping) process.exit(SIGNAL_EXIT_CODES[signal]);
+    stopping = signal;
+    queue.length = 0;
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  const onInt = () => stop('SIGINT');
+  const onTerm = () => stop('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
   const runOne = (run: SweepRun) =>
     new Promise<void>((resolve) => {
       const [exe, ...args] = opts.command(run);
       const t0 = performance.now();
       opts.onEvent?.({ kind: 'start', run, done, total: opts.runs.length });
-      const log = createWriteStream(join(opts.out, 'logs', `${run.dir}.log`));
-      const child = spawn(exe, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      const logPath = join(opts.out, 'logs', `${run.dir}.log`);
+      const log = createWriteStream(logPath);
+      let logError: Error | null = null;
+      log.on('error', (e) => {
+        logError ??= e;
+      });
+      const child = spawn(exe, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
       children.add(child);
       let lastError = '';
-      child.stdout!.pipe(log, { end: false });
-      child.stderr!.on('data', (d: Buffer) => {
+      child.stdout?.pipe(log, { end: false });
+      child.stderr?.on('data', (d: Buffer) => {
         log.write(d);
         const lines = d.toString('utf8').trim().split('\n');
-        if (lines.at(-1)) lastError = lines.at(-1)!;
+        const last = lines.at(-1);
+        if (last) lastError = last;
       });
-      const finish = (code: number | null, err?: Error) => {
+      const finish = (code: number | null, signal: NodeJS.Signals | null, err?: Error) => {
         children.delete(child);
         log.end();
         done++;
         const elapsedMs = performance.now() - t0;
-        if (code === 0) {
+        const total = opts.runs.length;
+        const byStop = stopping !== null && (code === 130 || code === 143 || signal !== null);
+        if (code === 0 && !logError) {
           result.ran.push(run.name);
-          opts.onEvent?.({ kind: 'done', run, done, total: opts.runs.length, elapsedMs });
+          opts.onEvent?.({ kind: 'done', run, done, total, elapsedMs });
+        } else if (byStop) {
+          result.stopped.push(run.name);
+          opts.onEvent?.({ kind: 'stopped', run, done, total, elapsedMs, message: lastError });
         } else {
-          const message = err?.message ?? (lastError || `exit code ${code}`);
+          const message = logError
+            ? (systemIoError(logError)?.message ?? `cannot write ${logPath}: ${logError.message}`)
+            : (err?.message ?? (lastError || `exit code ${code}`));
           result.failed.push({ name: run.name, message });
-          opts.onEvent?.({ kind: 'failed', run, done, total: opts.runs.length, elapsedMs, message });
+          opts.onEvent?.({ kind: 'failed', run, done, total, elapsedMs, message });
         }
         resolve();
       };
-      child.on('error', (e) => finish(null, e));
-      child.on('close', (code) => finish(code));
+      child.on('error', (e) => finish(null, null, e));
+      child.on('close', (code, signal) => finish(code, signal));
     });
   const worker = async () => {
     for (let run = queue.shift(); run; run = queue.shift()) await runOne(run);
@@ -232,8 +275,17 @@ export async function runConfigs(opts: SweepRunOptions): Promise<SweepRunResult>
   try {
     await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.workers, opts.runs.length)) }, worker));
   } finally {
-    process.removeListener('SIGINT', stop);
-    process.removeListener('SIGTERM', stop);
+    process.removeListener('SIGINT', onInt);
+    process.removeListener('SIGTERM', onTerm);
+  }
+  if (stopping) {
+    const signal: StopSignal = stopping;
+    throw new Interrupted(
+      signal,
+      `sweep stopped (${signal}): ${result.stopped.length} run(s) stopped with a checkpoint, ` +
+        `${result.ran.length} finished, ${opts.runs.length - done} not started; ` +
+        `run the same command again to continue (logs in ${join(opts.out, 'logs')})`,
+    );
   }
   result.elapsedMs = performance.now() - started;
   return result;

@@ -1,5 +1,6 @@
 import { INITS } from '../models/init.js';
 import { CELL_KINDS } from '../models/registry.js';
+import { REPAIR_QUERY_SCRIPT } from './query.js';
 
 /** The lab page's markup and style; src/lab/page.ts fills it in (element ids are its interface). */
 export const LAB_PAGE_HTML = `<!doctype html>
@@ -159,6 +160,7 @@ export const LAB_PAGE_HTML = `<!doctype html>
   <div id="load-message" class="inline-message" role="status"></div>
 </section>
 </main>
+<script>${REPAIR_QUERY_SCRIPT}</script>
 <script type="module" src="lab.js"></script>
 </body>
 </html>

@@ -1,6 +1,7 @@
 import { CELL_KINDS, type CellKind, cellKindList } from '../models/registry.js';
-import { usageError } from '../util/errors.js';
-import { LAB_DATA, LAB_TASKS, type LabSettings, type LabTask } from './settings.js';
+import { LAB_BACKENDS } from '../compute/browser.js';
+import { SeqlabError, usageError } from '../util/errors.js';
+import { LAB_DATA, LAB_DEFAULTS, LAB_TASKS, type LabSettings, type LabTask, checkSettings } from './settings.js';
 
 /**
  * A lab setup as text: the form's fields, the page's query string (a link that reproduces a
@@ -201,18 +202,27 @@ export function fieldsQuery(fields: Readonly<Record<string, string>>, page: Read
   return q.toString();
 }
 
-/** A link's query string: the field texts it gives, its page options, and the keys it does not know. */
+/**
+ * A link's query string: the field texts it gives (a key given twice: its first value, the key
+ * in `repeated`), its page options, and the keys it does not know. Texts are as typed.
+ */
 export function readQuery(query: string): {
   fields: Record<string, string>;
   page: LabPageOptions;
   unknown: string[];
+  repeated: string[];
 } {
   const q = new URLSearchParams(query);
   const fields: Record<string, string> = {};
   const unknown: string[] = [];
+  const repeated = new Set<string>();
   for (const [k, v] of q) {
-    if (LAB_FIELD_KEYS.includes(k)) fields[k] = v;
-    else if (k !== 'backend' && k !== 'worker') unknown.push(k);
+    if (LAB_FIELD_KEYS.includes(k)) {
+      if (fields[k] === undefined) fields[k] = v;
+      else repeated.add(k);
+    } else if (k === 'backend' || k === 'worker') {
+      if (q.getAll(k).length > 1) repeated.add(k);
+    } else unknown.push(k);
   }
   return {
     fields,
@@ -221,7 +231,58 @@ export function readQuery(query: string): {
       worker: q.has('worker') ? !['0', 'false', 'no', 'off'].includes(q.get('worker')!) : LAB_PAGE_DEFAULTS.worker,
     },
     unknown,
+    repeated: [...repeated],
   };
+}
+
+/** A page's link read into what the page starts with: settings that pass checkSettings, and what was dropped. */
+export interface LabQuery {
+  /** The defaults with every usable value of the link over them. */
+  settings: LabSettings;
+  /** The page options; a backend the lab does not have is "auto". */
+  page: LabPageOptions;
+  /** One line per value dropped, for the page to show (at most MAX_NOTICES and a count of the rest). */
+  notices: string[];
+}
+
+const MAX_NOTICES = 5;
+
+const shown = (text: string) => JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
+
+/**
+ * Read a link (location.search, with or without "?"); never throws. Each setting is read by its
+ * field (LAB_FIELDS, as the form's texts are) in the form's order, then the settings so far are
+ * checked (checkSettings): a value that does not parse or does not pass is dropped, its setting
+ * keeps the value before it, and a notice says so. One bad value costs only itself, never the page.
+ */
+export function parseLabQuery(query: string, base: Readonly<LabSettings> = LAB_DEFAULTS): LabQuery {
+  const link = readQuery(query);
+  const notices: string[] = [];
+  let settings = fieldsToSettings({}, base);
+  for (const f of LAB_FIELDS) {
+    const text = link.fields[f.key];
+    if (text === undefined) continue;
+    try {
+      const next = fieldsToSettings({ [f.key]: text }, settings);
+      checkSettings(next);
+      settings = next;
+    } catch (e) {
+      if (!(e instanceof SeqlabError)) throw e;
+      const kept = f.format(settings);
+      notices.push(`?${f.key}=${shown(text)} ignored (${e.message}); using ${kept === '' ? 'the default' : kept}`);
+    }
+  }
+  let { backend } = link.page;
+  if (!(LAB_BACKENDS as readonly string[]).includes(backend)) {
+    notices.push(`?backend=${shown(backend)} ignored: use ${LAB_BACKENDS.join(', ')}; using auto`);
+    backend = 'auto';
+  }
+  for (const key of link.repeated) notices.push(`?${key} is given twice; the first value counts`);
+  for (const key of link.unknown)
+    notices.push(`?${shown(key).slice(1, -1)} ignored: not a setting of the lab (${LAB_FIELD_KEYS.join(', ')})`);
+  if (notices.length > MAX_NOTICES)
+    notices.splice(MAX_NOTICES, notices.length, `and ${notices.length - MAX_NOTICES} more values ignored`);
+  return { settings, page: { ...link.page, backend }, notices };
 }
 
 /**

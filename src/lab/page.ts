@@ -11,7 +11,7 @@ import type { RunData } from '../report/runlog.js';
 import { runFromLog } from '../report/runlog.js';
 import { parseLog } from '../runlog/schema.js';
 import { SeqlabError, usageError } from '../util/errors.js';
-import { LAB_BACKENDS, type LabBackend } from '../compute/browser.js';
+import type { LabBackend } from '../compute/browser.js';
 import { Charts } from './charts.js';
 import { EXAMPLE_SENTENCE } from './inspect.js';
 import { createEngine, type LabEngine, type LabTraining } from './engine.js';
@@ -22,7 +22,7 @@ import {
   compareCommand,
   fieldsQuery,
   fieldsToSettings,
-  readQuery,
+  parseLabQuery,
   settingsToFields,
   type LabPageOptions,
 } from './link.js';
@@ -458,19 +458,17 @@ async function main(): Promise<void> {
     ev.preventDefault();
     showMessage(describe(ev.reason));
   });
-  // the defaults, then what the link says
-  const link = readQuery(location.search);
+  // the defaults with what the link says over them; values the form would refuse are dropped and noted
+  const link = parseLabQuery(location.search);
   page = link.page;
-  writeFields(settingsToFields(LAB_DEFAULTS));
-  writeFields(link.fields);
-  if (link.unknown.length > 0)
-    showMessage(`this link has settings the lab does not know (ignored): ${link.unknown.join(', ')}`, 'info');
+  writeFields(settingsToFields(link.settings));
+  if (link.notices.length > 0) showMessage(`URL: ${link.notices.join(' · ')}`, 'info');
   $('sentence').setAttribute('placeholder', EXAMPLE_SENTENCE);
   charts = new Charts(page.worker ? Charts.startWorker(new URL('lab-render.js', import.meta.url)) : null);
   $('settings').addEventListener('input', syncSetup);
   $('settings').addEventListener('change', syncSetup);
   const backendSelect = $<HTMLSelectElement>('backend');
-  backendSelect.value = (LAB_BACKENDS as readonly string[]).includes(page.backend) ? page.backend : 'auto';
+  backendSelect.value = page.backend;
   backendSelect.addEventListener('change', () => {
     page = { ...page, backend: backendSelect.value };
     syncSetup();

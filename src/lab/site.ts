@@ -8,6 +8,7 @@ import { defaultLexiconPath } from '../tasks/agreement/lexicon.js';
 import { SeqlabError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/files.js';
 import { LAB_PAGE_HTML } from './html.js';
+import { repairQuery } from './query.js';
 
 /**
  * `seqlab lab`: bundle src/lab/page.ts and its worker, src/lab/worker.ts (and the library
@@ -33,6 +34,11 @@ const NODE_STUBS: Readonly<Record<string, readonly string[]>> = {
     'appendFileSync',
     'readdirSync',
     'rmSync',
+    'openSync',
+    'closeSync',
+    'writeSync',
+    'fstatSync',
+    'ftruncateSync',
     'promises',
   ],
   'node:os': ['availableParallelism', 'tmpdir'],
@@ -146,17 +152,46 @@ const TYPES: Record<string, string> = {
   '.wasm': 'application/wasm',
 };
 
+/**
+ * The site file a request path names, or null. Files are looked up by name in the site's map, never
+ * on disk, so no path (`../`, `%2e%2e/`, an absolute path, a malformed escape) reaches outside it.
+ */
+export function sitePath(url: string | undefined): string | null {
+  let path: string;
+  try {
+    path = decodeURIComponent(new URL(url ?? '/', 'http://x').pathname);
+  } catch {
+    return null; // a malformed %-escape names no file
+  }
+  return path.replace(/^\/+/, '') || 'index.html';
+}
+
+/** The query part of a request URL ("" when there is none, or the URL does not parse). */
+function queryOf(url: string | undefined): string {
+  try {
+    return new URL(url ?? '/', 'http://x').search;
+  } catch {
+    return '';
+  }
+}
+
 /** Serve the site on host:port (port 0 = any free port); resolves once listening, with the URL. */
 export function serveLabSite(site: LabSite, port: number, host: string): Promise<{ url: string; server: Server }> {
   const server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname).replace(/^\/+/, '') || 'index.html';
-    const body = site.get(path);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405).end();
       return;
     }
-    if (!body) {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: /${path}\n`);
+    const path = sitePath(req.url);
+    const repaired = path === 'index.html' ? repairQuery(queryOf(req.url)) : null;
+    if (repaired !== null) {
+      // a query part that does not decode would break tfjs on the page: send its literal text instead
+      res.writeHead(302, { location: `/${repaired}` }).end();
+      return;
+    }
+    const body = path === null ? undefined : site.get(path);
+    if (path === null || !body) {
+      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found\n');
       return;
     }
     res.writeHead(200, {

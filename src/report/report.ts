@@ -1,7 +1,7 @@
 import { fmtNum } from '../util/format.js';
-import { mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../util/files.js';
+import { ensureDir, writeFileAtomic } from '../util/files.js';
 import { renderHtml } from './html.js';
 import {
   agreementPlots,
@@ -196,7 +196,7 @@ export async function writeReport(dir: string, options: Partial<ReportOptions> =
   const plots = buildPlots(source, opts);
   const plotDir = join(dir, 'plots');
   rmSync(plotDir, { recursive: true, force: true }); // plots of an earlier report that this one no longer draws
-  mkdirSync(plotDir, { recursive: true });
+  ensureDir(plotDir);
   const rendered: RenderedPlot[] = [];
   for (const plot of plots) {
     const svg = await specToSvg(plot.spec);

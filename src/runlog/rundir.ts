@@ -1,7 +1,7 @@
-import { appendFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SeqlabError } from '../util/errors.js';
-import { writeFileAtomic, writeJsonAtomic } from '../util/files.js';
+import { appendLine, ensureDir, writeFileAtomic, writeJsonAtomic } from '../util/files.js';
 import type { LogRecord } from './schema.js';
 
 /** Where a trainer's records go: a run directory's log.jsonl, or (the browser lab) memory. */
@@ -29,11 +29,17 @@ export class RunDir implements RunLog {
     return dir;
   }
 
-  /** An existing run directory, to continue (its log grows; nothing is cleared). */
+  /**
+   * An existing run directory, to continue (its log grows; nothing is cleared but the temporary
+   * files of a process that was killed while writing: `name.<pid>.tmp`).
+   */
   static open(path: string): RunDir {
     if (!existsSync(join(path, 'log.jsonl')))
       throw new SeqlabError('input', `${path} is not a seqlab run directory (no log.jsonl)`);
-    return new RunDir(path);
+    for (const name of readdirSync(path)) if (/\.\d+\.tmp$/.test(name)) rmSync(join(path, name), { force: true });
+    const dir = new RunDir(path);
+    dropTornLine(dir.file('log.jsonl'));
+    return dir;
   }
 
   file(name: string): string {
@@ -45,8 +51,18 @@ export class RunDir implements RunLog {
   }
 
   log(record: LogRecord): void {
-    appendFileSync(this.file('log.jsonl'), `${JSON.stringify(record)}\n`);
+    appendLine(this.file('log.jsonl'), `${JSON.stringify(record)}\n`);
   }
+}
+
+/**
+ * A log that ends in half a line (a process killed mid-write) is cut back to its last whole line,
+ * so the next record starts a line of its own (readers already skip a torn last line).
+ */
+function dropTornLine(path: string): void {
+  const text = readFileSync(path, 'utf8');
+  if (text === '' || text.endsWith('\n')) return;
+  writeFileAtomic(path, text.slice(0, text.lastIndexOf('\n') + 1));
 }
 
 /** Make sure `path` is a directory we may write into: created if missing, refused if non-empty unless `overwrite`. */
@@ -61,9 +77,5 @@ export function prepareOutDir(path: string, overwrite = false): void {
       );
     }
   }
-  try {
-    mkdirSync(path, { recursive: true });
-  } catch (e) {
-    throw new SeqlabError('io', `cannot create output directory ${path}: ${(e as Error).message}`);
-  }
+  ensureDir(path);
 }

@@ -6,6 +6,8 @@ import { type FusedCellKind, fusedCellPullback } from '../compute/fused-kernels.
 import { frobeniusNorm, logSlope, spectralNorm } from './linalg.js';
 import { AsyncNorms, normThreadAvailable } from './norms-async.js';
 import { type CurveSummary, HORIZON_THRESHOLD } from '../runlog/schema.js';
+import { Interrupted, stopSignalOf } from '../util/errors.js';
+import { EventLoopTurns } from '../util/turns.js';
 
 /**
  * Exact gradient-flow probes (docs/ARCHITECTURE.md, "Gradient flow").
@@ -36,6 +38,10 @@ export interface JacobianOptions {
    * so for spectral norms of long probes (T · batch ≥ 64). Default "auto".
    */
   normThread: boolean | 'auto';
+  /** Called as the work goes: the forward pass (steps done of T), then the sweep (gaps done of T). */
+  onProgress?: (phase: 'forward' | 'sweep', done: number, total: number) => void;
+  /** Stop between steps when aborted: the promise rejects with the signal's reason. */
+  signal?: AbortSignal;
   /**
    * Norms (and kept matrices) only at these gaps T − k (e.g. [T]: ∂h_T/∂h_0 alone); the sweep still runs to k = 0.
    * Default null: every gap.
@@ -88,9 +94,49 @@ export interface ProbeHooks {
   afterSweep?: (locals: tf.Tensor2D[][]) => Promise<void>;
 }
 
-/** The per-step pullback factors of the cell over xs [T, batch, I] (the trainer's forward pass). Caller disposes. */
-function traceForward(cell: Cell, xs: tf.Tensor3D, state0?: State): tf.Tensor2D[][] {
-  return tf.tidy(() => forwardSequence(cell, xs, state0 ?? cell.initState(xs.shape[1])).locals);
+/** Steps of the forward pass run in one piece; longer probes run in pieces, with progress and a stop in between. */
+const FORWARD_PIECE = 4096;
+
+/** Once `signal` is aborted: stop, saying where (`at`). */
+function stopIfAborted(signal: AbortSignal | undefined, at: () => string): void {
+  if (!signal?.aborted) return;
+  const name = stopSignalOf(signal.reason);
+  throw new Interrupted(name, `probe stopped (${name}) ${at()}; nothing was written`);
+}
+
+/** A macrotask turn, so a signal handler (Ctrl-C) gets to run between pieces of synchronous work. */
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * The per-step pullback factors of the cell over xs [T, batch, I] (the trainer's forward pass), in
+ * pieces of FORWARD_PIECE steps that carry the state. Caller disposes.
+ */
+async function traceForward(cell: Cell, xs: tf.Tensor3D, state0: State | undefined, opts: JacobianOptions) {
+  const [T, B] = xs.shape;
+  if (T <= FORWARD_PIECE) return tf.tidy(() => forwardSequence(cell, xs, state0 ?? cell.initState(B)).locals);
+  const locals: tf.Tensor2D[][] = [];
+  let state = state0 ?? cell.initState(B);
+  try {
+    for (let t0 = 0; t0 < T; t0 += FORWARD_PIECE) {
+      const len = Math.min(FORWARD_PIECE, T - t0);
+      const { piece, final } = tf.tidy(() => {
+        const trace = forwardSequence(cell, tf.slice(xs, [t0, 0, 0], [len, -1, -1]) as tf.Tensor3D, state);
+        return { piece: trace.locals, final: trace.final };
+      });
+      if (state !== state0) tf.dispose(state);
+      state = final;
+      locals.push(...piece);
+      opts.onProgress?.('forward', t0 + len, T);
+      await turn();
+      stopIfAborted(opts.signal, () => `in the forward pass at step ${t0 + len} of ${T}`);
+    }
+  } catch (e) {
+    tf.dispose(locals.flat());
+    throw e;
+  } finally {
+    if (state !== state0) tf.dispose(state);
+  }
+  return locals;
 }
 
 /**
@@ -170,32 +216,37 @@ async function sweep(
   mode: JacobianMode,
   weightHH: tf.Tensor2D,
   visit: (k: number, data: Float32Array, logScale: Float64Array) => void,
+  after?: (k: number) => Promise<void>,
 ): Promise<void> {
-  const records = new Readback(batch, visit);
+  const records = new Readback(batch, visit, after);
   if (runsFused(cell)) return sweepFused(cell, cell.kind, locals, t, batch, mode, weightHH, records);
   let cot = seeds(cell, batch, mode);
-  for (let k = t - 1; k >= 0; k--) {
-    const raw = cell.pullback(locals[k], cot, weightHH);
-    // the previous cotangents are no longer needed, except the one a pending record owns
-    for (const c of cot) if (!records.holds(c)) c.dispose();
-    const { next, scale } = tf.tidy(() => {
-      // per-sequence max |·|, floored so an all-zero Jacobian stays exactly 0
-      const maxAbs = raw.map((c) => tf.max(tf.abs(c), [1, 2], true)).reduce((a, b) => tf.maximum(a, b));
-      const m = tf.maximum(maxAbs, 1e-30) as tf.Tensor3D; // [batch, 1, 1]
-      return { next: raw.map((c) => tf.div(c, m) as tf.Tensor3D), scale: m };
-    });
-    tf.dispose(raw);
-    cot = next;
-    // the h-part alone is still the current cotangent: the read-back must not free it
-    await records.push(
-      k,
-      mode === 'state' && cot.length === 2 ? (tf.concat(cot, 2) as tf.Tensor3D) : cot[0],
-      scale,
-      cot[0],
-    );
+  try {
+    for (let k = t - 1; k >= 0; k--) {
+      const raw = cell.pullback(locals[k], cot, weightHH);
+      // the previous cotangents are no longer needed, except the one a pending record owns
+      for (const c of cot) if (!records.holds(c)) c.dispose();
+      const { next, scale } = tf.tidy(() => {
+        // per-sequence max |·|, floored so an all-zero Jacobian stays exactly 0
+        const maxAbs = raw.map((c) => tf.max(tf.abs(c), [1, 2], true)).reduce((a, b) => tf.maximum(a, b));
+        const m = tf.maximum(maxAbs, 1e-30) as tf.Tensor3D; // [batch, 1, 1]
+        return { next: raw.map((c) => tf.div(c, m) as tf.Tensor3D), scale: m };
+      });
+      tf.dispose(raw);
+      cot = next;
+      // the h-part alone is still the current cotangent: the read-back must not free it
+      await records.push(
+        k,
+        mode === 'state' && cot.length === 2 ? (tf.concat(cot, 2) as tf.Tensor3D) : cot[0],
+        scale,
+        cot[0],
+      );
+    }
+    await records.flush(null);
+  } finally {
+    // after the last read-back, or when a stop (progress hook) threw out of one: the pending records are freed
+    tf.dispose(cot);
   }
-  await records.flush(null);
-  tf.dispose(cot);
 }
 
 /**
@@ -211,6 +262,8 @@ class Readback {
   constructor(
     private readonly batch: number,
     private readonly visit: (k: number, data: Float32Array, logScale: Float64Array) => void,
+    /** Awaited after each read-back with the last k visited (progress, and the stop check: it may throw). */
+    private readonly after?: (k: number) => Promise<void>,
   ) {
     this.logScale = new Float64Array(batch);
   }
@@ -238,6 +291,7 @@ class Readback {
       this.visit(p.k, data.subarray(i * per, (i + 1) * per), this.logScale);
     });
     this.pending = [];
+    await this.after?.(pending[pending.length - 1].k);
   }
 }
 
@@ -265,21 +319,25 @@ async function sweepFused(
   const first = fusedCellPullback(kind, gh, gx, locals[t - 1], batch, { normalize: false, state });
   let [, , dah, direct] = first;
   tf.dispose([gh, gx, first[0], first[1]]);
-  for (let k = t - 1; k >= 0; k--) {
-    const viaW = tf.matMul(dah, weightHH) as tf.Tensor2D;
-    const out = fusedCellPullback(
-      kind,
-      viaW,
-      kind === 'rnn' ? viaW : (direct as tf.Tensor2D),
-      k > 0 ? locals[k - 1] : null,
-      batch,
-      { normalize: true, state },
-    );
-    tf.dispose([viaW, dah, direct]);
-    [, , dah, direct] = out;
-    await records.push(k, out[0], out[1], null);
+  try {
+    for (let k = t - 1; k >= 0; k--) {
+      const viaW = tf.matMul(dah, weightHH) as tf.Tensor2D;
+      const out = fusedCellPullback(
+        kind,
+        viaW,
+        kind === 'rnn' ? viaW : (direct as tf.Tensor2D),
+        k > 0 ? locals[k - 1] : null,
+        batch,
+        { normalize: true, state },
+      );
+      tf.dispose([viaW, dah, direct]);
+      [, , dah, direct] = out;
+      await records.push(k, out[0], out[1], null);
+    }
+    await records.flush(null);
+  } finally {
+    tf.dispose([dah, direct]); // nothing left after k = 0; a stop leaves the pullback in flight
   }
-  await records.flush(null);
 }
 
 function summarize(gaps: number[], norms: number[], threshold: number): CurveSummary {
@@ -305,7 +363,7 @@ export async function jacobianNorms(
   const H = cell.hiddenSize;
   const R = mode === 'state' ? 2 * H : H;
   const C = R;
-  const locals = traceForward(cell, xs, state0);
+  const locals = await traceForward(cell, xs, state0, opts);
   const weightHH = cell.recurrentWeight();
   try {
     const rows: JacobianRow[] = new Array(T);
@@ -325,19 +383,35 @@ export async function jacobianNorms(
       };
     };
     const wanted = opts.gaps === null ? null : new Set(opts.gaps);
-    await sweep(cell, locals, T, batch, mode, weightHH, (k, data, logScale) => {
-      hooks.jacobian?.(k, data, logScale);
-      if (wanted !== null && !wanted.has(T - k)) return;
-      if (later) later.add(k, data, logScale);
-      else {
-        const { fro, spec } = normsOf(data, logScale, batch, R, C, opts.spectral, buf);
-        setRow(k, fro, spec);
-      }
-      if (matrices) {
-        const per = R * C;
-        matrices[T - k - 1] = Float64Array.from(data, (v, i) => v * Math.exp(logScale[Math.floor(i / per)]));
-      }
-    });
+    const turns = new EventLoopTurns();
+    const swept = async (k: number) => {
+      await later?.throttle();
+      opts.onProgress?.('sweep', T - k, T);
+      if (opts.signal) await turns.maybe();
+      stopIfAborted(opts.signal, () => `in the backward sweep at gap ${T - k} of ${T}`);
+    };
+    await sweep(
+      cell,
+      locals,
+      T,
+      batch,
+      mode,
+      weightHH,
+      (k, data, logScale) => {
+        hooks.jacobian?.(k, data, logScale);
+        if (wanted !== null && !wanted.has(T - k)) return;
+        if (later) later.add(k, data, logScale);
+        else {
+          const { fro, spec } = normsOf(data, logScale, batch, R, C, opts.spectral, buf);
+          setRow(k, fro, spec);
+        }
+        if (matrices) {
+          const per = R * C;
+          matrices[T - k - 1] = Float64Array.from(data, (v, i) => v * Math.exp(logScale[Math.floor(i / per)]));
+        }
+      },
+      swept,
+    );
     if (hooks.afterSweep) await hooks.afterSweep(locals);
     if (later) for (const [k, { fro, spec }] of await later.results()) setRow(k, fro, spec);
     if (wanted !== null) rows.splice(0, rows.length, ...rows.filter((r) => r !== undefined));
@@ -373,6 +447,8 @@ export async function jacobianNorms(
           const { fro, spec } = normsOf(data, logScale, batch, R, C, opts.spectral, pbuf);
           row[k] = mean(spec ?? fro);
         });
+        if (opts.signal) await turns.maybe();
+        stopIfAborted(opts.signal, () => `in the all-pairs sweeps at t = ${t} of ${T}`);
         pairs.push(row);
       }
       result.pairs = pairs;

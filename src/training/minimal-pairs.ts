@@ -4,6 +4,7 @@ import type { SequenceModel } from '../models/model.js';
 import type { Vocabulary } from '../data/vocab.js';
 import { type PairLogProbs, prefixIds } from '../tasks/agreement-ud/score.js';
 import { inputError } from '../util/errors.js';
+import { StopPoint } from '../util/turns.js';
 import { forwardSequence } from './bptt.js';
 import { type JacobianMode, jacobianNorms } from './gradflow.js';
 
@@ -30,6 +31,8 @@ export interface PairScoringOptions {
   batchSize: number;
   /** Called after each batch with the prefixes done so far. */
   onProgress?: (done: number, total: number) => void;
+  /** Stop between batches once aborted: the promise rejects with Interrupted. */
+  signal?: AbortSignal;
 }
 
 export const PAIR_SCORING_DEFAULTS: Readonly<PairScoringOptions> = { batchSize: 128 };
@@ -94,11 +97,13 @@ export async function scorePairs(
   const seqs = pairs.map((p) => prefixIds(vocab, p.prefix));
   const out: PairLogProbs[] = new Array(pairs.length);
   const V = vocab.size;
+  const stop = new StopPoint(opts.signal);
   let done = 0;
   for (const batch of batchesByLength(
     seqs.map((s) => s.length),
     opts.batchSize,
   )) {
+    await stop.check((signal) => `scoring stopped (${signal}) after ${done} of ${pairs.length} prefixes`);
     const B = batch.length;
     const { ids, T } = timeMajor(batch.map((i) => seqs[i]));
     // rows of h_n in the [T·B, H] states, and of the two forms in the [B·V] log-probabilities
@@ -133,6 +138,8 @@ export interface JacobianLinkOptions {
   /** Items per sweep (items of one batch share their gap). Default 64. */
   batchSize: number;
   onProgress?: (done: number, total: number) => void;
+  /** Stop between batches once aborted: the promise rejects with Interrupted. */
+  signal?: AbortSignal;
 }
 
 export const JACOBIAN_LINK_DEFAULTS: Readonly<JacobianLinkOptions> = { mode: 'h', spectral: true, batchSize: 64 };
@@ -165,12 +172,14 @@ export async function subjectVerbJacobians(
   });
   const gapOf = (i: number) => items[i].prefix.length - 1 - items[i].subjectIndex;
   const out: SubjectVerbJacobian[] = new Array(items.length);
+  const stop = new StopPoint(opts.signal);
   let done = 0;
   for (const batch of batchesByLength(
     seqs.map((s) => s.length),
     opts.batchSize,
     gapOf,
   )) {
+    await stop.check((signal) => `the Jacobians stopped (${signal}) after ${done} of ${items.length} items`);
     const B = batch.length;
     const gap = gapOf(batch[0]);
     if (gap === 0) {

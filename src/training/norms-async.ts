@@ -55,8 +55,16 @@ export function normThreadAvailable(): boolean {
  * Collects the matrices one sweep visits (in order) and sends them to the norm thread
  * `chunk` at a time; `results()` resolves with the norms per visited matrix.
  */
+/**
+ * Chunks sent to the norm thread and not yet answered, at most: when the thread is slower than
+ * the sweep (spectral norms of wide Jacobians), the sweep waits instead of queueing every
+ * Jacobian of the probe in memory (T · batch · R · C floats).
+ */
+export const NORM_CHUNKS_IN_FLIGHT = 2;
+
 export class AsyncNorms {
   private readonly replies: Promise<NormReply>[] = [];
+  private answered = 0;
   private ks: number[] = [];
   private data: Float32Array[] = [];
   private scales: Float64Array[] = [];
@@ -97,18 +105,27 @@ export class AsyncNorms {
       C: this.C,
     };
     this.first = false;
-    this.replies.push(
-      new Promise<NormReply>((resolve, reject) => {
-        waiting.set(req.id, { resolve, reject });
-        const w = worker();
-        w.ref();
-        w.postMessage(req, [data.buffer, logScale.buffer]);
-      }),
+    const reply = new Promise<NormReply>((resolve, reject) => {
+      waiting.set(req.id, { resolve, reject });
+      const w = worker();
+      w.ref();
+      w.postMessage(req, [data.buffer, logScale.buffer]);
+    });
+    reply.then(
+      () => this.answered++,
+      () => this.answered++,
     );
+    this.replies.push(reply);
     this.order.push(this.ks);
     this.ks = [];
     this.data = [];
     this.scales = [];
+  }
+
+  /** Resolves once at most NORM_CHUNKS_IN_FLIGHT chunks wait for their norms (a failed one rejects here). */
+  async throttle(): Promise<void> {
+    while (this.replies.length - this.answered > NORM_CHUNKS_IN_FLIGHT)
+      await this.replies[this.replies.length - NORM_CHUNKS_IN_FLIGHT - 1];
   }
 
   /** Per visited k: the Frobenius and spectral norm of every sequence. */

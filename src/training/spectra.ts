@@ -56,6 +56,10 @@ export interface SpectraOptions extends LyapunovOptions {
   normThread: JacobianOptions['normThread'];
   /** Also the Lyapunov spectrum. Default true. */
   lyapunov: boolean;
+  /** As the probe's: progress of the forward pass and the sweep. */
+  onProgress?: JacobianOptions['onProgress'];
+  /** As the probe's: stop between steps once aborted. */
+  signal?: AbortSignal;
 }
 
 export const SPECTRA_DEFAULTS: Readonly<SpectraOptions> = {
@@ -220,7 +224,14 @@ export async function gradientSpectra(
     cell,
     xs,
     state0,
-    { mode, spectral: opts.spectral, normThread: opts.normThread, horizonThreshold: opts.horizonThreshold },
+    {
+      mode,
+      spectral: opts.spectral,
+      normThread: opts.normThread,
+      horizonThreshold: opts.horizonThreshold,
+      onProgress: opts.onProgress,
+      signal: opts.signal,
+    },
     {
       jacobian: (k, data, logScale) => {
         if (!wanted.has(T - k)) return;

@@ -3,8 +3,9 @@ import type { State } from '../models/cell.js';
 import type { SequenceModel } from '../models/model.js';
 import type { RunDir, RunLog } from '../runlog/rundir.js';
 import type { Batch, SequenceTask } from '../tasks/task.js';
-import { SeqlabError } from '../util/errors.js';
+import { Interrupted, SeqlabError, inputError, stopSignalOf } from '../util/errors.js';
 import { Rng, type RngState } from '../util/rng.js';
+import { EventLoopTurns } from '../util/turns.js';
 import { BestWeights, type BestWeightsState } from './best-weights.js';
 import { modelLossAndGrads } from './bptt.js';
 import { writeCheckpoint } from './checkpoint.js';
@@ -31,7 +32,8 @@ import { GradWorkers, resolveThreads } from './parallel.js';
  *               singular values at chosen gaps and the Lyapunov spectrum every spectrumEvery steps)
  *   evaluate    every evalEvery steps: validation loss and metrics, the plateau schedule, the
  *               checkpoint (with the probe of the same step in it), early stopping
- *   stop        after `steps` updates
+ *   stop        after `steps` updates; or, once `signal` is aborted, at the next batch boundary:
+ *               a resumable checkpoint, then Interrupted (the run continues with --resume)
  *   data        the next chunk: batches from the task, cut into chunks of `bptt` steps
  *   schedule    the step schedule's learning rate
  *   forward/backward   loss and exact gradients (hand-written BPTT, bptt.ts), on two threads when
@@ -79,6 +81,12 @@ export interface TrainOptions {
    * after the trainer has freed its tensors.
    */
   beforeStep?: (step: number) => Promise<void>;
+  /**
+   * Stop cleanly once aborted (Ctrl-C): the batch in progress is finished (a checkpoint is
+   * resumable only between batches), a checkpoint with its resume record is written (with
+   * runDir), and train() rejects with Interrupted. The reason names the signal ("SIGINT").
+   */
+  signal?: AbortSignal;
 }
 
 /** Everything besides the weights that a run needs to continue exactly where a checkpoint was written. */
@@ -95,6 +103,69 @@ export interface ResumeState {
   gradflow: GradflowSummary[];
   /** restoreBest: the weights of the best evaluation so far (absent or null otherwise). */
   best?: BestWeightsState | null;
+}
+
+/**
+ * A checkpoint's resume record as read from disk, checked field by field (a hand-edited or damaged
+ * file is one input error naming the field, never a TypeError deep in the trainer). `sizes` maps
+ * each model variable to its element count, for the optimizer's slots.
+ */
+export function checkResumeState(value: unknown, source: string, sizes: Record<string, number>): ResumeState {
+  const bad = (what: string) => inputError(`${source}: resume.${what}; the checkpoint is damaged, start a new run`);
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v);
+  const isCount = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+  const isFiniteArray = (v: unknown, n: number) =>
+    Array.isArray(v) && v.length === n && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+  if (!isObject(value)) throw bad('is not an object');
+  const r = value;
+  if (!isCount(r.step)) throw bad('step is not a non-negative integer');
+  const opt = r.optimizer;
+  if (
+    !isObject(opt) ||
+    !isCount(opt.t) ||
+    typeof opt.lr !== 'number' ||
+    !Number.isFinite(opt.lr) ||
+    !isObject(opt.slots)
+  )
+    throw bad('optimizer must be {t, lr, slots}');
+  for (const [name, slot] of Object.entries(opt.slots)) {
+    if (!(name in sizes)) throw bad(`optimizer.slots names an unknown variable "${name}"`);
+    if (!Array.isArray(slot) || !slot.every((vals) => isFiniteArray(vals, sizes[name])))
+      throw bad(`optimizer.slots.${name} must hold arrays of ${sizes[name]} finite numbers`);
+  }
+  const isRng = (v: unknown) => isObject(v) && typeof v.seed === 'string' && isObject(v.state);
+  if (!isRng(r.dataRng)) throw bad('dataRng is not a generator state');
+  if (r.dropoutRng !== undefined && !isRng(r.dropoutRng)) throw bad('dropoutRng is not a generator state');
+  const p = r.plateau;
+  if (!isObject(p) || !isCount(p.bestStep) || !isCount(p.sinceBest) || (p.best !== null && typeof p.best !== 'number'))
+    throw bad('plateau must be {best, bestStep, sinceBest}');
+  if (r.carried !== null && r.carried !== undefined) {
+    const ok =
+      Array.isArray(r.carried) &&
+      r.carried.every(
+        (layer) =>
+          Array.isArray(layer) &&
+          layer.every(
+            (st) =>
+              isObject(st) &&
+              Array.isArray(st.shape) &&
+              st.shape.length === 2 &&
+              st.shape.every((d) => isCount(d) && (d as number) > 0) &&
+              isFiniteArray(st.values, (st.shape[0] as number) * (st.shape[1] as number)),
+          ),
+      );
+    if (!ok) throw bad("carried must list each layer's states as {shape: [B, H], values}");
+  }
+  if (!Array.isArray(r.evals) || !Array.isArray(r.gradflow)) throw bad('evals and gradflow must be lists');
+  const best = r.best;
+  if (best !== undefined && best !== null) {
+    if (!isObject(best) || !isCount(best.step) || !isObject(best.values)) throw bad('best must be {step, values}');
+    for (const [name, n] of Object.entries(sizes)) {
+      if (!isFiniteArray(best.values[name], n)) throw bad(`best.values.${name} must hold ${n} finite numbers`);
+    }
+  }
+  return value as unknown as ResumeState;
 }
 
 export type TrainStatus = 'completed' | 'early-stopped';
@@ -139,11 +210,14 @@ export async function train(
   options: TrainOptions = {},
 ): Promise<TrainResult> {
   const run = await TrainingRun.start(model, task, config, options);
+  const turns = new EventLoopTurns();
   try {
     for (;;) {
       if (run.isProbeDue()) await run.probe();
       if (run.isEvalDue() && (await run.evaluate())) break; // early stop
       if (run.step >= config.steps) break;
+      if (options.signal) await turns.maybe(); // lets a signal handler run and abort
+      if (run.isStopDue()) await run.stop();
       const chunk = await run.nextChunk();
       try {
         run.schedule();
@@ -181,6 +255,8 @@ class TrainingRun {
   private evaluatedAt = -1;
   /** Step of the last checkpoint written, if any: the last good one when a run diverges. */
   private checkpointAt: number | null;
+  /** Step of the last checkpoint written with a resume record. */
+  private resumableAt: number | null;
 
   private constructor(
     private readonly model: SequenceModel,
@@ -206,6 +282,7 @@ class TrainingRun {
     this.evals = resume ? [...resume.evals] : [];
     this.gradflow = resume ? [...resume.gradflow] : [];
     this.checkpointAt = resume?.step ?? null;
+    this.resumableAt = this.checkpointAt;
     this.probeBatch = config.gradflowEvery > 0 ? task.probeBatch() : null;
     this.sink = options.log ?? options.runDir;
     this.saveCheckpoints = options.checkpoint ?? options.runDir !== undefined;
@@ -294,14 +371,7 @@ class TrainingRun {
       this.optimizer.lr *= config.decayFactor;
     }
     const { runDir } = this.options;
-    if (this.saveCheckpoints && runDir) {
-      const resume = this.data.atBatchEnd ? { resume: await this.resumeState() } : {};
-      const extra = { ...this.options.checkpointExtra?.(), ...resume };
-      if (!(await writeCheckpoint(this.model, runDir, step, config, extra))) {
-        this.diverge('weights became non-finite', ev.loss, Number.NaN);
-      }
-      this.checkpointAt = step;
-    }
+    if (this.saveCheckpoints && runDir) await this.checkpoint(runDir, ev.loss);
     this.options.onProgress?.({
       step,
       steps: config.steps,
@@ -311,6 +381,36 @@ class TrainingRun {
     });
     this.earlyStopped = config.earlyStop > 0 && this.plateau.sinceBest >= config.earlyStop;
     return this.earlyStopped;
+  }
+
+  /** checkpoint.json at this step, with the resume record when between batches; refuses non-finite weights. */
+  private async checkpoint(runDir: RunDir, loss: number): Promise<void> {
+    const { step } = this;
+    const resumable = this.data.atBatchEnd;
+    const resume = resumable ? { resume: await this.resumeState() } : {};
+    const extra = { ...this.options.checkpointExtra?.(), ...resume };
+    if (!(await writeCheckpoint(this.model, runDir, step, this.config, extra))) {
+      this.diverge('weights became non-finite', loss, Number.NaN);
+    }
+    this.checkpointAt = step;
+    if (resumable) this.resumableAt = step;
+  }
+
+  /** A stop was asked for and the loop stands between batches (after this step's probe and evaluation). */
+  isStopDue(): boolean {
+    return this.options.signal?.aborted === true && this.data.atBatchEnd;
+  }
+
+  /** Save a resumable checkpoint of this step (unless the evaluation just did) and stop with Interrupted. */
+  async stop(): Promise<never> {
+    const { runDir, signal } = this.options;
+    const name = stopSignalOf(signal?.reason);
+    const { step } = this;
+    const at = `training stopped (${name}) at step ${step} of ${this.config.steps}`;
+    if (!this.saveCheckpoints || !runDir) throw new Interrupted(name, `${at}; nothing was saved`);
+    if (this.resumableAt !== step) await this.checkpoint(runDir, Number.NaN);
+    const saved = runDir.file('checkpoint.json');
+    throw new Interrupted(name, `${at}; checkpoint written to ${saved}`, saved);
   }
 
   /** The step schedule's learning rate for the update about to run (plateau decays at evaluations). */

@@ -3,6 +3,7 @@ import type { State } from '../models/cell.js';
 import type { SequenceModel } from '../models/model.js';
 import { batchify, streamBatches } from '../tasks/lm.js';
 import { inputError, positiveInt } from '../util/errors.js';
+import { StopPoint } from '../util/turns.js';
 import { chunkLossFast } from './bptt.js';
 
 /**
@@ -15,6 +16,8 @@ export interface WordLMEvalOptions {
   batchSize: number;
   /** Steps per chunk. Default 35. */
   bptt: number;
+  /** Stop between chunks once aborted: the promise rejects with Interrupted (nothing is kept). */
+  signal?: AbortSignal;
 }
 
 export const WORD_LM_EVAL_DEFAULTS: Readonly<WordLMEvalOptions> = { batchSize: 10, bptt: 35 };
@@ -58,8 +61,11 @@ export async function evaluateWordLM(
   let lossSum = 0;
   let count = 0;
   let state: State[] = model.initState(B);
+  const stop = new StopPoint(opts.signal);
+  const batches = streamBatches(stream, B, opts.bptt);
   try {
-    for (const batch of streamBatches(stream, B, opts.bptt)) {
+    for (const [i, batch] of batches.entries()) {
+      await stop.check((signal) => `evaluation stopped (${signal}) after ${i} of ${batches.length} chunks`);
       const T = batch.seqLen;
       const chunk = {
         inputs: null,

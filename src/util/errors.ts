@@ -4,13 +4,14 @@
  * flag (--seq-len: cli/options.ts, FIELD_FLAGS) and exits with the code's exit status.
  * Bugs stay plain Errors.
  */
-export type ErrorCode = 'usage' | 'input' | 'diverged' | 'io';
+export type ErrorCode = 'usage' | 'input' | 'diverged' | 'io' | 'interrupted';
 
 export const EXIT_CODES: Readonly<Record<ErrorCode, number>> = {
   usage: 2, // bad option or value on the command line
   input: 3, // a file or its contents are wrong
   diverged: 4, // training produced NaN/Inf
   io: 5, // could not read or write
+  interrupted: 130, // stopped by SIGINT (Ctrl-C); SIGTERM: 143 (128 + the signal's number, as shells report it)
 };
 
 /**
@@ -48,6 +49,35 @@ export class SeqlabError extends Error {
   messageWith(field: FieldNamer): string {
     return this.compose(field);
   }
+}
+
+/** The signals that ask seqlab to stop cleanly. */
+export type StopSignal = 'SIGINT' | 'SIGTERM';
+
+/** Exit status after a stop by `signal`: 128 + its number, as a shell reports a process it ended. */
+export const SIGNAL_EXIT_CODES: Readonly<Record<StopSignal, number>> = { SIGINT: 130, SIGTERM: 143 };
+
+/** Work stopped on request (Ctrl-C, SIGTERM) after it saved what it could; the message says how to go on. */
+export class Interrupted extends SeqlabError {
+  constructor(
+    readonly signal: StopSignal,
+    message: ErrorMessage,
+    /** The checkpoint written on the way out, if any. */
+    readonly saved: string | null = null,
+  ) {
+    super('interrupted', message);
+    this.name = 'Interrupted';
+  }
+}
+
+/** The signal behind an AbortSignal's reason (the CLI aborts with the signal's name; anything else reads as Ctrl-C). */
+export function stopSignalOf(reason: unknown): StopSignal {
+  return reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT';
+}
+
+/** The exit status of a SeqlabError: its code's, or the stopping signal's. */
+export function exitCodeOf(e: SeqlabError): number {
+  return e instanceof Interrupted ? SIGNAL_EXIT_CODES[e.signal] : EXIT_CODES[e.code];
 }
 
 export function usageError(message: ErrorMessage): SeqlabError {

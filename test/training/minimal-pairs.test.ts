@@ -5,7 +5,7 @@ import { SequenceModel, modelConfigFor } from '../../src/models/model.js';
 import type { CellKind } from '../../src/models/registry.js';
 import { jacobianNorms, layerInputs } from '../../src/training/gradflow.js';
 import { scorePairs, subjectVerbJacobians } from '../../src/training/minimal-pairs.js';
-import { SeqlabError } from '../../src/util/errors.js';
+import { Interrupted, SeqlabError } from '../../src/util/errors.js';
 import { Rng } from '../../src/util/rng.js';
 import {
   type Mode64,
@@ -198,6 +198,28 @@ describe('subjectVerbJacobians', () => {
       expect(got[i].spectral).toBeCloseTo(row?.spectral ?? 1, 4);
       expect(got[i].frobenius).toBeCloseTo(row?.frobenius ?? 2, 4);
     }
+    ref.model.dispose();
+  });
+
+  it('stops between batches once its signal is aborted, tensors released', async () => {
+    const ref = makeModel('gru', 1, 3, 2, 'stop-pairs');
+    const before = tf.memory().numTensors;
+    const stop = new AbortController();
+    const scoring = scorePairs(ref.model, vocab, PAIRS, {
+      batchSize: 1,
+      signal: stop.signal,
+      onProgress: (done) => {
+        if (done === 2) stop.abort('SIGTERM');
+      },
+    });
+    await expect(scoring).rejects.toThrow(Interrupted);
+    await expect(scoring).rejects.toThrow(`scoring stopped (SIGTERM) after 2 of ${PAIRS.length} prefixes`);
+    const stopped = new AbortController();
+    stopped.abort('SIGINT');
+    await expect(subjectVerbJacobians(ref.model, vocab, SUBJECTS, { signal: stopped.signal })).rejects.toThrow(
+      `the Jacobians stopped (SIGINT) after 0 of ${SUBJECTS.length} items`,
+    );
+    expect(tf.memory().numTensors).toBe(before);
     ref.model.dispose();
   });
 

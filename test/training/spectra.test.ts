@@ -8,7 +8,7 @@ import {
   SPECTRA_DEFAULTS,
   type SpectraOptions,
 } from '../../src/training/spectra.js';
-import { SeqlabError } from '../../src/util/errors.js';
+import { Interrupted, SeqlabError } from '../../src/util/errors.js';
 import { Rng } from '../../src/util/rng.js';
 import * as ref from '../reference/cells64.js';
 import { randomOrthogonal64 } from '../reference/eig64.js';
@@ -285,6 +285,27 @@ describe('gradientSpectra: bad input and leaks', () => {
       expect(res.lyapunov!.exponentsPerSeq[0].every(Number.isFinite)).toBe(true);
       expect(res.lyapunov!.exponentsPerSeq[1].every(Number.isNaN)).toBe(true);
       expect(res.lyapunov!.kaplanYorkePerSeq[1]).toBeNaN();
+    });
+  });
+
+  it('reports the sweep’s progress and stops on its signal (Interrupted), tensors released', async () => {
+    await withCell(randomProblem('stop', spec, 80), async ({ cell, xsT, s0T }) => {
+      const before = tf.memory().numTensors;
+      const stop = new AbortController();
+      const swept: number[] = [];
+      const run = gradientSpectra(cell, xsT, s0T, {
+        normThread: false,
+        signal: stop.signal,
+        onProgress: (phase, done) => {
+          if (phase !== 'sweep') return;
+          swept.push(done);
+          stop.abort('SIGINT'); // after the first read-back (32 steps)
+        },
+      });
+      await expect(run).rejects.toThrow(Interrupted);
+      await expect(run).rejects.toThrow(/probe stopped \(SIGINT\) in the backward sweep at gap 32 of 80/);
+      expect(swept).toEqual([32]);
+      expect(tf.memory().numTensors).toBe(before);
     });
   });
 

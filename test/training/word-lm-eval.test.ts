@@ -7,6 +7,7 @@ import { readWordLMCorpus } from '../../src/data/word-lm-corpus.js';
 import { SequenceModel } from '../../src/models/model.js';
 import { loadWordLM } from '../../src/training/torch-checkpoint.js';
 import { evaluateWordLM } from '../../src/training/word-lm-eval.js';
+import { Interrupted } from '../../src/util/errors.js';
 
 // Perplexity against PyTorch's own numbers (scripts/torch-fixtures.py wrote the fixtures).
 
@@ -68,6 +69,20 @@ describe("perplexity as word_language_model's evaluate() computes it", () => {
       expect(Math.abs((await evaluateWordLM(lm.model, ids, { bptt })).loss - one.loss) / one.loss).toBeLessThan(1e-6);
     // the streams are what batchify makes: other batch sizes cut other streams
     expect((await evaluateWordLM(lm.model, ids, { batchSize: 3 })).tokens).toBe(3 * (Math.floor(ids.length / 3) - 1));
+    lm.model.dispose();
+  });
+
+  it('stops between chunks once its signal is aborted (Interrupted, tensors released)', async () => {
+    const lm = loadWordLM({ weights: join(FIXTURES, 'lm-lstm.safetensors'), vocab: join(FIXTURES, 'vocab.txt') });
+    const ids = lm.vocabulary.encode(corpus.test);
+    const before = tf.memory().numTensors;
+    const stop = new AbortController();
+    stop.abort('SIGINT');
+    const chunks = Math.ceil((Math.floor(ids.length / 10) - 1) / 5);
+    const evaluation = evaluateWordLM(lm.model, ids, { bptt: 5, signal: stop.signal });
+    await expect(evaluation).rejects.toThrow(Interrupted);
+    await expect(evaluation).rejects.toThrow(`evaluation stopped (SIGINT) after 0 of ${chunks} chunks`);
+    expect(tf.memory().numTensors).toBe(before);
     lm.model.dispose();
   });
 
