@@ -94,6 +94,8 @@ export const LAB_PAGE_HTML = `<!doctype html>
       title="evaluate on the test set every N steps"></label>
     <label>probe every <input type="number" id="gradflow-every" min="1"
       title="probe the gradient flow every N steps"></label>
+    <label>spectrum every <input type="number" id="spectrum-every" min="0" title="with the probe every N steps:
+      every singular value of the Jacobian at up to 32 gaps and the Lyapunov exponents; 0 = off"></label>
     <label>LSTM Jacobian <select id="gradflow-mode"><option value="state">state [h; c]</option>
       <option value="h">h (c fixed)</option></select></label>
     <label>seed <input type="number" id="seed"></label>
@@ -132,8 +134,10 @@ export const LAB_PAGE_HTML = `<!doctype html>
     data-empty="error signal ‖∂L/∂h_k‖: appears with the first probe"></figure>
   <figure class="chart" id="chart-attractors"
     data-empty="accuracy by attractors: agreement task, after the first evaluation"></figure>
-  <figure class="chart" id="chart-spectrum" data-empty="singular-value spectrum of ∂h_T/∂h_k and Lyapunov
-    exponents: coming with the spectra probe (not in this version)"></figure>
+  <figure class="chart" id="chart-spectrum"
+    data-empty="singular values of ∂h_T/∂h_k by gap: appear with the first spectrum probe"></figure>
+  <figure class="chart" id="chart-lyapunov"
+    data-empty="Lyapunov spectrum λ_i: appears with the first spectrum probe"></figure>
 </div>
 <section>
   <h2>Why</h2>

@@ -51,7 +51,7 @@ function list(label: string, text: string): number[] {
 function numberField(
   key: string,
   label: string,
-  field: 'hiddenSize' | 'lr' | 'seed' | 'steps' | 'batchSize' | 'evalEvery' | 'gradflowEvery',
+  field: 'hiddenSize' | 'lr' | 'seed' | 'steps' | 'batchSize' | 'evalEvery' | 'gradflowEvery' | 'spectrumEvery',
 ): LabField {
   return {
     key,
@@ -144,6 +144,7 @@ export const LAB_FIELDS: readonly LabField[] = [
   numberField('batch', 'batch size', 'batchSize'),
   numberField('eval-every', 'eval every', 'evalEvery'),
   numberField('gradflow-every', 'probe every', 'gradflowEvery'),
+  numberField('spectrum-every', 'spectrum every', 'spectrumEvery'),
   {
     key: 'gradflow-mode',
     label: 'LSTM Jacobian',

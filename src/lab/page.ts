@@ -9,6 +9,7 @@ import {
 } from '../report/plots.js';
 import type { RunData } from '../report/runlog.js';
 import { runFromLog } from '../report/runlog.js';
+import { lyapunovPlot, spectrumHeatmapPlot } from '../report/spectrum-plots.js';
 import { parseLog } from '../runlog/schema.js';
 import { SeqlabError, usageError } from '../util/errors.js';
 import type { LabBackend } from '../compute/browser.js';
@@ -225,7 +226,9 @@ function renderNow(): void {
   );
   charts.show('chart-lossgrad', gradflow, () => lossGradPlot(runs));
   charts.show('chart-attractors', evals, () => breakdown('by-attractors'));
-  charts.show('chart-spectrum', '', () => null); // the spectra probe's slot (issue 15): its note until it lands
+  const spectra = count((r) => r.spectra.length);
+  charts.show('chart-spectrum', spectra, () => spectrumHeatmapPlot(runs));
+  charts.show('chart-lyapunov', spectra, () => lyapunovPlot(runs));
 }
 
 function renderCounter(): void {

@@ -167,8 +167,9 @@ export function lyapunovPlot(runs: RunData[]): Plot | null {
     caption:
       'The largest Lyapunov exponents λ_1 ≥ λ_2 ≥ … of the state dynamics along the probe batch (QR method, ' +
       `nats per step, mean over the batch)${state ? '; the LSTM’s on s = [h; c]' : ''}, at several training ` +
-      'steps. λ_i < 0: perturbations along the i-th direction shrink by e^λ per step, so λ_1 ≈ −(decay per step) ' +
-      'of the gradient-flow plot; λ near 0: a direction kept. The Kaplan–Yorke dimension (tooltip) counts them.',
+      'steps. λ_i < 0: perturbations along the i-th direction shrink by e^λ per step, so over long sequences ' +
+      'λ_1 ≈ −(decay per step) of the gradient-flow plot; λ near 0: a direction kept. The Kaplan–Yorke ' +
+      'dimension (tooltip) counts the expanding ones.',
     spec: {
       title: { text: 'Lyapunov spectrum λ_i', subtitle: 'top layer, probe batch, several training steps' },
       ...spec,

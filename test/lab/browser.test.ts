@@ -25,7 +25,7 @@ if (!CHROMIUM)
   console.warn('lab browser test skipped: no chromium found (apt-get install chromium, or set CHROMIUM_PATH)');
 
 const ARTIFACTS = join(ROOT, 'test-artifacts');
-// small and quick: the page trains 3 cells × 40 steps of hidden size 8
+// small and quick: the page trains 3 cells × 40 steps of hidden size 8, with the spectra at steps 0, 20 and 40
 const SMALL: LabSettings = {
   ...LAB_DEFAULTS,
   hiddenSize: 8,
@@ -35,7 +35,10 @@ const SMALL: LabSettings = {
   batchSize: 16,
   evalEvery: 10,
   gradflowEvery: 10,
+  spectrumEvery: 20,
 };
+/** The charts of the spectra: the singular values by gap and index, and the Lyapunov spectrum. */
+const SPECTRUM_CHARTS = ['chart-spectrum', 'chart-lyapunov'];
 const SMALL_LINK = settingsQuery(SMALL, { backend: 'cpu', worker: true });
 /** The longest a task of the page's own thread may take while training (the Long Tasks API's threshold). */
 const LONG_TASK_MS = 50;
@@ -59,6 +62,20 @@ interface Row {
   gradflowStep: number;
   curve: number[];
   metrics: Record<string, number>;
+}
+
+/** Data rows per run of each chart (the slots' data-points), by element id. */
+function chartPoints(page: Page, ids: string[]): Promise<Record<string, Record<string, number>>> {
+  return page.evaluate(
+    (list) =>
+      Object.fromEntries(
+        list.map((id) => [
+          id,
+          JSON.parse(document.getElementById(id)!.dataset.points ?? '{}') as Record<string, number>,
+        ]),
+      ),
+    ids,
+  );
 }
 
 /** The numbers table as the page shows it, at full precision. */
@@ -240,16 +257,29 @@ describe.skipIf(!CHROMIUM)('seqlab lab in headless Chromium', () => {
       );
       await page.waitForSelector('body[data-state="finished"]', { timeout: 120_000 });
       expect(await stepsDone()).toBe(3 * SMALL.steps);
+      // the spectra's two charts get points for all three cells too
+      await page.waitForFunction(
+        (ids) =>
+          ids.every((id) => {
+            const pts = JSON.parse(document.getElementById(id)!.dataset.points ?? '{}') as Record<string, number>;
+            return ['rnn', 'lstm', 'gru'].every((c) => (pts[c] ?? 0) > 0);
+          }),
+        { timeout: 120_000 },
+        SPECTRUM_CHARTS,
+      );
       // drawn by the chart worker onto canvases, with the report's captions
-      expect(await page.$$eval('.chart canvas', (c) => c.length)).toBeGreaterThanOrEqual(6);
+      expect(await page.$$eval('.chart canvas', (c) => c.length)).toBeGreaterThanOrEqual(8);
       expect(await text('chart-attractors')).toMatch(/hollow points, not joined by the line, have fewer than 20/);
+      expect(await text('chart-spectrum')).toMatch(/how many directions still carry gradient/);
+      expect(await text('chart-lyapunov')).toMatch(/λ_1 ≈ −\(decay per step\)/);
     });
 
     it('shows the numbers of the seqlab compare command it prints', async () => {
       const shown = await numbers(page);
       expect(shown.map((r) => r.cell)).toEqual(['rnn', 'lstm', 'gru']);
+      const points = await chartPoints(page, SPECTRUM_CHARTS);
       const command = await text('cli-command');
-      expect(command).toMatch(/^npx seqlab compare .* --backend cpu$/);
+      expect(command).toMatch(/^npx seqlab compare .* --spectrum-every 20 .* --backend cpu$/);
       const out = join(tmp, 'cli');
       const r = await runSeqlab([...command.replace(/^npx seqlab /, '').split(' '), '--out', out, '--no-report']);
       expect(r.status, r.stderr).toBe(0);
@@ -265,6 +295,14 @@ describe.skipIf(!CHROMIUM)('seqlab lab in headless Chromium', () => {
         expect(row.curve).toHaveLength(g.spectral.length);
         for (const [i, v] of row.curve.entries())
           expectClose(v, g.spectral[i] as number, `${row.cell} ‖∂h_T/∂h_k‖ at gap ${i + 1}`);
+        // the spectra (the command carries --spectrum-every): the page drew as many values as the CLI logged,
+        // the last step's σ_i at every gap in the heat map, λ_i at each logged step in the Lyapunov plot
+        expect(lib.spectra.map((x) => x.step)).toEqual([0, 20, 40]);
+        const logged = (xs: (number | null)[]) => xs.filter((x) => x !== null).length;
+        expect(points['chart-spectrum'][row.cell]).toBe(
+          lib.spectra.at(-1)!.logSigma.reduce((n, col) => n + logged(col), 0),
+        );
+        expect(points['chart-lyapunov'][row.cell]).toBe(lib.spectra.reduce((n, x) => n + logged(x.lyapunov), 0));
       }
     });
 
@@ -349,6 +387,7 @@ describe.skipIf(!CHROMIUM)('seqlab lab in headless Chromium', () => {
       batchSize: 8,
       evalEvery: 11,
       gradflowEvery: 3,
+      spectrumEvery: 0,
       gradflowMode: 'h',
     };
     const link = settingsQuery(s, { backend: 'cpu', worker: true });
@@ -403,6 +442,17 @@ describe.skipIf(!CHROMIUM)('seqlab lab in headless Chromium', () => {
       traceEvents: TraceEvent[];
     };
     const rows = await numbers(page);
+    // the spectra of every probe: the heat map and the Lyapunov spectrum for each cell
+    await page.waitForFunction(
+      (ids, cells) =>
+        ids.every((id) => {
+          const pts = JSON.parse(document.getElementById(id)!.dataset.points ?? '{}') as Record<string, number>;
+          return cells.every((c) => (pts[c] ?? 0) > 0);
+        }),
+      { timeout: 120_000 },
+      SPECTRUM_CHARTS,
+      LAB_DEFAULTS.cells,
+    );
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'lab-default.png'), fullPage: true });
     const longest = Math.max(...LAB_DEFAULTS.testDistances);

@@ -27,6 +27,7 @@ const EVERY_SETTING_CHANGED: LabSettings = {
   batchSize: 5,
   evalEvery: 11,
   gradflowEvery: 13,
+  spectrumEvery: 39,
   gradflowMode: 'h',
 };
 
@@ -42,6 +43,7 @@ describe('settings in a link', () => {
     ['the defaults', LAB_DEFAULTS],
     ['every setting changed', EVERY_SETTING_CHANGED],
     ['clipping off, the task’s own length', { ...EVERY_SETTING_CHANGED, clipNorm: null, seqLen: null }],
+    ['no spectra', { ...EVERY_SETTING_CHANGED, spectrumEvery: 0 }],
   ] as const) {
     it(`round-trips ${name} through the query string`, () => {
       const query = settingsQuery(s, { backend: 'cpu', worker: false });
@@ -80,6 +82,7 @@ describe('settings in a link', () => {
     ['test-distances', '8,x', /test distances must be a number, got "x"/],
     ['cells', 'rnn,lsmt', /unknown cell "lsmt"; use rnn, lstm or gru/],
     ['task', 'sorting', /unknown task "sorting"; use agreement, adding, copy/],
+    ['spectrum-every', 'often', /spectrum every must be a number, got "often"/],
   ];
   for (const [key, text, message] of bad) {
     it(`says which field is wrong: ${key}=${text}`, () => {
@@ -107,8 +110,8 @@ describe('the CLI command of a setup', () => {
     expect(compareCommand(checkSettings(LAB_DEFAULTS), 'cpu')).toBe(
       'npx seqlab compare --task agreement --cells rnn,lstm,gru --hidden 32 --train-distances 8-16 ' +
         '--test-distances 8,12,16,20,24,28 --init pytorch --clip-norm 1 --lr 0.001 --steps 300 --batch 32 ' +
-        '--eval-every 25 --gradflow-every 25 --gradflow-mode state --seed 1 --train-size 10000 --eval-size 100 ' +
-        '--threads 1 --backend cpu',
+        '--eval-every 25 --gradflow-every 25 --spectrum-every 25 --gradflow-mode state --seed 1 --train-size 10000 ' +
+        '--eval-size 100 --threads 1 --backend cpu',
     );
   });
 

@@ -22,6 +22,7 @@ const SMALL: LabSettings = {
   batchSize: 4,
   evalEvery: 4,
   gradflowEvery: 4,
+  spectrumEvery: 4,
 };
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -39,6 +40,9 @@ describe('LabSession', () => {
       expect(mine.steps).toEqual(lib.steps);
       expect(mine.evals.map((e) => e.loss)).toEqual(lib.evals.map((e) => e.loss));
       expect(mine.gradflow.map((g) => g.spectral)).toEqual(lib.gradflow.map((g) => g.spectral));
+      // the spectra reach the page's RunData as the report reads them from log.jsonl
+      expect(mine.spectra.map((x) => x.step)).toEqual([0, 4, 8]);
+      expect(mine.spectra).toEqual(lib.spectra);
       expect(run.why?.step).toBe(SMALL.steps);
     }
     session.dispose();

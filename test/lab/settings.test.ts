@@ -3,7 +3,7 @@ import { COMPARE_PRESETS } from '../../src/cli/options.js';
 import { COMPARE_AGREEMENT_DEFAULTS } from '../../src/commands/compare-defaults.js';
 import { CELL_KINDS } from '../../src/models/registry.js';
 import { LAB_DATA, LAB_DEFAULTS, checkSettings, labRunSpec, type LabSettings } from '../../src/lab/settings.js';
-import { TRAIN_DEFAULTS } from '../../src/training/config.js';
+import { TRAIN_DEFAULTS, isSpectrumDue } from '../../src/training/config.js';
 import { SeqlabError } from '../../src/util/errors.js';
 
 describe("the lab's defaults", () => {
@@ -17,6 +17,17 @@ describe("the lab's defaults", () => {
     expect(LAB_DEFAULTS.gradflowMode).toBe(c.gradflowMode);
     expect(LAB_DEFAULTS.lr).toBe(TRAIN_DEFAULTS.lr);
     expect(LAB_DEFAULTS.steps).toBeLessThanOrEqual(c.steps);
+  });
+
+  it('take the spectra with every probe, so a run has several to draw (the library default: step 0 only)', () => {
+    const { steps, gradflowEvery, spectrumEvery } = LAB_DEFAULTS;
+    expect(spectrumEvery).toBe(gradflowEvery);
+    const probes = Array.from({ length: steps / gradflowEvery + 1 }, (_, i) => i * gradflowEvery);
+    const spectra = (every: number) => probes.filter((step) => isSpectrumDue(step, gradflowEvery, every));
+    expect(spectra(TRAIN_DEFAULTS.spectrumEvery)).toEqual([0]);
+    expect(spectra(spectrumEvery)).toEqual(probes);
+    expect(labRunSpec(checkSettings(LAB_DEFAULTS), 'lstm').train.spectrumEvery).toBe(LAB_DEFAULTS.spectrumEvery);
+    expect(labRunSpec(checkSettings({ ...LAB_DEFAULTS, spectrumEvery: 0 }), 'lstm').train.spectrumEvery).toBe(0);
   });
 
   it("and the CLI's compare preset is the same numbers as option values", () => {
@@ -66,6 +77,8 @@ describe('checkSettings', () => {
     ['no test distances', { testDistances: [] }, /list at least one test distance/],
     ['a test distance too long', { testDistances: [8, 41] }, /distance 41 is too long for the page; use at most 40/],
     ['a short copy task', { task: 'copy', seqLen: 1 }, /the copy task needs a sequence length of at least 2/],
+    ['a negative spectrum interval', { spectrumEvery: -5 }, /spectrum every must be a non-negative integer, got -5/],
+    ['a fractional spectrum interval', { spectrumEvery: 2.5 }, /spectrum every must be a non-negative integer/],
   ];
   for (const [name, change, message] of cases) {
     it(`refuses ${name} with one line`, () => {
@@ -77,5 +90,6 @@ describe('checkSettings', () => {
   it('passes the defaults, and a synthetic task ignores the distances', () => {
     expect(checkSettings(LAB_DEFAULTS)).toEqual(LAB_DEFAULTS);
     expect(() => checkSettings({ ...LAB_DEFAULTS, task: 'adding', testDistances: [] })).not.toThrow();
+    expect(checkSettings({ ...LAB_DEFAULTS, spectrumEvery: 0 }).spectrumEvery).toBe(0); // 0 = no spectra
   });
 });
