@@ -1,7 +1,7 @@
 import yargs from 'yargs';
 import { Parser } from 'yargs/helpers';
 import { CELL_KINDS } from '../models/registry.js';
-import { SeqlabError, exitCodeOf } from '../util/errors.js';
+import { SeqlabError, exitCodeOf, oneLine } from '../util/errors.js';
 import { systemIoError } from '../util/files.js';
 import { agreementCommand, agreementOptions } from './agreement.js';
 import { benchCommand, benchOptions } from './bench.js';
@@ -27,7 +27,7 @@ export async function main(args: string[]): Promise<number> {
   const verbose = args.includes('--verbose');
   let exitCode = 0;
   const fail = (message: string, code: number) => {
-    process.stderr.write(`seqlab: ${message.split('\n')[0]}\n`);
+    process.stderr.write(`seqlab: ${oneLine(message)}\n`);
     exitCode = code;
   };
   try {

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { parseDocument } from 'yaml';
-import { Interrupted, SIGNAL_EXIT_CODES, type StopSignal, inputError, usageError } from '../util/errors.js';
+import { Interrupted, SIGNAL_EXIT_CODES, type StopSignal, inputError, oneLine, usageError } from '../util/errors.js';
 import { ensureDir, systemIoError, writeJsonAtomic } from '../util/files.js';
 
 /**
@@ -55,9 +55,7 @@ export function readSweepFile(path: string, defaultName: string): SweepSpec {
   try {
     doc = yaml ? yamlValue(text) : JSON.parse(text);
   } catch (e) {
-    throw inputError(
-      `sweep file ${path} is not valid ${yaml ? 'YAML' : 'JSON'}: ${(e as Error).message.split('\n')[0]}`,
-    );
+    throw inputError(`sweep file ${path} is not valid ${yaml ? 'YAML' : 'JSON'}: ${oneLine((e as Error).message)}`);
   }
   return checkSpec(doc, path, defaultName);
 }

@@ -20,7 +20,7 @@
  * Lives in src/data beside the other file formats (IDX for MNIST, text corpora): models do no I/O.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { SeqlabError, inputError } from '../util/errors.js';
+import { SeqlabError, inputError, oneLine } from '../util/errors.js';
 import { writeFileAtomic } from '../util/files.js';
 
 /** The format's limit on the header's size (a defence against huge JSON). */
@@ -145,7 +145,7 @@ function readHeader(
   try {
     doc = JSON.parse(trimmed);
   } catch (e) {
-    fail(`the header is not valid JSON (${(e as Error).message.split('\n')[0]})`);
+    fail(`the header is not valid JSON (${oneLine((e as Error).message)})`);
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) fail('the header is not a JSON object');
   assertNoDuplicateKeys(trimmed, fail);
@@ -181,11 +181,12 @@ function readHeader(
     if (end < begin) fail(`${what} has data_offsets [${begin}, ${end}] that end before they begin`);
     const dataBytes = bytes.length - 8 - headerBytes;
     if (end > dataBytes) fail(`${what} has data_offsets [${begin}, ${end}] outside the data (${dataBytes} bytes)`);
-    // product(shape) ≤ end − begin ≤ file size, checked as it grows so it cannot overflow
-    let count = 1;
+    // product(shape) ≤ end − begin ≤ file size, checked as it grows so it cannot overflow; a size 0
+    // anywhere makes it 0 however large the others ([2^40, 0] is an empty tensor, as [0] is)
+    let count = (shape as number[]).includes(0) ? 0 : 1;
     for (const d of shape as number[]) {
+      if (count === 0 || count > dataBytes) break;
       count *= d;
-      if (count > dataBytes) break;
     }
     const size = DTYPE_BYTES[dtype as string];
     if (count * size !== end - begin) {

@@ -20,7 +20,7 @@ import {
   type WordLMExportOptions,
   type WordLMImportOptions,
 } from '../models/torch-statedict.js';
-import { SeqlabError, inputError } from '../util/errors.js';
+import { SeqlabError, inputError, oneLine } from '../util/errors.js';
 
 /**
  * PyTorch interop at the file level, beside seqlab's own checkpoints (checkpoint.ts): weights files
@@ -83,7 +83,7 @@ export function loadRecurrentWeights(
     doc = JSON.parse(text);
   } catch (e) {
     if (e instanceof SeqlabError) throw e;
-    const why = (e as Error).message.split('\n')[0];
+    const why = oneLine((e as Error).message);
     throw inputError(`weights file is not valid JSON (nor safetensors): ${path} (${why})`);
   }
   const w = parseRecurrentWeights(doc, path, options.cell ?? undefined);

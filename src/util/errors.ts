@@ -131,3 +131,19 @@ export function oneOf<T extends string>(name: string, value: unknown, allowed: r
   if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T;
   throw usageError(`unknown ${name} ${JSON.stringify(value)}; use ${allowed.join(', ')}`);
 }
+
+/** A line break of any kind but \n (\r, \v, \f, U+0085, U+2028, U+2029), or another control character but tab. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g;
+
+/**
+ * The first line of `text`, with every control character left in it written as an escape (\r,
+ * \u001b): what a message may quote of an engine's or a library's own message. JSON.parse's
+ * quotes the text it failed on ("Unexpected token '\f', …"), which may hold a carriage return
+ * or an escape sequence that a terminal would act on.
+ */
+export function oneLine(text: string): string {
+  return text
+    .split('\n')[0]
+    .replace(CONTROL, (c) => (c === '\r' ? '\\r' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+}

@@ -12,7 +12,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
-import { SeqlabError, inputError } from './errors.js';
+import { SeqlabError, inputError, oneLine } from './errors.js';
 
 /**
  * Every file seqlab writes goes through here, so a write either happens whole or fails as one
@@ -207,6 +207,6 @@ export function readJsonFile(path: string, what: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw inputError(`${what} file is not valid JSON: ${path} (${(e as Error).message.split('\n')[0]})`);
+    throw inputError(`${what} file is not valid JSON: ${path} (${oneLine((e as Error).message)})`);
   }
 }

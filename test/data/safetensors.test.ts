@@ -100,6 +100,15 @@ describe('safetensors: reading files made by hand', () => {
     expect(tensors.get('z')!.shape).toEqual([2, 0]);
     expect(parseSafetensors(fileOf('{}')).tensors.size).toBe(0);
   });
+
+  it('an empty tensor with a huge dimension beside its 0 is empty too (found by test/fuzz)', () => {
+    // the size check stopped multiplying once the product passed the file's size, before it met the 0,
+    // and refused "[1099511627776, 0] (F32: 0 bytes) but data_offsets [0, 0] hold 0 bytes"
+    const header = JSON.stringify({ e: entry('F32', [2 ** 40, 0], 0, 0), x: entry('F32', [1], 0, 4) });
+    const { tensors } = parseSafetensors(fileOf(header, f32Bytes([1])));
+    expect(tensors.get('e')!.shape).toEqual([2 ** 40, 0]);
+    expect(tensors.get('e')!.data.length).toBe(0);
+  });
 });
 
 describe('safetensors: F16 and BF16 are widened to float32 exactly', () => {
@@ -320,6 +329,13 @@ describe('safetensors: a file that lies is refused with one line', () => {
     const longer = new Uint8Array(good.length + 1);
     longer.set(good);
     expect(refusal(longer)).toMatch(/1 bytes belong to no tensor/);
+  });
+
+  it('a header that is not JSON is refused in one line, its control characters escaped (found by test/fuzz)', () => {
+    // JSON.parse quotes the text it failed on: a form feed, a carriage return or an ESC went to the terminal raw
+    const msg = refusal(fileOf('{"a": {"shape":\f4,\r1]}, "\u001b[31m": 1}', f32Bytes([1])));
+    expect(msg).toMatch(/the header is not valid JSON \(.*\\u000c/);
+    for (const c of ['\f', '\r', '\u001b']) expect(msg).not.toContain(c);
   });
 
   it("the header limit is the format reference implementation's", () => {

@@ -6,12 +6,16 @@ import { SeqlabError } from '../../src/util/errors.js';
  * Property-based fuzzing of every input a user hands seqlab (issue 17). Each input kind is a
  * parser (or a command's preparation) and an arbitrary of inputs; the property is the CLI's,
  * stated for the library: the parser returns, or throws a SeqlabError of a user's kind (usage,
- * input, io: exit 2, 3, 5) whose message is one line. Anything else (a TypeError, a RangeError,
- * a stack trace, a message over several lines) fails and fast-check shrinks it to a small input.
+ * input, io: exit 2, 3, 5) whose message is one line (NOT_ONE_LINE: no line break of any kind,
+ * no control character a terminal would act on). Anything else (a TypeError, a RangeError, a
+ * stack trace, a message over several lines, a warning) fails and fast-check shrinks it to a
+ * small input.
  *
- * A new input kind (CoNLL-U treebanks and items files on feat-ud, safetensors weights on
- * feat-torch) is one more `fuzzInput(kind, arbitrary, parse)` call with its own arbitrary: the
- * property and the case count stay the same.
+ * The kinds: option values, weights JSON, inputs, checkpoints, run directories, corpora, sweep
+ * files, --shard and the lab's query (inputs.test.ts); safetensors weights, CoNLL-U treebanks and
+ * agreement items files (data.test.ts); a seeded sample through the binary (cli.test.ts). A new
+ * kind is one more `fuzzInput(arbitrary, parse)` call with its own arbitrary: the property and the
+ * case count stay the same.
  */
 
 /** Cases per input kind (issue 17: at least 1 000). */
@@ -21,6 +25,14 @@ export const SEED = 17;
 
 export type Outcome = 'ok' | 'usage' | 'input' | 'io';
 
+/**
+ * What keeps a message from being one clean line on a terminal: a line break of any kind (\n, \r,
+ * U+2028, U+2029, U+0085, \v, \f) or another control character (an escape sequence would reach
+ * the terminal). A tab is fine.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+export const NOT_ONE_LINE = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029]/;
+
 /** What `fn(input)` does: returns (ok), or fails as a user's mistake; anything else is rethrown as a failure. */
 export async function outcomeOf<T>(fn: (input: T) => unknown, input: T): Promise<Outcome> {
   try {
@@ -29,7 +41,7 @@ export async function outcomeOf<T>(fn: (input: T) => unknown, input: T): Promise
   } catch (e) {
     if (!(e instanceof SeqlabError) || !['usage', 'input', 'io'].includes(e.code))
       throw new Error(`not a user error: ${(e as Error)?.stack ?? String(e)}`);
-    if (e.message.includes('\n') || e.message.trim() === '')
+    if (NOT_ONE_LINE.test(e.message) || e.message.trim() === '')
       throw new Error(`not one line: ${JSON.stringify(e.message)}`);
     return e.code as Outcome;
   }

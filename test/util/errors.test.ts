@@ -3,6 +3,7 @@ import {
   SeqlabError,
   finiteNumber,
   nonNegativeInt,
+  oneLine,
   positiveInt,
   usageError,
   type FieldNamer,
@@ -68,5 +69,15 @@ describe('option checks name the option they were given', () => {
     expect(positiveInt('seqLen', '12')).toBe(12);
     expect(nonNegativeInt('maxDepth', 0)).toBe(0);
     expect(finiteNumber('lr', '0.5', 0, true)).toBe(0.5);
+  });
+});
+
+describe("oneLine: what a message may quote of an engine's message", () => {
+  it('keeps the first line and escapes every other control character but tab', () => {
+    expect(oneLine('Unexpected token\nat line 2')).toBe('Unexpected token');
+    expect(oneLine('a\rb\u001b[31mc\td\u2028e\u0085f\fg\u007f')).toBe(
+      'a\\rb\\u001b[31mc\td\\u2028e\\u0085f\\u000cg\\u007f',
+    );
+    expect(oneLine('plain text, é, 𥋂')).toBe('plain text, é, 𥋂');
   });
 });

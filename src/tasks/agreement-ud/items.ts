@@ -8,7 +8,7 @@
  * Items read from a file are checked field by field: a wrong or missing field is an input
  * error naming the file, the line and the field.
  */
-import { inputError } from '../../util/errors.js';
+import { inputError, oneLine } from '../../util/errors.js';
 import { writeFileAtomic } from '../../util/files.js';
 import { readTextFile } from '../../data/corpus.js';
 
@@ -157,7 +157,7 @@ export function parseItems(text: string, source: string): AgreementItem[] {
     try {
       raw = JSON.parse(lines[i]);
     } catch (e) {
-      const why = (e as Error).message.split('\n')[0];
+      const why = oneLine((e as Error).message);
       throw inputError(`${where}: not valid JSON (${why}); items are one JSON object a line`);
     }
     const item = parseItem(raw, where);

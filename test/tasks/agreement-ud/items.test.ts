@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { extractItems } from '../../../src/tasks/agreement-ud/extract.js';
 import { formatItems, parseItems, readItems, writeItems } from '../../../src/tasks/agreement-ud/items.js';
 import { SeqlabError } from '../../../src/util/errors.js';
+import { NOT_ONE_LINE } from '../../fuzz/harness.js';
 import { handTreebank } from './fixtures.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'seqlab-items-test-'));
@@ -94,5 +95,14 @@ describe('items files', () => {
     expect(errorOf(() => readItems(path))).toMatch(/^items file not found: /);
     writeFileSync(path, '');
     expect(errorOf(() => readItems(path))).toBe(`${path}: no items (expected one JSON object a line)`);
+  });
+
+  it('a line that is not JSON is one line of message, its control characters escaped (found by test/fuzz)', () => {
+    // JSON.parse's message quotes the line: a carriage return or an ESC reached the terminal raw
+    const msg = errorOf(() => parseItems('x\u000d{"id": "a"}\n', 'x.jsonl'));
+    expect(msg).toMatch(/^x\.jsonl:1: not valid JSON \(.*\\r.*\); items are one JSON object a line$/);
+    expect(NOT_ONE_LINE.test(msg)).toBe(false);
+    const esc = errorOf(() => parseItems('\u001b[2J\u0005\n', 'x.jsonl'));
+    expect(esc).toContain('\\u001b[2J\\u0005');
   });
 });
