@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import { writeReport, type ReportResult } from '../report/report.js';
-import { SeqlabError, usageError } from '../util/errors.js';
+import { SeqlabError, oneLine, usageError } from '../util/errors.js';
 import { table } from '../util/format.js';
 import { printJson } from './common.js';
 import { cliMessage } from './options.js';
@@ -50,8 +50,7 @@ export async function reportAfterRun(dir: string | null): Promise<ReportResult |
   } catch (e) {
     const message = e instanceof SeqlabError ? cliMessage(e) : (e as Error).message;
     process.stderr.write(
-      `seqlab: the run finished, but its report failed: ${message.split('\n')[0]} ` +
-        `(seqlab report ${dir} retries)\n`,
+      `seqlab: the run finished, but its report failed: ${oneLine(message)} ` + `(seqlab report ${dir} retries)\n`,
     );
     return null;
   }
