@@ -277,7 +277,6 @@ describe.skipIf(!CHROMIUM)('seqlab lab in headless Chromium', () => {
     it('shows the numbers of the seqlab compare command it prints', async () => {
       const shown = await numbers(page);
       expect(shown.map((r) => r.cell)).toEqual(['rnn', 'lstm', 'gru']);
-      const points = await chartPoints(page, SPECTRUM_CHARTS);
       const command = await text('cli-command');
       expect(command).toMatch(/^npx seqlab compare .* --spectrum-every 20 .* --backend cpu$/);
       const out = join(tmp, 'cli');
@@ -295,15 +294,30 @@ describe.skipIf(!CHROMIUM)('seqlab lab in headless Chromium', () => {
         expect(row.curve).toHaveLength(g.spectral.length);
         for (const [i, v] of row.curve.entries())
           expectClose(v, g.spectral[i] as number, `${row.cell} ‖∂h_T/∂h_k‖ at gap ${i + 1}`);
-        // the spectra (the command carries --spectrum-every): the page drew as many values as the CLI logged,
-        // the last step's σ_i at every gap in the heat map, λ_i at each logged step in the Lyapunov plot
         expect(lib.spectra.map((x) => x.step)).toEqual([0, 20, 40]);
-        const logged = (xs: (number | null)[]) => xs.filter((x) => x !== null).length;
-        expect(points['chart-spectrum'][row.cell]).toBe(
-          lib.spectra.at(-1)!.logSigma.reduce((n, col) => n + logged(col), 0),
-        );
-        expect(points['chart-lyapunov'][row.cell]).toBe(lib.spectra.reduce((n, x) => n + logged(x.lyapunov), 0));
       }
+      // the spectra (the command carries --spectrum-every): the page draws as many values as the CLI logged,
+      // the last step's σ_i at every gap in the heat map, λ_i at each logged step in the Lyapunov plot (the chart
+      // worker may still be drawing the last probe's: wait for the counts, then compare them)
+      const logged = (xs: (number | null)[]) => xs.filter((x) => x !== null).length;
+      const expected: Record<string, Record<string, number>> = { 'chart-spectrum': {}, 'chart-lyapunov': {} };
+      for (const row of shown) {
+        const lib = readRun(join(out, row.cell));
+        expected['chart-spectrum'][row.cell] = lib.spectra.at(-1)!.logSigma.reduce((n, col) => n + logged(col), 0);
+        expected['chart-lyapunov'][row.cell] = lib.spectra.reduce((n, x) => n + logged(x.lyapunov), 0);
+      }
+      await page
+        .waitForFunction(
+          (want: Record<string, Record<string, number>>) =>
+            Object.entries(want).every(([id, counts]) => {
+              const pts = JSON.parse(document.getElementById(id)!.dataset.points ?? '{}') as Record<string, number>;
+              return Object.entries(counts).every(([cell, n]) => pts[cell] === n);
+            }),
+          { timeout: 60_000 },
+          expected,
+        )
+        .catch(() => undefined); // on a timeout the comparison below says what differs
+      expect(await chartPoints(page, SPECTRUM_CHARTS)).toEqual(expected);
     });
 
     it('explains bad sentences inline, and reads a sentence word by word', async () => {
