@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EXIT_CODES } from '../../src/util/errors.js';
-import { BIN, type Result } from './run.js';
+import { BIN, ROOT, type Result } from './run.js';
 
 // Faults while writing, as a user meets them: every file seqlab writes, failing with ENOSPC, EACCES
 // or EIO, gives exit 5 and one line naming the file; the last good checkpoint stays whole; no
@@ -82,15 +82,31 @@ function logWhole(path: string): boolean {
 
 /** The unprivileged user's command prefix (setpriv: util-linux), where we are root and it works. */
 const NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+/**
+ * Root, setpriv works, and the unprivileged user can read seqlab itself (a checkout under a private directory,
+ * such as mktemp -d's, it cannot: then the test would only show that node cannot start).
+ */
 const canDropPrivileges =
-  process.getuid?.() === 0 && spawnSync(NOBODY[0], [...NOBODY.slice(1), process.execPath, '-e', '0']).status === 0;
+  process.getuid?.() === 0 &&
+  spawnSync(NOBODY[0], [
+    ...NOBODY.slice(1),
+    process.execPath,
+    '-e',
+    'for (const f of process.argv.slice(1)) require("fs").accessSync(f, require("fs").constants.R_OK)',
+    BIN,
+    join(ROOT, 'dist', 'src', 'cli', 'main.js'),
+    join(ROOT, 'node_modules', '@tensorflow', 'tfjs', 'package.json'),
+  ]).status === 0;
 /** A tmpfs can be mounted in a private mount namespace (root, unshare: util-linux). */
 const canMountTmpfs = (() => {
   const probe = join(tmp, 'mount-probe');
   mkdirSync(probe);
   return spawnSync('unshare', ['-m', 'mount', '-t', 'tmpfs', '-o', 'size=16k', 'tmpfs', probe]).status === 0;
 })();
-if (!canDropPrivileges) console.warn('faults: EACCES for real needs root and setpriv; the injected EACCES still runs');
+if (!canDropPrivileges)
+  console.warn(
+    'faults: EACCES for real needs root, setpriv and a checkout other users can read; the injected EACCES still runs',
+  );
 if (!canMountTmpfs) console.warn('faults: ENOSPC for real needs a tmpfs mount (root); the injected ENOSPC still runs');
 
 // each case is a few node processes: generous time on a busy machine
