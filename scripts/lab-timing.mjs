@@ -188,6 +188,21 @@ try {
       ),
     );
     if (args.screenshot && i === 0) {
+      // the chart worker may still be drawing the last records: wait until no chart changes for 3 s
+      let last = '';
+      let stableSince = Date.now();
+      while (Date.now() - stableSince < 3000) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        const now = await page.evaluate(() =>
+          [...document.querySelectorAll('.chart')]
+            .map((c) => `${c.id}:${c.dataset.points}:${c.dataset.series}`)
+            .join('|'),
+        );
+        if (now !== last) {
+          last = now;
+          stableSince = Date.now();
+        }
+      }
       // the whole page, or its top `screenshot-height` pixels
       const height = args['screenshot-height'];
       await page.screenshot(
