@@ -332,22 +332,7 @@ export function heatmapPlot(runs: RunData[]): Plot | null {
       },
     },
   };
-  const spec =
-    withData.length > 1
-      ? {
-          data: { values: rows },
-          facet: {
-            column: {
-              field: 'run',
-              type: 'nominal',
-              sort: withData.map((r) => r.label),
-              title: null,
-              header: { labelFontSize: 14 },
-            },
-          },
-          spec: inner,
-        }
-      : { data: { values: rows }, ...inner };
+  const spec = facetByRun(rows, withData, inner, { title: null, header: { labelFontSize: 14 } });
   return {
     id: 'gradflow-heatmap',
     title: 'Jacobian norms for every pair of steps',
@@ -752,14 +737,7 @@ export function deltasPlot(runs: RunData[]): Plot | null {
       color: { field: 'layer', type: 'ordinal', sort: layers, title: null, scale: { scheme: 'viridis' } },
     },
   };
-  const spec =
-    withData.length > 1
-      ? {
-          data: { values: rows },
-          facet: { column: { field: 'run', type: 'nominal', sort: withData.map((r) => r.label), title: null } },
-          spec: inner,
-        }
-      : { data: { values: rows }, ...inner };
+  const spec = facetByRun(rows, withData, inner, { title: null });
   return {
     id: 'deltas',
     title: 'Speed of learning: ‖δˡ‖ per layer',
@@ -973,8 +951,7 @@ export function agreementPlots(study: AgreementStudyPlotData): Plot[] {
       title: 'Originals against nonce twins',
       caption:
         'Accuracy on the sentences as written and on their nonce twins (content words replaced by random words of ' +
-        'the ' +
-        'same part of speech and features): a model that leans on meaning or collocations drops on the twins.' +
+        'the same part of speech and features): a model that leans on meaning or collocations drops on the twins.' +
         chanceNote,
       spec: {
         title: { text: 'Originals against nonce twins' },
@@ -1103,3 +1080,18 @@ export function agreementPlots(study: AgreementStudyPlotData): Plot[] {
 }
 
 const runColorOf = (names: string[]) => ({ field: 'run', type: 'nominal', title: 'cell', sort: names });
+
+/**
+ * One panel per run (a facet column), or the single run's panel alone: `inner` is the panel's
+ * spec (width, height, mark or layer), `column` the facet header's title and look.
+ */
+export function facetByRun(
+  rows: readonly object[],
+  withData: readonly { label: string }[],
+  inner: object,
+  column: { title: unknown; header?: object },
+): object {
+  if (withData.length <= 1) return { data: { values: rows }, ...inner };
+  const facet = { column: { field: 'run', type: 'nominal', sort: withData.map((r) => r.label), ...column } };
+  return { data: { values: rows }, facet, spec: inner };
+}

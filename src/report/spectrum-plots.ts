@@ -1,5 +1,5 @@
 import type { Plot } from './plots.js';
-import { pickSteps, runColor, stepLabel } from './plots.js';
+import { facetByRun, pickSteps, runColor, stepLabel } from './plots.js';
 import type { RunData, SpectrumSnapshot } from './runlog.js';
 
 /**
@@ -144,22 +144,7 @@ export function lyapunovPlot(runs: RunData[]): Plot | null {
   };
   const zero = { mark: { type: 'rule', strokeDash: [5, 4], color: '#777' }, encoding: { y: { datum: 0 } } };
   const layer = { width: 300, height: 240, layer: [line, zero] };
-  const spec =
-    withData.length > 1
-      ? {
-          data: { values: rows },
-          facet: {
-            column: {
-              field: 'run',
-              type: 'nominal',
-              sort: withData.map((r) => r.label),
-              title: runColor(withData).title,
-              header: { labelFontSize: 13 },
-            },
-          },
-          spec: layer,
-        }
-      : { data: { values: rows }, ...layer };
+  const spec = facetByRun(rows, withData, layer, { title: runColor(withData).title, header: { labelFontSize: 13 } });
   const state = withData.some((r) => r.spectra.some((s) => s.lyapunovSize !== s.size || s.mode === 'state'));
   return {
     id: 'lyapunov',

@@ -9,7 +9,7 @@ import { agreementExtract } from '../../src/commands/agreement.js';
 import { loadProbeSetup } from '../../src/commands/probe.js';
 import { Vocabulary } from '../../src/data/vocab.js';
 import { createCell } from '../../src/models/model.js';
-import { readItems } from '../../src/tasks/agreement-ud/items.js';
+import { ITEM_FIELDS, readItems } from '../../src/tasks/agreement-ud/items.js';
 import { vocabularyCoverage } from '../../src/tasks/agreement-ud/score.js';
 import { loadLanguageModel } from '../../src/training/torch-checkpoint.js';
 import { CASES, anyJson, fuzzInput } from './harness.js';
@@ -628,18 +628,6 @@ const item = fc
     };
   });
 
-const ITEM_FIELDS = ['id', 'prefix', 'correct', 'wrong', 'number', 'subjectIndex', 'distance', 'attractors'].concat([
-  'constructions',
-  'verbRole',
-  'lemma',
-  'cell',
-  'wrongSource',
-  'treebank',
-  'sentId',
-  'docId',
-  'variant',
-  'twinOf',
-]);
 const BAD_VALUES: unknown[] = [null, '', ' ', 'a b', -1, 1.5, 2 ** 53, 1e308, [], [''], ['a b'], {}, true, '\ud800'];
 
 /** Changes to an items file: a field of a line, or the lines themselves. */

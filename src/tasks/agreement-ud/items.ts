@@ -50,7 +50,7 @@ export interface AgreementItem {
 }
 
 /** Field order in the file. */
-const FIELDS: readonly (keyof AgreementItem)[] = [
+export const ITEM_FIELDS: readonly (keyof AgreementItem)[] = [
   'id',
   'prefix',
   'correct',
@@ -73,7 +73,7 @@ const FIELDS: readonly (keyof AgreementItem)[] = [
 
 /** One line of JSONL per item, fields in a fixed order. */
 export function formatItems(items: readonly AgreementItem[]): string {
-  return items.map((item) => JSON.stringify(item, FIELDS as string[])).join('\n') + (items.length > 0 ? '\n' : '');
+  return items.map((item) => JSON.stringify(item, ITEM_FIELDS as string[])).join('\n') + (items.length > 0 ? '\n' : '');
 }
 
 export function writeItems(path: string, items: readonly AgreementItem[]): void {
